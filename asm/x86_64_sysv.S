@@ -1,0 +1,315 @@
+/*
+ * asm/x86_64_sysv.S — coil's context switch for x86_64, System V psABI, ELF.
+ *
+ * The contract is the comment at the top of include/coil/ctx.h; this file is
+ * its register map.  A suspended context is one 64-byte frame on its own
+ * stack, and coil_ctx.sp points at it:
+ *
+ *     sp + 0    MXCSR          (4 bytes, stmxcsr/ldmxcsr)
+ *     sp + 4    x87 control    (2 bytes, fnstcw/fldcw), 2 bytes unused
+ *     sp + 8    r15
+ *     sp + 16   r14
+ *     sp + 24   r13
+ *     sp + 32   r12
+ *     sp + 40   rbx
+ *     sp + 48   rbp
+ *     sp + 56   resume address (the return address of the switch call)
+ *
+ * A frame saved by a call sits at sp ≡ 0 (mod 16): the call left rsp ≡ 8,
+ * six pushes keep it ≡ 8, the 8-byte FP slot makes it ≡ 0.
+ *
+ * Arguments: rdi, rsi, rdx, rcx, r8, r9; result in rax.
+ */
+
+#define FRAME_FP      0
+#define FRAME_R15     8
+#define FRAME_R14    16
+#define FRAME_R13    24
+#define FRAME_R12    32
+#define FRAME_RBX    40
+#define FRAME_RBP    48
+#define FRAME_PC     56
+#define FRAME_SIZE   64
+
+/* The fresh frame sits 16 bytes below the aligned top; those 16 bytes hold a
+ * zero "return address" and the scratch coil_ctx the start routine saves
+ * into when entry returns.  Must match COIL_CTX_FRAME_SIZE in ctx.h. */
+#define FRESH_SIZE   (FRAME_SIZE + 16)
+
+#define MIN_STACK    1024
+#define EINVAL_VALUE 22
+#define MXCSR_DEFAULT 0x1f80       /* all exceptions masked, round nearest */
+#define FCW_DEFAULT   0x037f       /* same for x87, 64-bit precision */
+
+    .text
+
+/* ------------------------------------------------------------------------
+ * void *coil_ctx_switch(coil_ctx *from, const coil_ctx *to, void *arg)
+ * ------------------------------------------------------------------------ */
+    .globl  coil_ctx_switch
+    .type   coil_ctx_switch, @function
+    .p2align 4
+coil_ctx_switch:
+    .cfi_startproc
+    endbr64
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r13, 0
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r14, 0
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r15, 0
+    subq    $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr FRAME_FP(%rsp)
+    fnstcw  FRAME_FP+4(%rsp)
+
+    movl    FRAME_FP(%rsp), %r8d    /* the FP control state we leave */
+    movzwl  FRAME_FP+4(%rsp), %r9d
+    movq    %rsp, (%rdi)            /* suspend: publish our frame */
+    movq    (%rsi), %rsp            /* the resumed frame has the same shape,
+                                       so the CFI above keeps describing it */
+    .cfi_remember_state
+
+    /* Writing MXCSR and the x87 control word costs far more than reading
+     * them, and in most programs every context holds the same values: write
+     * only what differs.  MXCSR's low six bits are status flags, which the
+     * psABI lets any call clobber: they do not force a write. */
+    xorl    FRAME_FP(%rsp), %r8d
+    testl   $0xffc0, %r8d
+    jnz     .Lload_mxcsr
+.Lmxcsr_done:
+    cmpw    FRAME_FP+4(%rsp), %r9w
+    jne     .Lload_fcw
+.Lfcw_done:
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq    %r15
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r15
+    popq    %r14
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r14
+    popq    %r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r13
+    popq    %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r12
+    popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
+    popq    %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    movq    %rdx, %rax              /* hand arg to the resumed side */
+    /* Resume by indirect jump, not ret (ctx.h point 6).  The target is a
+     * compiler-made return address without endbr64: NOTRACK (point 7). */
+    notrack jmpq *%rcx
+
+.Lload_mxcsr:
+    .cfi_restore_state              /* the frame as it was at the jne */
+    ldmxcsr FRAME_FP(%rsp)
+    jmp     .Lmxcsr_done
+.Lload_fcw:
+    fldcw   FRAME_FP+4(%rsp)
+    jmp     .Lfcw_done
+    .cfi_endproc
+    .size   coil_ctx_switch, .-coil_ctx_switch
+
+/* ------------------------------------------------------------------------
+ * void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg)
+ * Same frame, same saves; the FP control state is recorded but not restored.
+ * ------------------------------------------------------------------------ */
+    .globl  coil_ctx_switch_nofp
+    .type   coil_ctx_switch_nofp, @function
+    .p2align 4
+coil_ctx_switch_nofp:
+    .cfi_startproc
+    endbr64
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r13, 0
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r14, 0
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r15, 0
+    subq    $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    /* Recorded so that the full switch may resume this context later. */
+    stmxcsr FRAME_FP(%rsp)
+    fnstcw  FRAME_FP+4(%rsp)
+
+    movq    %rsp, (%rdi)
+    movq    (%rsi), %rsp
+
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq    %r15
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r15
+    popq    %r14
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r14
+    popq    %r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r13
+    popq    %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r12
+    popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbp
+    popq    %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    movq    %rdx, %rax
+    notrack jmpq *%rcx
+    .cfi_endproc
+    .size   coil_ctx_switch_nofp, .-coil_ctx_switch_nofp
+
+/* ------------------------------------------------------------------------
+ * int coil_ctx_make(coil_ctx *ctx, void *stack, size_t size,
+ *                   coil_ctx_entry entry, void *data, coil_ctx *link)
+ *   rdi = ctx, rsi = stack, rdx = size, rcx = entry, r8 = data, r9 = link
+ *
+ * The fresh frame carries entry in r12, data in r13, link in r14 (all
+ * callee-saved, so they survive the call to entry), rbp = 0 to end frame
+ * pointer chains, and the start routine as its resume address.
+ * ------------------------------------------------------------------------ */
+    .globl  coil_ctx_make
+    .type   coil_ctx_make, @function
+    .p2align 4
+coil_ctx_make:
+    .cfi_startproc
+    endbr64
+    testq   %rdi, %rdi
+    jz      .Lmake_einval
+    testq   %rsi, %rsi
+    jz      .Lmake_einval
+    testq   %rcx, %rcx
+    jz      .Lmake_einval
+    cmpq    $MIN_STACK, %rdx
+    jb      .Lmake_einval
+    addq    %rsi, %rdx              /* rdx = stack + size = top */
+    jc      .Lmake_einval           /* wrapped around the address space */
+    andq    $-16, %rdx
+    leaq    -FRESH_SIZE(%rdx), %rax /* rax = frame; ≡ 0 mod 16 */
+
+    movl    $MXCSR_DEFAULT, FRAME_FP(%rax)
+    movl    $FCW_DEFAULT, FRAME_FP+4(%rax)
+    movq    $0, FRAME_R15(%rax)
+    movq    %r9, FRAME_R14(%rax)
+    movq    %r8, FRAME_R13(%rax)
+    movq    %rcx, FRAME_R12(%rax)
+    movq    $0, FRAME_RBX(%rax)
+    movq    $0, FRAME_RBP(%rax)
+    leaq    coil_ctx_start(%rip), %rcx
+    movq    %rcx, FRAME_PC(%rax)
+    movq    $0, FRAME_SIZE(%rax)    /* the 16 bytes above: zero */
+    movq    $0, FRAME_SIZE+8(%rax)
+    movq    %rax, (%rdi)
+    xorl    %eax, %eax
+    ret
+
+.Lmake_einval:
+    subq    $8, %rsp                /* align for the call */
+    .cfi_adjust_cfa_offset 8
+    call    __errno_location@PLT
+    movl    $EINVAL_VALUE, (%rax)
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    movl    $-1, %eax
+    ret
+    .cfi_endproc
+    .size   coil_ctx_make, .-coil_ctx_make
+
+/* ------------------------------------------------------------------------
+ * coil_ctx_start: where a fresh context begins (reached by the resume jump
+ * of a switch).  rsp = top - 16, a multiple of 16; rax = the switch's arg.
+ *
+ * The return address is marked undefined: this is the outermost frame of
+ * the context, and unwinders must stop here instead of reading whatever
+ * lies above the stack.  rbp is 0 for frame-pointer walkers.
+ * ------------------------------------------------------------------------ */
+    .type   coil_ctx_start, @function
+    .p2align 4
+coil_ctx_start:
+    .cfi_startproc
+    .cfi_undefined rip
+    endbr64
+    movq    %r13, %rdi              /* entry(data, arg) */
+    movq    %rax, %rsi
+    callq   *%r12
+    testq   %r14, %r14
+    jz      .Lno_link
+    movq    %rsp, %rdi              /* from: scratch coil_ctx at top - 16 */
+    movq    %r14, %rsi              /* to: link */
+    movq    %rax, %rdx              /* arg: entry's return value */
+    callq   coil__ctx_switch_local
+    ud2                             /* a finished context is never resumed */
+.Lno_link:
+    movl    $1, %eax                /* write(2, msg, len): stdio may be in
+                                       any state, a raw syscall is not */
+    movl    $2, %edi
+    leaq    .Lno_link_msg(%rip), %rsi
+    movl    $.Lno_link_len, %edx
+    syscall
+    callq   abort@PLT
+    ud2
+    .cfi_endproc
+    .size   coil_ctx_start, .-coil_ctx_start
+
+/* A local alias, so the start routine's call binds inside this object and
+ * never goes through the PLT. */
+    .set    coil__ctx_switch_local, coil_ctx_switch
+
+    .section .rodata.str1.1, "aMS", @progbits, 1
+.Lno_link_msg:
+    .ascii  "coil: context entry function returned with no link context\n"
+    .set    .Lno_link_len, . - .Lno_link_msg
+
+/* No executable stack. */
+    .section .note.GNU-stack, "", @progbits
+
+/* GNU property note: this object is IBT-compatible (every indirect branch
+ * lands on endbr64 or is NOTRACK).  SHSTK is deliberately not claimed; see
+ * ctx.h point 7. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                       /* n_namesz: "GNU\0" */
+    .long   16                      /* n_descsz */
+    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
+    .long   4                       /* pr_datasz */
+    .long   0x1                     /* GNU_PROPERTY_X86_FEATURE_1_IBT */
+    .p2align 3

@@ -1,0 +1,301 @@
+/*
+ * src/coro.c — coroutines (layer 2): a stack + a context + an entry.
+ *
+ * This is the only file that tells tools about stack switches:
+ *   AddressSanitizer  needs __sanitizer_start_switch_fiber() right before
+ *                     and __sanitizer_finish_switch_fiber() right after
+ *                     every switch, or it takes the new stack for a wild
+ *                     one; and stacks must be unpoisoned before reuse, or a
+ *                     dead coroutine's redzones trip the next one.
+ *   Valgrind          must know each stack's bounds, or it reads a switch
+ *                     as a gigantic stack-pointer move.
+ *
+ * Resumes nest like calls: each coroutine remembers who resumed it and
+ * yields back there.  State is per thread; a coroutine never migrates.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coil.h"
+#include "stack.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COIL_ASAN 1
+#endif
+#endif
+
+#ifdef COIL_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef COIL_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+struct coil_coro {
+    coil_ctx ctx;                /* this coroutine, while suspended */
+    coil_ctx resumer_ctx;        /* whoever resumed it, while it runs */
+    coil__stack stack;
+    coil_coro_fn fn;
+    void *arg;
+    coil_coro *resumer;          /* NULL: the thread's own stack */
+    const char *thread;          /* owning thread's token */
+    uint8_t state;               /* coil_coro_state */
+    uint8_t nofp;
+#ifdef COIL_ASAN
+    void *fake_stack;            /* ASan's fake frames while suspended */
+    const void *resumer_bottom;  /* the stack to name when switching back */
+    size_t resumer_size;
+#endif
+#ifdef COIL_HAVE_VALGRIND
+    unsigned valgrind_id;
+#endif
+    char name[COIL_NAME_MAX];
+};
+
+static __thread coil_coro *current;
+static __thread char thread_token;       /* its address names the thread */
+static atomic_ulong next_id;
+
+/* ------------------------------------------------------ tool annotations */
+
+static void stack_acquired(coil_coro *co)
+{
+#ifdef COIL_HAVE_VALGRIND
+    co->valgrind_id = VALGRIND_STACK_REGISTER(co->stack.lo,
+                                              co->stack.lo + co->stack.size);
+#else
+    (void)co;
+#endif
+}
+
+/* Hand the stack back.  Frames that never returned (this coroutine's entry,
+ * or everything of one destroyed while suspended) left ASan redzones in
+ * the shadow; clear them so the stack's next owner starts clean. */
+static void release_stack(coil_coro *co)
+{
+    if (!co->stack.lo)
+        return;
+#ifdef COIL_ASAN
+    __asan_unpoison_memory_region(co->stack.lo, co->stack.size);
+#endif
+#ifdef COIL_HAVE_VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->valgrind_id);
+#endif
+    coil__stack_free(&co->stack);
+}
+
+/* Switch from `from` to `to`, `to` being the stack [bottom, bottom+size).
+ * fake_save receives ASan's fake stack of the side that leaves; NULL means
+ * the leaving side is finished and its fake stack can go. */
+static inline void *switch_to(coil_coro *co, coil_ctx *from, coil_ctx *to,
+                              void *arg, void **fake_save,
+                              const void *bottom, size_t size)
+{
+#ifdef COIL_ASAN
+    __sanitizer_start_switch_fiber(fake_save, bottom, size);
+#else
+    (void)fake_save, (void)bottom, (void)size;
+#endif
+    return co->nofp ? coil_ctx_switch_nofp(from, to, arg)
+                    : coil_ctx_switch(from, to, arg);
+}
+
+/* ------------------------------------------------------------- the entry */
+
+static void *coro_main(void *data, void *arg)
+{
+    coil_coro *co = data;
+    (void)arg;                           /* the first resume passes NULL */
+#ifdef COIL_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &co->resumer_bottom,
+                                    &co->resumer_size);
+#endif
+    void *result = co->fn(co->arg);
+
+    co->state = COIL_CORO_DEAD;
+    coil__guard_check(&co->stack);
+#ifdef COIL_ASAN
+    switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL,
+              co->resumer_bottom, co->resumer_size);
+#else
+    switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL, NULL, 0);
+#endif
+    abort();                             /* a dead coroutine is never resumed */
+}
+
+/* ------------------------------------------------------------------- API */
+
+static void set_name(coil_coro *co, const char *name, unsigned long id)
+{
+    if (name && *name)
+        snprintf(co->name, sizeof co->name, "%s", name);
+    else
+        snprintf(co->name, sizeof co->name, "coro-%lu", id);
+}
+
+coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
+                            void *arg)
+{
+    static const coil_coro_attr defaults;
+    if (!attr)
+        attr = &defaults;
+    if (!fn || attr->stack_size > COIL_STACK_MAX_SIZE) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coil_coro *co = calloc(1, sizeof *co);
+    if (!co) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    int pooled = !(attr->flags & COIL_CORO_UNPOOLED);
+    if (coil__stack_alloc(&co->stack, attr->stack_size, pooled) != 0) {
+        free(co);
+        return NULL;
+    }
+    set_name(co, attr->name, atomic_fetch_add(&next_id, 1) + 1);
+    co->stack.owner = co->name;
+    co->fn = fn;
+    co->arg = arg;
+    co->thread = &thread_token;
+    co->state = COIL_CORO_CREATED;
+    co->nofp = (attr->flags & COIL_CORO_NOFP) != 0;
+    coil_ctx_make(&co->ctx, co->stack.lo, co->stack.size, coro_main, co, NULL);
+    stack_acquired(co);
+    return co;
+}
+
+static int check_resumable(const coil_coro *co, const void *in)
+{
+    if (!co) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (co->thread != &thread_token) {
+        errno = EPERM;
+        return -1;
+    }
+    switch (co->state) {
+    case COIL_CORO_DEAD:
+        errno = EINVAL;
+        return -1;
+    case COIL_CORO_RUNNING:
+    case COIL_CORO_NORMAL:
+        errno = EBUSY;
+        return -1;
+    case COIL_CORO_CREATED:
+        if (in) {
+            errno = EINVAL;
+            return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int coil_coro_resume(coil_coro *co, void *in, void **out)
+{
+    if (check_resumable(co, in) != 0)
+        return -1;
+    coil_coro *self = current;
+    co->resumer = self;
+    co->state = COIL_CORO_RUNNING;
+    if (self)
+        self->state = COIL_CORO_NORMAL;
+    current = co;
+    coil__stack_running = &co->stack;
+
+    void *fake = NULL;
+    void *value = switch_to(co, &co->resumer_ctx, &co->ctx, in, &fake,
+                            co->stack.lo, co->stack.size);
+#ifdef COIL_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+
+    current = self;
+    coil__stack_running = self ? &self->stack : NULL;
+    if (self)
+        self->state = COIL_CORO_RUNNING;
+    co->resumer = NULL;
+    if (co->state == COIL_CORO_DEAD)
+        release_stack(co);               /* back to the pool right away */
+    if (out)
+        *out = value;
+    return 0;
+}
+
+int coil_coro_yield(void *out, void **in)
+{
+    coil_coro *co = current;
+    if (!co) {
+        errno = EPERM;
+        return -1;
+    }
+    coil__guard_check(&co->stack);
+    co->state = COIL_CORO_SUSPENDED;
+#ifdef COIL_ASAN
+    void *value = switch_to(co, &co->ctx, &co->resumer_ctx, out,
+                            &co->fake_stack, co->resumer_bottom,
+                            co->resumer_size);
+    __sanitizer_finish_switch_fiber(co->fake_stack, &co->resumer_bottom,
+                                    &co->resumer_size);
+#else
+    void *value = switch_to(co, &co->ctx, &co->resumer_ctx, out, NULL,
+                            NULL, 0);
+#endif
+    if (in)
+        *in = value;
+    return 0;
+}
+
+int coil_coro_destroy(coil_coro *co)
+{
+    if (!co) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (co->thread != &thread_token) {
+        errno = EPERM;
+        return -1;
+    }
+    if (co->state == COIL_CORO_RUNNING || co->state == COIL_CORO_NORMAL) {
+        errno = EBUSY;
+        return -1;
+    }
+    release_stack(co);
+    free(co);
+    return 0;
+}
+
+coil_coro *coil_coro_current(void)
+{
+    return current;
+}
+
+const char *coil_coro_name(const coil_coro *co)
+{
+    return co ? co->name : "";
+}
+
+int coil_coro_state(const coil_coro *co)
+{
+    if (!co) {
+        errno = EINVAL;
+        return -1;
+    }
+    return co->state;
+}
+
+size_t coil_coro_stack_size(const coil_coro *co)
+{
+    return co ? co->stack.size : 0;
+}

@@ -1,0 +1,364 @@
+/*
+ * src/stack.c — mapping and pooling coroutine stacks (layer 1).
+ *
+ * Each thread has a pool.  A pool keeps one class per stack size; a class
+ * carves stacks from slabs (one mmap holding many slots) and keeps freed
+ * stacks on two LIFO lists: "warm" ones whose pages are still committed
+ * (reuse costs nothing), and "cold" ones already handed back to the kernel
+ * with MADV_DONTNEED because more than max_idle stacks were idle.  Memory is
+ * unmapped only when the thread exits.  Slabs grow geometrically, so a
+ * million stacks need a few thousand mappings, which the kernel merges
+ * further when they are adjacent.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#define FIRST_SLAB_SLOTS 8
+#define MAX_SLAB_SLOTS 1024
+#define MAX_SLAB_BYTES (256u << 20)      /* slabs stay under 256 MiB */
+#define DEFAULT_MAX_IDLE 64
+
+typedef struct stack_list {
+    coil__stack *items;
+    size_t count, cap;
+} stack_list;
+
+typedef struct slab {
+    char *base;
+    size_t len;
+} slab;
+
+typedef struct size_class {
+    size_t size;                 /* usable bytes per stack */
+    stack_list warm, cold;
+    char *carve;                 /* next unused slot in the newest slab */
+    size_t carve_left;           /* slots left there */
+    size_t next_slots;           /* slots in the next slab */
+} size_class;
+
+typedef struct pool {
+    size_class *classes;
+    size_t nclasses;
+    slab *slabs;
+    size_t nslabs, slabs_cap;
+    size_t max_idle, in_use;
+} pool;
+
+static __thread pool *thread_pool;
+static __thread int fail_mmaps;          /* test hook */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t pool_key;
+static size_t default_size;
+
+/* ------------------------------------------------------------------ sizes */
+
+static size_t page_size(void)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+size_t coil__stack_round_size(size_t size)
+{
+    if (size == 0)
+        size = coil_stack_default_size();
+    if (size > COIL_STACK_MAX_SIZE)
+        return 0;
+    size_t page = page_size();
+    return (size + page - 1) & ~(page - 1);
+}
+
+/* COIL_STACK_SIZE=<n>[K|M]; anything unparsable or out of range is
+ * ignored, so a typo cannot make every coroutine fail. */
+static size_t parse_size_env(void)
+{
+    const char *s = getenv("COIL_STACK_SIZE");
+    if (!s || !*s)
+        return COIL_STACK_DEFAULT_SIZE;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end == 'k' || *end == 'K')
+        v <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        v <<= 20, end++;
+    if (*end || v < 4096 || v > COIL_STACK_MAX_SIZE)
+        return COIL_STACK_DEFAULT_SIZE;
+    return (size_t)v;
+}
+
+static void read_default_size(void)
+{
+    default_size = parse_size_env();
+}
+
+size_t coil_stack_default_size(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_default_size);
+    return default_size;
+}
+
+/* ------------------------------------------------------------------- mmap */
+
+static void *map_region(size_t len)
+{
+    if (fail_mmaps > 0) {
+        fail_mmaps--;
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* NORESERVE: stacks are mostly untouched; do not charge them all
+     * against overcommit up front. */
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;                  /* EAGAIN/ENOMEM: both "no room" */
+        return NULL;
+    }
+    return p;
+}
+
+void coil__stack_fail_next_mmaps(int n)
+{
+    fail_mmaps = n;
+}
+
+/* ------------------------------------------------------------------ lists */
+
+static int list_push(stack_list *l, const coil__stack *st)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        coil__stack *items = realloc(l->items, cap * sizeof *items);
+        if (!items)
+            return -1;
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->count++] = *st;
+    return 0;
+}
+
+static int list_pop(stack_list *l, coil__stack *out)
+{
+    if (l->count == 0)
+        return 0;
+    *out = l->items[--l->count];
+    return 1;
+}
+
+/* ------------------------------------------------------------------ pools */
+
+static void pool_destroy(void *arg)
+{
+    pool *p = arg;
+    for (size_t i = 0; i < p->nclasses; i++) {
+        size_class *c = &p->classes[i];
+        for (size_t j = 0; j < c->warm.count; j++)
+            coil__guard_release(c->warm.items[j].lo - COIL__GUARD_SIZE,
+                                c->warm.items[j].mode);
+        for (size_t j = 0; j < c->cold.count; j++)
+            coil__guard_release(c->cold.items[j].lo - COIL__GUARD_SIZE,
+                                c->cold.items[j].mode);
+        free(c->warm.items);
+        free(c->cold.items);
+    }
+    /* Stacks still in use die with their slabs: a thread that exits with
+     * live coroutines has abandoned them. */
+    for (size_t i = 0; i < p->nslabs; i++)
+        munmap(p->slabs[i].base, p->slabs[i].len);
+    free(p->slabs);
+    free(p->classes);
+    free(p);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&pool_key, pool_destroy);
+}
+
+static pool *get_pool(void)
+{
+    if (thread_pool)
+        return thread_pool;
+    pthread_once(&key_once, make_key);
+    pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->max_idle = DEFAULT_MAX_IDLE;
+    pthread_setspecific(pool_key, p);
+    thread_pool = p;
+    return p;
+}
+
+static size_class *get_class(pool *p, size_t size)
+{
+    for (size_t i = 0; i < p->nclasses; i++)
+        if (p->classes[i].size == size)
+            return &p->classes[i];
+    size_class *classes = realloc(p->classes,
+                                  (p->nclasses + 1) * sizeof *classes);
+    if (!classes)
+        return NULL;
+    p->classes = classes;
+    size_class *c = &classes[p->nclasses++];
+    memset(c, 0, sizeof *c);
+    c->size = size;
+    c->next_slots = FIRST_SLAB_SLOTS;
+    return c;
+}
+
+static int add_slab(pool *p, size_class *c)
+{
+    size_t slot = COIL__GUARD_SIZE + c->size;
+    size_t slots = c->next_slots;
+    if (slots * slot > MAX_SLAB_BYTES)
+        slots = MAX_SLAB_BYTES / slot ? MAX_SLAB_BYTES / slot : 1;
+    if (p->nslabs == p->slabs_cap) {
+        size_t cap = p->slabs_cap ? p->slabs_cap * 2 : 16;
+        slab *slabs = realloc(p->slabs, cap * sizeof *slabs);
+        if (!slabs)
+            return -1;
+        p->slabs = slabs;
+        p->slabs_cap = cap;
+    }
+    char *base = map_region(slots * slot);
+    if (!base)
+        return -1;
+    p->slabs[p->nslabs++] = (slab){base, slots * slot};
+    /* Canary stacks have no guard of their own, so an unbounded overflow
+     * runs down through its neighbours; make sure it then faults at the
+     * slab's end instead of running on into whatever mapping lies below.
+     * (Madvise guards need no help, and this page is inside slot 0's.) */
+    if (coil__guard_mode() != COIL_GUARD_MADVISE)
+        mprotect(base, page_size(), PROT_NONE);
+    c->carve = base;
+    c->carve_left = slots;
+    if (c->next_slots < MAX_SLAB_SLOTS)
+        c->next_slots *= 2;
+    return 0;
+}
+
+/* A never-used slot: guards are installed lazily, slot by slot, so a slab
+ * costs nothing until its stacks are handed out. */
+static int carve(pool *p, size_class *c, coil__stack *st)
+{
+    if (c->carve_left == 0 && add_slab(p, c) != 0)
+        return -1;
+    char *guard = c->carve;
+    c->carve += COIL__GUARD_SIZE + c->size;
+    c->carve_left--;
+    st->mode = (uint8_t)coil__guard_install(guard);
+    st->lo = guard + COIL__GUARD_SIZE;
+    return 0;
+}
+
+static int alloc_pooled(coil__stack *st, size_t size)
+{
+    pool *p = get_pool();
+    size_class *c = p ? get_class(p, size) : NULL;
+    if (!c) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (!list_pop(&c->warm, st) && !list_pop(&c->cold, st)) {
+        if (carve(p, c, st) != 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+        st->size = size;
+        st->pooled = 1;
+    }
+    p->in_use++;
+    return 0;
+}
+
+static int alloc_unpooled(coil__stack *st, size_t size)
+{
+    char *guard = map_region(COIL__GUARD_SIZE + size);
+    if (!guard)
+        return -1;
+    st->mode = (uint8_t)coil__guard_install(guard);
+    st->lo = guard + COIL__GUARD_SIZE;
+    st->size = size;
+    st->pooled = 0;
+    return 0;
+}
+
+int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
+{
+    size_t rounded = coil__stack_round_size(size);
+    if (!st || rounded == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (coil__guard_thread_init() != 0)
+        return -1;
+    st->owner = NULL;
+    return pooled ? alloc_pooled(st, rounded) : alloc_unpooled(st, rounded);
+}
+
+static void release_pooled(coil__stack *st)
+{
+    pool *p = thread_pool;
+    size_class *c = p ? get_class(p, st->size) : NULL;
+    p->in_use--;
+    if (c && c->warm.count < p->max_idle && list_push(&c->warm, st) == 0)
+        return;
+    /* Over the high-water mark: keep the address range for reuse, give the
+     * pages back.  The guard (and a canary in it) is left alone. */
+    madvise(st->lo, st->size, MADV_DONTNEED);
+    if (c && list_push(&c->cold, st) == 0)
+        return;
+    /* Out of memory even for the bookkeeping: the slot is lost until the
+     * thread exits, which is better than failing a free. */
+}
+
+void coil__stack_free(coil__stack *st)
+{
+    if (!st || !st->lo)
+        return;
+    coil__guard_check(st);
+    if (st->pooled) {
+        release_pooled(st);
+    } else {
+        char *guard = st->lo - COIL__GUARD_SIZE;
+        coil__guard_release(guard, st->mode);
+        munmap(guard, COIL__GUARD_SIZE + st->size);
+    }
+    st->lo = NULL;
+}
+
+int coil_stack_pool_set_max_idle(size_t max_idle)
+{
+    pool *p = get_pool();
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    p->max_idle = max_idle;
+    return 0;
+}
+
+void coil__stack_pool_stats(coil__stack_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pool *p = thread_pool;
+    if (!p)
+        return;
+    out->in_use = p->in_use;
+    out->slabs = p->nslabs;
+    for (size_t i = 0; i < p->nclasses; i++) {
+        out->idle_warm += p->classes[i].warm.count;
+        out->idle_cold += p->classes[i].cold.count;
+    }
+}

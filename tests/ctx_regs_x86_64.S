@@ -1,0 +1,77 @@
+/*
+ * tests/ctx_regs_x86_64.S — conformance helpers that C cannot write: put
+ * chosen values in every callee-saved register across a switch, and look at
+ * the stack pointer exactly at a fresh context's entry.
+ */
+    .text
+
+/* int regs_roundtrip(const uint64_t vals[6], coil_ctx *from,
+ *                    const coil_ctx *to, void *arg, switch_fn fn)
+ * Loads vals into rbx, rbp, r12, r13, r14, r15, calls fn(from, to, arg),
+ * and returns how many of those registers no longer hold their value. */
+    .globl  regs_roundtrip
+    .type   regs_roundtrip, @function
+regs_roundtrip:
+    endbr64
+    pushq   %rbp
+    pushq   %rbx
+    pushq   %r12
+    pushq   %r13
+    pushq   %r14
+    pushq   %r15
+    subq    $24, %rsp               /* rsp ≡ 0 (mod 16) at the call */
+    movq    %rdi, (%rsp)            /* vals, for after the switch */
+    movq    %rdi, %rax
+    movq    %rsi, %rdi
+    movq    %rdx, %rsi
+    movq    %rcx, %rdx
+    movq    0(%rax), %rbx
+    movq    8(%rax), %rbp
+    movq    16(%rax), %r12
+    movq    24(%rax), %r13
+    movq    32(%rax), %r14
+    movq    40(%rax), %r15
+    callq   *%r8
+    movq    (%rsp), %rcx
+    xorl    %eax, %eax
+    xorl    %edx, %edx
+    cmpq    0(%rcx), %rbx
+    setne   %dl
+    addl    %edx, %eax
+    cmpq    8(%rcx), %rbp
+    setne   %dl
+    addl    %edx, %eax
+    cmpq    16(%rcx), %r12
+    setne   %dl
+    addl    %edx, %eax
+    cmpq    24(%rcx), %r13
+    setne   %dl
+    addl    %edx, %eax
+    cmpq    32(%rcx), %r14
+    setne   %dl
+    addl    %edx, %eax
+    cmpq    40(%rcx), %r15
+    setne   %dl
+    addl    %edx, %eax
+    addq    $24, %rsp
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret
+    .size   regs_roundtrip, .-regs_roundtrip
+
+/* void *probe_entry(void *data, void *arg): a coil_ctx_entry that records
+ * rsp and rbp as the entry found them, then tail-calls probe_entry_body. */
+    .globl  probe_entry
+    .type   probe_entry, @function
+probe_entry:
+    endbr64
+    movq    %rsp, probe_entry_sp(%rip)
+    movq    %rbp, probe_entry_fp(%rip)
+    jmp     probe_entry_body
+    .size   probe_entry, .-probe_entry
+
+    .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,441 @@
+/*
+ * tests/ctx_test.c — conformance of layer 0 (coil/ctx.h), and nothing else.
+ *
+ * This file includes coil/ctx.h alone: it is the porting kit.  A new CPU
+ * port is done when this passes under qemu-user.  Each test is one clause of
+ * the contract at the top of ctx.h.
+ */
+#include <coil/ctx.h>
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "check.h"
+
+/* Layer 0 tells no tool about stacks (coil's coroutines do, in coro.c), so a
+ * direct user of ctx.h registers its stacks with valgrind itself. */
+#ifdef COIL_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#define REGISTER_STACK(lo, size) VALGRIND_STACK_REGISTER((lo), (char *)(lo) + (size))
+#define UNDER_VALGRIND RUNNING_ON_VALGRIND
+#else
+#define REGISTER_STACK(lo, size) ((void)(lo), (void)(size))
+#define UNDER_VALGRIND 0
+#endif
+
+/* valgrind's CPU emulates only the default MXCSR / x87 control modes. */
+#define SKIP_FP_UNDER_VALGRIND()                                            \
+    do {                                                                    \
+        if (UNDER_VALGRIND)                                                 \
+            SKIP("valgrind does not emulate non-default FP control modes"); \
+    } while (0)
+
+typedef void *(*switch_fn)(coil_ctx *, const coil_ctx *, void *);
+
+/* From ctx_regs_<arch>.S. */
+int regs_roundtrip(const uint64_t *vals, coil_ctx *from, const coil_ctx *to,
+                   void *arg, switch_fn fn);
+void *probe_entry(void *data, void *arg);
+void *probe_entry_body(void *data, void *arg);
+uintptr_t probe_entry_sp, probe_entry_fp;
+
+#if defined(__x86_64__)
+#define NREGS 6        /* rbx rbp r12 r13 r14 r15 */
+#elif defined(__aarch64__)
+#define NREGS 19       /* x19-x28 x29 d8-d15 */
+#endif
+
+#define STACK_SIZE (256 * 1024)
+
+static void *map_stack(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    CHECK(p != MAP_FAILED);
+    REGISTER_STACK(p, size);
+    return p;
+}
+
+static void fill(uint64_t *vals, uint64_t seed)
+{
+    for (int i = 0; i < NREGS; i++)
+        vals[i] = seed * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0x0101010101ull;
+}
+
+/* ------------------------------------------------- callee-saved registers */
+
+static coil_ctx main_ctx, co_ctx;
+static switch_fn under_test;
+
+/* The other side also plants its own values, different from main's, and
+ * checks they survive while main runs. */
+static void *regs_other_side(void *data, void *arg)
+{
+    (void)data;
+    uint64_t mine[NREGS];
+    fill(mine, 0xc0ffee);
+    intptr_t round = (intptr_t)arg;
+    for (;;) {
+        int bad = regs_roundtrip(mine, &co_ctx, &main_ctx,
+                                 (void *)round, under_test);
+        CHECK(bad == 0);
+        round++;
+    }
+    return NULL;
+}
+
+static void check_registers_survive(switch_fn fn)
+{
+    under_test = fn;
+    char *stack = map_stack(STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, regs_other_side, NULL,
+                        NULL) == 0);
+    for (int round = 0; round < 1000; round++) {
+        uint64_t vals[NREGS];
+        fill(vals, (uint64_t)round + 1);
+        CHECK(regs_roundtrip(vals, &main_ctx, &co_ctx, (void *)0, fn) == 0);
+    }
+    munmap(stack, STACK_SIZE);
+}
+
+TEST(every_callee_saved_register_survives_a_switch)
+{
+    check_registers_survive(coil_ctx_switch);
+}
+
+TEST(every_callee_saved_register_survives_a_nofp_switch)
+{
+    check_registers_survive(coil_ctx_switch_nofp);
+}
+
+/* ----------------------------------------------------- FP control state */
+
+#if defined(__x86_64__)
+typedef struct fpctl { uint32_t mxcsr; uint16_t fcw; } fpctl;
+static fpctl fp_get(void)
+{
+    fpctl f;
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(f.mxcsr), "=m"(f.fcw));
+    return f;
+}
+static void fp_set(fpctl f)
+{
+    __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(f.mxcsr), "m"(f.fcw));
+}
+static int fp_equal(fpctl a, fpctl b)
+{
+    /* MXCSR's low six bits are status flags, not control (ctx.h point 1). */
+    return (a.mxcsr & ~0x3fu) == (b.mxcsr & ~0x3fu) && a.fcw == b.fcw;
+}
+static const fpctl FP_DEFAULT = {0x1f80, 0x037f};
+static const fpctl FP_MAIN = {0x1f80 | 0x2000 | 0x8000, 0x037f | 0x0800};
+static const fpctl FP_CORO = {0x1f80 | 0x6000 | 0x0040, 0x037f | 0x0c00};
+#elif defined(__aarch64__)
+typedef struct fpctl { uint64_t fpcr; } fpctl;
+static fpctl fp_get(void)
+{
+    fpctl f;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(f.fpcr));
+    return f;
+}
+static void fp_set(fpctl f)
+{
+    __asm__ volatile("msr fpcr, %0" : : "r"(f.fpcr));
+}
+static int fp_equal(fpctl a, fpctl b) { return a.fpcr == b.fpcr; }
+static const fpctl FP_DEFAULT = {0};
+static const fpctl FP_MAIN = {(2ull << 22) | (1ull << 24)};  /* RM, FZ */
+static const fpctl FP_CORO = {(3ull << 22) | (1ull << 25)};  /* RZ, DN */
+#endif
+
+static fpctl seen_at_start, seen_after_return;
+
+static void *fp_body(void *data, void *arg)
+{
+    switch_fn fn = (switch_fn)(uintptr_t)data;
+    (void)arg;
+    seen_at_start = fp_get();
+    fp_set(FP_CORO);
+    fn(&co_ctx, &main_ctx, NULL);
+    seen_after_return = fp_get();
+    fn(&co_ctx, &main_ctx, NULL);
+    return NULL;
+}
+
+TEST(full_switch_keeps_fp_control_state_per_context)
+{
+    SKIP_FP_UNDER_VALGRIND();
+    char *stack = map_stack(STACK_SIZE);
+    fpctl saved = fp_get();
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, fp_body,
+                        (void *)(uintptr_t)coil_ctx_switch, NULL) == 0);
+    fp_set(FP_MAIN);
+    coil_ctx_switch(&main_ctx, &co_ctx, NULL);
+    CHECK(fp_equal(seen_at_start, FP_DEFAULT));   /* fresh: psABI default */
+    CHECK(fp_equal(fp_get(), FP_MAIN));           /* coroutine's did not leak */
+    coil_ctx_switch(&main_ctx, &co_ctx, NULL);
+    CHECK(fp_equal(seen_after_return, FP_CORO));  /* and it kept its own */
+    CHECK(fp_equal(fp_get(), FP_MAIN));
+    fp_set(saved);
+    munmap(stack, STACK_SIZE);
+}
+
+TEST(nofp_switch_lets_fp_control_state_flow_with_the_thread)
+{
+    SKIP_FP_UNDER_VALGRIND();
+    char *stack = map_stack(STACK_SIZE);
+    fpctl saved = fp_get();
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, fp_body,
+                        (void *)(uintptr_t)coil_ctx_switch_nofp, NULL) == 0);
+    fp_set(FP_MAIN);
+    coil_ctx_switch_nofp(&main_ctx, &co_ctx, NULL);
+    CHECK(fp_equal(seen_at_start, FP_MAIN));      /* inherited */
+    CHECK(fp_equal(fp_get(), FP_CORO));           /* flowed back */
+    fp_set(FP_MAIN);
+    coil_ctx_switch_nofp(&main_ctx, &co_ctx, NULL);
+    CHECK(fp_equal(seen_after_return, FP_MAIN));
+    fp_set(saved);
+    munmap(stack, STACK_SIZE);
+}
+
+/* A context suspended by the nofp variant still recorded its state, so the
+ * full variant may resume it (ctx.h point 2). */
+static void *mixed_body(void *data, void *arg)
+{
+    (void)data, (void)arg;
+    fp_set(FP_CORO);
+    coil_ctx_switch_nofp(&co_ctx, &main_ctx, NULL);
+    seen_after_return = fp_get();
+    coil_ctx_switch(&co_ctx, &main_ctx, NULL);
+    return NULL;
+}
+
+TEST(context_saved_by_nofp_may_be_resumed_by_full_switch)
+{
+    SKIP_FP_UNDER_VALGRIND();
+    char *stack = map_stack(STACK_SIZE);
+    fpctl saved = fp_get();
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, mixed_body, NULL,
+                        NULL) == 0);
+    fp_set(FP_MAIN);
+    coil_ctx_switch(&main_ctx, &co_ctx, NULL);
+    fp_set(FP_MAIN);
+    coil_ctx_switch(&main_ctx, &co_ctx, NULL);
+    CHECK(fp_equal(seen_after_return, FP_CORO));
+    CHECK(fp_equal(fp_get(), FP_MAIN));
+    fp_set(saved);
+    munmap(stack, STACK_SIZE);
+}
+
+/* ------------------------------------------------------ entry and layout */
+
+static void *seen_data, *seen_arg;
+
+void *probe_entry_body(void *data, void *arg)
+{
+    seen_data = data;
+    seen_arg = arg;
+    coil_ctx_switch(&co_ctx, &main_ctx, NULL);
+    return NULL;
+}
+
+TEST(entry_gets_aligned_stack_zero_frame_pointer_data_and_arg)
+{
+    /* Odd sizes and offsets: make must align the top itself. */
+    for (size_t skew = 0; skew < 16; skew += 3) {
+        char *stack = map_stack(STACK_SIZE);
+        probe_entry_sp = probe_entry_fp = 1;
+        CHECK(coil_ctx_make(&co_ctx, stack + skew, STACK_SIZE - 2 * skew,
+                            probe_entry, (void *)0x1234, NULL) == 0);
+        coil_ctx_switch(&main_ctx, &co_ctx, (void *)0x5678);
+#if defined(__x86_64__)
+        CHECK((probe_entry_sp + 8) % 16 == 0);    /* as after a call */
+#else
+        CHECK(probe_entry_sp % 16 == 0);
+#endif
+        CHECK(probe_entry_fp == 0);
+        CHECK(probe_entry_sp < (uintptr_t)stack + STACK_SIZE - skew);
+        CHECK(probe_entry_sp >= (uintptr_t)stack + STACK_SIZE - skew -
+                                    COIL_CTX_FRAME_SIZE - 64);
+        CHECK(seen_data == (void *)0x1234);
+        CHECK(seen_arg == (void *)0x5678);
+        munmap(stack, STACK_SIZE);
+    }
+}
+
+TEST(make_writes_only_its_frame_at_the_top)
+{
+    char *stack = map_stack(STACK_SIZE);
+    memset(stack, 0xa5, STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, probe_entry, NULL,
+                        NULL) == 0);
+    for (size_t i = 0; i < STACK_SIZE - COIL_CTX_FRAME_SIZE; i++)
+        CHECK((unsigned char)stack[i] == 0xa5);
+    munmap(stack, STACK_SIZE);
+}
+
+TEST(make_rejects_bad_arguments_with_einval)
+{
+    char buf[4096];
+    CHECK_ERRNO(coil_ctx_make(NULL, buf, sizeof buf, probe_entry, NULL, NULL),
+                EINVAL);
+    CHECK_ERRNO(coil_ctx_make(&co_ctx, NULL, sizeof buf, probe_entry, NULL,
+                              NULL), EINVAL);
+    CHECK_ERRNO(coil_ctx_make(&co_ctx, buf, sizeof buf, NULL, NULL, NULL),
+                EINVAL);
+    CHECK_ERRNO(coil_ctx_make(&co_ctx, buf, COIL_CTX_MIN_STACK - 1,
+                              probe_entry, NULL, NULL), EINVAL);
+    CHECK_ERRNO(coil_ctx_make(&co_ctx, buf, SIZE_MAX - 8, probe_entry, NULL,
+                              NULL), EINVAL);
+    CHECK(coil_ctx_make(&co_ctx, buf, COIL_CTX_MIN_STACK, probe_entry, NULL,
+                        NULL) == 0);
+}
+
+/* ------------------------------------------------------------ data flow */
+
+static void *echo_plus_one(void *data, void *arg)
+{
+    (void)data;
+    uintptr_t v = (uintptr_t)arg;
+    for (;;)
+        v = (uintptr_t)coil_ctx_switch(&co_ctx, &main_ctx, (void *)(v + 1));
+    return NULL;
+}
+
+TEST(values_cross_a_switch_in_both_directions)
+{
+    char *stack = map_stack(STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, echo_plus_one, NULL,
+                        NULL) == 0);
+    for (uintptr_t i = 0; i < 100000; i += 7) {
+        void *r = coil_ctx_switch(&main_ctx, &co_ctx, (void *)(i * 3));
+        CHECK((uintptr_t)r == i * 3 + 1);
+    }
+    munmap(stack, STACK_SIZE);
+}
+
+/* -------------------------------------------------------- entry returns */
+
+static void *return_value(void *data, void *arg)
+{
+    return (void *)((uintptr_t)data + (uintptr_t)arg);
+}
+
+TEST(entry_return_switches_to_link_with_the_value)
+{
+    char *stack = map_stack(STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, return_value,
+                        (void *)40, &main_ctx) == 0);
+    void *r = coil_ctx_switch(&main_ctx, &co_ctx, (void *)2);
+    CHECK(r == (void *)42);
+    munmap(stack, STACK_SIZE);
+}
+
+TEST(entry_return_without_link_aborts_with_a_message)
+{
+    int err[2];
+    CHECK(pipe(err) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(err[1], 2);
+        char *stack = map_stack(STACK_SIZE);
+        coil_ctx_make(&co_ctx, stack, STACK_SIZE, return_value, NULL, NULL);
+        coil_ctx_switch(&main_ctx, &co_ctx, NULL);
+        _exit(0);                        /* must not get here */
+    }
+    close(err[1]);
+    char buf[512] = {0};
+    ssize_t n, got = 0;
+    while ((n = read(err[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0)
+        got += n;
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(buf, "entry function returned with no link context"));
+}
+
+/* ----------------------------------------------------- many and deep */
+
+#define RING 1000
+static coil_ctx ring[RING];
+static uintptr_t ring_visits[RING];
+
+/* A token travels round a ring of contexts: every switch goes to a
+ * different context than the one it came from. */
+static void *ring_member(void *data, void *arg)
+{
+    uintptr_t me = (uintptr_t)data;
+    uintptr_t laps = (uintptr_t)arg;
+    for (;;) {
+        ring_visits[me]++;
+        coil_ctx *next = me + 1 == RING ? &main_ctx : &ring[me + 1];
+        laps = (uintptr_t)coil_ctx_switch(&ring[me], next, (void *)laps);
+    }
+    return NULL;
+}
+
+TEST(token_passes_round_a_ring_of_many_contexts)
+{
+    char *stacks = map_stack((size_t)RING * 16384);
+    for (uintptr_t i = 0; i < RING; i++)
+        REGISTER_STACK(stacks + i * 16384, 16384);
+    for (uintptr_t i = 0; i < RING; i++)
+        CHECK(coil_ctx_make(&ring[i], stacks + i * 16384, 16384,
+                            ring_member, (void *)i, NULL) == 0);
+    for (uintptr_t lap = 1; lap <= 50; lap++) {
+        void *r = coil_ctx_switch(&main_ctx, &ring[0], (void *)lap);
+        CHECK((uintptr_t)r == lap);
+        for (int i = 0; i < RING; i++)
+            CHECK(ring_visits[i] == lap);
+    }
+    munmap(stacks, (size_t)RING * 16384);
+}
+
+static char *deep_stack;
+
+__attribute__((noinline)) static uintptr_t recurse(uintptr_t depth,
+                                                  uintptr_t limit)
+{
+    volatile char pad[512];
+    pad[0] = (char)depth;
+    pad[511] = (char)depth;
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (here - (uintptr_t)deep_stack < limit)
+        return depth + pad[0] - (char)depth;
+    return recurse(depth + 1, limit) + (pad[511] - (char)depth);
+}
+
+static void *deep_body(void *data, void *arg)
+{
+    (void)data, (void)arg;
+    /* Leave 8 KiB of a 256 KiB stack: use about 97% of it. */
+    uintptr_t depth = recurse(0, 8192);
+    coil_ctx_switch(&co_ctx, &main_ctx, (void *)depth);
+    return NULL;
+}
+
+TEST(recursion_using_most_of_the_stack_succeeds)
+{
+    deep_stack = map_stack(STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, deep_stack, STACK_SIZE, deep_body, NULL,
+                        NULL) == 0);
+    uintptr_t depth = (uintptr_t)coil_ctx_switch(&main_ctx, &co_ctx, NULL);
+    CHECK(depth > 300);                  /* ~512+ bytes a frame */
+    munmap(deep_stack, STACK_SIZE);
+}
+
+RUN_TESTS(T(every_callee_saved_register_survives_a_switch),
+          T(every_callee_saved_register_survives_a_nofp_switch),
+          T(full_switch_keeps_fp_control_state_per_context),
+          T(nofp_switch_lets_fp_control_state_flow_with_the_thread),
+          T(context_saved_by_nofp_may_be_resumed_by_full_switch),
+          T(entry_gets_aligned_stack_zero_frame_pointer_data_and_arg),
+          T(make_writes_only_its_frame_at_the_top),
+          T(make_rejects_bad_arguments_with_einval),
+          T(values_cross_a_switch_in_both_directions),
+          T(entry_return_switches_to_link_with_the_value),
+          T(entry_return_without_link_aborts_with_a_message),
+          T(token_passes_round_a_ring_of_many_contexts),
+          T(recursion_using_most_of_the_stack_succeeds))

@@ -1,0 +1,244 @@
+/*
+ * tests/stack_test.c — layer 1: mapping, guarding and pooling stacks.
+ *
+ * CTest runs this once per guard mode (COIL_STACK_GUARD=madvise|mprotect|
+ * canary); "madvise" is only a request, honoured where the probe passes.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "check.h"
+#include "coil.h"
+#include "stack.h"
+
+static coil_guard_mode requested_mode(void)
+{
+    const char *m = getenv("COIL_STACK_GUARD");
+    if (m && strcmp(m, "canary") == 0)
+        return COIL_GUARD_CANARY;
+    if (m && strcmp(m, "mprotect") == 0)
+        return COIL_GUARD_MPROTECT;
+    return 0;
+}
+
+TEST(guard_mode_is_the_one_requested_or_probed)
+{
+    coil_guard_mode mode = coil_stack_guard_mode();
+    coil_guard_mode want = requested_mode();
+    if (want)
+        CHECK(mode == want);
+    else
+        CHECK(mode == COIL_GUARD_MADVISE || mode == COIL_GUARD_MPROTECT);
+}
+
+TEST(sizes_round_up_to_pages_and_zero_means_default)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    CHECK(coil__stack_round_size(1) == (size_t)page);
+    CHECK(coil__stack_round_size((size_t)page + 1) == 2 * (size_t)page);
+    CHECK(coil__stack_round_size(0) == coil_stack_default_size());
+    CHECK(coil__stack_round_size(COIL_STACK_MAX_SIZE + 1) == 0);
+    CHECK(coil_stack_default_size() == COIL_STACK_DEFAULT_SIZE);
+}
+
+TEST(oversized_request_is_einval)
+{
+    coil__stack st;
+    CHECK_ERRNO(coil__stack_alloc(&st, COIL_STACK_MAX_SIZE + 1, 1), EINVAL);
+    CHECK_ERRNO(coil__stack_alloc(&st, SIZE_MAX, 0), EINVAL);
+}
+
+TEST(stack_is_usable_from_bottom_to_top)
+{
+    coil__stack st;
+    CHECK(coil__stack_alloc(&st, 128 * 1024, 1) == 0);
+    CHECK(st.size == 128 * 1024);
+    CHECK((uintptr_t)st.lo % (uintptr_t)sysconf(_SC_PAGESIZE) == 0);
+    memset(st.lo, 0x5a, st.size);
+    CHECK(st.lo[0] == 0x5a && st.lo[st.size - 1] == 0x5a);
+    coil__stack_free(&st);
+    CHECK(st.lo == NULL);
+}
+
+/* Writing just below the stack must be caught: a fault in guarded modes
+ * (the process dies by SIGSEGV: nothing coil runs owns the thread's stack),
+ * the broken canary at free time in canary mode (SIGABRT). */
+TEST(write_below_the_stack_is_caught)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        coil__stack st;
+        if (coil__stack_alloc(&st, 0, 1) != 0)
+            _exit(3);
+        st.owner = "victim";
+        volatile char *below = st.lo - 1;
+        *below = 1;
+        coil__stack_free(&st);
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (coil_stack_guard_mode() == COIL_GUARD_CANARY) {
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    } else {
+#if defined(__SANITIZE_ADDRESS__)
+        /* Not a coroutine's fault, so coil passes it on to the handler
+         * before it: ASan's, which reports the SEGV and exits 1. */
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+#else
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+#endif
+    }
+}
+
+TEST(freed_stack_is_reused_first)
+{
+    coil__stack a, b, c;
+    CHECK(coil__stack_alloc(&a, 0, 1) == 0);
+    CHECK(coil__stack_alloc(&b, 0, 1) == 0);
+    char *lo = b.lo;
+    coil__stack_free(&b);
+    CHECK(coil__stack_alloc(&c, 0, 1) == 0);
+    CHECK(c.lo == lo);
+    coil__stack_stats s;
+    coil__stack_pool_stats(&s);
+    CHECK(s.in_use == 2);
+    coil__stack_free(&a);
+    coil__stack_free(&c);
+    coil__stack_pool_stats(&s);
+    CHECK(s.in_use == 0 && s.idle_warm == 2);
+}
+
+TEST(sizes_are_pooled_separately)
+{
+    coil__stack small, big;
+    CHECK(coil__stack_alloc(&small, 32 * 1024, 1) == 0);
+    coil__stack_free(&small);
+    CHECK(coil__stack_alloc(&big, 256 * 1024, 1) == 0);
+    CHECK(big.size == 256 * 1024);
+    memset(big.lo, 1, big.size);         /* really that big */
+    coil__stack_free(&big);
+}
+
+static int resident_pages(char *p, size_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec[256];
+    size_t n = len / (size_t)page;
+    CHECK(n <= sizeof vec);
+    CHECK(mincore(p, len, vec) == 0);
+    int count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += vec[i] & 1;
+    return count;
+}
+
+TEST(stacks_idle_beyond_max_idle_give_their_memory_back)
+{
+    enum { N = 4, SIZE = 64 * 1024 };
+    CHECK(coil_stack_pool_set_max_idle(2) == 0);
+    coil__stack st[N];
+    for (int i = 0; i < N; i++) {
+        CHECK(coil__stack_alloc(&st[i], SIZE, 1) == 0);
+        memset(st[i].lo, 7, SIZE);
+        CHECK(resident_pages(st[i].lo, SIZE) == SIZE / 4096);
+    }
+    for (int i = 0; i < N; i++)
+        coil__stack_free(&st[i]);
+    coil__stack_stats s;
+    coil__stack_pool_stats(&s);
+    CHECK(s.idle_warm == 2 && s.idle_cold == 2);
+    /* The cold ones come back last, empty, and still usable. */
+    coil__stack again[N];
+    for (int i = 0; i < N; i++)
+        CHECK(coil__stack_alloc(&again[i], SIZE, 1) == 0);
+    CHECK(resident_pages(again[0].lo, SIZE) == SIZE / 4096);
+    CHECK(resident_pages(again[N - 1].lo, SIZE) == 0);
+    memset(again[N - 1].lo, 1, SIZE);
+    for (int i = 0; i < N; i++)
+        coil__stack_free(&again[i]);
+}
+
+TEST(fresh_stacks_are_mapped_and_unmapped_each_time)
+{
+    coil__stack st;
+    CHECK(coil__stack_alloc(&st, 0, 0) == 0);
+    CHECK(!st.pooled);
+    char *lo = st.lo;
+    memset(lo, 3, st.size);
+    coil__stack_free(&st);
+    unsigned char vec[1];
+    CHECK(mincore(lo, 4096, vec) == -1 && errno == ENOMEM);  /* unmapped */
+}
+
+TEST(failed_mmap_is_enomem_and_the_next_call_works)
+{
+    coil__stack st;
+    coil__stack_fail_next_mmaps(1);
+    CHECK_ERRNO(coil__stack_alloc(&st, 0, 0), ENOMEM);
+    coil__stack_fail_next_mmaps(1);
+    CHECK_ERRNO(coil__stack_alloc(&st, 512 * 1024, 1), ENOMEM);
+    CHECK(coil__stack_alloc(&st, 512 * 1024, 1) == 0);
+    coil__stack_free(&st);
+}
+
+/* A real exhaustion, not an injected one: with 64 MiB of address space no
+ * slab can be mapped.  (Not under ASan, whose shadow needs terabytes.) */
+TEST(address_space_exhaustion_is_enomem)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {64 << 20, 64 << 20};
+        setrlimit(RLIMIT_AS, &rl);
+        /* qemu-user maps the guest's memory itself and ignores the limit. */
+        void *probe = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (probe != MAP_FAILED)
+            _exit(77);
+        coil__stack st;
+        int r = coil__stack_alloc(&st, 256 << 20, 0);
+        _exit(r == -1 && errno == ENOMEM ? 0 : 1);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+        SKIP("RLIMIT_AS is not enforced here (an emulator?)");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
+}
+
+/* More stacks than the mprotect fallback could ever guard (65530 / 2
+ * VMAs): every mode must keep handing them out. */
+TEST(forty_thousand_stacks_fit_under_the_stock_map_count)
+{
+    long n = scaled(40000);
+    coil__stack *st = calloc((size_t)n, sizeof *st);
+    CHECK(st);
+    for (long i = 0; i < n; i++) {
+        CHECK(coil__stack_alloc(&st[i], 16 * 1024, 1) == 0);
+        st[i].lo[st[i].size - 1] = 1;    /* touch the top, like a frame */
+    }
+    for (long i = 0; i < n; i++)
+        coil__stack_free(&st[i]);
+    free(st);
+}
+
+RUN_TESTS(T(guard_mode_is_the_one_requested_or_probed),
+          T(sizes_round_up_to_pages_and_zero_means_default),
+          T(oversized_request_is_einval),
+          T(stack_is_usable_from_bottom_to_top),
+          T(write_below_the_stack_is_caught),
+          T(freed_stack_is_reused_first),
+          T(sizes_are_pooled_separately),
+          T(stacks_idle_beyond_max_idle_give_their_memory_back),
+          T(fresh_stacks_are_mapped_and_unmapped_each_time),
+          T(failed_mmap_is_enomem_and_the_next_call_works),
+          T(address_space_exhaustion_is_enomem),
+          T(forty_thousand_stacks_fit_under_the_stock_map_count))
