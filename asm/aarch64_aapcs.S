@@ -16,7 +16,8 @@
  *     sp + 112   d10, d11     of v8-v15
  *     sp + 128   d12, d13
  *     sp + 144   d14, d15
- *     sp + 160   FPCR         (per-context: ctx.h point 1)
+ *     sp + 160   FPCR         (per-context: ctx.h point 1; all ones when
+ *                             saved by the nofp switch: no FP state)
  *     sp + 168   unused
  *
  * Arguments: x0-x7; result in x0.  x9-x15 are free scratch.
@@ -34,6 +35,10 @@
 #define FRAME_D14   144
 #define FRAME_FPCR  160
 #define FRAME_SIZE  176
+
+/* What the nofp switch leaves in the FPCR slot: all ones, which no real
+ * FPCR holds (many of its bits are RES0). */
+#define NO_FP_STATE -1
 
 /* The fresh frame sits 16 bytes below the aligned top: a zero pair above it
  * and the scratch coil_ctx the start routine saves into when entry returns.
@@ -63,8 +68,10 @@
     .text
 
 /* Save the callee-saved state of the running flow into a new frame at sp.
- * Leaves FPCR in x9. */
-.macro SAVE_FRAME
+ * with_fp: record FPCR (and leave it in x9); otherwise store the marker
+ * NO_FP_STATE, which tells a full switch resuming this frame to leave FPCR
+ * as it finds it. */
+.macro SAVE_FRAME with_fp
     sub     sp, sp, #FRAME_SIZE
     .cfi_def_cfa_offset FRAME_SIZE
     stp     x19, x20, [sp, #FRAME_X19]
@@ -81,8 +88,13 @@
     stp     d10, d11, [sp, #FRAME_D10]
     stp     d12, d13, [sp, #FRAME_D12]
     stp     d14, d15, [sp, #FRAME_D14]
+.if \with_fp
     mrs     x9, fpcr
     str     x9, [sp, #FRAME_FPCR]
+.else
+    mov     x9, #NO_FP_STATE
+    str     x9, [sp, #FRAME_FPCR]
+.endif
 .endm
 
 /* Restore everything but FPCR from the frame at sp, pop it, and resume. */
@@ -116,7 +128,7 @@
 coil_ctx_switch:
     .cfi_startproc
     BTI_C
-    SAVE_FRAME
+    SAVE_FRAME 1
     mov     x10, sp
     str     x10, [x0]               /* suspend: publish our frame */
     ldr     x10, [x1]
@@ -131,6 +143,8 @@ coil_ctx_switch:
     RESTORE_FRAME_AND_RESUME
 .Lload_fpcr:
     .cfi_restore_state
+    cmn     x10, #1                 /* NO_FP_STATE: suspended by nofp, */
+    b.eq    .Lfpcr_done             /* it has no FPCR of its own */
     msr     fpcr, x10
     b       .Lfpcr_done
     .cfi_endproc
@@ -138,7 +152,7 @@ coil_ctx_switch:
 
 /* ------------------------------------------------------------------------
  * void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg)
- * Same frame, FPCR recorded but not restored.
+ * Same frame; FPCR is neither recorded nor restored.
  * ------------------------------------------------------------------------ */
     .globl  coil_ctx_switch_nofp
     .type   coil_ctx_switch_nofp, %function
@@ -146,7 +160,7 @@ coil_ctx_switch:
 coil_ctx_switch_nofp:
     .cfi_startproc
     BTI_C
-    SAVE_FRAME
+    SAVE_FRAME 0
     mov     x10, sp
     str     x10, [x0]
     ldr     x10, [x1]

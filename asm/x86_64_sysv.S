@@ -7,6 +7,7 @@
  *
  *     sp + 0    MXCSR          (4 bytes, stmxcsr/ldmxcsr)
  *     sp + 4    x87 control    (2 bytes, fnstcw/fldcw), 2 bytes unused
+ *               (all 8 bytes ones: saved by the nofp switch, no FP state)
  *     sp + 8    r15
  *     sp + 16   r14
  *     sp + 24   r13
@@ -30,6 +31,10 @@
 #define FRAME_RBP    48
 #define FRAME_PC     56
 #define FRAME_SIZE   64
+
+/* What the nofp switch leaves in the FP slot: all ones, which no real MXCSR
+ * holds (its reserved upper bits must be zero). */
+#define NO_FP_STATE  -1
 
 /* The fresh frame sits 16 bytes below the aligned top; those 16 bytes hold a
  * zero "return address" and the scratch coil_ctx the start routine saves
@@ -123,9 +128,13 @@ coil_ctx_switch:
 
 .Lload_mxcsr:
     .cfi_restore_state              /* the frame as it was at the jne */
+    cmpl    $-1, FRAME_FP(%rsp)     /* suspended by the nofp switch: */
+    je      .Lfcw_done              /* it has no FP state of its own */
     ldmxcsr FRAME_FP(%rsp)
     jmp     .Lmxcsr_done
 .Lload_fcw:
+    cmpl    $-1, FRAME_FP(%rsp)
+    je      .Lfcw_done
     fldcw   FRAME_FP+4(%rsp)
     jmp     .Lfcw_done
     .cfi_endproc
@@ -133,7 +142,7 @@ coil_ctx_switch:
 
 /* ------------------------------------------------------------------------
  * void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg)
- * Same frame, same saves; the FP control state is recorded but not restored.
+ * Same frame; the FP control state is neither recorded nor restored.
  * ------------------------------------------------------------------------ */
     .globl  coil_ctx_switch_nofp
     .type   coil_ctx_switch_nofp, @function
@@ -161,9 +170,10 @@ coil_ctx_switch_nofp:
     .cfi_rel_offset r15, 0
     subq    $8, %rsp
     .cfi_adjust_cfa_offset 8
-    /* Recorded so that the full switch may resume this context later. */
-    stmxcsr FRAME_FP(%rsp)
-    fnstcw  FRAME_FP+4(%rsp)
+    /* No FP state recorded (reading it costs as much as the rest of the
+     * save): the marker tells a full switch that resumes this context to
+     * leave the FP control state as it finds it. */
+    movq    $NO_FP_STATE, FRAME_FP(%rsp)
 
     movq    %rsp, (%rdi)
     movq    (%rsi), %rsp

@@ -73,7 +73,7 @@ static void usage(FILE *f)
 "usage: coil_bench [options]\n"
 "  --switches N   switches per repetition (default 10000000; ucontext runs\n"
 "                 N/10 and pthread N/50, as the table shows)\n"
-"  --reps N       repetitions per measurement (default 5)\n"
+"  --reps N       repetitions per measurement (default 11)\n"
 "  --creates N    pooled create/destroy cycles per repetition (default\n"
 "                 1000000; the fresh variant runs N/%d)\n"
 "  --scale N      coroutines in the scale run (default 1000000)\n"
@@ -152,7 +152,7 @@ static int parse_options(int argc, char **argv, options *o)
         }
     }
     o->switches = switches ? switches : quick ? 20000 : 10000000;
-    o->reps = reps ? reps : 5;
+    o->reps = reps ? reps : 11;   /* medians of a noisy VM settle by ~11 */
     o->creates = creates ? creates : quick ? 2000 : 1000000;
     o->scale = scale ? scale : quick ? 2000 : 1000000;
     return 0;

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,12 +132,26 @@ static void *coro_main(void *data, void *arg)
 
 /* ------------------------------------------------------------------- API */
 
+/* Creating coroutines is a hot path: copy or format the name by hand
+ * rather than through snprintf, which costs as much as the rest of create. */
 static void set_name(coil_coro *co, const char *name, unsigned long id)
 {
-    if (name && *name)
-        snprintf(co->name, sizeof co->name, "%s", name);
-    else
-        snprintf(co->name, sizeof co->name, "coro-%lu", id);
+    if (name && *name) {
+        size_t n = strnlen(name, sizeof co->name - 1);
+        memcpy(co->name, name, n);
+        co->name[n] = '\0';
+        return;
+    }
+    char digits[24];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + id % 10);
+    while ((id /= 10) != 0);
+    memcpy(co->name, "coro-", 5);
+    char *p = co->name + 5;
+    while (n)
+        *p++ = digits[--n];
+    *p = '\0';
 }
 
 coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,

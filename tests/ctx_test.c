@@ -199,19 +199,23 @@ TEST(nofp_switch_lets_fp_control_state_flow_with_the_thread)
     munmap(stack, STACK_SIZE);
 }
 
-/* A context suspended by the nofp variant still recorded its state, so the
- * full variant may resume it (ctx.h point 2). */
+/* A context suspended by the nofp variant has no FP state of its own, so the
+ * full variant resuming it leaves the resumer's in place (ctx.h point 2);
+ * after a full switch away it owns its state again. */
 static void *mixed_body(void *data, void *arg)
 {
     (void)data, (void)arg;
     fp_set(FP_CORO);
     coil_ctx_switch_nofp(&co_ctx, &main_ctx, NULL);
     seen_after_return = fp_get();
+    fp_set(FP_CORO);
+    coil_ctx_switch(&co_ctx, &main_ctx, NULL);
+    seen_at_start = fp_get();
     coil_ctx_switch(&co_ctx, &main_ctx, NULL);
     return NULL;
 }
 
-TEST(context_saved_by_nofp_may_be_resumed_by_full_switch)
+TEST(context_saved_by_nofp_has_no_fp_state_of_its_own)
 {
     SKIP_FP_UNDER_VALGRIND();
     char *stack = map_stack(STACK_SIZE);
@@ -219,11 +223,14 @@ TEST(context_saved_by_nofp_may_be_resumed_by_full_switch)
     CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, mixed_body, NULL,
                         NULL) == 0);
     fp_set(FP_MAIN);
-    coil_ctx_switch(&main_ctx, &co_ctx, NULL);
+    coil_ctx_switch(&main_ctx, &co_ctx, NULL);  /* it leaves by nofp */
+    CHECK(fp_equal(fp_get(), FP_CORO));
     fp_set(FP_MAIN);
+    coil_ctx_switch(&main_ctx, &co_ctx, NULL);  /* full resume: no state */
+    CHECK(fp_equal(seen_after_return, FP_MAIN));
+    CHECK(fp_equal(fp_get(), FP_MAIN));          /* it left by full switch */
     coil_ctx_switch(&main_ctx, &co_ctx, NULL);
-    CHECK(fp_equal(seen_after_return, FP_CORO));
-    CHECK(fp_equal(fp_get(), FP_MAIN));
+    CHECK(fp_equal(seen_at_start, FP_CORO));     /* and kept its own */
     fp_set(saved);
     munmap(stack, STACK_SIZE);
 }
@@ -430,7 +437,7 @@ RUN_TESTS(T(every_callee_saved_register_survives_a_switch),
           T(every_callee_saved_register_survives_a_nofp_switch),
           T(full_switch_keeps_fp_control_state_per_context),
           T(nofp_switch_lets_fp_control_state_flow_with_the_thread),
-          T(context_saved_by_nofp_may_be_resumed_by_full_switch),
+          T(context_saved_by_nofp_has_no_fp_state_of_its_own),
           T(entry_gets_aligned_stack_zero_frame_pointer_data_and_arg),
           T(make_writes_only_its_frame_at_the_top),
           T(make_rejects_bad_arguments_with_einval),

@@ -38,12 +38,16 @@
  *    state is the thread's and flows across switches.  tests/ctx_test.c
  *    checks both halves of this policy.
  *
- * 2. The no-FP-control variant.  coil_ctx_switch_nofp() is identical except
- *    that it does not restore the FP control state (MXCSR and x87 control
- *    word on x86_64, FPCR on aarch64): writing those registers is the
- *    expensive part of a switch.  It still records them, so a context
- *    suspended by either variant may be resumed by either.  Use it for code
- *    that never changes rounding modes or exception masks.
+ * 2. The no-FP-control variant.  coil_ctx_switch_nofp() neither records nor
+ *    restores the FP control state (MXCSR and x87 control word on x86_64,
+ *    FPCR on aarch64): with it the control state belongs to the thread and
+ *    flows across switches.  Reading and writing those registers is most of
+ *    what separates a switch from a bare register save.  A context it
+ *    suspends is marked as having no FP state of its own, so the two
+ *    variants mix safely: coil_ctx_switch() resuming such a context leaves
+ *    the FP control state as it finds it.  The full switch also writes a
+ *    control register only when the resumed context's value differs.  Use
+ *    the variant for code that never changes rounding modes or masks.
  *
  * 3. A fresh context.  coil_ctx_make() lays out, at the top of the stack you
  *    give it, a frame that looks exactly like one saved by coil_ctx_switch():

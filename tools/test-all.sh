@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# tools/test-all.sh — the one test command: installs what it needs, then
+# builds and runs the whole suite three ways (CMakePresets.json):
+#   release   native, plus valgrind, gdb and install checks
+#   asan      Debug with AddressSanitizer + UndefinedBehaviorSanitizer
+#   aarch64   cross-built, every test run under qemu-aarch64
+# Ends with one line "total: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
+          qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross || exit 1
+
+presets=${COIL_PRESETS:-release asan aarch64}
+passed=0 failed=0 broken=()
+for preset in $presets; do
+  echo "==== $preset"
+  log=$(mktemp)
+  cmake --workflow --preset "$preset" --fresh 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  # ctest's summary: "100% tests passed, 0 tests failed out of 13"
+  summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -z "$summary" ]; then
+    echo "coil: $preset did not get as far as running its tests"
+    broken+=("$preset"); failed=$((failed + 1)); continue
+  fi
+  f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+  t=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$summary")
+  passed=$((passed + t - f)); failed=$((failed + f))
+  [ "$status" -eq 0 ] || broken+=("$preset")
+done
+[ ${#broken[@]} -eq 0 ] || echo "coil: failing presets: ${broken[*]}"
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#broken[@]} -eq 0 ]
