@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The switch's object file carries what ctx.h point 7 promises:
+#   - a .note.GNU-stack section, so nothing linked with coil gets an
+#     executable stack (checked on a linked test program too);
+#   - x86_64: a GNU property note claiming IBT and not SHSTK, and endbr64 as
+#     the first instruction of every entry point and of the start routine;
+#   - aarch64: a BTI landing pad first in every entry point.
+# Arguments: archive (libcoil.a), a linked program, objdump, readelf, cpu.
+set -eu
+archive=$1 program=$2 objdump=$3 readelf=$4 cpu=$5
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+ar x "$archive"
+obj=$(ls | grep -E '(x86_64_sysv|aarch64_aapcs)\.S\.o$')
+fail() { echo "elf_notes: $*"; exit 1; }
+
+"$readelf" -SW "$obj" | grep -q '\.note\.GNU-stack' || fail "no .note.GNU-stack in $obj"
+"$readelf" -lW "$program" | grep GNU_STACK | grep -q 'RWE' && fail "executable stack in $program"
+
+case $cpu in
+x86_64)
+  notes=$("$readelf" -n "$obj")
+  grep -q 'x86 feature: IBT' <<<"$notes" || fail "no IBT property"
+  grep -q 'SHSTK' <<<"$notes" && fail "claims SHSTK without switching shadow stacks"
+  pad=endbr64 ;;
+aarch64)
+  pad='bti' ;;
+*) fail "unknown cpu $cpu" ;;
+esac
+
+for fn in coil_ctx_switch coil_ctx_switch_nofp coil_ctx_make coil_ctx_start; do
+  first=$("$objdump" -d --no-show-raw-insn "$obj" |
+          awk -v f="<$fn>:" '$2 == f {getline; print; exit}')
+  grep -q "$pad" <<<"$first" || fail "$fn does not start with $pad: $first"
+done
+echo "elf_notes: ok ($obj)"
+echo "1 passed, 0 failed"
