@@ -48,15 +48,9 @@
 
     .text
 
-/* ------------------------------------------------------------------------
- * void *coil_ctx_switch(coil_ctx *from, const coil_ctx *to, void *arg)
- * ------------------------------------------------------------------------ */
-    .globl  coil_ctx_switch
-    .type   coil_ctx_switch, @function
-    .p2align 4
-coil_ctx_switch:
-    .cfi_startproc
-    endbr64
+/* Push the callee-saved registers and room for the FP control slot: the
+ * frame above, less its FP slot, which the caller fills. */
+.macro PUSH_FRAME
     pushq   %rbp
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset rbp, 0
@@ -77,27 +71,11 @@ coil_ctx_switch:
     .cfi_rel_offset r15, 0
     subq    $8, %rsp
     .cfi_adjust_cfa_offset 8
-    stmxcsr FRAME_FP(%rsp)
-    fnstcw  FRAME_FP+4(%rsp)
+.endm
 
-    movl    FRAME_FP(%rsp), %r8d    /* the FP control state we leave */
-    movzwl  FRAME_FP+4(%rsp), %r9d
-    movq    %rsp, (%rdi)            /* suspend: publish our frame */
-    movq    (%rsi), %rsp            /* the resumed frame has the same shape,
-                                       so the CFI above keeps describing it */
-    .cfi_remember_state
-
-    /* Writing MXCSR and the x87 control word costs far more than reading
-     * them, and in most programs every context holds the same values: write
-     * only what differs.  MXCSR's low six bits are status flags, which the
-     * psABI lets any call clobber: they do not force a write. */
-    xorl    FRAME_FP(%rsp), %r8d
-    testl   $0xffc0, %r8d
-    jnz     .Lload_mxcsr
-.Lmxcsr_done:
-    cmpw    FRAME_FP+4(%rsp), %r9w
-    jne     .Lload_fcw
-.Lfcw_done:
+/* Pop the frame at rsp (FP slot already handled) and resume it, handing it
+ * arg (rdx) as the return value of its own switch call. */
+.macro POP_FRAME_AND_RESUME
     addq    $8, %rsp
     .cfi_adjust_cfa_offset -8
     popq    %r15
@@ -121,10 +99,44 @@ coil_ctx_switch:
     popq    %rcx
     .cfi_adjust_cfa_offset -8
     .cfi_register rip, rcx
-    movq    %rdx, %rax              /* hand arg to the resumed side */
+    movq    %rdx, %rax
     /* Resume by indirect jump, not ret (ctx.h point 6).  The target is a
      * compiler-made return address without endbr64: NOTRACK (point 7). */
     notrack jmpq *%rcx
+.endm
+
+/* ------------------------------------------------------------------------
+ * void *coil_ctx_switch(coil_ctx *from, const coil_ctx *to, void *arg)
+ * ------------------------------------------------------------------------ */
+    .globl  coil_ctx_switch
+    .type   coil_ctx_switch, @function
+    .p2align 4
+coil_ctx_switch:
+    .cfi_startproc
+    endbr64
+    PUSH_FRAME
+    stmxcsr FRAME_FP(%rsp)
+    fnstcw  FRAME_FP+4(%rsp)
+
+    movl    FRAME_FP(%rsp), %r8d    /* the FP control state we leave */
+    movzwl  FRAME_FP+4(%rsp), %r9d
+    movq    %rsp, (%rdi)            /* suspend: publish our frame */
+    movq    (%rsi), %rsp            /* the resumed frame has the same shape,
+                                       so the CFI above keeps describing it */
+    .cfi_remember_state
+
+    /* Writing MXCSR and the x87 control word costs far more than reading
+     * them, and in most programs every context holds the same values: write
+     * only what differs.  MXCSR's low six bits are status flags, which the
+     * psABI lets any call clobber: they do not force a write. */
+    xorl    FRAME_FP(%rsp), %r8d
+    testl   $0xffc0, %r8d
+    jnz     .Lload_mxcsr
+.Lmxcsr_done:
+    cmpw    FRAME_FP+4(%rsp), %r9w
+    jne     .Lload_fcw
+.Lfcw_done:
+    POP_FRAME_AND_RESUME
 
 .Lload_mxcsr:
     .cfi_restore_state              /* the frame as it was at the jne */
@@ -150,26 +162,7 @@ coil_ctx_switch:
 coil_ctx_switch_nofp:
     .cfi_startproc
     endbr64
-    pushq   %rbp
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rbp, 0
-    pushq   %rbx
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rbx, 0
-    pushq   %r12
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset r12, 0
-    pushq   %r13
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset r13, 0
-    pushq   %r14
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset r14, 0
-    pushq   %r15
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset r15, 0
-    subq    $8, %rsp
-    .cfi_adjust_cfa_offset 8
+    PUSH_FRAME
     /* No FP state recorded (reading it costs as much as the rest of the
      * save): the marker tells a full switch that resumes this context to
      * leave the FP control state as it finds it. */
@@ -178,31 +171,7 @@ coil_ctx_switch_nofp:
     movq    %rsp, (%rdi)
     movq    (%rsi), %rsp
 
-    addq    $8, %rsp
-    .cfi_adjust_cfa_offset -8
-    popq    %r15
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore r15
-    popq    %r14
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore r14
-    popq    %r13
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore r13
-    popq    %r12
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore r12
-    popq    %rbx
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore rbx
-    popq    %rbp
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore rbp
-    popq    %rcx
-    .cfi_adjust_cfa_offset -8
-    .cfi_register rip, rcx
-    movq    %rdx, %rax
-    notrack jmpq *%rcx
+    POP_FRAME_AND_RESUME
     .cfi_endproc
     .size   coil_ctx_switch_nofp, .-coil_ctx_switch_nofp
 

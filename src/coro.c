@@ -186,7 +186,8 @@ coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
     return co;
 }
 
-static int check_resumable(const coil_coro *co, const void *in)
+/* The checks every call on a coroutine handle starts with. */
+static int check_owned(const coil_coro *co)
 {
     if (!co) {
         errno = EINVAL;
@@ -196,6 +197,13 @@ static int check_resumable(const coil_coro *co, const void *in)
         errno = EPERM;
         return -1;
     }
+    return 0;
+}
+
+static int check_resumable(const coil_coro *co, const void *in)
+{
+    if (check_owned(co) != 0)
+        return -1;
     switch (co->state) {
     case COIL_CORO_DEAD:
         errno = EINVAL;
@@ -272,14 +280,8 @@ int coil_coro_yield(void *out, void **in)
 
 int coil_coro_destroy(coil_coro *co)
 {
-    if (!co) {
-        errno = EINVAL;
+    if (check_owned(co) != 0)
         return -1;
-    }
-    if (co->thread != &thread_token) {
-        errno = EPERM;
-        return -1;
-    }
     if (co->state == COIL_CORO_RUNNING || co->state == COIL_CORO_NORMAL) {
         errno = EBUSY;
         return -1;

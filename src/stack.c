@@ -158,19 +158,20 @@ static int list_pop(stack_list *l, coil__stack *out)
 
 /* ------------------------------------------------------------------ pools */
 
+static void list_release(stack_list *l)
+{
+    for (size_t j = 0; j < l->count; j++)
+        coil__guard_release(l->items[j].lo - COIL__GUARD_SIZE,
+                            l->items[j].mode);
+    free(l->items);
+}
+
 static void pool_destroy(void *arg)
 {
     pool *p = arg;
     for (size_t i = 0; i < p->nclasses; i++) {
-        size_class *c = &p->classes[i];
-        for (size_t j = 0; j < c->warm.count; j++)
-            coil__guard_release(c->warm.items[j].lo - COIL__GUARD_SIZE,
-                                c->warm.items[j].mode);
-        for (size_t j = 0; j < c->cold.count; j++)
-            coil__guard_release(c->cold.items[j].lo - COIL__GUARD_SIZE,
-                                c->cold.items[j].mode);
-        free(c->warm.items);
-        free(c->cold.items);
+        list_release(&p->classes[i].warm);
+        list_release(&p->classes[i].cold);
     }
     /* Stacks still in use die with their slabs: a thread that exits with
      * live coroutines has abandoned them. */
