@@ -187,6 +187,430 @@ int coil_coro_state(const coil_coro *co);
 /* co's usable stack size in bytes, or 0 for NULL. */
 size_t coil_coro_stack_size(const coil_coro *co);
 
+/* ======================================================================
+ * Time
+ *
+ * coil measures time in nanoseconds of CLOCK_MONOTONIC (coil_time).  A loop
+ * reads the clock once per iteration and every callback of that iteration
+ * sees the same "now" (coil_loop_time).
+ * ====================================================================== */
+
+typedef long long coil_time;
+
+#define COIL_USEC(n) ((coil_time)(n) * 1000LL)
+#define COIL_MSEC(n) ((coil_time)(n) * 1000000LL)
+#define COIL_SEC(n)  ((coil_time)(n) * 1000000000LL)
+
+/* The monotonic clock, read now.  Does not suspend; cannot fail. */
+coil_time coil_clock(void);
+
+/* ======================================================================
+ * Event loop (layer 3)
+ *
+ * One loop runs on one thread at a time.  Each thread has a default loop,
+ * made on first use; more can be made with coil_loop_new().  An iteration
+ * runs the callbacks that were ready when it began, in FIFO order (so a
+ * callback that schedules another cannot starve IO), then waits in epoll
+ * for IO or the next timer — sleeping, not spinning, when idle.  Timers are
+ * precise below a millisecond (epoll_pwait2, or a timerfd on kernels
+ * without it).
+ * ====================================================================== */
+
+typedef struct coil_loop coil_loop;
+
+/* A scheduled callback (coil_call_soon/later/at), for cancelling it. */
+typedef struct coil_handle coil_handle;
+
+typedef void (*coil_callback)(void *arg);
+
+/* Make a new loop.  Does not suspend.  Returns it, or NULL with errno
+ * ENOMEM, EMFILE or ENFILE (it needs an epoll fd and an eventfd). */
+coil_loop *coil_loop_new(void);
+
+/* The calling thread's default loop, made on first call.  Does not
+ * suspend.  Returns NULL with errno as coil_loop_new() on failure. */
+coil_loop *coil_loop_default(void);
+
+/* The loop running on this thread right now (inside coil_loop_run_forever
+ * or an await that runs the loop), or NULL.  Cannot fail. */
+coil_loop *coil_loop_current(void);
+
+/* Run the loop until coil_loop_stop().  Must be called on the loop's own
+ * thread (the one that made it).  Returns 0, or -1 with errno EINVAL (NULL),
+ * EBUSY (already running: a loop does not nest in itself), EPERM (another
+ * thread's loop), or the errno of a failed epoll wait. */
+int coil_loop_run_forever(coil_loop *loop);
+
+/* Make run_forever return once the current iteration ends; a stop requested
+ * while the loop is not running makes the next run_forever do one iteration
+ * and return.  Safe from any thread (it wakes the loop).  Does not suspend.
+ * Returns 0, or -1 with errno EINVAL. */
+int coil_loop_stop(coil_loop *loop);
+
+/* Whether the loop is running now: 1 or 0 (-1 with errno EINVAL). */
+int coil_loop_is_running(const coil_loop *loop);
+
+/* Free the loop.  Callbacks still scheduled are dropped (their handles
+ * report them cancelled).  Returns 0, or -1 with errno EINVAL, EBUSY while
+ * it runs, or EPERM (another thread's loop).  Closing the default loop
+ * makes the next coil_loop_default() make a fresh one. */
+int coil_loop_close(coil_loop *loop);
+
+/* The loop's time: the clock as read at the start of this iteration (or
+ * now, outside run_forever).  Cannot fail (0 for NULL). */
+coil_time coil_loop_time(coil_loop *loop);
+
+/* Schedule fn(arg) to run on the loop: at the next iteration, after `delay`
+ * ns, or at loop time `when`.  loop NULL means the current loop, else the
+ * thread's default.  Negative delays count as 0.  Callbacks due at the same
+ * time run in the order they were scheduled.  Does not suspend.
+ * If handle is not NULL, *handle receives a reference for
+ * coil_handle_cancel(); release it with coil_handle_release().
+ * Returns 0, or -1 with errno EINVAL (fn NULL), ENOMEM, EPERM (another
+ * thread's loop: see coil_call_soon_threadsafe in a later release), or
+ * EMFILE/ENFILE when loop is NULL and the default loop had to be made.
+ * coil_call_later counts from the clock read now, so the callback never
+ * runs earlier than `delay` after the call; coil_call_at uses loop time. */
+int coil_call_soon(coil_loop *loop, coil_callback fn, void *arg,
+                   coil_handle **handle);
+int coil_call_later(coil_loop *loop, coil_time delay, coil_callback fn,
+                    void *arg, coil_handle **handle);
+int coil_call_at(coil_loop *loop, coil_time when, coil_callback fn, void *arg,
+                 coil_handle **handle);
+
+/* Stop h's callback from running.  Returns 1 if it will now never run, 0 if
+ * it already ran, was already cancelled, or its loop was closed; -1 with
+ * errno EINVAL for NULL or EPERM from another thread than the loop's. */
+int coil_handle_cancel(coil_handle *h);
+
+/* Drop the reference coil_call_* gave out (does not cancel).  Safe from
+ * any thread.  NULL is ignored.  Returns 0. */
+int coil_handle_release(coil_handle *h);
+
+
+/* Run fn(arg) as a loop callback each time signal signo arrives
+ * (signalfd).  The signal is blocked in the calling thread, so that it is
+ * delivered through the loop rather than by interrupting code; in a program
+ * with other threads, block it in them too.  Replaces this loop's previous
+ * handler for signo.  Does not suspend.  Returns 0, or -1 with errno
+ * EINVAL (NULL, no such signal, SIGKILL, SIGSTOP), EPERM (another thread's
+ * loop), EMFILE or ENOMEM. */
+int coil_loop_add_signal_handler(coil_loop *loop, int signo, coil_callback fn,
+                                 void *arg);
+
+/* Stop handling signo on loop, restoring the thread's mask for it (a copy
+ * that arrived meanwhile is consumed, not delivered).  Returns 1 if a
+ * handler was removed, 0 if there was none, -1 with errno EINVAL or EPERM. */
+int coil_loop_remove_signal_handler(coil_loop *loop, int signo);
+
+/* ======================================================================
+ * Futures (layer 4)
+ *
+ * A future is a value that will be known later: PENDING until someone sets
+ * a result (a void *) or an error (an errno value) or cancels it, then DONE
+ * or CANCELLED for good.  Done-callbacks run on the future's loop, in the
+ * order they were added, after the state changed — also when added to a
+ * future that is already done.  Futures are reference-counted: whoever
+ * makes or is handed one holds a reference and releases it.
+ * ====================================================================== */
+
+typedef struct coil_future coil_future;
+
+/* Values of coil_future_state(). */
+enum coil_future_state {
+    COIL_PENDING = 0,
+    COIL_RUNNING = 1,     /* tasks only: its function is executing */
+    COIL_DONE = 2,        /* has a result or an error */
+    COIL_CANCELLED = 3
+};
+
+/* A done-callback: gets the (done) future and the argument it was added
+ * with — the C stand-in for functools.partial. */
+typedef void (*coil_done_fn)(coil_future *f, void *arg);
+
+/* Make a pending future bound to loop (NULL: the current loop, else the
+ * thread's default).  The caller holds the one reference.  Does not
+ * suspend.  NULL with errno ENOMEM (or as coil_loop_default) on failure. */
+coil_future *coil_future_new(coil_loop *loop);
+
+/* Take another reference / drop one (the last frees the future; a future
+ * with callbacks still to run stays alive until they ran).  NULL ignored. */
+coil_future *coil_future_retain(coil_future *f);
+int coil_future_release(coil_future *f);
+
+/* f's state, or -1 with errno EINVAL for NULL. */
+int coil_future_state(const coil_future *f);
+
+/* 1 if f is DONE or CANCELLED, 0 if not, -1 with errno EINVAL for NULL. */
+int coil_future_done(const coil_future *f);
+
+/* Complete f with a result, or with an error (err > 0, an errno value).
+ * Schedules its done-callbacks.  Does not suspend.  Returns 0, or -1 with
+ * errno EINVAL (NULL, err <= 0, or f is a task: tasks complete themselves),
+ * EALREADY (f is already done or cancelled) or ENOMEM (no memory to queue
+ * the callbacks; f is unchanged). */
+int coil_future_set_result(coil_future *f, void *result);
+int coil_future_set_error(coil_future *f, int err);
+
+/* Cancel f: if pending, it becomes CANCELLED and its callbacks are
+ * scheduled.  For a task, see coil_task_cancel.  Returns 1 if f was
+ * cancelled by this call, 0 if it was already done (nothing changes), -1
+ * with errno EINVAL for NULL. */
+int coil_future_cancel(coil_future *f);
+
+/* Read f's outcome without waiting.  Returns 0 and stores the result in
+ * *out (if out is not NULL), or -1 with errno: EAGAIN if f is not done yet
+ * (never garbage), ECANCELED if it was cancelled, the error it was
+ * completed with, or EINVAL for NULL.  Reading an error counts as handling
+ * it (debug mode reports errors nobody read). */
+int coil_future_result(coil_future *f, void **out);
+
+/* Add fn(f, arg) to run on the loop once f is done (soon, if it already
+ * is).  Does not suspend.  Returns 0, or -1 with errno EINVAL or ENOMEM. */
+int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg);
+
+/* Remove every not-yet-run callback equal to (fn, arg).  Returns how many
+ * were removed (0 or more), or -1 with errno EINVAL for NULL. */
+int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
+                                     void *arg);
+
+/* Wait for f and read its outcome as coil_future_result() does.  Inside a
+ * task this suspends the task (other tasks run); outside any task it runs
+ * f's loop until f is done and its done-callbacks have run (as asyncio's
+ * run_until_complete).  May suspend.  Extra errors: EDEADLK when a
+ * task would wait for itself (directly or through a chain of tasks
+ * waiting for each other); EBUSY outside a task while the loop is already
+ * running (a plain callback cannot block).  A task cancelled while waiting
+ * does not return from here in the default mode (see "Cancellation"); with
+ * COIL_TASK_CANCEL_AS_ERROR it returns -1 with errno ECANCELED. */
+int coil_await(coil_future *f, void **out);
+
+/* ======================================================================
+ * Tasks (layer 4)
+ *
+ * A task runs a function in a coroutine of its own, driven by a loop, and
+ * is a future for that function's outcome: coil_task_future() gives the
+ * future, with the task's own state (PENDING before it first runs, RUNNING
+ * while it may still execute, then DONE or CANCELLED).
+ *
+ * Ownership: coil_spawn() hands you a reference; the task keeps running
+ * whether you keep it or not, and holds itself alive until it ends.
+ * Release your reference with coil_task_release() when done with the
+ * handle; the memory goes when the task has ended and nobody holds one.
+ * ====================================================================== */
+
+typedef struct coil_task coil_task;
+
+/* A task's body.  Return its result; to fail, return coil_task_error(e). */
+typedef void *(*coil_task_fn)(void *arg);
+
+enum {
+    /* Cancellation arrives as an error (-1, ECANCELED) from the suspending
+     * call instead of unwinding the task (see "Cancellation"). */
+    COIL_TASK_CANCEL_AS_ERROR = 1u << 0,
+    /* Run on a coroutine that does not switch FP control state. */
+    COIL_TASK_NOFP = 1u << 1
+};
+
+typedef struct coil_task_attr {
+    const char *name;   /* copied; NULL: "Task-<n>" */
+    size_t stack_size;  /* 0: coil_stack_default_size() */
+    unsigned flags;     /* COIL_TASK_* */
+    coil_loop *loop;    /* NULL: the current loop, else the default */
+} coil_task_attr;
+
+/* Spawn fn(arg) as a task; it first runs on the loop's next iteration.
+ * fn_name is for descriptions (the coil_spawn macros pass the function's
+ * name).  Does not suspend.  Returns a reference to the task, or NULL with
+ * errno EINVAL (fn NULL, bad attr) or ENOMEM. */
+coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
+                           void *arg, const char *fn_name);
+#define coil_spawn(fn, arg) coil_task_spawn(NULL, (fn), (arg), #fn)
+#define coil_spawn_attr(attr, fn, arg) coil_task_spawn((attr), (fn), (arg), #fn)
+
+/* Drop your reference to t.  NULL is ignored.  Returns 0. */
+int coil_task_release(coil_task *t);
+
+/* t as a future (borrowed: valid as long as your task reference), or NULL
+ * for NULL.  Await it, read its result, add done-callbacks to it. */
+coil_future *coil_task_future(coil_task *t);
+
+/* The task running now, or NULL outside any task. */
+coil_task *coil_task_current(void);
+
+/* t's name ("" for NULL). */
+const char *coil_task_name(const coil_task *t);
+
+/* Describe t like asyncio: "<Task pending name='worker-1' fn=work>",
+ * "<Task done name='w' result=0x2a>", "<Task done name='w' error=ETIMEDOUT>",
+ * "<Task cancelled name='w'>".  Writes at most size bytes, NUL-terminated;
+ * returns the length the whole description needs (as snprintf), or -1
+ * with errno EINVAL. */
+int coil_task_describe(const coil_task *t, char *buf, size_t size);
+
+/* The live (not yet ended) tasks of loop (NULL: current/default), in
+ * spawn order: stores up to max of them in out and returns how many there
+ * are in all.  The pointers are borrowed.  -1 with errno EINVAL. */
+int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max);
+
+/* Mark the calling task as failed with err (> 0); return the result from
+ * the task function: `return coil_task_error(EIO);`.  Outside a task it
+ * only sets errno.  Returns NULL. */
+void *coil_task_error(int err);
+
+/* Suspend the calling task for `delay` ns, or until loop time `when`.
+ * May suspend.  Returns 0, or -1 with errno EPERM outside a task, or
+ * ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks only). */
+int coil_sleep(coil_time delay);
+int coil_sleep_until(coil_time when);
+
+/* ======================================================================
+ * Cancellation
+ *
+ * coil_task_cancel() is a request, delivered at the task's next suspension
+ * point (at once if it is suspended now; before it ever runs if it has not
+ * started — then it never runs).  Requests are counted, not flags.
+ *
+ * Default mode: delivery unwinds.  The suspending call does not return;
+ * the cleanup handlers the task pushed run, newest first, on the task's own
+ * stack — they may suspend (asynchronous clean-up) and a second cancel does
+ * not interrupt them — and the task ends CANCELLED.  Awaiting it gives
+ * ECANCELED.
+ *
+ * COIL_TASK_CANCEL_AS_ERROR: the suspending call returns -1 with errno
+ * ECANCELED, once per request, and the task decides what to do.
+ *
+ * A shielded region (coil_shield_begin/end) defers delivery to its end.
+ * Cancelling a task that is waiting for another task cancels that one too.
+ * ====================================================================== */
+
+/* Request cancellation of t.  Does not suspend.  Returns 1 if the request
+ * was recorded (t had not ended), 0 if t has already ended (nothing
+ * changes), -1 with errno EINVAL (NULL) or EPERM (another thread). */
+int coil_task_cancel(coil_task *t);
+
+/* Cancellation requests t has received and not yet had delivered or
+ * withdrawn: 0 or more, -1 with errno EINVAL. */
+int coil_task_cancelling(const coil_task *t);
+
+/* Withdraw one pending cancellation request from the calling task, for
+ * code that caught ECANCELED and decided to go on.  Returns the requests
+ * left, or -1 with errno EPERM outside a task. */
+int coil_task_uncancel(void);
+
+/* A cleanup handler, for coil_cleanup_push/pop; lives in the caller's
+ * frame.  Treat as opaque. */
+typedef struct coil_cleanup {
+    void (*fn)(void *arg);
+    void *arg;
+    struct coil_cleanup *prev;
+} coil_cleanup;
+
+void coil__cleanup_push(coil_cleanup *c);
+void coil__cleanup_pop(coil_cleanup *c, int execute);
+
+/* Push fn(arg) to run if the calling task is unwound by cancellation; pop
+ * it (running it if execute is nonzero).  Like pthread_cleanup_push/pop:
+ * the two are macros that open and close a block, so they must pair up in
+ * one scope (nested pairs are fine).  Outside a task they still pair up; the handler then only
+ * runs through pop(1). */
+#define coil_cleanup_push(fn, arg)                                          \
+    {                                                                       \
+        _Pragma("GCC diagnostic push")                                      \
+        _Pragma("GCC diagnostic ignored \"-Wshadow\"")                      \
+        coil_cleanup coil__cleanup_ = {(fn), (arg), NULL};                  \
+        _Pragma("GCC diagnostic pop")                                       \
+        coil__cleanup_push(&coil__cleanup_);
+#define coil_cleanup_pop(execute)                                           \
+        coil__cleanup_pop(&coil__cleanup_, (execute));                      \
+    }
+
+/* Open / close a region of the calling task in which cancellation is not
+ * delivered (regions nest).  A request that arrived meanwhile is delivered
+ * at the end of the outermost region: there coil_shield_end() unwinds, or
+ * in error mode returns -1 with errno ECANCELED.  Otherwise returns 0; -1
+ * with errno EPERM outside a task, EINVAL for an end without a begin. */
+int coil_shield_begin(void);
+int coil_shield_end(void);
+
+/* ======================================================================
+ * Combinators (layer 4)
+ *
+ * All of these may suspend: inside a task they suspend it, outside any task
+ * they run the loop (like coil_await).  None takes over the caller's
+ * references to the futures passed in.  A task unwound by cancellation
+ * while inside one leaves no callback behind on the futures it watched.
+ * ====================================================================== */
+
+/* Error policies for coil_gather(). */
+enum {
+    /* The first future to fail (error or cancelled) makes gather cancel
+     * the rest and return that error at once. */
+    COIL_GATHER_FIRST_ERROR = 0,
+    /* Wait for all and report each one's error in errors[] (asyncio's
+     * return_exceptions=True); gather itself then returns 0. */
+    COIL_GATHER_COLLECT_ERRORS = 1
+};
+
+/* Wait for all n futures; results[i] (if results is not NULL) gets the
+ * i-th result in input order (NULL for a failed one) and errors[i] (if not
+ * NULL) 0 or its errno (ECANCELED if cancelled).  Returns 0, or -1 with
+ * errno: the first failure's error (COIL_GATHER_FIRST_ERROR), EINVAL (fs
+ * NULL with n > 0, a NULL entry, bad policy), ENOMEM, or as coil_await
+ * for the caller itself.  If the calling task is cancelled while waiting,
+ * the futures that are tasks are cancelled too. */
+int coil_gather(coil_future *const *fs, size_t n, void **results, int *errors,
+                int policy);
+
+/* Modes for coil_wait(). */
+enum coil_wait_mode {
+    COIL_ALL_COMPLETED = 0,
+    COIL_FIRST_COMPLETED = 1,
+    COIL_FIRST_EXCEPTION = 2   /* first failure, else all */
+};
+
+/* Wait until mode is satisfied or `timeout` ns pass (negative: no limit).
+ * Sorts the futures into done[] and pending[] (each may be NULL; each must
+ * have room for n), in input order, storing the counts in *ndone and
+ * *npending.  A timeout is not an error: the pending set says what is
+ * left; nothing is cancelled.  Returns 0, or -1 with errno EINVAL, ENOMEM
+ * or as coil_await for the caller. */
+int coil_wait(coil_future *const *fs, size_t n, int mode, coil_time timeout,
+              coil_future **done, size_t *ndone, coil_future **pending,
+              size_t *npending);
+
+/* Iterate futures in the order they complete.  new: NULL with errno
+ * EINVAL / ENOMEM.  next: waits for the next one to complete and stores it
+ * in *out (borrowed), returns 0; -1 with errno ENOENT when all have been
+ * returned, ETIMEDOUT when `timeout` ns (negative: no limit) since new()
+ * have passed, or as coil_await for the caller.  free: NULL ignored. */
+typedef struct coil_as_completed coil_as_completed;
+coil_as_completed *coil_as_completed_new(coil_future *const *fs, size_t n,
+                                         coil_time timeout);
+int coil_as_completed_next(coil_as_completed *ac, coil_future **out);
+void coil_as_completed_free(coil_as_completed *ac);
+
+/* Await f for at most `timeout` ns.  On time-out, cancel f, wait for its
+ * cancellation to finish (a task's cleanup handlers included), and return
+ * -1 with errno ETIMEDOUT.  Otherwise as coil_await.  If the calling task
+ * is cancelled meanwhile, f is cancelled too. */
+int coil_wait_for(coil_future *f, coil_time timeout, void **out);
+
+/* A new future that completes as f does, but whose cancellation does not
+ * reach f (asyncio.shield).  The caller holds its one reference.  Does not
+ * suspend.  NULL with errno EINVAL or ENOMEM. */
+coil_future *coil_shield(coil_future *f);
+
+/* asyncio.run: make a fresh loop, run fn(arg) as the main task until it
+ * ends, then cancel every task still alive, let their cleanup finish, and
+ * close the loop.  *result (if not NULL) gets main's result.  May not be
+ * called from a running loop.  SIGINT during the run cancels the main task
+ * (and so, through shutdown, every task); coil_run then returns -1 with
+ * errno EINTR.  Returns 0, or -1 with errno: main's error, ECANCELED if
+ * main was cancelled, EINTR, EBUSY if a loop is running on this thread, or
+ * as coil_loop_new. */
+int coil_run(coil_task_fn fn, void *arg, void **result);
+
 #ifdef __cplusplus
 }
 #endif

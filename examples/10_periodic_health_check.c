@@ -1,0 +1,35 @@
+/* Seed: a periodic health check that reschedules itself with
+ * loop.call_later(), and is stopped through its stored handle. */
+#include "example.h"
+
+typedef struct checker {
+    coil_handle *next;      /* the scheduled next check */
+    int runs;
+} checker;
+
+static void health_check(void *arg)
+{
+    checker *c = arg;
+    c->runs++;
+    printf("health check %d at %.1f\n", c->runs, elapsed());
+    coil_handle_release(c->next);
+    coil_call_later(NULL, unit(), health_check, c, &c->next);
+}
+
+static void *main_task(void *arg)
+{
+    (void)arg;
+    checker c = {NULL, 0};
+    coil_call_later(NULL, unit(), health_check, &c, &c.next);
+    coil_sleep(3 * unit() + unit() / 2);
+    printf("stopping: cancel -> %d\n", coil_handle_cancel(c.next));
+    coil_handle_release(c.next);
+    coil_sleep(2 * unit());               /* no more checks */
+    printf("checks run: %d\n", c.runs);
+    return NULL;
+}
+
+int main(void)
+{
+    return run_timed(main_task) == 0 ? 0 : 1;
+}

@@ -1,0 +1,225 @@
+/*
+ * src/future.c — futures: a state machine, an outcome, done-callbacks.
+ *
+ * Callbacks never run inside set_result/cancel: completing a future queues
+ * one dispatch on its loop, which runs the callbacks in order.  That keeps
+ * completion cheap and re-entrancy simple (a callback may add, remove or
+ * complete anything), and matches asyncio's "callbacks run on the loop".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "future.h"
+#include "loop.h"
+
+void coil__future_init(coil_future *f, coil_loop *loop, int is_task)
+{
+    memset(f, 0, sizeof *f);
+    f->loop = loop;
+    f->refs = 1;
+    f->state = COIL_PENDING;
+    f->is_task = (uint8_t)is_task;
+}
+
+coil_future *coil_future_new(coil_loop *loop)
+{
+    loop = coil__loop_resolve(loop);
+    if (!loop)
+        return NULL;
+    coil_future *f = malloc(sizeof *f);
+    if (!f) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    coil__future_init(f, loop, 0);
+    return f;
+}
+
+coil_future *coil_future_retain(coil_future *f)
+{
+    if (f)
+        f->refs++;
+    return f;
+}
+
+int coil_future_release(coil_future *f)
+{
+    if (!f || --f->refs > 0)
+        return 0;
+    free(f->callbacks);
+    if (f->is_task)
+        coil__task_free_future(f);
+    else
+        free(f);
+    return 0;
+}
+
+int coil_future_state(const coil_future *f)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    return f->state;
+}
+
+static int is_done(const coil_future *f)
+{
+    return f->state == COIL_DONE || f->state == COIL_CANCELLED;
+}
+
+int coil_future_done(const coil_future *f)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    return is_done(f);
+}
+
+/* ----------------------------------------------------------- callbacks */
+
+/* Run the callbacks one at a time, taking each off the list before calling
+ * it: a callback may add or remove others, or release the future's other
+ * references (the dispatch holds its own). */
+static void dispatch(void *arg)
+{
+    coil_future *f = arg;
+    f->dispatch_scheduled = 0;
+    while (f->ncallbacks > 0) {
+        done_callback cb = f->callbacks[0];
+        f->ncallbacks--;
+        memmove(f->callbacks, f->callbacks + 1,
+                f->ncallbacks * sizeof *f->callbacks);
+        cb.fn(f, cb.arg);
+    }
+    coil_future_release(f);
+}
+
+static int schedule_dispatch(coil_future *f)
+{
+    if (f->dispatch_scheduled || f->ncallbacks == 0)
+        return 0;
+    if (coil_call_soon(f->loop, dispatch, f, NULL) != 0)
+        return -1;
+    f->dispatch_scheduled = 1;
+    coil_future_retain(f);
+    return 0;
+}
+
+int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg)
+{
+    if (!f || !fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (f->ncallbacks == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 4;
+        done_callback *cbs = realloc(f->callbacks, cap * sizeof *cbs);
+        if (!cbs) {
+            errno = ENOMEM;
+            return -1;
+        }
+        f->callbacks = cbs;
+        f->cap = cap;
+    }
+    f->callbacks[f->ncallbacks++] = (done_callback){fn, arg};
+    if (is_done(f) && schedule_dispatch(f) != 0) {
+        f->ncallbacks--;
+        return -1;
+    }
+    return 0;
+}
+
+int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
+                                     void *arg)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < f->ncallbacks; i++)
+        if (f->callbacks[i].fn != fn || f->callbacks[i].arg != arg)
+            f->callbacks[kept++] = f->callbacks[i];
+    int removed = (int)(f->ncallbacks - kept);
+    f->ncallbacks = kept;
+    return removed;
+}
+
+/* ---------------------------------------------------------- completion */
+
+int coil__future_finish(coil_future *f, int state, void *result, int error)
+{
+    if (is_done(f)) {
+        errno = EALREADY;
+        return -1;
+    }
+    /* Queue the callbacks before changing anything: if even that one
+     * allocation fails, the future stays pending and the caller gets
+     * ENOMEM, instead of a done future whose callbacks never run. */
+    if (schedule_dispatch(f) != 0)
+        return -1;
+    f->state = (uint8_t)state;
+    f->result = result;
+    f->error = error;
+    return 0;
+}
+
+int coil_future_set_result(coil_future *f, void *result)
+{
+    if (!f || f->is_task) {
+        errno = EINVAL;
+        return -1;
+    }
+    return coil__future_finish(f, COIL_DONE, result, 0);
+}
+
+int coil_future_set_error(coil_future *f, int err)
+{
+    if (!f || f->is_task || err <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return coil__future_finish(f, COIL_DONE, NULL, err);
+}
+
+int coil_future_cancel(coil_future *f)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (f->is_task)
+        return coil__task_cancel_future(f);
+    if (is_done(f))
+        return 0;
+    coil__future_finish(f, COIL_CANCELLED, NULL, 0);
+    return 1;
+}
+
+int coil_future_result(coil_future *f, void **out)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    switch (f->state) {
+    case COIL_CANCELLED:
+        errno = ECANCELED;
+        return -1;
+    case COIL_DONE:
+        if (f->error) {
+            f->error_read = 1;
+            errno = f->error;
+            return -1;
+        }
+        if (out)
+            *out = f->result;
+        return 0;
+    default:
+        errno = EAGAIN;
+        return -1;
+    }
+}

@@ -1,0 +1,43 @@
+/*
+ * src/future.h — the future's insides, shared with task.c (layer 4).
+ */
+#ifndef COIL_FUTURE_H
+#define COIL_FUTURE_H
+
+#include <stdint.h>
+#include "coil.h"
+
+#pragma GCC visibility push(hidden)
+
+typedef struct done_callback {
+    coil_done_fn fn;
+    void *arg;
+} done_callback;
+
+struct coil_future {
+    coil_loop *loop;
+    unsigned refs;
+    uint8_t state;                /* enum coil_future_state */
+    uint8_t is_task;              /* embedded first in a coil_task */
+    uint8_t error_read;           /* someone looked at the error */
+    uint8_t dispatch_scheduled;   /* a callback run is queued on the loop */
+    int error;                    /* 0: result holds the outcome */
+    void *result;
+    done_callback *callbacks;     /* not yet run, in order added */
+    size_t ncallbacks, cap;
+};
+
+/* Set up a future embedded in something else (a task), with one reference. */
+void coil__future_init(coil_future *f, coil_loop *loop, int is_task);
+
+/* Move f to a final state (COIL_DONE with result/error, or COIL_CANCELLED)
+ * and schedule its callbacks.  Returns 0, or -1 with errno EALREADY. */
+int coil__future_finish(coil_future *f, int state, void *result, int error);
+
+/* Provided by task.c for futures that are tasks. */
+int coil__task_cancel_future(coil_future *f);
+void coil__task_free_future(coil_future *f);
+
+#pragma GCC visibility pop
+
+#endif

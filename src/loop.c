@@ -1,0 +1,482 @@
+/*
+ * src/loop.c — the event loop (layer 3): ready queue, timers, polling.
+ *
+ * One iteration:
+ *   1. read the clock once (coil_loop_time for the whole iteration);
+ *   2. move the timers due by then to the ready queue;
+ *   3. run the callbacks that are ready now, and only those: what they
+ *      schedule waits for the next iteration, so a callback that keeps
+ *      rescheduling itself cannot starve timers or IO;
+ *   4. poll: no wait if anything is ready or a stop is pending, else until
+ *      the next timer, else until an fd or another thread wakes the loop.
+ *
+ * A coil_handle is shared by the loop and, if it asked, the caller: the
+ * loop holds a reference while the callback is scheduled, the caller from
+ * coil_call_* until coil_handle_release.  Whoever drops the last one frees
+ * it, so a handle outlives its callback, its cancellation and its loop for
+ * as long as the caller keeps it.  The count is atomic so that a handle
+ * may be released from any thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "coil.h"
+#include "list.h"
+#include "loop.h"
+#include "poll.h"
+#include "timer.h"
+
+enum handle_state { PENDING, RAN, CANCELLED };
+
+struct coil_handle {
+    coil__list node;         /* in the ready queue (or a batch) when due */
+    coil__timer timer;       /* in the timer heap until due */
+    coil_callback fn;
+    void *arg;
+    coil_loop *loop;         /* while PENDING; NULL after */
+    const char *thread;      /* the loop's owner, for EPERM */
+    atomic_uint refs;
+    unsigned char state;     /* enum handle_state */
+};
+
+struct coil_loop {
+    const char *thread;      /* owner's thread_token */
+    coil__poll *poll;
+    coil__list ready;        /* coil_handle.node, FIFO */
+    coil__timer_heap timers; /* coil_handle.timer */
+    coil_time now;           /* the clock at the start of this iteration */
+    atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
+    atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
+    coil__list tasks;        /* task.c's live tasks */
+    coil__signals *signals;  /* signal.c's state, made on first use */
+};
+
+static __thread char thread_token;       /* its address names the thread */
+static __thread coil_loop *default_loop;
+static __thread coil_loop *current_loop;
+
+/* ------------------------------------------------------------ handles */
+
+static coil_handle *handle_new(coil_loop *loop, coil_callback fn, void *arg,
+                               int caller_ref)
+{
+    coil_handle *h = malloc(sizeof *h);
+    if (!h) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    coil__list_init(&h->node);
+    h->timer = (coil__timer){.slot = COIL__TIMER_NONE};
+    h->fn = fn;
+    h->arg = arg;
+    h->loop = loop;
+    h->thread = loop->thread;
+    atomic_init(&h->refs, caller_ref ? 2u : 1u);
+    h->state = PENDING;
+    return h;
+}
+
+static void handle_unref(coil_handle *h)
+{
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1)
+        free(h);
+}
+
+/* Take a pending handle off its loop, for good: the callback never runs,
+ * and the loop's reference goes.  Used by cancel and by close. */
+static void handle_drop(coil_handle *h)
+{
+    if (coil__timer_queued(&h->timer))
+        coil__timers_remove(&h->loop->timers, &h->timer);
+    else
+        coil__list_remove(&h->node);
+    h->state = CANCELLED;
+    h->loop = NULL;
+    handle_unref(h);
+}
+
+/* State is set before fn runs, so that fn cancelling its own handle gets 0
+ * (it is running: too late to stop it). */
+static void handle_run(coil_handle *h)
+{
+    h->state = RAN;
+    h->loop = NULL;
+    h->fn(h->arg);
+    handle_unref(h);
+}
+
+int coil_handle_cancel(coil_handle *h)
+{
+    if (!h) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (h->thread != &thread_token) {
+        errno = EPERM;
+        return -1;
+    }
+    if (h->state != PENDING)
+        return 0;
+    handle_drop(h);
+    return 1;
+}
+
+int coil_handle_release(coil_handle *h)
+{
+    if (h)
+        handle_unref(h);
+    return 0;
+}
+
+/* ---------------------------------------------------------- scheduling */
+
+/* The checks coil_call_* share; returns the loop to schedule on. */
+static coil_loop *call_target(coil_loop *loop, coil_callback fn,
+                              coil_handle **handle)
+{
+    if (handle)
+        *handle = NULL;
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    loop = coil__loop_resolve(loop);
+    if (loop && !coil__loop_owned(loop)) {
+        errno = EPERM;
+        return NULL;
+    }
+    return loop;
+}
+
+int coil_call_soon(coil_loop *loop, coil_callback fn, void *arg,
+                   coil_handle **handle)
+{
+    loop = call_target(loop, fn, handle);
+    coil_handle *h = loop ? handle_new(loop, fn, arg, handle != NULL) : NULL;
+    if (!h)
+        return -1;
+    coil__list_push_back(&loop->ready, &h->node);
+    if (handle)
+        *handle = h;
+    return 0;
+}
+
+static int schedule_at(coil_loop *loop, coil_time when, coil_callback fn,
+                       void *arg, coil_handle **handle)
+{
+    coil_handle *h = handle_new(loop, fn, arg, handle != NULL);
+    if (!h)
+        return -1;
+    h->timer.when = when;
+    if (coil__timers_push(&loop->timers, &h->timer) != 0) {
+        free(h);
+        return -1;
+    }
+    if (handle)
+        *handle = h;
+    return 0;
+}
+
+int coil_call_at(coil_loop *loop, coil_time when, coil_callback fn, void *arg,
+                 coil_handle **handle)
+{
+    loop = call_target(loop, fn, handle);
+    return loop ? schedule_at(loop, when, fn, arg, handle) : -1;
+}
+
+/* A delay counts from the live clock, not from the iteration's cached
+ * time: a callback that computed for 10 ms and then sleeps 5 ms must
+ * still sleep 5 ms.  Saturates rather than overflow. */
+int coil_call_later(coil_loop *loop, coil_time delay, coil_callback fn,
+                    void *arg, coil_handle **handle)
+{
+    loop = call_target(loop, fn, handle);
+    if (!loop)
+        return -1;
+    coil_time now = coil_clock();
+    if (delay < 0)
+        delay = 0;
+    coil_time when = delay > LLONG_MAX - now ? LLONG_MAX : now + delay;
+    return schedule_at(loop, when, fn, arg, handle);
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+coil_loop *coil_loop_new(void)
+{
+    coil_loop *loop = calloc(1, sizeof *loop);
+    if (!loop) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    loop->poll = coil__poll_new();
+    if (!loop->poll) {
+        int err = errno;
+        free(loop);
+        errno = err;
+        return NULL;
+    }
+    loop->thread = &thread_token;
+    coil__list_init(&loop->ready);
+    coil__list_init(&loop->tasks);
+    coil__timers_init(&loop->timers);
+    atomic_init(&loop->running, 0);
+    atomic_init(&loop->stopping, 0);
+    return loop;
+}
+
+static int check_owned(const coil_loop *loop)
+{
+    if (!loop) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (loop->thread != &thread_token) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+static int is_running(const coil_loop *loop)
+{
+    return atomic_load_explicit(&loop->running, memory_order_relaxed);
+}
+
+static int is_stopping(coil_loop *loop)
+{
+    return atomic_load(&loop->stopping);
+}
+
+/* Tasks still listed are not the loop's to free (task.c reports them); unlink
+ * them so that a later unlink by task.c touches no freed memory. */
+static void detach_tasks(coil_loop *loop)
+{
+    while (!coil__list_empty(&loop->tasks))
+        coil__list_remove(loop->tasks.next);
+}
+
+int coil_loop_close(coil_loop *loop)
+{
+    if (check_owned(loop) != 0)
+        return -1;
+    if (is_running(loop)) {
+        errno = EBUSY;
+        return -1;
+    }
+    coil__timer *t;
+    while ((t = coil__timers_first(&loop->timers)) != NULL)
+        handle_drop(coil__container_of(t, coil_handle, timer));
+    while (!coil__list_empty(&loop->ready))
+        handle_drop(coil__container_of(loop->ready.next, coil_handle, node));
+    detach_tasks(loop);
+    coil__signals_free(loop->signals);
+    coil__timers_free(&loop->timers);
+    coil__poll_free(loop->poll);
+    if (default_loop == loop)
+        default_loop = NULL;
+    free(loop);
+    return 0;
+}
+
+coil_loop *coil_loop_default(void)
+{
+    if (!default_loop)
+        default_loop = coil_loop_new();
+    return default_loop;
+}
+
+coil_loop *coil_loop_current(void)
+{
+    return current_loop;
+}
+
+coil__poll *coil__loop_poll(coil_loop *loop)
+{
+    return loop->poll;
+}
+
+coil__signals **coil__loop_signals(coil_loop *loop)
+{
+    return &loop->signals;
+}
+
+coil__list *coil__loop_tasks(coil_loop *loop)
+{
+    return loop ? &loop->tasks : NULL;
+}
+
+int coil__loop_owned(const coil_loop *loop)
+{
+    return loop && loop->thread == &thread_token;
+}
+
+coil_loop *coil__loop_resolve(coil_loop *loop)
+{
+    if (loop)
+        return loop;
+    return current_loop ? current_loop : coil_loop_default();
+}
+
+/* ---------------------------------------------------------- one iteration */
+
+static void move_due_timers(coil_loop *loop)
+{
+    coil__timer *t;
+    while ((t = coil__timers_first(&loop->timers)) != NULL &&
+           t->when <= loop->now) {
+        coil__timers_remove(&loop->timers, t);
+        coil_handle *h = coil__container_of(t, coil_handle, timer);
+        coil__list_push_back(&loop->ready, &h->node);
+    }
+}
+
+/* Move all of src to dst (which is overwritten) and leave src empty. */
+static void take_all(coil__list *dst, coil__list *src)
+{
+    coil__list_init(dst);
+    if (coil__list_empty(src))
+        return;
+    *dst = *src;
+    dst->next->prev = dst;
+    dst->prev->next = dst;
+    coil__list_init(src);
+}
+
+/* The batch is a list of its own, so a callback cancelling a later one of
+ * the batch simply unlinks it, and new callbacks go to loop->ready. */
+static void run_ready(coil_loop *loop)
+{
+    coil__list batch;
+    take_all(&batch, &loop->ready);
+    while (!coil__list_empty(&batch)) {
+        coil_handle *h = coil__container_of(batch.next, coil_handle, node);
+        coil__list_remove(&h->node);
+        handle_run(h);
+    }
+}
+
+/* How long the poll may wait: ns, 0 for not at all, -1 for no limit. */
+static coil_time poll_timeout(coil_loop *loop)
+{
+    if (!coil__list_empty(&loop->ready) || is_stopping(loop))
+        return 0;
+    coil__timer *t = coil__timers_first(&loop->timers);
+    if (!t)
+        return -1;
+    coil_time now = coil_clock();
+    return t->when > now ? t->when - now : 0;
+}
+
+/* done(arg), if given, is checked before the poll too: a loop whose
+ * await finished during this iteration must not then sleep until the
+ * next timer.  Returns 0, or -1 with errno if the poll failed. */
+static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
+{
+    loop->now = coil_clock();
+    move_due_timers(loop);
+    run_ready(loop);
+    coil_time timeout = (done && done(arg)) ? 0 : poll_timeout(loop);
+    return coil__poll_wait(loop->poll, timeout) < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- running */
+
+static int check_can_run(const coil_loop *loop)
+{
+    if (check_owned(loop) != 0)
+        return -1;
+    if (is_running(loop)) {
+        errno = EBUSY;
+        return -1;
+    }
+    return 0;
+}
+
+static coil_loop *enter(coil_loop *loop)
+{
+    coil_loop *prev = current_loop;
+    atomic_store_explicit(&loop->running, 1, memory_order_relaxed);
+    current_loop = loop;
+    return prev;
+}
+
+/* A stop ends one run; it does not carry over to the next. */
+static void leave(coil_loop *loop, coil_loop *prev)
+{
+    atomic_store(&loop->stopping, 0);
+    atomic_store_explicit(&loop->running, 0, memory_order_relaxed);
+    current_loop = prev;
+}
+
+int coil_loop_run_forever(coil_loop *loop)
+{
+    if (check_can_run(loop) != 0)
+        return -1;
+    coil_loop *prev = enter(loop);
+    int r;
+    while ((r = run_once(loop, NULL, NULL)) == 0 && !is_stopping(loop))
+        ;
+    leave(loop, prev);
+    return r;
+}
+
+/* A done() that already holds returns at once, leaving a pending stop for
+ * the next run rather than spending it on no iteration. */
+int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg)
+{
+    if (!done) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (check_can_run(loop) != 0)
+        return -1;
+    if (done(arg))
+        return 0;
+    coil_loop *prev = enter(loop);
+    int r;
+    while ((r = run_once(loop, done, arg)) == 0 && !done(arg)) {
+        if (is_stopping(loop)) {
+            errno = EINTR;
+            r = -1;
+            break;
+        }
+    }
+    leave(loop, prev);
+    return r;
+}
+
+/* From another thread the loop may be asleep in epoll: wake it.  On the
+ * loop's own thread it is not (this code is running), and the flag is
+ * seen at the end of the iteration. */
+int coil_loop_stop(coil_loop *loop)
+{
+    if (!loop) {
+        errno = EINVAL;
+        return -1;
+    }
+    atomic_store(&loop->stopping, 1);
+    if (!coil__loop_owned(loop))
+        coil__poll_wake(loop->poll);
+    return 0;
+}
+
+int coil_loop_is_running(const coil_loop *loop)
+{
+    if (!loop) {
+        errno = EINVAL;
+        return -1;
+    }
+    return is_running(loop);
+}
+
+coil_time coil_loop_time(coil_loop *loop)
+{
+    if (!loop)
+        return 0;
+    if (is_running(loop) && coil__loop_owned(loop))
+        return loop->now;
+    return coil_clock();
+}

@@ -1,0 +1,41 @@
+/*
+ * src/loop.h — what the loop (layer 3) offers the layers above it.
+ */
+#ifndef COIL_LOOP_H
+#define COIL_LOOP_H
+
+#include "coil.h"
+#include "list.h"
+
+#pragma GCC visibility push(hidden)
+
+/* loop if not NULL, else the loop running on this thread, else the
+ * thread's default loop (made on demand; NULL with errno if that fails). */
+coil_loop *coil__loop_resolve(coil_loop *loop);
+
+/* Run iterations until done(arg) returns nonzero (checked before each
+ * iteration and after it) or the loop is stopped.  What coil_await does
+ * outside a task.  Returns 0 when done(arg) held, or -1 with errno: EINVAL,
+ * EBUSY (the loop is already running on this thread: a callback may not
+ * block on a future), EPERM (another thread's loop), EINTR (stopped with
+ * coil_loop_stop before done). */
+int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg);
+
+/* The loop's list of live tasks; task.c links and unlinks them. */
+coil__list *coil__loop_tasks(coil_loop *loop);
+
+/* Whether the calling thread owns loop (made it).  Cheap. */
+int coil__loop_owned(const coil_loop *loop);
+
+/* The loop's poller, for the fds of signal.c (and later io.c). */
+struct coil__poll *coil__loop_poll(coil_loop *loop);
+
+/* signal.c's per-loop state: made on first use, freed by coil_loop_close
+ * through coil__signals_free. */
+typedef struct coil__signals coil__signals;
+coil__signals **coil__loop_signals(coil_loop *loop);
+void coil__signals_free(coil__signals *s);
+
+#pragma GCC visibility pop
+
+#endif

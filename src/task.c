@@ -1,0 +1,509 @@
+/*
+ * src/task.c — tasks: a future driven by a coroutine (layer 4).
+ *
+ * The loop runs a task in "steps": a step is a loop callback that resumes
+ * the task's coroutine until it suspends (coil_await yields back to the
+ * step) or ends.  Whatever wakes a task — the future it waits for, a
+ * cancellation — schedules a step; a task woken for nothing simply waits
+ * again, so a spurious step is harmless.
+ *
+ * Cancellation is counted requests.  Delivery happens only where the task
+ * suspends, and only outside shielded regions and outside its own unwinding:
+ * either an ECANCELED return (error mode) or an unwind — the cleanup
+ * handlers run newest first on the task's own stack, then the task ends
+ * CANCELLED and its coroutine is never resumed again, so the frames above
+ * the suspension point are abandoned exactly as pthread_cancel abandons
+ * them after its cleanup handlers.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "future.h"
+#include "loop.h"
+
+struct coil_task {
+    coil_future fut;              /* first: a task is a future */
+    coil_coro *coro;              /* NULL once the task has ended */
+    coil_task_fn fn;
+    void *arg;
+    const char *fn_name;
+    coil__list link;              /* in its loop's live tasks */
+    coil_cleanup *cleanup;        /* newest cleanup handler */
+    coil_future *awaiting;        /* what it is suspended on */
+    int cancel_requests;
+    int shield_depth;
+    unsigned flags;
+    int exit_error;               /* from coil_task_error() */
+    uint8_t started;
+    uint8_t unwinding;
+    uint8_t step_scheduled;
+    char name[COIL_NAME_MAX];
+};
+
+static __thread coil_task *current_task;
+static atomic_ulong task_counter;
+
+static coil_task *from_future(coil_future *f)
+{
+    return (coil_task *)f;        /* fut is the first member */
+}
+
+static int is_done(const coil_task *t)
+{
+    return t->fut.state == COIL_DONE || t->fut.state == COIL_CANCELLED;
+}
+
+/* ---------------------------------------------------------------- steps */
+
+static void step(void *arg);
+
+/* Queue a step unless one is queued.  The step holds a reference. */
+static void schedule_step(coil_task *t)
+{
+    if (t->step_scheduled || is_done(t))
+        return;
+    if (coil_call_soon(t->fut.loop, step, t, NULL) != 0)
+        return;                   /* ENOMEM: the next wake-up retries */
+    t->step_scheduled = 1;
+    coil_future_retain(&t->fut);
+}
+
+/* The task has ended (its function returned, it was unwound, or it was
+ * cancelled before it ever ran): free its coroutine and let go of itself. */
+static void retire(coil_task *t)
+{
+    coil__list_remove(&t->link);
+    if (t->coro) {
+        coil_coro_destroy(t->coro);
+        t->coro = NULL;
+    }
+    coil_future_release(&t->fut);     /* the task's hold on itself */
+}
+
+static void step(void *arg)
+{
+    coil_task *t = arg;
+    t->step_scheduled = 0;
+    if (!is_done(t)) {
+        coil_task *outer = current_task;
+        current_task = t;
+        t->started = 1;
+        t->fut.state = COIL_RUNNING;
+        void *result = NULL;
+        coil_coro_resume(t->coro, NULL, &result);
+        current_task = outer;
+        if (coil_coro_state(t->coro) == COIL_CORO_DEAD)
+            coil__future_finish(&t->fut, COIL_DONE,
+                                t->exit_error ? NULL : result, t->exit_error);
+        if (is_done(t))
+            retire(t);
+    }
+    coil_future_release(&t->fut);     /* the step's reference */
+}
+
+static void *coroutine_body(void *arg)
+{
+    coil_task *t = arg;
+    return t->fn(t->arg);
+}
+
+/* ---------------------------------------------------------------- spawn */
+
+static void set_name(coil_task *t, const char *name)
+{
+    if (name && *name)
+        snprintf(t->name, sizeof t->name, "%s", name);
+    else
+        snprintf(t->name, sizeof t->name, "Task-%lu",
+                 atomic_fetch_add(&task_counter, 1) + 1);
+}
+
+coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
+                           void *arg, const char *fn_name)
+{
+    static const coil_task_attr defaults;
+    if (!attr)
+        attr = &defaults;
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coil_loop *loop = coil__loop_resolve(attr->loop);
+    if (!loop)
+        return NULL;
+    if (!coil__loop_owned(loop)) {
+        errno = EPERM;
+        return NULL;
+    }
+    coil_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    coil__future_init(&t->fut, loop, 1);
+    set_name(t, attr->name);
+    t->fn = fn;
+    t->arg = arg;
+    t->fn_name = fn_name ? fn_name : "?";
+    t->flags = attr->flags;
+    coil_coro_attr ca = {.name = t->name, .stack_size = attr->stack_size,
+                         .flags = (attr->flags & COIL_TASK_NOFP) ? COIL_CORO_NOFP : 0};
+    t->coro = coil_coro_create(&ca, coroutine_body, t);
+    if (!t->coro) {
+        int e = errno;
+        free(t);
+        errno = e;
+        return NULL;
+    }
+    t->fut.refs = 2;                  /* the caller's, and the task's own */
+    coil__list_push_back(coil__loop_tasks(loop), &t->link);
+    schedule_step(t);
+    if (!t->step_scheduled) {
+        coil__list_remove(&t->link);
+        coil_coro_destroy(t->coro);
+        free(t);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return t;
+}
+
+int coil_task_release(coil_task *t)
+{
+    return t ? coil_future_release(&t->fut) : 0;
+}
+
+void coil__task_free_future(coil_future *f)
+{
+    free(from_future(f));
+}
+
+coil_future *coil_task_future(coil_task *t)
+{
+    return t ? &t->fut : NULL;
+}
+
+coil_task *coil_task_current(void)
+{
+    return current_task;
+}
+
+const char *coil_task_name(const coil_task *t)
+{
+    return t ? t->name : "";
+}
+
+void *coil_task_error(int err)
+{
+    if (current_task && err > 0)
+        current_task->exit_error = err;
+    errno = err;
+    return NULL;
+}
+
+/* --------------------------------------------------------- cancellation */
+
+static int deliverable(const coil_task *t)
+{
+    return t->cancel_requests > 0 && t->shield_depth == 0 && !t->unwinding;
+}
+
+/* Run the cleanup handlers, end CANCELLED, and leave the coroutine for
+ * good: the step that resumed it sees the task done and retires it. */
+__attribute__((noreturn)) static void unwind(coil_task *t)
+{
+    t->unwinding = 1;
+    while (t->cleanup) {
+        coil_cleanup *c = t->cleanup;
+        t->cleanup = c->prev;
+        c->fn(c->arg);                /* may suspend: not re-cancelled */
+    }
+    while (coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0) != 0 &&
+           errno == ENOMEM)
+        coil_coro_yield(NULL, NULL);  /* retry once memory is back */
+    coil_coro_yield(NULL, NULL);
+    abort();                          /* a retired task is never resumed */
+}
+
+/* Deliver one pending request at a suspension point. */
+static int deliver(coil_task *t)
+{
+    if (t->flags & COIL_TASK_CANCEL_AS_ERROR) {
+        t->cancel_requests--;
+        errno = ECANCELED;
+        return -1;
+    }
+    unwind(t);
+}
+
+static int cancel_task(coil_task *t)
+{
+    if (is_done(t))
+        return 0;
+    if (!t->started && !t->unwinding) {
+        /* Never ran: it never will. */
+        coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0);
+        retire(t);
+        return 1;
+    }
+    t->cancel_requests++;
+    if (t == current_task || !deliverable(t))
+        return 1;                     /* at its next suspension point */
+    if (t->awaiting && t->awaiting->is_task &&
+        !coil_future_done(t->awaiting)) {
+        /* Propagate; t wakes when that task has ended (its cleanup done)
+         * and then meets its own request. */
+        cancel_task(from_future(t->awaiting));
+        return 1;
+    }
+    schedule_step(t);
+    return 1;
+}
+
+int coil_task_cancel(coil_task *t)
+{
+    if (!t) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!coil__loop_owned(t->fut.loop)) {
+        errno = EPERM;
+        return -1;
+    }
+    return cancel_task(t);
+}
+
+int coil__task_cancel_future(coil_future *f)
+{
+    return coil_task_cancel(from_future(f));
+}
+
+int coil_task_cancelling(const coil_task *t)
+{
+    if (!t) {
+        errno = EINVAL;
+        return -1;
+    }
+    return t->cancel_requests;
+}
+
+int coil_task_uncancel(void)
+{
+    coil_task *t = current_task;
+    if (!t) {
+        errno = EPERM;
+        return -1;
+    }
+    if (t->cancel_requests > 0)
+        t->cancel_requests--;
+    return t->cancel_requests;
+}
+
+int coil_shield_begin(void)
+{
+    if (!current_task) {
+        errno = EPERM;
+        return -1;
+    }
+    current_task->shield_depth++;
+    return 0;
+}
+
+int coil_shield_end(void)
+{
+    coil_task *t = current_task;
+    if (!t) {
+        errno = EPERM;
+        return -1;
+    }
+    if (t->shield_depth == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (--t->shield_depth == 0 && deliverable(t))
+        return deliver(t);
+    return 0;
+}
+
+void coil__cleanup_push(coil_cleanup *c)
+{
+    coil_task *t = current_task;
+    c->prev = t ? t->cleanup : NULL;
+    if (t)
+        t->cleanup = c;
+}
+
+void coil__cleanup_pop(coil_cleanup *c, int execute)
+{
+    coil_task *t = current_task;
+    if (t && t->cleanup == c)
+        t->cleanup = c->prev;
+    if (execute)
+        c->fn(c->arg);
+}
+
+/* ------------------------------------------------------------- awaiting */
+
+/* Would t wait for itself?  Follow the chain of tasks waiting for tasks. */
+static int would_deadlock(const coil_task *t, coil_future *f)
+{
+    for (int hops = 0; f && f->is_task && hops < 100000; hops++) {
+        if (from_future(f) == t)
+            return 1;
+        f = from_future(f)->awaiting;
+    }
+    return 0;
+}
+
+static void wake_on_done(coil_future *f, void *arg)
+{
+    (void)f;
+    schedule_step(arg);
+}
+
+static int await_in_task(coil_task *t, coil_future *f, void **out)
+{
+    if (would_deadlock(t, f)) {
+        errno = EDEADLK;
+        return -1;
+    }
+    if (!coil_future_done(f)) {
+        if (deliverable(t))
+            return deliver(t);
+        if (coil_future_add_done_callback(f, wake_on_done, t) != 0)
+            return -1;
+        t->awaiting = f;
+        while (!coil_future_done(f) && !deliverable(t))
+            coil_coro_yield(NULL, NULL);
+        t->awaiting = NULL;
+        coil_future_remove_done_callback(f, wake_on_done, t);
+        /* A request that arrived meanwhile wins over the outcome (which
+         * stays readable): cancellation must not be swallowed. */
+        if (deliverable(t))
+            return deliver(t);
+    }
+    return coil_future_result(f, out);
+}
+
+/* Outside a task, an await returns once f is done and its done-callbacks
+ * have run, as asyncio's run_until_complete does. */
+static int future_is_settled(void *arg)
+{
+    coil_future *f = arg;
+    return coil_future_done(f) == 1 && !f->dispatch_scheduled;
+}
+
+int coil_await(coil_future *f, void **out)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (current_task)
+        return await_in_task(current_task, f, out);
+    if (!future_is_settled(f) &&
+        coil__loop_run_until(f->loop, future_is_settled, f) != 0)
+        return -1;
+    return coil_future_result(f, out);
+}
+
+/* ----------------------------------------------------------------- sleep */
+
+typedef struct sleeper {
+    coil_future *done;
+    coil_handle *timer;
+} sleeper;
+
+static void sleep_fire(void *arg)
+{
+    coil_future *f = arg;
+    coil_future_set_result(f, NULL);
+    coil_future_release(f);           /* the timer's reference */
+}
+
+/* Runs on return and on unwinding alike: no timer outlives its sleep. */
+static void sleep_cleanup(void *arg)
+{
+    sleeper *s = arg;
+    if (coil_handle_cancel(s->timer) == 1)
+        coil_future_release(s->done); /* the timer's reference */
+    coil_handle_release(s->timer);
+    coil_future_release(s->done);
+}
+
+int coil_sleep_until(coil_time when)
+{
+    coil_task *t = current_task;
+    if (!t) {
+        errno = EPERM;
+        return -1;
+    }
+    sleeper s = {coil_future_new(t->fut.loop), NULL};
+    if (!s.done)
+        return -1;
+    coil_future_retain(s.done);       /* for the timer */
+    if (coil_call_at(t->fut.loop, when, sleep_fire, s.done, &s.timer) != 0) {
+        coil_future_release(s.done);
+        coil_future_release(s.done);
+        return -1;
+    }
+    int r;
+    coil_cleanup_push(sleep_cleanup, &s);
+    r = coil_await(s.done, NULL);
+    coil_cleanup_pop(1);
+    return r;
+}
+
+int coil_sleep(coil_time delay)
+{
+    if (!current_task) {
+        errno = EPERM;
+        return -1;
+    }
+    return coil_sleep_until(coil_loop_time(current_task->fut.loop) +
+                            (delay > 0 ? delay : 0));
+}
+
+/* ------------------------------------------------------------ introspect */
+
+int coil_task_describe(const coil_task *t, char *buf, size_t size)
+{
+    if (!t || (!buf && size)) {
+        errno = EINVAL;
+        return -1;
+    }
+    switch (t->fut.state) {
+    case COIL_CANCELLED:
+        return snprintf(buf, size, "<Task cancelled name='%s' fn=%s>",
+                        t->name, t->fn_name);
+    case COIL_DONE:
+        if (t->fut.error)
+            return snprintf(buf, size, "<Task done name='%s' fn=%s error=%s>",
+                            t->name, t->fn_name,
+                            strerrorname_np(t->fut.error));
+        return snprintf(buf, size, "<Task done name='%s' fn=%s result=%p>",
+                        t->name, t->fn_name, t->fut.result);
+    default:
+        return snprintf(buf, size, "<Task pending name='%s' fn=%s>", t->name,
+                        t->fn_name);
+    }
+}
+
+int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max)
+{
+    loop = coil__loop_resolve(loop);
+    if (!loop || (!out && max)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int n = 0;
+    coil__list_each(pos, coil__loop_tasks(loop)) {
+        if ((size_t)n < max)
+            out[n] = coil__container_of(pos, coil_task, link);
+        n++;
+    }
+    return n;
+}

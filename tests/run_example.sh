@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Run an example with a 50 ms time unit and check its output against
+# tests/examples/<name>.expect, whose lines are, in order:
+#   = REGEX            a later output line must match REGEX (extended)
+#   ~ LABEL LO HI      the next output line starting with LABEL must carry a
+#                      number in [LO, HI) right after it (elapsed units)
+#   ! REGEX            no output line at all may match REGEX
+#   @ SIG REGEX        (first line) once a line matches REGEX, send SIG
+# Arguments: the expect file, then the command (emulator first, if any).
+set -u
+expect=$1; shift
+first=$(head -n 1 "$expect")
+if [[ $first == "@ "* ]]; then
+  read -r _ sig sigre <<<"$first"
+  log=$(mktemp)
+  COIL_UNIT_MS=50 timeout 60 "$@" >"$log" 2>&1 &
+  pid=$!
+  # Wait for the program to say it is ready (bounded), then interrupt it.
+  for _ in $(seq 3000); do
+    grep -qE "$sigre" "$log" && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.01
+  done
+  pkill -"$sig" -P $pid 2>/dev/null
+  wait $pid
+  status=$?
+  out=$(cat "$log")
+  rm -f "$log"
+else
+  out=$(COIL_UNIT_MS=50 timeout 60 "$@" 2>&1)
+  status=$?
+fi
+fail() { echo "run_example: $1"; echo "---- output:"; echo "$out"; exit 1; }
+[ $status -eq 0 ] || fail "exit status $status"
+mapfile -t lines <<<"$out"
+pos=0
+while IFS= read -r rule; do
+  case $rule in
+  "= "*)
+    re=${rule#= }
+    while [ $pos -lt ${#lines[@]} ] && ! [[ ${lines[$pos]} =~ $re ]]; do pos=$((pos + 1)); done
+    [ $pos -lt ${#lines[@]} ] || fail "no line matching '$re' (in order)"
+    pos=$((pos + 1)) ;;
+  "~ "*)
+    read -r _ label lo hi <<<"$rule"
+    while [ $pos -lt ${#lines[@]} ] && [[ ${lines[$pos]} != "$label"* ]]; do pos=$((pos + 1)); done
+    [ $pos -lt ${#lines[@]} ] || fail "no line starting with '$label'"
+    v=$(sed -E "s/^$label *([0-9.]+).*/\1/" <<<"${lines[$pos]}")
+    awk -v v="$v" -v lo="$lo" -v hi="$hi" 'BEGIN { exit !(v >= lo && v < hi) }' ||
+      fail "'${lines[$pos]}': $v not in [$lo, $hi)"
+    echo "  $label $v (want [$lo, $hi))"
+    pos=$((pos + 1)) ;;
+  "! "*)
+    re=${rule#! }
+    for l in "${lines[@]}"; do [[ $l =~ $re ]] && fail "forbidden line: $l"; done ;;
+  ""|"#"*|"@ "*) ;;
+  *) fail "bad rule in $expect: $rule" ;;
+  esac
+done <"$expect"
+echo "1 passed, 0 failed"

@@ -1,0 +1,448 @@
+/*
+ * tests/task_test.c — layer 4: futures, tasks, awaiting, cancellation.
+ *
+ * Time-based tests use a unit of 20 ms and generous bounds: they measure
+ * that things overlap (total ≈ the longest, not the sum), not exact times.
+ */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "coil.h"
+
+#define UNIT COIL_MSEC(20)
+
+static double units_since(coil_time start)
+{
+    return (double)(coil_clock() - start) / (double)UNIT;
+}
+
+/* -------------------------------------------------------------- futures */
+
+static int order[16], norder;
+
+static void record(coil_future *f, void *arg)
+{
+    CHECK(coil_future_done(f) == 1);          /* after the state change */
+    order[norder++] = (int)(intptr_t)arg;
+}
+
+static void finish_later(void *arg)
+{
+    coil_future_set_result(arg, (void *)42);
+}
+
+TEST(future_result_is_an_error_until_done_then_the_value)
+{
+    coil_future *f = coil_future_new(NULL);
+    void *v = NULL;
+    CHECK(coil_future_state(f) == COIL_PENDING);
+    CHECK_ERRNO(coil_future_result(f, &v), EAGAIN);
+    CHECK(coil_future_set_result(f, (void *)7) == 0);
+    CHECK(coil_future_state(f) == COIL_DONE);
+    CHECK(coil_future_result(f, &v) == 0 && v == (void *)7);
+    CHECK_ERRNO(coil_future_set_result(f, (void *)8), EALREADY);
+    CHECK_ERRNO(coil_future_set_error(f, EIO), EALREADY);
+    CHECK(coil_future_cancel(f) == 0);        /* done: nothing changes */
+    CHECK(coil_future_result(f, &v) == 0 && v == (void *)7);
+    coil_future_release(f);
+}
+
+TEST(future_error_and_cancel_are_reported_through_errno)
+{
+    coil_future *e = coil_future_new(NULL), *c = coil_future_new(NULL);
+    CHECK_ERRNO(coil_future_set_error(e, 0), EINVAL);
+    CHECK(coil_future_set_error(e, ETIMEDOUT) == 0);
+    CHECK_ERRNO(coil_future_result(e, NULL), ETIMEDOUT);
+    CHECK(coil_future_cancel(c) == 1);
+    CHECK(coil_future_state(c) == COIL_CANCELLED);
+    CHECK_ERRNO(coil_future_result(c, NULL), ECANCELED);
+    CHECK_ERRNO(coil_future_set_result(c, NULL), EALREADY);
+    coil_future_release(e);
+    coil_future_release(c);
+}
+
+TEST(done_callbacks_run_on_the_loop_in_order_with_their_argument)
+{
+    coil_future *f = coil_future_new(NULL);
+    norder = 0;
+    coil_future_add_done_callback(f, record, (void *)1);
+    coil_future_add_done_callback(f, record, (void *)2);
+    coil_future_add_done_callback(f, record, (void *)3);
+    CHECK(coil_future_remove_done_callback(f, record, (void *)2) == 1);
+    coil_call_later(NULL, COIL_MSEC(1), finish_later, f, NULL);
+    CHECK(norder == 0);                       /* not run synchronously */
+    /* Awaiting from outside a task runs the loop until f is done and its
+     * callbacks have run. */
+    CHECK(coil_await(f, NULL) == 0);
+    CHECK(norder == 2 && order[0] == 1 && order[1] == 3);
+    /* Added once done: still runs, on the loop, not right away. */
+    coil_future_add_done_callback(f, record, (void *)4);
+    CHECK(norder == 2);
+    CHECK(coil_await(f, NULL) == 0);
+    CHECK(norder == 3 && order[2] == 4);
+    coil_future_release(f);
+}
+
+TEST(await_outside_a_task_runs_the_loop_until_done)
+{
+    coil_future *f = coil_future_new(NULL);
+    coil_call_later(NULL, COIL_MSEC(5), finish_later, f, NULL);
+    void *v;
+    coil_time t0 = coil_clock();
+    CHECK(coil_await(f, &v) == 0 && v == (void *)42);
+    CHECK(coil_clock() - t0 >= COIL_MSEC(5));
+    coil_future_release(f);
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+static void *add_one(void *arg)
+{
+    return (void *)((intptr_t)arg + 1);
+}
+
+TEST(spawned_task_runs_and_its_result_is_awaited)
+{
+    coil_task *t = coil_spawn(add_one, (void *)41);
+    CHECK(t);
+    CHECK(coil_future_state(coil_task_future(t)) == COIL_PENDING);
+    void *v;
+    CHECK(coil_await(coil_task_future(t), &v) == 0 && v == (void *)42);
+    CHECK(coil_future_state(coil_task_future(t)) == COIL_DONE);
+    coil_task_release(t);
+}
+
+static void *sleep_units(void *arg)
+{
+    CHECK(coil_sleep(UNIT * (intptr_t)arg) == 0);
+    return arg;
+}
+
+TEST(task_description_follows_its_state)
+{
+    coil_task_attr attr = {.name = "worker-1"};
+    coil_task *t = coil_spawn_attr(&attr, sleep_units, (void *)1);
+    char buf[128];
+    coil_task_describe(t, buf, sizeof buf);
+    CHECK(strcmp(buf, "<Task pending name='worker-1' fn=sleep_units>") == 0);
+    coil_await(coil_task_future(t), NULL);
+    coil_task_describe(t, buf, sizeof buf);
+    CHECK(strcmp(buf, "<Task done name='worker-1' fn=sleep_units result=0x1>") == 0);
+    coil_task_release(t);
+}
+
+static void *fail_with_eio(void *arg)
+{
+    (void)arg;
+    return coil_task_error(EIO);
+}
+
+TEST(task_error_is_seen_by_the_awaiter_and_described)
+{
+    coil_task *t = coil_spawn(fail_with_eio, NULL);
+    CHECK_ERRNO(coil_await(coil_task_future(t), NULL), EIO);
+    char buf[128];
+    coil_task_describe(t, buf, sizeof buf);
+    CHECK(strstr(buf, "<Task done") && strstr(buf, "error=EIO"));
+    coil_task_release(t);
+}
+
+static void *gather_three(void *arg)
+{
+    (void)arg;
+    coil_task *t[3] = {coil_spawn(sleep_units, (void *)1),
+                       coil_spawn(sleep_units, (void *)2),
+                       coil_spawn(sleep_units, (void *)4)};
+    intptr_t sum = 0;
+    for (int i = 0; i < 3; i++) {
+        void *v;
+        CHECK(coil_await(coil_task_future(t[i]), &v) == 0);
+        sum += (intptr_t)v;
+        coil_task_release(t[i]);
+    }
+    return (void *)sum;
+}
+
+TEST(three_sleeping_tasks_overlap_one_two_four_take_four_not_seven)
+{
+    coil_time t0 = coil_clock();
+    coil_task *main_task = coil_spawn(gather_three, NULL);
+    void *sum;
+    CHECK(coil_await(coil_task_future(main_task), &sum) == 0);
+    double took = units_since(t0);
+    printf("  1+2+4 units of sleep took %.2f units\n", took);
+    CHECK(sum == (void *)7);
+    CHECK(took >= 4.0 && took < 6.0);
+    coil_task_release(main_task);
+}
+
+TEST(live_tasks_are_listed_until_they_end)
+{
+    coil_task *a = coil_spawn(sleep_units, (void *)1);
+    coil_task *b = coil_spawn(sleep_units, (void *)2);
+    coil_task *list[4];
+    CHECK(coil_loop_tasks(NULL, list, 4) == 2);
+    CHECK(list[0] == a && list[1] == b);
+    coil_await(coil_task_future(a), NULL);
+    CHECK(coil_loop_tasks(NULL, list, 4) == 1 && list[0] == b);
+    coil_await(coil_task_future(b), NULL);
+    CHECK(coil_loop_tasks(NULL, NULL, 0) == 0);
+    coil_task_release(a);
+    coil_task_release(b);
+}
+
+TEST(sleep_outside_a_task_is_eperm)
+{
+    CHECK_ERRNO(coil_sleep(1), EPERM);
+    CHECK_ERRNO(coil_shield_begin(), EPERM);
+    CHECK_ERRNO(coil_task_uncancel(), EPERM);
+}
+
+/* --------------------------------------------------------- cancellation */
+
+static int ran;
+
+static void *must_not_run(void *arg)
+{
+    (void)arg;
+    ran = 1;
+    return NULL;
+}
+
+TEST(cancel_before_start_means_it_never_runs)
+{
+    ran = 0;
+    coil_task *t = coil_spawn(must_not_run, NULL);
+    CHECK(coil_task_cancel(t) == 1);
+    CHECK(coil_future_state(coil_task_future(t)) == COIL_CANCELLED);
+    CHECK_ERRNO(coil_await(coil_task_future(t), NULL), ECANCELED);
+    CHECK(ran == 0);
+    coil_task_release(t);
+}
+
+TEST(cancel_after_done_returns_zero_and_changes_nothing)
+{
+    coil_task *t = coil_spawn(add_one, (void *)1);
+    coil_await(coil_task_future(t), NULL);
+    CHECK(coil_task_cancel(t) == 0);
+    CHECK(coil_future_state(coil_task_future(t)) == COIL_DONE);
+    coil_task_release(t);
+}
+
+static char trail[32];
+static int ntrail;
+static coil_task *victim;
+
+static void note(void *arg)
+{
+    trail[ntrail++] = *(const char *)arg;
+}
+
+/* A cleanup handler that itself suspends, like the seed's
+ * `await cleanup_resources()`, and is cancelled again meanwhile. */
+static void slow_cleanup(void *arg)
+{
+    note(arg);
+    coil_task_cancel(victim);                 /* must not interrupt this */
+    CHECK(coil_sleep(UNIT) == 0);
+    trail[ntrail++] = 'z';
+}
+
+static void *work_with_cleanup(void *arg)
+{
+    (void)arg;
+    coil_cleanup_push(note, "a");
+    coil_cleanup_push(slow_cleanup, "b");
+    coil_cleanup_push(note, "c");
+    coil_sleep(COIL_SEC(10));                 /* cancelled in here */
+    trail[ntrail++] = '!';                    /* never */
+    coil_cleanup_pop(0);
+    coil_cleanup_pop(0);
+    coil_cleanup_pop(0);
+    return NULL;
+}
+
+static void cancel_victim(void *arg)
+{
+    (void)arg;
+    coil_task_cancel(victim);
+}
+
+TEST(cancel_unwinds_running_cleanup_handlers_lifo_which_may_suspend)
+{
+    ntrail = 0;
+    victim = coil_spawn(work_with_cleanup, NULL);
+    coil_time t0 = coil_clock();
+    coil_call_later(NULL, UNIT, cancel_victim, NULL, NULL);
+    CHECK_ERRNO(coil_await(coil_task_future(victim), NULL), ECANCELED);
+    trail[ntrail] = 0;
+    CHECK(strcmp(trail, "cbza") == 0);
+    CHECK(coil_future_state(coil_task_future(victim)) == COIL_CANCELLED);
+    double took = units_since(t0);
+    CHECK(took >= 2.0 && took < 10.0);        /* cancel at 1, cleanup 1 */
+    coil_task_release(victim);
+}
+
+static void *error_mode_worker(void *arg)
+{
+    (void)arg;
+    int r = coil_sleep(COIL_SEC(10));
+    CHECK(r == -1 && errno == ECANCELED);
+    CHECK(coil_task_cancelling(coil_task_current()) == 0);
+    CHECK(coil_sleep(1) == 0);                /* delivered once only */
+    return (void *)5;
+}
+
+TEST(error_mode_cancel_returns_ecanceled_once_and_the_task_decides)
+{
+    coil_task_attr attr = {.flags = COIL_TASK_CANCEL_AS_ERROR};
+    victim = coil_spawn_attr(&attr, error_mode_worker, NULL);
+    coil_call_later(NULL, UNIT, cancel_victim, NULL, NULL);
+    void *v;
+    CHECK(coil_await(coil_task_future(victim), &v) == 0 && v == (void *)5);
+    coil_task_release(victim);
+}
+
+static void *shielded_worker(void *arg)
+{
+    (void)arg;
+    coil_cleanup_push(note, "x");
+    CHECK(coil_shield_begin() == 0);
+    CHECK(coil_sleep(2 * UNIT) == 0);         /* cancel arrives, deferred */
+    trail[ntrail++] = 's';
+    coil_shield_end();                        /* delivered here */
+    trail[ntrail++] = '!';
+    coil_cleanup_pop(0);
+    return NULL;
+}
+
+TEST(shielded_region_defers_cancellation_to_its_end)
+{
+    ntrail = 0;
+    victim = coil_spawn(shielded_worker, NULL);
+    coil_call_later(NULL, UNIT, cancel_victim, NULL, NULL);
+    CHECK_ERRNO(coil_await(coil_task_future(victim), NULL), ECANCELED);
+    trail[ntrail] = 0;
+    CHECK(strcmp(trail, "sx") == 0);
+    coil_task_release(victim);
+}
+
+static coil_task *inner_task;
+
+static void *inner_worker(void *arg)
+{
+    (void)arg;
+    coil_cleanup_push(note, "i");
+    coil_sleep(COIL_SEC(10));
+    coil_cleanup_pop(0);
+    return NULL;
+}
+
+static void *outer_worker(void *arg)
+{
+    (void)arg;
+    coil_cleanup_push(note, "o");
+    coil_await(coil_task_future(inner_task), NULL);
+    trail[ntrail++] = '!';
+    coil_cleanup_pop(0);
+    return NULL;
+}
+
+TEST(cancelling_a_task_cancels_the_task_it_awaits)
+{
+    ntrail = 0;
+    inner_task = coil_spawn(inner_worker, NULL);
+    victim = coil_spawn(outer_worker, NULL);
+    coil_call_later(NULL, UNIT, cancel_victim, NULL, NULL);
+    CHECK_ERRNO(coil_await(coil_task_future(victim), NULL), ECANCELED);
+    CHECK(coil_future_state(coil_task_future(inner_task)) == COIL_CANCELLED);
+    trail[ntrail] = 0;
+    CHECK(strcmp(trail, "io") == 0);          /* inner cleaned up first */
+    coil_task_release(victim);
+    coil_task_release(inner_task);
+}
+
+static void *await_self(void *arg)
+{
+    (void)arg;
+    CHECK_ERRNO(coil_await(coil_task_future(coil_task_current()), NULL),
+                EDEADLK);
+    return (void *)1;
+}
+
+static coil_task *pair[2];
+
+static void *await_partner(void *arg)
+{
+    intptr_t me = (intptr_t)arg;
+    if (me == 0)
+        return (void *)(intptr_t)coil_await(coil_task_future(pair[1]), NULL);
+    coil_sleep(1);                            /* let 0 start waiting */
+    int r = coil_await(coil_task_future(pair[0]), NULL);
+    CHECK(r == -1 && errno == EDEADLK);
+    return (void *)2;
+}
+
+TEST(awaiting_yourself_or_a_cycle_is_edeadlk)
+{
+    coil_task *t = coil_spawn(await_self, NULL);
+    void *v;
+    CHECK(coil_await(coil_task_future(t), &v) == 0 && v == (void *)1);
+    coil_task_release(t);
+    pair[0] = coil_spawn(await_partner, (void *)0);
+    pair[1] = coil_spawn(await_partner, (void *)1);
+    CHECK(coil_await(coil_task_future(pair[0]), &v) == 0 && v == (void *)0);
+    coil_task_release(pair[0]);
+    coil_task_release(pair[1]);
+}
+
+static void *cancel_from_thread(void *arg)
+{
+    errno = 0;
+    int r = coil_task_cancel(arg);
+    return (void *)(intptr_t)(r == -1 && errno == EPERM);
+}
+
+TEST(cancel_from_another_thread_is_eperm)
+{
+    coil_task *t = coil_spawn(sleep_units, (void *)1);
+    pthread_t th;
+    void *ok;
+    pthread_create(&th, NULL, cancel_from_thread, t);
+    pthread_join(th, &ok);
+    CHECK(ok == (void *)1);
+    CHECK(coil_await(coil_task_future(t), NULL) == 0);
+    coil_task_release(t);
+}
+
+TEST(bad_arguments_are_einval)
+{
+    CHECK_ERRNO(coil_task_spawn(NULL, NULL, NULL, "x"), EINVAL);
+    CHECK_ERRNO(coil_task_cancel(NULL), EINVAL);
+    CHECK_ERRNO(coil_await(NULL, NULL), EINVAL);
+    CHECK_ERRNO(coil_future_result(NULL, NULL), EINVAL);
+    CHECK_ERRNO(coil_future_add_done_callback(NULL, record, NULL), EINVAL);
+    CHECK_ERRNO(coil_task_describe(NULL, NULL, 0), EINVAL);
+    CHECK_ERRNO(coil_future_set_result(NULL, NULL), EINVAL);
+}
+
+RUN_TESTS(T(future_result_is_an_error_until_done_then_the_value),
+          T(future_error_and_cancel_are_reported_through_errno),
+          T(done_callbacks_run_on_the_loop_in_order_with_their_argument),
+          T(await_outside_a_task_runs_the_loop_until_done),
+          T(spawned_task_runs_and_its_result_is_awaited),
+          T(task_description_follows_its_state),
+          T(task_error_is_seen_by_the_awaiter_and_described),
+          T(three_sleeping_tasks_overlap_one_two_four_take_four_not_seven),
+          T(live_tasks_are_listed_until_they_end),
+          T(sleep_outside_a_task_is_eperm),
+          T(cancel_before_start_means_it_never_runs),
+          T(cancel_after_done_returns_zero_and_changes_nothing),
+          T(cancel_unwinds_running_cleanup_handlers_lifo_which_may_suspend),
+          T(error_mode_cancel_returns_ecanceled_once_and_the_task_decides),
+          T(shielded_region_defers_cancellation_to_its_end),
+          T(cancelling_a_task_cancels_the_task_it_awaits),
+          T(awaiting_yourself_or_a_cycle_is_edeadlk),
+          T(cancel_from_another_thread_is_eperm),
+          T(bad_arguments_are_einval))
