@@ -20,6 +20,7 @@
 #ifndef COIL_H
 #define COIL_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <coil/ctx.h>
 
@@ -458,6 +459,11 @@ int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max);
  * only sets errno.  Returns NULL. */
 void *coil_task_error(int err);
 
+/* Let every other ready task and callback run, then continue (asyncio's
+ * sleep(0), Go's Gosched).  May suspend.  Returns 0, or -1 with errno
+ * EPERM outside a task, or ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks). */
+int coil_yield(void);
+
 /* Suspend the calling task for `delay` ns, or until loop time `when`.
  * May suspend.  Returns 0, or -1 with errno EPERM outside a task, or
  * ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks only). */
@@ -508,6 +514,7 @@ typedef struct coil_cleanup {
 
 void coil__cleanup_push(coil_cleanup *c);
 void coil__cleanup_pop(coil_cleanup *c, int execute);
+void coil__cleanup_remove(coil_cleanup *c);   /* unlink wherever it is */
 
 /* Push fn(arg) to run if the calling task is unwound by cancellation; pop
  * it (running it if execute is nonzero).  Like pthread_cleanup_push/pop:
@@ -532,6 +539,81 @@ void coil__cleanup_pop(coil_cleanup *c, int execute);
  * with errno EPERM outside a task, EINVAL for an end without a begin. */
 int coil_shield_begin(void);
 int coil_shield_end(void);
+
+/* ======================================================================
+ * Structured concurrency (layer 4)
+ * ====================================================================== */
+
+/* A timeout scope (asyncio.timeout()): one deadline over a region of
+ * blocking-style code in the calling task.
+ *
+ *     coil_timeout scope;
+ *     if (coil_timeout_begin(&scope, COIL_MSEC(200)) == 0) {
+ *         ... any number of suspending calls, however deep ...
+ *     }
+ *     if (coil_timeout_end(&scope) != 0 && errno == ETIMEDOUT) ...
+ *
+ * When the deadline passes, the task is cancelled (one request).  In the
+ * default mode the unwinding stops at the scope — cleanup handlers pushed
+ * inside it run — and coil_timeout_begin "returns" a second time, nonzero,
+ * so the region is skipped and coil_timeout_end reports ETIMEDOUT.  If
+ * other cancellation requests are pending too (an outer scope that fired at
+ * the same time, an explicit coil_task_cancel), the scope does not swallow
+ * the cancellation: it keeps unwinding to where those belong, and each
+ * scope that fired is reported where it ends.  In COIL_TASK_CANCEL_AS_ERROR
+ * mode the suspending call inside returns ECANCELED instead, the code
+ * returns to the scope's end on its own, and coil_timeout_end reports
+ * ETIMEDOUT (withdrawing the request if it was never delivered).
+ *
+ * The two calls must pair up in one function, in a task; scopes nest.  As
+ * with setjmp, a local variable of that function that the region changes
+ * and the code after it reads must be volatile.
+ * coil_timeout_begin is a macro (it has to set a jump point in the caller's
+ * frame): 0 when entering, nonzero when the deadline unwound to it, or -1
+ * with errno EPERM outside a task or ENOMEM.  coil_timeout_end returns 0,
+ * or -1 with errno ETIMEDOUT if the deadline fired, EINVAL for a scope
+ * that is not the innermost open one. */
+typedef struct coil_timeout {
+    jmp_buf jump;                 /* where the unwinding resumes */
+    coil_cleanup catcher;         /* its place in the cleanup chain */
+    coil_handle *timer;
+    coil_task *task;
+    int state;                    /* private */
+    int delivered_at_fire;        /* private */
+} coil_timeout;
+
+int coil__timeout_arm(coil_timeout *scope, coil_time delay);
+#define coil_timeout_begin(scope, delay)                                    \
+    (coil__timeout_arm((scope), (delay)) != 0 ? -1 : setjmp((scope)->jump))
+int coil_timeout_end(coil_timeout *scope);
+
+/* A task group (asyncio.TaskGroup, libdill's bundle) owns the tasks spawned
+ * into it.  coil_group_wait ends its scope: it waits for all of them, and
+ * the first one to fail makes the group cancel the rest; the failure is
+ * what wait reports.  If the task that made the group is unwound by
+ * cancellation before it reaches wait, the group cancels its tasks and
+ * waits for their cleanup as part of that unwinding (it sits in the
+ * cleanup chain).  Make and wait for a group in one task. */
+typedef struct coil_group coil_group;
+
+/* Make an empty group (in a task: bound to its unwinding; outside any
+ * task, to the current/default loop).  NULL with errno ENOMEM. */
+coil_group *coil_group_new(void);
+
+/* Spawn fn(arg) into g, as coil_task_spawn; the group keeps the task (do
+ * not release it: the pointer is borrowed, valid until wait returns).
+ * Returns NULL with errno as coil_task_spawn, or ECANCELED if the group is
+ * already cancelling after a failure. */
+coil_task *coil_group_spawn(coil_group *g, const coil_task_attr *attr,
+                            coil_task_fn fn, void *arg, const char *fn_name);
+#define coil_group_go(g, fn, arg) coil_group_spawn((g), NULL, (fn), (arg), #fn)
+
+/* Wait for every task of g, then free g.  May suspend.  Returns 0 if all
+ * succeeded, or -1 with errno: the first failure's error (ECANCELED if the
+ * first to fail was cancelled from outside the group), EINVAL for NULL, or
+ * as coil_await for the caller (in error mode, ECANCELED: then g's tasks
+ * are cancelled and waited for before it returns). */
+int coil_group_wait(coil_group *g);
 
 /* ======================================================================
  * Combinators (layer 4)

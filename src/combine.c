@@ -361,6 +361,165 @@ void coil_as_completed_free(coil_as_completed *ac)
     free(ac);
 }
 
+/* ----------------------------------------------------------- task group */
+
+struct coil_group {
+    coil_loop *loop;
+    coil_task **tasks;
+    size_t n, cap;
+    int failure;                  /* first failure's errno, 0 if none */
+    int cancelling;               /* after a failure, or being unwound */
+    coil_cleanup catcher;         /* in the owning task's cleanup chain */
+    int in_chain;
+};
+
+static void group_cancel_all(coil_group *g)
+{
+    g->cancelling = 1;
+    for (size_t i = 0; i < g->n; i++)
+        coil_task_cancel(g->tasks[i]);
+}
+
+/* The first task to fail makes the group cancel the others.  Cancellations
+ * the group made itself are not failures. */
+static void group_on_done(coil_future *f, void *arg)
+{
+    coil_group *g = arg;
+    if (g->failure || !failed(f) || (f->state == COIL_CANCELLED && g->cancelling))
+        return;
+    g->failure = f->state == COIL_CANCELLED ? ECANCELED : f->error;
+    group_cancel_all(g);
+}
+
+/* Wait for every task; the caller's own cancellation may interrupt. */
+static int group_join(coil_group *g)
+{
+    coil_future **fs = malloc((g->n + 1) * sizeof *fs);
+    if (!fs) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < g->n; i++)
+        fs[i] = coil_task_future(g->tasks[i]);
+    int r = coil_wait(fs, g->n, COIL_ALL_COMPLETED, -1, NULL, NULL, NULL, NULL);
+    int e = errno;
+    free(fs);
+    errno = e;
+    return r;
+}
+
+static void group_free(coil_group *g)
+{
+    if (g->in_chain)
+        coil__cleanup_remove(&g->catcher);
+    for (size_t i = 0; i < g->n; i++) {
+        coil_future_remove_done_callback(coil_task_future(g->tasks[i]),
+                                         group_on_done, g);
+        coil_task_release(g->tasks[i]);
+    }
+    free(g->tasks);
+    free(g);
+}
+
+/* Cleanup handler: the owner is unwound before (or inside) the wait.  The
+ * tasks are cancelled and waited for (cleanup may suspend), so none
+ * outlives the scope that made it. */
+static void group_unwound(void *arg)
+{
+    coil_group *g = arg;
+    g->in_chain = 0;                  /* unwinding popped it */
+    group_cancel_all(g);
+    while (group_join(g) != 0 && errno == ENOMEM)
+        coil_yield();
+    group_free(g);
+}
+
+coil_group *coil_group_new(void)
+{
+    coil_task *owner = coil_task_current();
+    coil_loop *loop = owner ? coil_task_future(owner)->loop
+                            : coil__loop_resolve(NULL);
+    if (!loop)
+        return NULL;
+    coil_group *g = calloc(1, sizeof *g);
+    if (!g) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    g->loop = loop;
+    if (owner) {
+        g->catcher = (coil_cleanup){group_unwound, g, NULL};
+        coil__cleanup_push(&g->catcher);
+        g->in_chain = 1;
+    }
+    return g;
+}
+
+coil_task *coil_group_spawn(coil_group *g, const coil_task_attr *attr,
+                            coil_task_fn fn, void *arg, const char *fn_name)
+{
+    if (!g) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (g->cancelling) {
+        errno = ECANCELED;
+        return NULL;
+    }
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 8;
+        coil_task **tasks = realloc(g->tasks, cap * sizeof *tasks);
+        if (!tasks) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        g->tasks = tasks;
+        g->cap = cap;
+    }
+    coil_task_attr a = attr ? *attr : (coil_task_attr){0};
+    a.loop = g->loop;
+    coil_task *t = coil_task_spawn(&a, fn, arg, fn_name);
+    if (!t)
+        return NULL;
+    if (coil_future_add_done_callback(coil_task_future(t), group_on_done, g)) {
+        coil_task_cancel(t);
+        coil_task_release(t);
+        errno = ENOMEM;
+        return NULL;
+    }
+    g->tasks[g->n++] = t;
+    return t;
+}
+
+int coil_group_wait(coil_group *g)
+{
+    if (!g) {
+        errno = EINVAL;
+        return -1;
+    }
+    int r = group_join(g);
+    if (r != 0) {
+        /* The caller was cancelled (error mode) or out of memory: take the
+         * tasks down with it, shielded so that their cleanup completes. */
+        int e = errno;
+        group_cancel_all(g);
+        coil_shield_begin();
+        while (group_join(g) != 0 && errno == ENOMEM)
+            coil_yield();
+        coil_shield_end();
+        group_free(g);
+        errno = e;
+        return -1;
+    }
+    int failure = g->failure;
+    group_free(g);
+    if (failure) {
+        errno = failure;
+        return -1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- shield */
 
 static void copy_outcome(coil_future *f, void *arg)

@@ -16,6 +16,7 @@
  * them after its cleanup handlers.
  */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct coil_task {
     coil_cleanup *cleanup;        /* newest cleanup handler */
     coil_future *awaiting;        /* what it is suspended on */
     int cancel_requests;
+    int delivered;                /* requests delivered as ECANCELED */
     int shield_depth;
     unsigned flags;
     int exit_error;               /* from coil_task_error() */
@@ -211,6 +213,40 @@ static int deliverable(const coil_task *t)
     return t->cancel_requests > 0 && t->shield_depth == 0 && !t->unwinding;
 }
 
+/* ------------------------------------------------------- timeout scopes */
+
+enum { SCOPE_ARMED = 1, SCOPE_FIRED, SCOPE_CAUGHT };
+
+/* Marks a timeout scope's node in the cleanup chain; never called. */
+static void scope_marker(void *arg)
+{
+    (void)arg;
+}
+
+static void scope_disarm(coil_timeout *s)
+{
+    coil_handle_cancel(s->timer);
+    coil_handle_release(s->timer);
+    s->timer = NULL;
+}
+
+/* Met while unwinding.  Each scope that fired withdraws its own request;
+ * the one that leaves none pending is where the cancellation came from,
+ * and the unwinding stops there. */
+static void scope_reached(coil_task *t, coil_timeout *s)
+{
+    int fired = s->state == SCOPE_FIRED;
+    scope_disarm(s);
+    if (!fired)
+        return;
+    if (--t->cancel_requests > 0)
+        return;                       /* someone else's cancellation too */
+    t->cancel_requests = 0;
+    t->unwinding = 0;
+    s->state = SCOPE_CAUGHT;
+    longjmp(s->jump, 1);              /* same stack: the scope's frame is live */
+}
+
 /* Run the cleanup handlers, end CANCELLED, and leave the coroutine for
  * good: the step that resumed it sees the task done and retires it. */
 __attribute__((noreturn)) static void unwind(coil_task *t)
@@ -219,7 +255,10 @@ __attribute__((noreturn)) static void unwind(coil_task *t)
     while (t->cleanup) {
         coil_cleanup *c = t->cleanup;
         t->cleanup = c->prev;
-        c->fn(c->arg);                /* may suspend: not re-cancelled */
+        if (c->fn == scope_marker)
+            scope_reached(t, c->arg);
+        else
+            c->fn(c->arg);            /* may suspend: not re-cancelled */
     }
     while (coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0) != 0 &&
            errno == ENOMEM)
@@ -233,6 +272,7 @@ static int deliver(coil_task *t)
 {
     if (t->flags & COIL_TASK_CANCEL_AS_ERROR) {
         t->cancel_requests--;
+        t->delivered++;
         errno = ECANCELED;
         return -1;
     }
@@ -326,6 +366,70 @@ int coil_shield_end(void)
     if (--t->shield_depth == 0 && deliverable(t))
         return deliver(t);
     return 0;
+}
+
+static void scope_fire(void *arg)
+{
+    coil_timeout *s = arg;
+    if (s->state != SCOPE_ARMED)
+        return;
+    s->state = SCOPE_FIRED;
+    s->delivered_at_fire = s->task->delivered;
+    cancel_task(s->task);
+}
+
+int coil__timeout_arm(coil_timeout *s, coil_time delay)
+{
+    coil_task *t = current_task;
+    if (!t) {
+        errno = EPERM;
+        return -1;
+    }
+    s->task = t;
+    s->state = SCOPE_ARMED;
+    s->timer = NULL;
+    if (coil_call_later(t->fut.loop, delay, scope_fire, s, &s->timer) != 0)
+        return -1;
+    s->catcher = (coil_cleanup){scope_marker, s, NULL};
+    coil__cleanup_push(&s->catcher);
+    return 0;
+}
+
+int coil_timeout_end(coil_timeout *s)
+{
+    coil_task *t = current_task;
+    if (!s || !t || s->task != t) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s->state == SCOPE_CAUGHT) {   /* unwound to, and stopped here */
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (t->cleanup != &s->catcher) {
+        errno = EINVAL;               /* not the innermost open scope */
+        return -1;
+    }
+    t->cleanup = s->catcher.prev;
+    scope_disarm(s);
+    if (s->state != SCOPE_FIRED)
+        return 0;
+    /* Fired, but the region ended without being unwound: error mode, or
+     * it never suspended again.  An undelivered request is withdrawn. */
+    if (t->delivered == s->delivered_at_fire && t->cancel_requests > 0)
+        t->cancel_requests--;
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+void coil__cleanup_remove(coil_cleanup *c)
+{
+    coil_task *t = current_task;
+    for (coil_cleanup **p = t ? &t->cleanup : NULL; p && *p; p = &(*p)->prev)
+        if (*p == c) {
+            *p = c->prev;
+            return;
+        }
 }
 
 void coil__cleanup_push(coil_cleanup *c)
@@ -455,6 +559,24 @@ int coil_sleep_until(coil_time when)
     r = coil_await(s.done, NULL);
     coil_cleanup_pop(1);
     return r;
+}
+
+int coil_yield(void)
+{
+    coil_task *t = current_task;
+    if (!t) {
+        errno = EPERM;
+        return -1;
+    }
+    if (deliverable(t))
+        return deliver(t);
+    schedule_step(t);
+    if (!t->step_scheduled) {
+        errno = ENOMEM;
+        return -1;
+    }
+    coil_coro_yield(NULL, NULL);
+    return deliverable(t) ? deliver(t) : 0;
 }
 
 int coil_sleep(coil_time delay)
