@@ -257,6 +257,18 @@ int coil_loop_is_running(const coil_loop *loop);
  * makes the next coil_loop_default() make a fresh one. */
 int coil_loop_close(coil_loop *loop);
 
+/* Debug mode for loop (also on for every new loop when the environment
+ * says COIL_DEBUG=1).  It reports, on stderr and naming the task or
+ * callback: a step that held the loop longer than slow_threshold ns (0:
+ * the default, 100 ms — a blocking call in a task, asyncio's time.sleep()
+ * trap); a task that ended with an error nobody read; tasks still pending
+ * when the loop is closed; suspending calls made outside any task.
+ * Returns 0, or -1 with errno EINVAL. */
+int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow_threshold);
+
+/* Whether debug mode is on for loop (NULL: as COIL_DEBUG says): 1 or 0. */
+int coil_loop_get_debug(const coil_loop *loop);
+
 /* The loop's time: the clock as read at the start of this iteration (or
  * now, outside run_forever).  Cannot fail (0 for NULL). */
 coil_time coil_loop_time(coil_loop *loop);

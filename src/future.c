@@ -10,12 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "debug.h"
 #include "future.h"
 #include "loop.h"
 
 void coil__future_init(coil_future *f, coil_loop *loop, int is_task)
 {
     memset(f, 0, sizeof *f);
+#ifdef COIL_DEBUG_CHECKS
+    f->magic = COIL__MAGIC_LIVE;
+#endif
     f->loop = loop;
     f->refs = 1;
     f->state = COIL_PENDING;
@@ -45,13 +49,27 @@ coil_future *coil_future_retain(coil_future *f)
 
 int coil_future_release(coil_future *f)
 {
-    if (!f || --f->refs > 0)
+    if (!f)
+        return 0;
+#ifdef COIL_DEBUG_CHECKS
+    coil__debug_check_live(f->magic,
+                           f->is_task ? "coil_task_release"
+                                      : "coil_future_release", f);
+#endif
+    if (--f->refs > 0)
         return 0;
     free(f->callbacks);
     if (f->is_task)
         coil__task_free_future(f);
+#ifdef COIL_DEBUG_CHECKS
+    else {
+        f->magic = COIL__MAGIC_DEAD;
+        coil__debug_quarantine(f);
+    }
+#else
     else
         free(f);
+#endif
     return 0;
 }
 

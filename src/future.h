@@ -15,6 +15,9 @@ typedef struct done_callback {
 } done_callback;
 
 struct coil_future {
+#ifdef COIL_DEBUG_CHECKS
+    unsigned magic;               /* COIL__MAGIC_LIVE until freed */
+#endif
     coil_loop *loop;
     unsigned refs;
     uint8_t state;                /* enum coil_future_state */

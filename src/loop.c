@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "coil.h"
+#include "debug.h"
 #include "list.h"
 #include "loop.h"
 #include "poll.h"
@@ -39,6 +40,9 @@ struct coil_handle {
     const char *thread;      /* the loop's owner, for EPERM */
     atomic_uint refs;
     unsigned char state;     /* enum handle_state */
+#ifdef COIL_DEBUG_CHECKS
+    unsigned magic;          /* COIL__MAGIC_LIVE until released */
+#endif
 };
 
 struct coil_loop {
@@ -51,6 +55,8 @@ struct coil_loop {
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
     coil__list tasks;        /* task.c's live tasks */
     coil__signals *signals;  /* signal.c's state, made on first use */
+    int debug;               /* debug mode (debug.h) */
+    coil_time slow;          /* debug: report callbacks longer than this */
 };
 
 static __thread char thread_token;       /* its address names the thread */
@@ -75,13 +81,24 @@ static coil_handle *handle_new(coil_loop *loop, coil_callback fn, void *arg,
     h->thread = loop->thread;
     atomic_init(&h->refs, caller_ref ? 2u : 1u);
     h->state = PENDING;
+#ifdef COIL_DEBUG_CHECKS
+    h->magic = COIL__MAGIC_LIVE;
+#endif
     return h;
 }
 
 static void handle_unref(coil_handle *h)
 {
+#ifdef COIL_DEBUG_CHECKS
+    coil__debug_check_live(h->magic, "coil_handle_release", h);
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
+        h->magic = COIL__MAGIC_DEAD;
+        coil__debug_quarantine(h);
+    }
+#else
     if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1)
         free(h);
+#endif
 }
 
 /* Take a pending handle off its loop, for good: the callback never runs,
@@ -113,6 +130,9 @@ int coil_handle_cancel(coil_handle *h)
         errno = EINVAL;
         return -1;
     }
+#ifdef COIL_DEBUG_CHECKS
+    coil__debug_check_live(h->magic, "coil_handle_cancel", h);
+#endif
     if (h->thread != &thread_token) {
         errno = EPERM;
         return -1;
@@ -224,6 +244,8 @@ coil_loop *coil_loop_new(void)
     coil__timers_init(&loop->timers);
     atomic_init(&loop->running, 0);
     atomic_init(&loop->stopping, 0);
+    loop->debug = coil__debug_env();
+    loop->slow = COIL_MSEC(100);
     return loop;
 }
 
@@ -271,6 +293,8 @@ int coil_loop_close(coil_loop *loop)
         handle_drop(coil__container_of(t, coil_handle, timer));
     while (!coil__list_empty(&loop->ready))
         handle_drop(coil__container_of(loop->ready.next, coil_handle, node));
+    if (loop->debug)
+        coil__task_report_pending(&loop->tasks);
     detach_tasks(loop);
     coil__signals_free(loop->signals);
     coil__timers_free(&loop->timers);
@@ -279,6 +303,22 @@ int coil_loop_close(coil_loop *loop)
         default_loop = NULL;
     free(loop);
     return 0;
+}
+
+int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow)
+{
+    if (!loop || slow < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    loop->debug = enabled != 0;
+    loop->slow = slow ? slow : COIL_MSEC(100);
+    return 0;
+}
+
+int coil_loop_get_debug(const coil_loop *loop)
+{
+    return loop ? loop->debug : coil__debug_env();
 }
 
 coil_loop *coil_loop_default(void)
@@ -347,6 +387,23 @@ static void take_all(coil__list *dst, coil__list *src)
 
 /* The batch is a list of its own, so a callback cancelling a later one of
  * the batch simply unlinks it, and new callbacks go to loop->ready. */
+/* Debug mode: time the callback and name whoever held the loop too long. */
+static void handle_run_timed(coil_loop *loop, coil_handle *h)
+{
+    coil_callback fn = h->fn;
+    void *arg = h->arg;
+    coil_time start = coil_clock();
+    handle_run(h);
+    coil_time took = coil_clock() - start;
+    if (took > loop->slow) {
+        char name[160];
+        coil__debug_name_callback(fn, arg, name, sizeof name);
+        coil__debug_report("%s held the loop for %.1f ms (over %.1f ms): "
+                           "a blocking call where it should suspend?",
+                           name, took / 1e6, loop->slow / 1e6);
+    }
+}
+
 static void run_ready(coil_loop *loop)
 {
     coil__list batch;
@@ -354,7 +411,10 @@ static void run_ready(coil_loop *loop)
     while (!coil__list_empty(&batch)) {
         coil_handle *h = coil__container_of(batch.next, coil_handle, node);
         coil__list_remove(&h->node);
-        handle_run(h);
+        if (loop->debug)
+            handle_run_timed(loop, h);
+        else
+            handle_run(h);
     }
 }
 

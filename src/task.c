@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "debug.h"
 #include "future.h"
 #include "loop.h"
 
@@ -40,6 +41,7 @@ struct coil_task {
     unsigned flags;
     int exit_error;               /* from coil_task_error() */
     uint8_t started;
+    uint8_t debug;                /* its loop was in debug mode at spawn */
     uint8_t unwinding;
     uint8_t step_scheduled;
     char name[COIL_NAME_MAX];
@@ -151,6 +153,7 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     t->arg = arg;
     t->fn_name = fn_name ? fn_name : "?";
     t->flags = attr->flags;
+    t->debug = (uint8_t)coil_loop_get_debug(loop);
     coil_coro_attr ca = {.name = t->name, .stack_size = attr->stack_size,
                          .flags = (attr->flags & COIL_TASK_NOFP) ? COIL_CORO_NOFP : 0};
     t->coro = coil_coro_create(&ca, coroutine_body, t);
@@ -180,7 +183,37 @@ int coil_task_release(coil_task *t)
 
 void coil__task_free_future(coil_future *f)
 {
-    free(from_future(f));
+    coil_task *t = from_future(f);
+    if (t->debug && f->state == COIL_DONE && f->error && !f->error_read)
+        coil__debug_report("task '%s' (fn=%s) failed with %s and nobody "
+                           "read the error", t->name, t->fn_name,
+                           strerrorname_np(f->error));
+#ifdef COIL_DEBUG_CHECKS
+    f->magic = COIL__MAGIC_DEAD;
+    coil__debug_quarantine(t);
+#else
+    free(t);
+#endif
+}
+
+int coil__task_describe_step(coil_callback fn, void *arg, char *buf,
+                             size_t size)
+{
+    if (fn != step)
+        return 0;
+    const coil_task *t = arg;
+    snprintf(buf, size, "task '%s' (fn=%s)", t->name, t->fn_name);
+    return 1;
+}
+
+void coil__task_report_pending(coil__list *tasks)
+{
+    coil__list_each(pos, tasks) {
+        char text[160];
+        coil_task_describe(coil__container_of(pos, coil_task, link), text,
+                           sizeof text);
+        coil__debug_report("loop closed with a task still pending: %s", text);
+    }
 }
 
 coil_future *coil_task_future(coil_task *t)
@@ -344,10 +377,8 @@ int coil_task_uncancel(void)
 
 int coil_shield_begin(void)
 {
-    if (!current_task) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!current_task)
+        return coil__debug_outside_task("coil_shield_begin");
     current_task->shield_depth++;
     return 0;
 }
@@ -381,10 +412,8 @@ static void scope_fire(void *arg)
 int coil__timeout_arm(coil_timeout *s, coil_time delay)
 {
     coil_task *t = current_task;
-    if (!t) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!t)
+        return coil__debug_outside_task("coil_timeout_begin");
     s->task = t;
     s->state = SCOPE_ARMED;
     s->timer = NULL;
@@ -541,10 +570,8 @@ static void sleep_cleanup(void *arg)
 int coil_sleep_until(coil_time when)
 {
     coil_task *t = current_task;
-    if (!t) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!t)
+        return coil__debug_outside_task("coil_sleep_until");
     sleeper s = {coil_future_new(t->fut.loop), NULL};
     if (!s.done)
         return -1;
@@ -564,10 +591,8 @@ int coil_sleep_until(coil_time when)
 int coil_yield(void)
 {
     coil_task *t = current_task;
-    if (!t) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!t)
+        return coil__debug_outside_task("coil_yield");
     if (deliverable(t))
         return deliver(t);
     schedule_step(t);
@@ -581,10 +606,8 @@ int coil_yield(void)
 
 int coil_sleep(coil_time delay)
 {
-    if (!current_task) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!current_task)
+        return coil__debug_outside_task("coil_sleep");
     return coil_sleep_until(coil_loop_time(current_task->fut.loop) +
                             (delay > 0 ? delay : 0));
 }

@@ -1,0 +1,86 @@
+/*
+ * src/debug.c — debug mode: who held the loop, who misused what.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "debug.h"
+
+int coil__debug_env(void)
+{
+    static int value = -1;
+    if (value < 0) {
+        const char *e = getenv("COIL_DEBUG");
+        value = e && *e && strcmp(e, "0") != 0;
+    }
+    return value;
+}
+
+void coil__debug_report(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof msg - 2)
+        n = (int)sizeof msg - 2;
+    msg[n++] = '\n';
+    /* One write: reports from several threads do not interleave. */
+    ssize_t ignored = write(STDERR_FILENO, "coil: ", 6);
+    ignored = write(STDERR_FILENO, msg, (size_t)n);
+    (void)ignored;
+}
+
+void coil__debug_name_callback(coil_callback fn, void *arg, char *buf,
+                               size_t size)
+{
+    if (coil__task_describe_step(fn, arg, buf, size))
+        return;
+    Dl_info info;
+    if (dladdr((void *)(size_t)fn, &info) && info.dli_sname)
+        snprintf(buf, size, "callback %s(%p)", info.dli_sname, arg);
+    else
+        snprintf(buf, size, "callback %p(%p)", (void *)(size_t)fn, arg);
+}
+
+int coil__debug_outside_task(const char *call)
+{
+    coil_loop *loop = coil_loop_current();
+    if (coil_loop_get_debug(loop ? loop : NULL) == 1)
+        coil__debug_report("%s() called outside a task: it must run inside "
+                           "one (coil_spawn or coil_run)", call);
+    errno = EPERM;
+    return -1;
+}
+
+#ifdef COIL_DEBUG_CHECKS
+void coil__debug_check_live(unsigned magic, const char *call, const void *p)
+{
+    if (magic == COIL__MAGIC_LIVE)
+        return;
+    coil__debug_report("%s(%p): %s", call, p,
+                       magic == COIL__MAGIC_DEAD
+                           ? "already released (released twice?)"
+                           : "not a live coil object");
+    abort();
+}
+
+/* Freed objects wait here so that a second release still finds them
+ * poisoned; 4096 of them at a time, per thread. */
+void coil__debug_quarantine(void *p)
+{
+    static __thread void *ring[4096];
+    static __thread size_t next;
+    free(ring[next]);
+    ring[next] = p;
+    next = (next + 1) % (sizeof ring / sizeof ring[0]);
+}
+#endif

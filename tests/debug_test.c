@@ -1,0 +1,239 @@
+/*
+ * tests/debug_test.c — debug mode's reports, and the lifetime checks of
+ * Debug builds.  Each test captures its own stderr in a file.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "coil.h"
+
+static char captured[4096];
+
+/* Send fd 2 to a temporary file until stop_capture(), which reads it. */
+static int capture_fd = -1, saved_stderr = -1;
+
+static void start_capture(void)
+{
+    char path[] = "/tmp/coil-debug-XXXXXX";
+    capture_fd = mkstemp(path);
+    CHECK(capture_fd >= 0);
+    unlink(path);
+    fflush(stderr);
+    saved_stderr = dup(2);
+    dup2(capture_fd, 2);
+}
+
+static const char *stop_capture(void)
+{
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    memset(captured, 0, sizeof captured);
+    CHECK(pread(capture_fd, captured, sizeof captured - 1, 0) >= 0);
+    close(capture_fd);
+    return captured;
+}
+
+static void *block_loop(void *arg)
+{
+    coil_time until = coil_clock() + (coil_time)(intptr_t)arg;
+    while (coil_clock() < until)
+        ;                                 /* time.sleep(), not coil_sleep */
+    return NULL;
+}
+
+static void run_blocker(int debug)
+{
+    coil_loop *loop = coil_loop_default();
+    CHECK(coil_loop_set_debug(loop, debug, COIL_MSEC(20)) == 0);
+    coil_task_attr attr = {.name = "blocker"};
+    coil_task *t = coil_spawn_attr(&attr, block_loop,
+                                   (void *)(intptr_t)COIL_MSEC(60));
+    coil_await(coil_task_future(t), NULL);
+    coil_task_release(t);
+}
+
+TEST(debug_mode_names_the_task_that_held_the_loop_too_long)
+{
+    start_capture();
+    run_blocker(1);
+    const char *err = stop_capture();
+    CHECK(strstr(err, "coil: task 'blocker' (fn=block_loop) held the loop for"));
+    CHECK(strstr(err, "over 20.0 ms"));
+}
+
+TEST(without_debug_mode_nothing_is_reported)
+{
+    start_capture();
+    run_blocker(0);
+    CHECK(strcmp(stop_capture(), "") == 0);
+}
+
+static void slow_callback(void *arg)
+{
+    block_loop(arg);
+}
+
+TEST(debug_mode_names_a_slow_plain_callback)
+{
+    coil_loop *loop = coil_loop_default();
+    coil_loop_set_debug(loop, 1, COIL_MSEC(20));
+    start_capture();
+    coil_call_soon(loop, slow_callback, (void *)(intptr_t)COIL_MSEC(60), NULL);
+    coil_loop_stop(loop);
+    coil_loop_run_forever(loop);
+    const char *err = stop_capture();
+    CHECK(strstr(err, "held the loop for"));
+    CHECK(strstr(err, "callback "));
+}
+
+static void *fail_eio(void *arg)
+{
+    (void)arg;
+    return coil_task_error(EIO);
+}
+
+static void cancel_future(void *f)
+{
+    coil_future_cancel(f);
+}
+
+static void run_failing(int read_it)
+{
+    coil_loop_set_debug(coil_loop_default(), 1, 0);
+    coil_task_attr attr = {.name = "failing"};
+    coil_task *t = coil_spawn_attr(&attr, fail_eio, NULL);
+    coil_future *f = coil_future_new(NULL);
+    /* Run the loop without reading t's outcome. */
+    coil_call_later(NULL, COIL_MSEC(5), cancel_future, f, NULL);
+    coil_await(f, NULL);
+    coil_future_release(f);
+    CHECK(coil_future_done(coil_task_future(t)) == 1);
+    if (read_it)
+        CHECK_ERRNO(coil_future_result(coil_task_future(t), NULL), EIO);
+    coil_task_release(t);
+}
+
+TEST(debug_mode_reports_a_task_error_nobody_read)
+{
+    start_capture();
+    run_failing(0);
+    CHECK(strstr(stop_capture(),
+                 "task 'failing' (fn=fail_eio) failed with EIO and nobody read the error"));
+}
+
+TEST(an_error_that_was_read_is_not_reported)
+{
+    start_capture();
+    run_failing(1);
+    CHECK(strcmp(stop_capture(), "") == 0);
+}
+
+static void *forever(void *arg)
+{
+    (void)arg;
+    coil_sleep(COIL_SEC(3600));
+    return NULL;
+}
+
+TEST(debug_mode_reports_tasks_pending_at_close)
+{
+    coil_loop *loop = coil_loop_new();
+    coil_loop_set_debug(loop, 1, 0);
+    coil_task_attr attr = {.name = "orphan", .loop = loop};
+    coil_task *t = coil_spawn_attr(&attr, forever, NULL);
+    coil_loop_stop(loop);
+    coil_loop_run_forever(loop);              /* it starts, and waits */
+    start_capture();
+    CHECK(coil_loop_close(loop) == 0);
+    CHECK(strstr(stop_capture(), "loop closed with a task still pending: "
+                                 "<Task pending name='orphan' fn=forever>"));
+    (void)t;                                  /* abandoned with its loop */
+}
+
+TEST(debug_mode_names_a_suspending_call_made_outside_a_task)
+{
+    setenv("COIL_DEBUG", "1", 1);
+    start_capture();
+    CHECK_ERRNO(coil_sleep(1), EPERM);
+    CHECK_ERRNO(coil_yield(), EPERM);
+    const char *err = stop_capture();
+    CHECK(strstr(err, "coil: coil_sleep() called outside a task"));
+    CHECK(strstr(err, "coil: coil_yield() called outside a task"));
+}
+
+static __attribute__((unused)) void nothing(void *arg)
+{
+    (void)arg;
+}
+
+TEST(releasing_a_handle_twice_is_caught_in_debug_builds)
+{
+#ifndef COIL_DEBUG_CHECKS
+    SKIP("lifetime checks are compiled into Debug builds only");
+#else
+    int err[2];
+    CHECK(pipe(err) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(err[1], 2);
+        coil_handle *h;
+        coil_call_soon(NULL, nothing, NULL, &h);
+        coil_handle_release(h);
+        coil_handle_cancel(h);                /* the loop still holds it */
+        coil_loop_stop(coil_loop_default());
+        coil_loop_run_forever(coil_loop_default());   /* loop drops its ref */
+        coil_handle_release(h);               /* one release too many */
+        _exit(0);
+    }
+    close(err[1]);
+    char buf[512] = {0};
+    ssize_t n, got = 0;
+    while ((n = read(err[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0)
+        got += n;
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(buf, "coil_handle_release(") && strstr(buf, "released twice"));
+#endif
+}
+
+TEST(releasing_a_task_twice_is_caught_in_debug_builds)
+{
+#ifndef COIL_DEBUG_CHECKS
+    SKIP("lifetime checks are compiled into Debug builds only");
+#else
+    int err[2];
+    CHECK(pipe(err) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(err[1], 2);
+        coil_task *t = coil_spawn(fail_eio, NULL);
+        coil_await(coil_task_future(t), NULL);
+        coil_task_release(t);
+        coil_task_release(t);
+        _exit(0);
+    }
+    close(err[1]);
+    char buf[512] = {0};
+    ssize_t n, got = 0;
+    while ((n = read(err[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0)
+        got += n;
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(buf, "coil_task_release(") && strstr(buf, "released twice"));
+#endif
+}
+
+RUN_TESTS(T(debug_mode_names_the_task_that_held_the_loop_too_long),
+          T(without_debug_mode_nothing_is_reported),
+          T(debug_mode_names_a_slow_plain_callback),
+          T(debug_mode_reports_a_task_error_nobody_read),
+          T(an_error_that_was_read_is_not_reported),
+          T(debug_mode_reports_tasks_pending_at_close),
+          T(debug_mode_names_a_suspending_call_made_outside_a_task),
+          T(releasing_a_handle_twice_is_caught_in_debug_builds),
+          T(releasing_a_task_twice_is_caught_in_debug_builds))
