@@ -7,8 +7,10 @@
  *   3. run the callbacks that are ready now, and only those: what they
  *      schedule waits for the next iteration, so a callback that keeps
  *      rescheduling itself cannot starve timers or IO;
- *   4. poll: no wait if anything is ready or a stop is pending, else until
- *      the next timer, else until an fd or another thread wakes the loop.
+ *   4. poll: no wait if anything is ready or a stop is pending (and then
+ *      at most once per 50 µs, a syscall being dearer than a batch of
+ *      task switches), else until the next timer, else until an fd or
+ *      another thread wakes the loop.
  *
  * A coil_handle is shared by the loop and, if it asked, the caller: the
  * loop holds a reference while the callback is scheduled, the caller from
@@ -31,8 +33,11 @@
 
 enum handle_state { PENDING, RAN, CANCELLED };
 
+/* While callbacks are ready, look for IO no more often than this. */
+#define BUSY_POLL_INTERVAL COIL_USEC(50)
+
 struct coil_handle {
-    coil__list node;         /* in the ready queue (or a batch) when due */
+    coil__work work;         /* in the ready queue (or a batch) when due */
     coil__timer timer;       /* in the timer heap until due */
     coil_callback fn;
     void *arg;
@@ -48,13 +53,14 @@ struct coil_handle {
 struct coil_loop {
     const char *thread;      /* owner's thread_token */
     coil__poll *poll;
-    coil__list ready;        /* coil_handle.node, FIFO */
+    coil__list ready;        /* coil__work.node, FIFO */
     coil__timer_heap timers; /* coil_handle.timer */
     coil_time now;           /* the clock at the start of this iteration */
     atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
     coil__list tasks;        /* task.c's live tasks */
     coil__signals *signals;  /* signal.c's state, made on first use */
+    coil_time last_poll;     /* loop time of the last look at the kernel */
     int debug;               /* debug mode (debug.h) */
     coil_time slow;          /* debug: report callbacks longer than this */
 };
@@ -65,6 +71,8 @@ static __thread coil_loop *current_loop;
 
 /* ------------------------------------------------------------ handles */
 
+static void run_handle_work(void *h);
+
 static coil_handle *handle_new(coil_loop *loop, coil_callback fn, void *arg,
                                int caller_ref)
 {
@@ -73,7 +81,7 @@ static coil_handle *handle_new(coil_loop *loop, coil_callback fn, void *arg,
         errno = ENOMEM;
         return NULL;
     }
-    coil__list_init(&h->node);
+    coil__work_init(&h->work, run_handle_work, h);
     h->timer = (coil__timer){.slot = COIL__TIMER_NONE};
     h->fn = fn;
     h->arg = arg;
@@ -108,7 +116,7 @@ static void handle_drop(coil_handle *h)
     if (coil__timer_queued(&h->timer))
         coil__timers_remove(&h->loop->timers, &h->timer);
     else
-        coil__list_remove(&h->node);
+        coil__list_remove(&h->work.node);
     h->state = CANCELLED;
     h->loop = NULL;
     handle_unref(h);
@@ -122,6 +130,17 @@ static void handle_run(coil_handle *h)
     h->loop = NULL;
     h->fn(h->arg);
     handle_unref(h);
+}
+
+static void run_handle_work(void *h)
+{
+    handle_run(h);
+}
+
+void coil__loop_post(coil_loop *loop, coil__work *w)
+{
+    if (!coil__work_queued(w))
+        coil__list_push_back(&loop->ready, &w->node);
 }
 
 int coil_handle_cancel(coil_handle *h)
@@ -177,7 +196,7 @@ int coil_call_soon(coil_loop *loop, coil_callback fn, void *arg,
     coil_handle *h = loop ? handle_new(loop, fn, arg, handle != NULL) : NULL;
     if (!h)
         return -1;
-    coil__list_push_back(&loop->ready, &h->node);
+    coil__list_push_back(&loop->ready, &h->work.node);
     if (handle)
         *handle = h;
     return 0;
@@ -291,8 +310,13 @@ int coil_loop_close(coil_loop *loop)
     coil__timer *t;
     while ((t = coil__timers_first(&loop->timers)) != NULL)
         handle_drop(coil__container_of(t, coil_handle, timer));
-    while (!coil__list_empty(&loop->ready))
-        handle_drop(coil__container_of(loop->ready.next, coil_handle, node));
+    while (!coil__list_empty(&loop->ready)) {
+        coil__work *w = coil__container_of(loop->ready.next, coil__work, node);
+        if (w->fn == run_handle_work)
+            handle_drop(w->arg);
+        else
+            coil__list_remove(&w->node);  /* its owner is abandoned too */
+    }
     if (loop->debug)
         coil__task_report_pending(&loop->tasks);
     detach_tasks(loop);
@@ -369,7 +393,7 @@ static void move_due_timers(coil_loop *loop)
            t->when <= loop->now) {
         coil__timers_remove(&loop->timers, t);
         coil_handle *h = coil__container_of(t, coil_handle, timer);
-        coil__list_push_back(&loop->ready, &h->node);
+        coil__list_push_back(&loop->ready, &h->work.node);
     }
 }
 
@@ -388,12 +412,16 @@ static void take_all(coil__list *dst, coil__list *src)
 /* The batch is a list of its own, so a callback cancelling a later one of
  * the batch simply unlinks it, and new callbacks go to loop->ready. */
 /* Debug mode: time the callback and name whoever held the loop too long. */
-static void handle_run_timed(coil_loop *loop, coil_handle *h)
+static void work_run_timed(coil_loop *loop, coil__work *w)
 {
-    coil_callback fn = h->fn;
-    void *arg = h->arg;
+    coil_callback fn = w->fn;
+    void *arg = w->arg;
+    if (fn == run_handle_work) {        /* name the user's callback */
+        fn = ((coil_handle *)arg)->fn;
+        arg = ((coil_handle *)arg)->arg;
+    }
     coil_time start = coil_clock();
-    handle_run(h);
+    w->fn(w->arg);
     coil_time took = coil_clock() - start;
     if (took > loop->slow) {
         char name[160];
@@ -409,12 +437,12 @@ static void run_ready(coil_loop *loop)
     coil__list batch;
     take_all(&batch, &loop->ready);
     while (!coil__list_empty(&batch)) {
-        coil_handle *h = coil__container_of(batch.next, coil_handle, node);
-        coil__list_remove(&h->node);
+        coil__work *w = coil__container_of(batch.next, coil__work, node);
+        coil__list_remove(&w->node);
         if (loop->debug)
-            handle_run_timed(loop, h);
+            work_run_timed(loop, w);
         else
-            handle_run(h);
+            w->fn(w->arg);
     }
 }
 
@@ -439,6 +467,13 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
     move_due_timers(loop);
     run_ready(loop);
     coil_time timeout = (done && done(arg)) ? 0 : poll_timeout(loop);
+    /* A look with no wait is a syscall that costs more than many task
+     * switches: while callbacks keep coming, look at most once per
+     * BUSY_POLL_INTERVAL of loop time.  IO is still noticed within that
+     * under any load, and an idle loop always waits in the kernel. */
+    if (timeout == 0 && loop->now - loop->last_poll < BUSY_POLL_INTERVAL)
+        return 0;
+    loop->last_poll = loop->now;
     return coil__poll_wait(loop->poll, timeout) < 0 ? -1 : 0;
 }
 

@@ -9,6 +9,30 @@
 
 #pragma GCC visibility push(hidden)
 
+/* A unit of work for the ready queue, embedded in its owner so that
+ * queueing it allocates nothing (a task's next step, for one).  Handles
+ * from coil_call_* are work items too.  Loop thread only. */
+typedef struct coil__work {
+    coil__list node;              /* self-linked when not queued */
+    coil_callback fn;
+    void *arg;
+} coil__work;
+
+static inline void coil__work_init(coil__work *w, coil_callback fn, void *arg)
+{
+    coil__list_init(&w->node);
+    w->fn = fn;
+    w->arg = arg;
+}
+
+static inline int coil__work_queued(const coil__work *w)
+{
+    return w->node.next != &w->node;
+}
+
+/* Queue w to run in the loop's next batch, after what is queued now. */
+void coil__loop_post(coil_loop *loop, coil__work *w);
+
 /* loop if not NULL, else the loop running on this thread, else the
  * thread's default loop (made on demand; NULL with errno if that fails). */
 coil_loop *coil__loop_resolve(coil_loop *loop);

@@ -40,10 +40,10 @@ struct coil_task {
     int shield_depth;
     unsigned flags;
     int exit_error;               /* from coil_task_error() */
+    coil__work next_step;         /* queued while a step is due */
     uint8_t started;
     uint8_t debug;                /* its loop was in debug mode at spawn */
     uint8_t unwinding;
-    uint8_t step_scheduled;
     char name[COIL_NAME_MAX];
 };
 
@@ -64,14 +64,13 @@ static int is_done(const coil_task *t)
 
 static void step(void *arg);
 
-/* Queue a step unless one is queued.  The step holds a reference. */
+/* Queue a step unless one is queued: no allocation, so it cannot fail.
+ * The queued step holds a reference. */
 static void schedule_step(coil_task *t)
 {
-    if (t->step_scheduled || is_done(t))
+    if (coil__work_queued(&t->next_step) || is_done(t))
         return;
-    if (coil_call_soon(t->fut.loop, step, t, NULL) != 0)
-        return;                   /* ENOMEM: the next wake-up retries */
-    t->step_scheduled = 1;
+    coil__loop_post(t->fut.loop, &t->next_step);
     coil_future_retain(&t->fut);
 }
 
@@ -90,7 +89,6 @@ static void retire(coil_task *t)
 static void step(void *arg)
 {
     coil_task *t = arg;
-    t->step_scheduled = 0;
     if (!is_done(t)) {
         coil_task *outer = current_task;
         current_task = t;
@@ -116,13 +114,26 @@ static void *coroutine_body(void *arg)
 
 /* ---------------------------------------------------------------- spawn */
 
+/* By hand, not snprintf: spawning is a hot path. */
 static void set_name(coil_task *t, const char *name)
 {
-    if (name && *name)
-        snprintf(t->name, sizeof t->name, "%s", name);
-    else
-        snprintf(t->name, sizeof t->name, "Task-%lu",
-                 atomic_fetch_add(&task_counter, 1) + 1);
+    if (name && *name) {
+        size_t n = strnlen(name, sizeof t->name - 1);
+        memcpy(t->name, name, n);
+        t->name[n] = '\0';
+        return;
+    }
+    unsigned long id = atomic_fetch_add(&task_counter, 1) + 1;
+    char digits[24];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + id % 10);
+    while ((id /= 10) != 0);
+    memcpy(t->name, "Task-", 5);
+    char *p = t->name + 5;
+    while (n)
+        *p++ = digits[--n];
+    *p = '\0';
 }
 
 coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
@@ -165,14 +176,8 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     }
     t->fut.refs = 2;                  /* the caller's, and the task's own */
     coil__list_push_back(coil__loop_tasks(loop), &t->link);
+    coil__work_init(&t->next_step, step, t);
     schedule_step(t);
-    if (!t->step_scheduled) {
-        coil__list_remove(&t->link);
-        coil_coro_destroy(t->coro);
-        free(t);
-        errno = ENOMEM;
-        return NULL;
-    }
     return t;
 }
 
@@ -596,10 +601,6 @@ int coil_yield(void)
     if (deliverable(t))
         return deliver(t);
     schedule_step(t);
-    if (!t->step_scheduled) {
-        errno = ENOMEM;
-        return -1;
-    }
     coil_coro_yield(NULL, NULL);
     return deliverable(t) ? deliver(t) : 0;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Run an example with a 50 ms time unit and check its output against
+# Run an example with a 100 ms time unit and check its output against
 # tests/examples/<name>.expect, whose lines are, in order:
 #   = REGEX            a later output line must match REGEX (extended)
-#   ~ LABEL LO HI      the next output line starting with LABEL must carry a
-#                      number in [LO, HI) right after it (elapsed units)
+#   ~ LO HI LABEL      the next output line starting with LABEL (a regex,
+#                      may contain spaces) must carry a number in [LO, HI)
+#                      right after it (elapsed units)
 #   ! REGEX            no output line at all may match REGEX
 #   @ SIG REGEX        (first line) once a line matches REGEX, send SIG
 # Arguments: the expect file, then the command (emulator first, if any).
@@ -13,7 +14,7 @@ first=$(head -n 1 "$expect")
 if [[ $first == "@ "* ]]; then
   read -r _ sig sigre <<<"$first"
   log=$(mktemp)
-  COIL_UNIT_MS=50 timeout 60 "$@" >"$log" 2>&1 &
+  COIL_UNIT_MS=100 timeout 60 "$@" >"$log" 2>&1 &
   pid=$!
   # Wait for the program to say it is ready (bounded), then interrupt it.
   for _ in $(seq 3000); do
@@ -27,7 +28,7 @@ if [[ $first == "@ "* ]]; then
   out=$(cat "$log")
   rm -f "$log"
 else
-  out=$(COIL_UNIT_MS=50 timeout 60 "$@" 2>&1)
+  out=$(COIL_UNIT_MS=100 timeout 60 "$@" 2>&1)
   status=$?
 fi
 fail() { echo "run_example: $1"; echo "---- output:"; echo "$out"; exit 1; }
@@ -42,10 +43,11 @@ while IFS= read -r rule; do
     [ $pos -lt ${#lines[@]} ] || fail "no line matching '$re' (in order)"
     pos=$((pos + 1)) ;;
   "~ "*)
-    read -r _ label lo hi <<<"$rule"
-    while [ $pos -lt ${#lines[@]} ] && [[ ${lines[$pos]} != "$label"* ]]; do pos=$((pos + 1)); done
-    [ $pos -lt ${#lines[@]} ] || fail "no line starting with '$label'"
-    v=$(sed -E "s/^$label *([0-9.]+).*/\1/" <<<"${lines[$pos]}")
+    read -r _ lo hi label <<<"$rule"
+    numre="^($label) *([0-9]+(\.[0-9]+)?)"
+    while [ $pos -lt ${#lines[@]} ] && ! [[ ${lines[$pos]} =~ $numre ]]; do pos=$((pos + 1)); done
+    [ $pos -lt ${#lines[@]} ] || fail "no line starting with '$label' and a number"
+    v=${BASH_REMATCH[2]}
     awk -v v="$v" -v lo="$lo" -v hi="$hi" 'BEGIN { exit !(v >= lo && v < hi) }' ||
       fail "'${lines[$pos]}': $v not in [$lo, $hi)"
     echo "  $label $v (want [$lo, $hi))"
