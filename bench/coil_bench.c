@@ -7,7 +7,14 @@
  *   create_destroy_pooled  ns per coil_coro_create + resume to completion +
  *   create_destroy_fresh   coil_coro_destroy, with the stack pool and without;
  *   scale                  a million parked coroutines: RSS bytes each, and
- *                          ns per create + first resume.
+ *                          ns per create + first resume;
+ *   yield_2, yield_1000    ns per coil_yield() with 2 and 1000 ready tasks;
+ *   spawn_await            ns per spawn + await + release of a task that
+ *                          returns at once, from a main task (and, as
+ *                          spawn_await_outside, from the thread's own stack);
+ *   sleep_1ms              how late coil_sleep(1 ms) wakes: p50 and p99.
+ * The last four are also measured in Go and Python's asyncio, when a go
+ * and a python3 are on PATH (see bench_peer.c), for comparison.
  *
  * Each measurement is warmed up once, then repeated, its repetitions
  * interleaved with those of the rows it is compared with (see measure());
@@ -58,8 +65,12 @@ typedef struct options {
     long reps;
     long creates;      /* pooled create/destroy cycles per repetition */
     long scale;        /* coroutines in the scale run */
+    long yields;       /* coil_yield()s per repetition, shared by the tasks */
+    long spawns;       /* spawn + await rounds per repetition */
+    long sleeps;       /* 1 ms sleeps in all, split across the reps */
+    long sched_reps;   /* repetitions of the scheduler benches */
     int pin;
-    const char *only;  /* NULL, "switch", "create" or "scale" */
+    const char *only;  /* NULL, "switch", "create", "scale" or "sched" */
     const char *json;
 } options;
 
@@ -67,21 +78,32 @@ typedef struct options {
  * cost: it gets this fraction of the cycles, for a similar run time. */
 #define FRESH_DIVISOR 20
 
+/* asyncio yields and spawns ~20x and ~10x slower than coil and Go: it
+ * gets that fraction of the count, for a similar run time. */
+#define PY_YIELD_DIVISOR 20
+#define PY_SPAWN_DIVISOR 10
+
 static void usage(FILE *f)
 {
     fprintf(f,
 "usage: coil_bench [options]\n"
 "  --switches N   switches per repetition (default 10000000; ucontext runs\n"
 "                 N/10 and pthread N/50, as the table shows)\n"
-"  --reps N       repetitions per measurement (default 11)\n"
+"  --reps N       repetitions per measurement (default 11; the scheduler\n"
+"                 benches, which are slower per repetition, 5)\n"
 "  --creates N    pooled create/destroy cycles per repetition (default\n"
 "                 1000000; the fresh variant runs N/%d)\n"
 "  --scale N      coroutines in the scale run (default 1000000)\n"
-"  --quick        tiny counts: a smoke test that takes a second or two\n"
-"  --only WHAT    run only switch, create or scale\n"
+"  --yields N     coil_yield()s per repetition (default 2000000; python\n"
+"                 runs N/%d)\n"
+"  --spawns N     spawn + await rounds per repetition (default 200000;\n"
+"                 python runs N/%d)\n"
+"  --sleeps N     1 ms sleeps in the timer bench, in all (default 500)\n"
+"  --quick        tiny counts: a smoke test that takes a few seconds\n"
+"  --only WHAT    run only switch, create, scale or sched\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
 "  --json FILE    also write the results as a JSON array to FILE\n",
-            FRESH_DIVISOR);
+            FRESH_DIVISOR, PY_YIELD_DIVISOR, PY_SPAWN_DIVISOR);
 }
 
 static int parse_count(const char *opt, const char *s, long *out)
@@ -102,6 +124,7 @@ static int parse_options(int argc, char **argv, options *o)
     /* Explicit counts win over --quick whatever the order, so remember
      * them apart and apply the defaults last. */
     long switches = 0, reps = 0, creates = 0, scale = 0;
+    long yields = 0, spawns = 0, sleeps = 0;
     int quick = 0;
 
     o->pin = 1;
@@ -134,11 +157,17 @@ static int parse_options(int argc, char **argv, options *o)
             count = &creates;
         else if (strcmp(a, "--scale") == 0)
             count = &scale;
+        else if (strcmp(a, "--yields") == 0)
+            count = &yields;
+        else if (strcmp(a, "--spawns") == 0)
+            count = &spawns;
+        else if (strcmp(a, "--sleeps") == 0)
+            count = &sleeps;
         else if (strcmp(a, "--json") == 0 && v != NULL)
             o->json = v;
         else if (strcmp(a, "--only") == 0 && v != NULL &&
                  (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
-                  strcmp(v, "scale") == 0))
+                  strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0))
             o->only = v;
         else {
             fprintf(stderr, "coil_bench: bad option '%s%s%s'\n", a,
@@ -155,6 +184,14 @@ static int parse_options(int argc, char **argv, options *o)
     o->reps = reps ? reps : 11;   /* medians of a noisy VM settle by ~11 */
     o->creates = creates ? creates : quick ? 2000 : 1000000;
     o->scale = scale ? scale : quick ? 2000 : 1000000;
+    o->yields = yields ? yields : quick ? 10000 : 2000000;
+    o->spawns = spawns ? spawns : quick ? 1000 : 200000;
+    o->sleeps = sleeps ? sleeps : quick ? 20 : 500;
+    /* A round of scheduler repetitions (coil's, go's, python's with the
+     * interpreter's start) takes a few seconds: five keep the whole run
+     * under a minute, and the medians of these longer runs settle
+     * sooner. */
+    o->sched_reps = reps ? reps : quick ? 3 : 5;
     return 0;
 }
 
@@ -200,12 +237,15 @@ typedef struct row {
     long reps;
     int ok;                /* median_ns and min_ns are valid */
     double median_ns, min_ns;
-    double ratio;          /* median / boost_fcontext's; < 0: none */
+    double ratio;          /* median / boost_fcontext's (switch) or go's
+                              (scheduler); < 0: none */
     double rss_per_coro;   /* scale only; < 0: none */
+    double p99_ns;         /* sleep only; < 0: none */
+    int per_second;        /* show 1e9 / median as a rate (spawn) */
     char error[BENCH_ERR_MAX];
 } row;
 
-#define MAX_ROWS 16
+#define MAX_ROWS 32
 static row rows[MAX_ROWS];
 static size_t nrows;
 
@@ -220,6 +260,7 @@ static row *new_row(const char *bench, const char *impl, long count,
     r->reps = reps;
     r->ratio = -1;
     r->rss_per_coro = -1;
+    r->p99_ns = -1;
     return r;
 }
 
@@ -248,6 +289,8 @@ typedef struct job {
     rep_fn fn;
     const void *ctx;
     int threaded;         /* runs with the original CPU mask */
+    int self_warming;     /* a child process that warms itself up each
+                             time: a warm-up run here would be wasted */
     double *per_op;       /* ns per operation, one sample per rep */
 } job;
 
@@ -280,7 +323,8 @@ static void measure(job *jobs, size_t n)
          * faults on stacks and pools, cold caches and predictors would
          * otherwise all land in repetition one. */
         long warm = j->r->count / 10 < 2 ? 2 : j->r->count / 10;
-        job_rep(j, warm, &ns);
+        if (!j->self_warming)
+            job_rep(j, warm, &ns);
     }
 
     for (long i = 0; i < jobs[0].r->reps; i++) {
@@ -312,9 +356,15 @@ static void measure(job *jobs, size_t n)
 
 static void print_header(const options *o)
 {
+    /* The scheduler benches print a table of their own (run_sched). */
+    int table = wanted(o, "switch") || wanted(o, "create") ||
+                wanted(o, "scale");
     coil_guard_mode g = coil_stack_guard_mode();
-    printf("coil_bench: %s, %ld repetitions, coil stack guard: %s\n",
-           ARCH_NAME, o->reps,
+
+    printf("coil_bench: %s, ", ARCH_NAME);
+    if (table)
+        printf("%ld repetitions, ", o->reps);
+    printf("coil stack guard: %s\n",
            g == COIL_GUARD_MADVISE ? "madvise"
            : g == COIL_GUARD_MPROTECT ? "mprotect" : "canary");
     if (pin_cpu >= 0)
@@ -323,8 +373,9 @@ static void print_header(const options *o)
         printf("not pinned\n");
     if (wanted(o, "switch") && !bench_have_boost)
         printf("boost_fcontext: skipped (built without libboost_context)\n");
-    printf("\n%-22s %-15s %10s %10s %10s %9s %11s\n", "bench", "impl",
-           "count/rep", "median ns", "min ns", "vs boost", "RSS B/coro");
+    if (table)
+        printf("\n%-22s %-15s %10s %10s %10s %9s %11s\n", "bench", "impl",
+               "count/rep", "median ns", "min ns", "vs boost", "RSS B/coro");
     fflush(stdout);
 }
 
@@ -339,6 +390,10 @@ static void print_row(const row *r)
             printf(" %9s", "-");
         if (r->rss_per_coro >= 0)
             printf(" %11.1f", r->rss_per_coro);
+        else if (r->p99_ns >= 0)
+            printf("  p99 %.1f us", r->p99_ns / 1000);
+        else if (r->per_second)
+            printf("  %.2f M tasks/s", 1e3 / r->median_ns);
     }
     if (r->error[0])
         printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
@@ -364,7 +419,7 @@ static void run_switch(const options *o)
         long count = o->switches / impl->divisor;
         count = count < 2 ? 2 : count & ~1L;     /* whole round trips */
         jobs[i] = (job){new_row("switch", impl->name, count, o->reps),
-                        switch_rep, impl, impl->threaded, NULL};
+                        switch_rep, impl, impl->threaded, 0, NULL};
     }
     measure(jobs, n);
 
@@ -391,9 +446,9 @@ static void run_create(const options *o)
 
     job jobs[2] = {
         {new_row("create_destroy_pooled", "coil", o->creates, o->reps),
-         create_rep, &pooled, 0, NULL},
+         create_rep, &pooled, 0, 0, NULL},
         {new_row("create_destroy_fresh", "coil", nfresh, o->reps),
-         create_rep, &fresh, 0, NULL},
+         create_rep, &fresh, 0, 0, NULL},
     };
     measure(jobs, 2);
     print_row(jobs[0].r);
@@ -432,6 +487,254 @@ static void run_scale(const options *o)
     fflush(stdout);
 }
 
+/* ---------------------------------------------------------------- sched */
+
+/* The peers (Go, asyncio), set up once; ok = 0 when skipped. */
+static bench_peer peers[2];
+#define PEER_GO (&peers[0])
+
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of n sorted values, as sched.go and sched.py
+ * compute it. */
+static int64_t percentile(const int64_t *sorted, long n, int p)
+{
+    long rank = ((long)p * n + 99) / 100;
+    return sorted[rank < 1 ? 0 : rank - 1];
+}
+
+/* count rounded down to a multiple of ntasks, and at least ntasks: every
+ * task then yields equally often, and the count is exactly what ran. */
+static long per_task_multiple(long count, long ntasks)
+{
+    return count < ntasks ? ntasks : count / ntasks * ntasks;
+}
+
+static int yield_rep(const void *ctx, long count, uint64_t *ns, char *err)
+{
+    return bench_yield(*(const long *)ctx, count, ns, err);
+}
+
+static int spawn_rep(const void *ctx, long count, uint64_t *ns, char *err)
+{
+    return bench_spawn_await(*(const int *)ctx, count, ns, err);
+}
+
+/* A row a peer measures: which of its program's benches, with what. */
+typedef struct peer_job {
+    const bench_peer *peer;
+    long ntasks;           /* yield; 0: spawn */
+} peer_job;
+
+static int peer_rep(const void *ctx, long count, uint64_t *ns, char *err)
+{
+    const peer_job *pj = ctx;
+    char tasks[24], n[24], line[512];
+    snprintf(tasks, sizeof tasks, "%ld", pj->ntasks);
+    snprintf(n, sizeof n, "%ld", count);
+    const char *yield_args[] = {"yield", tasks, n, NULL};
+    const char *spawn_args[] = {"spawn", n, NULL};
+
+    if (bench_peer_run(pj->peer, pj->ntasks ? yield_args : spawn_args, line,
+                       sizeof line, err) != 0)
+        return -1;
+    /* The program must have done exactly what was asked. */
+    double elapsed, done;
+    if (bench_json_number(line, "elapsed_ns", &elapsed) != 0 ||
+        bench_json_number(line, "count", &done) != 0 ||
+        (long)done != count) {
+        snprintf(err, BENCH_ERR_MAX, "unexpected output: %.100s", line);
+        return -1;
+    }
+    *ns = (uint64_t)elapsed;
+    return 0;
+}
+
+/* Each row's median against go's for the same bench. */
+static void ratios_vs_go(job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        row *r = jobs[i].r;
+        const row *go = find_row(r->bench, "go");
+        if (r->ok && go != NULL)
+            r->ratio = r->median_ns / go->median_ns;
+    }
+}
+
+static void print_sched_header(const options *o)
+{
+    printf("\nscheduler benches: %ld repetitions; vs go = median / go's "
+           "median\n", o->sched_reps);
+    for (size_t i = 0; i < 2; i++) {
+        const bench_peer *p = &peers[i];
+        if (!p->ok)
+            printf("  %s: %s\n", p->impl, p->note);
+        else if (p == PEER_GO)
+            printf("  go: %s, GOMAXPROCS=1\n", p->version);
+        else
+            printf("  %s: python %s, %s\n", p->impl, p->version, p->exe);
+    }
+    printf("  sleep_1ms: overshoot past 1 ms of each sleep, median = p50; "
+           "count = sleeps in all\n");
+    printf("\n%-22s %-15s %10s %10s %10s %9s\n", "bench", "impl",
+           "count/rep", "median ns", "min ns", "vs go");
+    fflush(stdout);
+}
+
+/* The yield and spawn rows, coil's and the peers', interleaved. */
+static void run_sched_timed(const options *o)
+{
+    static const long ntasks[2] = {2, 1000};
+    static const char *const names[2] = {"yield_2", "yield_1000"};
+    static const int inside = 0, outside = 1;
+    job jobs[12];
+    peer_job pjobs[12];
+    size_t n = 0;
+
+    for (int k = 0; k < 2; k++) {
+        jobs[n++] = (job){new_row(names[k], "coil",
+                                  per_task_multiple(o->yields, ntasks[k]),
+                                  o->sched_reps),
+                          yield_rep, &ntasks[k], 0, 0, NULL};
+        for (size_t i = 0; i < 2; i++) {
+            const bench_peer *p = &peers[i];
+            long count = p == PEER_GO ? o->yields
+                                      : o->yields / PY_YIELD_DIVISOR;
+            if (!p->ok)
+                continue;
+            pjobs[n] = (peer_job){p, ntasks[k]};
+            jobs[n] = (job){new_row(names[k], p->impl,
+                                    per_task_multiple(count, ntasks[k]),
+                                    o->sched_reps),
+                            peer_rep, &pjobs[n], 0, 1, NULL};
+            n++;
+        }
+    }
+    measure(jobs, n);
+    ratios_vs_go(jobs, n);
+    for (size_t i = 0; i < n; i++)
+        print_row(jobs[i].r);
+
+    n = 0;
+    jobs[n++] = (job){new_row("spawn_await", "coil", o->spawns,
+                              o->sched_reps), spawn_rep, &inside, 0, 0, NULL};
+    for (size_t i = 0; i < 2; i++) {
+        const bench_peer *p = &peers[i];
+        long count = p == PEER_GO ? o->spawns : o->spawns / PY_SPAWN_DIVISOR;
+        if (!p->ok)
+            continue;
+        pjobs[n] = (peer_job){p, 0};
+        jobs[n] = (job){new_row("spawn_await", p->impl, count ? count : 1,
+                                o->sched_reps), peer_rep, &pjobs[n], 0, 1,
+                        NULL};
+        n++;
+    }
+    /* Last, so that the rows above can be compared at a glance. */
+    jobs[n++] = (job){new_row("spawn_await_outside", "coil", o->spawns,
+                              o->sched_reps), spawn_rep, &outside, 0, 0, NULL};
+    measure(jobs, n);
+    ratios_vs_go(jobs, n);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].r->per_second = 1;
+        print_row(jobs[i].r);
+    }
+}
+
+/* At most this many sleeps per child run: its JSON line lists them all. */
+#define SLEEPS_PER_RUN 1000
+
+/* One impl's sleeps: a run of n of them, overshoots appended to samples. */
+static int sleep_chunk(const bench_peer *p, long n, int64_t *samples,
+                       char *err)
+{
+    static char line[64 * 1024];
+    char count[24];
+    const char *args[] = {"sleep", count, NULL};
+
+    if (p == NULL)
+        return bench_sleep(n, COIL_MSEC(1), samples, err);
+    snprintf(count, sizeof count, "%ld", n);
+    if (bench_peer_run(p, args, line, sizeof line, err) != 0)
+        return -1;
+    if (bench_json_int_array(line, "overshoot_ns", samples, n) != n) {
+        snprintf(err, BENCH_ERR_MAX, "unexpected output: %.100s", line);
+        return -1;
+    }
+    return 0;
+}
+
+/* Timer precision.  Every sleep is a sample, so there is no per-run
+ * figure to take the median of; instead the sleeps are split into rounds,
+ * each impl doing its share of a round in turn (as measure() interleaves
+ * repetitions), so that a noisy moment of the machine lands on all of
+ * them alike, and each impl's overshoots are pooled. */
+static void run_sched_sleep(const options *o)
+{
+    long rounds = o->sched_reps;
+    if (rounds < (o->sleeps + SLEEPS_PER_RUN - 1) / SLEEPS_PER_RUN)
+        rounds = (o->sleeps + SLEEPS_PER_RUN - 1) / SLEEPS_PER_RUN;
+    if (rounds > o->sleeps)
+        rounds = o->sleeps;
+
+    const bench_peer *impls[3] = {NULL};     /* NULL: coil itself */
+    row *rs[3];
+    int64_t *samples[3];
+    size_t n = 1;
+    for (size_t i = 0; i < 2; i++)
+        if (peers[i].ok)
+            impls[n++] = &peers[i];
+    for (size_t k = 0; k < n; k++) {
+        rs[k] = new_row("sleep_1ms", impls[k] ? impls[k]->impl : "coil",
+                        o->sleeps, rounds);
+        samples[k] = malloc((size_t)o->sleeps * sizeof *samples[k]);
+        if (samples[k] == NULL)
+            snprintf(rs[k]->error, sizeof rs[k]->error, "out of memory");
+    }
+
+    /* The peers warm up in every run; coil once, here. */
+    long warm = o->sleeps / 10 ? o->sleeps / 10 : 1;
+    if (samples[0] != NULL)
+        bench_sleep(warm, COIL_MSEC(1), samples[0], rs[0]->error);
+
+    for (long i = 0; i < rounds; i++) {
+        long from = o->sleeps * i / rounds, to = o->sleeps * (i + 1) / rounds;
+        for (size_t k = 0; k < n; k++)
+            if (!rs[k]->error[0])
+                sleep_chunk(impls[k], to - from, samples[k] + from,
+                            rs[k]->error);
+    }
+
+    for (size_t k = 0; k < n; k++) {
+        row *r = rs[k];
+        if (!r->error[0]) {
+            qsort(samples[k], (size_t)o->sleeps, sizeof *samples[k],
+                  cmp_int64);
+            r->ok = 1;
+            r->min_ns = (double)samples[k][0];
+            r->median_ns = (double)percentile(samples[k], o->sleeps, 50);
+            r->p99_ns = (double)percentile(samples[k], o->sleeps, 99);
+        }
+        free(samples[k]);
+        print_row(r);
+    }
+}
+
+static void run_sched(const options *o)
+{
+    /* Setup builds the Go program: let the compiler use every CPU. */
+    pin(0);
+    bench_peers_setup(&peers[0], &peers[1]);
+    pin(1);
+    print_sched_header(o);
+    run_sched_timed(o);
+    run_sched_sleep(o);
+    bench_peers_cleanup();
+}
+
 /* ---------------------------------------------------------------- targets */
 
 /* The project's goals, checked against what was just measured.  Printed
@@ -443,8 +746,12 @@ static void print_targets(void)
     const row *boost = find_row("switch", "boost_fcontext");
     const row *uc = find_row("switch", "ucontext");
     const row *scale = find_row("scale", "coil");
+    const row *sleep = find_row("sleep_1ms", "coil");
+    static const char *const vs_go[] = {"yield_2", "yield_1000",
+                                        "spawn_await"};
+    static const double vs_go_target[] = {0.35, 0.35, 0.2};
 
-    if (!coil && !scale)
+    if (!coil && !scale && !sleep && !find_row("spawn_await", "coil"))
         return;
     printf("\ntargets (medians):\n");
     if (coil && boost)
@@ -463,6 +770,24 @@ static void print_targets(void)
                scale->rss_per_coro,
                scale->rss_per_coro <= 6144 ? "met" : "MISSED",
                scale->count >= 1000000 ? "" : " (run had < 1M coroutines)");
+    for (size_t i = 0; i < sizeof vs_go / sizeof *vs_go; i++) {
+        const row *c = find_row(vs_go[i], "coil");
+        char label[32];
+        if (c == NULL)
+            continue;
+        snprintf(label, sizeof label, "%s coil / go", vs_go[i]);
+        if (c->ratio >= 0)
+            printf("  %-27s %7.3fx   target <= %.2fx  %s\n", label,
+                   c->ratio, vs_go_target[i],
+                   c->ratio <= vs_go_target[i] ? "met" : "MISSED");
+        else
+            printf("  %-27s %8s   target <= %.2fx  not checked (no go "
+                   "row)\n", label, "-", vs_go_target[i]);
+    }
+    if (sleep)
+        printf("  sleep_1ms p99 overshoot     %7.1f us  target < 200 us  "
+               "%s\n", sleep->p99_ns / 1000,
+               sleep->p99_ns < 200000 ? "met" : "MISSED");
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -482,8 +807,10 @@ static void json_string(FILE *f, const char *s)
 }
 
 /* One object per row: {"bench", "impl", "median_ns", "min_ns"}, plus
- * "rss_bytes_per_coroutine" for scale.  A failed row keeps the same keys
- * (null where nothing was measured) and adds "error". */
+ * "rss_bytes_per_coroutine" for scale, and for sleep_1ms
+ * "p50_overshoot_ns" (the same as median_ns) and "p99_overshoot_ns".  A
+ * failed row keeps the same keys (null where nothing was measured) and
+ * adds "error". */
 static int write_json(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -509,6 +836,15 @@ static int write_json(const char *path)
                         r->rss_per_coro);
             else
                 fprintf(f, ", \"rss_bytes_per_coroutine\": null");
+        }
+        if (strcmp(r->bench, "sleep_1ms") == 0) {
+            if (r->ok)
+                fprintf(f, ", \"p50_overshoot_ns\": %.0f, "
+                        "\"p99_overshoot_ns\": %.0f", r->median_ns,
+                        r->p99_ns);
+            else
+                fprintf(f, ", \"p50_overshoot_ns\": null, "
+                        "\"p99_overshoot_ns\": null");
         }
         if (r->error[0]) {
             fprintf(f, ", \"error\": ");
@@ -542,10 +878,16 @@ int main(int argc, char **argv)
         run_switch(&o);
     if (wanted(&o, "create"))
         run_create(&o);
-    /* Last: it leaves a million stacks' worth of address space in the
-     * thread's pool, which nothing after it should have to share. */
+    /* It leaves a million stacks' worth of address space in the thread's
+     * pool, which nothing that maps stacks should have to share. */
     if (wanted(&o, "scale"))
         run_scale(&o);
+    /* After it all the same: its table has columns of its own.  Its tasks
+     * take stacks from the pool and give them back, warm or cold as they
+     * would be without the scale run, and its children are started with
+     * posix_spawn, which does not copy the address space. */
+    if (wanted(&o, "sched"))
+        run_sched(&o);
 
     print_targets();
 
