@@ -648,10 +648,12 @@ enum {
 
 /* Wait for all n futures; results[i] (if results is not NULL) gets the
  * i-th result in input order (NULL for a failed one) and errors[i] (if not
- * NULL) 0 or its errno (ECANCELED if cancelled).  Returns 0, or -1 with
- * errno: the first failure's error (COIL_GATHER_FIRST_ERROR), EINVAL (fs
- * NULL with n > 0, a NULL entry, bad policy), ENOMEM, or as coil_await
- * for the caller itself.  If the calling task is cancelled while waiting,
+ * NULL) 0 or its errno (ECANCELED if cancelled; EAGAIN for an input that
+ * a COIL_GATHER_FIRST_ERROR gather left behind, being cancelled).  Returns
+ * 0, or -1 with errno: the first failure's error (COIL_GATHER_FIRST_ERROR),
+ * EINVAL (fs NULL with n > 0, a NULL entry, bad policy), EDEADLK (the
+ * calling task's own future is among them), ENOMEM, or as coil_await for
+ * the caller itself.  If the calling task is cancelled while waiting,
  * the futures that are tasks are cancelled too. */
 int coil_gather(coil_future *const *fs, size_t n, void **results, int *errors,
                 int policy);
@@ -660,7 +662,8 @@ int coil_gather(coil_future *const *fs, size_t n, void **results, int *errors,
 enum coil_wait_mode {
     COIL_ALL_COMPLETED = 0,
     COIL_FIRST_COMPLETED = 1,
-    COIL_FIRST_EXCEPTION = 2   /* first failure, else all */
+    COIL_FIRST_EXCEPTION = 2   /* first failure (an error or a
+                                  cancellation), else all */
 };
 
 /* Wait until mode is satisfied or `timeout` ns pass (negative: no limit).

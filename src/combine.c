@@ -38,7 +38,7 @@ static int satisfied(const watch *w)
 {
     switch (w->mode) {
     case COIL_FIRST_COMPLETED:
-        return w->completed > 0;
+        return w->completed > 0 || w->n == 0;
     case COIL_FIRST_EXCEPTION:
         return w->first_failure || w->completed == w->n;
     default:
@@ -90,17 +90,25 @@ static void watch_unwound(void *arg)
         coil_future_cancel(fs[i]);
 }
 
+/* NULLs are EINVAL; the calling task's own future would never complete
+ * while it waits for it, so that is EDEADLK (as coil_await says). */
 static int check_inputs(coil_future *const *fs, size_t n)
 {
     if (!fs && n) {
         errno = EINVAL;
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
+    coil_future *self = coil_task_future(coil_task_current());
+    for (size_t i = 0; i < n; i++) {
         if (!fs[i]) {
             errno = EINVAL;
             return -1;
         }
+        if (fs[i] == self) {
+            errno = EDEADLK;
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -151,9 +159,10 @@ static int watch_wait(watch *w)
 int coil_gather(coil_future *const *fs, size_t n, void **results, int *errors,
                 int policy)
 {
-    if (check_inputs(fs, n) != 0 ||
-        (policy != COIL_GATHER_FIRST_ERROR &&
-         policy != COIL_GATHER_COLLECT_ERRORS)) {
+    if (check_inputs(fs, n) != 0)
+        return -1;
+    if (policy != COIL_GATHER_FIRST_ERROR &&
+        policy != COIL_GATHER_COLLECT_ERRORS) {
         errno = EINVAL;
         return -1;
     }
@@ -195,8 +204,9 @@ int coil_wait(coil_future *const *fs, size_t n, int mode, coil_time timeout,
               coil_future **done, size_t *ndone, coil_future **pending,
               size_t *npending)
 {
-    if (check_inputs(fs, n) != 0 || mode < COIL_ALL_COMPLETED ||
-        mode > COIL_FIRST_EXCEPTION) {
+    if (check_inputs(fs, n) != 0)
+        return -1;
+    if (mode < COIL_ALL_COMPLETED || mode > COIL_FIRST_EXCEPTION) {
         errno = EINVAL;
         return -1;
     }
@@ -226,10 +236,8 @@ int coil_wait(coil_future *const *fs, size_t n, int mode, coil_time timeout,
 
 int coil_wait_for(coil_future *f, coil_time timeout, void **out)
 {
-    if (!f) {
-        errno = EINVAL;
+    if (check_inputs(&f, 1) != 0)
         return -1;
-    }
     watch w;
     if (watch_start(&w, &f, 1, COIL_FIRST_COMPLETED, timeout) != 0)
         return -1;
@@ -242,12 +250,19 @@ int coil_wait_for(coil_future *f, coil_time timeout, void **out)
     }
     if (!coil_future_done(f)) {
         coil_future_cancel(f);
-        /* Let its cancellation finish (cleanup handlers and all). */
-        if (coil_await(f, out) == 0)
+        /* Let its cancellation finish (cleanup handlers and all).  Shielded,
+         * so that an ECANCELED from the await can only be f's; a request
+         * for the caller that arrives meanwhile is delivered at the end. */
+        int in_task = coil_task_current() != NULL;
+        if (in_task)
+            coil_shield_begin();
+        int r = coil_await(f, out);
+        int e = errno;
+        if (in_task && coil_shield_end() != 0)
+            return -1;                    /* the caller's own: ECANCELED */
+        if (r == 0)
             return 0;                     /* it completed after all */
-        if (errno != ECANCELED)
-            return -1;
-        errno = ETIMEDOUT;
+        errno = e == ECANCELED ? ETIMEDOUT : e;
         return -1;
     }
     return coil_future_result(f, out);
@@ -261,6 +276,7 @@ struct coil_as_completed {
     coil_future **ready;          /* completed, not yet handed out */
     size_t nready, handed;
     coil_future *wake;            /* set while next() waits */
+    coil_handle *timer;           /* its deadline, while next() waits */
     coil_time deadline;           /* loop time, or -1 */
 };
 
@@ -281,7 +297,8 @@ coil_as_completed *coil_as_completed_new(coil_future *const *fs, size_t n,
     if (!ac || !(ac->fs = calloc(n + 1, sizeof *ac->fs)) ||
         !(ac->ready = calloc(n + 1, sizeof *ac->ready)))
         goto fail;
-    memcpy(ac->fs, fs, n * sizeof *fs);
+    if (n)
+        memcpy(ac->fs, fs, n * sizeof *fs);
     ac->n = n;
     ac->deadline = -1;
     if (n && timeout >= 0)
@@ -309,6 +326,9 @@ static void ac_timeout(void *arg)
 static void ac_unwound(void *arg)
 {
     coil_as_completed *ac = arg;
+    coil_handle_cancel(ac->timer);
+    coil_handle_release(ac->timer);
+    ac->timer = NULL;
     coil_future_release(ac->wake);
     ac->wake = NULL;
 }
@@ -325,11 +345,10 @@ int coil_as_completed_next(coil_as_completed *ac, coil_future **out)
     }
     if (ac->handed == ac->nready) {
         coil_loop *loop = ac->fs[0]->loop;
-        coil_handle *timer = NULL;
         if (!(ac->wake = coil_future_new(loop)))
             return -1;
         if (ac->deadline >= 0 &&
-            coil_call_at(loop, ac->deadline, ac_timeout, ac->wake, &timer) != 0) {
+            coil_call_at(loop, ac->deadline, ac_timeout, ac->wake, &ac->timer) != 0) {
             ac_unwound(ac);
             return -1;
         }
@@ -337,8 +356,6 @@ int coil_as_completed_next(coil_as_completed *ac, coil_future **out)
         coil_cleanup_push(ac_unwound, ac);
         r = coil_await(ac->wake, NULL);
         coil_cleanup_pop(1);
-        coil_handle_cancel(timer);
-        coil_handle_release(timer);
         if (r != 0)
             return -1;
         if (ac->handed == ac->nready) {
@@ -526,12 +543,13 @@ static void copy_outcome(coil_future *f, void *arg)
 {
     coil_future *s = arg;
     if (!coil_future_done(s)) {
+        void *v = NULL;
         if (f->state == COIL_CANCELLED)
             coil_future_cancel(s);
-        else if (f->error)
-            coil_future_set_error(s, f->error);
+        else if (coil_future_result(f, &v) != 0)  /* marks the error read */
+            coil_future_set_error(s, errno);
         else
-            coil_future_set_result(s, f->result);
+            coil_future_set_result(s, v);
     }
     coil_future_release(s);               /* the callback's reference */
 }
@@ -561,18 +579,43 @@ static int no_live_tasks(void *loop)
     return coil__list_empty(coil__loop_tasks(loop));
 }
 
+/* The tasks one shutdown round cancels, held until they have ended. */
+typedef struct round_tasks {
+    coil_task **tasks;
+    int n;
+} round_tasks;
+
 /* Cancel every live task (they unlink themselves as they end, so take a
- * snapshot first). */
-static void cancel_all(coil_loop *loop)
+ * snapshot first, and hold it: the round waits for these, not for tasks
+ * their cleanup starts, which the next round cancels). */
+static void cancel_all(coil_loop *loop, round_tasks *rt)
 {
     int n = coil_loop_tasks(loop, NULL, 0);
-    coil_task **tasks = n > 0 ? malloc((size_t)n * sizeof *tasks) : NULL;
-    if (!tasks)
+    rt->n = 0;
+    rt->tasks = n > 0 ? malloc((size_t)n * sizeof *rt->tasks) : NULL;
+    if (!rt->tasks)
         return;
-    coil_loop_tasks(loop, tasks, (size_t)n);
-    for (int i = 0; i < n; i++)
-        coil_task_cancel(tasks[i]);
-    free(tasks);
+    rt->n = coil_loop_tasks(loop, rt->tasks, (size_t)n);
+    for (int i = 0; i < rt->n; i++)
+        coil_future_retain(coil_task_future(rt->tasks[i]));
+    for (int i = 0; i < rt->n; i++)
+        coil_task_cancel(rt->tasks[i]);
+}
+
+static int round_ended(void *arg)
+{
+    round_tasks *rt = arg;
+    for (int i = 0; i < rt->n; i++)
+        if (!coil_future_done(coil_task_future(rt->tasks[i])))
+            return 0;
+    return 1;
+}
+
+static void round_free(round_tasks *rt)
+{
+    for (int i = 0; i < rt->n; i++)
+        coil_task_release(rt->tasks[i]);
+    free(rt->tasks);
 }
 
 typedef struct run_state {
@@ -613,8 +656,10 @@ int coil_run(coil_task_fn fn, void *arg, void **result)
     /* Shut down like asyncio.run: cancel what is left, let its cleanup
      * run, flush the callbacks that leaves behind, close. */
     for (int round = 0; round < 100 && !no_live_tasks(loop); round++) {
-        cancel_all(loop);
-        coil__loop_run_until(loop, no_live_tasks, loop);
+        round_tasks rt;
+        cancel_all(loop, &rt);
+        coil__loop_run_until(loop, round_ended, &rt);
+        round_free(&rt);
     }
     coil_loop_stop(loop);
     coil_loop_run_forever(loop);
