@@ -1,10 +1,14 @@
 /*
  * coil.h — stackful green threads for Linux.  The whole public API.
  *
- * Layers, bottom up (see docs/DESIGN.md):
+ * Layers, bottom up (sections below, in this order of dependency):
  *   0  context switch   coil/ctx.h (usable alone)
  *   1  stacks           mmap'd, guarded, pooled
  *   2  coroutines       a stack + a context + an entry trampoline
+ *   3  event loop       ready queue, timers, epoll, signals
+ *   4  futures, tasks   awaiting, cancellation, combinators, scopes
+ *   5  services         fd IO with deadlines (more to come: sockets,
+ *                       threads, synchronisation)
  *
  * Conventions, throughout:
  *   - A function returning int returns 0 (or a documented non-negative
@@ -22,6 +26,8 @@
 
 #include <setjmp.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <coil/ctx.h>
 
 #ifdef __cplusplus
@@ -317,6 +323,133 @@ int coil_loop_add_signal_handler(coil_loop *loop, int signo, coil_callback fn,
 int coil_loop_remove_signal_handler(coil_loop *loop, int signo);
 
 /* ======================================================================
+ * IO (layer 5)
+ *
+ * Blocking-style fd IO for tasks.  Each call behaves like its POSIX
+ * namesake (-1 and errno) and tries the syscall first: it suspends the
+ * calling task only when the syscall says EAGAIN, then retries once the
+ * loop's epoll reports the fd ready, while other tasks run.  Every call
+ * has an *_until form taking an absolute loop-time deadline
+ * (coil_loop_time(coil_loop_current()) + COIL_MSEC(500), say, or
+ * coil_clock() + ...: the same clock; negative: none): once it
+ * passes while the call waits, the call fails with ETIMEDOUT.  A deadline
+ * already past still lets the first syscall try.
+ *
+ * Common to all of them:
+ *   - They may suspend, and must run inside a task: outside one they fail
+ *     with EPERM (coil_close excepted: it never suspends).
+ *   - First use switches the fd to O_NONBLOCK, for good.  The flag belongs
+ *     to the open file description, so it is shared with dup()s of the fd
+ *     and with other processes holding it (stdin inherited from a shell!).
+ *   - An fd used with coil must be closed with coil_close(): coil keeps a
+ *     record per fd number (per loop) that a plain close() leaves stale,
+ *     and a later fd with that number could then block the loop or hang.
+ *   - At most one task waits to read, and one to write, an fd at a time:
+ *     a second that would have to wait fails with EBUSY (two readers of
+ *     one stream would get its bytes interleaved; give each fd one reader
+ *     task and one writer).  coil_wait_fd fails so at once.
+ *   - Errors besides the syscall's own: ETIMEDOUT (deadline passed), EBADF
+ *     (bad fd, or closed with coil_close while the call waited), EBUSY (as
+ *     above), ECANCELED (cancelled, COIL_TASK_CANCEL_AS_ERROR tasks; in the
+ *     default mode a cancelled task unwinds out of the call, which leaves
+ *     no waiter or timer behind), ENOMEM, EPERM (outside a task).
+ *   - A peer that closes gives EOF (0) on reads; writes then fail with
+ *     EPIPE (or ECONNRESET), never with SIGPIPE killing the process:
+ *     sockets are written with send(MSG_NOSIGNAL); pipes and other fds
+ *     with SIGPIPE blocked in the calling thread around the write, the one
+ *     it raised consumed with sigtimedwait (a thread that blocks SIGPIPE
+ *     itself keeps it pending, as it arranged).
+ *   - A task whose fd always has data never suspends in these calls; call
+ *     coil_yield() now and then in such a loop to let others run.
+ * ====================================================================== */
+
+/* Events for coil_wait_fd. */
+#define COIL_READABLE 0x1u
+#define COIL_WRITABLE 0x2u
+
+/* Wait until fd is readable or writable (events: COIL_READABLE,
+ * COIL_WRITABLE, or both for "either"), for anything the IO calls below do
+ * not cover.  "Readable" includes EOF, hang-up and a pending error, as
+ * with poll(2); a regular file is always ready.  Readiness that arrived
+ * while nobody waited counts, and a readiness coil remembers is checked
+ * with poll(2) first, so draining the fd with plain syscalls in between is
+ * fine.  The deadline is absolute loop time, negative for none.  May
+ * suspend.  Returns 0 when ready (with both events, try both operations),
+ * or -1 with errno ETIMEDOUT, EBADF, EBUSY (another task already waits for
+ * that direction on fd), EINVAL (events 0 or unknown bits), ECANCELED,
+ * ENOMEM or EPERM, as above. */
+int coil_wait_fd(int fd, unsigned events, coil_time deadline);
+
+/* read(2), readv(2), recv(2).  Return the bytes read, 0 at EOF (or for
+ * n == 0), or -1 with errno as the syscall or as above.  recv with
+ * MSG_DONTWAIT in flags returns EAGAIN instead of waiting.  May suspend. */
+ssize_t coil_read(int fd, void *buf, size_t n);
+ssize_t coil_read_until(int fd, void *buf, size_t n, coil_time deadline);
+ssize_t coil_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t coil_readv_until(int fd, const struct iovec *iov, int iovcnt,
+                         coil_time deadline);
+ssize_t coil_recv(int fd, void *buf, size_t n, int flags);
+ssize_t coil_recv_until(int fd, void *buf, size_t n, int flags,
+                        coil_time deadline);
+
+/* write(2), writev(2), send(2) (MSG_NOSIGNAL is always added).  Return
+ * the bytes written — possibly fewer than asked, as POSIX allows; see
+ * coil_write_all — or -1 with errno as the syscall (EPIPE, ECONNRESET
+ * when the peer is gone) or as above.  May suspend. */
+ssize_t coil_write(int fd, const void *buf, size_t n);
+ssize_t coil_write_until(int fd, const void *buf, size_t n,
+                         coil_time deadline);
+ssize_t coil_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t coil_writev_until(int fd, const struct iovec *iov, int iovcnt,
+                          coil_time deadline);
+ssize_t coil_send(int fd, const void *buf, size_t n, int flags);
+ssize_t coil_send_until(int fd, const void *buf, size_t n, int flags,
+                        coil_time deadline);
+
+/* Read exactly n bytes, looping over short reads, or until EOF.  Returns
+ * n, or fewer (0 to n - 1) if EOF came first, or -1 with errno as
+ * coil_read; the deadline covers the whole transfer.  Whatever happens,
+ * *done (if done is not NULL) holds the bytes read into buf, so the
+ * progress before an error is not lost.  EINVAL if n > SSIZE_MAX.  May
+ * suspend. */
+ssize_t coil_read_full(int fd, void *buf, size_t n, size_t *done);
+ssize_t coil_read_full_until(int fd, void *buf, size_t n, size_t *done,
+                             coil_time deadline);
+
+/* Write all n bytes, looping over short writes.  Returns n, or -1 with
+ * errno as coil_write; *done (if not NULL) holds the bytes written before
+ * the error (they are gone: the peer may have them).  The deadline covers
+ * the whole transfer.  EINVAL if n > SSIZE_MAX.  May suspend. */
+ssize_t coil_write_all(int fd, const void *buf, size_t n, size_t *done);
+ssize_t coil_write_all_until(int fd, const void *buf, size_t n, size_t *done,
+                             coil_time deadline);
+
+/* accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK: waits for a connection on
+ * the listening socket fd.  addr and addrlen as accept(2) (both may be
+ * NULL).  Returns the new fd, or -1 with errno as accept4 (ECONNABORTED,
+ * EMFILE, ...) or as above.  May suspend. */
+int coil_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
+                      coil_time deadline);
+
+/* connect(2) without blocking the loop: starts the connection, waits until
+ * the socket is writable, then reads SO_ERROR.  Returns 0 once connected,
+ * or -1 with errno as connect(2) (ECONNREFUSED, ENETUNREACH, EAGAIN for a
+ * full Unix-socket backlog, ...) or as above.  After ETIMEDOUT or
+ * ECANCELED the attempt may still be under way: close the socket.  May
+ * suspend. */
+int coil_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                       coil_time deadline);
+
+/* Close fd: tasks of this thread's loop waiting on it wake with EBADF, it
+ * leaves the loop's epoll and coil's records, then close(2).  Does not
+ * suspend; works outside a task too (it then acts on the running loop, or
+ * the thread's default loop if one exists).  Returns as close(2): 0, or -1
+ * with errno EBADF, EIO, ... (on Linux the fd is released even then). */
+int coil_close(int fd);
+
+/* ======================================================================
  * Futures (layer 4)
  *
  * A future is a value that will be known later: PENDING until someone sets
@@ -359,9 +492,9 @@ int coil_future_done(const coil_future *f);
 
 /* Complete f with a result, or with an error (err > 0, an errno value).
  * Schedules its done-callbacks.  Does not suspend.  Returns 0, or -1 with
- * errno EINVAL (NULL, err <= 0, or f is a task: tasks complete themselves),
- * EALREADY (f is already done or cancelled) or ENOMEM (no memory to queue
- * the callbacks; f is unchanged). */
+ * errno EINVAL (NULL, err <= 0, or f is a task: tasks complete themselves)
+ * or EALREADY (f is already done or cancelled).  Cannot fail for lack of
+ * memory: queueing the callbacks allocates nothing. */
 int coil_future_set_result(coil_future *f, void *result);
 int coil_future_set_error(coil_future *f, int err);
 

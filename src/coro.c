@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "coil.h"
+#include "name.h"
 #include "stack.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -132,28 +133,6 @@ static void *coro_main(void *data, void *arg)
 
 /* ------------------------------------------------------------------- API */
 
-/* Creating coroutines is a hot path: copy or format the name by hand
- * rather than through snprintf, which costs as much as the rest of create. */
-static void set_name(coil_coro *co, const char *name, unsigned long id)
-{
-    if (name && *name) {
-        size_t n = strnlen(name, sizeof co->name - 1);
-        memcpy(co->name, name, n);
-        co->name[n] = '\0';
-        return;
-    }
-    char digits[24];
-    int n = 0;
-    do
-        digits[n++] = (char)('0' + id % 10);
-    while ((id /= 10) != 0);
-    memcpy(co->name, "coro-", 5);
-    char *p = co->name + 5;
-    while (n)
-        *p++ = digits[--n];
-    *p = '\0';
-}
-
 coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
                             void *arg)
 {
@@ -174,7 +153,8 @@ coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
         free(co);
         return NULL;
     }
-    set_name(co, attr->name, atomic_fetch_add(&next_id, 1) + 1);
+    coil__set_name(co->name, sizeof co->name, attr->name, "coro-",
+                   atomic_fetch_add(&next_id, 1) + 1);
     co->stack.owner = co->name;
     co->fn = fn;
     co->arg = arg;

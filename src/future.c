@@ -14,6 +14,8 @@
 #include "future.h"
 #include "loop.h"
 
+static void dispatch(void *arg);
+
 void coil__future_init(coil_future *f, coil_loop *loop, int is_task)
 {
     memset(f, 0, sizeof *f);
@@ -22,6 +24,7 @@ void coil__future_init(coil_future *f, coil_loop *loop, int is_task)
 #endif
     f->loop = loop;
     f->refs = 1;
+    coil__work_init(&f->dispatch, dispatch, f);
     f->state = COIL_PENDING;
     f->is_task = (uint8_t)is_task;
 }
@@ -104,7 +107,6 @@ int coil_future_done(const coil_future *f)
 static void dispatch(void *arg)
 {
     coil_future *f = arg;
-    f->dispatch_scheduled = 0;
     while (f->ncallbacks > 0) {
         done_callback cb = f->callbacks[0];
         f->ncallbacks--;
@@ -115,15 +117,14 @@ static void dispatch(void *arg)
     coil_future_release(f);
 }
 
-static int schedule_dispatch(coil_future *f)
+/* The dispatch is a work item inside the future: queueing it allocates
+ * nothing, so completing a future cannot fail for want of memory. */
+static void schedule_dispatch(coil_future *f)
 {
-    if (f->dispatch_scheduled || f->ncallbacks == 0)
-        return 0;
-    if (coil_call_soon(f->loop, dispatch, f, NULL) != 0)
-        return -1;
-    f->dispatch_scheduled = 1;
+    if (coil__work_queued(&f->dispatch) || f->ncallbacks == 0)
+        return;
+    coil__loop_post(f->loop, &f->dispatch);
     coil_future_retain(f);
-    return 0;
 }
 
 int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg)
@@ -143,10 +144,8 @@ int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg)
         f->cap = cap;
     }
     f->callbacks[f->ncallbacks++] = (done_callback){fn, arg};
-    if (is_done(f) && schedule_dispatch(f) != 0) {
-        f->ncallbacks--;
-        return -1;
-    }
+    if (is_done(f))
+        schedule_dispatch(f);
     return 0;
 }
 
@@ -174,14 +173,10 @@ int coil__future_finish(coil_future *f, int state, void *result, int error)
         errno = EALREADY;
         return -1;
     }
-    /* Queue the callbacks before changing anything: if even that one
-     * allocation fails, the future stays pending and the caller gets
-     * ENOMEM, instead of a done future whose callbacks never run. */
-    if (schedule_dispatch(f) != 0)
-        return -1;
     f->state = (uint8_t)state;
     f->result = result;
     f->error = error;
+    schedule_dispatch(f);
     return 0;
 }
 

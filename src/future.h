@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "coil.h"
+#include "loop.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -23,7 +24,7 @@ struct coil_future {
     uint8_t state;                /* enum coil_future_state */
     uint8_t is_task;              /* embedded first in a coil_task */
     uint8_t error_read;           /* someone looked at the error */
-    uint8_t dispatch_scheduled;   /* a callback run is queued on the loop */
+    coil__work dispatch;          /* queued while callbacks are due */
     int error;                    /* 0: result holds the outcome */
     void *result;
     done_callback *callbacks;     /* not yet run, in order added */

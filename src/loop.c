@@ -60,6 +60,7 @@ struct coil_loop {
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
     coil__list tasks;        /* task.c's live tasks */
     coil__signals *signals;  /* signal.c's state, made on first use */
+    coil__io *io;            /* io.c's fd table, made on first use */
     coil_time last_poll;     /* loop time of the last look at the kernel */
     int debug;               /* debug mode (debug.h) */
     coil_time slow;          /* debug: report callbacks longer than this */
@@ -321,6 +322,7 @@ int coil_loop_close(coil_loop *loop)
         coil__task_report_pending(&loop->tasks);
     detach_tasks(loop);
     coil__signals_free(loop->signals);
+    coil__io_free(loop->io);
     coil__timers_free(&loop->timers);
     coil__poll_free(loop->poll);
     if (default_loop == loop)
@@ -365,6 +367,16 @@ coil__poll *coil__loop_poll(coil_loop *loop)
 coil__signals **coil__loop_signals(coil_loop *loop)
 {
     return &loop->signals;
+}
+
+coil_loop *coil__loop_existing(void)
+{
+    return current_loop ? current_loop : default_loop;
+}
+
+coil__io **coil__loop_io(coil_loop *loop)
+{
+    return &loop->io;
 }
 
 coil__list *coil__loop_tasks(coil_loop *loop)

@@ -60,6 +60,16 @@ typedef struct coil__signals coil__signals;
 coil__signals **coil__loop_signals(coil_loop *loop);
 void coil__signals_free(coil__signals *s);
 
+/* io.c's per-loop fd table, likewise: made on first use, freed by
+ * coil_loop_close through coil__io_free (the fds themselves stay open). */
+typedef struct coil__io coil__io;
+coil__io **coil__loop_io(coil_loop *loop);
+
+/* The loop running on this thread, else its default loop if one was made
+ * (never makes one), else NULL. */
+coil_loop *coil__loop_existing(void);
+void coil__io_free(coil__io *io);
+
 #pragma GCC visibility pop
 
 #endif

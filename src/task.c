@@ -25,6 +25,8 @@
 #include "debug.h"
 #include "future.h"
 #include "loop.h"
+#include "name.h"
+#include "task.h"
 
 struct coil_task {
     coil_future fut;              /* first: a task is a future */
@@ -114,28 +116,6 @@ static void *coroutine_body(void *arg)
 
 /* ---------------------------------------------------------------- spawn */
 
-/* By hand, not snprintf: spawning is a hot path. */
-static void set_name(coil_task *t, const char *name)
-{
-    if (name && *name) {
-        size_t n = strnlen(name, sizeof t->name - 1);
-        memcpy(t->name, name, n);
-        t->name[n] = '\0';
-        return;
-    }
-    unsigned long id = atomic_fetch_add(&task_counter, 1) + 1;
-    char digits[24];
-    int n = 0;
-    do
-        digits[n++] = (char)('0' + id % 10);
-    while ((id /= 10) != 0);
-    memcpy(t->name, "Task-", 5);
-    char *p = t->name + 5;
-    while (n)
-        *p++ = digits[--n];
-    *p = '\0';
-}
-
 coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
                            void *arg, const char *fn_name)
 {
@@ -159,7 +139,8 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
         return NULL;
     }
     coil__future_init(&t->fut, loop, 1);
-    set_name(t, attr->name);
+    coil__set_name(t->name, sizeof t->name, attr->name, "Task-",
+                   atomic_fetch_add(&task_counter, 1) + 1);
     t->fn = fn;
     t->arg = arg;
     t->fn_name = fn_name ? fn_name : "?";
@@ -531,7 +512,7 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
 static int future_is_settled(void *arg)
 {
     coil_future *f = arg;
-    return coil_future_done(f) == 1 && !f->dispatch_scheduled;
+    return coil_future_done(f) == 1 && !coil__work_queued(&f->dispatch);
 }
 
 int coil_await(coil_future *f, void **out)
@@ -591,6 +572,23 @@ int coil_sleep_until(coil_time when)
     r = coil_await(s.done, NULL);
     coil_cleanup_pop(1);
     return r;
+}
+
+/* For services (io.c) that keep their own waiter records: suspend until
+ * coil__task_wake() or a cancellation request.  The caller re-checks its
+ * condition, as wakes may be spurious. */
+int coil__task_park(void)
+{
+    coil_task *t = current_task;
+    if (deliverable(t))
+        return deliver(t);
+    coil_coro_yield(NULL, NULL);
+    return deliverable(t) ? deliver(t) : 0;
+}
+
+void coil__task_wake(coil_task *t)
+{
+    schedule_step(t);
 }
 
 int coil_yield(void)

@@ -1,0 +1,638 @@
+/*
+ * src/io.c — blocking-style fd IO for tasks (layer 5).
+ *
+ * Every call tries its syscall first and suspends only on EAGAIN.  Each
+ * loop keeps a table indexed by fd: a record per fd that coil has seen,
+ * registered with the poller the first time a task has to wait on it,
+ * edge-triggered for input and output at once, so an fd costs one
+ * epoll_ctl in its life instead of one per wait.
+ *
+ * Edge-triggered means the kernel reports a change once.  The record
+ * latches what the poller reported (`ready`) until coil sees EAGAIN for
+ * that direction, so readiness that arrived while nobody waited is not
+ * lost; a task that finds its direction latched does not suspend.  A
+ * direction has at most one waiter (a second is EBUSY): two readers of one
+ * stream would get interleaved bytes, so sharing one is a bug to report,
+ * not to queue.  Waiters live on their task's stack and are unlinked by a
+ * cleanup handler on every way out, unwinding included, as is the
+ * deadline timer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/poll.h>              /* <poll.h> would be src/poll.h */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "debug.h"
+#include "future.h"
+#include "loop.h"
+#include "poll.h"
+#include "task.h"
+
+enum { RD = 0, WR = 1 };                  /* directions: waiter slots */
+
+typedef struct waiter waiter;
+
+typedef struct fd_state {
+    coil__poll_watch watch;               /* the poller's handle on us */
+    coil__io *io;
+    int fd;
+    unsigned ready;                       /* latched COIL_READABLE/WRITABLE */
+    uint8_t known;                        /* checked and made O_NONBLOCK */
+    uint8_t socket;                       /* write through send(NOSIGNAL) */
+    uint8_t registered;                   /* with the poller */
+    uint8_t always_ready;                 /* epoll refuses it: regular file */
+    waiter *waiters[2];                   /* RD, WR */
+} fd_state;
+
+struct coil__io {
+    coil_loop *loop;
+    fd_state **fds;                       /* by fd; records never move */
+    size_t cap;
+};
+
+struct waiter {
+    coil_task *task;
+    fd_state *st;
+    unsigned events;                      /* the directions it waits for */
+    coil_handle *timer;                   /* deadline, or NULL */
+    uint8_t timed_out;
+    uint8_t closed;                       /* coil_close took the fd away */
+};
+
+static const unsigned dir_bit[2] = {COIL_READABLE, COIL_WRITABLE};
+
+/* ------------------------------------------------------------- the table */
+
+void coil__io_free(coil__io *io)
+{
+    if (!io)
+        return;
+    for (size_t i = 0; i < io->cap; i++)
+        free(io->fds[i]);
+    free(io->fds);
+    free(io);
+}
+
+static coil__io *io_for(coil_loop *loop)
+{
+    coil__io **slot = coil__loop_io(loop);
+    if (!*slot) {
+        coil__io *io = calloc(1, sizeof *io);
+        if (!io) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        io->loop = loop;
+        *slot = io;
+    }
+    return *slot;
+}
+
+static void on_ready(coil__poll_watch *w, unsigned events);
+
+/* fd's record, made (with room for it in the table) if need be. */
+static fd_state *slot_for(coil__io *io, int fd)
+{
+    if ((size_t)fd >= io->cap) {
+        size_t cap = io->cap ? io->cap : 64;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        fd_state **fds = realloc(io->fds, cap * sizeof *fds);
+        if (!fds) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        memset(fds + io->cap, 0, (cap - io->cap) * sizeof *fds);
+        io->fds = fds;
+        io->cap = cap;
+    }
+    fd_state *st = io->fds[fd];
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        st->io = io;
+        st->fd = fd;
+        st->watch.ready = on_ready;
+        io->fds[fd] = st;
+    }
+    return st;
+}
+
+/* The record of an fd the calling task is about to use: on first use the
+ * fd is checked (EBADF) and switched to O_NONBLOCK.  The check comes
+ * before the table grows, so a wild fd number cannot make it huge. */
+static fd_state *use_fd(int fd)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    coil__io *io = io_for(coil_task_future(coil_task_current())->loop);
+    if (!io)
+        return NULL;
+    if ((size_t)fd < io->cap && io->fds[fd] && io->fds[fd]->known)
+        return io->fds[fd];
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return NULL;                      /* EBADF */
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return NULL;
+    fd_state *st = slot_for(io, fd);
+    if (!st)
+        return NULL;
+    struct stat sb;
+    st->socket = fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode);
+    st->known = 1;
+    return st;
+}
+
+/* ---------------------------------------------------------------- waiting */
+
+static void wake(waiter *w)
+{
+    coil__task_wake(w->task);
+}
+
+/* Inside the poll: latch the readiness, wake who waits for it. */
+static void on_ready(coil__poll_watch *pw, unsigned events)
+{
+    fd_state *st = coil__container_of(pw, fd_state, watch);
+    if (events & (COIL__POLL_IN | COIL__POLL_ERR))
+        st->ready |= COIL_READABLE;
+    if (events & (COIL__POLL_OUT | COIL__POLL_ERR))
+        st->ready |= COIL_WRITABLE;
+    for (int d = RD; d <= WR; d++) {
+        waiter *w = st->waiters[d];
+        if (w && (st->ready & dir_bit[d]))
+            wake(w);
+    }
+}
+
+static void deadline_fire(void *arg)
+{
+    waiter *w = arg;
+    w->timed_out = 1;
+    wake(w);
+}
+
+/* On every way out of a wait, unwinding included: forget the waiter and
+ * its timer. */
+static void waiter_forget(void *arg)
+{
+    waiter *w = arg;
+    if (w->timer) {
+        coil_handle_cancel(w->timer);
+        coil_handle_release(w->timer);
+        w->timer = NULL;
+    }
+    for (int d = RD; d <= WR; d++)
+        if (!w->closed && w->st->waiters[d] == w)
+            w->st->waiters[d] = NULL;
+}
+
+/* Register st with the poller on its first wait.  Returns 0, or -1 with
+ * errno; an fd epoll refuses (EPERM: a regular file or a directory) is
+ * always ready, as poll(2) reports it. */
+static int ensure_registered(fd_state *st)
+{
+    if (st->registered || st->always_ready)
+        return 0;
+    if (coil__poll_add(coil__loop_poll(st->io->loop), st->fd, &st->watch) == 0) {
+        st->registered = 1;
+        return 0;
+    }
+    if (errno == EPERM) {
+        st->always_ready = 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* Suspend until one of `events` is latched on st, the deadline passes, the
+ * fd is closed through coil, or cancellation.  Returns 0, or -1 with errno
+ * ETIMEDOUT, EBADF, EBUSY, ECANCELED or as ensure_registered. */
+static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
+{
+    for (int d = RD; d <= WR; d++)
+        if ((events & dir_bit[d]) && st->waiters[d]) {
+            errno = EBUSY;
+            return -1;
+        }
+    if (ensure_registered(st) != 0)
+        return -1;
+    if (st->always_ready || (st->ready & events))
+        return 0;
+    coil_task *t = coil_task_current();
+    coil_loop *loop = coil_task_future(t)->loop;
+    if (deadline >= 0 && deadline <= coil_loop_time(loop)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    waiter w = {.task = t, .st = st, .events = events};
+    if (deadline >= 0 &&
+        coil_call_at(loop, deadline, deadline_fire, &w, &w.timer) != 0)
+        return -1;
+    for (int d = RD; d <= WR; d++)
+        if (events & dir_bit[d])
+            st->waiters[d] = &w;
+    int r = 0, err = 0;
+    coil_cleanup_push(waiter_forget, &w);
+    while (!w.closed && !(st->ready & events) && !w.timed_out)
+        if (coil__task_park() != 0) {
+            r = -1;
+            err = errno;                  /* ECANCELED */
+            break;
+        }
+    if (r == 0 && w.closed) {
+        r = -1;
+        err = EBADF;
+    } else if (r == 0 && !(st->ready & events)) {
+        r = -1;
+        err = ETIMEDOUT;
+    }
+    coil_cleanup_pop(1);
+    if (r != 0)
+        errno = err;
+    return r;
+}
+
+int coil_wait_fd(int fd, unsigned events, coil_time deadline)
+{
+    if (!coil_task_current())
+        return coil__debug_outside_task("coil_wait_fd");
+    if (events == 0 || (events & ~(unsigned)(COIL_READABLE | COIL_WRITABLE))) {
+        errno = EINVAL;
+        return -1;
+    }
+    fd_state *st = use_fd(fd);
+    if (!st)
+        return -1;
+    for (int d = RD; d <= WR; d++)
+        if ((events & dir_bit[d]) && st->waiters[d]) {
+            errno = EBUSY;            /* even if ready: that is its wake-up */
+            return -1;
+        }
+    if (st->ready & events) {
+        /* The latch may be stale: the caller may have drained the fd with
+         * plain syscalls since.  Ask the kernel what holds now. */
+        struct pollfd p = {.fd = fd,
+                           .events = (short)(((events & COIL_READABLE) ? POLLIN : 0) |
+                                             ((events & COIL_WRITABLE) ? POLLOUT : 0))};
+        if (poll(&p, 1, 0) < 0)
+            return -1;
+        if (p.revents & (POLLNVAL)) {
+            errno = EBADF;
+            return -1;
+        }
+        if (p.revents)
+            return 0;
+        st->ready &= ~events;
+    }
+    return wait_ready(st, events, deadline);
+}
+
+/* -------------------------------------------------------------- the calls */
+
+/* One syscall of an IO call, as a closure: returns as the syscall does. */
+typedef struct io_op {
+    ssize_t (*fn)(struct io_op *op, int fd, int is_socket);
+    void *buf;
+    const void *cbuf;
+    size_t len;
+    const struct iovec *iov;
+    int iovcnt;
+    int flags;
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+} io_op;
+
+/* Try op, and while it says EAGAIN wait for `dir` and try again. */
+static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
+                      io_op *op)
+{
+    if (!coil_task_current())
+        return coil__debug_outside_task(call);
+    fd_state *st = use_fd(fd);
+    if (!st)
+        return -1;
+    for (;;) {
+        ssize_t n = op->fn(op, fd, st->socket);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (op->flags & MSG_DONTWAIT)
+            return -1;                    /* the caller asked not to wait */
+        /* Only now is the latch known stale: nothing ran in between. */
+        st->ready &= ~dir_bit[dir];
+        if (wait_ready(st, dir_bit[dir], deadline) != 0)
+            return -1;
+    }
+}
+
+/* A write that could raise SIGPIPE (a pipe or FIFO whose reader is gone):
+ * block SIGPIPE around it and consume the one it raised, so the caller
+ * sees EPIPE and the process lives.  The signal is thread-directed, so
+ * blocking it in this thread is enough.  If the thread already blocks
+ * SIGPIPE, it is left pending as the thread arranged. */
+static ssize_t without_sigpipe(ssize_t (*fn)(io_op *, int), io_op *op, int fd)
+{
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t n = fn(op, fd);
+    if (!sigismember(&old, SIGPIPE)) {
+        int e = errno;
+        if (n < 0 && e == EPIPE) {
+            static const struct timespec zero = {0, 0};
+            while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+                ;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        errno = e;
+    }
+    return n;
+}
+
+static ssize_t op_read(io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return read(fd, op->buf, op->len);
+}
+
+static ssize_t raw_write(io_op *op, int fd)
+{
+    return write(fd, op->cbuf, op->len);
+}
+
+static ssize_t op_write(io_op *op, int fd, int is_socket)
+{
+    if (is_socket)
+        return send(fd, op->cbuf, op->len, MSG_NOSIGNAL);
+    return without_sigpipe(raw_write, op, fd);
+}
+
+static ssize_t op_readv(io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return readv(fd, op->iov, op->iovcnt);
+}
+
+static ssize_t raw_writev(io_op *op, int fd)
+{
+    return writev(fd, op->iov, op->iovcnt);
+}
+
+static ssize_t op_writev(io_op *op, int fd, int is_socket)
+{
+    if (is_socket) {
+        struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
+                           .msg_iovlen = (size_t)op->iovcnt};
+        return sendmsg(fd, &m, MSG_NOSIGNAL);
+    }
+    return without_sigpipe(raw_writev, op, fd);
+}
+
+static ssize_t op_recv(io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return recv(fd, op->buf, op->len, op->flags);
+}
+
+static ssize_t op_send(io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return send(fd, op->cbuf, op->len, op->flags | MSG_NOSIGNAL);
+}
+
+static ssize_t op_accept(io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return accept4(fd, op->addr, op->addrlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+ssize_t coil_read_until(int fd, void *buf, size_t n, coil_time deadline)
+{
+    io_op op = {.fn = op_read, .buf = buf, .len = n};
+    return run_io("coil_read", fd, RD, deadline, &op);
+}
+
+ssize_t coil_read(int fd, void *buf, size_t n)
+{
+    return coil_read_until(fd, buf, n, -1);
+}
+
+ssize_t coil_write_until(int fd, const void *buf, size_t n, coil_time deadline)
+{
+    io_op op = {.fn = op_write, .cbuf = buf, .len = n};
+    return run_io("coil_write", fd, WR, deadline, &op);
+}
+
+ssize_t coil_write(int fd, const void *buf, size_t n)
+{
+    return coil_write_until(fd, buf, n, -1);
+}
+
+ssize_t coil_readv_until(int fd, const struct iovec *iov, int iovcnt,
+                         coil_time deadline)
+{
+    io_op op = {.fn = op_readv, .iov = iov, .iovcnt = iovcnt};
+    return run_io("coil_readv", fd, RD, deadline, &op);
+}
+
+ssize_t coil_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    return coil_readv_until(fd, iov, iovcnt, -1);
+}
+
+ssize_t coil_writev_until(int fd, const struct iovec *iov, int iovcnt,
+                          coil_time deadline)
+{
+    io_op op = {.fn = op_writev, .iov = iov, .iovcnt = iovcnt};
+    return run_io("coil_writev", fd, WR, deadline, &op);
+}
+
+ssize_t coil_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    return coil_writev_until(fd, iov, iovcnt, -1);
+}
+
+ssize_t coil_recv_until(int fd, void *buf, size_t n, int flags,
+                        coil_time deadline)
+{
+    io_op op = {.fn = op_recv, .buf = buf, .len = n, .flags = flags};
+    return run_io("coil_recv", fd, RD, deadline, &op);
+}
+
+ssize_t coil_recv(int fd, void *buf, size_t n, int flags)
+{
+    return coil_recv_until(fd, buf, n, flags, -1);
+}
+
+ssize_t coil_send_until(int fd, const void *buf, size_t n, int flags,
+                        coil_time deadline)
+{
+    io_op op = {.fn = op_send, .cbuf = buf, .len = n, .flags = flags};
+    return run_io("coil_send", fd, WR, deadline, &op);
+}
+
+ssize_t coil_send(int fd, const void *buf, size_t n, int flags)
+{
+    return coil_send_until(fd, buf, n, flags, -1);
+}
+
+int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
+                      coil_time deadline)
+{
+    io_op op = {.fn = op_accept, .addr = addr, .addrlen = addrlen};
+    ssize_t s = run_io("coil_accept", fd, RD, deadline, &op);
+    if (s < 0)
+        return -1;
+    /* Born non-blocking and a socket: spare its first use the checks.
+     * Without memory for the record, that first use makes it. */
+    coil__io *io = *coil__loop_io(coil_task_future(coil_task_current())->loop);
+    fd_state *st = slot_for(io, (int)s);
+    if (st) {
+        *st = (fd_state){.watch = st->watch, .io = io, .fd = (int)s,
+                         .known = 1, .socket = 1};
+    }
+    return (int)s;
+}
+
+int coil_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    return coil_accept_until(fd, addr, addrlen, -1);
+}
+
+int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                       coil_time deadline)
+{
+    if (!coil_task_current())
+        return coil__debug_outside_task("coil_connect");
+    fd_state *st = use_fd(fd);
+    if (!st)
+        return -1;
+    if (connect(fd, addr, addrlen) == 0)
+        return 0;
+    /* EINTR: the connection goes on in the background, as EINPROGRESS. */
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -1;
+    st->ready &= ~(unsigned)COIL_WRITABLE;  /* not connected: latch is stale */
+    if (wait_ready(st, COIL_WRITABLE, deadline) != 0)
+        return -1;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int coil_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    return coil_connect_until(fd, addr, addrlen, -1);
+}
+
+int coil_close(int fd)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    coil_task *t = coil_task_current();
+    coil_loop *loop = t ? coil_task_future(t)->loop : coil__loop_existing();
+    coil__io *io = loop ? *coil__loop_io(loop) : NULL;
+    fd_state *st = io && (size_t)fd < io->cap ? io->fds[fd] : NULL;
+    if (st) {
+        /* Wake its waiters with EBADF; they no longer touch the record,
+         * which the fd number's next owner may be using by then. */
+        for (int d = RD; d <= WR; d++)
+            if (st->waiters[d]) {
+                st->waiters[d]->closed = 1;
+                wake(st->waiters[d]);
+            }
+        if (st->registered)
+            coil__poll_del(coil__loop_poll(loop), fd);
+        *st = (fd_state){.watch = st->watch, .io = io, .fd = fd};
+    }
+    return close(fd);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+ssize_t coil_read_full_until(int fd, void *buf, size_t n, size_t *done,
+                             coil_time deadline)
+{
+    size_t got = 0;
+    ssize_t r = 0;
+    if (done)
+        *done = 0;
+    if (!coil_task_current())
+        return coil__debug_outside_task("coil_read_full");
+    if (n > SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (got < n) {
+        r = coil_read_until(fd, (char *)buf + got, n - got, deadline);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (done)
+            *done = got;
+    }
+    return r < 0 ? -1 : (ssize_t)got;
+}
+
+ssize_t coil_read_full(int fd, void *buf, size_t n, size_t *done)
+{
+    return coil_read_full_until(fd, buf, n, done, -1);
+}
+
+ssize_t coil_write_all_until(int fd, const void *buf, size_t n, size_t *done,
+                             coil_time deadline)
+{
+    size_t put = 0;
+    if (done)
+        *done = 0;
+    if (!coil_task_current())
+        return coil__debug_outside_task("coil_write_all");
+    if (n > SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (put < n) {
+        ssize_t r = coil_write_until(fd, (const char *)buf + put, n - put,
+                                     deadline);
+        if (r < 0)
+            return -1;
+        put += (size_t)r;
+        if (done)
+            *done = put;
+    }
+    return (ssize_t)put;
+}
+
+ssize_t coil_write_all(int fd, const void *buf, size_t n, size_t *done)
+{
+    return coil_write_all_until(fd, buf, n, done, -1);
+}

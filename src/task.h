@@ -1,0 +1,30 @@
+/*
+ * src/task.h — what tasks (layer 4) offer the services above them.
+ *
+ * coil_await on a future is the general way to suspend; a service with a
+ * waiter record of its own (an fd's reader, say) can skip the future and
+ * its callback hop: park the task, and wake it from a poll watcher or a
+ * timer.  A parked task leaves nothing behind if it is unwound, as long as
+ * the service pushed a cleanup handler that forgets its waiter record.
+ */
+#ifndef COIL_TASK_H
+#define COIL_TASK_H
+
+#include "coil.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Suspend the calling task (which must be one) until coil__task_wake() or
+ * a cancellation request.  Returns 0 when woken — possibly spuriously: the
+ * caller re-checks what it waits for — or delivers cancellation: -1 with
+ * errno ECANCELED in COIL_TASK_CANCEL_AS_ERROR mode, else an unwind that
+ * does not return. */
+int coil__task_park(void);
+
+/* Schedule a step of t (no-op if one is queued or t has ended).  Does not
+ * allocate; safe from a poll watcher. */
+void coil__task_wake(coil_task *t);
+
+#pragma GCC visibility pop
+
+#endif
