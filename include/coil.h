@@ -7,8 +7,8 @@
  *   2  coroutines       a stack + a context + an entry trampoline
  *   3  event loop       ready queue, timers, epoll, signals
  *   4  futures, tasks   awaiting, cancellation, combinators, scopes
- *   5  services         fd IO with deadlines (more to come: sockets,
- *                       threads, synchronisation)
+ *   5  services         fd IO with deadlines, sockets, subprocesses,
+ *                       signal waits (more to come: threads, sync)
  *
  * Conventions, throughout:
  *   - A function returning int returns 0 (or a documented non-negative
@@ -318,9 +318,32 @@ int coil_loop_add_signal_handler(coil_loop *loop, int signo, coil_callback fn,
                                  void *arg);
 
 /* Stop handling signo on loop, restoring the thread's mask for it (a copy
- * that arrived meanwhile is consumed, not delivered).  Returns 1 if a
- * handler was removed, 0 if there was none, -1 with errno EINVAL or EPERM. */
+ * that arrived meanwhile is consumed, not delivered).  This also ends the
+ * routing that coil_wait_signal started for signo (once the tasks waiting
+ * for it now have left).  Returns 1 if a handler was removed, 0 if there
+ * was none, -1 with errno EINVAL or EPERM. */
 int coil_loop_remove_signal_handler(coil_loop *loop, int signo);
+
+/* Suspend the calling task until one of the n signals in `signals`
+ * arrives, through the same signalfd as the handlers above, and return
+ * its number.  The deadline is absolute loop time, negative for none.
+ *   - Waiters come first: a signal that arrives while tasks wait for it
+ *     wakes every one of them and the loop's handler for it (if any) does
+ *     not run; with no task waiting, the handler runs as usual.
+ *   - A wait routes its signals through the loop (blocked in the calling
+ *     thread, as coil_loop_add_signal_handler does) and they stay routed
+ *     after it, until coil_loop_remove_signal_handler() or the loop's
+ *     close: a copy that arrives while no task waits and no handler is set
+ *     is kept (one per signal, like the kernel's own pending set) and the
+ *     next wait for it returns it at once, so a loop of waits loses
+ *     nothing and a SIGTERM between two waits does not kill the process.
+ *   - A task unwound by cancellation leaves no waiter or timer behind (a
+ *     signal already handed to it is kept for the next wait, as above).
+ * May suspend.  Returns the signal number, or -1 with errno ETIMEDOUT,
+ * ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks), EPERM (outside a task),
+ * EINVAL (signals NULL, n 0, no such signal, SIGKILL, SIGSTOP), EMFILE or
+ * ENOMEM. */
+int coil_wait_signal(const int *signals, size_t n, coil_time deadline);
 
 /* ======================================================================
  * IO (layer 5)
@@ -427,7 +450,9 @@ ssize_t coil_write_all_until(int fd, const void *buf, size_t n, size_t *done,
 /* accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK: waits for a connection on
  * the listening socket fd.  addr and addrlen as accept(2) (both may be
  * NULL).  Returns the new fd, or -1 with errno as accept4 (ECONNABORTED,
- * EMFILE, ...) or as above.  May suspend. */
+ * EMFILE, ...) or as above.  May suspend.  EMFILE and its kin return at
+ * once, the connection still queued: back off before retrying (see
+ * "Sockets" below). */
 int coil_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
                       coil_time deadline);
@@ -448,6 +473,224 @@ int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
  * the thread's default loop if one exists).  Returns as close(2): 0, or -1
  * with errno EBADF, EIO, ... (on Linux the fd is released even then). */
 int coil_close(int fd);
+
+/* ======================================================================
+ * Sockets (layer 5)
+ *
+ * Helpers that make, bind, listen and connect sockets, on top of the IO
+ * calls above; what they return is an ordinary fd, read and written with
+ * coil_read/coil_write/..., accepted from with coil_accept, and closed
+ * with coil_close.  Every socket they make is SOCK_CLOEXEC | SOCK_NONBLOCK.
+ *
+ * Addresses are numeric only: an IPv4 dotted quad ("127.0.0.1") or an
+ * IPv6 address ("::1", no brackets, no "%scope").  Anything else, host
+ * names included, is EINVAL: name resolution blocks in libc, so it comes
+ * with the executor (a later release).  Ports are host-order ints.
+ *
+ * Running out of fds while accepting.  coil_accept fails with EMFILE
+ * (ENFILE, ENOBUFS, ENOMEM) at once and leaves the connection queued in
+ * the listener's backlog, so the listener stays readable: a loop that
+ * calls coil_accept again straight away spins on the CPU until an fd is
+ * freed.  coil does not hide this (dropping the connection, libuv's
+ * reserve-fd trick, or retrying behind the caller's back are policies a
+ * server should choose); the loop itself never spins on it (epoll is
+ * edge-triggered).  A server backs off and retries, for example
+ *
+ *     for (coil_time pause = COIL_MSEC(1);;) {
+ *         int c = coil_accept(lfd, NULL, NULL);
+ *         if (c >= 0) { pause = COIL_MSEC(1); ...spawn a handler...; }
+ *         else if (errno == EMFILE || errno == ENFILE ||
+ *                  errno == ENOBUFS || errno == ENOMEM) {
+ *             coil_sleep(pause);               // starved: no busy loop
+ *             if (pause < COIL_MSEC(100)) pause *= 2;
+ *         } else if (errno != ECONNABORTED && errno != EINTR) break;
+ *     }
+ *
+ * and accepts again as soon as a retry finds an fd free (examples/
+ * 12_echo_server.c; tests/net_test.c checks the CPU it uses meanwhile).
+ * ====================================================================== */
+
+/* Flags for coil_tcp_listen. */
+#define COIL_REUSEPORT 0x1u   /* SO_REUSEPORT: several listeners (one per
+                                 loop/thread) share the port */
+
+/* A TCP socket bound to addr:port and listening, with SO_REUSEADDR always
+ * set (a restarted server can bind while old connections are in
+ * TIME_WAIT).  addr NULL or "" means every IPv4 interface (0.0.0.0); "::"
+ * means every IPv6 interface (and IPv4 too, unless the system sets
+ * net.ipv6.bindv6only).  port 0 asks the kernel for a free port:
+ * coil_socket_port() tells which.  backlog goes to listen(2) as is
+ * (the kernel caps it at net.core.somaxconn).  flags: 0 or COIL_REUSEPORT.
+ * Does not suspend; works outside a task.  Returns the listening fd, or -1
+ * with errno EINVAL (address not numeric, port outside 0..65535, backlog
+ * < 0, unknown flags), or as socket/bind/listen (EADDRINUSE, EACCES,
+ * EADDRNOTAVAIL, EAFNOSUPPORT where IPv6 is off, EMFILE, ...). */
+int coil_tcp_listen(const char *addr, int port, int backlog, unsigned flags);
+
+/* Connect a TCP socket to addr:port (numeric IPv4 or IPv6, port 1..65535)
+ * by the absolute loop-time deadline (negative: none; the kernel's own
+ * SYN retries give up after about two minutes).  TCP_NODELAY is set:
+ * request/response traffic should not wait for Nagle.  May suspend; must
+ * run in a task.  Returns the connected fd, or -1 with errno EINVAL (NULL
+ * or non-numeric addr, bad port), ECONNREFUSED, ETIMEDOUT (the deadline
+ * passed), ENETUNREACH, EAFNOSUPPORT, EMFILE, ECANCELED, EPERM (outside a
+ * task), ...  On failure nothing is left open. */
+int coil_tcp_dial(const char *addr, int port, coil_time deadline);
+
+/* The local port fd is bound to (for a listener made with port 0), in
+ * host order.  Does not suspend.  Returns 0..65535, or -1 with errno
+ * EINVAL (not an IPv4/IPv6 socket) or as getsockname (EBADF, ENOTSOCK). */
+int coil_socket_port(int fd);
+
+/* A Unix-domain stream socket listening at path.  A path starting with '@'
+ * names the Linux abstract namespace (the '@' becomes the leading NUL; no
+ * file is made, and the name goes when the socket closes).  Otherwise a
+ * socket file is created; an existing one gives EADDRINUSE, and removing
+ * it after closing is the caller's job (unlink(2)).  Does not suspend.
+ * Returns the listening fd, or -1 with errno EINVAL (path NULL, empty,
+ * just "@", or longer than sun_path holds: 107 bytes), backlog < 0, or as
+ * socket/bind/listen (EADDRINUSE, EACCES, ENOENT, ...). */
+int coil_unix_listen(const char *path, int backlog);
+
+/* Connect a Unix-domain stream socket to path ('@': abstract, as above) by
+ * the deadline.  A listener whose backlog is full makes connect(2) fail
+ * with EAGAIN at once rather than wait; that is returned as is.  May
+ * suspend; must run in a task.  Returns the connected fd, or -1 with errno
+ * EINVAL (path as above), ENOENT, ECONNREFUSED, EAGAIN, ETIMEDOUT,
+ * ECANCELED, EPERM (outside a task), EMFILE, ...  Nothing is left open on
+ * failure. */
+int coil_unix_dial(const char *path, coil_time deadline);
+
+/* A UDP socket bound to addr:port (addr and port as coil_tcp_listen; port
+ * 0: any free port).  SO_REUSEADDR is not set.  Does not suspend.  Returns
+ * the fd, or -1 with errno EINVAL or as socket/bind. */
+int coil_udp_bind(const char *addr, int port);
+
+/* recvfrom(2) and sendto(2) (MSG_NOSIGNAL is always added), as the IO
+ * calls above: they wait while the socket says EAGAIN, up to the deadline;
+ * MSG_DONTWAIT in flags returns EAGAIN instead.  For UDP a datagram larger
+ * than n is truncated, as recvfrom(2) does (MSG_TRUNC tells).  addr and
+ * addrlen as the syscall (NULL: no address).  Return the bytes received
+ * or sent, or -1 with errno as the syscall or as the IO section says.  May
+ * suspend; must run in a task. */
+ssize_t coil_recvfrom(int fd, void *buf, size_t n, int flags,
+                      struct sockaddr *addr, socklen_t *addrlen);
+ssize_t coil_recvfrom_until(int fd, void *buf, size_t n, int flags,
+                            struct sockaddr *addr, socklen_t *addrlen,
+                            coil_time deadline);
+ssize_t coil_sendto(int fd, const void *buf, size_t n, int flags,
+                    const struct sockaddr *addr, socklen_t addrlen);
+ssize_t coil_sendto_until(int fd, const void *buf, size_t n, int flags,
+                          const struct sockaddr *addr, socklen_t addrlen,
+                          coil_time deadline);
+
+/* ======================================================================
+ * Subprocesses (layer 5)
+ *
+ * A child started with posix_spawn(3), optionally with pipes to its stdin,
+ * stdout and stderr, whose exit the loop learns through a pidfd (Linux >=
+ * 5.3; no SIGCHLD handler is involved).  The parent's ends of the pipes
+ * are close-on-exec, so other children do not inherit them, and are plain
+ * fds for coil_read, coil_write and friends; the child starts with no
+ * signal blocked (the loop thread blocks the signals it routes through
+ * signalfd; a child should not inherit that).
+ *
+ * Reaping: coil reaps its children itself, with waitpid(pid) once the
+ * pidfd says the child has exited.  Code that reaps every child
+ * (waitpid(-1), SIGCHLD set to SIG_IGN) takes that status away: the wait
+ * then fails with ECHILD.
+ *
+ * Ownership: the coil_process and its pipe fds belong to the caller until
+ * coil_process_release(), which kills a child that still runs and reaps it:
+ * nothing leaks and no zombie stays.  A task unwound while in
+ * coil_process_wait leaves the process untouched (the child runs on); to
+ * have the unwinding release it, push coil_process_cleanup:
+ *
+ *     coil_process *p = coil_process_spawn("/bin/sh", argv, NULL, 0);
+ *     coil_cleanup_push(coil_process_cleanup, p);
+ *     coil_process_wait(p, &status, -1);
+ *     coil_cleanup_pop(1);                 // released either way
+ * ====================================================================== */
+
+typedef struct coil_process coil_process;
+
+/* Flags for coil_process_spawn. */
+enum {
+    COIL_PIPE_STDIN = 1u << 0,   /* a pipe to the child's stdin */
+    COIL_PIPE_STDOUT = 1u << 1,  /* a pipe from the child's stdout */
+    COIL_PIPE_STDERR = 1u << 2,  /* a pipe from the child's stderr */
+    /* path without a '/' is looked up in PATH (posix_spawnp). */
+    COIL_SPAWN_SEARCH_PATH = 1u << 3
+};
+
+/* Start path with argv (argv[0] first, NULL-terminated) and envp (NULL:
+ * this process's environ).  Each COIL_PIPE_* flag gives the child a pipe
+ * for that fd; other fds 0-2 are inherited.  Does not suspend.  Returns
+ * the process, or NULL with errno: EINVAL (path or argv NULL, unknown
+ * flags), posix_spawn's error (ENOENT, EACCES, ENOEXEC, ... — under
+ * qemu-user, whose vfork is a fork, an exec failure shows up instead as
+ * the child exiting with status 127), EMFILE, ENOMEM, or ENOSYS when the
+ * kernel (or the emulator) lacks pidfd_open (Linux >= 5.3): then nothing
+ * is started. */
+coil_process *coil_process_spawn(const char *path, char *const argv[],
+                                 char *const envp[], unsigned flags);
+
+/* As coil_process_spawn, and: stdio[i] >= 0 (i = 0, 1, 2) gives the child
+ * that fd of the caller's as its fd i (stdio NULL, or -1: inherit), to wire
+ * children together: the stdout pipe of one as the stdin of the next (then
+ * close the first one's pipe with coil_process_close_pipe).  The caller
+ * keeps its fd.  An fd coil has used is O_NONBLOCK, and the flag is shared
+ * with the child: pass fds coil has not touched.  EINVAL also when an fd is
+ * given together with the COIL_PIPE_* flag for the same i. */
+coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
+                                       char *const envp[], unsigned flags,
+                                       const int stdio[3]);
+
+/* The parent's end of the pipe to the child's stdin / from its stdout /
+ * from its stderr: an fd owned by p (close it only with
+ * coil_process_close_pipe or coil_process_release).  -1 with errno EBADF
+ * if there is no such pipe (not asked for, or closed), EINVAL for NULL. */
+int coil_process_stdin(const coil_process *p);
+int coil_process_stdout(const coil_process *p);
+int coil_process_stderr(const coil_process *p);
+
+/* Close p's end of the pipe for the child's fd child_fd (0, 1 or 2), as
+ * coil_close does (tasks waiting on it wake with EBADF); closing the stdin
+ * pipe is how the child sees EOF.  Does not suspend.  Returns 0, or -1
+ * with errno EINVAL (NULL, child_fd not 0-2) or EBADF (no such pipe). */
+int coil_process_close_pipe(coil_process *p, int child_fd);
+
+/* The child's process id (still its own until p is released, even after
+ * it exited: coil reaps it only in wait or release), or -1 with errno
+ * EINVAL. */
+pid_t coil_process_pid(const coil_process *p);
+
+/* Wait until the child exits and reap it; *status (if not NULL) gets its
+ * status as waitpid(2) reports it (WIFEXITED, WEXITSTATUS, WIFSIGNALED,
+ * WTERMSIG).  Once reaped, further calls return the same status at once.
+ * The deadline is absolute loop time, negative for none.  May suspend.
+ * Returns 0, or -1 with errno ETIMEDOUT (the child runs on), EBUSY
+ * (another task already waits for p), ECHILD (someone else reaped it),
+ * ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks; an unwound task leaves no
+ * waiter behind), EPERM (outside a task) or EINVAL (NULL). */
+int coil_process_wait(coil_process *p, int *status, coil_time deadline);
+
+/* Send sig to the child (pidfd_send_signal: it cannot hit a recycled
+ * pid); sig 0 only checks that it can be signalled.  Does not suspend.
+ * Returns 0, or -1 with errno EINVAL (NULL, bad sig), ESRCH (already
+ * reaped) or EPERM. */
+int coil_process_kill(coil_process *p, int sig);
+
+/* Close p's pipes and its pidfd and free it.  A child that has not been
+ * reaped is reaped here; one that still runs is first killed with SIGKILL
+ * (release does not suspend: it blocks for the moment a killed child takes
+ * to die).  To let a child outlive its handle, give it no pipes and wait
+ * for it.  NULL is ignored.  Returns 0. */
+int coil_process_release(coil_process *p);
+
+/* coil_process_release(p) in the shape of a cleanup handler, for
+ * coil_cleanup_push(coil_process_cleanup, p). */
+void coil_process_cleanup(void *p);
 
 /* ======================================================================
  * Futures (layer 4)

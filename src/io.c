@@ -34,6 +34,7 @@
 
 #include "debug.h"
 #include "future.h"
+#include "io.h"
 #include "loop.h"
 #include "poll.h"
 #include "task.h"
@@ -306,18 +307,8 @@ int coil_wait_fd(int fd, unsigned events, coil_time deadline)
 
 /* -------------------------------------------------------------- the calls */
 
-/* One syscall of an IO call, as a closure: returns as the syscall does. */
-typedef struct io_op {
-    ssize_t (*fn)(struct io_op *op, int fd, int is_socket);
-    void *buf;
-    const void *cbuf;
-    size_t len;
-    const struct iovec *iov;
-    int iovcnt;
-    int flags;
-    struct sockaddr *addr;
-    socklen_t *addrlen;
-} io_op;
+/* One syscall of an IO call, as a closure (src/io.h). */
+typedef coil__io_op io_op;
 
 /* Try op, and while it says EAGAIN wait for `dir` and try again. */
 static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
@@ -343,6 +334,12 @@ static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
         if (wait_ready(st, dir_bit[dir], deadline) != 0)
             return -1;
     }
+}
+
+ssize_t coil__io_run(const char *call, int fd, int dir, coil_time deadline,
+                     coil__io_op *op)
+{
+    return run_io(call, fd, dir, deadline, op);
 }
 
 /* A write that could raise SIGPIPE (a pipe or FIFO whose reader is gone):

@@ -1,0 +1,48 @@
+/*
+ * src/io.h — what io.c shares with the other layer-5 files (internal).
+ *
+ * An IO call is one syscall wrapped as a closure (coil__io_op) and run by
+ * coil__io_run(), which owns the try / EAGAIN / wait / retry cycle, the
+ * per-fd readiness latch and the deadline.  net.c builds recvfrom and
+ * sendto on it instead of growing a second copy of that machinery.
+ */
+#ifndef COIL_IO_H
+#define COIL_IO_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include "coil.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Directions an op waits for when its syscall says EAGAIN. */
+enum { COIL__IO_RD = 0, COIL__IO_WR = 1 };
+
+/* One syscall of an IO call: fn returns as the syscall does.  Fields are
+ * whatever fn needs; unused ones stay zero. */
+typedef struct coil__io_op {
+    ssize_t (*fn)(struct coil__io_op *op, int fd, int is_socket);
+    void *buf;
+    const void *cbuf;
+    size_t len;
+    const struct iovec *iov;
+    int iovcnt;
+    int flags;                 /* MSG_DONTWAIT here: never wait */
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+    const struct sockaddr *caddr;   /* destination, for sendto */
+    socklen_t caddrlen;
+} coil__io_op;
+
+/* Run op on fd for the calling task: try it, and while it says EAGAIN wait
+ * (until deadline, absolute loop time, negative: none) for direction dir
+ * and try again.  `call` names the public call for debug reports.  Returns
+ * as op->fn, or -1 with errno as the IO section of coil.h says (EPERM
+ * outside a task, ETIMEDOUT, EBADF, EBUSY, ECANCELED, ENOMEM). */
+ssize_t coil__io_run(const char *call, int fd, int dir, coil_time deadline,
+                     coil__io_op *op);
+
+#pragma GCC visibility pop
+
+#endif

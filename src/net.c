@@ -1,0 +1,256 @@
+/*
+ * src/net.c — socket helpers (layer 5): TCP and Unix listeners and dialers,
+ * UDP, recvfrom/sendto.
+ *
+ * Everything here is a thin layer over io.c: a helper makes the socket
+ * with plain syscalls (none of which block: bind and listen are local,
+ * addresses are numeric), and whatever may wait — connect, recvfrom,
+ * sendto — goes through io.c's wait machinery, so deadlines, cancellation
+ * and coil_close wake-ups behave exactly as for the other IO calls.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "coil.h"
+#include "io.h"
+
+/* A socket address of any family we handle. */
+typedef union net_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+    struct sockaddr_un un;
+} net_addr;
+
+/* Parse a numeric IPv4 or IPv6 address and a port into *a.  NULL or ""
+ * means 0.0.0.0 when any_ok.  Returns the address length, or -1 with errno
+ * EINVAL. */
+static int parse_inet(const char *addr, int port, int port_min, int any_ok,
+                      net_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    if (port < port_min || port > 65535)
+        goto bad;
+    if (!addr || !*addr) {
+        if (!any_ok)
+            goto bad;
+        addr = "0.0.0.0";
+    }
+    if (inet_pton(AF_INET, addr, &a->in4.sin_addr) == 1) {
+        a->in4.sin_family = AF_INET;
+        a->in4.sin_port = htons((uint16_t)port);
+        return (int)sizeof a->in4;
+    }
+    if (inet_pton(AF_INET6, addr, &a->in6.sin6_addr) == 1) {
+        a->in6.sin6_family = AF_INET6;
+        a->in6.sin6_port = htons((uint16_t)port);
+        return (int)sizeof a->in6;
+    }
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+/* Fill a Unix address from path ('@' prefix: abstract namespace).
+ * Returns the address length, or -1 with errno EINVAL. */
+static int parse_unix(const char *path, net_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    size_t len = path ? strlen(path) : 0;
+    if (len == 0 || len >= sizeof a->un.sun_path ||
+        (path[0] == '@' && len == 1)) {
+        errno = EINVAL;
+        return -1;
+    }
+    a->un.sun_family = AF_UNIX;
+    memcpy(a->un.sun_path, path, len);
+    if (path[0] == '@') {
+        /* Abstract names are length-delimited, not NUL-terminated: the
+         * length must not count a trailing NUL, or the name differs. */
+        a->un.sun_path[0] = '\0';
+        return (int)(offsetof(struct sockaddr_un, sun_path) + len);
+    }
+    return (int)sizeof a->un;
+}
+
+/* close(2) keeping errno: for sockets no task has used yet (coil has no
+ * record of them, so coil_close is not needed). */
+static void close_keep_errno(int fd)
+{
+    int e = errno;
+    close(fd);
+    errno = e;
+}
+
+static int set_int(int fd, int level, int opt, int v)
+{
+    return setsockopt(fd, level, opt, &v, sizeof v);
+}
+
+/* socket + options + bind (+ listen when backlog >= 0). */
+static int bound_socket(const net_addr *a, int alen, int type,
+                        unsigned flags, int backlog)
+{
+    int fd = socket(a->sa.sa_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (type == SOCK_STREAM && a->sa.sa_family != AF_UNIX &&
+        set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
+        goto fail;
+    if ((flags & COIL_REUSEPORT) &&
+        set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) < 0)
+        goto fail;
+    if (bind(fd, &a->sa, (socklen_t)alen) < 0)
+        goto fail;
+    if (backlog >= 0 && listen(fd, backlog) < 0)
+        goto fail;
+    return fd;
+fail:
+    close_keep_errno(fd);
+    return -1;
+}
+
+int coil_tcp_listen(const char *addr, int port, int backlog, unsigned flags)
+{
+    net_addr a;
+    int alen = parse_inet(addr, port, 0, 1, &a);
+    if (alen < 0)
+        return -1;
+    if (backlog < 0 || (flags & ~COIL_REUSEPORT)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return bound_socket(&a, alen, SOCK_STREAM, flags, backlog);
+}
+
+int coil_unix_listen(const char *path, int backlog)
+{
+    net_addr a;
+    int alen = parse_unix(path, &a);
+    if (alen < 0)
+        return -1;
+    if (backlog < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return bound_socket(&a, alen, SOCK_STREAM, 0, backlog);
+}
+
+int coil_udp_bind(const char *addr, int port)
+{
+    net_addr a;
+    int alen = parse_inet(addr, port, 0, 1, &a);
+    if (alen < 0)
+        return -1;
+    return bound_socket(&a, alen, SOCK_DGRAM, 0, -1);
+}
+
+/* Make a stream socket for a's family and connect it by the deadline.  The
+ * socket passes through coil_connect, so coil has a record of it: failure
+ * closes it with coil_close. */
+static int dial(const net_addr *a, int alen, coil_time deadline)
+{
+    if (!coil_task_current()) {
+        /* Say so the way the IO calls do (debug report, EPERM), before
+         * making a socket. */
+        return coil_connect(-1, &a->sa, (socklen_t)alen);
+    }
+    int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    0);
+    if (fd < 0)
+        return -1;
+    if (a->sa.sa_family != AF_UNIX)
+        (void)set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);  /* best effort */
+    if (coil_connect_until(fd, &a->sa, (socklen_t)alen, deadline) != 0) {
+        int e = errno;
+        coil_close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int coil_tcp_dial(const char *addr, int port, coil_time deadline)
+{
+    net_addr a;
+    int alen = parse_inet(addr, port, 1, 0, &a);
+    if (alen < 0)
+        return -1;
+    return dial(&a, alen, deadline);
+}
+
+int coil_unix_dial(const char *path, coil_time deadline)
+{
+    net_addr a;
+    int alen = parse_unix(path, &a);
+    if (alen < 0)
+        return -1;
+    return dial(&a, alen, deadline);
+}
+
+int coil_socket_port(int fd)
+{
+    net_addr a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    if (getsockname(fd, &a.sa, &len) < 0)
+        return -1;
+    if (a.sa.sa_family == AF_INET)
+        return ntohs(a.in4.sin_port);
+    if (a.sa.sa_family == AF_INET6)
+        return ntohs(a.in6.sin6_port);
+    errno = EINVAL;
+    return -1;
+}
+
+/* ------------------------------------------------------ recvfrom, sendto */
+
+static ssize_t op_recvfrom(coil__io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return recvfrom(fd, op->buf, op->len, op->flags, op->addr, op->addrlen);
+}
+
+static ssize_t op_sendto(coil__io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return sendto(fd, op->cbuf, op->len, op->flags | MSG_NOSIGNAL, op->caddr,
+                  op->caddrlen);
+}
+
+ssize_t coil_recvfrom_until(int fd, void *buf, size_t n, int flags,
+                            struct sockaddr *addr, socklen_t *addrlen,
+                            coil_time deadline)
+{
+    coil__io_op op = {.fn = op_recvfrom, .buf = buf, .len = n, .flags = flags,
+                      .addr = addr, .addrlen = addrlen};
+    return coil__io_run("coil_recvfrom", fd, COIL__IO_RD, deadline, &op);
+}
+
+ssize_t coil_recvfrom(int fd, void *buf, size_t n, int flags,
+                      struct sockaddr *addr, socklen_t *addrlen)
+{
+    return coil_recvfrom_until(fd, buf, n, flags, addr, addrlen, -1);
+}
+
+ssize_t coil_sendto_until(int fd, const void *buf, size_t n, int flags,
+                          const struct sockaddr *addr, socklen_t addrlen,
+                          coil_time deadline)
+{
+    coil__io_op op = {.fn = op_sendto, .cbuf = buf, .len = n, .flags = flags,
+                      .caddr = addr, .caddrlen = addrlen};
+    return coil__io_run("coil_sendto", fd, COIL__IO_WR, deadline, &op);
+}
+
+ssize_t coil_sendto(int fd, const void *buf, size_t n, int flags,
+                    const struct sockaddr *addr, socklen_t addrlen)
+{
+    return coil_sendto_until(fd, buf, n, flags, addr, addrlen, -1);
+}

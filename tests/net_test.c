@@ -1,0 +1,667 @@
+/*
+ * tests/net_test.c — layer 5: the socket helpers (src/net.c).
+ *
+ * Loopback only, always: 127.0.0.1, ::1 and Unix sockets.  Each test runs
+ * its tasks under coil_run; the big ones fork where one process would not
+ * hold all the fds, or to keep an fd limit they lower to themselves.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "check.h"
+#include "coil.h"
+
+static coil_time now(void)
+{
+    return coil_clock();
+}
+
+static void run_main(coil_task_fn fn, void *arg)
+{
+    void *result = NULL;
+    CHECK(coil_run(fn, arg, &result) == 0);
+}
+
+static void *await_task(coil_task *t)
+{
+    void *v = NULL;
+    CHECK(t);
+    CHECK(coil_await(coil_task_future(t), &v) == 0);
+    coil_task_release(t);
+    return v;
+}
+
+/* Every byte of message k of connection i, so a mixed-up echo shows. */
+static void fill(unsigned char *buf, size_t n, long i, int k)
+{
+    for (size_t j = 0; j < n; j++)
+        buf[j] = (unsigned char)(i * 131 + k * 17 + (long)j * 7);
+}
+
+/* --------------------------------------------------------- echo server */
+
+/* Echo everything until EOF, then close.  Closing is a cleanup handler so
+ * that a handler still running when coil_run shuts down leaks nothing. */
+static void close_fd(void *arg)
+{
+    coil_close((int)(intptr_t)arg);
+}
+
+static void *echo_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[4096];
+    coil_cleanup_push(close_fd, arg);
+    ssize_t n;
+    while ((n = coil_read(fd, buf, sizeof buf)) > 0)
+        if (coil_write_all(fd, buf, (size_t)n, NULL) != n)
+            break;
+    coil_cleanup_pop(1);
+    return NULL;
+}
+
+/* Accept forever, one echo task per connection. */
+static void *echo_server(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int c = coil_accept(lfd, NULL, NULL);
+        CHECK(c >= 0);
+        coil_task_release(coil_spawn(echo_conn, (void *)(intptr_t)c));
+    }
+    return NULL;
+}
+
+/* Dial, send a message, read the echo back, compare. */
+static void exchange(int fd, long i)
+{
+    unsigned char out[300], in[300];
+    for (int k = 0; k < 3; k++) {
+        fill(out, sizeof out, i, k);
+        CHECK(coil_write_all(fd, out, sizeof out, NULL) == (ssize_t)sizeof out);
+        CHECK(coil_read_full(fd, in, sizeof in, NULL) == (ssize_t)sizeof in);
+        CHECK(memcmp(in, out, sizeof in) == 0);
+    }
+}
+
+typedef struct listen_case {
+    const char *addr;       /* for listen */
+    const char *dial;       /* for dial */
+} listen_case;
+
+static void *tcp_exchange_main(void *arg)
+{
+    const listen_case *lc = arg;
+    int lfd = coil_tcp_listen(lc->addr, 0, 16, 0);
+    CHECK(lfd >= 0);
+    CHECK(fcntl(lfd, F_GETFD) & FD_CLOEXEC);
+    CHECK(fcntl(lfd, F_GETFL) & O_NONBLOCK);
+    int port = coil_socket_port(lfd);
+    CHECK(port > 0);
+    coil_task *srv = coil_spawn(echo_server, (void *)(intptr_t)lfd);
+    for (long i = 0; i < 3; i++) {
+        int fd = coil_tcp_dial(lc->dial, port, now() + COIL_SEC(5));
+        CHECK(fd >= 0);
+        CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        exchange(fd, i);
+        CHECK(coil_close(fd) == 0);
+    }
+    coil_task_cancel(srv);
+    coil_task_release(srv);
+    CHECK(coil_close(lfd) == 0);
+    return NULL;
+}
+
+TEST(ipv4_listen_dial_and_echo)
+{
+    listen_case lc = {"127.0.0.1", "127.0.0.1"};
+    run_main(tcp_exchange_main, &lc);
+}
+
+TEST(listen_on_any_ipv4_address_by_default)
+{
+    listen_case lc = {NULL, "127.0.0.1"};
+    run_main(tcp_exchange_main, &lc);
+    listen_case empty = {"", "127.0.0.1"};
+    run_main(tcp_exchange_main, &empty);
+}
+
+/* Some sandboxes run without IPv6, or without an address on lo. */
+static void need_ipv6_loopback(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        static char why[128];
+        snprintf(why, sizeof why, "IPv6 loopback ::1 cannot be bound here (%s)",
+                 strerror(errno));
+        SKIP(why);
+    }
+    close(fd);
+}
+
+TEST(ipv6_listen_dial_and_echo)
+{
+    need_ipv6_loopback();
+    listen_case lc = {"::1", "::1"};
+    run_main(tcp_exchange_main, &lc);
+}
+
+/* ------------------------------------------------------------- failures */
+
+static void *refused_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 1, 0);
+    CHECK(lfd >= 0);
+    int port = coil_socket_port(lfd);
+    CHECK(coil_close(lfd) == 0);          /* nobody listens there now */
+    CHECK_ERRNO(coil_tcp_dial("127.0.0.1", port, now() + COIL_SEC(5)),
+                ECONNREFUSED);
+    return NULL;
+}
+
+TEST(dial_to_a_closed_port_is_refused)
+{
+    run_main(refused_main, NULL);
+}
+
+/* A listener with backlog 0 that never accepts: once its accept queue is
+ * full the kernel drops further SYNs, so the next connect hangs in SYN
+ * retransmission, and only the deadline ends it. */
+static void *dial_timeout_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 0, 0);
+    CHECK(lfd >= 0);
+    int port = coil_socket_port(lfd);
+    int fds[8], nfds = 0, timed_out = 0;
+    for (int i = 0; i < 8 && !timed_out; i++) {
+        coil_time t0 = now(), wait = COIL_MSEC(150);
+        int fd = coil_tcp_dial("127.0.0.1", port, t0 + wait);
+        if (fd >= 0) {
+            fds[nfds++] = fd;             /* queued, unaccepted */
+            continue;
+        }
+        CHECK(errno == ETIMEDOUT);
+        coil_time took = now() - t0;
+        CHECK(took >= wait - COIL_MSEC(1));
+        CHECK(took < wait + COIL_SEC(2));
+        timed_out = 1;
+    }
+    CHECK(timed_out);
+    CHECK(nfds >= 1);                     /* the queue held some first */
+    for (int i = 0; i < nfds; i++)
+        CHECK(coil_close(fds[i]) == 0);
+    CHECK(coil_close(lfd) == 0);
+    return NULL;
+}
+
+TEST(dial_gives_up_at_its_deadline_when_the_backlog_is_full)
+{
+    run_main(dial_timeout_main, NULL);
+}
+
+static void *bad_input_main(void *arg)
+{
+    (void)arg;
+    const char *bad[] = {"localhost", "127.0.0", "1.2.3.4.5", "::1::2",
+                         "[::1]", "127.0.0.1 ", "256.0.0.1", "fe80::1%lo"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_ERRNO(coil_tcp_listen(bad[i], 0, 1, 0), EINVAL);
+        CHECK_ERRNO(coil_tcp_dial(bad[i], 80, now() + COIL_SEC(1)), EINVAL);
+        CHECK_ERRNO(coil_udp_bind(bad[i], 0), EINVAL);
+    }
+    CHECK_ERRNO(coil_tcp_dial(NULL, 80, -1), EINVAL);
+    CHECK_ERRNO(coil_tcp_dial("", 80, -1), EINVAL);
+    CHECK_ERRNO(coil_tcp_dial("127.0.0.1", 0, -1), EINVAL);
+    CHECK_ERRNO(coil_tcp_dial("127.0.0.1", 65536, -1), EINVAL);
+    CHECK_ERRNO(coil_tcp_dial("127.0.0.1", -1, -1), EINVAL);
+    CHECK_ERRNO(coil_tcp_listen("127.0.0.1", -1, 1, 0), EINVAL);
+    CHECK_ERRNO(coil_tcp_listen("127.0.0.1", 65536, 1, 0), EINVAL);
+    CHECK_ERRNO(coil_tcp_listen("127.0.0.1", 0, -1, 0), EINVAL);
+    CHECK_ERRNO(coil_tcp_listen("127.0.0.1", 0, 1, 0x80), EINVAL);
+    CHECK_ERRNO(coil_udp_bind("127.0.0.1", 70000), EINVAL);
+    char longpath[200];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = '\0';
+    const char *bad_paths[] = {NULL, "", "@", longpath};
+    for (size_t i = 0; i < sizeof bad_paths / sizeof bad_paths[0]; i++) {
+        CHECK_ERRNO(coil_unix_listen(bad_paths[i], 1), EINVAL);
+        CHECK_ERRNO(coil_unix_dial(bad_paths[i], -1), EINVAL);
+    }
+    CHECK_ERRNO(coil_unix_listen("@coil-net-test-neg", -1), EINVAL);
+    CHECK_ERRNO(coil_socket_port(-1), EBADF);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_ERRNO(coil_socket_port(sv[0]), EINVAL);   /* not IPv4/IPv6 */
+    close(sv[0]);
+    close(sv[1]);
+    return NULL;
+}
+
+TEST(bad_addresses_ports_and_paths_are_einval)
+{
+    run_main(bad_input_main, NULL);
+}
+
+TEST(dial_outside_a_task_is_eperm_and_leaves_nothing_open)
+{
+    int probe = dup(0);
+    CHECK(probe >= 0);
+    close(probe);
+    CHECK_ERRNO(coil_tcp_dial("127.0.0.1", 9, -1), EPERM);
+    CHECK_ERRNO(coil_unix_dial("@coil-net-none", -1), EPERM);
+    int again = dup(0);
+    CHECK(again == probe);                /* no fd was leaked */
+    close(again);
+}
+
+TEST(reuseport_lets_two_listeners_share_a_port)
+{
+    int a = coil_tcp_listen("127.0.0.1", 0, 4, COIL_REUSEPORT);
+    CHECK(a >= 0);
+    int port = coil_socket_port(a);
+    int b = coil_tcp_listen("127.0.0.1", port, 4, COIL_REUSEPORT);
+    CHECK(b >= 0);
+    CHECK(coil_socket_port(b) == port);
+    CHECK_ERRNO(coil_tcp_listen("127.0.0.1", port, 4, 0), EADDRINUSE);
+    CHECK(coil_close(a) == 0 && coil_close(b) == 0);
+}
+
+/* ------------------------------------------------------------------ unix */
+
+static void *unix_main(void *arg)
+{
+    const char *path = arg;
+    int lfd = coil_unix_listen(path, 8);
+    CHECK(lfd >= 0);
+    if (path[0] != '@')
+        CHECK_ERRNO(coil_unix_listen(path, 8), EADDRINUSE);
+    coil_task *srv = coil_spawn(echo_server, (void *)(intptr_t)lfd);
+    for (long i = 0; i < 3; i++) {
+        int fd = coil_unix_dial(path, now() + COIL_SEC(5));
+        CHECK(fd >= 0);
+        exchange(fd, i);
+        CHECK(coil_close(fd) == 0);
+    }
+    coil_task_cancel(srv);
+    coil_task_release(srv);
+    CHECK(coil_close(lfd) == 0);
+    if (path[0] != '@') {
+        CHECK(unlink(path) == 0);
+        CHECK_ERRNO(coil_unix_dial(path, now() + COIL_SEC(1)), ENOENT);
+    } else {
+        CHECK_ERRNO(coil_unix_dial(path, now() + COIL_SEC(1)), ECONNREFUSED);
+    }
+    return NULL;
+}
+
+TEST(unix_stream_socket_file_listen_dial_and_echo)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/coil-net-%ld.sock", (long)getpid());
+    unlink(path);
+    run_main(unix_main, path);
+}
+
+TEST(unix_stream_abstract_name_listen_dial_and_echo)
+{
+    char path[64];
+    snprintf(path, sizeof path, "@coil-net-%ld", (long)getpid());
+    run_main(unix_main, path);
+}
+
+/* ------------------------------------------------------------------- udp */
+
+typedef struct udp_pair {
+    int a, b;
+} udp_pair;
+
+/* Waits (really suspends: nothing has been sent yet) for one datagram and
+ * sends it back to where it came from. */
+static void *udp_reflector(void *arg)
+{
+    udp_pair *p = arg;
+    char buf[512];
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof from;
+    ssize_t n = coil_recvfrom_until(p->b, buf, sizeof buf, 0,
+                                    (struct sockaddr *)&from, &fromlen,
+                                    now() + COIL_SEC(5));
+    CHECK(n == 100);
+    CHECK(((struct sockaddr_in *)&from)->sin_port ==
+          htons((uint16_t)coil_socket_port(p->a)));
+    CHECK(coil_sendto(p->b, buf, (size_t)n, 0, (struct sockaddr *)&from,
+                      fromlen) == n);
+    return NULL;
+}
+
+static void *udp_main(void *arg)
+{
+    (void)arg;
+    udp_pair p = {coil_udp_bind("127.0.0.1", 0), coil_udp_bind("127.0.0.1", 0)};
+    CHECK(p.a >= 0 && p.b >= 0);
+    coil_task *refl = coil_spawn(udp_reflector, &p);
+    CHECK(coil_sleep(COIL_MSEC(10)) == 0);   /* the reflector waits first */
+    unsigned char out[100], in[200];
+    fill(out, sizeof out, 5, 1);
+    struct sockaddr_in to = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)coil_socket_port(p.b)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(coil_sendto_until(p.a, out, sizeof out, 0, (struct sockaddr *)&to,
+                            sizeof to, now() + COIL_SEC(1)) == (ssize_t)sizeof out);
+    CHECK(coil_recvfrom(p.a, in, sizeof in, 0, NULL, NULL) == (ssize_t)sizeof out);
+    CHECK(memcmp(in, out, sizeof out) == 0);
+    await_task(refl);
+    /* Nothing more is coming: the deadline ends the wait, MSG_DONTWAIT
+     * does not wait at all. */
+    coil_time t0 = now();
+    CHECK_ERRNO(coil_recvfrom_until(p.a, in, sizeof in, 0, NULL, NULL,
+                                    t0 + COIL_MSEC(30)), ETIMEDOUT);
+    CHECK(now() - t0 >= COIL_MSEC(29));
+    CHECK_ERRNO(coil_recvfrom(p.a, in, sizeof in, MSG_DONTWAIT, NULL, NULL),
+                EAGAIN);
+    CHECK(coil_close(p.a) == 0 && coil_close(p.b) == 0);
+    CHECK_ERRNO(coil_recvfrom(p.a, in, sizeof in, 0, NULL, NULL), EBADF);
+    return NULL;
+}
+
+TEST(udp_round_trip_with_recvfrom_and_sendto)
+{
+    run_main(udp_main, NULL);
+}
+
+/* ----------------------------------------------------- starved of fds */
+
+/* Run fn in a child of its own, so the fd limit it changes dies with it
+ * (the harness forks too, but not under COIL_TEST_NOFORK=1). */
+static void in_child(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        fn();
+        fflush(NULL);
+        _exit(0);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+        _exit(77);                        /* it skipped, saying why */
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The server of the documented accept policy (coil.h, "Sockets"): on
+ * EMFILE it backs off with coil_sleep, doubling the pause up to a cap, and
+ * tries again. */
+typedef struct backoff_server {
+    int lfd;
+    int accepted;
+    int starved;                          /* EMFILE results seen */
+} backoff_server;
+
+static void *backoff_accept_loop(void *arg)
+{
+    backoff_server *s = arg;
+    coil_time pause = COIL_MSEC(1);
+    for (;;) {
+        int c = coil_accept(s->lfd, NULL, NULL);
+        if (c >= 0) {
+            s->accepted++;
+            pause = COIL_MSEC(1);
+            coil_task_release(coil_spawn(echo_conn, (void *)(intptr_t)c));
+            continue;
+        }
+        CHECK(errno == EMFILE);
+        s->starved++;
+        CHECK(coil_sleep(pause) == 0);
+        if (pause < COIL_MSEC(16))
+            pause *= 2;
+    }
+    return NULL;
+}
+
+static coil_time cpu_time(void)
+{
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_SELF, &ru) == 0);
+    return COIL_SEC(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           COIL_USEC(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+enum { MAX_HOGS = 256 };
+
+static void *starved_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 16, 0);
+    CHECK(lfd >= 0);
+    int port = coil_socket_port(lfd);
+    backoff_server s = {.lfd = lfd};
+    coil_task *srv = coil_spawn(backoff_accept_loop, &s);
+    CHECK(coil_sleep(COIL_MSEC(1)) == 0);   /* it waits in coil_accept */
+
+    /* Use up every fd under a low limit, then free one for the client. */
+    int hogs[MAX_HOGS], nhogs = 0, fd;
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    rl.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+        CHECK(nhogs < MAX_HOGS);
+        hogs[nhogs++] = fd;
+    }
+    CHECK(errno == EMFILE);
+    close(hogs[--nhogs]);
+    int c = coil_tcp_dial("127.0.0.1", port, now() + COIL_SEC(5));
+    CHECK(c >= 0);                        /* the kernel completes it */
+    CHECK(coil_write(c, "ping", 4) == 4);
+
+    /* Starved: the connection waits in the backlog, the listener stays
+     * readable, accept says EMFILE.  Over this stretch the process must
+     * mostly sleep. */
+    const coil_time starve = COIL_MSEC(300);
+    coil_time cpu0 = cpu_time(), t0 = now();
+    char buf[4];
+    CHECK_ERRNO(coil_read_until(c, buf, 4, t0 + starve), ETIMEDOUT);
+    coil_time cpu = cpu_time() - cpu0, wall = now() - t0;
+    printf("  starved %.0f ms: %d EMFILE results, %.1f ms of CPU\n",
+           (double)wall / 1e6, s.starved, (double)cpu / 1e6);
+    CHECK(s.accepted == 0);
+    CHECK(s.starved >= 1);
+    CHECK(s.starved <= 100);              /* a spin would make thousands */
+    CHECK(cpu < wall / 4);
+
+    /* fds come back: the same listener accepts, the echo arrives. */
+    while (nhogs > 0)
+        close(hogs[--nhogs]);
+    CHECK(coil_read_full_until(c, buf, 4, NULL, now() + COIL_SEC(5)) == 4);
+    CHECK(memcmp(buf, "ping", 4) == 0);
+    CHECK(s.accepted == 1);
+    int c2 = coil_tcp_dial("127.0.0.1", port, now() + COIL_SEC(5));
+    CHECK(c2 >= 0);
+    exchange(c2, 9);
+    CHECK(s.accepted == 2);
+    CHECK(coil_close(c) == 0 && coil_close(c2) == 0);
+    coil_task_cancel(srv);
+    coil_task_release(srv);
+    CHECK(coil_close(lfd) == 0);
+    return NULL;
+}
+
+static void starved_listener(void)
+{
+    run_main(starved_main, NULL);
+}
+
+TEST(listener_out_of_fds_keeps_running_without_spinning_and_accepts_again)
+{
+    in_child(starved_listener);
+}
+
+/* ------------------------------------------ 10,000 concurrent connections */
+
+/* Waits until `left` tasks have arrived. */
+typedef struct barrier {
+    long left;
+    coil_future *all_here;
+} barrier;
+
+static void barrier_arrive(barrier *b)
+{
+    if (--b->left == 0)
+        CHECK(coil_future_set_result(b->all_here, NULL) == 0);
+    else
+        CHECK(coil_await(b->all_here, NULL) == 0);
+}
+
+enum { MASS_MSGS = 3, MASS_LEN = 64 };
+
+typedef struct mass {
+    long n;
+    int lfd, port;
+    long live, max_live, done;            /* server side */
+    coil_future *all_done;                /* server side */
+    barrier connected, verified;          /* client side */
+} mass;
+
+static mass the_mass;
+
+static void *mass_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    mass *m = &the_mass;
+    if (++m->live > m->max_live)
+        m->max_live = m->live;
+    char buf[MASS_LEN * MASS_MSGS];
+    ssize_t n;
+    while ((n = coil_read(fd, buf, sizeof buf)) > 0)
+        CHECK(coil_write_all(fd, buf, (size_t)n, NULL) == n);
+    CHECK(n == 0);
+    m->live--;
+    CHECK(coil_close(fd) == 0);
+    if (++m->done == m->n)
+        CHECK(coil_future_set_result(m->all_done, NULL) == 0);
+    return NULL;
+}
+
+static void *mass_server_main(void *arg)
+{
+    mass *m = arg;
+    m->all_done = coil_future_new(NULL);
+    for (long i = 0; i < m->n; i++) {
+        int c = coil_accept(m->lfd, NULL, NULL);
+        CHECK(c >= 0);
+        coil_task_attr attr = {.stack_size = 16 * 1024};
+        coil_task_release(coil_spawn_attr(&attr, mass_conn, (void *)(intptr_t)c));
+    }
+    CHECK(coil_await(m->all_done, NULL) == 0);
+    coil_future_release(m->all_done);
+    return NULL;
+}
+
+static void *mass_client(void *arg)
+{
+    long i = (long)(intptr_t)arg;
+    mass *m = &the_mass;
+    int fd = coil_tcp_dial("127.0.0.1", m->port, now() + COIL_SEC(60));
+    CHECK(fd >= 0);
+    barrier_arrive(&m->connected);        /* all n open at once */
+    unsigned char out[MASS_LEN], in[MASS_LEN];
+    for (int k = 0; k < MASS_MSGS; k++) {
+        fill(out, sizeof out, i, k);
+        CHECK(coil_write_all(fd, out, sizeof out, NULL) == (ssize_t)sizeof out);
+        CHECK(coil_read_full(fd, in, sizeof in, NULL) == (ssize_t)sizeof in);
+        CHECK(memcmp(in, out, sizeof in) == 0);
+    }
+    barrier_arrive(&m->verified);         /* all n echoing at once */
+    CHECK(coil_close(fd) == 0);
+    return NULL;
+}
+
+static void *mass_clients_main(void *arg)
+{
+    mass *m = arg;
+    m->connected = (barrier){m->n, coil_future_new(NULL)};
+    m->verified = (barrier){m->n, coil_future_new(NULL)};
+    coil_task **tasks = calloc((size_t)m->n, sizeof *tasks);
+    CHECK(tasks);
+    coil_task_attr attr = {.stack_size = 16 * 1024};
+    for (long i = 0; i < m->n; i++) {
+        tasks[i] = coil_spawn_attr(&attr, mass_client, (void *)(intptr_t)i);
+        CHECK(tasks[i]);
+    }
+    for (long i = 0; i < m->n; i++)
+        await_task(tasks[i]);
+    free(tasks);
+    coil_future_release(m->connected.all_here);
+    coil_future_release(m->verified.all_here);
+    return NULL;
+}
+
+/* Both ends in one process would need two fds per connection, more than
+ * the hard limit allows for 10,000: the server runs in a child. */
+TEST(ten_thousand_concurrent_loopback_connections_echo_verified_data)
+{
+    mass *m = &the_mass;
+    m->n = scaled(10000);
+    rlim_t need = (rlim_t)m->n + 64;
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    }
+    if (rl.rlim_cur < need) {
+        static char why[128];
+        snprintf(why, sizeof why, "RLIMIT_NOFILE hard limit %llu < %llu needed",
+                 (unsigned long long)rl.rlim_max, (unsigned long long)need);
+        SKIP(why);
+    }
+    m->lfd = coil_tcp_listen("127.0.0.1", 0, 4096, 0);
+    CHECK(m->lfd >= 0);
+    m->port = coil_socket_port(m->lfd);
+    coil_time t0 = now();
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        run_main(mass_server_main, m);
+        /* Every connection was open at the server at one moment. */
+        _exit(m->max_live == m->n && m->done == m->n ? 0 : 3);
+    }
+    close(m->lfd);                        /* never used with coil here */
+    run_main(mass_clients_main, m);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    printf("  %ld connections, %d x %d bytes each, in %.2f s\n", m->n,
+           MASS_MSGS, MASS_LEN, (double)(now() - t0) / 1e9);
+}
+
+RUN_TESTS(T(ipv4_listen_dial_and_echo),
+          T(listen_on_any_ipv4_address_by_default),
+          T(ipv6_listen_dial_and_echo),
+          T(dial_to_a_closed_port_is_refused),
+          T(dial_gives_up_at_its_deadline_when_the_backlog_is_full),
+          T(bad_addresses_ports_and_paths_are_einval),
+          T(dial_outside_a_task_is_eperm_and_leaves_nothing_open),
+          T(reuseport_lets_two_listeners_share_a_port),
+          T(unix_stream_socket_file_listen_dial_and_echo),
+          T(unix_stream_abstract_name_listen_dial_and_echo),
+          T(udp_round_trip_with_recvfrom_and_sendto),
+          T(listener_out_of_fds_keeps_running_without_spinning_and_accepts_again),
+          T(ten_thousand_concurrent_loopback_connections_echo_verified_data))
