@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -347,10 +348,30 @@ int coil_loop_get_debug(const coil_loop *loop)
     return loop ? loop->debug : coil__debug_env();
 }
 
+/* A thread's default loop is closed when the thread exits, like its stack
+ * pool; the destructor runs with the thread's TLS still valid. */
+static pthread_once_t default_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t default_key;
+
+static void close_default_at_exit(void *loop)
+{
+    if (loop == default_loop)
+        coil_loop_close(loop);
+}
+
+static void make_default_key(void)
+{
+    pthread_key_create(&default_key, close_default_at_exit);
+}
+
 coil_loop *coil_loop_default(void)
 {
-    if (!default_loop)
+    if (!default_loop) {
+        pthread_once(&default_key_once, make_default_key);
         default_loop = coil_loop_new();
+        if (default_loop)
+            pthread_setspecific(default_key, default_loop);
+    }
     return default_loop;
 }
 

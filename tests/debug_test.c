@@ -3,6 +3,7 @@
  * Debug builds.  Each test captures its own stderr in a file.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -228,7 +229,30 @@ TEST(releasing_a_task_twice_is_caught_in_debug_builds)
 #endif
 }
 
-RUN_TESTS(T(debug_mode_names_the_task_that_held_the_loop_too_long),
+static void *thread_with_default_loop(void *arg)
+{
+    (void)arg;
+    coil_loop *loop = coil_loop_default();
+    coil_loop_set_debug(loop, 1, 0);
+    coil_task_attr attr = {.name = "left-behind"};
+    coil_spawn_attr(&attr, forever, NULL);
+    coil_loop_stop(loop);
+    coil_loop_run_forever(loop);            /* it starts, and waits */
+    return NULL;                            /* exit: the loop must close */
+}
+
+TEST(a_threads_default_loop_is_closed_when_the_thread_exits)
+{
+    start_capture();
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, thread_with_default_loop, NULL) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(strstr(stop_capture(), "loop closed with a task still pending: "
+                                 "<Task pending name='left-behind'"));
+}
+
+RUN_TESTS(T(a_threads_default_loop_is_closed_when_the_thread_exits),
+          T(debug_mode_names_the_task_that_held_the_loop_too_long),
           T(without_debug_mode_nothing_is_reported),
           T(debug_mode_names_a_slow_plain_callback),
           T(debug_mode_reports_a_task_error_nobody_read),
