@@ -429,6 +429,25 @@ ssize_t coil_send(int fd, const void *buf, size_t n, int flags);
 ssize_t coil_send_until(int fd, const void *buf, size_t n, int flags,
                         coil_time deadline);
 
+/* recvmsg(2) and sendmsg(2), for scatter/gather with addresses and
+ * ancillary data (SCM_RIGHTS fd passing over Unix sockets, say).  msg is
+ * the caller's and is used as the syscall uses it (recvmsg fills in
+ * msg_namelen, msg_controllen and msg_flags).  recvmsg always adds
+ * MSG_CMSG_CLOEXEC, so fds received are close-on-exec like every fd coil
+ * makes (clear FD_CLOEXEC to hand one to a child); sendmsg always adds
+ * MSG_NOSIGNAL.  MSG_DONTWAIT in flags returns EAGAIN instead of waiting.
+ * A receiver whose msg_control is too small for the fds sent gets
+ * MSG_CTRUNC in msg_flags and the kernel closes the ones that did not
+ * fit.  Return the
+ * bytes received (0 at EOF) or sent, or -1 with errno as the syscall or as
+ * above.  May suspend. */
+ssize_t coil_recvmsg(int fd, struct msghdr *msg, int flags);
+ssize_t coil_recvmsg_until(int fd, struct msghdr *msg, int flags,
+                           coil_time deadline);
+ssize_t coil_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t coil_sendmsg_until(int fd, const struct msghdr *msg, int flags,
+                           coil_time deadline);
+
 /* Read exactly n bytes, looping over short reads, or until EOF.  Returns
  * n, or fewer (0 to n - 1) if EOF came first, or -1 with errno as
  * coil_read; the deadline covers the whole transfer.  Whatever happens,

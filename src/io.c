@@ -418,6 +418,19 @@ static ssize_t op_send(io_op *op, int fd, int is_socket)
     return send(fd, op->cbuf, op->len, op->flags | MSG_NOSIGNAL);
 }
 
+/* recvmsg and sendmsg carry their struct msghdr in buf and cbuf. */
+static ssize_t op_recvmsg(io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return recvmsg(fd, op->buf, op->flags | MSG_CMSG_CLOEXEC);
+}
+
+static ssize_t op_sendmsg(io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return sendmsg(fd, op->cbuf, op->flags | MSG_NOSIGNAL);
+}
+
 static ssize_t op_accept(io_op *op, int fd, int is_socket)
 {
     (void)is_socket;
@@ -492,6 +505,30 @@ ssize_t coil_send_until(int fd, const void *buf, size_t n, int flags,
 ssize_t coil_send(int fd, const void *buf, size_t n, int flags)
 {
     return coil_send_until(fd, buf, n, flags, -1);
+}
+
+ssize_t coil_recvmsg_until(int fd, struct msghdr *msg, int flags,
+                           coil_time deadline)
+{
+    io_op op = {.fn = op_recvmsg, .buf = msg, .flags = flags};
+    return run_io("coil_recvmsg", fd, RD, deadline, &op);
+}
+
+ssize_t coil_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    return coil_recvmsg_until(fd, msg, flags, -1);
+}
+
+ssize_t coil_sendmsg_until(int fd, const struct msghdr *msg, int flags,
+                           coil_time deadline)
+{
+    io_op op = {.fn = op_sendmsg, .cbuf = msg, .flags = flags};
+    return run_io("coil_sendmsg", fd, WR, deadline, &op);
+}
+
+ssize_t coil_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    return coil_sendmsg_until(fd, msg, flags, -1);
 }
 
 int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,

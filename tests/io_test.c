@@ -553,6 +553,127 @@ TEST(readv_writev_recv_send_behave_as_posix)
     run_main(vector_main, NULL);
 }
 
+/* ------------------------------------------------------ recvmsg, sendmsg */
+
+/* Send one byte with fd attached as SCM_RIGHTS. */
+static ssize_t send_fd(int sock, int fd, coil_time deadline)
+{
+    char byte = 'F';
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return coil_sendmsg_until(sock, &msg, 0, deadline);
+}
+
+/* Late on purpose: the receiver has to suspend in coil_recvmsg. */
+static void *fd_sender(void *arg)
+{
+    int *fds = arg;                       /* socket, fd to pass */
+    coil_sleep(2 * UNIT);
+    CHECK(send_fd(fds[0], fds[1], -1) == 1);
+    return NULL;
+}
+
+static void *pass_fd_main(void *arg)
+{
+    (void)arg;
+    int sv[2], pipefd[2];
+    pair(sv);
+    CHECK(pipe(pipefd) == 0);
+    int sender_args[2] = {sv[0], pipefd[1]};
+    coil_task *sender = coil_spawn(fd_sender, sender_args);
+
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    coil_time t0 = now();
+    CHECK(coil_recvmsg(sv[1], &msg, 0) == 1);
+    CHECK(now() - t0 >= 2 * UNIT - COIL_MSEC(1));   /* it did wait */
+    CHECK(byte == 'F');
+    CHECK(!(msg.msg_flags & MSG_CTRUNC));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    CHECK(c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS);
+    CHECK(c->cmsg_len == CMSG_LEN(sizeof(int)));
+    int got;
+    memcpy(&got, CMSG_DATA(c), sizeof got);
+    CHECK(got >= 0 && got != pipefd[1]);
+    CHECK(fcntl(got, F_GETFD) & FD_CLOEXEC);        /* MSG_CMSG_CLOEXEC */
+    await_task(sender);
+
+    /* The received fd is the pipe's write end: what goes in comes out. */
+    coil_close(pipefd[1]);
+    CHECK(coil_write(got, "via", 3) == 3);
+    char buf[3];
+    CHECK(coil_read_full(pipefd[0], buf, 3, NULL) == 3);
+    CHECK(memcmp(buf, "via", 3) == 0);
+    coil_close(got);
+    coil_close(pipefd[0]);
+    coil_close(sv[0]);
+    coil_close(sv[1]);
+    return NULL;
+}
+
+TEST(sendmsg_passes_an_fd_that_recvmsg_receives_close_on_exec)
+{
+    run_main(pass_fd_main, NULL);
+}
+
+static void *msg_deadline_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    pair(sv);
+    char c;
+    struct iovec iov = {&c, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    coil_time t0 = now();
+    CHECK_ERRNO(coil_recvmsg_until(sv[0], &msg, 0, t0 + 2 * UNIT), ETIMEDOUT);
+    coil_time took = now() - t0;
+    CHECK(took >= 2 * UNIT - COIL_MSEC(1));
+    CHECK(took < 2 * UNIT + COIL_MSEC(500));
+    CHECK_ERRNO(coil_recvmsg(sv[0], &msg, MSG_DONTWAIT), EAGAIN);
+
+    /* Fill the socket until the kernel refuses, then sendmsg must wait. */
+    static char block[4096];
+    struct iovec big = {block, sizeof block};
+    struct msghdr out = {.msg_iov = &big, .msg_iovlen = 1};
+    while (coil_sendmsg(sv[1], &out, MSG_DONTWAIT) > 0)
+        ;
+    CHECK(errno == EAGAIN || errno == EWOULDBLOCK);
+    t0 = now();
+    CHECK_ERRNO(coil_sendmsg_until(sv[1], &out, 0, t0 + 2 * UNIT), ETIMEDOUT);
+    CHECK(now() - t0 >= 2 * UNIT - COIL_MSEC(1));
+
+    /* No stale waiter or timer: both directions still work. */
+    CHECK(coil_read(sv[0], block, sizeof block) > 0);
+    CHECK(coil_recvmsg_until(sv[0], &msg, 0, now() + UNIT) == 1);
+    coil_close(sv[0]);
+    coil_close(sv[1]);
+    return NULL;
+}
+
+TEST(recvmsg_and_sendmsg_deadlines_give_etimedout_and_the_fd_stays_usable)
+{
+    run_main(msg_deadline_main, NULL);
+}
+
 /* ------------------------------------------------------------------ TCP */
 
 static int listen_loopback(struct sockaddr_in *addr)
@@ -683,6 +804,9 @@ TEST(io_calls_outside_a_task_fail_with_eperm)
     CHECK_ERRNO(coil_writev(sv[0], &iov, 1), EPERM);
     CHECK_ERRNO(coil_recv(sv[0], &c, 1, 0), EPERM);
     CHECK_ERRNO(coil_send(sv[0], &c, 1, 0), EPERM);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    CHECK_ERRNO(coil_recvmsg(sv[0], &msg, 0), EPERM);
+    CHECK_ERRNO(coil_sendmsg(sv[0], &msg, 0), EPERM);
     CHECK_ERRNO(coil_accept(sv[0], NULL, NULL), EPERM);
     CHECK_ERRNO(coil_connect(sv[0], (struct sockaddr *)&addr, sizeof addr),
                 EPERM);
@@ -709,5 +833,7 @@ RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(second_task_reading_the_same_fd_gets_ebusy),
           T(readiness_that_arrived_while_nobody_waited_is_not_lost),
           T(readv_writev_recv_send_behave_as_posix),
+          T(sendmsg_passes_an_fd_that_recvmsg_receives_close_on_exec),
+          T(recvmsg_and_sendmsg_deadlines_give_etimedout_and_the_fd_stays_usable),
           T(tcp_accept_and_connect_exchange_on_loopback),
           T(io_calls_outside_a_task_fail_with_eperm))

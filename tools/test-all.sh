@@ -9,7 +9,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
 coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
-          qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross || exit 1
+          qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+          python3 || exit 1
 
 presets=${COIL_PRESETS:-release asan aarch64}
 passed=0 failed=0 broken=()
