@@ -7,7 +7,9 @@
  * bench_coro.c   coil coroutine create/destroy and the million-coroutine run;
  * bench_sched.c  coil's scheduler: yield, spawn + await, sleep precision;
  * bench_peer.c   the same in Go and asyncio (sched.go, sched.py), run as
- *                child processes.
+ *                child processes;
+ * bench_echo.c   the TCP echo servers (coil, raw epoll; echo.go and echo.py
+ *                are the others) and the load generator.
  *
  * Every measuring function does one repetition and returns 0 with the
  * elapsed time, or -1 with a message in err: a benchmark that cannot run
@@ -19,6 +21,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BENCH_ERR_MAX 160
 
@@ -113,7 +116,55 @@ int bench_json_number(const char *line, const char *key, double *out);
 long bench_json_int_array(const char *line, const char *key, int64_t *out,
                           long max);
 
+/* Build bench/src_name with the go that setup found (go->ok), into the
+ * temporary directory as out_name; exe gets its path.  0, or -1 with a
+ * message in err. */
+int bench_peer_go_build(const bench_peer *go, const char *src_name,
+                        const char *out_name, char *exe, size_t size,
+                        char *err);
+
+/* The path of bench/name in the source tree: 0, or -1 with a message. */
+int bench_peer_source(const char *name, char *out, size_t size, char *err);
+
 /* Remove what setup left in the temporary directory. */
 void bench_peers_cleanup(void);
+
+/* ---------------------------------------------------------------- echo */
+
+/* Run the coil or raw_epoll echo server in this process (coil_bench
+ * --echo-server IMPL): it prints its port and serves until killed.
+ * Returns an exit status if it cannot start. */
+int bench_echo_serve(const char *impl);
+
+/* A server child: its pid, its port, the read end of its stdout, the
+ * write end of its stdin (closed: the child exits). */
+typedef struct echo_server {
+    pid_t pid;
+    int port;
+    int out;
+    int in;
+} echo_server;
+
+/* Start argv (argv[0] a path) pinned to cpu (< 0: not pinned), with
+ * env_extra ("NAME=value", or NULL) added to the environment, and wait
+ * for the port it prints.  0, or -1 with a message in err. */
+int bench_echo_start(char *const argv[], const char *env_extra, int cpu,
+                     echo_server *s, char *err);
+
+/* Kill and reap it (nothing if it is not running). */
+void bench_echo_stop(echo_server *s);
+
+/* n connections to 127.0.0.1:port, with the epoll set driving them. */
+typedef struct echo_load echo_load;
+echo_load *bench_echo_connect(int port, long n, char *err);
+
+/* One measurement: every connection in ping-pong with 64-byte messages,
+ * round trips counted for run_ns after warm_ns.  0 with round trips per
+ * second in *rps, or -1 with a message in err. */
+int bench_echo_run(echo_load *l, uint64_t warm_ns, uint64_t run_ns,
+                   double *rps, char *err);
+
+/* Close the connections (NULL is ignored). */
+void bench_echo_close(echo_load *l);
 
 #endif /* COIL_BENCH_H */

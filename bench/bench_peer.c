@@ -4,6 +4,8 @@
  * asyncio (bench/sched.py, run by the `python3` on PATH), as child
  * processes.  Each child run makes one measurement and prints it as one
  * JSON line (see the programs); this file starts them and reads that line.
+ * It also builds echo.go and finds echo.py for the echo bench, which
+ * starts those itself (bench_echo.c): they are servers, not one-shot runs.
  *
  * A runtime that is missing, or whose program does not build or start, is
  * not an error: its rows are left out, with a note saying why.  A cross
@@ -284,6 +286,15 @@ static int find_source(bench_peer *p, const char *name, char *out,
     return -1;
 }
 
+int bench_peer_source(const char *name, char *out, size_t size, char *err)
+{
+    bench_peer scratch;
+    if (find_source(&scratch, name, out, size) == 0)
+        return 0;
+    snprintf(err, BENCH_ERR_MAX, "%s", scratch.note);
+    return -1;
+}
+
 static int make_tmp_dir(bench_peer *p)
 {
     const char *base = getenv("TMPDIR");
@@ -297,14 +308,50 @@ static int make_tmp_dir(bench_peer *p)
     return -1;
 }
 
+/* The go found by setup_go, for bench_peer_go_build. */
+static char go_tool[PATH_MAX];
+
+/* Build bench/src_name into tmp_dir/out_name (exe gets its path): 0, or -1
+ * with a message in err.  Needs setup_go's go_tool and tmp_dir. */
+static int go_build(const char *src_name, const char *out_name, char *exe,
+                    size_t size, char *err)
+{
+    char src[PATH_MAX], out[4096];
+
+    if (bench_peer_source(src_name, src, sizeof src, err) != 0)
+        return -1;
+    snprintf(exe, size, "%s/%s", tmp_dir, out_name);
+    char *build[] = {go_tool, "build", "-o", exe, src, NULL};
+    /* Built from inside the temporary directory, so that a go.mod around
+     * the caller's working directory cannot get involved. */
+    int status = run_capture(build, tmp_dir, out, sizeof out, err);
+    if (status != 0) {
+        char msg[BENCH_ERR_MAX / 2];
+        first_line(status < 0 ? err : out, msg, sizeof msg);
+        snprintf(err, BENCH_ERR_MAX, "skipped: go build %s failed: %s",
+                 src_name, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int bench_peer_go_build(const bench_peer *go, const char *src_name,
+                        const char *out_name, char *exe, size_t size,
+                        char *err)
+{
+    if (!go->ok) {
+        snprintf(err, BENCH_ERR_MAX, "%s", go->note);
+        return -1;
+    }
+    return go_build(src_name, out_name, exe, size, err);
+}
+
 static void setup_go(bench_peer *p)
 {
-    char src[PATH_MAX], go[PATH_MAX], out[4096], line[256];
+    char line[256];
     char err[BENCH_ERR_MAX] = "";
 
-    if (find_source(p, "sched.go", src, sizeof src) != 0)
-        return;
-    if (find_on_path("go", go, sizeof go) != 0) {
+    if (find_on_path("go", go_tool, sizeof go_tool) != 0) {
         snprintf(p->note, sizeof p->note, "skipped: no go on PATH "
                  "(Debian: apt-get install golang-go)");
         return;
@@ -329,16 +376,8 @@ static void setup_go(bench_peer *p)
     /* Pure Go: needs no C compiler, and links as Go programs usually do. */
     setenv("CGO_ENABLED", "0", 1);
 
-    snprintf(p->exe, sizeof p->exe, "%s/sched", tmp_dir);
-    char *build[] = {go, "build", "-o", p->exe, src, NULL};
-    /* Built from inside the temporary directory, so that a go.mod around
-     * the caller's working directory cannot get involved. */
-    int status = run_capture(build, tmp_dir, out, sizeof out, err);
-    if (status != 0) {
-        char msg[BENCH_ERR_MAX / 2];
-        first_line(status < 0 ? err : out, msg, sizeof msg);
-        snprintf(p->note, sizeof p->note, "skipped: go build failed: %s",
-                 msg);
+    if (go_build("sched.go", "sched", p->exe, sizeof p->exe, err) != 0) {
+        snprintf(p->note, sizeof p->note, "%s", err);
         return;
     }
     if (probe(p, line, sizeof line) == 0)

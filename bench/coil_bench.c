@@ -12,9 +12,14 @@
  *   spawn_await            ns per spawn + await + release of a task that
  *                          returns at once, from a main task (and, as
  *                          spawn_await_outside, from the thread's own stack);
- *   sleep_1ms              how late coil_sleep(1 ms) wakes: p50 and p99.
- * The last four are also measured in Go and Python's asyncio, when a go
- * and a python3 are on PATH (see bench_peer.c), for comparison.
+ *   sleep_1ms              how late coil_sleep(1 ms) wakes: p50 and p99;
+ *   echo_50, echo_1000     round trips per second of a TCP echo server on
+ *                          loopback, 50 and 1000 connections in ping-pong
+ *                          with 64-byte messages: coil (a task per
+ *                          connection), a raw epoll server (the ceiling).
+ * The scheduler and echo benches are also measured in Go and Python's
+ * asyncio, when a go and a python3 are on PATH (see bench_peer.c), for
+ * comparison.
  *
  * Each measurement is warmed up once, then repeated, its repetitions
  * interleaved with those of the rows it is compared with (see measure());
@@ -27,7 +32,8 @@
  * repetition cannot add a cold cache to it.  The pthread bench runs with the
  * original mask: pinning both threads to one CPU would measure the
  * scheduler's same-CPU switch, not the cross-CPU wake-up a thread-per-task
- * program pays.  --no-pin turns pinning off.
+ * program pays.  The echo bench runs its load generator on that CPU and
+ * every server, a child process, on another.  --no-pin turns pinning off.
  *
  * Exit status: 0 if everything ran, 1 if any bench failed (reported in the
  * table and the JSON), 2 on bad usage.
@@ -41,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #if defined(__x86_64__)
@@ -69,8 +76,12 @@ typedef struct options {
     long spawns;       /* spawn + await rounds per repetition */
     long sleeps;       /* 1 ms sleeps in all, split across the reps */
     long sched_reps;   /* repetitions of the scheduler benches */
+    long echo_ms;      /* measured milliseconds per echo repetition */
+    long echo_warm_ms; /* warm-up before each of them */
+    long echo_reps;
     int pin;
-    const char *only;  /* NULL, "switch", "create", "scale" or "sched" */
+    const char *only;  /* NULL, "switch", "create", "scale", "sched" or
+                          "echo" */
     const char *json;
 } options;
 
@@ -99,8 +110,10 @@ static void usage(FILE *f)
 "  --spawns N     spawn + await rounds per repetition (default 200000;\n"
 "                 python runs N/%d)\n"
 "  --sleeps N     1 ms sleeps in the timer bench, in all (default 500)\n"
+"  --echo-ms N    milliseconds measured per echo repetition (default 2000,\n"
+"                 after a warm-up of an eighth of it; 3 repetitions)\n"
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
-"  --only WHAT    run only switch, create, scale or sched\n"
+"  --only WHAT    run only switch, create, scale, sched or echo\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
 "  --json FILE    also write the results as a JSON array to FILE\n",
             FRESH_DIVISOR, PY_YIELD_DIVISOR, PY_SPAWN_DIVISOR);
@@ -124,7 +137,7 @@ static int parse_options(int argc, char **argv, options *o)
     /* Explicit counts win over --quick whatever the order, so remember
      * them apart and apply the defaults last. */
     long switches = 0, reps = 0, creates = 0, scale = 0;
-    long yields = 0, spawns = 0, sleeps = 0;
+    long yields = 0, spawns = 0, sleeps = 0, echo_ms = 0;
     int quick = 0;
 
     o->pin = 1;
@@ -163,11 +176,14 @@ static int parse_options(int argc, char **argv, options *o)
             count = &spawns;
         else if (strcmp(a, "--sleeps") == 0)
             count = &sleeps;
+        else if (strcmp(a, "--echo-ms") == 0)
+            count = &echo_ms;
         else if (strcmp(a, "--json") == 0 && v != NULL)
             o->json = v;
         else if (strcmp(a, "--only") == 0 && v != NULL &&
                  (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
-                  strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0))
+                  strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0 ||
+                  strcmp(v, "echo") == 0))
             o->only = v;
         else {
             fprintf(stderr, "coil_bench: bad option '%s%s%s'\n", a,
@@ -192,6 +208,12 @@ static int parse_options(int argc, char **argv, options *o)
      * under a minute, and the medians of these longer runs settle
      * sooner. */
     o->sched_reps = reps ? reps : quick ? 3 : 5;
+    /* 2 rows x 4 servers x 3 repetitions of 2 s + 0.25 s: about a
+     * minute.  Longer runs do not move the medians by more than their
+     * spread. */
+    o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 2000;
+    o->echo_warm_ms = o->echo_ms / 8 ? o->echo_ms / 8 : 1;
+    o->echo_reps = reps ? reps : 3;
     return 0;
 }
 
@@ -241,11 +263,12 @@ typedef struct row {
                               (scheduler); < 0: none */
     double rss_per_coro;   /* scale only; < 0: none */
     double p99_ns;         /* sleep only; < 0: none */
+    double rps;            /* echo only: median round trips/s; < 0: none */
     int per_second;        /* show 1e9 / median as a rate (spawn) */
     char error[BENCH_ERR_MAX];
 } row;
 
-#define MAX_ROWS 32
+#define MAX_ROWS 48
 static row rows[MAX_ROWS];
 static size_t nrows;
 
@@ -261,6 +284,7 @@ static row *new_row(const char *bench, const char *impl, long count,
     r->ratio = -1;
     r->rss_per_coro = -1;
     r->p99_ns = -1;
+    r->rps = -1;
     return r;
 }
 
@@ -725,14 +749,186 @@ static void run_sched_sleep(const options *o)
 
 static void run_sched(const options *o)
 {
-    /* Setup builds the Go program: let the compiler use every CPU. */
-    pin(0);
-    bench_peers_setup(&peers[0], &peers[1]);
-    pin(1);
     print_sched_header(o);
     run_sched_timed(o);
     run_sched_sleep(o);
-    bench_peers_cleanup();
+}
+
+/* ---------------------------------------------------------------- echo */
+
+#ifdef COIL_BENCH_CROSS
+static const int cross_build = 1;
+#else
+static const int cross_build = 0;
+#endif
+
+enum { ECHO_COIL, ECHO_RAW, ECHO_GO, ECHO_PY, ECHO_IMPLS };
+static const char *const echo_impls[ECHO_IMPLS] = {
+    "coil", "raw_epoll", "go", "python_asyncio"};
+
+/* The CPU the echo servers run on: one of ours other than the load
+ * generator's, or -1 (not pinned, or a single CPU). */
+static int echo_server_cpu(void)
+{
+    if (pin_cpu < 0)
+        return -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (c != pin_cpu && CPU_ISSET(c, &orig_mask))
+            return c;
+    return -1;
+}
+
+/* Start the servers; a peer's that cannot run gets a note instead. */
+static void echo_start_servers(int cpu, echo_server *srv,
+                               char (*note)[BENCH_ERR_MAX])
+{
+    static char self[] = "/proc/self/exe", flag[] = "--echo-server";
+    char go_exe[PATH_MAX], py_script[PATH_MAX];
+
+    for (int i = 0; i < ECHO_IMPLS; i++) {
+        srv[i].pid = -1;
+        srv[i].out = -1;
+        srv[i].in = -1;
+        note[i][0] = '\0';
+    }
+    /* coil and raw_epoll are this program again: exec'd, not forked (see
+     * bench_echo.c). */
+    for (int i = ECHO_COIL; i <= ECHO_RAW; i++) {
+        char *argv[] = {self, flag, (char *)echo_impls[i], NULL};
+        bench_echo_start(argv, NULL, cpu, &srv[i], note[i]);
+    }
+    if (bench_peer_go_build(PEER_GO, "echo.go", "echo", go_exe,
+                            sizeof go_exe, note[ECHO_GO]) == 0) {
+        char *argv[] = {go_exe, NULL};
+        bench_echo_start(argv, "GOMAXPROCS=1", cpu, &srv[ECHO_GO],
+                         note[ECHO_GO]);
+    }
+    if (!peers[1].ok)
+        snprintf(note[ECHO_PY], BENCH_ERR_MAX, "%s", peers[1].note);
+    else if (bench_peer_source("echo.py", py_script, sizeof py_script,
+                               note[ECHO_PY]) == 0) {
+        char *argv[] = {peers[1].exe, py_script, NULL};
+        bench_echo_start(argv, NULL, cpu, &srv[ECHO_PY], note[ECHO_PY]);
+    }
+}
+
+static void print_echo_row(const row *r)
+{
+    printf("%-10s %-15s %6ld ", r->bench, r->impl, r->count);
+    if (r->ok) {
+        printf("%11.0f %11.0f", r->rps, 1e9 / r->min_ns);
+        const char *vs[2] = {"raw_epoll", "go"};
+        for (int i = 0; i < 2; i++) {
+            const row *o = find_row(r->bench, vs[i]);
+            if (o != NULL)
+                printf(" %11.3fx", r->rps / o->rps);
+            else
+                printf(" %12s", "-");
+        }
+    }
+    if (r->error[0])
+        printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* Every connection count, every server, repetitions interleaved as in
+ * measure(): repetition i of each server before repetition i + 1 of any.
+ * The connections of all servers stay open across the repetitions;
+ * the idle ones cost the others nothing. */
+static void run_echo(const options *o)
+{
+    static const long conns[2] = {50, 1000};
+    static const char *const names[2] = {"echo_50", "echo_1000"};
+
+    if (cross_build) {
+        printf("\necho benches: skipped (cross-compiled build: under an "
+               "emulator they would time the emulator)\n");
+        return;
+    }
+    int cpu = echo_server_cpu();
+    echo_server srv[ECHO_IMPLS];
+    char note[ECHO_IMPLS][BENCH_ERR_MAX];
+
+    /* 1000 connections on each side of each server: well past the usual
+     * soft limit of 1024 fds.  Children inherit the raised one. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    echo_start_servers(cpu, srv, note);
+
+    printf("\necho benches: round trips/s, 64-byte messages in ping-pong "
+           "on 127.0.0.1;\n  %ld repetitions of %.2f s, each after %.2f s "
+           "of warm-up; median and best\n", o->echo_reps,
+           (double)o->echo_ms / 1000, (double)o->echo_warm_ms / 1000);
+    if (cpu >= 0)
+        printf("  load generator on CPU %d, servers on CPU %d\n", pin_cpu,
+               cpu);
+    else
+        printf("  not pinned (--no-pin, or a single CPU): load generator "
+               "and server share the CPUs\n");
+    for (int i = ECHO_GO; i < ECHO_IMPLS; i++) {
+        if (srv[i].pid < 0)
+            printf("  %s: %s\n", echo_impls[i], note[i]);
+        else if (i == ECHO_GO)
+            printf("  go: %s, GOMAXPROCS=1, goroutine per connection\n",
+                   peers[0].version);
+        else
+            printf("  python_asyncio: python %s, asyncio.Protocol\n",
+                   peers[1].version);
+    }
+    printf("\n%-10s %-15s %6s %11s %11s %12s %12s\n", "bench", "impl",
+           "conns", "median rps", "best rps", "vs raw_epoll", "vs go");
+    fflush(stdout);
+
+    for (int k = 0; k < 2; k++) {
+        row *rs[ECHO_IMPLS] = {NULL};
+        echo_load *loads[ECHO_IMPLS] = {NULL};
+        double *rps[ECHO_IMPLS] = {NULL};
+
+        for (int i = 0; i < ECHO_IMPLS; i++) {
+            /* A missing peer gets no row; a broken server a failed one. */
+            if (srv[i].pid < 0 && i >= ECHO_GO)
+                continue;
+            rs[i] = new_row(names[k], echo_impls[i], conns[k], o->echo_reps);
+            if (srv[i].pid < 0)
+                snprintf(rs[i]->error, BENCH_ERR_MAX, "%s", note[i]);
+            else if ((rps[i] = malloc((size_t)o->echo_reps *
+                                      sizeof *rps[i])) == NULL)
+                snprintf(rs[i]->error, BENCH_ERR_MAX, "out of memory");
+            else
+                loads[i] = bench_echo_connect(srv[i].port, conns[k],
+                                              rs[i]->error);
+        }
+        for (long rep = 0; rep < o->echo_reps; rep++)
+            for (int i = 0; i < ECHO_IMPLS; i++)
+                if (loads[i] != NULL && !rs[i]->error[0])
+                    bench_echo_run(loads[i],
+                                   (uint64_t)o->echo_warm_ms * 1000000u,
+                                   (uint64_t)o->echo_ms * 1000000u,
+                                   &rps[i][rep], rs[i]->error);
+        for (int i = 0; i < ECHO_IMPLS; i++) {
+            row *r = rs[i];
+            if (r != NULL && !r->error[0]) {
+                long n = o->echo_reps;
+                qsort(rps[i], (size_t)n, sizeof *rps[i], cmp_double);
+                r->rps = n % 2 ? rps[i][n / 2]
+                               : (rps[i][n / 2 - 1] + rps[i][n / 2]) / 2;
+                r->median_ns = 1e9 / r->rps;
+                r->min_ns = 1e9 / rps[i][n - 1];
+                r->ok = 1;
+            }
+            free(rps[i]);
+            bench_echo_close(loads[i]);
+        }
+        for (int i = 0; i < ECHO_IMPLS; i++)
+            if (rs[i] != NULL)
+                print_echo_row(rs[i]);
+    }
+    for (int i = 0; i < ECHO_IMPLS; i++)
+        bench_echo_stop(&srv[i]);
 }
 
 /* ---------------------------------------------------------------- targets */
@@ -751,7 +947,10 @@ static void print_targets(void)
                                         "spawn_await"};
     static const double vs_go_target[] = {0.35, 0.35, 0.2};
 
-    if (!coil && !scale && !sleep && !find_row("spawn_await", "coil"))
+    static const char *const echo[] = {"echo_50", "echo_1000"};
+
+    if (!coil && !scale && !sleep && !find_row("spawn_await", "coil") &&
+        !find_row("echo_50", "coil") && !find_row("echo_1000", "coil"))
         return;
     printf("\ntargets (medians):\n");
     if (coil && boost)
@@ -788,6 +987,28 @@ static void print_targets(void)
         printf("  sleep_1ms p99 overshoot     %7.1f us  target < 200 us  "
                "%s\n", sleep->p99_ns / 1000,
                sleep->p99_ns < 200000 ? "met" : "MISSED");
+    /* Throughput, so these targets are lower bounds. */
+    for (size_t i = 0; i < sizeof echo / sizeof *echo; i++) {
+        const row *c = find_row(echo[i], "coil");
+        static const char *const vs[2] = {"raw_epoll", "go"};
+        static const double target[2] = {0.95, 1.1};
+        if (c == NULL)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            const row *other = find_row(echo[i], vs[k]);
+            char label[40];
+            snprintf(label, sizeof label, "%s coil / %s", echo[i], vs[k]);
+            if (other != NULL) {
+                double ratio = c->rps / other->rps;
+                printf("  %-27s %7.3fx   target >= %.2fx  %s\n", label,
+                       ratio, target[k], ratio >= target[k] ? "met"
+                                                            : "MISSED");
+            } else {
+                printf("  %-27s %8s   target >= %.2fx  not checked (no %s "
+                       "row)\n", label, "-", target[k], vs[k]);
+            }
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -837,6 +1058,12 @@ static int write_json(const char *path)
             else
                 fprintf(f, ", \"rss_bytes_per_coroutine\": null");
         }
+        if (strncmp(r->bench, "echo_", 5) == 0) {
+            if (r->rps >= 0)
+                fprintf(f, ", \"rps\": %.1f", r->rps);
+            else
+                fprintf(f, ", \"rps\": null");
+        }
         if (strcmp(r->bench, "sleep_1ms") == 0) {
             if (r->ok)
                 fprintf(f, ", \"p50_overshoot_ns\": %.0f, "
@@ -867,6 +1094,10 @@ int main(int argc, char **argv)
     options o;
     int status = 0;
 
+    /* The echo bench runs its coil and raw_epoll servers as this program
+     * again (see bench_echo.c). */
+    if (argc == 3 && strcmp(argv[1], "--echo-server") == 0)
+        return bench_echo_serve(argv[2]);
     if (parse_options(argc, argv, &o) != 0)
         return 2;
 
@@ -886,8 +1117,20 @@ int main(int argc, char **argv)
      * take stacks from the pool and give them back, warm or cold as they
      * would be without the scale run, and its children are started with
      * posix_spawn, which does not copy the address space. */
+    /* The peers serve both: set up once.  Setup builds the Go program:
+     * let the compiler use every CPU. */
+    if (wanted(&o, "sched") || wanted(&o, "echo")) {
+        pin(0);
+        bench_peers_setup(&peers[0], &peers[1]);
+        pin(1);
+    }
     if (wanted(&o, "sched"))
         run_sched(&o);
+    /* Last: a minute of saturated loopback TCP and child processes
+     * should heat nothing the other benches measure. */
+    if (wanted(&o, "echo"))
+        run_echo(&o);
+    bench_peers_cleanup();
 
     print_targets();
 
