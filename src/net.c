@@ -152,9 +152,15 @@ int coil_udp_bind(const char *addr, int port)
     return bound_socket(&a, alen, SOCK_DGRAM, 0, -1);
 }
 
+/* Cleanup handler: a dial unwound by cancellation must not leak its fd. */
+static void close_unfinished(void *arg)
+{
+    coil_close(*(int *)arg);
+}
+
 /* Make a stream socket for a's family and connect it by the deadline.  The
  * socket passes through coil_connect, so coil has a record of it: failure
- * closes it with coil_close. */
+ * closes it with coil_close, and so does unwinding. */
 static int dial(const net_addr *a, int alen, coil_time deadline)
 {
     if (!coil_task_current()) {
@@ -168,7 +174,11 @@ static int dial(const net_addr *a, int alen, coil_time deadline)
         return -1;
     if (a->sa.sa_family != AF_UNIX)
         (void)set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);  /* best effort */
-    if (coil_connect_until(fd, &a->sa, (socklen_t)alen, deadline) != 0) {
+    int r;
+    coil_cleanup_push(close_unfinished, &fd);
+    r = coil_connect_until(fd, &a->sa, (socklen_t)alen, deadline);
+    coil_cleanup_pop(0);
+    if (r != 0) {
         int e = errno;
         coil_close(fd);
         errno = e;

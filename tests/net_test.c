@@ -209,6 +209,59 @@ TEST(dial_gives_up_at_its_deadline_when_the_backlog_is_full)
     run_main(dial_timeout_main, NULL);
 }
 
+static int open_fds(void)
+{
+    int n = 0;
+    char path[64];
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        n += access(path, F_OK) == 0;
+    }
+    return n;
+}
+
+static int hung_port;
+
+static void *dial_forever(void *arg)
+{
+    (void)arg;
+    coil_tcp_dial("127.0.0.1", hung_port, -1);   /* cancelled in here */
+    return NULL;
+}
+
+/* Fill a never-accepting listener's queue, then cancel a task whose dial
+ * hangs: unwinding must close the socket the dial made. */
+static void *unwound_dial_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 0, 0);
+    hung_port = coil_socket_port(lfd);
+    int queued[8], nq = 0;
+    for (; nq < 8; nq++) {
+        queued[nq] = coil_tcp_dial("127.0.0.1", hung_port,
+                                   coil_loop_time(NULL) + COIL_MSEC(100));
+        if (queued[nq] < 0)
+            break;                        /* the queue is full now */
+    }
+    int before = open_fds();
+    coil_task *t = coil_spawn(dial_forever, NULL);
+    coil_sleep(COIL_MSEC(50));            /* it is hanging in connect */
+    CHECK(open_fds() == before + 1);
+    coil_task_cancel(t);
+    CHECK_ERRNO(coil_await(coil_task_future(t), NULL), ECANCELED);
+    CHECK(open_fds() == before);
+    coil_task_release(t);
+    for (int i = 0; i < nq; i++)
+        coil_close(queued[i]);
+    coil_close(lfd);
+    return NULL;
+}
+
+TEST(a_dial_unwound_by_cancellation_leaks_no_fd)
+{
+    run_main(unwound_dial_main, NULL);
+}
+
 static void *bad_input_main(void *arg)
 {
     (void)arg;
@@ -657,6 +710,7 @@ RUN_TESTS(T(ipv4_listen_dial_and_echo),
           T(ipv6_listen_dial_and_echo),
           T(dial_to_a_closed_port_is_refused),
           T(dial_gives_up_at_its_deadline_when_the_backlog_is_full),
+          T(a_dial_unwound_by_cancellation_leaks_no_fd),
           T(bad_addresses_ports_and_paths_are_einval),
           T(dial_outside_a_task_is_eperm_and_leaves_nothing_open),
           T(reuseport_lets_two_listeners_share_a_port),
