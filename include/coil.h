@@ -8,7 +8,8 @@
  *   3  event loop       ready queue, timers, epoll, signals
  *   4  futures, tasks   awaiting, cancellation, combinators, scopes
  *   5  services         fd IO with deadlines, sockets, subprocesses,
- *                       signal waits (more to come: threads, sync)
+ *                       signal waits, cross-thread submission and
+ *                       thread-safe futures, synchronisation for tasks
  *
  * Conventions, throughout:
  *   - A function returning int returns 0 (or a documented non-negative
@@ -286,7 +287,7 @@ coil_time coil_loop_time(coil_loop *loop);
  * If handle is not NULL, *handle receives a reference for
  * coil_handle_cancel(); release it with coil_handle_release().
  * Returns 0, or -1 with errno EINVAL (fn NULL), ENOMEM, EPERM (another
- * thread's loop: see coil_call_soon_threadsafe in a later release), or
+ * thread's loop: see coil_call_soon_threadsafe), or
  * EMFILE/ENFILE when loop is NULL and the default loop had to be made.
  * coil_call_later counts from the clock read now, so the callback never
  * runs earlier than `delay` after the call; coil_call_at uses loop time. */
@@ -1102,6 +1103,354 @@ coil_future *coil_shield(coil_future *f);
  * main was cancelled, EINTR, EBUSY if a loop is running on this thread, or
  * as coil_loop_new. */
 int coil_run(coil_task_fn fn, void *arg, void **result);
+
+/* ======================================================================
+ * Threads (layer 5)
+ *
+ * A loop and its tasks belong to one thread, but other threads may hand
+ * it work: a callback (coil_call_soon_threadsafe, asyncio's
+ * call_soon_threadsafe) or a task (coil_spawn_threadsafe, asyncio's
+ * run_coroutine_threadsafe), whose outcome comes back in a thread-safe
+ * future.  coil_loop_stop() also works from any thread: the usual way to
+ * end a loop that runs forever in a background thread is
+ *
+ *     coil_loop_stop(loop);          // from main: wakes it, run returns
+ *     pthread_join(thread, NULL);    // its thread then closes the loop
+ *
+ * A loop is reached from other threads through a registry of live loops,
+ * never by touching a loop that may be gone: submitting to a loop that has
+ * been closed (or to a pointer that never was a loop) fails with
+ * ESHUTDOWN, safely, even while the owner is closing it.  Caveat: once a
+ * loop is freed its address may be reused by a new loop, which then gets
+ * what was meant for the old one — stop submitting to a loop before
+ * closing it, as you would with any handle.
+ * ====================================================================== */
+
+/* Run fn(arg) on loop's thread, as a callback of its next iteration, from
+ * any thread (the loop's own included).  A loop asleep in epoll is woken
+ * (eventfd; wake-ups are coalesced).  Callbacks from one thread run in the
+ * order submitted; those of different threads interleave in the order
+ * they took the inbox's lock.  Callbacks still undelivered when loop is
+ * closed are dropped without running (as coil_call_soon's are).  Does not
+ * suspend or block (beyond a short internal lock).  Returns 0, or -1 with
+ * errno EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed, or is not a
+ * loop) or ENOMEM. */
+int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
+
+/* A thread-safe future: the outcome of a task spawned from another thread.
+ * Unlike a coil_future it may be waited for, read, cancelled, retained and
+ * released from any thread.  States: pending, then done with a result or
+ * an error, or cancelled (reported as the error ECANCELED). */
+typedef struct coil_tfuture coil_tfuture;
+
+/* Spawn fn(arg) as a task on loop (running in another thread, or this
+ * one), from any thread; the task is made on loop's thread at its next
+ * iteration.  fn_name (the macro passes #fn) must be a string that lives
+ * for ever.  Returns a thread-safe future holding the task's outcome; the
+ * caller holds its one reference (coil_tfuture_release).  If loop is
+ * closed before the task was made, the future completes with ESHUTDOWN;
+ * if loop is closed while the task is still pending, the task is
+ * abandoned with it and the future never completes (wait with a timeout,
+ * or stop submitting before closing).  Does not suspend.  NULL with errno
+ * EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed) or ENOMEM; a
+ * failure to make the task on loop (ENOMEM, ...) is the future's error. */
+coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
+                                         void *arg, const char *fn_name);
+#define coil_spawn_threadsafe(loop, fn, arg)                                \
+    coil_task_spawn_threadsafe((loop), (fn), (arg), #fn)
+
+/* Wait for f for at most `timeout` ns (negative: no limit) and read its
+ * outcome.  In a plain thread (no task running) this blocks the thread
+ * (mutex and condition variable).  Inside a task — on any loop — it
+ * suspends the task instead, and its loop runs on: the completing loop
+ * tells the waiting loop through its inbox.  Returns 0 and stores the
+ * result in *out (if out is not NULL), or -1 with errno: the task's error,
+ * ECANCELED (the task was cancelled), ESHUTDOWN (its loop closed before it
+ * started), ETIMEDOUT (f still pending after timeout), EINVAL (NULL),
+ * EDEADLK (outside a task, on the thread that owns f's loop while f is
+ * pending: nothing would run the loop), or, in a task, as coil_await (a
+ * cancelled task unwinds, leaving nothing registered on f; error mode
+ * gives ECANCELED) or ENOMEM.  May suspend (in a task) or block. */
+int coil_tfuture_wait(coil_tfuture *f, coil_time timeout, void **out);
+
+/* Read f's outcome without waiting, as coil_tfuture_wait does once f is
+ * done; -1 with errno EAGAIN while pending.  Any thread.  Does not block
+ * beyond a short lock. */
+int coil_tfuture_result(coil_tfuture *f, void **out);
+
+/* 1 if f is done or cancelled, 0 if pending, -1 with errno EINVAL. */
+int coil_tfuture_done(coil_tfuture *f);
+
+/* Ask for the task to be cancelled: the request is forwarded to its loop
+ * (coil_call_soon_threadsafe) and delivered there as coil_task_cancel
+ * would (a task not yet started never runs); the future then reports
+ * ECANCELED — unless the task ended first, or caught the cancellation and
+ * returned something else.  Repeated requests are one request.  Any
+ * thread; does not suspend.  Returns 1 if a request is (or already was)
+ * on its way, 0 if f is already done, -1 with errno EINVAL (NULL),
+ * ESHUTDOWN (the task's loop is closed) or ENOMEM. */
+int coil_tfuture_cancel(coil_tfuture *f);
+
+/* Take another reference to f / drop one (the last frees it; the pending
+ * task keeps its own until it ends).  Any thread; NULL ignored.  Retain
+ * returns f; release returns 0. */
+coil_tfuture *coil_tfuture_retain(coil_tfuture *f);
+int coil_tfuture_release(coil_tfuture *f);
+
+/* ======================================================================
+ * Synchronisation (layer 5)
+ *
+ * Lock, event, semaphore, condition, barrier and queue for the tasks of
+ * one loop (one thread: they make no attempt to be thread-safe, and a call
+ * from another thread than the one that made the object is EPERM).
+ *
+ * Common to all of them:
+ *   - Objects are made with coil_<noun>_new() and freed with
+ *     coil_<noun>_free().  Freeing one while a task waits on it (or has
+ *     been handed something by it and not yet run), or a lock while it is
+ *     held, fails with EBUSY and changes nothing.  free(NULL) is EINVAL.
+ *   - Waiters are served in FIFO order: whoever waited longest gets the
+ *     lock, the permit, the item, the notification.  Nothing overtakes a
+ *     waiter: a try_* call fails with EAGAIN while others wait.
+ *   - Every suspending call must run inside a task (outside one: EPERM)
+ *     and has an *_until form taking an absolute loop-time deadline
+ *     (negative: none), after which it fails with ETIMEDOUT.  A deadline
+ *     already past still lets the call succeed if it need not wait.  A
+ *     COIL_TASK_CANCEL_AS_ERROR task that is cancelled while waiting gets
+ *     ECANCELED; in the default mode it unwinds out of the call.  Calls
+ *     that do not need to wait return without suspending.
+ *   - Cancellation (or a deadline) never leaves an object inconsistent.
+ *     A waiter that is cancelled after it was handed something but before
+ *     it ran gives it back: the lock passes to the next waiter, a permit
+ *     to the next acquirer (or the count), a condition notification to
+ *     the next waiter, a queue item back to the front of the queue (or to
+ *     the next getter).  Nothing is lost and no lock stays with a task
+ *     that never saw it; in error mode the call then reports ECANCELED.
+ * ====================================================================== */
+
+/* A lock (mutex) owned by a task.  Not recursive.  A task that may be
+ * unwound while it holds one should push coil_lock_cleanup. */
+typedef struct coil_lock coil_lock;
+
+/* Make an unlocked lock.  Does not suspend.  NULL with errno ENOMEM. */
+coil_lock *coil_lock_new(void);
+
+/* Free l.  Returns 0, or -1 with errno EINVAL, EPERM (another thread),
+ * EBUSY (held, or tasks wait for it). */
+int coil_lock_free(coil_lock *l);
+
+/* Take l, waiting (FIFO) while another task holds it.  May suspend.
+ * Returns 0 with l held by the calling task, or -1 with errno EINVAL,
+ * EDEADLK (the caller holds it already), ETIMEDOUT, ECANCELED, EPERM
+ * (outside a task, another thread) or ENOMEM (arming the deadline). */
+int coil_lock_acquire(coil_lock *l);
+int coil_lock_acquire_until(coil_lock *l, coil_time deadline);
+
+/* Take l only if nobody holds it.  Does not suspend.  Returns 0, or -1
+ * with errno EAGAIN (held), EDEADLK (by the caller), EINVAL, EPERM
+ * (outside a task: a lock is held by a task; another thread). */
+int coil_lock_try_acquire(coil_lock *l);
+
+/* Release l, handing it straight to the task that waited longest, if
+ * any (FIFO: a task that releases and re-acquires goes behind them).
+ * Does not suspend.  Returns 0, or -1 with errno EINVAL, or EPERM if the
+ * calling task does not hold l (outside a task, too). */
+int coil_lock_release(coil_lock *l);
+
+/* Whether l is held: 1 or 0 (-1 with errno EINVAL). */
+int coil_lock_locked(const coil_lock *l);
+
+/* coil_lock_release(l) as a cleanup handler:
+ * coil_cleanup_push(coil_lock_cleanup, l). */
+void coil_lock_cleanup(void *l);
+
+/* An event: a flag that tasks wait for (asyncio.Event). */
+typedef struct coil_event coil_event;
+
+/* Make a clear event.  Does not suspend.  NULL with errno ENOMEM. */
+coil_event *coil_event_new(void);
+
+/* Free e.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks
+ * wait for it). */
+int coil_event_free(coil_event *e);
+
+/* Set e and wake every task waiting for it (each returns 0 even if e is
+ * cleared again before it runs).  Works outside a task.  Does not
+ * suspend.  Returns 0, or -1 with errno EINVAL or EPERM (another thread). */
+int coil_event_set(coil_event *e);
+
+/* Clear e.  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM. */
+int coil_event_clear(coil_event *e);
+
+/* Whether e is set: 1 or 0 (-1 with errno EINVAL). */
+int coil_event_is_set(const coil_event *e);
+
+/* Wait until e is set (at once if it is).  May suspend.  Returns 0, or -1
+ * with errno EINVAL, ETIMEDOUT, ECANCELED, EPERM or ENOMEM. */
+int coil_event_wait(coil_event *e);
+int coil_event_wait_until(coil_event *e, coil_time deadline);
+
+/* A counting semaphore.  A bounded one (BoundedSemaphore) refuses a
+ * release that would raise its count above the initial value. */
+typedef struct coil_sem coil_sem;
+
+/* Make a semaphore with `value` permits; a bounded one never holds more
+ * than `value` (which must then be > 0).  Does not suspend.  NULL with
+ * errno EINVAL (bounded, value 0) or ENOMEM. */
+coil_sem *coil_sem_new(unsigned value);
+coil_sem *coil_sem_new_bounded(unsigned value);
+
+/* Free s.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait). */
+int coil_sem_free(coil_sem *s);
+
+/* Take a permit, waiting (FIFO) while there is none.  May suspend.
+ * Returns 0, or -1 with errno EINVAL, ETIMEDOUT, ECANCELED, EPERM or
+ * ENOMEM. */
+int coil_sem_acquire(coil_sem *s);
+int coil_sem_acquire_until(coil_sem *s, coil_time deadline);
+
+/* Take a permit if one is free.  Works outside a task.  Does not suspend.
+ * Returns 0, or -1 with errno EAGAIN, EINVAL, EPERM (another thread). */
+int coil_sem_try_acquire(coil_sem *s);
+
+/* Give a permit back: to the task that waited longest, else to the count.
+ * Works outside a task; the caller need not have acquired.  Does not
+ * suspend.  Returns 0, or -1 with errno EINVAL, EPERM (another thread), or
+ * EOVERFLOW: the count would exceed a bounded semaphore's initial value
+ * (or UINT_MAX) — a release without an acquire, a bug the bound catches;
+ * the count is unchanged. */
+int coil_sem_release(coil_sem *s);
+
+/* The permits free now (INT_MAX at most), or -1 with errno EINVAL. */
+int coil_sem_value(const coil_sem *s);
+
+/* A condition variable, used with a coil_lock (pthread style: the lock is
+ * passed to each wait, and may differ between waits). */
+typedef struct coil_cond coil_cond;
+
+/* Make a condition.  Does not suspend.  NULL with errno ENOMEM. */
+coil_cond *coil_cond_new(void);
+
+/* Free c.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait). */
+int coil_cond_free(coil_cond *c);
+
+/* Release l (which the calling task must hold), wait for a notification,
+ * then take l back: on every way out — success, ETIMEDOUT, ECANCELED,
+ * and in unwind mode before the task's own cleanup handlers run, as
+ * pthread_cond_wait does — the task holds l again.  Taking l back is not
+ * interrupted by cancellation; a request that arrives meanwhile is
+ * delivered once l is held.  Wake-ups are not spurious, but the condition
+ * may have changed again before the task runs: re-check it in a loop.
+ * A notified waiter that is cancelled passes its notification on to the
+ * next waiter.  A deadline already past returns ETIMEDOUT at once, l
+ * still held.  May suspend.  Returns 0, or -1 with errno EINVAL, EPERM
+ * (l not held by the caller, outside a task, another thread), ETIMEDOUT,
+ * ECANCELED or ENOMEM. */
+int coil_cond_wait(coil_cond *c, coil_lock *l);
+int coil_cond_wait_until(coil_cond *c, coil_lock *l, coil_time deadline);
+
+/* Wake up to n waiters (oldest first) / all of them.  The caller need not
+ * hold the lock; works outside a task.  Does not suspend.  Returns 0, or
+ * -1 with errno EINVAL or EPERM (another thread). */
+int coil_cond_notify(coil_cond *c, size_t n);
+int coil_cond_notify_all(coil_cond *c);
+
+/* A barrier for n parties: each waits until n have arrived, then all go
+ * on and the barrier is ready for the next round.  It has no "broken"
+ * state: a party that times out or is cancelled before the barrier trips
+ * takes its arrival back (the others keep waiting for a replacement). */
+typedef struct coil_barrier coil_barrier;
+
+/* Make a barrier for `parties` (> 0) tasks.  Does not suspend.  NULL with
+ * errno EINVAL or ENOMEM. */
+coil_barrier *coil_barrier_new(unsigned parties);
+
+/* Free b.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait). */
+int coil_barrier_free(coil_barrier *b);
+
+/* Arrive and wait for the other parties.  May suspend (the last to
+ * arrive does not).  Returns 1 for the last party to arrive (like
+ * PTHREAD_BARRIER_SERIAL_THREAD), 0 for the others, or -1 with errno
+ * EINVAL, ETIMEDOUT, ECANCELED, EPERM or ENOMEM. */
+int coil_barrier_wait(coil_barrier *b);
+int coil_barrier_wait_until(coil_barrier *b, coil_time deadline);
+
+/* The parties waiting now, or -1 with errno EINVAL. */
+int coil_barrier_waiting(const coil_barrier *b);
+
+/* A queue of void * items (asyncio.Queue, LifoQueue, PriorityQueue).  The
+ * items are the caller's: the queue never frees or dereferences them
+ * (except through cmp). */
+typedef struct coil_queue coil_queue;
+
+/* Kinds of queue. */
+enum {
+    COIL_QUEUE_FIFO = 0,     /* oldest item first */
+    COIL_QUEUE_LIFO = 1,     /* newest item first */
+    COIL_QUEUE_PRIORITY = 2  /* smallest by cmp first; equal ones FIFO */
+};
+
+/* Make a queue of `kind` holding at most maxsize items (0: unbounded).
+ * cmp(a, b), for COIL_QUEUE_PRIORITY only (NULL for the others), compares
+ * two items as qsort's does (negative: a comes out first).  Does not
+ * suspend.  NULL with errno EINVAL (unknown kind, cmp missing or
+ * superfluous) or ENOMEM. */
+coil_queue *coil_queue_new(int kind, size_t maxsize,
+                           int (*cmp)(const void *a, const void *b));
+
+/* Free q; items still in it are dropped (they are the caller's).  Returns
+ * 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait on it). */
+int coil_queue_free(coil_queue *q);
+
+/* Put item, waiting (FIFO among putters) while a bounded queue is full.
+ * An item is handed straight to a waiting getter.  May suspend.  Returns
+ * 0, or -1 with errno EINVAL, ESHUTDOWN (q was shut down, before or while
+ * waiting: the item was not put), ETIMEDOUT, ECANCELED, EPERM or ENOMEM. */
+int coil_queue_put(coil_queue *q, void *item);
+int coil_queue_put_until(coil_queue *q, void *item, coil_time deadline);
+
+/* Put item only if there is room now (and no putter waits).  Works
+ * outside a task.  Does not suspend.  Returns 0, or -1 with errno EAGAIN,
+ * ESHUTDOWN, EINVAL, EPERM (another thread) or ENOMEM. */
+int coil_queue_try_put(coil_queue *q, void *item);
+
+/* Take the next item into *out (out may be NULL), waiting (FIFO among
+ * getters) while q is empty.  After coil_queue_shutdown the items left
+ * are still handed out; then it fails with ESHUTDOWN.  An item handed to
+ * a getter that is cancelled before it runs goes back to the front of
+ * the queue (or to the next getter), so a bounded queue may briefly hold
+ * more than maxsize.  May suspend.  Returns 0, or -1 with errno EINVAL,
+ * ESHUTDOWN, ETIMEDOUT, ECANCELED, EPERM or ENOMEM. */
+int coil_queue_get(coil_queue *q, void **out);
+int coil_queue_get_until(coil_queue *q, void **out, coil_time deadline);
+
+/* Take the next item if there is one.  Works outside a task.  Does not
+ * suspend.  Returns 0, or -1 with errno EAGAIN (empty), ESHUTDOWN (empty
+ * and shut down), EINVAL, EPERM (another thread). */
+int coil_queue_try_get(coil_queue *q, void **out);
+
+/* The items in q now (INT_MAX at most), or -1 with errno EINVAL. */
+int coil_queue_size(const coil_queue *q);
+
+/* Say that an item got from q has been dealt with.  Every successful put
+ * counts one unfinished item; when task_done has been called for all,
+ * the joiners wake.  Does not suspend.  Returns 0, or -1 with errno
+ * EINVAL (more task_done calls than puts, or NULL), EPERM. */
+int coil_queue_task_done(coil_queue *q);
+
+/* Wait until every item put has been marked done (at once if so).
+ * Shutdown does not wake joiners: they wait for the task_done calls of
+ * the items drained after it.  May suspend.  Returns 0, or -1 with errno
+ * EINVAL, ETIMEDOUT, ECANCELED, EPERM or ENOMEM. */
+int coil_queue_join(coil_queue *q);
+int coil_queue_join_until(coil_queue *q, coil_time deadline);
+
+/* Shut q down: every waiting putter wakes with ESHUTDOWN, and so does
+ * every waiting getter (they wait only on an empty queue); from now on
+ * puts fail with ESHUTDOWN and gets drain the items left, then fail with
+ * ESHUTDOWN.  Idempotent.  Works outside a task.  Does not suspend.
+ * Returns 0, or -1 with errno EINVAL or EPERM (another thread). */
+int coil_queue_shutdown(coil_queue *q);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,11 +75,36 @@ void coil__debug_check_live(unsigned magic, const char *call, const void *p)
 }
 
 /* Freed objects wait here so that a second release still finds them
- * poisoned; 4096 of them at a time, per thread. */
+ * poisoned; 4096 of them at a time, per thread.  A thread's ring is freed
+ * when the thread exits: its TLS goes, and LeakSanitizer would report
+ * whatever the ring still held as leaked. */
+static __thread void *ring[4096];
+static __thread size_t next;
+static __thread int ring_registered;
+static pthread_once_t ring_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ring_key;
+
+static void ring_free_at_exit(void *unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < sizeof ring / sizeof ring[0]; i++) {
+        free(ring[i]);
+        ring[i] = NULL;
+    }
+}
+
+static void make_ring_key(void)
+{
+    pthread_key_create(&ring_key, ring_free_at_exit);
+}
+
 void coil__debug_quarantine(void *p)
 {
-    static __thread void *ring[4096];
-    static __thread size_t next;
+    if (!ring_registered) {
+        ring_registered = 1;
+        pthread_once(&ring_key_once, make_ring_key);
+        pthread_setspecific(ring_key, ring);
+    }
     free(ring[next]);
     ring[next] = p;
     next = (next + 1) % (sizeof ring / sizeof ring[0]);

@@ -30,6 +30,7 @@
 #include "list.h"
 #include "loop.h"
 #include "poll.h"
+#include "thread.h"
 #include "timer.h"
 
 enum handle_state { PENDING, RAN, CANCELLED };
@@ -62,6 +63,7 @@ struct coil_loop {
     coil__list tasks;        /* task.c's live tasks */
     coil__signals *signals;  /* signal.c's state, made on first use */
     coil__io *io;            /* io.c's fd table, made on first use */
+    coil__inbox *inbox;      /* thread.c's: what other threads post */
     coil_time last_poll;     /* loop time of the last look at the kernel */
     int debug;               /* debug mode (debug.h) */
     coil_time slow;          /* debug: report callbacks longer than this */
@@ -260,6 +262,13 @@ coil_loop *coil_loop_new(void)
         return NULL;
     }
     loop->thread = &thread_token;
+    loop->inbox = coil__inbox_open(loop, loop->poll);
+    if (!loop->inbox) {
+        coil__poll_free(loop->poll);
+        free(loop);
+        errno = ENOMEM;
+        return NULL;
+    }
     coil__list_init(&loop->ready);
     coil__list_init(&loop->tasks);
     coil__timers_init(&loop->timers);
@@ -319,6 +328,7 @@ int coil_loop_close(coil_loop *loop)
         else
             coil__list_remove(&w->node);  /* its owner is abandoned too */
     }
+    coil__inbox_close(loop->inbox);   /* before the poller: others wake it */
     if (loop->debug)
         coil__task_report_pending(&loop->tasks);
     detach_tasks(loop);
@@ -482,7 +492,8 @@ static void run_ready(coil_loop *loop)
 /* How long the poll may wait: ns, 0 for not at all, -1 for no limit. */
 static coil_time poll_timeout(coil_loop *loop)
 {
-    if (!coil__list_empty(&loop->ready) || is_stopping(loop))
+    if (!coil__list_empty(&loop->ready) || is_stopping(loop) ||
+        coil__inbox_pending(loop->inbox))
         return 0;
     coil__timer *t = coil__timers_first(&loop->timers);
     if (!t)
@@ -497,6 +508,7 @@ static coil_time poll_timeout(coil_loop *loop)
 static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
 {
     loop->now = coil_clock();
+    coil__inbox_drain(loop->inbox, loop);
     move_due_timers(loop);
     run_ready(loop);
     coil_time timeout = (done && done(arg)) ? 0 : poll_timeout(loop);

@@ -1,0 +1,516 @@
+/*
+ * tests/thread_test.c — layer 5 across threads: coil_call_soon_threadsafe,
+ * coil_spawn_threadsafe and thread-safe futures, stopping a loop that runs
+ * in another thread, and submitting to a loop that is being closed.
+ *
+ * Loops in other threads are started by bg_start() and published through a
+ * semaphore; no sleep() stands in for synchronisation (the few nanosleeps
+ * make a loop idle, so that a wake-up is needed).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "check.h"
+#include "coil.h"
+
+/* ------------------------------------------------------------- helpers */
+
+/* A loop running forever in a thread of its own, like the seeds' example. */
+typedef struct bg {
+    pthread_t thread;
+    coil_loop *loop;
+    sem_t ready;
+    int run_result;
+} bg;
+
+static void *bg_main(void *arg)
+{
+    bg *b = arg;
+    b->loop = coil_loop_new();
+    CHECK(b->loop != NULL);
+    sem_post(&b->ready);
+    b->run_result = coil_loop_run_forever(b->loop);
+    CHECK(coil_loop_close(b->loop) == 0);
+    return NULL;
+}
+
+static void bg_start(bg *b)
+{
+    sem_init(&b->ready, 0, 0);
+    CHECK(pthread_create(&b->thread, NULL, bg_main, b) == 0);
+    while (sem_wait(&b->ready) != 0)
+        ;
+}
+
+static void bg_stop(bg *b)
+{
+    CHECK(coil_loop_stop(b->loop) == 0);
+    CHECK(pthread_join(b->thread, NULL) == 0);
+    CHECK(b->run_result == 0);
+    sem_destroy(&b->ready);
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------ call_soon_threadsafe */
+
+typedef struct on_thread {
+    pthread_t ran_on;
+    coil_loop *loop;
+    coil_time submitted, ran;
+} on_thread;
+
+static void note_thread_and_stop(void *arg)
+{
+    on_thread *o = arg;
+    o->ran_on = pthread_self();
+    o->ran = coil_clock();
+    coil_loop_stop(o->loop);
+}
+
+static void *submit_after_pause(void *arg)
+{
+    on_thread *o = arg;
+    pause_ms(50);                       /* let the loop fall asleep */
+    o->submitted = coil_clock();
+    CHECK(coil_call_soon_threadsafe(o->loop, note_thread_and_stop, o) == 0);
+    return NULL;
+}
+
+TEST(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it)
+{
+    on_thread o = {.loop = coil_loop_new()};
+    CHECK(o.loop != NULL);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, submit_after_pause, &o) == 0);
+    alarm(20);
+    CHECK(coil_loop_run_forever(o.loop) == 0);   /* idle until woken */
+    alarm(0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(pthread_equal(o.ran_on, pthread_self()));
+    coil_time latency = o.ran - o.submitted;
+    printf("  wake-up latency %lld us\n", latency / 1000);
+    CHECK(latency >= 0 && latency < COIL_MSEC(200));
+    CHECK(coil_loop_close(o.loop) == 0);
+}
+
+TEST(call_soon_threadsafe_checks_its_arguments)
+{
+    CHECK_ERRNO(coil_call_soon_threadsafe(NULL, note_thread_and_stop, NULL),
+                EINVAL);
+    coil_loop *loop = coil_loop_new();
+    CHECK_ERRNO(coil_call_soon_threadsafe(loop, NULL, NULL), EINVAL);
+    CHECK(coil_loop_close(loop) == 0);
+}
+
+enum { HAMMERS = 8 };
+
+typedef struct hammer {
+    coil_loop *loop;
+    int index;
+    long calls;                 /* per thread */
+    long last_seen;             /* loop thread: FIFO per submitter */
+} hammer;
+
+static long hammer_total, hammer_ran;
+static unsigned char *hammer_counts;
+static hammer hammers[HAMMERS];
+
+static void hammered(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    hammer *h = &hammers[id % HAMMERS];
+    long seq = (long)(id / HAMMERS);
+    CHECK(seq == h->last_seen + 1);     /* FIFO per submitting thread */
+    h->last_seen = seq;
+    hammer_counts[id]++;
+    if (++hammer_ran == hammer_total)
+        coil_loop_stop(h->loop);
+}
+
+static void *hammer_main(void *arg)
+{
+    hammer *h = arg;
+    for (long i = 0; i < h->calls; i++) {
+        uintptr_t id = (uintptr_t)i * HAMMERS + (uintptr_t)h->index;
+        CHECK(coil_call_soon_threadsafe(h->loop, hammered, (void *)id) == 0);
+    }
+    return NULL;
+}
+
+TEST(eight_threads_hammering_one_loop_every_call_runs_exactly_once)
+{
+    long per = scaled(1000000) / HAMMERS + 1;
+    hammer_total = per * HAMMERS;
+    hammer_counts = calloc((size_t)hammer_total, 1);
+    CHECK(hammer_counts != NULL);
+    coil_loop *loop = coil_loop_new();
+    pthread_t th[HAMMERS];
+    for (int i = 0; i < HAMMERS; i++) {
+        hammers[i] = (hammer){loop, i, per, -1};
+        CHECK(pthread_create(&th[i], NULL, hammer_main, &hammers[i]) == 0);
+    }
+    alarm(120);
+    CHECK(coil_loop_run_forever(loop) == 0);
+    alarm(0);
+    for (int i = 0; i < HAMMERS; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    CHECK(hammer_ran == hammer_total);
+    for (long id = 0; id < hammer_total; id++)
+        CHECK(hammer_counts[id] == 1);
+    printf("  %ld calls from %d threads, each ran once\n", hammer_total,
+           HAMMERS);
+    CHECK(coil_loop_close(loop) == 0);
+    free(hammer_counts);
+}
+
+/* --------------------------------------------------- a loop that closes */
+
+static void count_call(void *arg)
+{
+    atomic_fetch_add((atomic_long *)arg, 1);
+}
+
+TEST(submitting_to_a_closed_loop_fails_with_eshutdown)
+{
+    coil_loop *loop = coil_loop_new();
+    CHECK(coil_loop_close(loop) == 0);
+    atomic_long n = 0;
+    CHECK_ERRNO(coil_call_soon_threadsafe(loop, count_call, &n), ESHUTDOWN);
+    CHECK_ERRNO(coil_task_spawn_threadsafe(loop, NULL, NULL, "x"), EINVAL);
+    CHECK(n == 0);
+}
+
+static void *returns_arg(void *arg)
+{
+    return arg;
+}
+
+TEST(spawn_threadsafe_on_a_closed_loop_fails_with_eshutdown)
+{
+    coil_loop *loop = coil_loop_new();
+    CHECK(coil_loop_close(loop) == 0);
+    CHECK_ERRNO(coil_spawn_threadsafe(loop, returns_arg, NULL), ESHUTDOWN);
+}
+
+typedef struct racer {
+    coil_loop *loop;
+    atomic_int go, quit;
+    atomic_long ok, refused;
+} racer;
+
+/* Wait (bounded) until *counter is nonzero: the event itself, not a pause,
+ * is what the test waits for. */
+static int await_nonzero(atomic_long *counter)
+{
+    coil_time give_up = coil_clock() + COIL_SEC(10);
+    while (atomic_load(counter) == 0 && coil_clock() < give_up)
+        sched_yield();
+    return atomic_load(counter) != 0;
+}
+
+static void *race_submitter(void *arg)
+{
+    racer *r = arg;
+    atomic_long dummy = 0;
+    while (!atomic_load(&r->go))
+        ;
+    while (!atomic_load(&r->quit)) {
+        if (coil_call_soon_threadsafe(r->loop, count_call, &dummy) == 0) {
+            atomic_fetch_add(&r->ok, 1);
+        } else {
+            CHECK(errno == ESHUTDOWN);
+            atomic_fetch_add(&r->refused, 1);
+        }
+    }
+    return NULL;
+}
+
+/* The submitter keeps going while the loop is closed under it and freed:
+ * it gets ESHUTDOWN, never a crash or a touch of freed memory (the ASan
+ * build runs this).  What was still in the inbox is dropped unrun. */
+TEST(a_loop_freed_while_another_thread_submits_gives_it_an_error)
+{
+    for (int round = 0; round < 20; round++) {
+        racer r = {.loop = coil_loop_new()};
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, race_submitter, &r) == 0);
+        atomic_store(&r.go, 1);
+        CHECK(await_nonzero(&r.ok));          /* it is submitting */
+        coil_loop *loop = r.loop;
+        CHECK(coil_loop_close(loop) == 0);
+        CHECK(await_nonzero(&r.refused));     /* and is refused, not crashed */
+        atomic_store(&r.quit, 1);
+        CHECK(pthread_join(th, NULL) == 0);
+        CHECK_ERRNO(coil_call_soon_threadsafe(loop, count_call, NULL),
+                    ESHUTDOWN);
+    }
+}
+
+TEST(a_spawn_pending_when_its_loop_closes_completes_with_eshutdown)
+{
+    coil_loop *loop = coil_loop_new();
+    coil_tfuture *f = coil_spawn_threadsafe(loop, returns_arg, NULL);
+    CHECK(f != NULL);
+    CHECK(coil_tfuture_done(f) == 0);
+    CHECK(coil_loop_close(loop) == 0);
+    CHECK_ERRNO(coil_tfuture_wait(f, COIL_SEC(5), NULL), ESHUTDOWN);
+    CHECK(coil_tfuture_release(f) == 0);
+}
+
+/* ----------------------------------------------- spawn_threadsafe, threads */
+
+static void *sleep_then_return(void *arg)
+{
+    coil_sleep(COIL_MSEC(10));
+    return arg;
+}
+
+static void *sleep_then_fail(void *arg)
+{
+    (void)arg;
+    coil_sleep(COIL_MSEC(10));
+    return coil_task_error(EIO);
+}
+
+static void *sleep_long(void *arg)
+{
+    (void)arg;
+    coil_sleep(COIL_SEC(30));
+    return NULL;
+}
+
+TEST(spawn_threadsafe_result_reaches_a_plain_thread)
+{
+    bg b;
+    bg_start(&b);
+    coil_tfuture *f = coil_spawn_threadsafe(b.loop, sleep_then_return,
+                                            (void *)42);
+    CHECK(f != NULL);
+    void *out = NULL;
+    CHECK(coil_tfuture_wait(f, COIL_SEC(10), &out) == 0);
+    CHECK(out == (void *)42);
+    CHECK(coil_tfuture_done(f) == 1);
+    out = NULL;
+    CHECK(coil_tfuture_result(f, &out) == 0 && out == (void *)42);
+    CHECK(coil_tfuture_release(f) == 0);
+    bg_stop(&b);
+}
+
+TEST(spawn_threadsafe_error_reaches_a_plain_thread)
+{
+    bg b;
+    bg_start(&b);
+    coil_tfuture *f = coil_spawn_threadsafe(b.loop, sleep_then_fail, NULL);
+    CHECK_ERRNO(coil_tfuture_wait(f, -1, NULL), EIO);
+    CHECK_ERRNO(coil_tfuture_result(f, NULL), EIO);
+    coil_tfuture_release(f);
+    bg_stop(&b);
+}
+
+TEST(tfuture_wait_times_out_then_cancel_reaches_the_task)
+{
+    bg b;
+    bg_start(&b);
+    coil_tfuture *f = coil_spawn_threadsafe(b.loop, sleep_long, NULL);
+    coil_time t0 = coil_clock();
+    CHECK_ERRNO(coil_tfuture_wait(f, COIL_MSEC(30), NULL), ETIMEDOUT);
+    coil_time waited = coil_clock() - t0;
+    CHECK(waited >= COIL_MSEC(30) && waited < COIL_SEC(5));
+    CHECK_ERRNO(coil_tfuture_result(f, NULL), EAGAIN);
+    CHECK(coil_tfuture_cancel(f) == 1);
+    int again = coil_tfuture_cancel(f);     /* one request: on its way, */
+    CHECK(again == 1 || again == 0);        /* or already delivered */
+    CHECK_ERRNO(coil_tfuture_wait(f, COIL_SEC(10), NULL), ECANCELED);
+    CHECK(coil_tfuture_cancel(f) == 0);     /* done */
+    coil_tfuture_release(f);
+    bg_stop(&b);
+}
+
+TEST(a_cancel_before_the_task_is_made_means_it_never_runs)
+{
+    coil_loop *loop = coil_loop_new();
+    coil_tfuture *f = coil_spawn_threadsafe(loop, returns_arg, (void *)1);
+    CHECK(coil_tfuture_cancel(f) == 1);
+    /* Run the loop here until f is done: its task must not have run. */
+    for (int i = 0; i < 100 && !coil_tfuture_done(f); i++) {
+        CHECK(coil_loop_stop(loop) == 0);
+        CHECK(coil_loop_run_forever(loop) == 0);
+    }
+    CHECK_ERRNO(coil_tfuture_result(f, NULL), ECANCELED);
+    coil_tfuture_release(f);
+    CHECK(coil_loop_close(loop) == 0);
+}
+
+TEST(waiting_outside_a_task_for_ones_own_idle_loop_is_edeadlk)
+{
+    coil_loop *loop = coil_loop_new();
+    coil_tfuture *f = coil_spawn_threadsafe(loop, returns_arg, NULL);
+    CHECK_ERRNO(coil_tfuture_wait(f, COIL_MSEC(10), NULL), EDEADLK);
+    CHECK_ERRNO(coil_tfuture_wait(NULL, 0, NULL), EINVAL);
+    CHECK_ERRNO(coil_tfuture_cancel(NULL), EINVAL);
+    CHECK(coil_loop_close(loop) == 0);
+    coil_tfuture_release(f);
+}
+
+/* ----------------------------------------- a task awaiting another loop */
+
+static atomic_int ticks;
+
+static void *ticker(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        coil_sleep(COIL_MSEC(2));
+        atomic_fetch_add(&ticks, 1);
+    }
+    return NULL;
+}
+
+static void *sleep_100ms_return_7(void *arg)
+{
+    (void)arg;
+    coil_sleep(COIL_MSEC(100));
+    return (void *)7;
+}
+
+static void *await_other_loop(void *arg)
+{
+    bg *b = arg;
+    coil_task *t = coil_spawn(ticker, NULL);
+    coil_tfuture *f = coil_spawn_threadsafe(b->loop, sleep_100ms_return_7,
+                                            NULL);
+    void *out = NULL;
+    CHECK(coil_tfuture_wait(f, -1, &out) == 0);
+    CHECK(out == (void *)7);
+    int during = atomic_load(&ticks);
+    printf("  loop A ticked %d times while its task waited on loop B\n",
+           during);
+    CHECK(during >= 5);             /* A kept running: ~50 ticks */
+    coil_tfuture_release(f);
+    coil_task_cancel(t);
+    coil_task_release(t);
+    return NULL;
+}
+
+TEST(a_task_awaiting_a_task_on_another_loop_suspends_without_blocking)
+{
+    bg b;
+    bg_start(&b);
+    alarm(20);
+    CHECK(coil_run(await_other_loop, &b, NULL) == 0);
+    alarm(0);
+    bg_stop(&b);
+}
+
+static void *await_with_timeout(void *arg)
+{
+    bg *b = arg;
+    coil_tfuture *f = coil_spawn_threadsafe(b->loop, sleep_long, NULL);
+    CHECK_ERRNO(coil_tfuture_wait(f, COIL_MSEC(20), NULL), ETIMEDOUT);
+    CHECK(coil_tfuture_cancel(f) == 1);
+    CHECK_ERRNO(coil_tfuture_wait(f, -1, NULL), ECANCELED);
+    coil_tfuture_release(f);
+    return NULL;
+}
+
+TEST(a_task_waiting_on_another_loop_times_out_and_cancels)
+{
+    bg b;
+    bg_start(&b);
+    alarm(20);
+    CHECK(coil_run(await_with_timeout, &b, NULL) == 0);
+    alarm(0);
+    bg_stop(&b);
+}
+
+static coil_tfuture *shared_f;
+
+static void *await_shared(void *arg)
+{
+    (void)arg;
+    coil_tfuture_wait(shared_f, -1, NULL);
+    CHECK(!"an unwound wait returned");
+    return NULL;
+}
+
+static void *cancel_the_waiter(void *arg)
+{
+    bg *b = arg;
+    shared_f = coil_spawn_threadsafe(b->loop, sleep_then_return, NULL);
+    coil_task *w = coil_spawn(await_shared, NULL);
+    coil_sleep(COIL_MSEC(2));
+    CHECK(coil_task_cancel(w) == 1);
+    CHECK_ERRNO(coil_await(coil_task_future(w), NULL), ECANCELED);
+    coil_task_release(w);
+    /* The other loop completes f after its waiter is gone: nothing is
+     * left registered on f to notify. */
+    CHECK(coil_tfuture_wait(shared_f, -1, NULL) == 0);
+    coil_tfuture_release(shared_f);
+    return NULL;
+}
+
+TEST(a_task_cancelled_while_waiting_on_another_loop_leaves_nothing_behind)
+{
+    bg b;
+    bg_start(&b);
+    alarm(20);
+    CHECK(coil_run(cancel_the_waiter, &b, NULL) == 0);
+    alarm(0);
+    bg_stop(&b);
+}
+
+/* ------------------------------------------------------------- stopping */
+
+static void *idle_a_while(void *arg)
+{
+    (void)arg;
+    coil_sleep(COIL_SEC(30));
+    return NULL;
+}
+
+TEST(stopping_a_loop_that_runs_in_another_thread)
+{
+    bg b;
+    bg_start(&b);
+    coil_tfuture *f = coil_spawn_threadsafe(b.loop, idle_a_while, NULL);
+    CHECK(f != NULL);
+    CHECK_ERRNO(coil_tfuture_wait(f, COIL_MSEC(20), NULL), ETIMEDOUT);
+    CHECK(coil_tfuture_cancel(f) == 1);
+    CHECK_ERRNO(coil_tfuture_wait(f, -1, NULL), ECANCELED);
+    coil_tfuture_release(f);
+    CHECK(coil_loop_is_running(b.loop) == 1);
+    coil_time t0 = coil_clock();
+    alarm(20);
+    bg_stop(&b);                    /* stop, join: returns promptly */
+    alarm(0);
+    CHECK(coil_clock() - t0 < COIL_SEC(5));
+    /* Its thread has closed the loop. */
+    CHECK_ERRNO(coil_call_soon_threadsafe(b.loop, count_call, NULL),
+                ESHUTDOWN);
+}
+
+RUN_TESTS(T(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it),
+          T(call_soon_threadsafe_checks_its_arguments),
+          T(eight_threads_hammering_one_loop_every_call_runs_exactly_once),
+          T(submitting_to_a_closed_loop_fails_with_eshutdown),
+          T(spawn_threadsafe_on_a_closed_loop_fails_with_eshutdown),
+          T(a_loop_freed_while_another_thread_submits_gives_it_an_error),
+          T(a_spawn_pending_when_its_loop_closes_completes_with_eshutdown),
+          T(spawn_threadsafe_result_reaches_a_plain_thread),
+          T(spawn_threadsafe_error_reaches_a_plain_thread),
+          T(tfuture_wait_times_out_then_cancel_reaches_the_task),
+          T(a_cancel_before_the_task_is_made_means_it_never_runs),
+          T(waiting_outside_a_task_for_ones_own_idle_loop_is_edeadlk),
+          T(a_task_awaiting_a_task_on_another_loop_suspends_without_blocking),
+          T(a_task_waiting_on_another_loop_times_out_and_cancels),
+          T(a_task_cancelled_while_waiting_on_another_loop_leaves_nothing_behind),
+          T(stopping_a_loop_that_runs_in_another_thread))
