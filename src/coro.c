@@ -1,7 +1,8 @@
 /*
  * src/coro.c — coroutines (layer 2): a stack + a context + an entry.
  *
- * This is the only file that tells tools about stack switches:
+ * This is the only file that tells tools about stack switches
+ * (ThreadSanitizer too: a fiber per coroutine, switched with it):
  *   AddressSanitizer  needs __sanitizer_start_switch_fiber() right before
  *                     and __sanitizer_finish_switch_fiber() right after
  *                     every switch, or it takes the new stack for a wild
@@ -31,6 +32,17 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define COIL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COIL_TSAN 1
+#endif
+#endif
+
+#ifdef COIL_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 #ifdef COIL_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -56,6 +68,10 @@ struct coil_coro {
 #endif
 #ifdef COIL_HAVE_VALGRIND
     unsigned valgrind_id;
+#endif
+#ifdef COIL_TSAN
+    void *tsan_fiber;            /* ThreadSanitizer's view of this stack */
+    void *tsan_resumer;          /* and of whoever resumed it */
 #endif
     char name[COIL_NAME_MAX];
 };
@@ -92,6 +108,28 @@ static void release_stack(coil_coro *co)
     coil__stack_free(&co->stack);
 }
 
+/* ThreadSanitizer keeps a happens-before clock per fiber: it must be told
+ * which one runs, right before each switch, or it sees one thread's
+ * accesses from many stacks as races. */
+static inline void tsan_enter(coil_coro *co)
+{
+#ifdef COIL_TSAN
+    co->tsan_resumer = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#else
+    (void)co;
+#endif
+}
+
+static inline void tsan_leave(coil_coro *co)
+{
+#ifdef COIL_TSAN
+    __tsan_switch_to_fiber(co->tsan_resumer, 0);
+#else
+    (void)co;
+#endif
+}
+
 /* Switch from `from` to `to`, `to` being the stack [bottom, bottom+size).
  * fake_save receives ASan's fake stack of the side that leaves; NULL means
  * the leaving side is finished and its fake stack can go. */
@@ -122,6 +160,7 @@ static void *coro_main(void *data, void *arg)
 
     co->state = COIL_CORO_DEAD;
     coil__guard_check(&co->stack);
+    tsan_leave(co);
 #ifdef COIL_ASAN
     switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL,
               co->resumer_bottom, co->resumer_size);
@@ -163,6 +202,9 @@ coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
     co->nofp = (attr->flags & COIL_CORO_NOFP) != 0;
     coil_ctx_make(&co->ctx, co->stack.lo, co->stack.size, coro_main, co, NULL);
     stack_acquired(co);
+#ifdef COIL_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
     return co;
 }
 
@@ -216,6 +258,7 @@ int coil_coro_resume(coil_coro *co, void *in, void **out)
     coil__stack_running = &co->stack;
 
     void *fake = NULL;
+    tsan_enter(co);
     void *value = switch_to(co, &co->resumer_ctx, &co->ctx, in, &fake,
                             co->stack.lo, co->stack.size);
 #ifdef COIL_ASAN
@@ -243,6 +286,7 @@ int coil_coro_yield(void *out, void **in)
     }
     coil__guard_check(&co->stack);
     co->state = COIL_CORO_SUSPENDED;
+    tsan_leave(co);
 #ifdef COIL_ASAN
     void *value = switch_to(co, &co->ctx, &co->resumer_ctx, out,
                             &co->fake_stack, co->resumer_bottom,
@@ -267,6 +311,9 @@ int coil_coro_destroy(coil_coro *co)
         return -1;
     }
     release_stack(co);
+#ifdef COIL_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
     free(co);
     return 0;
 }

@@ -4,6 +4,10 @@
 #   release   native, plus valgrind, gdb and install checks
 #   asan      Debug with AddressSanitizer + UndefinedBehaviorSanitizer
 #   aarch64   cross-built, every test run under qemu-aarch64
+#   tsan      Debug with ThreadSanitizer over the thread, sync, loop, task
+#             and IO suites (ThreadSanitizer counts each coroutine against
+#             its 8,128-thread limit, so the 100,000-coroutine and
+#             10,000-connection tests stay out)
 # Ends with one line "total: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +16,7 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
           python3 || exit 1
 
-presets=${COIL_PRESETS:-release asan aarch64}
+presets=${COIL_PRESETS:-release asan aarch64 tsan}
 passed=0 failed=0 broken=()
 for preset in $presets; do
   echo "==== $preset"
