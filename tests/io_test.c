@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "task_helpers.h"
 
 #define UNIT COIL_MSEC(20)
 
@@ -23,25 +24,12 @@ static coil_time now(void)
     return coil_clock();
 }
 
-static void run_main(coil_task_fn fn, void *arg)
-{
-    void *result = NULL;
-    CHECK(coil_run(fn, arg, &result) == 0);
-}
 
 static void pair(int sv[2])
 {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 }
 
-static void *await_task(coil_task *t)
-{
-    void *v = NULL;
-    CHECK(t);
-    CHECK(coil_await(coil_task_future(t), &v) == 0);
-    coil_task_release(t);
-    return v;
-}
 
 /* ---------------------------------------------------------- ping-pong */
 

@@ -17,26 +17,14 @@
 
 #include "check.h"
 #include "coil.h"
+#include "task_helpers.h"
 
 static coil_time now(void)
 {
     return coil_clock();
 }
 
-static void run_main(coil_task_fn fn, void *arg)
-{
-    void *result = NULL;
-    CHECK(coil_run(fn, arg, &result) == 0);
-}
 
-static void *await_task(coil_task *t)
-{
-    void *v = NULL;
-    CHECK(t);
-    CHECK(coil_await(coil_task_future(t), &v) == 0);
-    coil_task_release(t);
-    return v;
-}
 
 /* Every byte of message k of connection i, so a mixed-up echo shows. */
 static void fill(unsigned char *buf, size_t n, long i, int k)

@@ -16,21 +16,9 @@
 
 #include "check.h"
 #include "coil.h"
+#include "task_helpers.h"
 
-static void run_main(coil_task_fn fn, void *arg)
-{
-    void *result = NULL;
-    CHECK(coil_run(fn, arg, &result) == 0);
-}
 
-static void *await_task(coil_task *t)
-{
-    void *v = NULL;
-    CHECK(t);
-    CHECK(coil_await(coil_task_future(t), &v) == 0);
-    coil_task_release(t);
-    return v;
-}
 
 /* Spawn, or end the test as skipped if the system has no pidfd_open. */
 static coil_process *spawn(unsigned flags, char *const argv[])

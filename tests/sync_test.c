@@ -14,14 +14,10 @@
 
 #include "check.h"
 #include "coil.h"
+#include "task_helpers.h"
 
 #define UNIT COIL_MSEC(20)
 
-static void run_main(coil_task_fn fn, void *arg)
-{
-    void *result = NULL;
-    CHECK(coil_run(fn, arg, &result) == 0);
-}
 
 /* Let every other task run until it blocks (a few rounds of the loop). */
 static void settle(void)
@@ -30,14 +26,6 @@ static void settle(void)
         CHECK(coil_yield() == 0);
 }
 
-static void *await_task(coil_task *t)
-{
-    void *v = NULL;
-    CHECK(t);
-    CHECK(coil_await(coil_task_future(t), &v) == 0);
-    coil_task_release(t);
-    return v;
-}
 
 /* Await a task that must end cancelled. */
 static void await_cancelled(coil_task *t)
