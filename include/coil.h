@@ -502,10 +502,10 @@ int coil_close(int fd);
  * coil_read/coil_write/..., accepted from with coil_accept, and closed
  * with coil_close.  Every socket they make is SOCK_CLOEXEC | SOCK_NONBLOCK.
  *
- * Addresses are numeric only: an IPv4 dotted quad ("127.0.0.1") or an
- * IPv6 address ("::1", no brackets, no "%scope").  Anything else, host
- * names included, is EINVAL: name resolution blocks in libc, so it comes
- * with the executor (a later release).  Ports are host-order ints.
+ * Addresses are numeric: an IPv4 dotted quad ("127.0.0.1") or an IPv6
+ * address ("::1", no brackets, no "%scope").  Only coil_tcp_dial also
+ * takes a host name, resolved with getaddrinfo on the executor (it blocks
+ * in libc).  Ports are host-order ints.
  *
  * Running out of fds while accepting.  coil_accept fails with EMFILE
  * (ENFILE, ENOBUFS, ENOMEM) at once and leaves the connection queued in
@@ -547,14 +547,22 @@ int coil_close(int fd);
  * EADDRNOTAVAIL, EAFNOSUPPORT where IPv6 is off, EMFILE, ...). */
 int coil_tcp_listen(const char *addr, int port, int backlog, unsigned flags);
 
-/* Connect a TCP socket to addr:port (numeric IPv4 or IPv6, port 1..65535)
- * by the absolute loop-time deadline (negative: none; the kernel's own
- * SYN retries give up after about two minutes).  TCP_NODELAY is set:
- * request/response traffic should not wait for Nagle.  May suspend; must
- * run in a task.  Returns the connected fd, or -1 with errno EINVAL (NULL
- * or non-numeric addr, bad port), ECONNREFUSED, ETIMEDOUT (the deadline
- * passed), ENETUNREACH, EAFNOSUPPORT, EMFILE, ECANCELED, EPERM (outside a
- * task), ...  On failure nothing is left open. */
+/* Connect a TCP socket to addr:port (port 1..65535) by the absolute
+ * loop-time deadline (negative: none; the kernel's own SYN retries give up
+ * after about two minutes).  A numeric IPv4 or IPv6 addr is used as is;
+ * otherwise a host name (letters, digits, '-' and '.', not only digits
+ * and dots: those are malformed numeric addresses) is resolved by
+ * getaddrinfo on the executor (coil_to_thread) and its addresses are tried
+ * in getaddrinfo's order until one connects, each attempt bounded by the
+ * same deadline.  TCP_NODELAY is set: request/response traffic should not
+ * wait for Nagle.  May suspend; must run in a task.  Returns the connected
+ * fd, or -1 with errno EINVAL (NULL, malformed numeric addr or not a host
+ * name, bad port), ECONNREFUSED, ETIMEDOUT (the deadline passed, also
+ * while resolving: the lookup then finishes in the background),
+ * ENETUNREACH, EAFNOSUPPORT, EMFILE, ECANCELED, EPERM (outside a task),
+ * ENOENT (the name does not resolve), EAGAIN (temporary resolver
+ * failure), ...; for a host name, the error of the last address tried.
+ * On failure nothing is left open. */
 int coil_tcp_dial(const char *addr, int port, coil_time deadline);
 
 /* The local port fd is bound to (for a listener made with port 0), in
@@ -1196,6 +1204,48 @@ int coil_tfuture_cancel(coil_tfuture *f);
  * returns f; release returns 0. */
 coil_tfuture *coil_tfuture_retain(coil_tfuture *f);
 int coil_tfuture_release(coil_tfuture *f);
+
+/* ======================================================================
+ * Executor (layer 5)
+ *
+ * A bounded pool of threads that runs blocking functions for tasks
+ * (asyncio's to_thread / run_in_executor): name resolution, file IO, a
+ * library that blocks.  One pool per process, shared by the tasks of every
+ * loop on every thread; its threads start at the first coil_to_thread,
+ * have every signal blocked, and live as long as the process.  Its queue
+ * of jobs not yet started is bounded: a task that finds it full suspends
+ * (its loop runs on) until a slot frees, served in FIFO order — back-
+ * pressure, never unbounded growth.
+ * ====================================================================== */
+
+/* Size the pool (threads, default 4) and its queue (jobs waiting for a
+ * thread, default 256).  Only before the pool's first use.  Do not
+ * suspend.  Return 0, or -1 with errno EINVAL (0, or more than 1024
+ * threads / 1M jobs) or EBUSY (the pool has started). */
+int coil_executor_set_threads(size_t n);
+int coil_executor_set_queue_size(size_t n);
+
+/* Run fn(arg) on a pool thread; the calling task suspends (its loop runs
+ * on) until fn returns, and *result (if not NULL) gets fn's return value.
+ * The completion comes back through the caller's loop's inbox
+ * (coil_call_soon_threadsafe).  fn runs outside any task and loop: it
+ * must not call coil's suspending functions.  A task cancelled while it
+ * waits — for a queue slot or for fn — returns at once (unwinds, or in
+ * error mode gets ECANCELED): a job still queued is withdrawn and fn never
+ * runs; a running fn is left to finish and its late result is discarded.
+ * So arg must stay valid until fn returns even if the caller has gone:
+ * for that, coil_to_thread_ex takes abandon(arg, result), called exactly
+ * once whenever the call does not return 0 (failure or unwinding) — on a
+ * pool thread or the caller's, once fn has finished with arg (result is
+ * fn's, or NULL if fn never ran) — to free what arg and a late result
+ * own.  If the caller's loop is closed while fn runs, the result is
+ * dropped (the waiting task is abandoned with its loop).
+ * May suspend; must run in a task.  Returns 0, or -1 with errno EINVAL
+ * (fn NULL), EPERM (outside a task), ENOMEM, EAGAIN (no pool thread could
+ * be started), ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks). */
+int coil_to_thread(void *(*fn)(void *), void *arg, void **result);
+int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
+                      void (*abandon)(void *arg, void *result));
 
 /* ======================================================================
  * Synchronisation (layer 5)

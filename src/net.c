@@ -4,15 +4,19 @@
  *
  * Everything here is a thin layer over io.c: a helper makes the socket
  * with plain syscalls (none of which block: bind and listen are local,
- * addresses are numeric), and whatever may wait — connect, recvfrom,
+ * addresses are numeric; a host name given to coil_tcp_dial is resolved
+ * on the executor), and whatever may wait — connect, recvfrom,
  * sendto — goes through io.c's wait machinery, so deadlines, cancellation
  * and coil_close wake-ups behave exactly as for the other IO calls.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -187,13 +191,164 @@ static int dial(const net_addr *a, int alen, coil_time deadline)
     return fd;
 }
 
+/* A host name, resolved on the executor.  The record belongs to the pool
+ * job once submitted: if the caller gives up (deadline, cancellation),
+ * resolve_free frees it and the late answer when the lookup ends. */
+typedef struct resolve {
+    char *host;
+    char port[8];
+    struct addrinfo *res;
+    int rc, err;
+} resolve;
+
+static void *resolve_run(void *arg)
+{
+    resolve *r = arg;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    r->rc = getaddrinfo(r->host, r->port, &hints, &r->res);
+    r->err = errno;
+    return NULL;
+}
+
+static void resolve_free(void *arg, void *result)
+{
+    resolve *r = arg;
+    (void)result;
+    if (r->res)
+        freeaddrinfo(r->res);
+    free(r->host);
+    free(r);
+}
+
+static void free_addrinfo(void *arg)
+{
+    freeaddrinfo(arg);
+}
+
+static int gai_errno(const resolve *r)
+{
+    switch (r->rc) {
+    case EAI_NONAME: case EAI_NODATA: case EAI_FAIL: return ENOENT;
+    case EAI_AGAIN: return EAGAIN;
+    case EAI_MEMORY: return ENOMEM;
+    case EAI_SYSTEM: return r->err ? r->err : EIO;
+    default: return EINVAL;
+    }
+}
+
+/* Resolve host by the deadline: *out gets the list (freeaddrinfo). */
+static int resolve_host(const char *host, int port, coil_time deadline,
+                        struct addrinfo **out)
+{
+    resolve *r = calloc(1, sizeof *r);
+    if (!r || !(r->host = strdup(host))) {
+        free(r);
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(r->port, sizeof r->port, "%d", port);
+    int rc, err;
+    if (deadline < 0) {
+        rc = coil_to_thread_ex(resolve_run, r, NULL, resolve_free);
+        err = errno;
+    } else {
+        volatile int vrc = -1, verr = ECANCELED;
+        coil_time delay = deadline - coil_loop_time(coil_loop_current());
+        coil_timeout scope;
+        int began = coil_timeout_begin(&scope, delay < 0 ? 0 : delay);
+        if (began < 0) {
+            resolve_free(r, NULL);
+            return -1;
+        }
+        if (began == 0) {
+            vrc = coil_to_thread_ex(resolve_run, r, NULL, resolve_free);
+            verr = errno;
+        }
+        if (coil_timeout_end(&scope) != 0 && errno == ETIMEDOUT) {
+            if (vrc == 0)
+                resolve_free(r, NULL);
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        rc = vrc;
+        err = verr;
+    }
+    if (rc != 0) {            /* r went to resolve_free */
+        errno = err;
+        return -1;
+    }
+    if (r->rc != 0) {
+        err = gai_errno(r);
+        resolve_free(r, NULL);
+        errno = err;
+        return -1;
+    }
+    *out = r->res;
+    r->res = NULL;
+    resolve_free(r, NULL);
+    return 0;
+}
+
+/* Whether s may be a host name: letters, digits, '-' and '.', at most
+ * 253 of them, and not only digits and dots (that is a malformed numeric
+ * address such as "127.0.0" or "256.0.0.1", which getaddrinfo would
+ * otherwise read in inet_aton's forms or send to DNS). */
+static int is_host_name(const char *s)
+{
+    size_t n = 0;
+    int letter = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-')
+            letter = 1;
+        else if (!((c >= '0' && c <= '9') || c == '.'))
+            return 0;
+    }
+    return n > 0 && n <= 253 && letter;
+}
+
+/* Dial a host name: resolve it, then try its addresses in order. */
+static int dial_host(const char *host, int port, coil_time deadline)
+{
+    struct addrinfo *res = NULL;
+    if (resolve_host(host, port, deadline, &res) != 0)
+        return -1;
+    int fd = -1, err = ENOENT;
+    coil_cleanup_push(free_addrinfo, res);
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            ai->ai_addrlen > sizeof(net_addr))
+            continue;
+        net_addr a;
+        memset(&a, 0, sizeof a);
+        memcpy(&a, ai->ai_addr, ai->ai_addrlen);
+        fd = dial(&a, (int)ai->ai_addrlen, deadline);
+        if (fd >= 0)
+            break;
+        err = errno;
+        if (err == ETIMEDOUT || err == ECANCELED || err == EMFILE ||
+            err == ENFILE || err == EPERM)
+            break;
+    }
+    coil_cleanup_pop(1);
+    if (fd < 0)
+        errno = err;
+    return fd;
+}
+
 int coil_tcp_dial(const char *addr, int port, coil_time deadline)
 {
     net_addr a;
     int alen = parse_inet(addr, port, 1, 0, &a);
-    if (alen < 0)
-        return -1;
-    return dial(&a, alen, deadline);
+    if (alen >= 0)
+        return dial(&a, alen, deadline);
+    if (!addr || !is_host_name(addr) || port < 1 || port > 65535)
+        return -1;            /* EINVAL */
+    return dial_host(addr, port, deadline);
 }
 
 int coil_unix_dial(const char *path, coil_time deadline)

@@ -257,7 +257,9 @@ static void *bad_input_main(void *arg)
                          "[::1]", "127.0.0.1 ", "256.0.0.1", "fe80::1%lo"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_ERRNO(coil_tcp_listen(bad[i], 0, 1, 0), EINVAL);
-        CHECK_ERRNO(coil_tcp_dial(bad[i], 80, now() + COIL_SEC(1)), EINVAL);
+        if (i > 0)    /* dial resolves host names (executor_test) */
+            CHECK_ERRNO(coil_tcp_dial(bad[i], 80, now() + COIL_SEC(1)),
+                        EINVAL);
         CHECK_ERRNO(coil_udp_bind(bad[i], 0), EINVAL);
     }
     CHECK_ERRNO(coil_tcp_dial(NULL, 80, -1), EINVAL);
