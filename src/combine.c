@@ -71,10 +71,8 @@ static void watch_stop(watch *w)
 {
     for (size_t i = 0; i < w->n; i++)
         coil_future_remove_done_callback(w->fs[i], watch_on_done, w);
-    coil_handle_cancel(w->timer);
-    coil_handle_release(w->timer);
+    coil__timer_disarm(&w->timer);
     coil_future_release(w->wake);
-    w->timer = NULL;
     w->wake = NULL;
 }
 
@@ -326,9 +324,7 @@ static void ac_timeout(void *arg)
 static void ac_unwound(void *arg)
 {
     coil_as_completed *ac = arg;
-    coil_handle_cancel(ac->timer);
-    coil_handle_release(ac->timer);
-    ac->timer = NULL;
+    coil__timer_disarm(&ac->timer);
     coil_future_release(ac->wake);
     ac->wake = NULL;
 }

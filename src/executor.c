@@ -82,16 +82,17 @@ static struct {
 
 /* ------------------------------------------------------------ settings */
 
-int coil_executor_set_threads(size_t n)
+/* A setting may change only before the pool starts: after that, EBUSY. */
+static int set_before_start(size_t *setting, size_t n, size_t max)
 {
-    if (n < 1 || n > MAX_THREADS) {
+    if (n < 1 || n > max) {
         errno = EINVAL;
         return -1;
     }
     pthread_mutex_lock(&pool.mu);
     int busy = pool.started;
     if (!busy)
-        pool.threads = n;
+        *setting = n;
     pthread_mutex_unlock(&pool.mu);
     if (busy) {
         errno = EBUSY;
@@ -100,22 +101,14 @@ int coil_executor_set_threads(size_t n)
     return 0;
 }
 
+int coil_executor_set_threads(size_t n)
+{
+    return set_before_start(&pool.threads, n, MAX_THREADS);
+}
+
 int coil_executor_set_queue_size(size_t n)
 {
-    if (n < 1 || n > MAX_QUEUE) {
-        errno = EINVAL;
-        return -1;
-    }
-    pthread_mutex_lock(&pool.mu);
-    int busy = pool.started;
-    if (!busy)
-        pool.cap = n;
-    pthread_mutex_unlock(&pool.mu);
-    if (busy) {
-        errno = EBUSY;
-        return -1;
-    }
-    return 0;
+    return set_before_start(&pool.cap, n, MAX_QUEUE);
 }
 
 /* ------------------------------------------------------------- helpers */

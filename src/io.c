@@ -194,11 +194,7 @@ static void deadline_fire(void *arg)
 static void waiter_forget(void *arg)
 {
     waiter *w = arg;
-    if (w->timer) {
-        coil_handle_cancel(w->timer);
-        coil_handle_release(w->timer);
-        w->timer = NULL;
-    }
+    coil__timer_disarm(&w->timer);
     for (int d = RD; d <= WR; d++)
         if (!w->closed && w->st->waiters[d] == w)
             w->st->waiters[d] = NULL;

@@ -33,6 +33,17 @@ static inline int coil__work_queued(const coil__work *w)
 /* Queue w to run in the loop's next batch, after what is queued now. */
 void coil__loop_post(coil_loop *loop, coil__work *w);
 
+/* Cancel the timer *h (if any) that the caller holds a handle to, drop the
+ * handle, and forget it.  The one way services tear down their deadline. */
+static inline void coil__timer_disarm(coil_handle **h)
+{
+    if (*h) {
+        coil_handle_cancel(*h);
+        coil_handle_release(*h);
+        *h = NULL;
+    }
+}
+
 /* loop if not NULL, else the loop running on this thread, else the
  * thread's default loop (made on demand; NULL with errno if that fails). */
 coil_loop *coil__loop_resolve(coil_loop *loop);

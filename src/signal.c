@@ -249,11 +249,7 @@ static void waiter_deadline(void *arg)
 static void waiter_forget(void *arg)
 {
     sig_waiter *w = arg;
-    if (w->timer) {
-        coil_handle_cancel(w->timer);
-        coil_handle_release(w->timer);
-        w->timer = NULL;
-    }
+    coil__timer_disarm(&w->timer);
     coil__list_remove(&w->node);
     coil__signals *s = *coil__loop_signals(coil_task_future(w->task)->loop);
     /* Given to us as the wait ended another way (unwinding, time-out):

@@ -111,11 +111,7 @@ static void deadline_fire(void *arg)
 static void waiter_exit(void *arg)
 {
     coil__sync_waiter *w = arg;
-    if (w->timer) {
-        coil_handle_cancel(w->timer);
-        coil_handle_release(w->timer);
-        w->timer = NULL;
-    }
+    coil__timer_disarm(&w->timer);
     if (w->state == COIL__W_WAITING) {
         coil__list_remove(&w->link);
         if (w->obj->withdraw)

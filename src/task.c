@@ -242,20 +242,13 @@ static void scope_marker(void *arg)
     (void)arg;
 }
 
-static void scope_disarm(coil_timeout *s)
-{
-    coil_handle_cancel(s->timer);
-    coil_handle_release(s->timer);
-    s->timer = NULL;
-}
-
 /* Met while unwinding.  Each scope that fired withdraws its own request;
  * the one that leaves none pending is where the cancellation came from,
  * and the unwinding stops there. */
 static void scope_reached(coil_task *t, coil_timeout *s)
 {
     int fired = s->state == SCOPE_FIRED;
-    scope_disarm(s);
+    coil__timer_disarm(&s->timer);
     if (!fired)
         return;
     if (--t->cancel_requests > 0)
@@ -426,7 +419,7 @@ int coil_timeout_end(coil_timeout *s)
         return -1;
     }
     t->cleanup = s->catcher.prev;
-    scope_disarm(s);
+    coil__timer_disarm(&s->timer);
     if (s->state != SCOPE_FIRED)
         return 0;
     /* Fired, but the region ended without being unwound: error mode, or
