@@ -55,6 +55,34 @@ check_failed(const char *file, int line, const char *expr)
         _exit(77);                                                          \
     } while (0)
 
+/* Run body() in a forked child with its stderr sent to buf (NUL-ended,
+ * truncated to size - 1 bytes) and return the child's wait status: for
+ * behaviour that must end a process, such as an abort with a message. */
+__attribute__((unused)) static int
+run_capturing_stderr(void (*body)(void), char *buf, size_t size)
+{
+    int err[2];
+    CHECK(pipe(err) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(err[1], 2);
+        body();
+        _exit(0);
+    }
+    close(err[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got < size - 1 && (n = read(err[0], buf + got, size - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = '\0';
+    close(err[0]);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
 typedef struct test_case {
     const char *name;
     void (*fn)(void);

@@ -339,26 +339,17 @@ TEST(entry_return_switches_to_link_with_the_value)
     munmap(stack, STACK_SIZE);
 }
 
+static void return_without_link(void)
+{
+    char *stack = map_stack(STACK_SIZE);
+    coil_ctx_make(&co_ctx, stack, STACK_SIZE, return_value, NULL, NULL);
+    coil_ctx_switch(&main_ctx, &co_ctx, NULL);   /* must not come back */
+}
+
 TEST(entry_return_without_link_aborts_with_a_message)
 {
-    int err[2];
-    CHECK(pipe(err) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(err[1], 2);
-        char *stack = map_stack(STACK_SIZE);
-        coil_ctx_make(&co_ctx, stack, STACK_SIZE, return_value, NULL, NULL);
-        coil_ctx_switch(&main_ctx, &co_ctx, NULL);
-        _exit(0);                        /* must not get here */
-    }
-    close(err[1]);
-    char buf[512] = {0};
-    ssize_t n, got = 0;
-    while ((n = read(err[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0)
-        got += n;
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
+    char buf[512];
+    int status = run_capturing_stderr(return_without_link, buf, sizeof buf);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     CHECK(strstr(buf, "entry function returned with no link context"));
 }

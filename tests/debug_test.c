@@ -170,32 +170,34 @@ static __attribute__((unused)) void nothing(void *arg)
     (void)arg;
 }
 
+#ifdef COIL_DEBUG_CHECKS
+static void release_handle_twice(void)
+{
+    coil_handle *h;
+    coil_call_soon(NULL, nothing, NULL, &h);
+    coil_handle_release(h);
+    coil_handle_cancel(h);                    /* the loop still holds it */
+    coil_loop_stop(coil_loop_default());
+    coil_loop_run_forever(coil_loop_default());   /* loop drops its ref */
+    coil_handle_release(h);                   /* one release too many */
+}
+
+static void release_task_twice(void)
+{
+    coil_task *t = coil_spawn(fail_eio, NULL);
+    coil_await(coil_task_future(t), NULL);
+    coil_task_release(t);
+    coil_task_release(t);
+}
+#endif
+
 TEST(releasing_a_handle_twice_is_caught_in_debug_builds)
 {
 #ifndef COIL_DEBUG_CHECKS
     SKIP("lifetime checks are compiled into Debug builds only");
 #else
-    int err[2];
-    CHECK(pipe(err) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(err[1], 2);
-        coil_handle *h;
-        coil_call_soon(NULL, nothing, NULL, &h);
-        coil_handle_release(h);
-        coil_handle_cancel(h);                /* the loop still holds it */
-        coil_loop_stop(coil_loop_default());
-        coil_loop_run_forever(coil_loop_default());   /* loop drops its ref */
-        coil_handle_release(h);               /* one release too many */
-        _exit(0);
-    }
-    close(err[1]);
-    char buf[512] = {0};
-    ssize_t n, got = 0;
-    while ((n = read(err[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0)
-        got += n;
-    int status;
-    waitpid(pid, &status, 0);
+    char buf[512];
+    int status = run_capturing_stderr(release_handle_twice, buf, sizeof buf);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     CHECK(strstr(buf, "coil_handle_release(") && strstr(buf, "released twice"));
 #endif
@@ -206,24 +208,8 @@ TEST(releasing_a_task_twice_is_caught_in_debug_builds)
 #ifndef COIL_DEBUG_CHECKS
     SKIP("lifetime checks are compiled into Debug builds only");
 #else
-    int err[2];
-    CHECK(pipe(err) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(err[1], 2);
-        coil_task *t = coil_spawn(fail_eio, NULL);
-        coil_await(coil_task_future(t), NULL);
-        coil_task_release(t);
-        coil_task_release(t);
-        _exit(0);
-    }
-    close(err[1]);
-    char buf[512] = {0};
-    ssize_t n, got = 0;
-    while ((n = read(err[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0)
-        got += n;
-    int status;
-    waitpid(pid, &status, 0);
+    char buf[512];
+    int status = run_capturing_stderr(release_task_twice, buf, sizeof buf);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     CHECK(strstr(buf, "coil_task_release(") && strstr(buf, "released twice"));
 #endif
