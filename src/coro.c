@@ -12,7 +12,11 @@
  *                     as a gigantic stack-pointer move.
  *
  * Resumes nest like calls: each coroutine remembers who resumed it and
- * yields back there.  State is per thread; a coroutine never migrates.
+ * yields back there.  The scheduler may also hand the CPU straight from one
+ * suspended-to-be coroutine to another (coil__coro_transfer): the one it
+ * hands to inherits the resumer, so a chain of hand-offs costs one switch
+ * each and still ends back where it began.  State is per thread; a
+ * coroutine never migrates.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -22,23 +26,8 @@
 
 #include "coil.h"
 #include "name.h"
+#include "coro.h"
 #include "stack.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define COIL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COIL_ASAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#define COIL_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define COIL_TSAN 1
-#endif
-#endif
 
 #ifdef COIL_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -51,33 +40,13 @@
 #include <valgrind/valgrind.h>
 #endif
 
-struct coil_coro {
-    coil_ctx ctx;                /* this coroutine, while suspended */
-    coil_ctx resumer_ctx;        /* whoever resumed it, while it runs */
-    coil__stack stack;
-    coil_coro_fn fn;
-    void *arg;
-    coil_coro *resumer;          /* NULL: the thread's own stack */
-    const char *thread;          /* owning thread's token */
-    uint8_t state;               /* coil_coro_state */
-    uint8_t nofp;
-#ifdef COIL_ASAN
-    void *fake_stack;            /* ASan's fake frames while suspended */
-    const void *resumer_bottom;  /* the stack to name when switching back */
-    size_t resumer_size;
-#endif
-#ifdef COIL_HAVE_VALGRIND
-    unsigned valgrind_id;
-#endif
-#ifdef COIL_TSAN
-    void *tsan_fiber;            /* ThreadSanitizer's view of this stack */
-    void *tsan_resumer;          /* and of whoever resumed it */
-#endif
-    char name[COIL_NAME_MAX];
-};
-
 static __thread coil_coro *current;
 static __thread char thread_token;       /* its address names the thread */
+#ifdef COIL_ASAN
+/* Set by a transfer for the side it lands in: that side's resumer is the
+ * one it inherited, not the stack it came from. */
+static __thread uint8_t arrived_by_transfer;
+#endif
 static atomic_ulong next_id;
 
 /* ------------------------------------------------------ tool annotations */
@@ -146,54 +115,108 @@ static inline void *switch_to(coil_coro *co, coil_ctx *from, coil_ctx *to,
                     : coil_ctx_switch(from, to, arg);
 }
 
+/* Right after a switch, on the side that was suspended: tell ASan where we
+ * are, and learn the stack we came from, which is whoever resumed us —
+ * unless a transfer brought us, which set our resumer already. */
+static inline void landed(coil_coro *co, void *fake)
+{
+#ifdef COIL_ASAN
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
+    if (!arrived_by_transfer) {
+        co->resumer_bottom = bottom;
+        co->resumer_size = size;
+    }
+    arrived_by_transfer = 0;
+#else
+    (void)co, (void)fake;
+#endif
+}
+
 /* ------------------------------------------------------------- the entry */
 
 static void *coro_main(void *data, void *arg)
 {
     coil_coro *co = data;
     (void)arg;                           /* the first resume passes NULL */
-#ifdef COIL_ASAN
-    __sanitizer_finish_switch_fiber(NULL, &co->resumer_bottom,
-                                    &co->resumer_size);
-#endif
-    void *result = co->fn(co->arg);
+    landed(co, NULL);
+    coil__coro_exit(NULL, co->fn(co->arg));
+}
 
+/* Hand over from the running coroutine to `to`: what a transfer does
+ * before its switch.  fake_save as for switch_to. */
+static inline void hand_over(coil_coro *from, coil_coro *to, void **fake_save)
+{
+    to->state = COIL_CORO_RUNNING;
+    to->resumer_ctx = from->resumer_ctx; /* the resumer stays suspended */
+#ifdef COIL_ASAN
+    to->resumer_bottom = from->resumer_bottom;
+    to->resumer_size = from->resumer_size;
+#endif
+#ifdef COIL_TSAN
+    to->tsan_resumer = from->tsan_resumer;
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    current = to;
+    coil__stack_running = &to->stack;
+#ifdef COIL_ASAN
+    __sanitizer_start_switch_fiber(fake_save, to->stack.lo, to->stack.size);
+    arrived_by_transfer = 1;
+#else
+    (void)fake_save;
+#endif
+}
+
+/* The full switch unless both sides opted out of FP control state: either
+ * side that keeps its own must find it again. */
+static inline void switch_between(coil_coro *from, coil_coro *to)
+{
+    if (from->nofp && to->nofp)
+        coil_ctx_switch_nofp(&from->ctx, &to->ctx, NULL);
+    else
+        coil_ctx_switch(&from->ctx, &to->ctx, NULL);
+}
+
+void coil__coro_exit(coil_coro *to, void *result)
+{
+    coil_coro *co = current;
     co->state = COIL_CORO_DEAD;
     coil__guard_check(&co->stack);
-    tsan_leave(co);
+    if (to) {
+        hand_over(co, to, NULL);
+        switch_between(co, to);
+    } else {
+        tsan_leave(co);
 #ifdef COIL_ASAN
-    switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL,
-              co->resumer_bottom, co->resumer_size);
+        switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL,
+                  co->resumer_bottom, co->resumer_size);
 #else
-    switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL, NULL, 0);
+        switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL, NULL, 0);
 #endif
+    }
     abort();                             /* a dead coroutine is never resumed */
 }
 
 /* ------------------------------------------------------------------- API */
 
-coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
-                            void *arg)
+int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
+                   coil_coro_fn fn, void *arg)
 {
     static const coil_coro_attr defaults;
     if (!attr)
         attr = &defaults;
     if (!fn || attr->stack_size > COIL_STACK_MAX_SIZE) {
         errno = EINVAL;
-        return NULL;
+        return -1;
     }
-    coil_coro *co = calloc(1, sizeof *co);
-    if (!co) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    memset(co, 0, sizeof *co);
     int pooled = !(attr->flags & COIL_CORO_UNPOOLED);
-    if (coil__stack_alloc(&co->stack, attr->stack_size, pooled) != 0) {
-        free(co);
-        return NULL;
-    }
+    if (coil__stack_alloc(&co->stack, attr->stack_size, pooled) != 0)
+        return -1;
     coil__set_name(co->name, sizeof co->name, attr->name, "coro-",
-                   atomic_fetch_add(&next_id, 1) + 1);
+                   atomic_fetch_add_explicit(&next_id, 1,
+                                             memory_order_relaxed) + 1);
     co->stack.owner = co->name;
     co->fn = fn;
     co->arg = arg;
@@ -205,6 +228,31 @@ coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
 #ifdef COIL_TSAN
     co->tsan_fiber = __tsan_create_fiber(0);
 #endif
+    return 0;
+}
+
+void coil__coro_fini(coil_coro *co)
+{
+    release_stack(co);
+#ifdef COIL_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+}
+
+coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
+                            void *arg)
+{
+    coil_coro *co = malloc(sizeof *co);
+    if (!co) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (coil__coro_init(co, attr, fn, arg) != 0) {
+        int e = errno;
+        free(co);
+        errno = e;
+        return NULL;
+    }
     return co;
 }
 
@@ -245,12 +293,9 @@ static int check_resumable(const coil_coro *co, const void *in)
     }
 }
 
-int coil_coro_resume(coil_coro *co, void *in, void **out)
+coil_coro *coil__coro_resume_any(coil_coro *co, void *in, void **out)
 {
-    if (check_resumable(co, in) != 0)
-        return -1;
     coil_coro *self = current;
-    co->resumer = self;
     co->state = COIL_CORO_RUNNING;
     if (self)
         self->state = COIL_CORO_NORMAL;
@@ -265,16 +310,40 @@ int coil_coro_resume(coil_coro *co, void *in, void **out)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
 
+    coil_coro *back = current;           /* co, or one it handed off to */
     current = self;
     coil__stack_running = self ? &self->stack : NULL;
     if (self)
         self->state = COIL_CORO_RUNNING;
-    co->resumer = NULL;
-    if (co->state == COIL_CORO_DEAD)
-        release_stack(co);               /* back to the pool right away */
+    if (back->state == COIL_CORO_DEAD)
+        release_stack(back);             /* back to the pool right away */
     if (out)
         *out = value;
+    return back;
+}
+
+int coil_coro_resume(coil_coro *co, void *in, void **out)
+{
+    if (check_resumable(co, in) != 0)
+        return -1;
+    coil__coro_resume_any(co, in, out);
     return 0;
+}
+
+void coil__coro_transfer(coil_coro *to)
+{
+    coil_coro *from = current;
+    coil__guard_check(&from->stack);
+    from->state = COIL_CORO_SUSPENDED;
+#ifdef COIL_ASAN
+    hand_over(from, to, &from->fake_stack);
+#else
+    hand_over(from, to, NULL);
+#endif
+    switch_between(from, to);
+#ifdef COIL_ASAN
+    landed(from, from->fake_stack);
+#endif
 }
 
 int coil_coro_yield(void *out, void **in)
@@ -291,8 +360,7 @@ int coil_coro_yield(void *out, void **in)
     void *value = switch_to(co, &co->ctx, &co->resumer_ctx, out,
                             &co->fake_stack, co->resumer_bottom,
                             co->resumer_size);
-    __sanitizer_finish_switch_fiber(co->fake_stack, &co->resumer_bottom,
-                                    &co->resumer_size);
+    landed(co, co->fake_stack);
 #else
     void *value = switch_to(co, &co->ctx, &co->resumer_ctx, out, NULL,
                             NULL, 0);
@@ -310,10 +378,7 @@ int coil_coro_destroy(coil_coro *co)
         errno = EBUSY;
         return -1;
     }
-    release_stack(co);
-#ifdef COIL_TSAN
-    __tsan_destroy_fiber(co->tsan_fiber);
-#endif
+    coil__coro_fini(co);
     free(co);
     return 0;
 }

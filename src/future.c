@@ -25,6 +25,7 @@ void coil__future_init(coil_future *f, coil_loop *loop, int is_task)
     f->loop = loop;
     f->refs = 1;
     coil__work_init(&f->dispatch, dispatch, f);
+    coil__list_init(&f->waiters);
     f->state = COIL_PENDING;
     f->is_task = (uint8_t)is_task;
 }
@@ -176,7 +177,12 @@ int coil__future_finish(coil_future *f, int state, void *result, int error)
     f->state = (uint8_t)state;
     f->result = result;
     f->error = error;
+    /* Callbacks first, then the tasks awaiting it: a task awaiting a
+     * future wakes without a callback of its own (no allocation, no hop
+     * through the dispatch), and still after the callbacks run. */
     schedule_dispatch(f);
+    if (!coil__list_empty(&f->waiters))
+        coil__task_wake_waiters(f);
     return 0;
 }
 

@@ -29,6 +29,7 @@ struct coil_future {
     void *result;
     done_callback *callbacks;     /* not yet run, in order added */
     size_t ncallbacks, cap;
+    coil__list waiters;           /* tasks suspended in coil_await on it */
 };
 
 /* Set up a future embedded in something else (a task), with one reference. */
@@ -41,6 +42,10 @@ int coil__future_finish(coil_future *f, int state, void *result, int error);
 /* Provided by task.c for futures that are tasks. */
 int coil__task_cancel_future(coil_future *f);
 void coil__task_free_future(coil_future *f);
+
+/* Provided by task.c: schedule a step of every task in f->waiters (they
+ * take themselves off the list when they run). */
+void coil__task_wake_waiters(coil_future *f);
 
 #pragma GCC visibility pop
 

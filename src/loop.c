@@ -2,15 +2,22 @@
  * src/loop.c — the event loop (layer 3): ready queue, timers, polling.
  *
  * One iteration:
- *   1. read the clock once (coil_loop_time for the whole iteration);
- *   2. move the timers due by then to the ready queue;
- *   3. run the callbacks that are ready now, and only those: what they
- *      schedule waits for the next iteration, so a callback that keeps
- *      rescheduling itself cannot starve timers or IO;
- *   4. poll: no wait if anything is ready or a stop is pending (and then
+ *   1. move the timers due to the ready queue;
+ *   2. run the callbacks that are ready now, and only those (the batch):
+ *      what they schedule waits for the next iteration, so a callback that
+ *      keeps rescheduling itself cannot starve timers or IO.  A task that
+ *      suspends hands the CPU straight to the next task step of the batch
+ *      (task.c), which is the same order at half the switches;
+ *   3. poll: no wait if anything is ready or a stop is pending (and then
  *      at most once per 50 µs, a syscall being dearer than a batch of
  *      task switches), else until the next timer, else until an fd or
  *      another thread wakes the loop.
+ *
+ * The loop's time is read once per iteration, on first use (timers due,
+ * coil_loop_time, the poll's pacing), and cached for the rest of it: a
+ * clock read costs as much as a task switch, and an iteration of a few
+ * quick steps need not pay it.  While the loop is busy the pacing reads it
+ * at least once per CLOCK_EVERY work items.
  *
  * A coil_handle is shared by the loop and, if it asked, the caller: the
  * loop holds a reference while the callback is scheduled, the caller from
@@ -37,6 +44,8 @@ enum handle_state { PENDING, RAN, CANCELLED };
 
 /* While callbacks are ready, look for IO no more often than this. */
 #define BUSY_POLL_INTERVAL COIL_USEC(50)
+/* ...and read the clock to find out at least once per this many items. */
+#define CLOCK_EVERY 32
 
 struct coil_handle {
     coil__work work;         /* in the ready queue (or a batch) when due */
@@ -53,11 +62,12 @@ struct coil_handle {
 };
 
 struct coil_loop {
+    coil__runq q;            /* first: loop.h reaches it without a call */
     const char *thread;      /* owner's thread_token */
     coil__poll *poll;
-    coil__list ready;        /* coil__work.node, FIFO */
     coil__timer_heap timers; /* coil_handle.timer */
-    coil_time now;           /* the clock at the start of this iteration */
+    coil_time now;           /* the clock, if read in this iteration */
+    int now_valid;           /* whether it was */
     atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
     coil__list tasks;        /* task.c's live tasks */
@@ -65,7 +75,8 @@ struct coil_loop {
     coil__io *io;            /* io.c's fd table, made on first use */
     coil__inbox *inbox;      /* thread.c's: what other threads post */
     coil_time last_poll;     /* loop time of the last look at the kernel */
-    int debug;               /* debug mode (debug.h) */
+    int (*until)(void *);    /* coil__loop_run_until's condition, or NULL */
+    void *until_arg;
     coil_time slow;          /* debug: report callbacks longer than this */
 };
 
@@ -141,12 +152,6 @@ static void run_handle_work(void *h)
     handle_run(h);
 }
 
-void coil__loop_post(coil_loop *loop, coil__work *w)
-{
-    if (!coil__work_queued(w))
-        coil__list_push_back(&loop->ready, &w->node);
-}
-
 int coil_handle_cancel(coil_handle *h)
 {
     if (!h) {
@@ -200,7 +205,7 @@ int coil_call_soon(coil_loop *loop, coil_callback fn, void *arg,
     coil_handle *h = loop ? handle_new(loop, fn, arg, handle != NULL) : NULL;
     if (!h)
         return -1;
-    coil__list_push_back(&loop->ready, &h->work.node);
+    coil__list_push_back(&loop->q.ready, &h->work.node);
     if (handle)
         *handle = h;
     return 0;
@@ -269,12 +274,13 @@ coil_loop *coil_loop_new(void)
         errno = ENOMEM;
         return NULL;
     }
-    coil__list_init(&loop->ready);
+    coil__list_init(&loop->q.ready);
+    coil__list_init(&loop->q.batch);
     coil__list_init(&loop->tasks);
     coil__timers_init(&loop->timers);
     atomic_init(&loop->running, 0);
     atomic_init(&loop->stopping, 0);
-    loop->debug = coil__debug_env();
+    loop->q.debug = coil__debug_env();
     loop->slow = COIL_MSEC(100);
     return loop;
 }
@@ -321,15 +327,15 @@ int coil_loop_close(coil_loop *loop)
     coil__timer *t;
     while ((t = coil__timers_first(&loop->timers)) != NULL)
         handle_drop(coil__container_of(t, coil_handle, timer));
-    while (!coil__list_empty(&loop->ready)) {
-        coil__work *w = coil__container_of(loop->ready.next, coil__work, node);
+    while (!coil__list_empty(&loop->q.ready)) {
+        coil__work *w = coil__container_of(loop->q.ready.next, coil__work, node);
         if (w->fn == run_handle_work)
             handle_drop(w->arg);
         else
             coil__list_remove(&w->node);  /* its owner is abandoned too */
     }
     coil__inbox_close(loop->inbox);   /* before the poller: others wake it */
-    if (loop->debug)
+    if (loop->q.debug)
         coil__task_report_pending(&loop->tasks);
     detach_tasks(loop);
     coil__signals_free(loop->signals);
@@ -348,14 +354,14 @@ int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow)
         errno = EINVAL;
         return -1;
     }
-    loop->debug = enabled != 0;
+    loop->q.debug = enabled != 0;
     loop->slow = slow ? slow : COIL_MSEC(100);
     return 0;
 }
 
 int coil_loop_get_debug(const coil_loop *loop)
 {
-    return loop ? loop->debug : coil__debug_env();
+    return loop ? loop->q.debug : coil__debug_env();
 }
 
 /* A thread's default loop is closed when the thread exits, like its stack
@@ -429,14 +435,25 @@ coil_loop *coil__loop_resolve(coil_loop *loop)
 
 /* ---------------------------------------------------------- one iteration */
 
+/* The loop's time in this iteration: read on first use, then cached. */
+static coil_time loop_now(coil_loop *loop)
+{
+    if (!loop->now_valid) {
+        loop->now = coil_clock();
+        loop->now_valid = 1;
+        loop->q.items_unclocked = 0;
+    }
+    return loop->now;
+}
+
 static void move_due_timers(coil_loop *loop)
 {
     coil__timer *t;
     while ((t = coil__timers_first(&loop->timers)) != NULL &&
-           t->when <= loop->now) {
+           t->when <= loop_now(loop)) {
         coil__timers_remove(&loop->timers, t);
         coil_handle *h = coil__container_of(t, coil_handle, timer);
-        coil__list_push_back(&loop->ready, &h->work.node);
+        coil__list_push_back(&loop->q.ready, &h->work.node);
     }
 }
 
@@ -453,7 +470,7 @@ static void take_all(coil__list *dst, coil__list *src)
 }
 
 /* The batch is a list of its own, so a callback cancelling a later one of
- * the batch simply unlinks it, and new callbacks go to loop->ready. */
+ * the batch simply unlinks it, and new callbacks go to loop->q.ready. */
 /* Debug mode: time the callback and name whoever held the loop too long. */
 static void work_run_timed(coil_loop *loop, coil__work *w)
 {
@@ -477,22 +494,51 @@ static void work_run_timed(coil_loop *loop, coil__work *w)
 
 static void run_ready(coil_loop *loop)
 {
-    coil__list batch;
-    take_all(&batch, &loop->ready);
-    while (!coil__list_empty(&batch)) {
-        coil__work *w = coil__container_of(batch.next, coil__work, node);
+    take_all(&loop->q.batch, &loop->q.ready);
+    while (!coil__list_empty(&loop->q.batch)) {
+        coil__work *w = coil__container_of(loop->q.batch.next, coil__work, node);
         coil__list_remove(&w->node);
-        if (loop->debug)
+        loop->q.items_unclocked++;
+        if (loop->q.debug)
             work_run_timed(loop, w);
         else
             w->fn(w->arg);
     }
 }
 
+/* Whether the next iteration may begin where the batch ran out, without
+ * going back to the loop's stack: when all it would do between the two is
+ * take the ready queue as its batch — no timers to look at, no clock read
+ * or poll due, nothing posted from other threads, no stop, and the run's
+ * condition not met yet. */
+static int quiet_turn(coil_loop *loop)
+{
+    return !coil__list_empty(&loop->q.ready) &&
+           coil__timers_first(&loop->timers) == NULL &&
+           loop->q.items_unclocked < CLOCK_EVERY && !is_stopping(loop) &&
+           !coil__inbox_pending(loop->inbox) &&
+           !(loop->until && loop->until(loop->until_arg));
+}
+
+coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
+{
+    if (loop->q.debug)
+        return NULL;      /* debug mode times each step on the loop's stack */
+    if (coil__list_empty(&loop->q.batch)) {
+        if (!quiet_turn(loop))
+            return NULL;
+        /* A new iteration: run_ready, when the CPU comes back to it, goes
+         * on with this batch as if it had taken it itself. */
+        take_all(&loop->q.batch, &loop->q.ready);
+        loop->now_valid = 0;
+    }
+    return coil__loop_take_next(loop, fn);
+}
+
 /* How long the poll may wait: ns, 0 for not at all, -1 for no limit. */
 static coil_time poll_timeout(coil_loop *loop)
 {
-    if (!coil__list_empty(&loop->ready) || is_stopping(loop) ||
+    if (!coil__list_empty(&loop->q.ready) || is_stopping(loop) ||
         coil__inbox_pending(loop->inbox))
         return 0;
     coil__timer *t = coil__timers_first(&loop->timers);
@@ -507,7 +553,7 @@ static coil_time poll_timeout(coil_loop *loop)
  * next timer.  Returns 0, or -1 with errno if the poll failed. */
 static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
 {
-    loop->now = coil_clock();
+    loop->now_valid = 0;
     coil__inbox_drain(loop->inbox, loop);
     move_due_timers(loop);
     run_ready(loop);
@@ -516,9 +562,13 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
      * switches: while callbacks keep coming, look at most once per
      * BUSY_POLL_INTERVAL of loop time.  IO is still noticed within that
      * under any load, and an idle loop always waits in the kernel. */
-    if (timeout == 0 && loop->now - loop->last_poll < BUSY_POLL_INTERVAL)
-        return 0;
-    loop->last_poll = loop->now;
+    if (timeout == 0) {
+        if (!loop->now_valid && loop->q.items_unclocked < CLOCK_EVERY)
+            return 0;
+        if (loop_now(loop) - loop->last_poll < BUSY_POLL_INTERVAL)
+            return 0;
+    }
+    loop->last_poll = loop_now(loop);
     return coil__poll_wait(loop->poll, timeout) < 0 ? -1 : 0;
 }
 
@@ -546,6 +596,7 @@ static coil_loop *enter(coil_loop *loop)
 /* A stop ends one run; it does not carry over to the next. */
 static void leave(coil_loop *loop, coil_loop *prev)
 {
+    loop->until = NULL;
     atomic_store(&loop->stopping, 0);
     atomic_store_explicit(&loop->running, 0, memory_order_relaxed);
     current_loop = prev;
@@ -576,6 +627,8 @@ int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg)
     if (done(arg))
         return 0;
     coil_loop *prev = enter(loop);
+    loop->until = done;
+    loop->until_arg = arg;
     int r;
     while ((r = run_once(loop, done, arg)) == 0 && !done(arg)) {
         if (is_stopping(loop)) {
@@ -617,6 +670,6 @@ coil_time coil_loop_time(coil_loop *loop)
     if (!loop)
         return 0;
     if (is_running(loop) && coil__loop_owned(loop))
-        return loop->now;
+        return loop_now(loop);
     return coil_clock();
 }

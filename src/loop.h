@@ -30,8 +30,49 @@ static inline int coil__work_queued(const coil__work *w)
     return w->node.next != &w->node;
 }
 
+/* The part of a loop that the hot paths of tasks use, first in struct
+ * coil_loop so that they can reach it without a call. */
+typedef struct coil__runq {
+    coil__list ready;             /* coil__work.node, FIFO */
+    coil__list batch;             /* what this iteration runs, from ready */
+    unsigned items_unclocked;     /* work items run since the clock was read */
+    int debug;                    /* debug mode (debug.h) */
+} coil__runq;
+
+static inline coil__runq *coil__loop_runq(coil_loop *loop)
+{
+    return (coil__runq *)(void *)loop;
+}
+
 /* Queue w to run in the loop's next batch, after what is queued now. */
-void coil__loop_post(coil_loop *loop, coil__work *w);
+static inline void coil__loop_post(coil_loop *loop, coil__work *w)
+{
+    if (!coil__work_queued(w))
+        coil__list_push_back(&coil__loop_runq(loop)->ready, &w->node);
+}
+
+/* While the loop runs its batch: if the next item is a `fn` work item,
+ * take it off the batch (it will not run there) and return it; else NULL.
+ * When the batch has run out and the loop would do nothing before its next
+ * iteration but take the ready queue as the next batch, it does that here
+ * and takes from the new one.  How a suspending task finds the next task
+ * step to hand the CPU to.  Always NULL in debug mode, which times each
+ * item on the loop's stack. */
+coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn);
+
+static inline coil__work *coil__loop_take_next(coil_loop *loop,
+                                               coil_callback fn)
+{
+    coil__runq *q = coil__loop_runq(loop);
+    if (coil__list_empty(&q->batch) || q->debug)
+        return coil__loop_next_turn(loop, fn);
+    coil__work *w = coil__container_of(q->batch.next, coil__work, node);
+    if (w->fn != fn)
+        return NULL;
+    coil__list_remove(&w->node);
+    q->items_unclocked++;
+    return w;
+}
 
 /* Cancel the timer *h (if any) that the caller holds a handle to, drop the
  * handle, and forget it.  The one way services tear down their deadline. */

@@ -2,10 +2,18 @@
  * src/task.c — tasks: a future driven by a coroutine (layer 4).
  *
  * The loop runs a task in "steps": a step is a loop callback that resumes
- * the task's coroutine until it suspends (coil_await yields back to the
- * step) or ends.  Whatever wakes a task — the future it waits for, a
- * cancellation — schedules a step; a task woken for nothing simply waits
- * again, so a spurious step is harmless.
+ * the task's coroutine until it suspends or ends.  Whatever wakes a task —
+ * the future it waits for, a cancellation — schedules a step; a task woken
+ * for nothing simply waits again, so a spurious step is harmless.
+ *
+ * A task that suspends does not go back to the loop if the next item of
+ * the loop's batch is another task's step: it takes that step and switches
+ * straight to the other task (coil__coro_transfer), which then suspends
+ * into the next, and so on; the last one of such a chain switches back to
+ * the loop.  Same order as the loop would run them, one switch per step
+ * instead of two.  A task that ends completes its own future (waking who
+ * awaits it) and hands off the same way, marked dead: a coroutine cannot
+ * free the stack it runs on, so whoever runs next retires it (reap).
  *
  * Cancellation is counted requests.  Delivery happens only where the task
  * suspends, and only outside shielded regions and outside its own unwinding:
@@ -16,7 +24,9 @@
  * them after its cleanup handlers.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +35,7 @@
 #include "debug.h"
 #include "future.h"
 #include "loop.h"
+#include "coro.h"
 #include "name.h"
 #include "task.h"
 
@@ -35,6 +46,7 @@ struct coil_task {
     void *arg;
     const char *fn_name;
     coil__list link;              /* in its loop's live tasks */
+    coil__list wait_link;         /* in awaiting->waiters while it waits */
     coil_cleanup *cleanup;        /* newest cleanup handler */
     coil_future *awaiting;        /* what it is suspended on */
     int cancel_requests;
@@ -47,9 +59,11 @@ struct coil_task {
     uint8_t debug;                /* its loop was in debug mode at spawn */
     uint8_t unwinding;
     char name[COIL_NAME_MAX];
+    coil_coro coro_storage;       /* what coro points to while it lives */
 };
 
 static __thread coil_task *current_task;
+static __thread coil_task *dead_task;   /* ended, its stack not yet free */
 static atomic_ulong task_counter;
 
 static coil_task *from_future(coil_future *f)
@@ -67,13 +81,12 @@ static int is_done(const coil_task *t)
 static void step(void *arg);
 
 /* Queue a step unless one is queued: no allocation, so it cannot fail.
- * The queued step holds a reference. */
+ * Only a live task has a step queued (retire takes it off), and a live
+ * task holds a reference to itself: the step needs none of its own. */
 static void schedule_step(coil_task *t)
 {
-    if (coil__work_queued(&t->next_step) || is_done(t))
-        return;
-    coil__loop_post(t->fut.loop, &t->next_step);
-    coil_future_retain(&t->fut);
+    if (!is_done(t))
+        coil__loop_post(t->fut.loop, &t->next_step);
 }
 
 /* The task has ended (its function returned, it was unwound, or it was
@@ -81,40 +94,194 @@ static void schedule_step(coil_task *t)
 static void retire(coil_task *t)
 {
     coil__list_remove(&t->link);
+    coil__list_remove(&t->next_step.node);
     if (t->coro) {
-        coil_coro_destroy(t->coro);
+        coil__coro_fini(t->coro);
         t->coro = NULL;
     }
     coil_future_release(&t->fut);     /* the task's hold on itself */
 }
 
+/* Mark t as the running task, before switching to it. */
+static void enter(coil_task *t)
+{
+    current_task = t;
+    t->started = 1;
+    t->fut.state = COIL_RUNNING;
+}
+
+/* Retire the task that ended just before the caller got the CPU.  Called
+ * by everything that can run right after a task's last switch. */
+static void reap(void)
+{
+    coil_task *t = dead_task;
+    if (t) {
+        dead_task = NULL;
+        retire(t);
+    }
+}
+
 static void step(void *arg)
 {
     coil_task *t = arg;
-    if (!is_done(t)) {
-        coil_task *outer = current_task;
-        current_task = t;
-        t->started = 1;
-        t->fut.state = COIL_RUNNING;
-        void *result = NULL;
-        coil_coro_resume(t->coro, NULL, &result);
-        current_task = outer;
-        if (coil_coro_state(t->coro) == COIL_CORO_DEAD)
-            coil__future_finish(&t->fut, COIL_DONE,
-                                t->exit_error ? NULL : result, t->exit_error);
-        if (is_done(t))
-            retire(t);
-    }
-    coil_future_release(&t->fut);     /* the step's reference */
+    coil_task *outer = current_task;
+    enter(t);
+    coil__coro_resume_any(t->coro, NULL, NULL);
+    coil_task *back = current_task;   /* t, or the last it handed to */
+    current_task = outer;
+    if (back != dead_task && is_done(back))
+        retire(back);                 /* ended inside a coroutine of its own */
+    reap();
 }
+
+/* Suspend the running task t until a step resumes it: hand the CPU to the
+ * next task step of the loop's batch if there is one, else go back to the
+ * loop.  Its own step may be that one (a yield, with nothing else ready):
+ * then it just runs on. */
+static void suspend(coil_task *t)
+{
+    if (coil_coro_current() != t->coro) {
+        coil_coro_yield(NULL, NULL);  /* inside a coroutine of its own */
+        return;
+    }
+    coil__work *w = coil__loop_take_next(t->fut.loop, step);
+    if (!w) {
+        coil_coro_yield(NULL, NULL);
+        reap();                       /* resumed maybe by one that ended */
+        return;
+    }
+    coil_task *next = w->arg;
+    if (next == t)
+        return;
+    enter(next);
+    coil__coro_transfer(next->coro);
+    /* Resumed, by a step or a transfer: current_task is t again. */
+    reap();
+}
+
+/* End the running task t in `state` (its function's result or error, or
+ * cancelled), on its own stack: complete its future, then hand off to the
+ * next task step of the batch or go back to the loop, leaving t to be
+ * reaped. */
+__attribute__((noreturn)) static void task_exit(coil_task *t, int state,
+                                                void *result)
+{
+    if (state == COIL_DONE)
+        coil__future_finish(&t->fut, COIL_DONE,
+                            t->exit_error ? NULL : result, t->exit_error);
+    else
+        coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0);
+    if (coil_coro_current() != t->coro) {
+        /* Ended inside a coroutine of its own: the step that resumes the
+         * task's coroutine retires it when it sees it done. */
+        coil_coro_yield(NULL, NULL);
+        abort();
+    }
+    dead_task = t;
+    coil__work *w;
+    while ((w = coil__loop_take_next(t->fut.loop, step)) != NULL) {
+        coil_task *next = w->arg;
+        if (next != t) {              /* its own step, if queued, is spent */
+            enter(next);
+            coil__coro_exit(next->coro, NULL);
+        }
+    }
+    coil__coro_exit(NULL, NULL);
+}
+
+static void suspend(coil_task *t);
+__attribute__((noreturn)) static void task_exit(coil_task *t, int state,
+                                                void *result);
 
 static void *coroutine_body(void *arg)
 {
     coil_task *t = arg;
-    return t->fn(t->arg);
+    reap();                           /* it may have been handed the CPU */
+    task_exit(t, COIL_DONE, t->fn(t->arg));
 }
 
 /* ---------------------------------------------------------------- spawn */
+
+/* Task memory is kept for reuse, a few dozen per thread: spawning is a hot
+ * path (a task per connection, per request), and malloc and free cost as
+ * much as the rest of a short task's life.  A task is freed on its loop's
+ * thread (coil_task_release is loop-thread only), so the cache needs no
+ * lock; what it holds at thread exit is freed then.  Debug-check builds
+ * skip it, so that AddressSanitizer sees every use after free. */
+#ifndef COIL_DEBUG_CHECKS
+enum { TASK_CACHE_MAX = 64 };
+
+typedef struct task_cache {
+    coil_task *free[TASK_CACHE_MAX];
+    int n;
+} task_cache;
+
+static __thread task_cache *thread_cache;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t cache_key;
+
+static void cache_drop(void *arg)
+{
+    task_cache *c = arg;
+    while (c->n > 0)
+        free(c->free[--c->n]);
+    free(c);
+    thread_cache = NULL;
+}
+
+static void make_cache_key(void)
+{
+    pthread_key_create(&cache_key, cache_drop);
+}
+
+static task_cache *cache_get(void)
+{
+    if (!thread_cache) {
+        pthread_once(&cache_key_once, make_cache_key);
+        thread_cache = calloc(1, sizeof *thread_cache);
+        if (thread_cache)
+            pthread_setspecific(cache_key, thread_cache);
+    }
+    return thread_cache;
+}
+
+/* Zeroed memory for a task, or NULL with errno ENOMEM. */
+static coil_task *task_alloc(void)
+{
+    task_cache *c = thread_cache;
+    if (c && c->n > 0) {
+        coil_task *t = c->free[--c->n];
+        memset(t, 0, offsetof(coil_task, coro_storage));
+        return t;
+    }
+    coil_task *t = calloc(1, sizeof *t);
+    if (!t)
+        errno = ENOMEM;
+    return t;
+}
+
+static void task_free(coil_task *t)
+{
+    task_cache *c = cache_get();
+    if (c && c->n < TASK_CACHE_MAX)
+        c->free[c->n++] = t;
+    else
+        free(t);
+}
+#else
+static coil_task *task_alloc(void)
+{
+    coil_task *t = calloc(1, sizeof *t);
+    if (!t)
+        errno = ENOMEM;
+    return t;
+}
+
+static void task_free(coil_task *t)
+{
+    free(t);
+}
+#endif
 
 coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
                            void *arg, const char *fn_name)
@@ -133,11 +300,9 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
         errno = EPERM;
         return NULL;
     }
-    coil_task *t = calloc(1, sizeof *t);
-    if (!t) {
-        errno = ENOMEM;
+    coil_task *t = task_alloc();
+    if (!t)
         return NULL;
-    }
     coil__future_init(&t->fut, loop, 1);
     coil__set_name(t->name, sizeof t->name, attr->name, "Task-",
                    atomic_fetch_add(&task_counter, 1) + 1);
@@ -148,16 +313,17 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     t->debug = (uint8_t)coil_loop_get_debug(loop);
     coil_coro_attr ca = {.name = t->name, .stack_size = attr->stack_size,
                          .flags = (attr->flags & COIL_TASK_NOFP) ? COIL_CORO_NOFP : 0};
-    t->coro = coil_coro_create(&ca, coroutine_body, t);
-    if (!t->coro) {
+    if (coil__coro_init(&t->coro_storage, &ca, coroutine_body, t) != 0) {
         int e = errno;
-        free(t);
+        task_free(t);
         errno = e;
         return NULL;
     }
+    t->coro = &t->coro_storage;
     t->fut.refs = 2;                  /* the caller's, and the task's own */
     coil__list_push_back(coil__loop_tasks(loop), &t->link);
     coil__work_init(&t->next_step, step, t);
+    coil__list_init(&t->wait_link);
     schedule_step(t);
     return t;
 }
@@ -178,7 +344,7 @@ void coil__task_free_future(coil_future *f)
     f->magic = COIL__MAGIC_DEAD;
     coil__debug_quarantine(t);
 #else
-    free(t);
+    task_free(t);
 #endif
 }
 
@@ -272,11 +438,7 @@ __attribute__((noreturn)) static void unwind(coil_task *t)
         else
             c->fn(c->arg);            /* may suspend: not re-cancelled */
     }
-    while (coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0) != 0 &&
-           errno == ENOMEM)
-        coil_coro_yield(NULL, NULL);  /* retry once memory is back */
-    coil_coro_yield(NULL, NULL);
-    abort();                          /* a retired task is never resumed */
+    task_exit(t, COIL_CANCELLED, NULL);
 }
 
 /* Deliver one pending request at a suspension point. */
@@ -470,10 +632,10 @@ static int would_deadlock(const coil_task *t, coil_future *f)
     return 0;
 }
 
-static void wake_on_done(coil_future *f, void *arg)
+void coil__task_wake_waiters(coil_future *f)
 {
-    (void)f;
-    schedule_step(arg);
+    coil__list_each(pos, &f->waiters)
+        schedule_step(coil__container_of(pos, coil_task, wait_link));
 }
 
 static int await_in_task(coil_task *t, coil_future *f, void **out)
@@ -485,13 +647,12 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
     if (!coil_future_done(f)) {
         if (deliverable(t))
             return deliver(t);
-        if (coil_future_add_done_callback(f, wake_on_done, t) != 0)
-            return -1;
+        coil__list_push_back(&f->waiters, &t->wait_link);
         t->awaiting = f;
         while (!coil_future_done(f) && !deliverable(t))
-            coil_coro_yield(NULL, NULL);
+            suspend(t);
         t->awaiting = NULL;
-        coil_future_remove_done_callback(f, wake_on_done, t);
+        coil__list_remove(&t->wait_link);
         /* A request that arrived meanwhile wins over the outcome (which
          * stays readable): cancellation must not be swallowed. */
         if (deliverable(t))
@@ -504,8 +665,9 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
  * have run, as asyncio's run_until_complete does. */
 static int future_is_settled(void *arg)
 {
-    coil_future *f = arg;
-    return coil_future_done(f) == 1 && !coil__work_queued(&f->dispatch);
+    const coil_future *f = arg;
+    return (f->state == COIL_DONE || f->state == COIL_CANCELLED) &&
+           !coil__work_queued(&f->dispatch);
 }
 
 int coil_await(coil_future *f, void **out)
@@ -575,7 +737,7 @@ int coil__task_park(void)
     coil_task *t = current_task;
     if (deliverable(t))
         return deliver(t);
-    coil_coro_yield(NULL, NULL);
+    suspend(t);
     return deliverable(t) ? deliver(t) : 0;
 }
 
@@ -592,7 +754,7 @@ int coil_yield(void)
     if (deliverable(t))
         return deliver(t);
     schedule_step(t);
-    coil_coro_yield(NULL, NULL);
+    suspend(t);
     return deliverable(t) ? deliver(t) : 0;
 }
 

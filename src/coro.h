@@ -1,0 +1,87 @@
+/*
+ * src/coro.h — what coroutines (layer 2) offer the scheduler, beyond
+ * coil.h: resuming when the one that comes back may be another, and
+ * handing the CPU from the running coroutine straight to a suspended one.
+ */
+#ifndef COIL_CORO_H
+#define COIL_CORO_H
+
+#include <stdint.h>
+
+#include "coil.h"
+#include "stack.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COIL_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define COIL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COIL_TSAN 1
+#endif
+#endif
+
+struct coil_coro {
+    coil_ctx ctx;                /* this coroutine, while suspended */
+    coil_ctx resumer_ctx;        /* whoever resumed it, while it runs */
+    coil__stack stack;
+    coil_coro_fn fn;
+    void *arg;
+    const char *thread;          /* owning thread's token */
+    uint8_t state;               /* coil_coro_state */
+    uint8_t nofp;
+#ifdef COIL_ASAN
+    void *fake_stack;            /* ASan's fake frames while suspended */
+    const void *resumer_bottom;  /* the stack to name when switching back */
+    size_t resumer_size;
+#endif
+#ifdef COIL_HAVE_VALGRIND
+    unsigned valgrind_id;
+#endif
+#ifdef COIL_TSAN
+    void *tsan_fiber;            /* ThreadSanitizer's view of this stack */
+    void *tsan_resumer;          /* and of whoever resumed it */
+#endif
+    char name[COIL_NAME_MAX];
+};
+
+
+#pragma GCC visibility push(hidden)
+
+/* Set up a coroutine in memory the caller owns (a task embeds its own),
+ * as coil_coro_create does.  Returns 0, or -1 with errno as it. */
+int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
+                    coil_coro_fn fn, void *arg);
+
+/* Let go of what coil__coro_init took (the stack); not the memory.  The
+ * coroutine must not be running. */
+void coil__coro_fini(coil_coro *co);
+
+/* coil_coro_resume without its checks (the caller knows co is resumable
+ * and on this thread).  Returns the coroutine that switched back: co, or
+ * the last of the coroutines it handed off to with coil__coro_transfer.
+ * A dead one's stack has gone back to the pool. */
+coil_coro *coil__coro_resume_any(coil_coro *co, void *in, void **out);
+
+/* Suspend the running coroutine and run `to` (suspended or never started,
+ * on this thread, not the running one) in its place: `to` inherits the
+ * resumer, so its next yield goes where the running one's would have.
+ * Returns when something resumes or transfers back to the caller. */
+void coil__coro_transfer(coil_coro *to);
+
+/* End the running coroutine (it becomes DEAD) and run `to` in its place as
+ * coil__coro_transfer does, or, if `to` is NULL, switch back to its
+ * resumer with `result`, as returning from its function does.  The dead
+ * coroutine's stack is not freed (it is still in use until the switch):
+ * whoever runs next calls coil__coro_fini on it.  Does not return. */
+__attribute__((noreturn)) void coil__coro_exit(coil_coro *to, void *result);
+
+#pragma GCC visibility pop
+
+#endif
