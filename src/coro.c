@@ -40,7 +40,8 @@
 #include <valgrind/valgrind.h>
 #endif
 
-static __thread coil_coro *current;
+__thread coil_coro *coil__coro_running;
+#define current coil__coro_running
 static __thread char thread_token;       /* its address names the thread */
 #ifdef COIL_ASAN
 /* Set by a transfer for the side it lands in: that side's resumer is the

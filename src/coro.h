@@ -54,6 +54,10 @@ struct coil_coro {
 
 #pragma GCC visibility push(hidden)
 
+/* The coroutine running on this thread (NULL: the thread's own stack);
+ * what coil_coro_current() returns, for the scheduler's hot paths. */
+extern __thread coil_coro *coil__coro_running;
+
 /* Set up a coroutine in memory the caller owns (a task embeds its own),
  * as coil_coro_create does.  Returns 0, or -1 with errno as it. */
 int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,

@@ -140,7 +140,7 @@ static void step(void *arg)
  * then it just runs on. */
 static void suspend(coil_task *t)
 {
-    if (coil_coro_current() != t->coro) {
+    if (coil__coro_running != t->coro) {
         coil_coro_yield(NULL, NULL);  /* inside a coroutine of its own */
         return;
     }
@@ -171,7 +171,7 @@ __attribute__((noreturn)) static void task_exit(coil_task *t, int state,
                             t->exit_error ? NULL : result, t->exit_error);
     else
         coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0);
-    if (coil_coro_current() != t->coro) {
+    if (coil__coro_running != t->coro) {
         /* Ended inside a coroutine of its own: the step that resumes the
          * task's coroutine retires it when it sees it done. */
         coil_coro_yield(NULL, NULL);
