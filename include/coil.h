@@ -251,8 +251,10 @@ int coil_loop_run_forever(coil_loop *loop);
 
 /* Make run_forever return once the current iteration ends; a stop requested
  * while the loop is not running makes the next run_forever do one iteration
- * and return.  Safe from any thread (it wakes the loop).  Does not suspend.
- * Returns 0, or -1 with errno EINVAL. */
+ * and return.  Safe from any thread (it wakes the loop), also racing with
+ * the loop's close: a loop already closed is never touched.  Does not
+ * suspend.  Returns 0, or -1 with errno EINVAL (NULL) or ESHUTDOWN (no such
+ * live loop: closed, or never made). */
 int coil_loop_stop(coil_loop *loop);
 
 /* Whether the loop is running now: 1 or 0 (-1 with errno EINVAL). */

@@ -641,19 +641,23 @@ int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg)
     return r;
 }
 
-/* From another thread the loop may be asleep in epoll: wake it.  On the
- * loop's own thread it is not (this code is running), and the flag is
- * seen at the end of the iteration. */
+/* From another thread the loop may be asleep in epoll: thread.c wakes it,
+ * having checked under its registry lock that the loop is alive (it may be
+ * closing on its own thread right now).  On the loop's own thread it is
+ * not asleep (this code is running), and the flag is seen at the end of
+ * the iteration. */
 int coil_loop_stop(coil_loop *loop)
 {
     if (!loop) {
         errno = EINVAL;
         return -1;
     }
+    return coil__inbox_stop(loop);
+}
+
+void coil__loop_mark_stop(coil_loop *loop)
+{
     atomic_store(&loop->stopping, 1);
-    if (!coil__loop_owned(loop))
-        coil__poll_wake(loop->poll);
-    return 0;
 }
 
 int coil_loop_is_running(const coil_loop *loop)

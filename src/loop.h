@@ -103,6 +103,10 @@ coil__list *coil__loop_tasks(coil_loop *loop);
 /* Whether the calling thread owns loop (made it).  Cheap. */
 int coil__loop_owned(const coil_loop *loop);
 
+/* Set loop's stop flag (coil_loop_stop's work, once thread.c has made
+ * sure the loop is alive). */
+void coil__loop_mark_stop(coil_loop *loop);
+
 /* The loop's poller, for the fds of signal.c (and later io.c). */
 struct coil__poll *coil__loop_poll(coil_loop *loop);
 

@@ -197,6 +197,23 @@ static int submit(coil_loop *loop, coil_callback fn, coil_callback drop,
     return 0;
 }
 
+int coil__inbox_stop(coil_loop *loop)
+{
+    pthread_rwlock_rdlock(&registry_lock);
+    coil__inbox *in = *find(loop);
+    if (in) {
+        coil__loop_mark_stop(loop);
+        if (!coil__loop_owned(loop))
+            coil__poll_wake(in->poll);
+    }
+    pthread_rwlock_unlock(&registry_lock);
+    if (!in) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    return 0;
+}
+
 /* Whether loop is alive and this thread's, without touching a freed loop. */
 static int loop_is_mine(const coil_loop *loop)
 {

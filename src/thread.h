@@ -33,6 +33,12 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
 /* Whether something arrived that drain has not moved yet. */
 int coil__inbox_pending(coil__inbox *in);
 
+/* coil_loop_stop: if loop is alive, mark it stopping (coil__loop_mark_stop)
+ * and, from another thread, wake it — under the registry's lock, so that
+ * the loop cannot be closed in between.  -1 with errno ESHUTDOWN if loop
+ * is not a live loop. */
+int coil__inbox_stop(coil_loop *loop);
+
 #pragma GCC visibility pop
 
 #endif
