@@ -211,14 +211,29 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
         errno = EINVAL;
         return -1;
     }
-    memset(co, 0, sizeof *co);
+    /* Field by field rather than memset: this is on the spawn path. */
+    co->resumer_ctx.sp = NULL;
+#ifdef COIL_ASAN
+    co->fake_stack = NULL;
+    co->resumer_bottom = NULL;
+    co->resumer_size = 0;
+#endif
+#ifdef COIL_TSAN
+    co->tsan_resumer = NULL;
+#endif
     int pooled = !(attr->flags & COIL_CORO_UNPOOLED);
     if (coil__stack_alloc(&co->stack, attr->stack_size, pooled) != 0)
         return -1;
-    coil__set_name(co->name, sizeof co->name, attr->name, "coro-",
-                   atomic_fetch_add_explicit(&next_id, 1,
-                                             memory_order_relaxed) + 1);
-    co->stack.owner = co->name;
+    if ((attr->flags & COIL__CORO_BORROW_NAME) && attr->name) {
+        co->label = attr->name;
+        co->name[0] = '\0';
+    } else {
+        coil__set_name(co->name, sizeof co->name, attr->name, "coro-",
+                       atomic_fetch_add_explicit(&next_id, 1,
+                                                 memory_order_relaxed) + 1);
+        co->label = co->name;
+    }
+    co->stack.owner = co->label;
     co->fn = fn;
     co->arg = arg;
     co->thread = &thread_token;
@@ -391,7 +406,7 @@ coil_coro *coil_coro_current(void)
 
 const char *coil_coro_name(const coil_coro *co)
 {
-    return co ? co->name : "";
+    return co ? co->label : "";
 }
 
 int coil_coro_state(const coil_coro *co)

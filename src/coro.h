@@ -48,8 +48,13 @@ struct coil_coro {
     void *tsan_fiber;            /* ThreadSanitizer's view of this stack */
     void *tsan_resumer;          /* and of whoever resumed it */
 #endif
+    const char *label;           /* its name: name[], or its task's */
     char name[COIL_NAME_MAX];
 };
+
+/* An internal coil_coro_attr flag: attr->name outlives the coroutine (it
+ * is its task's), so point at it instead of copying it. */
+#define COIL__CORO_BORROW_NAME (1u << 31)
 
 
 #pragma GCC visibility push(hidden)

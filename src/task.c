@@ -245,16 +245,14 @@ static task_cache *cache_get(void)
     return thread_cache;
 }
 
-/* Zeroed memory for a task, or NULL with errno ENOMEM. */
+/* Memory for a task (coil_task_spawn sets every field), or NULL with
+ * errno ENOMEM. */
 static coil_task *task_alloc(void)
 {
     task_cache *c = thread_cache;
-    if (c && c->n > 0) {
-        coil_task *t = c->free[--c->n];
-        memset(t, 0, offsetof(coil_task, coro_storage));
-        return t;
-    }
-    coil_task *t = calloc(1, sizeof *t);
+    if (c && c->n > 0)
+        return c->free[--c->n];
+    coil_task *t = malloc(sizeof *t);
     if (!t)
         errno = ENOMEM;
     return t;
@@ -271,7 +269,7 @@ static void task_free(coil_task *t)
 #else
 static coil_task *task_alloc(void)
 {
-    coil_task *t = calloc(1, sizeof *t);
+    coil_task *t = malloc(sizeof *t);
     if (!t)
         errno = ENOMEM;
     return t;
@@ -305,14 +303,24 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
         return NULL;
     coil__future_init(&t->fut, loop, 1);
     coil__set_name(t->name, sizeof t->name, attr->name, "Task-",
-                   atomic_fetch_add(&task_counter, 1) + 1);
+                   atomic_fetch_add_explicit(&task_counter, 1,
+                                             memory_order_relaxed) + 1);
+    t->coro = NULL;
     t->fn = fn;
     t->arg = arg;
     t->fn_name = fn_name ? fn_name : "?";
+    t->cleanup = NULL;
+    t->awaiting = NULL;
+    t->cancel_requests = t->delivered = t->shield_depth = 0;
     t->flags = attr->flags;
-    t->debug = (uint8_t)coil_loop_get_debug(loop);
+    t->exit_error = 0;
+    t->started = t->unwinding = 0;
+    t->debug = (uint8_t)coil__loop_runq(loop)->debug;
+    unsigned cflags = COIL__CORO_BORROW_NAME;
+    if (attr->flags & COIL_TASK_NOFP)
+        cflags |= COIL_CORO_NOFP;
     coil_coro_attr ca = {.name = t->name, .stack_size = attr->stack_size,
-                         .flags = (attr->flags & COIL_TASK_NOFP) ? COIL_CORO_NOFP : 0};
+                         .flags = cflags};
     if (coil__coro_init(&t->coro_storage, &ca, coroutine_body, t) != 0) {
         int e = errno;
         task_free(t);
