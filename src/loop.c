@@ -74,6 +74,7 @@ struct coil_loop {
     coil__signals *signals;  /* signal.c's state, made on first use */
     coil__io *io;            /* io.c's fd table, made on first use */
     coil__inbox *inbox;      /* thread.c's: what other threads post */
+    const atomic_int *inbox_flag; /* set while the inbox holds something */
     coil_time last_poll;     /* loop time of the last look at the kernel */
     int (*until)(void *);    /* coil__loop_run_until's condition, or NULL */
     void *until_arg;
@@ -274,6 +275,7 @@ coil_loop *coil_loop_new(void)
         errno = ENOMEM;
         return NULL;
     }
+    loop->inbox_flag = coil__inbox_flag(loop->inbox);
     coil__list_init(&loop->q.ready);
     coil__list_init(&loop->q.batch);
     coil__list_init(&loop->tasks);
@@ -516,7 +518,7 @@ static int quiet_turn(coil_loop *loop)
     return !coil__list_empty(&loop->q.ready) &&
            coil__timers_first(&loop->timers) == NULL &&
            loop->q.items_unclocked < CLOCK_EVERY && !is_stopping(loop) &&
-           !coil__inbox_pending(loop->inbox) &&
+           !atomic_load_explicit(loop->inbox_flag, memory_order_acquire) &&
            !(loop->until && loop->until(loop->until_arg));
 }
 

@@ -145,6 +145,11 @@ int coil__inbox_pending(coil__inbox *in)
     return in && atomic_load_explicit(&in->pending, memory_order_acquire);
 }
 
+const atomic_int *coil__inbox_flag(coil__inbox *in)
+{
+    return &in->pending;
+}
+
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
 {
     if (!coil__inbox_pending(in))

@@ -9,6 +9,8 @@
 #ifndef COIL_THREAD_H
 #define COIL_THREAD_H
 
+#include <stdatomic.h>
+
 #include "coil.h"
 #include "poll.h"
 
@@ -32,6 +34,10 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
 
 /* Whether something arrived that drain has not moved yet. */
 int coil__inbox_pending(coil__inbox *in);
+
+/* The flag coil__inbox_pending reads, for the loop to read without a call
+ * on its hot path. */
+const atomic_int *coil__inbox_flag(coil__inbox *in);
 
 /* coil_loop_stop: if loop is alive, mark it stopping (coil__loop_mark_stop)
  * and, from another thread, wake it — under the registry's lock, so that
