@@ -10,7 +10,20 @@
  * Edge-triggered means the kernel reports a change once.  The record
  * latches what the poller reported (`ready`) until coil sees EAGAIN for
  * that direction, so readiness that arrived while nobody waited is not
- * lost; a task that finds its direction latched does not suspend.  A
+ * lost; a task that finds its direction latched does not suspend.
+ *
+ * A short read from a TCP socket or a pipe tells as much as EAGAIN would:
+ * the kernel's buffer was emptied by it.  (Not so for every stream: a Unix
+ * socket's read stops short where passed fds ride, a packet-mode pipe's
+ * at each packet; TCP's stops at urgent data, which is why the poller
+ * reports EPOLLPRI as readable.)  The read latch is cleared
+ * then, and the fd's next read waits for the poller's edge before its
+ * syscall instead of making one that returns EAGAIN — a request/response
+ * connection costs two syscalls a round trip, not three.  No wake-up can
+ * be lost: any byte that arrives after the emptying read raises a new edge
+ * (and registering an fd reports what is already there); the end of the
+ * input raises one edge only, so once the poller has reported it reads go
+ * back to trying first.  A
  * direction has at most one waiter (a second is EBUSY): two readers of one
  * stream would get interleaved bytes, so sharing one is a bug to report,
  * not to queue.  Waiters live on their task's stack and are unlinked by a
@@ -50,6 +63,9 @@ typedef struct fd_state {
     unsigned ready;                       /* latched COIL_READABLE/WRITABLE */
     uint8_t known;                        /* checked and made O_NONBLOCK */
     uint8_t socket;                       /* write through send(NOSIGNAL) */
+    uint8_t stream;                       /* TCP, or a pipe: see above */
+    uint8_t drained;                      /* a short read emptied it */
+    uint8_t ended;                        /* the poller saw its input end */
     uint8_t registered;                   /* with the poller */
     uint8_t always_ready;                 /* epoll refuses it: regular file */
     waiter *waiters[2];                   /* RD, WR */
@@ -132,6 +148,15 @@ static fd_state *slot_for(coil__io *io, int fd)
     return st;
 }
 
+static int is_tcp(int fd)
+{
+    int type = 0, domain = 0;
+    socklen_t tlen = sizeof type, dlen = sizeof domain;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+           getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) == 0 &&
+           type == SOCK_STREAM && (domain == AF_INET || domain == AF_INET6);
+}
+
 /* The record of an fd the calling task is about to use: on first use the
  * fd is checked (EBADF) and switched to O_NONBLOCK.  The check comes
  * before the table grows, so a wild fd number cannot make it huge. */
@@ -156,6 +181,9 @@ static fd_state *use_fd(int fd)
         return NULL;
     struct stat sb;
     st->socket = fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode);
+    st->stream = st->socket ? is_tcp(fd)
+                            : S_ISFIFO(sb.st_mode) && !(flags & O_DIRECT);
+    st->drained = st->ended = 0;
     st->known = 1;
     return st;
 }
@@ -175,6 +203,8 @@ static void on_ready(coil__poll_watch *pw, unsigned events)
         st->ready |= COIL_READABLE;
     if (events & (COIL__POLL_OUT | COIL__POLL_ERR))
         st->ready |= COIL_WRITABLE;
+    if (events & COIL__POLL_HUP)
+        st->ended = 1;                    /* no edge will follow the end */
     for (int d = RD; d <= WR; d++) {
         waiter *w = st->waiters[d];
         if (w && (st->ready & dir_bit[d]))
@@ -306,6 +336,22 @@ int coil_wait_fd(int fd, unsigned events, coil_time deadline)
 /* One syscall of an IO call, as a closure (src/io.h). */
 typedef coil__io_op io_op;
 
+/* After a read of n bytes: was the fd's input emptied by it? */
+static void note_read(fd_state *st, const io_op *op, ssize_t n)
+{
+    st->drained = op->drains && st->stream && !st->ended && n > 0 &&
+                  (size_t)n < op->len;
+    if (st->drained)
+        st->ready &= ~(unsigned)COIL_READABLE;
+}
+
+/* A deadline already past: then the call tries its syscall once, as it
+ * always did, rather than time out without looking. */
+static int deadline_passed(fd_state *st, coil_time deadline)
+{
+    return deadline >= 0 && deadline <= coil_loop_time(st->io->loop);
+}
+
 /* Try op, and while it says EAGAIN wait for `dir` and try again. */
 static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
                       io_op *op)
@@ -316,9 +362,16 @@ static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
     if (!st)
         return -1;
     for (;;) {
+        if (dir == RD && st->drained && !(st->ready & COIL_READABLE) &&
+            !(op->flags & MSG_DONTWAIT) && !deadline_passed(st, deadline) &&
+            wait_ready(st, COIL_READABLE, deadline) != 0)
+            return -1;
         ssize_t n = op->fn(op, fd, st->socket);
-        if (n >= 0)
+        if (n >= 0) {
+            if (dir == RD)
+                note_read(st, op, n);
             return n;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -435,7 +488,7 @@ static ssize_t op_accept(io_op *op, int fd, int is_socket)
 
 ssize_t coil_read_until(int fd, void *buf, size_t n, coil_time deadline)
 {
-    io_op op = {.fn = op_read, .buf = buf, .len = n};
+    io_op op = {.fn = op_read, .buf = buf, .len = n, .drains = 1};
     return run_io("coil_read", fd, RD, deadline, &op);
 }
 
@@ -482,7 +535,8 @@ ssize_t coil_writev(int fd, const struct iovec *iov, int iovcnt)
 ssize_t coil_recv_until(int fd, void *buf, size_t n, int flags,
                         coil_time deadline)
 {
-    io_op op = {.fn = op_recv, .buf = buf, .len = n, .flags = flags};
+    io_op op = {.fn = op_recv, .buf = buf, .len = n, .flags = flags,
+                .drains = flags == 0};
     return run_io("coil_recv", fd, RD, deadline, &op);
 }
 

@@ -33,6 +33,7 @@ typedef struct coil__io_op {
     socklen_t *addrlen;
     const struct sockaddr *caddr;   /* destination, for sendto */
     socklen_t caddrlen;
+    int drains;                /* a short result means the input is empty */
 } coil__io_op;
 
 /* Run op on fd for the calling task: try it, and while it says EAGAIN wait

@@ -21,7 +21,9 @@ typedef struct coil__poll coil__poll;
 enum {
     COIL__POLL_IN = 1u << 0,   /* readable, or the peer hung up */
     COIL__POLL_OUT = 1u << 1,  /* writable */
-    COIL__POLL_ERR = 1u << 2   /* error or hang-up: both sides should retry */
+    COIL__POLL_ERR = 1u << 2,  /* error or hang-up: both sides should retry */
+    COIL__POLL_HUP = 1u << 3   /* the peer shut down its side (or more): the
+                                  input ends, and stays readable for good */
 };
 
 /* Embed one per registered fd.  ready() runs inside coil__poll_wait and

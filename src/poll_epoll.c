@@ -149,7 +149,8 @@ void coil__poll_free(coil__poll *p)
 
 int coil__poll_add(coil__poll *p, int fd, coil__poll_watch *w)
 {
-    return ctl_add(p, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, w);
+    return ctl_add(p, fd, EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                   w);
 }
 
 int coil__poll_del(coil__poll *p, int fd)
@@ -229,12 +230,14 @@ static int wait_timerfd(coil__poll *p, coil_time timeout,
 static unsigned readiness(uint32_t events)
 {
     unsigned bits = 0;
-    if (events & (EPOLLIN | EPOLLRDHUP))
+    if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP))
         bits |= COIL__POLL_IN;
     if (events & EPOLLOUT)
         bits |= COIL__POLL_OUT;
     if (events & (EPOLLERR | EPOLLHUP))
         bits |= COIL__POLL_ERR | COIL__POLL_IN | COIL__POLL_OUT;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        bits |= COIL__POLL_HUP;
     return bits;
 }
 

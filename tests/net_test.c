@@ -113,6 +113,56 @@ TEST(ipv4_listen_dial_and_echo)
     run_main(tcp_exchange_main, &lc);
 }
 
+/* A short read from a TCP socket lets the next read wait for the poller
+ * instead of trying its syscall (src/io.c): data that comes later, data
+ * already sent by then, and the peer's close must all still be seen. */
+static coil_event *drained_got_later;
+
+static void *drained_peer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    coil_sleep(COIL_MSEC(20));                 /* the reader is parked */
+    CHECK(coil_write_all(fd, "later", 5, NULL) == 5);
+    CHECK(coil_event_wait(drained_got_later) == 0);
+    CHECK(coil_write_all(fd, "then", 4, NULL) == 4);
+    CHECK(coil_write_all(fd, "!", 1, NULL) == 1);
+    CHECK(shutdown(fd, SHUT_WR) == 0);
+    return NULL;
+}
+
+static void *drained_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+    CHECK(lfd >= 0);
+    int cfd = coil_tcp_dial("127.0.0.1", coil_socket_port(lfd),
+                            now() + COIL_SEC(5));
+    CHECK(cfd >= 0);
+    int sfd = coil_accept(lfd, NULL, NULL);
+    CHECK(sfd >= 0);
+    char buf[64];
+    CHECK(coil_write_all(cfd, "first", 5, NULL) == 5);
+    CHECK(coil_read(sfd, buf, sizeof buf) == 5);   /* short: emptied */
+    drained_got_later = coil_event_new();
+    coil_task *peer = coil_spawn(drained_peer, (void *)(intptr_t)cfd);
+    CHECK(coil_read(sfd, buf, sizeof buf) == 5 && memcmp(buf, "later", 5) == 0);
+    coil_event_set(drained_got_later);
+    size_t got = 0;
+    ssize_t n;
+    while ((n = coil_read(sfd, buf + got, sizeof buf - got)) > 0)
+        got += (size_t)n;
+    CHECK(n == 0 && got == 5 && memcmp(buf, "then!", 5) == 0);
+    await_task(peer);
+    coil_event_free(drained_got_later);
+    CHECK(coil_close(sfd) == 0 && coil_close(cfd) == 0 && coil_close(lfd) == 0);
+    return NULL;
+}
+
+TEST(reads_after_a_short_read_still_see_later_data_and_the_close)
+{
+    run_main(drained_main, NULL);
+}
+
 TEST(listen_on_any_ipv4_address_by_default)
 {
     listen_case lc = {NULL, "127.0.0.1"};
@@ -696,6 +746,7 @@ TEST(ten_thousand_concurrent_loopback_connections_echo_verified_data)
 }
 
 RUN_TESTS(T(ipv4_listen_dial_and_echo),
+          T(reads_after_a_short_read_still_see_later_data_and_the_close),
           T(listen_on_any_ipv4_address_by_default),
           T(ipv6_listen_dial_and_echo),
           T(dial_to_a_closed_port_is_refused),
