@@ -224,7 +224,7 @@ static void close_conn(void *c)
 typedef struct worker {
     int id;                   /* 1, 2, ... */
     char processing[32];      /* its own processing list */
-    char job[64];             /* "ID:UNITS" while it runs one, else "" */
+    char job[256];            /* "ID:UNITS" while it runs one, else "" */
     redis_conn conn;
     coil_task *task;
 } worker;
@@ -267,12 +267,19 @@ static void worker_cancelled(void *arg)
     worker *w = arg;
     redis_conn fresh = {.fd = -1};
     int moved = -1;
+    /* Client ids start at 1: with none, w never got as far as a BLMOVE. */
+    if (w->conn.id == 0) {
+        say("worker %d: stopped before it took a job", w->id);
+        redis_close(&w->conn);
+        return;
+    }
     if (redis_open(&fresh, coil_clock() + PUT_BACK_TIMEOUT) == 0)
         moved = put_back(w, &fresh);
     if (moved < 0) {
         say("worker %d: cannot put jobs back: %s", w->id, fresh.error);
         if (w->job[0])
-            say("worker %d: job %s stays on %s", w->id, w->job, w->processing);
+            say("worker %d: job %s is left on %s", w->id, w->job,
+                w->processing);
     } else if (moved == 0) {
         say("worker %d: stopped, no job in flight", w->id);
     }
@@ -339,7 +346,7 @@ static void *work(void *arg)
     coil_cleanup_pop(0);
     say("worker %d: redis error: %s", w->id, w->conn.error);
     if (w->job[0])
-        say("worker %d: job %s stays on %s", w->id, w->job, w->processing);
+        say("worker %d: job %s is left on %s", w->id, w->job, w->processing);
     redis_close(&w->conn);
     return coil_task_error(err);
 }
