@@ -307,7 +307,7 @@ static long take_job(worker *w)
 static int finish_job(worker *w, double took)
 {
     redis_conn *c = &w->conn;
-    char result[128];
+    char result[sizeof w->job + 64];
     snprintf(result, sizeof result, "job %s done by worker %d in %.2f units",
              w->job, w->id, took);
     if (reply_ok(c, redis_command(c, "MULTI")) < 0 ||
