@@ -27,8 +27,9 @@
  * moving anything, the handler has the server kill the old connection
  * (CLIENT KILL ID): a BLMOVE or an EXEC that the old connection had sent
  * then either ran already — and its effect is in Redis to be seen — or
- * never will.  That, and one processing list per worker, is why nothing
- * is lost or done twice even when the cancellation lands mid-command.
+ * never will.  That, and one processing list per worker, is why no job is
+ * lost or recorded twice even when the cancellation lands mid-command (a
+ * job cut short is run again from the start: at-least-once).
  * (A worker killed outright leaves its job in coil:processing:N; a real
  * deployment would sweep those lists back at start-up.) */
 #include <errno.h>
