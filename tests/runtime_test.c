@@ -382,17 +382,16 @@ TEST(spawns_racing_a_stop_each_complete_none_is_left_pending)
     CHECK(pthread_join(t, NULL) == 0);
     CHECK(coil_runtime_join(r.rt) == 0);
     CHECK(r.n >= 100 && r.n < RACE_MAX);
-    size_t ran = 0;
+    /* Some may have run before the stop, or none: that is the race. */
     for (size_t i = 0; i < r.n; i++) {
         void *v = NULL;
         CHECK(coil_tfuture_done(r.f[i]) == 1);
         if (coil_tfuture_result(r.f[i], &v) == 0)
-            ran += (intptr_t)v == 2;
+            CHECK((intptr_t)v == 2);
         else                      /* cancelled, or never made */
             CHECK(errno == ECANCELED || errno == ESHUTDOWN);
         coil_tfuture_release(r.f[i]);
     }
-    CHECK(ran > 0);
     free(r.f);
     sem_destroy(&r.going);
 }
