@@ -1279,6 +1279,7 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
  * futures report ECANCELED; a spawn that had not yet reached its loop
  * reports ESHUTDOWN.  Stopping one of the loops directly (coil_loop_stop)
  * only ends its current run: it goes on running until the runtime stops.
+ * A loop whose epoll wait fails (it does not heal) stops the runtime.
  * ====================================================================== */
 
 typedef struct coil_runtime coil_runtime;

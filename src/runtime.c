@@ -67,12 +67,14 @@ static void report(worker *w, coil_loop *loop, int err)
 }
 
 /* Run the loop until the runtime stops.  A coil_loop_stop from elsewhere
- * only ends one run; a failed poll (which does not heal) ends them all. */
+ * only ends one run.  A failed poll does not heal: it stops the whole
+ * runtime (the loop may not close while the others run on, or a later
+ * coil_runtime_stop would touch it freed). */
 static void run_until_stopped(coil_runtime *rt, coil_loop *loop)
 {
     while (!atomic_load(&rt->stopping))
         if (coil_loop_run_forever(loop) != 0)
-            break;
+            coil_runtime_stop(rt);
 }
 
 static void *worker_main(void *arg)
