@@ -85,6 +85,22 @@ static int threads_settle_to(int want)
     return n;
 }
 
+/* The thread count once joined threads have left /proc (under qemu-user
+ * that takes a while): the same on two looks 50 ms apart. */
+static int stable_thread_count(void)
+{
+    int before = count_entries("/proc/self/task");
+    for (int i = 0; i < 100; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        int now = count_entries("/proc/self/task");
+        if (now == before)
+            break;
+        before = now;
+    }
+    return before;
+}
+
 /* ------------------------------------------------- loops and threads */
 
 typedef struct where {
@@ -450,7 +466,7 @@ TEST(a_failed_start_leaves_no_thread_or_fd_behind)
     /* A first runtime, so that what starts once per process (ThreadSanitizer
      * starts a thread of its own at the first pthread_create) is counted. */
     stop_and_join(coil_runtime_start(1, NULL));
-    int threads = count_entries("/proc/self/task");
+    int threads = stable_thread_count();
     int fds = count_entries("/proc/self/fd");
     /* Room for a loop or two (an epoll fd and an eventfd each), not 16. */
     struct rlimit old = allow_only_more_fds(5);
