@@ -9,7 +9,8 @@
  *   4  futures, tasks   awaiting, cancellation, combinators, scopes
  *   5  services         fd IO with deadlines, sockets, subprocesses,
  *                       signal waits, cross-thread submission and
- *                       thread-safe futures, synchronisation for tasks
+ *                       thread-safe futures, executor, one loop per
+ *                       core (runtime), synchronisation for tasks
  *
  * Conventions, throughout:
  *   - A function returning int returns 0 (or a documented non-negative
@@ -1248,6 +1249,102 @@ int coil_executor_set_queue_size(size_t n);
 int coil_to_thread(void *(*fn)(void *), void *arg, void **result);
 int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
                       void (*abandon)(void *arg, void *result));
+
+/* ======================================================================
+ * Runtime: one loop per core (layer 5)
+ *
+ * A runtime starts N threads, each running a loop of its own, and lets any
+ * thread spawn a task on the loop of its choice (the task's outcome comes
+ * back in a thread-safe future).  Loops share nothing: to use several
+ * cores, spread the work yourself — each loop listening on the same port
+ * with COIL_REUSEPORT (the kernel spreads connections across them), or a
+ * task handing work to another loop with coil_runtime_spawn.
+ *
+ * Tasks never migrate: a task runs, from start to end, on the loop (and so
+ * the thread) it was spawned on.  Compilers cache the address of a
+ * thread-local such as errno across calls, and a suspending call is just a
+ * call to them; a coroutine resumed on another thread would go on using
+ * the first thread's errno and coil's own per-thread state (DESIGN.md,
+ * docs/threads.md).  Balancing is therefore the application's choice of
+ * loop, not a work-stealing scheduler.
+ *
+ * The runtime's threads block the asynchronous signals (as the executor's
+ * do), so a signal handler on another loop — coil_run's SIGINT — still gets
+ * them; a loop of the runtime may add signal handlers of its own.
+ *
+ * Lifetime, like a thread's: coil_runtime_stop() asks every loop to shut
+ * down (from any thread, the runtime's own included); coil_runtime_join()
+ * waits for that to finish and frees the runtime.  Shutting down, a loop
+ * does what coil_run does at its end: it cancels the tasks still alive on
+ * it, runs the loop until their cleanup handlers have finished (they may
+ * suspend), then closes.  Their thread-safe
+ * futures report ECANCELED; a spawn that had not yet reached its loop
+ * reports ESHUTDOWN.  Stopping one of the loops directly (coil_loop_stop)
+ * only ends its current run: it goes on running until the runtime stops.
+ * A loop whose epoll wait fails (it does not heal) stops the runtime.
+ * ====================================================================== */
+
+typedef struct coil_runtime coil_runtime;
+
+enum {
+    /* Pin loop i's thread to one CPU: the i-th of the CPUs the starting
+     * thread may run on (sched_getaffinity), wrapping around when there are
+     * more loops than CPUs. */
+    COIL_RUNTIME_PIN = 1u << 0
+};
+
+typedef struct coil_runtime_attr {
+    unsigned flags;               /* COIL_RUNTIME_* */
+} coil_runtime_attr;
+
+/* Most loops one runtime may have (CPU_SETSIZE). */
+#define COIL_RUNTIME_MAX_LOOPS 1024
+
+/* Start nloops threads, each running a loop of its own (made on its
+ * thread).  nloops 0 means one per CPU the calling thread may run on
+ * (sched_getaffinity).  attr may be NULL.  Returns once every loop is
+ * running.  Blocks the calling thread briefly (thread start-up).  Returns
+ * the runtime, or NULL with errno EINVAL (more than
+ * COIL_RUNTIME_MAX_LOOPS loops, unknown flags), EAGAIN (a thread could
+ * not be started), ENOMEM, EMFILE or ENFILE (a loop could not be made), or as
+ * pthread_attr_setaffinity_np; on failure the loops already started are
+ * stopped and their threads joined. */
+coil_runtime *coil_runtime_start(size_t nloops, const coil_runtime_attr *attr);
+
+/* How many loops rt has (0 for NULL).  Any thread; cannot fail. */
+size_t coil_runtime_size(const coil_runtime *rt);
+
+/* Loop i of rt (0 <= i < size), for coil_call_soon_threadsafe,
+ * coil_spawn_threadsafe and comparing with coil_loop_current().  Any
+ * thread.  NULL with errno EINVAL (rt NULL, i out of range) or ESHUTDOWN
+ * (rt is stopping: the loop may already be gone). */
+coil_loop *coil_runtime_loop(coil_runtime *rt, size_t i);
+
+/* Spawn fn(arg) as a task on loop i of rt, from any thread (a task of
+ * another loop, or of loop i itself, included): coil_task_spawn_threadsafe
+ * on that loop, with its thread-safe future, rules and errors.  Does not
+ * suspend.  NULL with errno EINVAL (rt or fn NULL, i out of range),
+ * ESHUTDOWN (coil_runtime_stop was called) or ENOMEM. */
+coil_tfuture *coil_runtime_spawn_task(coil_runtime *rt, size_t i,
+                                      coil_task_fn fn, void *arg,
+                                      const char *fn_name);
+#define coil_runtime_spawn(rt, i, fn, arg)                                  \
+    coil_runtime_spawn_task((rt), (i), (fn), (arg), #fn)
+
+/* Ask every loop of rt to shut down (see above), without waiting for it.
+ * Any thread; repeated calls are harmless.  From now on spawns fail with
+ * ESHUTDOWN.  Does not suspend or block (beyond a short lock).  Returns
+ * 0, or -1 with errno EINVAL (NULL). */
+int coil_runtime_stop(coil_runtime *rt);
+
+/* Wait until rt has been stopped (by this or another thread: join alone
+ * does not stop it) and every loop has shut down, join the threads and
+ * free rt.  Call it exactly once per runtime, from a thread that is not
+ * one of rt's.  Blocks the calling thread (in a task: its whole loop, so
+ * a cleanup handler of rt's tasks must not wait for that loop).  Returns
+ * 0, or -1 with errno EINVAL (NULL) or EDEADLK (called on one of rt's
+ * threads: it would wait for itself; rt stays as it was). */
+int coil_runtime_join(coil_runtime *rt);
 
 /* ======================================================================
  * Synchronisation (layer 5)

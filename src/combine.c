@@ -15,6 +15,7 @@
 
 #include "future.h"
 #include "loop.h"
+#include "task.h"
 
 /* ---------------------------------------------------------------- watch */
 
@@ -614,6 +615,27 @@ static void round_free(round_tasks *rt)
     free(rt->tasks);
 }
 
+/* Shut down like asyncio.run: cancel what is left, let its cleanup run
+ * (cleanup that spawns tasks gets those cancelled in the next round),
+ * flush the callbacks that leaves behind, and go round again if the flush
+ * made tasks (a spawn that arrived from another thread).  Bounded, so a
+ * task that keeps respawning cannot hold the loop open for ever. */
+void coil__loop_shutdown(coil_loop *loop)
+{
+    for (int round = 0; round < 100; round++) {
+        if (no_live_tasks(loop)) {
+            coil_loop_stop(loop);
+            coil_loop_run_forever(loop);
+            if (no_live_tasks(loop))
+                return;
+        }
+        round_tasks rt;
+        cancel_all(loop, &rt);
+        coil__loop_run_until(loop, round_ended, &rt);
+        round_free(&rt);
+    }
+}
+
 typedef struct run_state {
     coil_task *main_task;
     int interrupted;
@@ -649,16 +671,7 @@ int coil_run(coil_task_fn fn, void *arg, void **result)
         r = coil_await(coil_task_future(rs.main_task), result);
         err = errno;
     }
-    /* Shut down like asyncio.run: cancel what is left, let its cleanup
-     * run, flush the callbacks that leaves behind, close. */
-    for (int round = 0; round < 100 && !no_live_tasks(loop); round++) {
-        round_tasks rt;
-        cancel_all(loop, &rt);
-        coil__loop_run_until(loop, round_ended, &rt);
-        round_free(&rt);
-    }
-    coil_loop_stop(loop);
-    coil_loop_run_forever(loop);
+    coil__loop_shutdown(loop);
     coil_loop_remove_signal_handler(loop, SIGINT);
     coil_task_release(rs.main_task);
     coil_loop_close(loop);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,16 @@
 
 int coil__debug_env(void)
 {
-    static int value = -1;
-    if (value < 0) {
+    /* Cached; loops on several threads may race to fill it in, with the
+     * same value, so a relaxed atomic is enough. */
+    static atomic_int value = -1;
+    int v = atomic_load_explicit(&value, memory_order_relaxed);
+    if (v < 0) {
         const char *e = getenv("COIL_DEBUG");
-        value = e && *e && strcmp(e, "0") != 0;
+        v = e && *e && strcmp(e, "0") != 0;
+        atomic_store_explicit(&value, v, memory_order_relaxed);
     }
-    return value;
+    return v;
 }
 
 void coil__debug_report(const char *fmt, ...)

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -53,7 +54,10 @@ static int pidfd_open(pid_t pid)
  * pid, so that a missing syscall fails the spawn before a child exists. */
 static int have_pidfd(void)
 {
-    static int known;                     /* 0 unknown, 1 yes, -1 no */
+    /* 0 unknown, 1 yes, -1 no; loops on several threads may race to
+     * probe, to the same answer. */
+    static atomic_int known_cache;
+    int known = atomic_load_explicit(&known_cache, memory_order_relaxed);
     if (known == 0) {
         int fd = pidfd_open(getpid());
         if (fd >= 0) {
@@ -66,6 +70,7 @@ static int have_pidfd(void)
                                    "available (Linux >= 5.3 needed; some "
                                    "emulators lack it): ENOSYS");
         }
+        atomic_store_explicit(&known_cache, known, memory_order_relaxed);
     }
     return known > 0 ? 1 : known < 0 ? 0 : -1;
 }

@@ -25,6 +25,12 @@ int coil__task_park(void);
  * allocate; safe from a poll watcher. */
 void coil__task_wake(coil_task *t);
 
+/* Before closing loop (not running, on its own thread): cancel every task
+ * still alive, run the loop until their cleanup has finished, and run the
+ * callbacks that leaves behind.  What coil_run and a runtime's loops do at
+ * the end (src/combine.c). */
+void coil__loop_shutdown(coil_loop *loop);
+
 #pragma GCC visibility pop
 
 #endif
