@@ -1340,9 +1340,14 @@ int coil_file_fdatasync(int fd);
  * coil_read & co wake with EBADF, coil's records of it go), except that
  * close(2) itself — which may flush to a network file system — runs on
  * the executor.  The fd is released whatever happens, even when the call
- * fails or the caller is cancelled (then it is closed for it).  May
- * suspend.  Returns 0, or -1 with errno as close(2) (EIO: data written
- * earlier was lost) or as above (the fd is gone all the same). */
+ * fails or the caller is cancelled (then it is closed for it).  If a
+ * coil_file_* call on fd whose caller was cancelled is still running on a
+ * pool thread, the close is left to it and done once it ends, and this
+ * returns 0 at once: the fd number is not released (and reused by the
+ * next open) while a late read or write may still use it.  So close such
+ * fds with coil_file_close, not close(2) or coil_close.  May suspend.
+ * Returns 0, or -1 with errno as close(2) (EIO: data written earlier was
+ * lost) or as above (the fd is gone all the same). */
 int coil_file_close(int fd);
 
 /* Read the whole file at path (open, read until EOF, close: one executor

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +59,84 @@ typedef struct file_op {
     int ran;                      /* op_main ran (set on the pool thread) */
     int heap;                     /* on the executor: op, path and buf are
                                      owned copies */
+    int tracked;                  /* counted in fd_uses until it ends */
 } file_op;
 
 static int fail(int err)
 {
     errno = err;
     return -1;
+}
+
+/* ---------------------------------------------- fds in use on the pool
+ *
+ * A cancelled caller may close its fd while a pool thread is still about
+ * to use it; if the number were released, the next open() could reuse it
+ * and the late read or write would hit another file.  So executor ops
+ * count themselves per fd number, and coil_file_close of an fd still in
+ * use leaves the close(2) to the last op to finish. */
+
+typedef struct fd_use {
+    unsigned inflight;            /* executor ops on this fd not ended */
+    int close_pending;            /* coil_file_close came meanwhile */
+} fd_use;
+
+static struct {
+    pthread_mutex_t mu;
+    fd_use *at;                   /* indexed by fd number */
+    size_t cap;
+} fd_uses = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int close_once(int fd);
+
+/* Count an op on fd.  Returns 0, or ENOMEM. */
+static int use_begin(int fd)
+{
+    int err = 0;
+    pthread_mutex_lock(&fd_uses.mu);
+    if ((size_t)fd >= fd_uses.cap) {
+        size_t cap = fd_uses.cap ? fd_uses.cap : 64;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        fd_use *at = realloc(fd_uses.at, cap * sizeof *at);
+        if (at) {
+            memset(at + fd_uses.cap, 0, (cap - fd_uses.cap) * sizeof *at);
+            fd_uses.at = at;
+            fd_uses.cap = cap;
+        } else
+            err = ENOMEM;
+    }
+    if (!err)
+        fd_uses.at[fd].inflight++;
+    pthread_mutex_unlock(&fd_uses.mu);
+    return err;
+}
+
+/* The op on fd is over (ran, or never will); the last one out performs
+ * a close that was asked for meanwhile. */
+static void use_end(int fd)
+{
+    pthread_mutex_lock(&fd_uses.mu);
+    fd_use *u = &fd_uses.at[fd];
+    int close_now = --u->inflight == 0 && u->close_pending;
+    if (close_now)
+        u->close_pending = 0;
+    pthread_mutex_unlock(&fd_uses.mu);
+    if (close_now)
+        close_once(fd);
+}
+
+/* If ops on fd are in flight, mark it to be closed by the last: 1. */
+static int close_deferred(int fd)
+{
+    int deferred = 0;
+    pthread_mutex_lock(&fd_uses.mu);
+    if ((size_t)fd < fd_uses.cap && fd_uses.at[fd].inflight) {
+        fd_uses.at[fd].close_pending = 1;
+        deferred = 1;
+    }
+    pthread_mutex_unlock(&fd_uses.mu);
+    return deferred;
 }
 
 /* ------------------------------------------------------ the syscalls */
@@ -260,6 +333,8 @@ static void *op_main(void *arg)
         run_move(op);
         break;
     }
+    if (op->tracked)
+        use_end(op->fd);
     return NULL;
 }
 
@@ -286,6 +361,8 @@ static void op_abandon(void *arg, void *result)
         close_once((int)op->ret);        /* opened for nobody */
     if (!op->ran && op->kind == OP_CLOSE)
         close_once(op->fd);              /* the promise: released anyway */
+    if (!op->ran && op->tracked)
+        use_end(op->fd);
     op_free(op);
 }
 
@@ -332,11 +409,18 @@ static int dispatch(file_op *tmpl, file_op **out)
         return 0;
     }
     file_op *op = op_copy(tmpl);
+    int uses_fd = tmpl->kind != OP_OPEN && tmpl->kind != OP_CLOSE &&
+                  tmpl->kind != OP_READ_ALL && tmpl->kind != OP_WRITE_ALL;
+    if (op && uses_fd && use_begin(op->fd) != 0) {
+        op_free(op);
+        op = NULL;
+    }
     if (!op) {
         if (tmpl->kind == OP_CLOSE)
             close_once(tmpl->fd);
         return fail(ENOMEM);
     }
+    op->tracked = uses_fd;
     if (coil_to_thread_ex(op_main, op, NULL, op_abandon) != 0)
         return -1;
     *out = op;
@@ -445,6 +529,8 @@ int coil_file_close(int fd)
     if (fd < 0)
         return fail(EBADF);
     coil__io_forget(fd);
+    if (close_deferred(fd))
+        return 0;
     file_op t = {.call = "coil_file_close", .kind = OP_CLOSE, .fd = fd};
     return (int)dispatch_simple(&t);
 }
