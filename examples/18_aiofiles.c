@@ -135,6 +135,13 @@ static void verify(const download *d)
 static void *main_task(void *arg)
 {
     (void)arg;
+    /* Start the executor's threads before the clock (a slow start under
+     * an emulator is not what the times below are about). */
+    char warm[sizeof dir + 8];
+    snprintf(warm, sizeof warm, "%s/warm", dir);
+    if (coil_file_write_all(warm, "", 0, 0) == 0)
+        unlink(warm);
+    start_clock();
     static download ds[FILES] = {
         {.name = "test1.bin", .chunks = 4}, {.name = "test2.bin", .chunks = 8},
         {.name = "test3.bin", .chunks = 12}, {.name = "test4.bin", .chunks = 30},
