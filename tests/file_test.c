@@ -411,7 +411,7 @@ static void *cancel_read_main(void *arg)
     CHECK(t);
     while (fifo_pending() != 0)     /* the first read consumed 'a' */
         coil_sleep(COIL_MSEC(1));
-    coil_sleep(COIL_MSEC(30));      /* the second read: on the pool thread */
+    coil_sleep(COIL_MSEC(50));      /* the second read: on the pool thread */
     coil_time t0 = coil_clock();
     CHECK(coil_task_cancel(t) == 1);
     void *v = NULL;
@@ -484,7 +484,7 @@ static void *cancel_open_main(void *arg)
     drain_pool();                   /* the pool thread is up */
     coil_task *t = coil_spawn(blocked_opener, NULL);
     CHECK(t);
-    coil_sleep(COIL_MSEC(30));
+    coil_sleep(COIL_MSEC(50));      /* the open: on the pool thread */
     CHECK(coil_task_cancel(t) == 1);
     CHECK(coil_await(coil_task_future(t), NULL) == -1 && errno == ECANCELED);
     coil_task_release(t);
