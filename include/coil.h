@@ -1261,13 +1261,16 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
  * trade-off too).  The usual shape of `async with aiofiles.open(...) as
  * f: await f.read()` is
  *
+ *     static void close_file(void *fd) { coil_file_close(*(int *)fd); }
+ *     ...
  *     int fd = coil_file_open(path, O_RDONLY, 0);
  *     if (fd < 0) ...;
- *     coil_cleanup_push(close_fd, &fd);      // yours: close(*(int *)arg)
+ *     coil_cleanup_push(close_file, &fd);    // closed if unwound, too
  *     n = coil_file_read(fd, buf, sizeof buf);
- *     coil_cleanup_pop(0);
- *     coil_file_close(fd);
+ *     coil_cleanup_pop(1);                   // closes on the way out
  *
+ * (cleanup handlers may suspend; use coil_file_close there too, never
+ * close(2): see coil_file_close for why)
  * or, for a whole file, coil_file_read_all / coil_file_write_all: one
  * executor job each, opening and closing included.
  *
