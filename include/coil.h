@@ -1347,6 +1347,136 @@ int coil_runtime_stop(coil_runtime *rt);
 int coil_runtime_join(coil_runtime *rt);
 
 /* ======================================================================
+ * Files (layer 5)
+ *
+ * Blocking-style file IO that keeps the loop running (the seeds'
+ * aiofiles).  Regular files cannot be waited for with epoll (they are
+ * always "ready", yet a read may sit on the disk for milliseconds, or
+ * for ever on a dead NFS server), so these calls hand the syscall to the
+ * executor (coil_to_thread) and suspend the calling task until it
+ * returns.  Each call costs a round trip to a pool thread: worth it for
+ * large transfers, slow disks and network file systems; for a few bytes
+ * of a file in the page cache a plain read(2) is cheaper (aiofiles'
+ * trade-off too).  The usual shape of `async with aiofiles.open(...) as
+ * f: await f.read()` is
+ *
+ *     static void close_file(void *fd) { coil_file_close(*(int *)fd); }
+ *     ...
+ *     int fd = coil_file_open(path, O_RDONLY, 0);
+ *     if (fd < 0) ...;
+ *     coil_cleanup_push(close_file, &fd);    // closed if unwound, too
+ *     n = coil_file_read(fd, buf, sizeof buf);
+ *     coil_cleanup_pop(1);                   // closes on the way out
+ *
+ * (cleanup handlers may suspend; use coil_file_close there too, never
+ * close(2): see coil_file_close for why)
+ * or, for a whole file, coil_file_read_all / coil_file_write_all: one
+ * executor job each, opening and closing included.
+ *
+ * Common to all of them:
+ *   - Each behaves like its POSIX namesake: -1 and errno from the
+ *     syscall, short reads and writes as POSIX allows them (a regular
+ *     file gives short counts only at EOF or when the disk is full), and
+ *     EINTR retried on the pool thread, never reported.  A single call
+ *     moves at most 0x7ffff000 bytes, as Linux's read/write do.
+ *   - Inside a task, they suspend the task (the loop runs on) and may
+ *     fail as coil_to_thread does besides: ENOMEM, EAGAIN (no pool
+ *     thread), ECANCELED.  Outside any task, with no loop running on the
+ *     thread (main before coil_run, a plain thread, a coil_to_thread
+ *     function), they run the syscall right there: nothing is held up.
+ *     In a loop callback, which must not block its loop, they fail with
+ *     EPERM.
+ *   - Cancellation cannot interrupt a syscall in progress, yet a
+ *     cancelled task returns at once (unwinds, or in error mode gets
+ *     ECANCELED) and may free its buffer straight away: the pool thread
+ *     never touches the caller's memory.  A read lands in a buffer owned
+ *     by the job and is copied out on the loop thread only if the caller
+ *     still waits; a write copies the data into the job before it is
+ *     queued; a path is copied too.  A late result is discarded: an fd
+ *     opened for a caller that has gone is closed, a late read's bytes
+ *     are dropped (they are consumed from the file position or pipe all
+ *     the same), a late write still happens.  The price is one memcpy of
+ *     the data on the loop thread per call (about 0.1 ms per MiB); split
+ *     transfers of hundreds of MiB into several calls.
+ *   - An fd that is O_NONBLOCK (coil_read's fds are) gives EAGAIN as
+ *     read(2) does; pipes and sockets belong with coil_read/coil_write,
+ *     which wait in epoll without a pool thread.
+ *   - Bad arguments: fd < 0 is EBADF, a NULL buffer or path is EINVAL,
+ *     as is a negative offset.
+ * ====================================================================== */
+
+/* open(2) on the executor, O_CLOEXEC always added (every fd coil makes is
+ * close-on-exec).  mode is used with O_CREAT or O_TMPFILE.  Opening a FIFO
+ * (which waits for the other end) occupies a pool thread meanwhile.  If
+ * the caller is cancelled after the file was opened, the fd is closed for
+ * it (a file that O_CREAT made stays).  May suspend.  Returns the fd, or
+ * -1 with errno as open(2) (ENOENT, EACCES, EEXIST, EISDIR, ...) or as
+ * above. */
+int coil_file_open(const char *path, int flags, mode_t mode);
+
+/* read(2) / pread(2) of up to n bytes into buf.  Return the bytes read, 0
+ * at EOF (or for n == 0), or -1 with errno
+ * as the syscall (EBADF, EISDIR, ESPIPE for pread of a pipe, EAGAIN, ...)
+ * or as above; EINVAL for buf NULL or off < 0.  On ECANCELED (or
+ * unwinding) buf is untouched.  May suspend. */
+ssize_t coil_file_read(int fd, void *buf, size_t n);
+ssize_t coil_file_pread(int fd, void *buf, size_t n, off_t off);
+
+/* write(2) / pwrite(2) of up to n bytes from buf (copied first: buf is
+ * free to change or go once the call returns, whatever it returns).
+ * Return the bytes written — possibly fewer than n, as POSIX allows (see
+ * coil_file_write_all) — or -1 with errno as the syscall (EBADF, ENOSPC,
+ * EFBIG, EPIPE, ...) or as above; EINVAL for buf NULL or off < 0.  After
+ * ECANCELED the write may still happen.  May suspend. */
+ssize_t coil_file_write(int fd, const void *buf, size_t n);
+ssize_t coil_file_pwrite(int fd, const void *buf, size_t n, off_t off);
+
+/* fsync(2) / fdatasync(2): wait until fd's data (and, for fsync, its
+ * metadata) is on stable storage.  May suspend.  Return 0, or -1 with
+ * errno as the syscall (EBADF, EIO, EROFS/EINVAL for fds that cannot
+ * sync, ...) or as above. */
+int coil_file_fsync(int fd);
+int coil_file_fdatasync(int fd);
+
+/* Close fd: like coil_close (tasks of this loop waiting on fd with
+ * coil_read & co wake with EBADF, coil's records of it go), except that
+ * close(2) itself — which may flush to a network file system — runs on
+ * the executor.  The fd is released whatever happens, even when the call
+ * fails or the caller is cancelled (then it is closed for it).  If a
+ * coil_file_* call on fd whose caller was cancelled is still running on a
+ * pool thread, the close is left to it and done once it ends, and this
+ * returns 0 at once: the fd number is not released (and reused by the
+ * next open) while a late read or write may still use it.  So close such
+ * fds with coil_file_close, not close(2) or coil_close.  May suspend.
+ * Returns 0, or -1 with errno as close(2) (EIO: data written earlier was
+ * lost) or as above (the fd is gone all the same). */
+int coil_file_close(int fd);
+
+/* Read the whole file at path (open, read until EOF, close: one executor
+ * job) into a new buffer, NUL-terminated for convenience (not counted in
+ * the length), stored in *buf with its length in *len; free it with
+ * free().  A file longer than max bytes is refused with EFBIG, checked
+ * before reading when its size is known and again while reading (files
+ * in /proc report size 0, pipes none).  May suspend.  Returns 0, or -1
+ * with errno EINVAL (path, buf or len NULL), EFBIG, ENOMEM, as open(2) or
+ * read(2), or as above; on failure *buf is NULL and *len 0. */
+int coil_file_read_all(const char *path, void **buf, size_t *len, size_t max);
+
+/* Write len bytes from buf as the whole content of the file at path (open,
+ * write them all, close: one executor job; buf is copied first).  The file
+ * is created (mode 0666 less the umask) if missing.  flags is 0 or a
+ * combination of
+ *   O_APPEND   append instead of truncating (Python's "ab" to "wb");
+ *   O_EXCL     fail with EEXIST if the file exists ("xb");
+ *   O_SYNC, O_DSYNC  as open(2): the data is on stable storage on return.
+ * A write or close error leaves the file with whatever reached it.  After
+ * ECANCELED the job still runs to its end.  May suspend.  Returns 0, or -1
+ * with errno EINVAL (path NULL, buf NULL with len > 0, other flags), as
+ * open(2), write(2) (ENOSPC, ...) or close(2), or as above. */
+int coil_file_write_all(const char *path, const void *buf, size_t len,
+                        int flags);
+
+/* ======================================================================
  * Synchronisation (layer 5)
  *
  * Lock, event, semaphore, condition, barrier and queue for the tasks of

@@ -636,12 +636,8 @@ int coil_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     return coil_connect_until(fd, addr, addrlen, -1);
 }
 
-int coil_close(int fd)
+void coil__io_forget(int fd)
 {
-    if (fd < 0) {
-        errno = EBADF;
-        return -1;
-    }
     coil_task *t = coil_task_current();
     coil_loop *loop = t ? coil_task_future(t)->loop : coil__loop_existing();
     coil__io *io = loop ? *coil__loop_io(loop) : NULL;
@@ -658,6 +654,15 @@ int coil_close(int fd)
             coil__poll_del(coil__loop_poll(loop), fd);
         *st = (fd_state){.watch = st->watch, .io = io, .fd = fd};
     }
+}
+
+int coil_close(int fd)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    coil__io_forget(fd);
     return close(fd);
 }
 

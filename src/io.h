@@ -44,6 +44,11 @@ typedef struct coil__io_op {
 ssize_t coil__io_run(const char *call, int fd, int dir, coil_time deadline,
                      coil__io_op *op);
 
+/* What coil_close does before close(2): wake the tasks of this thread's
+ * loop waiting on fd (EBADF) and drop coil's records of it.  fd >= 0.
+ * Does not suspend.  file.c closes on the executor after this. */
+void coil__io_forget(int fd);
+
 #pragma GCC visibility pop
 
 #endif
