@@ -83,6 +83,9 @@ TEST(write_below_the_stack_is_caught)
     }
     int status;
     CHECK(waitpid(pid, &status, 0) == pid);
+    fprintf(stderr, "child: %s %d\n",
+            WIFSIGNALED(status) ? "signal" : "exit",
+            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     if (coil_stack_guard_mode() == COIL_GUARD_CANARY) {
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     } else {
