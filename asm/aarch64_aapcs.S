@@ -97,8 +97,10 @@
 .endif
 .endm
 
-/* Restore everything but FPCR from the frame at sp, pop it, and resume. */
-.macro RESTORE_FRAME_AND_RESUME
+/* Restore everything but FPCR from the frame at sp, pop it, and resume:
+ * style br as RESUME says (ctx.h point 6), style ret by ret, for coil's
+ * hand-offs between tasks (see coil__ctx_handoff below). */
+.macro RESTORE_FRAME_AND_RESUME style
     ldp     x19, x20, [sp, #FRAME_X19]
     ldp     x21, x22, [sp, #FRAME_X21]
     ldp     x23, x24, [sp, #FRAME_X23]
@@ -116,16 +118,19 @@
     .cfi_restore x29
     .cfi_register x30, x30
     mov     x0, x2                  /* hand arg to the resumed side */
+.ifc \style, ret
+    ret
+.else
     RESUME
+.endif
 .endm
 
-/* ------------------------------------------------------------------------
- * void *coil_ctx_switch(coil_ctx *from, const coil_ctx *to, void *arg)
- * ------------------------------------------------------------------------ */
-    .globl  coil_ctx_switch
-    .type   coil_ctx_switch, %function
+/* The full switch, and the one without FPCR, as macros: each is assembled
+ * twice, resuming as RESUME says (the public entry points) and by ret
+ * (coil's internal hand-offs). */
+.macro SWITCH name, style
     .p2align 4
-coil_ctx_switch:
+\name:
     .cfi_startproc
     BTI_C
     SAVE_FRAME 1
@@ -138,26 +143,23 @@ coil_ctx_switch:
      * context holds the same value, so write only when it differs. */
     ldr     x10, [sp, #FRAME_FPCR]
     cmp     x9, x10
-    b.ne    .Lload_fpcr
-.Lfpcr_done:
-    RESTORE_FRAME_AND_RESUME
-.Lload_fpcr:
+    b.ne    .Lload_fpcr_\name
+.Lfpcr_done_\name:
+    RESTORE_FRAME_AND_RESUME \style
+.Lload_fpcr_\name:
     .cfi_restore_state
     cmn     x10, #1                 /* NO_FP_STATE: suspended by nofp, */
-    b.eq    .Lfpcr_done             /* it has no FPCR of its own */
+    b.eq    .Lfpcr_done_\name      /* it has no FPCR of its own */
     msr     fpcr, x10
-    b       .Lfpcr_done
+    b       .Lfpcr_done_\name
     .cfi_endproc
-    .size   coil_ctx_switch, .-coil_ctx_switch
+    .size   \name, .-\name
+.endm
 
-/* ------------------------------------------------------------------------
- * void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg)
- * Same frame; FPCR is neither recorded nor restored.
- * ------------------------------------------------------------------------ */
-    .globl  coil_ctx_switch_nofp
-    .type   coil_ctx_switch_nofp, %function
+/* Same frame; FPCR is neither recorded nor restored. */
+.macro SWITCH_NOFP name, style
     .p2align 4
-coil_ctx_switch_nofp:
+\name:
     .cfi_startproc
     BTI_C
     SAVE_FRAME 0
@@ -165,9 +167,42 @@ coil_ctx_switch_nofp:
     str     x10, [x0]
     ldr     x10, [x1]
     mov     sp, x10
-    RESTORE_FRAME_AND_RESUME
+    RESTORE_FRAME_AND_RESUME \style
     .cfi_endproc
-    .size   coil_ctx_switch_nofp, .-coil_ctx_switch_nofp
+    .size   \name, .-\name
+.endm
+
+/* ------------------------------------------------------------------------
+ * void *coil_ctx_switch(coil_ctx *from, const coil_ctx *to, void *arg)
+ * void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg)
+ * ------------------------------------------------------------------------ */
+    .globl  coil_ctx_switch
+    .type   coil_ctx_switch, %function
+    SWITCH  coil_ctx_switch, resume
+    .globl  coil_ctx_switch_nofp
+    .type   coil_ctx_switch_nofp, %function
+    SWITCH_NOFP coil_ctx_switch_nofp, resume
+
+/* ------------------------------------------------------------------------
+ * void *coil__ctx_handoff(coil_ctx *from, const coil_ctx *to, void *arg)
+ * void *coil__ctx_handoff_nofp(...)
+ *
+ * Internal to coil (hidden): the same switches, resuming by ret, for the
+ * scheduler's hand-offs between tasks suspended at the same call site
+ * inside coil.  There the return-address predictor's top entry is the
+ * switching side's own return address, which is also the resumed side's,
+ * so the ret and every return after it are predicted; a BR would leave
+ * that entry in place and shift every later prediction by one.  See the
+ * x86_64 file for the measurement.
+ * ------------------------------------------------------------------------ */
+    .globl  coil__ctx_handoff
+    .hidden coil__ctx_handoff
+    .type   coil__ctx_handoff, %function
+    SWITCH  coil__ctx_handoff, ret
+    .globl  coil__ctx_handoff_nofp
+    .hidden coil__ctx_handoff_nofp
+    .type   coil__ctx_handoff_nofp, %function
+    SWITCH_NOFP coil__ctx_handoff_nofp, ret
 
 /* ------------------------------------------------------------------------
  * int coil_ctx_make(coil_ctx *ctx, void *stack, size_t size,

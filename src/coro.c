@@ -170,13 +170,15 @@ static inline void hand_over(coil_coro *from, coil_coro *to, void **fake_save)
 }
 
 /* The full switch unless both sides opted out of FP control state: either
- * side that keeps its own must find it again. */
+ * side that keeps its own must find it again.  The hand-off variants
+ * resume by ret, which the return-stack buffer predicts here (the asm file
+ * says why). */
 static inline void switch_between(coil_coro *from, coil_coro *to)
 {
     if (from->nofp && to->nofp)
-        coil_ctx_switch_nofp(&from->ctx, &to->ctx, NULL);
+        coil__ctx_handoff_nofp(&from->ctx, &to->ctx, NULL);
     else
-        coil_ctx_switch(&from->ctx, &to->ctx, NULL);
+        coil__ctx_handoff(&from->ctx, &to->ctx, NULL);
 }
 
 void coil__coro_exit(coil_coro *to, void *result)

@@ -59,6 +59,12 @@ struct coil_coro {
 
 #pragma GCC visibility push(hidden)
 
+/* coil_ctx_switch and coil_ctx_switch_nofp, resuming by ret instead of a
+ * jump: for hand-offs between coroutines suspended at the same call site
+ * (asm/x86_64_sysv.S explains). */
+void *coil__ctx_handoff(coil_ctx *from, const coil_ctx *to, void *arg);
+void *coil__ctx_handoff_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
+
 /* The coroutine running on this thread (NULL: the thread's own stack);
  * what coil_coro_current() returns, for the scheduler's hot paths. */
 extern __thread coil_coro *coil__coro_running;

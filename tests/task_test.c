@@ -4,6 +4,7 @@
  * Time-based tests use a unit of 50 ms and generous bounds: they measure
  * that things overlap (total ≈ the longest, not the sum), not exact times.
  */
+#include <fenv.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -427,7 +428,68 @@ TEST(bad_arguments_are_einval)
     CHECK_ERRNO(coil_future_set_result(NULL, NULL), EINVAL);
 }
 
-RUN_TESTS(T(future_result_is_an_error_until_done_then_the_value),
+/* Tasks hand the CPU to each other without the loop in between: each must
+ * still find its own FP rounding mode after every switch (the full switch
+ * keeps it per task), and leaving them must give the loop back its own. */
+static void *keep_rounding(void *arg)
+{
+    int mode = (int)(intptr_t)arg;
+    CHECK(fesetround(mode) == 0);
+    for (int i = 0; i < 1000; i++) {
+        CHECK(coil_yield() == 0);
+        if (fegetround() != mode)
+            return coil_task_error(EPROTO);
+    }
+    return NULL;                      /* ends with its mode still set */
+}
+
+TEST(each_task_keeps_its_rounding_mode_across_hand_offs)
+{
+    static const int modes[] = {FE_TOWARDZERO, FE_UPWARD, FE_DOWNWARD};
+    coil_task *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = coil_spawn(keep_rounding, (void *)(intptr_t)modes[i]);
+    for (int i = 0; i < 3; i++) {
+        CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+    CHECK(fegetround() == FE_TONEAREST);
+}
+
+/* COIL_TASK_NOFP tasks leave the FP control state to the thread: a mode
+ * one of them sets is what the next one finds. */
+static void *set_upward(void *arg)
+{
+    (void)arg;
+    CHECK(fesetround(FE_UPWARD) == 0);
+    CHECK(coil_yield() == 0);         /* hands off to see_upward */
+    CHECK(fegetround() == FE_TONEAREST);  /* which put it back */
+    return NULL;
+}
+
+static void *see_upward(void *arg)
+{
+    (void)arg;
+    CHECK(fegetround() == FE_UPWARD);
+    CHECK(fesetround(FE_TONEAREST) == 0);
+    return NULL;
+}
+
+TEST(nofp_tasks_share_the_threads_rounding_mode)
+{
+    coil_task_attr a = {.flags = COIL_TASK_NOFP};
+    coil_task *t1 = coil_task_spawn(&a, set_upward, NULL, "set_upward");
+    coil_task *t2 = coil_task_spawn(&a, see_upward, NULL, "see_upward");
+    CHECK(coil_await(coil_task_future(t1), NULL) == 0);
+    CHECK(coil_await(coil_task_future(t2), NULL) == 0);
+    coil_task_release(t1);
+    coil_task_release(t2);
+    CHECK(fegetround() == FE_TONEAREST);
+}
+
+RUN_TESTS(T(each_task_keeps_its_rounding_mode_across_hand_offs),
+          T(nofp_tasks_share_the_threads_rounding_mode),
+          T(future_result_is_an_error_until_done_then_the_value),
           T(future_error_and_cancel_are_reported_through_errno),
           T(done_callbacks_run_on_the_loop_in_order_with_their_argument),
           T(await_outside_a_task_runs_the_loop_until_done),
