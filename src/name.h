@@ -20,17 +20,33 @@ static inline void coil__set_name(char *dst, size_t size, const char *name,
         dst[n] = '\0';
         return;
     }
-    char digits[24];
-    int n = 0;
-    do
-        digits[n++] = (char)('0' + id % 10);
-    while ((id /= 10) != 0);
-    size_t plen = strlen(prefix);
-    memcpy(dst, prefix, plen);
-    char *p = dst + plen;
-    while (n)
-        *p++ = digits[--n];
-    *p = '\0';
+    /* Two digits per division, written from the end backwards, straight
+     * into dst (a copy from a scratch buffer becomes a memcpy call). */
+    static const char pairs[] = "00010203040506070809101112131415161718192"
+                                "02122232425262728293031323334353637383940"
+                                "41424344454647484950515253545556575859606"
+                                "16263646566676869707172737475767778798081"
+                                "8283848586878889909192939495969798990";
+    char *p = dst;
+    while (*prefix)
+        *p++ = *prefix++;
+    size_t n = 1;
+    for (unsigned long rest = id; rest >= 10; rest /= 10)
+        n++;
+    p[n] = '\0';
+    char *d = p + n;
+    while (id >= 100) {
+        d -= 2;
+        d[0] = pairs[2 * (id % 100)];
+        d[1] = pairs[2 * (id % 100) + 1];
+        id /= 100;
+    }
+    if (id >= 10) {
+        d[-2] = pairs[2 * id];
+        d[-1] = pairs[2 * id + 1];
+    } else {
+        d[-1] = (char)('0' + id);
+    }
 }
 
 #endif

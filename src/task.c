@@ -66,6 +66,23 @@ static __thread coil_task *current_task;
 static __thread coil_task *dead_task;   /* ended, its stack not yet free */
 static atomic_ulong task_counter;
 
+/* Task numbers (the N of "Task-N") are unique in the process.  A thread
+ * takes them from the shared counter a block at a time: one atomic add per
+ * 1,024 spawns instead of one per spawn. */
+enum { ID_BLOCK = 1024 };
+static __thread unsigned long ids_next, ids_left;
+
+static unsigned long next_task_id(void)
+{
+    if (ids_left == 0) {
+        ids_next = atomic_fetch_add_explicit(&task_counter, ID_BLOCK,
+                                             memory_order_relaxed) + 1;
+        ids_left = ID_BLOCK;
+    }
+    ids_left--;
+    return ids_next++;
+}
+
 static coil_task *from_future(coil_future *f)
 {
     return (coil_task *)f;        /* fut is the first member */
@@ -303,8 +320,7 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
         return NULL;
     coil__future_init(&t->fut, loop, 1);
     coil__set_name(t->name, sizeof t->name, attr->name, "Task-",
-                   atomic_fetch_add_explicit(&task_counter, 1,
-                                             memory_order_relaxed) + 1);
+                   attr->name && *attr->name ? 0 : next_task_id());
     t->coro = NULL;
     t->fn = fn;
     t->arg = arg;

@@ -5,11 +5,13 @@
  * that things overlap (total ≈ the longest, not the sum), not exact times.
  */
 #include <fenv.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 
 #include "check.h"
 #include "coil.h"
+#include "name.h"
 
 #define UNIT COIL_MSEC(50)
 
@@ -487,7 +489,32 @@ TEST(nofp_tasks_share_the_threads_rounding_mode)
     CHECK(fegetround() == FE_TONEAREST);
 }
 
-RUN_TESTS(T(each_task_keeps_its_rounding_mode_across_hand_offs),
+TEST(default_names_are_the_prefix_and_the_number)
+{
+    static const unsigned long ids[] = {0, 7, 10, 42, 99, 100, 101, 12345,
+                                        1000000, ULONG_MAX};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char got[COIL_NAME_MAX], want[COIL_NAME_MAX];
+        coil__set_name(got, sizeof got, NULL, "Task-", ids[i]);
+        snprintf(want, sizeof want, "Task-%lu", ids[i]);
+        CHECK(strcmp(got, want) == 0);
+    }
+    /* Unnamed tasks of one thread are numbered one after another. */
+    coil_task *t[3];
+    unsigned long n[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = coil_spawn(sleep_units, (void *)0);
+        CHECK(sscanf(coil_task_name(t[i]), "Task-%lu", &n[i]) == 1);
+    }
+    CHECK(n[1] == n[0] + 1 && n[2] == n[1] + 1);
+    for (int i = 0; i < 3; i++) {
+        CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+}
+
+RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
+          T(each_task_keeps_its_rounding_mode_across_hand_offs),
           T(nofp_tasks_share_the_threads_rounding_mode),
           T(future_result_is_an_error_until_done_then_the_value),
           T(future_error_and_cancel_are_reported_through_errno),
