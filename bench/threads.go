@@ -13,7 +13,8 @@
 //	                               nearest thing to coil_to_thread;
 //	                               GOMAXPROCS=2
 //	threads handoff COUNT          two goroutines take turns holding a
-//	                               sync.Mutex, COUNT turns in all; GOMAXPROCS=1
+//	                               sync.Mutex, COUNT (even, >= 2) turns in
+//	                               all; GOMAXPROCS=1
 //	threads queue COUNT            COUNT values through a channel of 64
 //	                               from one goroutine to another; GOMAXPROCS=1
 //	threads version                the Go version it was built with
@@ -228,7 +229,7 @@ func main() {
 	case args[0] == "offload" && len(counts) == 1:
 		procs(2)
 		err = measure("to_thread", counts[0], offloadRun)
-	case args[0] == "handoff" && len(counts) == 1:
+	case args[0] == "handoff" && len(counts) == 1 && counts[0] >= 2:
 		procs(1)
 		err = measure("lock_handoff", counts[0]/2*2, handoffRun)
 	case args[0] == "queue" && len(counts) == 1:
