@@ -275,6 +275,7 @@ typedef struct submit_state {
     pthread_mutex_t mu;
     pthread_cond_t nonempty;
     struct pt_item *head, **tail;
+    int closing;             /* the consumer exits once the list is empty */
 } submit_state;
 
 typedef struct pt_item {
@@ -358,26 +359,24 @@ static void *pt_sender(void *arg)
     return NULL;
 }
 
-/* Take everything queued at once, run it outside the lock; until a NULL
- * callback says stop. */
+/* Take everything queued at once, run it outside the lock; until told to
+ * close and nothing is left. */
 static void *pt_consumer(void *arg)
 {
     submit_state *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (s->head == NULL)
+        while (s->head == NULL && !s->closing)
             pthread_cond_wait(&s->nonempty, &s->mu);
         pt_item *batch = s->head;
         s->head = NULL;
         s->tail = &s->head;
         pthread_mutex_unlock(&s->mu);
+        if (batch == NULL)
+            return NULL;
         while (batch != NULL) {
             pt_item *it = batch;
             batch = it->next;
-            if (it->fn == NULL) {
-                free(it);
-                return NULL;       /* the stop item is always the last */
-            }
             it->fn(it->arg);
             free(it);
         }
@@ -399,10 +398,10 @@ static int submit_receiver_stop(submit_state *s, int use_pthread,
 {
     if (!use_pthread)
         return loop_thread_stop(&s->lt, err);
-    /* A NULL callback ends the consumer; if even that cannot be queued
-     * there is no clean way out. */
-    if (pt_submit(s, NULL, NULL) != 0)
-        abort();
+    pthread_mutex_lock(&s->mu);
+    s->closing = 1;
+    pthread_cond_signal(&s->nonempty);
+    pthread_mutex_unlock(&s->mu);
     pthread_join(consumer, NULL);
     return 0;
 }
