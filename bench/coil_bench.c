@@ -123,7 +123,8 @@ static void usage(FILE *f)
 "  --switches N   switches per repetition (default 10000000; ucontext runs\n"
 "                 N/10 and pthread N/50, as the table shows)\n"
 "  --reps N       repetitions per measurement (default 11; the scheduler\n"
-"                 benches, which are slower per repetition, 5)\n"
+"                 benches, which are slower per repetition, 5; the\n"
+"                 threads benches 9)\n"
 "  --creates N    pooled create/destroy cycles per repetition (default\n"
 "                 1000000; the fresh variant runs N/%d)\n"
 "  --scale N      coroutines in the scale run (default 1000000)\n"
@@ -135,11 +136,11 @@ static void usage(FILE *f)
 "  --echo-ms N    milliseconds measured per echo repetition (default 2000,\n"
 "                 after a warm-up of an eighth of it; 3 repetitions)\n"
 "  --round-trips N  cross-thread round trips per repetition (default\n"
-"                 50000): threadsafe_rtt, spawn_threadsafe_rtt, to_thread\n"
+"                 20000): threadsafe_rtt, spawn_threadsafe_rtt, to_thread\n"
 "  --submits N    callbacks per threadsafe_1 / threadsafe_4 repetition\n"
-"                 (default 1000000)\n"
+"                 (default 500000)\n"
 "  --handoffs N   lock handoffs and queue items per repetition (default\n"
-"                 2000000; pthread runs N/%d and N/%d)\n"
+"                 1000000; pthread runs N/%d and N/%d)\n"
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
 "  --only WHAT    run only switch, create, scale, sched, echo or threads\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
@@ -250,13 +251,14 @@ static int parse_options(int argc, char **argv, options *o)
     o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 2000;
     o->echo_warm_ms = o->echo_ms / 8 ? o->echo_ms / 8 : 1;
     o->echo_reps = reps ? reps : 3;
-    /* Each threads row takes at most ~0.7 s per repetition at these
-     * counts: the warm-ups and five repetitions of the nineteen rows in
-     * about 40 s. */
-    o->round_trips = round_trips ? round_trips : quick ? 200 : 50000;
-    o->submits = submits ? submits : quick ? 2000 : 1000000;
-    o->handoffs = handoffs ? handoffs : quick ? 2000 : 2000000;
-    o->threads_reps = reps ? reps : quick ? 3 : 5;
+    /* Cross-thread wake-ups on a VM swing by 2x from one moment to the
+     * next: many short repetitions (at most ~0.4 s each at these counts)
+     * give steadier medians than a few long ones.  All twenty rows, warm-
+     * ups and nine repetitions in about 30 s. */
+    o->round_trips = round_trips ? round_trips : quick ? 200 : 20000;
+    o->submits = submits ? submits : quick ? 2000 : 500000;
+    o->handoffs = handoffs ? handoffs : quick ? 2000 : 1000000;
+    o->threads_reps = reps ? reps : quick ? 3 : 9;
     return 0;
 }
 
@@ -988,6 +990,7 @@ typedef struct threads_job {
     int use_pthread;
     long senders;              /* T_SUBMIT */
     const bench_peer *go;      /* a Go row: threads.go, built */
+    const char *go_cmd;        /* its command */
 } threads_job;
 
 static int threads_go_rep(const threads_job *t, long count, uint64_t *ns,
@@ -996,7 +999,7 @@ static int threads_go_rep(const threads_job *t, long count, uint64_t *ns,
     char senders[24], n[24], line[512];
     snprintf(senders, sizeof senders, "%ld", t->senders);
     snprintf(n, sizeof n, "%ld", count);
-    const char *args[4] = {go_threads_cmd[t->kind], n, NULL, NULL};
+    const char *args[4] = {t->go_cmd, n, NULL, NULL};
     if (t->kind == T_SUBMIT) {
         args[1] = senders;
         args[2] = n;
@@ -1039,13 +1042,14 @@ static int threads_rep(const void *ctx, long count, uint64_t *ns, char *err)
 
 static void print_threads_row(const row *r)
 {
-    printf("%-22s %-8s %10ld ", r->bench, r->impl, r->count);
+    printf("%-22s %-10s %10ld ", r->bench, r->impl, r->count);
     if (r->ok) {
         printf("%10.1f %10.1f", r->median_ns, r->min_ns);
         const char *vs[2] = {"pthread", "go"};
         for (int i = 0; i < 2; i++) {
             const row *o = find_row(r->bench, vs[i]);
-            if (o != NULL && strcmp(r->impl, "coil") == 0)
+            if (o != NULL && strcmp(r->impl, "coil") == 0 &&
+                strcmp(r->bench, "spawn_threadsafe_rtt") != 0)
                 printf(" %9.2fx", r->median_ns / o->median_ns);
             else
                 printf(" %10s", "-");
@@ -1070,10 +1074,12 @@ static void print_threads_header(const options *o)
     if (go_threads.ok)
         printf("  go: %s; GOMAXPROCS 2 for threadsafe_rtt and to_thread, "
                "senders + 1 for threadsafe_N\n      (at most the CPUs), 1 "
-               "for lock_handoff and queue_64\n", go_threads.version);
+               "for lock_handoff and queue_64; go_locked: the ping-pong\n"
+               "      with each goroutine on a thread of its own "
+               "(LockOSThread)\n", go_threads.version);
     else
         printf("  go: %s\n", go_threads.note);
-    printf("\n%-22s %-8s %10s %10s %10s %10s %10s\n", "bench", "impl",
+    printf("\n%-22s %-10s %10s %10s %10s %10s %10s\n", "bench", "impl",
            "count/rep", "median ns", "min ns", "vs pthread", "vs go");
     fflush(stdout);
 }
@@ -1084,27 +1090,37 @@ static void threads_group(const options *o, const char *bench, int kind,
                           long senders, long count, long pthread_div,
                           int coil_threaded)
 {
-    job jobs[3];
-    threads_job tj[3];
+    job jobs[4];
+    threads_job tj[4];
     size_t n = 0;
 
-    tj[n] = (threads_job){kind, 0, senders, NULL};
+    tj[n] = (threads_job){kind, 0, senders, NULL, NULL};
     jobs[n] = (job){new_row(bench, "coil", count, o->threads_reps),
                     threads_rep, &tj[n], coil_threaded, 0, NULL};
     n++;
     if (pthread_div > 0) {
         long c = count / pthread_div < 2 ? 2 : count / pthread_div;
-        tj[n] = (threads_job){kind, 1, senders, NULL};
+        tj[n] = (threads_job){kind, 1, senders, NULL, NULL};
         /* Two or more threads: never pinned to one CPU. */
         jobs[n] = (job){new_row(bench, "pthread", c & ~1L, o->threads_reps),
                         threads_rep, &tj[n], 1, 0, NULL};
         n++;
     }
     if (go_threads.ok && go_threads_cmd[kind] != NULL) {
-        tj[n] = (threads_job){kind, 0, senders, &go_threads};
+        tj[n] = (threads_job){kind, 0, senders, &go_threads,
+                              go_threads_cmd[kind]};
         /* Pinned where Go runs with one P, as coil's single thread is. */
         jobs[n] = (job){new_row(bench, "go", count, o->threads_reps),
                         threads_rep, &tj[n], coil_threaded, 1, NULL};
+        n++;
+    }
+    /* Go keeps both ends of a ping-pong on one thread if it can: this one
+     * makes it cross threads, as the others do. */
+    if (go_threads.ok && kind == T_RTT) {
+        tj[n] = (threads_job){kind, 0, senders, &go_threads,
+                              "pingpong_locked"};
+        jobs[n] = (job){new_row(bench, "go_locked", count, o->threads_reps),
+                        threads_rep, &tj[n], 1, 1, NULL};
         n++;
     }
     measure(jobs, n);

@@ -3,6 +3,13 @@
 //
 //	threads pingpong COUNT         COUNT round trips between two goroutines
 //	                               over unbuffered channels; GOMAXPROCS=2
+//	                               (the scheduler still runs both on one
+//	                               thread: no wake-up crosses threads)
+//	threads pingpong_locked COUNT  the same with each goroutine locked to
+//	                               an OS thread of its own
+//	                               (runtime.LockOSThread): every message
+//	                               wakes the other thread, as in coil's
+//	                               and the pthread round trips
 //	threads submit SENDERS COUNT   SENDERS goroutines send COUNT values in
 //	                               all into one channel of 1024 that one
 //	                               goroutine drains; GOMAXPROCS=SENDERS+1
@@ -43,14 +50,23 @@ func emit(fields map[string]any) {
 	fmt.Println(string(line))
 }
 
-func pingpongRun(count int) (time.Duration, error) {
+func pingpongRun(count int, locked bool) (time.Duration, error) {
 	ping, pong := make(chan int), make(chan int)
 	go func() {
+		if locked {
+			runtime.LockOSThread()
+		}
 		for v := range ping {
 			pong <- v + 1
 		}
 	}()
 	defer close(ping)
+	if locked {
+		// Unlocked again on return: the warm-up run and the timed one
+		// each get a thread to themselves.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	t0 := time.Now()
 	for i := 0; i < count; i++ {
 		ping <- i
@@ -177,8 +193,8 @@ func measure(bench string, count int, run func(int) (time.Duration, error)) erro
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: threads [pingpong COUNT | submit SENDERS COUNT | "+
-		"offload COUNT | handoff COUNT | queue COUNT | version]")
+	fmt.Fprintln(os.Stderr, "usage: threads [pingpong COUNT | pingpong_locked COUNT | "+
+		"submit SENDERS COUNT | offload COUNT | handoff COUNT | queue COUNT | version]")
 	os.Exit(2)
 }
 
@@ -208,9 +224,12 @@ func main() {
 	}
 	var err error
 	switch {
-	case args[0] == "pingpong" && len(counts) == 1:
+	case (args[0] == "pingpong" || args[0] == "pingpong_locked") &&
+		len(counts) == 1:
+		locked := args[0] == "pingpong_locked"
 		procs(2)
-		err = measure("threadsafe_rtt", counts[0], pingpongRun)
+		err = measure("threadsafe_rtt", counts[0],
+			func(n int) (time.Duration, error) { return pingpongRun(n, locked) })
 	case args[0] == "submit" && len(counts) == 2:
 		senders := counts[0]
 		per := counts[1] / senders
