@@ -110,7 +110,7 @@ typedef struct options {
 #define PY_SPAWN_DIVISOR 10
 
 /* Handing a lock between two threads wakes a sleeping thread each time,
- * ~20x slower than between two tasks, and a queue's items cost a few times
+ * 10-30x slower than between two tasks, and a queue's items cost 4-7x
  * more: the pthread rows get these fractions of the count, for a similar
  * run time. */
 #define PTHREAD_HANDOFF_DIVISOR 50
@@ -251,7 +251,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 2000;
     o->echo_warm_ms = o->echo_ms / 8 ? o->echo_ms / 8 : 1;
     o->echo_reps = reps ? reps : 3;
-    /* Cross-thread wake-ups on a VM swing by 2x from one moment to the
+    /* Cross-thread wake-ups on a VM swing by 3x from one moment to the
      * next: many short repetitions (at most ~0.4 s each at these counts)
      * give steadier medians than a few long ones.  All twenty rows, warm-
      * ups and nine repetitions in about 30 s. */
