@@ -9,7 +9,10 @@
  * bench_peer.c   the same in Go and asyncio (sched.go, sched.py), run as
  *                child processes;
  * bench_echo.c   the TCP echo servers (coil, raw epoll; echo.go and echo.py
- *                are the others) and the load generator.
+ *                are the others) and the load generator;
+ * bench_threads.c coil across threads (call_soon_threadsafe, to_thread) and
+ *                between tasks (lock, queue), each against plain pthreads
+ *                (threads.go is the Go side, run as a peer).
  *
  * Every measuring function does one repetition and returns 0 with the
  * elapsed time, or -1 with a message in err: a benchmark that cannot run
@@ -85,6 +88,38 @@ int bench_spawn_await(int outside, long count, uint64_t *elapsed_ns,
  * gets how much longer than delay_ns sleep i took, by coil_clock(). */
 int bench_sleep(long count, int64_t delay_ns, int64_t *overshoot_ns,
                 char *err);
+
+/* ---------------------------------------------------------------- threads */
+
+/* In each of these, use_pthread picks the plain-pthread yardstick instead
+ * of coil; see bench_threads.c for what both sides do. */
+
+/* count round trips: a plain thread posts a callback to a loop running in
+ * another thread (coil_call_soon_threadsafe) and waits for its reply. */
+int bench_threadsafe_rtt(int use_pthread, long count, uint64_t *elapsed_ns,
+                         char *err);
+
+/* count round trips of coil_spawn_threadsafe + coil_tfuture_wait from a
+ * plain thread to a loop in another thread (coil only). */
+int bench_spawn_threadsafe_rtt(long count, uint64_t *elapsed_ns, char *err);
+
+/* senders plain threads (at most 64) post count callbacks in all to one
+ * loop in another thread; *elapsed_ns runs from their start to the last
+ * callback's run. */
+int bench_threadsafe_submit(int use_pthread, long senders, long count,
+                            uint64_t *elapsed_ns, char *err);
+
+/* count coil_to_thread(a trivial function) calls in a row from a task. */
+int bench_to_thread(int use_pthread, long count, uint64_t *elapsed_ns,
+                    char *err);
+
+/* count (even) handoffs of a lock between two tasks taking turns. */
+int bench_lock_handoff(int use_pthread, long count, uint64_t *elapsed_ns,
+                       char *err);
+
+/* count items from a producer task to a consumer task through a queue of
+ * 64. */
+int bench_queue(int use_pthread, long count, uint64_t *elapsed_ns, char *err);
 
 /* ---------------------------------------------------------------- peers */
 

@@ -16,10 +16,21 @@
  *   echo_50, echo_1000     round trips per second of a TCP echo server on
  *                          loopback, 50 and 1000 connections in ping-pong
  *                          with 64-byte messages: coil (a task per
- *                          connection), a raw epoll server (the ceiling).
- * The scheduler and echo benches are also measured in Go and Python's
- * asyncio, when a go and a python3 are on PATH (see bench_peer.c), for
- * comparison.
+ *                          connection), a raw epoll server (the ceiling);
+ *   threadsafe_rtt         ns per round trip of coil_call_soon_threadsafe
+ *                          from a plain thread to a loop in another thread
+ *                          and back (spawn_threadsafe_rtt: the same with a
+ *                          task and a thread-safe future);
+ *   threadsafe_1, _4       ns per callback with 1 and 4 threads pouring
+ *                          them into one loop;
+ *   to_thread              ns per coil_to_thread(trivial) from a task;
+ *   lock_handoff           ns per handoff of a coil_lock between two tasks;
+ *   queue_64               ns per item through a coil_queue of 64;
+ *                          each against the same done with plain pthreads
+ *                          (mutexes and condition variables).
+ * The scheduler, echo and threads benches are also measured in Go (and
+ * the first two in Python's asyncio), when a go and a python3 are on PATH
+ * (see bench_peer.c), for comparison.
  *
  * Each measurement is warmed up once, then repeated, its repetitions
  * interleaved with those of the rows it is compared with (see measure());
@@ -79,9 +90,13 @@ typedef struct options {
     long echo_ms;      /* measured milliseconds per echo repetition */
     long echo_warm_ms; /* warm-up before each of them */
     long echo_reps;
+    long round_trips;  /* threadsafe_rtt, spawn_threadsafe_rtt, to_thread */
+    long submits;      /* callbacks per threadsafe_N repetition */
+    long handoffs;     /* lock handoffs, and queue items, per repetition */
+    long threads_reps;
     int pin;
-    const char *only;  /* NULL, "switch", "create", "scale", "sched" or
-                          "echo" */
+    const char *only;  /* NULL, "switch", "create", "scale", "sched",
+                          "echo" or "threads" */
     const char *json;
 } options;
 
@@ -94,6 +109,13 @@ typedef struct options {
 #define PY_YIELD_DIVISOR 20
 #define PY_SPAWN_DIVISOR 10
 
+/* Handing a lock between two threads wakes a sleeping thread each time,
+ * 10-30x slower than between two tasks, and a queue's items cost 4-7x
+ * more: the pthread rows get these fractions of the count, for a similar
+ * run time. */
+#define PTHREAD_HANDOFF_DIVISOR 50
+#define PTHREAD_QUEUE_DIVISOR 5
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -101,7 +123,8 @@ static void usage(FILE *f)
 "  --switches N   switches per repetition (default 10000000; ucontext runs\n"
 "                 N/10 and pthread N/50, as the table shows)\n"
 "  --reps N       repetitions per measurement (default 11; the scheduler\n"
-"                 benches, which are slower per repetition, 5)\n"
+"                 benches, which are slower per repetition, 5; the\n"
+"                 threads benches 9)\n"
 "  --creates N    pooled create/destroy cycles per repetition (default\n"
 "                 1000000; the fresh variant runs N/%d)\n"
 "  --scale N      coroutines in the scale run (default 1000000)\n"
@@ -112,11 +135,18 @@ static void usage(FILE *f)
 "  --sleeps N     1 ms sleeps in the timer bench, in all (default 500)\n"
 "  --echo-ms N    milliseconds measured per echo repetition (default 2000,\n"
 "                 after a warm-up of an eighth of it; 3 repetitions)\n"
+"  --round-trips N  cross-thread round trips per repetition (default\n"
+"                 20000): threadsafe_rtt, spawn_threadsafe_rtt, to_thread\n"
+"  --submits N    callbacks per threadsafe_1 / threadsafe_4 repetition\n"
+"                 (default 500000)\n"
+"  --handoffs N   lock handoffs and queue items per repetition (default\n"
+"                 1000000; pthread runs N/%d and N/%d)\n"
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
-"  --only WHAT    run only switch, create, scale, sched or echo\n"
+"  --only WHAT    run only switch, create, scale, sched, echo or threads\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
 "  --json FILE    also write the results as a JSON array to FILE\n",
-            FRESH_DIVISOR, PY_YIELD_DIVISOR, PY_SPAWN_DIVISOR);
+            FRESH_DIVISOR, PY_YIELD_DIVISOR, PY_SPAWN_DIVISOR,
+            PTHREAD_HANDOFF_DIVISOR, PTHREAD_QUEUE_DIVISOR);
 }
 
 static int parse_count(const char *opt, const char *s, long *out)
@@ -138,6 +168,7 @@ static int parse_options(int argc, char **argv, options *o)
      * them apart and apply the defaults last. */
     long switches = 0, reps = 0, creates = 0, scale = 0;
     long yields = 0, spawns = 0, sleeps = 0, echo_ms = 0;
+    long round_trips = 0, submits = 0, handoffs = 0;
     int quick = 0;
 
     o->pin = 1;
@@ -178,12 +209,18 @@ static int parse_options(int argc, char **argv, options *o)
             count = &sleeps;
         else if (strcmp(a, "--echo-ms") == 0)
             count = &echo_ms;
+        else if (strcmp(a, "--round-trips") == 0)
+            count = &round_trips;
+        else if (strcmp(a, "--submits") == 0)
+            count = &submits;
+        else if (strcmp(a, "--handoffs") == 0)
+            count = &handoffs;
         else if (strcmp(a, "--json") == 0 && v != NULL)
             o->json = v;
         else if (strcmp(a, "--only") == 0 && v != NULL &&
                  (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
                   strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0 ||
-                  strcmp(v, "echo") == 0))
+                  strcmp(v, "echo") == 0 || strcmp(v, "threads") == 0))
             o->only = v;
         else {
             fprintf(stderr, "coil_bench: bad option '%s%s%s'\n", a,
@@ -214,6 +251,14 @@ static int parse_options(int argc, char **argv, options *o)
     o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 2000;
     o->echo_warm_ms = o->echo_ms / 8 ? o->echo_ms / 8 : 1;
     o->echo_reps = reps ? reps : 3;
+    /* Cross-thread wake-ups on a VM swing by 3x from one moment to the
+     * next: many short repetitions (at most ~0.4 s each at these counts)
+     * give steadier medians than a few long ones.  All twenty rows, warm-
+     * ups and nine repetitions in about 30 s. */
+    o->round_trips = round_trips ? round_trips : quick ? 200 : 20000;
+    o->submits = submits ? submits : quick ? 2000 : 500000;
+    o->handoffs = handoffs ? handoffs : quick ? 2000 : 1000000;
+    o->threads_reps = reps ? reps : quick ? 3 : 9;
     return 0;
 }
 
@@ -268,7 +313,7 @@ typedef struct row {
     char error[BENCH_ERR_MAX];
 } row;
 
-#define MAX_ROWS 48
+#define MAX_ROWS 64
 static row rows[MAX_ROWS];
 static size_t nrows;
 
@@ -931,6 +976,189 @@ static void run_echo(const options *o)
         bench_echo_stop(&srv[i]);
 }
 
+/* ---------------------------------------------------------------- threads */
+
+enum { T_RTT, T_SPAWN_RTT, T_SUBMIT, T_TO_THREAD, T_HANDOFF, T_QUEUE };
+
+/* threads.go's command for each kind (NULL: no Go row). */
+static const char *const go_threads_cmd[] = {
+    "pingpong", NULL, "submit", "offload", "handoff", "queue"};
+
+/* A threads row: which bench, whose. */
+typedef struct threads_job {
+    int kind;
+    int use_pthread;
+    long senders;              /* T_SUBMIT */
+    const bench_peer *go;      /* a Go row: threads.go, built */
+    const char *go_cmd;        /* its command */
+} threads_job;
+
+static int threads_go_rep(const threads_job *t, long count, uint64_t *ns,
+                          char *err)
+{
+    char senders[24], n[24], line[512];
+    snprintf(senders, sizeof senders, "%ld", t->senders);
+    snprintf(n, sizeof n, "%ld", count);
+    const char *args[4] = {t->go_cmd, n, NULL, NULL};
+    if (t->kind == T_SUBMIT) {
+        args[1] = senders;
+        args[2] = n;
+    }
+    if (bench_peer_run(t->go, args, line, sizeof line, err) != 0)
+        return -1;
+    double elapsed, done;
+    if (bench_json_number(line, "elapsed_ns", &elapsed) != 0 ||
+        bench_json_number(line, "count", &done) != 0 ||
+        (long)done != count) {
+        snprintf(err, BENCH_ERR_MAX, "unexpected output: %.100s", line);
+        return -1;
+    }
+    *ns = (uint64_t)elapsed;
+    return 0;
+}
+
+static int threads_rep(const void *ctx, long count, uint64_t *ns, char *err)
+{
+    const threads_job *t = ctx;
+
+    if (t->go != NULL)
+        return threads_go_rep(t, count, ns, err);
+    switch (t->kind) {
+    case T_RTT:
+        return bench_threadsafe_rtt(t->use_pthread, count, ns, err);
+    case T_SPAWN_RTT:
+        return bench_spawn_threadsafe_rtt(count, ns, err);
+    case T_SUBMIT:
+        return bench_threadsafe_submit(t->use_pthread, t->senders, count, ns,
+                                       err);
+    case T_TO_THREAD:
+        return bench_to_thread(t->use_pthread, count, ns, err);
+    case T_HANDOFF:
+        return bench_lock_handoff(t->use_pthread, count, ns, err);
+    default:
+        return bench_queue(t->use_pthread, count, ns, err);
+    }
+}
+
+static void print_threads_row(const row *r)
+{
+    printf("%-22s %-10s %10ld ", r->bench, r->impl, r->count);
+    if (r->ok) {
+        printf("%10.1f %10.1f", r->median_ns, r->min_ns);
+        const char *vs[2] = {"pthread", "go"};
+        for (int i = 0; i < 2; i++) {
+            const row *o = find_row(r->bench, vs[i]);
+            if (o != NULL && strcmp(r->impl, "coil") == 0 &&
+                strcmp(r->bench, "spawn_threadsafe_rtt") != 0)
+                printf(" %9.2fx", r->median_ns / o->median_ns);
+            else
+                printf(" %10s", "-");
+        }
+    }
+    if (r->error[0])
+        printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* The Go rows' program: PEER_GO with threads.go built in place of
+ * sched.go.  ok = 0 and a note if it cannot be had. */
+static bench_peer go_threads;
+
+static void print_threads_header(const options *o)
+{
+    printf("\nthreads benches: %ld repetitions, ns per operation; vs = "
+           "coil's median / theirs\n", o->threads_reps);
+    printf("  pthread: mutexes and condition variables; to_thread: a pool "
+           "of 4 threads, as coil's executor\n");
+    if (go_threads.ok)
+        printf("  go: %s; GOMAXPROCS 2 for threadsafe_rtt and to_thread, "
+               "senders + 1 for threadsafe_N\n      (at most the CPUs), 1 "
+               "for lock_handoff and queue_64; go_locked: the ping-pong\n"
+               "      with each goroutine on a thread of its own "
+               "(LockOSThread)\n", go_threads.version);
+    else
+        printf("  go: %s\n", go_threads.note);
+    printf("\n%-22s %-10s %10s %10s %10s %10s %10s\n", "bench", "impl",
+           "count/rep", "median ns", "min ns", "vs pthread", "vs go");
+    fflush(stdout);
+}
+
+/* One bench's rows: coil's, pthread's (count / pthread_div; none if 0),
+ * Go's (when built); measured together and printed. */
+static void threads_group(const options *o, const char *bench, int kind,
+                          long senders, long count, long pthread_div,
+                          int coil_threaded)
+{
+    job jobs[4];
+    threads_job tj[4];
+    size_t n = 0;
+
+    tj[n] = (threads_job){kind, 0, senders, NULL, NULL};
+    jobs[n] = (job){new_row(bench, "coil", count, o->threads_reps),
+                    threads_rep, &tj[n], coil_threaded, 0, NULL};
+    n++;
+    if (pthread_div > 0) {
+        long c = count / pthread_div < 2 ? 2 : count / pthread_div;
+        tj[n] = (threads_job){kind, 1, senders, NULL, NULL};
+        /* Two or more threads: never pinned to one CPU. */
+        jobs[n] = (job){new_row(bench, "pthread", c & ~1L, o->threads_reps),
+                        threads_rep, &tj[n], 1, 0, NULL};
+        n++;
+    }
+    if (go_threads.ok && go_threads_cmd[kind] != NULL) {
+        tj[n] = (threads_job){kind, 0, senders, &go_threads,
+                              go_threads_cmd[kind]};
+        /* Pinned where Go runs with one P, as coil's single thread is. */
+        jobs[n] = (job){new_row(bench, "go", count, o->threads_reps),
+                        threads_rep, &tj[n], coil_threaded, 1, NULL};
+        n++;
+    }
+    /* Go keeps both ends of a ping-pong on one thread if it can: this one
+     * makes it cross threads, as the others do. */
+    if (go_threads.ok && kind == T_RTT) {
+        tj[n] = (threads_job){kind, 0, senders, &go_threads,
+                              "pingpong_locked"};
+        jobs[n] = (job){new_row(bench, "go_locked", count, o->threads_reps),
+                        threads_rep, &tj[n], 1, 1, NULL};
+        n++;
+    }
+    measure(jobs, n);
+    for (size_t i = 0; i < n; i++)
+        print_threads_row(jobs[i].r);
+}
+
+static void run_threads(const options *o)
+{
+    char err[BENCH_ERR_MAX];
+
+    go_threads = *PEER_GO;
+    if (PEER_GO->ok) {
+        pin(0);        /* the compiler may use every CPU */
+        if (bench_peer_go_build(PEER_GO, "threads.go", "threads",
+                                go_threads.exe, sizeof go_threads.exe,
+                                err) != 0) {
+            go_threads.ok = 0;
+            snprintf(go_threads.note, sizeof go_threads.note, "%s", err);
+        }
+        pin(1);
+    }
+    print_threads_header(o);
+
+    /* Even counts: the handoff benches split them between two sides. */
+    long handoffs = o->handoffs < 2 ? 2 : o->handoffs & ~1L;
+    threads_group(o, "threadsafe_rtt", T_RTT, 0, o->round_trips, 1, 1);
+    threads_group(o, "spawn_threadsafe_rtt", T_SPAWN_RTT, 0, o->round_trips,
+                  0, 1);
+    threads_group(o, "threadsafe_1", T_SUBMIT, 1, o->submits, 1, 1);
+    threads_group(o, "threadsafe_4", T_SUBMIT, 4, o->submits / 4 * 4, 1, 1);
+    threads_group(o, "to_thread", T_TO_THREAD, 0, o->round_trips, 1, 1);
+    threads_group(o, "lock_handoff", T_HANDOFF, 0, handoffs,
+                  PTHREAD_HANDOFF_DIVISOR, 0);
+    threads_group(o, "queue_64", T_QUEUE, 0, handoffs,
+                  PTHREAD_QUEUE_DIVISOR, 0);
+}
+
 /* ---------------------------------------------------------------- targets */
 
 /* The project's goals, checked against what was just measured.  Printed
@@ -1119,13 +1347,18 @@ int main(int argc, char **argv)
      * posix_spawn, which does not copy the address space. */
     /* The peers serve both: set up once.  Setup builds the Go program:
      * let the compiler use every CPU. */
-    if (wanted(&o, "sched") || wanted(&o, "echo")) {
+    if (wanted(&o, "sched") || wanted(&o, "echo") ||
+        wanted(&o, "threads")) {
         pin(0);
         bench_peers_setup(&peers[0], &peers[1]);
         pin(1);
     }
     if (wanted(&o, "sched"))
         run_sched(&o);
+    /* Its loop threads, pools and Go children are gone when it ends; only
+     * coil's executor stays, idle. */
+    if (wanted(&o, "threads"))
+        run_threads(&o);
     /* Last: a minute of saturated loopback TCP and child processes
      * should heat nothing the other benches measure. */
     if (wanted(&o, "echo"))

@@ -16,6 +16,17 @@ for row in '"bench": "switch", "impl": "coil"' '"bench": "switch", "impl": "coil
            '"p99_overshoot_ns"'; do
   grep -q "$row" "$json" || { echo "bench_smoke: no $row in:"; cat "$json"; exit 1; }
 done
+# The threads rows, coil's and pthread's, must all have been measured (a
+# failed one has "median_ns": null), under an emulator too.
+for bench in threadsafe_rtt threadsafe_1 threadsafe_4 to_thread lock_handoff \
+             queue_64; do
+  for impl in coil pthread; do
+    row="\"bench\": \"$bench\", \"impl\": \"$impl\", \"median_ns\": [0-9]"
+    grep -q "$row" "$json" || { echo "bench_smoke: no measured $impl $bench row in:"; cat "$json"; exit 1; }
+  done
+done
+grep -q '"bench": "spawn_threadsafe_rtt", "impl": "coil", "median_ns": [0-9]' "$json" ||
+  { echo "bench_smoke: no measured coil spawn_threadsafe_rtt row in:"; cat "$json"; exit 1; }
 # The echo bench is skipped in a cross build (the command has an emulator
 # in front, so more than one argument); natively coil's row must be there.
 if [ $# -eq 1 ]; then
