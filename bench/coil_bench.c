@@ -320,6 +320,11 @@ static size_t nrows;
 static row *new_row(const char *bench, const char *impl, long count,
                     long reps)
 {
+    if (nrows == MAX_ROWS) {            /* a new bench needs a larger table */
+        fprintf(stderr, "coil_bench: more than %d rows: raise MAX_ROWS\n",
+                MAX_ROWS);
+        abort();
+    }
     row *r = &rows[nrows++];
     memset(r, 0, sizeof *r);
     r->bench = bench;
