@@ -184,12 +184,11 @@ static inline void switch_between(coil_coro *from, coil_coro *to)
 void coil__coro_exit(coil_coro *to, void *result)
 {
     coil_coro *co = current;
-    co->state = COIL_CORO_DEAD;
-    coil__guard_check(&co->stack);
     if (to) {
-        hand_over(co, to, NULL);
-        switch_between(co, to);
+        coil__coro_transfer(to, 1);
     } else {
+        co->state = COIL_CORO_DEAD;
+        coil__guard_check(&co->stack);
         tsan_leave(co);
 #ifdef COIL_ASAN
         switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL,
@@ -362,13 +361,16 @@ int coil_coro_resume(coil_coro *co, void *in, void **out)
     return 0;
 }
 
-void coil__coro_transfer(coil_coro *to)
+/* Every hand-off, a suspension or an end, switches from this one call
+ * site: the resumed side was suspended here too, so the return-stack
+ * buffer's top is its resume address (coil__ctx_handoff relies on it). */
+void coil__coro_transfer(coil_coro *to, int ending)
 {
     coil_coro *from = current;
     coil__guard_check(&from->stack);
-    from->state = COIL_CORO_SUSPENDED;
+    from->state = ending ? COIL_CORO_DEAD : COIL_CORO_SUSPENDED;
 #ifdef COIL_ASAN
-    hand_over(from, to, &from->fake_stack);
+    hand_over(from, to, ending ? NULL : &from->fake_stack);
 #else
     hand_over(from, to, NULL);
 #endif

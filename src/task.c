@@ -171,7 +171,7 @@ static void suspend(coil_task *t)
     if (next == t)
         return;
     enter(next);
-    coil__coro_transfer(next->coro);
+    coil__coro_transfer(next->coro, 0);
     /* Resumed, by a step or a transfer: current_task is t again. */
     reap();
 }
