@@ -569,8 +569,10 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
             return 0;
         if (loop_now(loop) - loop->last_poll < BUSY_POLL_INTERVAL)
             return 0;
+        loop->last_poll = loop->now;
     }
-    loop->last_poll = loop_now(loop);
+    /* A wait that may sleep needs no clock read: it is not a busy look,
+     * and a busy look right after it is at worst one syscall early. */
     return coil__poll_wait(loop->poll, timeout) < 0 ? -1 : 0;
 }
 
