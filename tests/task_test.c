@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "coil.h"
@@ -513,7 +515,132 @@ TEST(default_names_are_the_prefix_and_the_number)
     }
 }
 
+/* Tasks that only yield hand the CPU to each other without going back to
+ * the loop (docs/scheduler.md); the loop must still get its turn: a timer
+ * fires, a pipe's data is seen, a callback from another thread runs, and
+ * coil_await returns once the future it waits for is done. */
+static volatile int spin_stop;
+
+static void *spinner(void *arg)
+{
+    long *spins = arg;
+    while (!spin_stop) {
+        CHECK(coil_yield() == 0);
+        (*spins)++;
+    }
+    return NULL;
+}
+
+static void *sleeper_sets_stop(void *arg)
+{
+    (void)arg;
+    CHECK(coil_sleep(COIL_MSEC(20)) == 0);
+    spin_stop = 1;
+    return NULL;
+}
+
+static void *reader_sets_stop(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char c;
+    CHECK(coil_read(fd, &c, 1) == 1 && c == 'x');
+    spin_stop = 1;
+    return NULL;
+}
+
+static void *write_later(void *arg)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    CHECK(write((int)(intptr_t)arg, "x", 1) == 1);
+    return NULL;
+}
+
+static void set_stop(void *arg)
+{
+    (void)arg;
+    spin_stop = 1;
+}
+
+static void *post_later(void *arg)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    CHECK(coil_call_soon_threadsafe(arg, set_stop, NULL) == 0);
+    return NULL;
+}
+
+/* Two spinners and the task or event that must end them; within 5 s. */
+static void spin_until(coil_task_fn fn, void *arg)
+{
+    long spins[2] = {0, 0};
+    spin_stop = 0;
+    coil_time t0 = coil_clock();
+    coil_task *s0 = coil_spawn(spinner, &spins[0]);
+    coil_task *s1 = coil_spawn(spinner, &spins[1]);
+    coil_task *w = fn ? coil_spawn(fn, arg) : NULL;
+    CHECK(coil_await(coil_task_future(s0), NULL) == 0);
+    CHECK(coil_await(coil_task_future(s1), NULL) == 0);
+    if (w) {
+        CHECK(coil_await(coil_task_future(w), NULL) == 0);
+        coil_task_release(w);
+    }
+    coil_task_release(s0);
+    coil_task_release(s1);
+    CHECK(coil_clock() - t0 < COIL_SEC(5));
+    CHECK(spins[0] > 0 && spins[1] > 0);
+}
+
+TEST(yielding_tasks_do_not_starve_a_timer)
+{
+    spin_until(sleeper_sets_stop, NULL);
+}
+
+TEST(yielding_tasks_do_not_starve_io)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, write_later, (void *)(intptr_t)p[1]) == 0);
+    spin_until(reader_sets_stop, (void *)(intptr_t)p[0]);
+    pthread_join(th, NULL);
+    coil_close(p[0]);
+    close(p[1]);
+}
+
+TEST(yielding_tasks_do_not_starve_another_threads_callback)
+{
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, post_later, coil_loop_default()) == 0);
+    spin_until(NULL, NULL);
+    pthread_join(th, NULL);
+}
+
+static void *finish_first(void *arg)
+{
+    (void)arg;
+    return (void *)42;
+}
+
+TEST(an_await_returns_while_other_tasks_keep_yielding)
+{
+    long spins = 0;
+    spin_stop = 0;
+    coil_task *s = coil_spawn(spinner, &spins);
+    coil_task *f = coil_spawn(finish_first, NULL);
+    void *out = NULL;
+    CHECK(coil_await(coil_task_future(f), &out) == 0 && out == (void *)42);
+    spin_stop = 1;                    /* the spinner is still alive */
+    CHECK(coil_await(coil_task_future(s), NULL) == 0);
+    coil_task_release(f);
+    coil_task_release(s);
+}
+
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
+          T(yielding_tasks_do_not_starve_a_timer),
+          T(yielding_tasks_do_not_starve_io),
+          T(yielding_tasks_do_not_starve_another_threads_callback),
+          T(an_await_returns_while_other_tasks_keep_yielding),
           T(each_task_keeps_its_rounding_mode_across_hand_offs),
           T(nofp_tasks_share_the_threads_rounding_mode),
           T(future_result_is_an_error_until_done_then_the_value),
