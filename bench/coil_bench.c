@@ -133,8 +133,9 @@ static void usage(FILE *f)
 "  --spawns N     spawn + await rounds per repetition (default 200000;\n"
 "                 python runs N/%d)\n"
 "  --sleeps N     1 ms sleeps in the timer bench, in all (default 500)\n"
-"  --echo-ms N    milliseconds measured per echo repetition (default 2000,\n"
-"                 after a warm-up of an eighth of it; 3 repetitions)\n"
+"  --echo-ms N    milliseconds measured per echo repetition (default 1500,\n"
+"                 after a warm-up of an eighth of it; 5 repetitions,\n"
+"                 each starting with the next server in turn)\n"
 "  --round-trips N  cross-thread round trips per repetition (default\n"
 "                 20000): threadsafe_rtt, spawn_threadsafe_rtt, to_thread\n"
 "  --submits N    callbacks per threadsafe_1 / threadsafe_4 repetition\n"
@@ -245,12 +246,13 @@ static int parse_options(int argc, char **argv, options *o)
      * under a minute, and the medians of these longer runs settle
      * sooner. */
     o->sched_reps = reps ? reps : quick ? 3 : 5;
-    /* 2 rows x 4 servers x 3 repetitions of 2 s + 0.25 s: about a
-     * minute.  Longer runs do not move the medians by more than their
-     * spread. */
-    o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 2000;
+    /* 2 rows x 4 servers x 5 repetitions of 1.5 s + 0.19 s: about a
+     * minute.  On this VM a server's rate swings by 20% from one second
+     * to the next: more, shorter repetitions give steadier medians than
+     * a few long ones, and longer runs do not move them. */
+    o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 1500;
     o->echo_warm_ms = o->echo_ms / 8 ? o->echo_ms / 8 : 1;
-    o->echo_reps = reps ? reps : 3;
+    o->echo_reps = reps ? reps : quick ? 3 : 5;
     /* Cross-thread wake-ups on a VM swing by 3x from one moment to the
      * next: many short repetitions (at most ~0.4 s each at these counts)
      * give steadier medians than a few long ones.  All twenty rows, warm-
@@ -952,13 +954,18 @@ static void run_echo(const options *o)
                 loads[i] = bench_echo_connect(srv[i].port, conns[k],
                                               rs[i]->error);
         }
+        /* Each repetition starts with the next server in turn, so that
+         * none always comes first (after the pause between rounds) or
+         * always follows the same neighbour. */
         for (long rep = 0; rep < o->echo_reps; rep++)
-            for (int i = 0; i < ECHO_IMPLS; i++)
+            for (int j = 0; j < ECHO_IMPLS; j++) {
+                int i = (int)((j + rep) % ECHO_IMPLS);
                 if (loads[i] != NULL && !rs[i]->error[0])
                     bench_echo_run(loads[i],
                                    (uint64_t)o->echo_warm_ms * 1000000u,
                                    (uint64_t)o->echo_ms * 1000000u,
                                    &rps[i][rep], rs[i]->error);
+            }
         for (int i = 0; i < ECHO_IMPLS; i++) {
             row *r = rs[i];
             if (r != NULL && !r->error[0]) {
