@@ -515,8 +515,7 @@ static void run_ready(coil_loop *loop)
  * condition not met yet. */
 static int quiet_turn(coil_loop *loop)
 {
-    return !coil__list_empty(&loop->q.ready) &&
-           coil__timers_first(&loop->timers) == NULL &&
+    return coil__timers_first(&loop->timers) == NULL &&
            loop->q.items_unclocked < CLOCK_EVERY && !is_stopping(loop) &&
            !atomic_load_explicit(loop->inbox_flag, memory_order_acquire) &&
            !(loop->until && loop->until(loop->until_arg));
@@ -524,17 +523,24 @@ static int quiet_turn(coil_loop *loop)
 
 coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
 {
-    if (loop->q.debug)
+    coil__runq *q = &loop->q;
+    if (q->debug)
         return NULL;      /* debug mode times each step on the loop's stack */
-    if (coil__list_empty(&loop->q.batch)) {
-        if (!quiet_turn(loop))
-            return NULL;
-        /* A new iteration: run_ready, when the CPU comes back to it, goes
-         * on with this batch as if it had taken it itself. */
-        take_all(&loop->q.batch, &loop->q.ready);
-        loop->now_valid = 0;
-    }
-    return coil__loop_take_next(loop, fn);
+    if (!coil__list_empty(&q->batch))
+        return coil__loop_take_next(loop, fn);
+    /* The cheap refusals first: nothing ready, or not a task step. */
+    if (coil__list_empty(&q->ready))
+        return NULL;
+    coil__work *w = coil__container_of(q->ready.next, coil__work, node);
+    if (w->fn != fn || !quiet_turn(loop))
+        return NULL;
+    /* A new iteration: w runs now, and run_ready, when the CPU comes back
+     * to it, goes on with the rest as the batch it would have taken. */
+    coil__list_remove(&w->node);
+    take_all(&q->batch, &q->ready);
+    loop->now_valid = 0;
+    q->items_unclocked++;
+    return w;
 }
 
 /* How long the poll may wait: ns, 0 for not at all, -1 for no limit. */

@@ -83,6 +83,39 @@ static unsigned long next_task_id(void)
     return ids_next++;
 }
 
+/* The thread's last default name, "Task-N", kept up to date by counting
+ * in its decimal digits (mostly one changes) rather than formatted anew. */
+static __thread struct {
+    unsigned long id;
+    char text[COIL_NAME_MAX];     /* "Task-" and N's digits, NUL-padded */
+    size_t len;
+} last_name;
+
+enum { PREFIX_LEN = 5 };          /* "Task-" */
+
+static void default_name(char *dst)
+{
+    unsigned long id = next_task_id();
+    char *t = last_name.text;
+    if (last_name.len != 0 && id == last_name.id + 1) {
+        size_t i = last_name.len;
+        while (i > PREFIX_LEN && t[i - 1] == '9')
+            t[--i] = '0';
+        if (i > PREFIX_LEN) {
+            t[i - 1]++;
+        } else {                  /* 99..9 + 1: one digit more */
+            t[PREFIX_LEN] = '1';
+            t[last_name.len++] = '0';
+            t[last_name.len] = '\0';
+        }
+    } else {
+        coil__set_name(t, sizeof last_name.text, NULL, "Task-", id);
+        last_name.len = strlen(t);
+    }
+    last_name.id = id;
+    memcpy(dst, t, COIL_NAME_MAX);    /* fixed size: no call */
+}
+
 static coil_task *from_future(coil_future *f)
 {
     return (coil_task *)f;        /* fut is the first member */
@@ -319,8 +352,10 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     if (!t)
         return NULL;
     coil__future_init(&t->fut, loop, 1);
-    coil__set_name(t->name, sizeof t->name, attr->name, "Task-",
-                   attr->name && *attr->name ? 0 : next_task_id());
+    if (attr->name && *attr->name)
+        coil__set_name(t->name, sizeof t->name, attr->name, "", 0);
+    else
+        default_name(t->name);
     t->coro = NULL;
     t->fn = fn;
     t->arg = arg;

@@ -501,18 +501,29 @@ TEST(default_names_are_the_prefix_and_the_number)
         snprintf(want, sizeof want, "Task-%lu", ids[i]);
         CHECK(strcmp(got, want) == 0);
     }
-    /* Unnamed tasks of one thread are numbered one after another. */
-    coil_task *t[3];
-    unsigned long n[3];
-    for (int i = 0; i < 3; i++) {
+    /* Unnamed tasks of one thread are numbered one after another (1 to
+     * 1,200 or so in a fresh test process: past every carry to 4 digits). */
+    enum { N = 1200 };
+    static coil_task *t[N];
+    unsigned long first = 0;
+    for (int i = 0; i < N; i++) {
         t[i] = coil_spawn(sleep_units, (void *)0);
-        CHECK(sscanf(coil_task_name(t[i]), "Task-%lu", &n[i]) == 1);
+        char want[COIL_NAME_MAX];
+        if (i == 0)
+            CHECK(sscanf(coil_task_name(t[0]), "Task-%lu", &first) == 1);
+        snprintf(want, sizeof want, "Task-%lu", first + (unsigned long)i);
+        CHECK(strcmp(coil_task_name(t[i]), want) == 0);
     }
-    CHECK(n[1] == n[0] + 1 && n[2] == n[1] + 1);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N; i++) {
         CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
         coil_task_release(t[i]);
     }
+    /* A name given is kept as it is. */
+    coil_task_attr a = {.name = "worker-1"};
+    coil_task *named = coil_task_spawn(&a, sleep_units, (void *)0, "x");
+    CHECK(strcmp(coil_task_name(named), "worker-1") == 0);
+    CHECK(coil_await(coil_task_future(named), NULL) == 0);
+    coil_task_release(named);
 }
 
 /* Tasks that only yield hand the CPU to each other without going back to
