@@ -600,6 +600,21 @@ static int spawn_rep(const void *ctx, long count, uint64_t *ns, char *err)
     return bench_spawn_await(*(const int *)ctx, count, ns, err);
 }
 
+/* A peer program's JSON line for one measurement: its elapsed_ns, once
+ * its count says it did exactly what was asked. */
+static int peer_elapsed(const char *line, long count, uint64_t *ns, char *err)
+{
+    double elapsed, done;
+    if (bench_json_number(line, "elapsed_ns", &elapsed) != 0 ||
+        bench_json_number(line, "count", &done) != 0 ||
+        (long)done != count) {
+        snprintf(err, BENCH_ERR_MAX, "unexpected output: %.100s", line);
+        return -1;
+    }
+    *ns = (uint64_t)elapsed;
+    return 0;
+}
+
 /* A row a peer measures: which of its program's benches, with what. */
 typedef struct peer_job {
     const bench_peer *peer;
@@ -618,16 +633,7 @@ static int peer_rep(const void *ctx, long count, uint64_t *ns, char *err)
     if (bench_peer_run(pj->peer, pj->ntasks ? yield_args : spawn_args, line,
                        sizeof line, err) != 0)
         return -1;
-    /* The program must have done exactly what was asked. */
-    double elapsed, done;
-    if (bench_json_number(line, "elapsed_ns", &elapsed) != 0 ||
-        bench_json_number(line, "count", &done) != 0 ||
-        (long)done != count) {
-        snprintf(err, BENCH_ERR_MAX, "unexpected output: %.100s", line);
-        return -1;
-    }
-    *ns = (uint64_t)elapsed;
-    return 0;
+    return peer_elapsed(line, count, ns, err);
 }
 
 /* Each row's median against go's for the same bench. */
@@ -1018,15 +1024,7 @@ static int threads_go_rep(const threads_job *t, long count, uint64_t *ns,
     }
     if (bench_peer_run(t->go, args, line, sizeof line, err) != 0)
         return -1;
-    double elapsed, done;
-    if (bench_json_number(line, "elapsed_ns", &elapsed) != 0 ||
-        bench_json_number(line, "count", &done) != 0 ||
-        (long)done != count) {
-        snprintf(err, BENCH_ERR_MAX, "unexpected output: %.100s", line);
-        return -1;
-    }
-    *ns = (uint64_t)elapsed;
-    return 0;
+    return peer_elapsed(line, count, ns, err);
 }
 
 static int threads_rep(const void *ctx, long count, uint64_t *ns, char *err)

@@ -526,9 +526,7 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
     coil__runq *q = &loop->q;
     if (q->debug)
         return NULL;      /* debug mode times each step on the loop's stack */
-    if (!coil__list_empty(&q->batch))
-        return coil__loop_take_next(loop, fn);
-    /* The cheap refusals first: nothing ready, or not a task step. */
+    /* Called when the batch has run out.  The cheap refusals first: nothing ready, or not a task step. */
     if (coil__list_empty(&q->ready))
         return NULL;
     coil__work *w = coil__container_of(q->ready.next, coil__work, node);

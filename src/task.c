@@ -239,10 +239,6 @@ __attribute__((noreturn)) static void task_exit(coil_task *t, int state,
     coil__coro_exit(NULL, NULL);
 }
 
-static void suspend(coil_task *t);
-__attribute__((noreturn)) static void task_exit(coil_task *t, int state,
-                                                void *result);
-
 static void *coroutine_body(void *arg)
 {
     coil_task *t = arg;
@@ -294,14 +290,17 @@ static task_cache *cache_get(void)
     }
     return thread_cache;
 }
+#endif
 
 /* Memory for a task (coil_task_spawn sets every field), or NULL with
  * errno ENOMEM. */
 static coil_task *task_alloc(void)
 {
+#ifndef COIL_DEBUG_CHECKS
     task_cache *c = thread_cache;
     if (c && c->n > 0)
         return c->free[--c->n];
+#endif
     coil_task *t = malloc(sizeof *t);
     if (!t)
         errno = ENOMEM;
@@ -310,26 +309,15 @@ static coil_task *task_alloc(void)
 
 static void task_free(coil_task *t)
 {
+#ifndef COIL_DEBUG_CHECKS
     task_cache *c = cache_get();
-    if (c && c->n < TASK_CACHE_MAX)
+    if (c && c->n < TASK_CACHE_MAX) {
         c->free[c->n++] = t;
-    else
-        free(t);
-}
-#else
-static coil_task *task_alloc(void)
-{
-    coil_task *t = malloc(sizeof *t);
-    if (!t)
-        errno = ENOMEM;
-    return t;
-}
-
-static void task_free(coil_task *t)
-{
+        return;
+    }
+#endif
     free(t);
 }
-#endif
 
 coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
                            void *arg, const char *fn_name)
