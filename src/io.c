@@ -264,7 +264,7 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
         return 0;
     coil_task *t = coil_task_current();
     coil_loop *loop = coil_task_future(t)->loop;
-    if (deadline >= 0 && deadline <= coil_loop_time(loop)) {
+    if (coil__deadline_passed(loop, deadline)) {
         errno = ETIMEDOUT;
         return -1;
     }
@@ -345,13 +345,6 @@ static void note_read(fd_state *st, const io_op *op, ssize_t n)
         st->ready &= ~(unsigned)COIL_READABLE;
 }
 
-/* A deadline already past: then the call tries its syscall once, as it
- * always did, rather than time out without looking. */
-static int deadline_passed(fd_state *st, coil_time deadline)
-{
-    return deadline >= 0 && deadline <= coil_loop_time(st->io->loop);
-}
-
 /* Try op, and while it says EAGAIN wait for `dir` and try again. */
 static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
                       io_op *op)
@@ -362,8 +355,12 @@ static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
     if (!st)
         return -1;
     for (;;) {
+        /* Emptied by the last read: wait for the edge first, unless the
+         * deadline has passed already (then the syscall is tried once, as
+         * it always was, rather than time out without looking). */
         if (dir == RD && st->drained && !(st->ready & COIL_READABLE) &&
-            !(op->flags & MSG_DONTWAIT) && !deadline_passed(st, deadline) &&
+            !(op->flags & MSG_DONTWAIT) &&
+            !coil__deadline_passed(st->io->loop, deadline) &&
             wait_ready(st, COIL_READABLE, deadline) != 0)
             return -1;
         ssize_t n = op->fn(op, fd, st->socket);

@@ -74,6 +74,13 @@ static inline coil__work *coil__loop_take_next(coil_loop *loop,
     return w;
 }
 
+/* Whether an absolute deadline (loop time; negative: none) has passed:
+ * the check every waiting call makes before it suspends. */
+static inline int coil__deadline_passed(coil_loop *loop, coil_time deadline)
+{
+    return deadline >= 0 && deadline <= coil_loop_time(loop);
+}
+
 /* Cancel the timer *h (if any) that the caller holds a handle to, drop the
  * handle, and forget it.  The one way services tear down their deadline. */
 static inline void coil__timer_disarm(coil_handle **h)

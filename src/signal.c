@@ -307,7 +307,7 @@ int coil_wait_signal(const int *signals, size_t n, coil_time deadline)
     int got = take_pending(s, &w.set);
     if (got)
         return got;
-    if (deadline >= 0 && deadline <= coil_loop_time(loop)) {
+    if (coil__deadline_passed(loop, deadline)) {
         errno = ETIMEDOUT;
         return -1;
     }

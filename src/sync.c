@@ -33,6 +33,7 @@
 #include "debug.h"
 #include "future.h"
 #include "list.h"
+#include "loop.h"
 #include "sync.h"
 #include "task.h"
 
@@ -131,7 +132,7 @@ static int waiter_enter(coil__sync_waiter *w, coil__list *list,
 {
     coil_task *t = coil_task_current();
     coil_loop *loop = coil_task_future(t)->loop;
-    if (deadline >= 0 && deadline <= coil_loop_time(loop)) {
+    if (coil__deadline_passed(loop, deadline)) {
         errno = ETIMEDOUT;
         return -1;
     }
