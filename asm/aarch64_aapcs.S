@@ -47,6 +47,7 @@
 
 #define MIN_STACK    1024
 #define EINVAL_VALUE 22
+#define ENOTSUP_VALUE 95           /* EOPNOTSUPP on Linux */
 #define SYS_write    64
 
 /* Landing pads, spelled as hints so that any assembler takes them and any
@@ -203,6 +204,48 @@
     .hidden coil__ctx_handoff_nofp
     .type   coil__ctx_handoff_nofp, %function
     SWITCH_NOFP coil__ctx_handoff_nofp, ret
+
+/* ------------------------------------------------------------------------
+ * int coil_ctx_fp_policy(int policy)
+ *
+ * x86_64 can write MXCSR on every switch or only when it differs (ctx.h
+ * point 2).  Here FPCR is read with a register move (mrs), so comparing
+ * first is always the cheaper way: -1 (query) and 0 (COIL_CTX_FP_COMPARE)
+ * return 0; 1 (COIL_CTX_FP_RELOAD) fails with ENOTSUP, anything else with
+ * EINVAL.
+ * ------------------------------------------------------------------------ */
+    .globl  coil_ctx_fp_policy
+    .type   coil_ctx_fp_policy, %function
+    .p2align 4
+coil_ctx_fp_policy:
+    .cfi_startproc
+    BTI_C
+    cmn     w0, #1
+    b.eq    1f
+    cbz     w0, 1f
+    cmp     w0, #1
+    mov     w1, #ENOTSUP_VALUE
+    mov     w2, #EINVAL_VALUE
+    csel    w1, w1, w2, eq
+    stp     x29, x30, [sp, #-32]!
+    .cfi_def_cfa_offset 32
+    .cfi_offset x29, -32
+    .cfi_offset x30, -24
+    mov     x29, sp
+    str     w1, [sp, #16]           /* the errno value, across the call */
+    bl      __errno_location
+    ldr     w1, [sp, #16]
+    str     w1, [x0]
+    ldp     x29, x30, [sp], #32
+    .cfi_def_cfa_offset 0
+    .cfi_restore x29
+    .cfi_restore x30
+    mov     w0, #-1
+    ret
+1:  mov     w0, #0
+    ret
+    .cfi_endproc
+    .size   coil_ctx_fp_policy, .-coil_ctx_fp_policy
 
 /* ------------------------------------------------------------------------
  * int coil_ctx_make(coil_ctx *ctx, void *stack, size_t size,

@@ -1,5 +1,5 @@
 /*
- * bench/bench_switch.c — the cost of one context switch, five ways.
+ * bench/bench_switch.c — the cost of one context switch, many ways.
  *
  * Every implementation plays the same game: the main flow sends a number to
  * a peer, the peer sends back that number plus one, and the main flow adds
@@ -66,9 +66,27 @@ typedef void *(*coil_switch_fn)(coil_ctx *, const coil_ctx *, void *);
 
 static coil_ctx coil_main, coil_peer;
 
-/* Both coil variants share these two bodies.  always_inline with a constant
- * `sw` makes each caller a direct call to its own switch, exactly like the
- * Boost loop below; a call through a pointer would tax coil alone. */
+/* What a program writing coil_ctx_switch(...) or coil_ctx_switch_nofp(...)
+ * gets: on x86_64 the header's macros put the switch inline at the call
+ * site (ctx.h point 6); elsewhere these are calls.  The *_call rows time
+ * the out-of-line functions, which a function pointer or another language
+ * reaches. */
+static inline __attribute__((always_inline)) void *
+full_as_written(coil_ctx *from, const coil_ctx *to, void *arg)
+{
+    return coil_ctx_switch(from, to, arg);
+}
+
+static inline __attribute__((always_inline)) void *
+nofp_as_written(coil_ctx *from, const coil_ctx *to, void *arg)
+{
+    return coil_ctx_switch_nofp(from, to, arg);
+}
+
+/* Every coil variant shares these two bodies.  always_inline with a
+ * constant `sw` makes each caller a direct call to its own switch (or the
+ * inline switch itself), exactly like the Boost loop below; a call through
+ * a pointer would tax coil alone. */
 static inline __attribute__((always_inline)) void
 coil_echo_loop(coil_switch_fn sw, void *arg)
 {
@@ -101,28 +119,77 @@ coil_pingpong(coil_switch_fn sw, coil_ctx_entry echo, long switches,
 static void *coil_echo_full(void *data, void *arg)
 {
     (void)data;
-    coil_echo_loop(coil_ctx_switch, arg);
+    coil_echo_loop(full_as_written, arg);
+    return NULL;
+}
+
+static void *coil_echo_full_call(void *data, void *arg)
+{
+    (void)data;
+    coil_echo_loop(coil_ctx_switch, arg);        /* the function itself */
     return NULL;
 }
 
 static void *coil_echo_nofp(void *data, void *arg)
 {
     (void)data;
-    coil_echo_loop(coil_ctx_switch_nofp, arg);
+    coil_echo_loop(nofp_as_written, arg);
+    return NULL;
+}
+
+static void *coil_echo_nofp_call(void *data, void *arg)
+{
+    (void)data;
+    coil_echo_loop(coil_ctx_switch_nofp, arg);   /* the function itself */
     return NULL;
 }
 
 static int run_coil(long switches, uint64_t *elapsed_ns, char *err)
 {
-    return coil_pingpong(coil_ctx_switch, coil_echo_full, switches,
+    return coil_pingpong(full_as_written, coil_echo_full, switches,
+                         elapsed_ns, err);
+}
+
+static int run_coil_call(long switches, uint64_t *elapsed_ns, char *err)
+{
+    return coil_pingpong(coil_ctx_switch, coil_echo_full_call, switches,
                          elapsed_ns, err);
 }
 
 static int run_coil_nofp(long switches, uint64_t *elapsed_ns, char *err)
 {
-    return coil_pingpong(coil_ctx_switch_nofp, coil_echo_nofp, switches,
+    return coil_pingpong(nofp_as_written, coil_echo_nofp, switches,
                          elapsed_ns, err);
 }
+
+static int run_coil_nofp_call(long switches, uint64_t *elapsed_ns, char *err)
+{
+    return coil_pingpong(coil_ctx_switch_nofp, coil_echo_nofp_call, switches,
+                         elapsed_ns, err);
+}
+
+#if defined(__x86_64__)
+/* The full switch under each MXCSR policy (ctx.h point 2), whatever the
+ * library picked for this CPU: the rows that justify its pick. */
+static int run_coil_policy(int policy, long switches, uint64_t *elapsed_ns,
+                           char *err)
+{
+    int was = coil_ctx_fp_policy(policy);
+    int rc = run_coil(switches, elapsed_ns, err);
+    coil_ctx_fp_policy(was);
+    return rc;
+}
+
+static int run_coil_compare(long switches, uint64_t *elapsed_ns, char *err)
+{
+    return run_coil_policy(COIL_CTX_FP_COMPARE, switches, elapsed_ns, err);
+}
+
+static int run_coil_reload(long switches, uint64_t *elapsed_ns, char *err)
+{
+    return run_coil_policy(COIL_CTX_FP_RELOAD, switches, elapsed_ns, err);
+}
+#endif
 
 /* ---------------------------------------------------------------- Boost */
 
@@ -284,6 +351,12 @@ const switch_impl bench_switch_impls[] = {
 #endif
     {"coil", 1, 0, run_coil},
     {"coil_nofp", 1, 0, run_coil_nofp},
+    {"coil_call", 1, 0, run_coil_call},
+    {"coil_nofp_call", 1, 0, run_coil_nofp_call},
+#if defined(__x86_64__)
+    {"coil_fp_compare", 1, 0, run_coil_compare},
+    {"coil_fp_reload", 1, 0, run_coil_reload},
+#endif
     /* ~100x slower than the rest (a sigprocmask syscall per switch). */
     {"ucontext", 10, 0, run_ucontext},
     /* ~1000x slower: every handoff sleeps in and wakes from the kernel. */

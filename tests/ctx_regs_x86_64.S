@@ -74,4 +74,40 @@ probe_entry:
     jmp     probe_entry_body
     .size   probe_entry, .-probe_entry
 
+/* void trash_caller_saved(void): writes garbage to every register a call
+ * may change (rax, rcx, rdx, rsi, rdi, r8-r11, xmm0-xmm15), so a value the
+ * other side of an inline switch wrongly kept there is lost, visibly. */
+    .globl  trash_caller_saved
+    .type   trash_caller_saved, @function
+trash_caller_saved:
+    endbr64
+    movabsq $0xdeadbeefdeadbeef, %rax
+    movq    %rax, %rcx
+    movq    %rax, %rdx
+    movq    %rax, %rsi
+    movq    %rax, %rdi
+    movq    %rax, %r8
+    movq    %rax, %r9
+    movq    %rax, %r10
+    movq    %rax, %r11
+    movq    %rax, %xmm0
+    pshufd  $0, %xmm0, %xmm0
+    movdqa  %xmm0, %xmm1
+    movdqa  %xmm0, %xmm2
+    movdqa  %xmm0, %xmm3
+    movdqa  %xmm0, %xmm4
+    movdqa  %xmm0, %xmm5
+    movdqa  %xmm0, %xmm6
+    movdqa  %xmm0, %xmm7
+    movdqa  %xmm0, %xmm8
+    movdqa  %xmm0, %xmm9
+    movdqa  %xmm0, %xmm10
+    movdqa  %xmm0, %xmm11
+    movdqa  %xmm0, %xmm12
+    movdqa  %xmm0, %xmm13
+    movdqa  %xmm0, %xmm14
+    movdqa  %xmm0, %xmm15
+    ret
+    .size   trash_caller_saved, .-trash_caller_saved
+
     .section .note.GNU-stack, "", @progbits

@@ -99,9 +99,28 @@ static void check_registers_survive(switch_fn fn)
     munmap(stack, STACK_SIZE);
 }
 
-TEST(every_callee_saved_register_survives_a_switch)
+/* The full switch takes a different path under each MXCSR policy (ctx.h
+ * point 2), so its tests run under each one this CPU port offers. */
+static void under_each_fp_policy(void (*test)(void))
+{
+    int saved = coil_ctx_fp_policy(COIL_CTX_FP_QUERY);
+    CHECK(coil_ctx_fp_policy(COIL_CTX_FP_COMPARE) >= 0);
+    test();
+#if defined(__x86_64__)
+    CHECK(coil_ctx_fp_policy(COIL_CTX_FP_RELOAD) >= 0);
+    test();
+#endif
+    coil_ctx_fp_policy(saved);
+}
+
+static void registers_survive_full_switch(void)
 {
     check_registers_survive(coil_ctx_switch);
+}
+
+TEST(every_callee_saved_register_survives_a_switch)
+{
+    under_each_fp_policy(registers_survive_full_switch);
 }
 
 TEST(every_callee_saved_register_survives_a_nofp_switch)
@@ -163,9 +182,8 @@ static void *fp_body(void *data, void *arg)
     return NULL;
 }
 
-TEST(full_switch_keeps_fp_control_state_per_context)
+static void full_switch_keeps_fp_control_state_per_context_once(void)
 {
-    SKIP_FP_UNDER_VALGRIND();
     char *stack = map_stack(STACK_SIZE);
     fpctl saved = fp_get();
     CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, fp_body,
@@ -179,6 +197,12 @@ TEST(full_switch_keeps_fp_control_state_per_context)
     CHECK(fp_equal(fp_get(), FP_MAIN));
     fp_set(saved);
     munmap(stack, STACK_SIZE);
+}
+
+TEST(full_switch_keeps_fp_control_state_per_context)
+{
+    SKIP_FP_UNDER_VALGRIND();
+    under_each_fp_policy(full_switch_keeps_fp_control_state_per_context_once);
 }
 
 TEST(nofp_switch_lets_fp_control_state_flow_with_the_thread)
@@ -215,9 +239,8 @@ static void *mixed_body(void *data, void *arg)
     return NULL;
 }
 
-TEST(context_saved_by_nofp_has_no_fp_state_of_its_own)
+static void context_saved_by_nofp_has_no_fp_state_of_its_own_once(void)
 {
-    SKIP_FP_UNDER_VALGRIND();
     char *stack = map_stack(STACK_SIZE);
     fpctl saved = fp_get();
     CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, mixed_body, NULL,
@@ -234,6 +257,149 @@ TEST(context_saved_by_nofp_has_no_fp_state_of_its_own)
     fp_set(saved);
     munmap(stack, STACK_SIZE);
 }
+
+TEST(context_saved_by_nofp_has_no_fp_state_of_its_own)
+{
+    SKIP_FP_UNDER_VALGRIND();
+    under_each_fp_policy(context_saved_by_nofp_has_no_fp_state_of_its_own_once);
+}
+
+TEST(fp_policy_reads_sets_and_rejects_bad_values)
+{
+    int was = coil_ctx_fp_policy(COIL_CTX_FP_QUERY);
+    CHECK(was == COIL_CTX_FP_COMPARE || was == COIL_CTX_FP_RELOAD);
+    CHECK(coil_ctx_fp_policy(COIL_CTX_FP_COMPARE) == was);
+    CHECK(coil_ctx_fp_policy(COIL_CTX_FP_QUERY) == COIL_CTX_FP_COMPARE);
+#if defined(__x86_64__)
+    CHECK(coil_ctx_fp_policy(COIL_CTX_FP_RELOAD) == COIL_CTX_FP_COMPARE);
+    CHECK(coil_ctx_fp_policy(COIL_CTX_FP_QUERY) == COIL_CTX_FP_RELOAD);
+#else
+    CHECK_ERRNO(coil_ctx_fp_policy(COIL_CTX_FP_RELOAD), ENOTSUP);
+#endif
+    CHECK_ERRNO(coil_ctx_fp_policy(2), EINVAL);
+    CHECK_ERRNO(coil_ctx_fp_policy(-2), EINVAL);
+    coil_ctx_fp_policy(was);
+    CHECK(coil_ctx_fp_policy(COIL_CTX_FP_QUERY) == was);
+}
+
+/* ----------------------------------------------- the inline nofp switch */
+
+#ifdef coil_ctx_switch_nofp
+void trash_caller_saved(void);     /* ctx_regs_x86_64.S */
+
+/* The other side trashes every caller-saved register just before it
+ * switches back, so whatever main kept in one across its switch is lost. */
+static void *trashing_side(void *data, void *arg)
+{
+    (void)data;
+    for (;;) {
+        trash_caller_saved();
+        arg = coil_ctx_switch_nofp(&co_ctx, &main_ctx, (void *)((uintptr_t)arg + 1));
+    }
+    return NULL;
+}
+
+static volatile uint64_t live_seed = 0x0123456789abcdefull;
+
+/* More live values than there are registers, integer and floating point:
+ * the compiler keeps some in callee-saved registers (the switch saves
+ * those) and some in caller-saved ones or its frame (the clobber list must
+ * make it save those). */
+TEST(inline_switch_keeps_every_value_the_caller_holds)
+{
+    char *stack = map_stack(STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, trashing_side, NULL,
+                        NULL) == 0);
+    for (uint64_t round = 0; round < 1000; round++) {
+        uint64_t seed = live_seed + round;
+        uint64_t a = seed * 3, b = seed * 5, c = seed * 7, d = seed * 11;
+        uint64_t e = seed * 13, f = seed * 17, g = seed * 19, h = seed * 23;
+        uint64_t i = seed * 29, j = seed * 31, k = seed * 37, l = seed * 41;
+        uint64_t m = seed * 43, n = seed * 47, o = seed * 53, p = seed * 59;
+        double x = (double)seed * 0.5, y = (double)seed * 0.25;
+        double z = (double)a / 3.0, w = (double)b + 1.5;
+        long double q = (long double)seed * 1.25L;
+        void *r = coil_ctx_switch_nofp(&main_ctx, &co_ctx, (void *)round);
+        CHECK((uint64_t)(uintptr_t)r == round + 1);
+        CHECK(a == seed * 3 && b == seed * 5 && c == seed * 7 &&
+              d == seed * 11 && e == seed * 13 && f == seed * 17 &&
+              g == seed * 19 && h == seed * 23 && i == seed * 29 &&
+              j == seed * 31 && k == seed * 37 && l == seed * 41 &&
+              m == seed * 43 && n == seed * 47 && o == seed * 53 &&
+              p == seed * 59);
+        CHECK(x == (double)seed * 0.5 && y == (double)seed * 0.25);
+        CHECK(z == (double)(seed * 3) / 3.0 && w == (double)(seed * 5) + 1.5);
+        CHECK(q == (long double)seed * 1.25L);
+    }
+    munmap(stack, STACK_SIZE);
+}
+
+/* A leaf function may keep locals in the 128 bytes below rsp without
+ * moving rsp; the inline switch pushes its frame, so it must step over
+ * them first.  (An ASan build moves such locals elsewhere; then this
+ * passes trivially.) */
+__attribute__((noinline)) static int leaf_with_red_zone(uint64_t seed)
+{
+    volatile uint64_t below[12];
+    for (int i = 0; i < 12; i++)
+        below[i] = seed + (uint64_t)i;
+    coil_ctx_switch_nofp(&main_ctx, &co_ctx, NULL);
+    int bad = 0;
+    for (int i = 0; i < 12; i++)
+        bad += below[i] != seed + (uint64_t)i;
+    return bad;
+}
+
+TEST(inline_switch_spares_the_red_zone)
+{
+    char *stack = map_stack(STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, trashing_side, NULL,
+                        NULL) == 0);
+    for (uint64_t round = 0; round < 100; round++)
+        CHECK(leaf_with_red_zone(live_seed ^ round) == 0);
+    munmap(stack, STACK_SIZE);
+}
+
+/* A context suspended inline resumes by the out-of-line switch and the
+ * other way round: both build the same frame. */
+static void *alternating_side(void *data, void *arg)
+{
+    (void)data;
+    for (uintptr_t v = (uintptr_t)arg;;) {
+        v = (uintptr_t)coil_ctx_switch_nofp(&co_ctx, &main_ctx, (void *)(v + 1));
+        v = (uintptr_t)(coil_ctx_switch_nofp)(&co_ctx, &main_ctx, (void *)(v + 1));
+        v = (uintptr_t)coil_ctx_switch(&co_ctx, &main_ctx, (void *)(v + 1));
+    }
+    return NULL;
+}
+
+TEST(inline_and_out_of_line_switches_resume_each_other)
+{
+    char *stack = map_stack(STACK_SIZE);
+    CHECK(coil_ctx_make(&co_ctx, stack, STACK_SIZE, alternating_side, NULL,
+                        NULL) == 0);
+    uintptr_t v = 0;
+    for (int i = 0; i < 300; i++) {
+        uintptr_t sent = v;
+        void *out = (void *)v;
+        switch (i % 4) {       /* with the side's 3 kinds: every pairing */
+        case 0: v = (uintptr_t)coil_ctx_switch_nofp(&main_ctx, &co_ctx, out); break;
+        case 1: v = (uintptr_t)(coil_ctx_switch_nofp)(&main_ctx, &co_ctx, out); break;
+        case 2: v = (uintptr_t)coil_ctx_switch(&main_ctx, &co_ctx, out); break;
+        default: v = (uintptr_t)(coil_ctx_switch)(&main_ctx, &co_ctx, out); break;
+        }
+        CHECK(v == sent + 1);
+    }
+    munmap(stack, STACK_SIZE);
+}
+
+#define INLINE_SWITCH_TESTS                                                 \
+    T(inline_switch_keeps_every_value_the_caller_holds),                    \
+    T(inline_switch_spares_the_red_zone),                                   \
+    T(inline_and_out_of_line_switches_resume_each_other),
+#else
+#define INLINE_SWITCH_TESTS
+#endif
 
 /* ------------------------------------------------------ entry and layout */
 
@@ -429,6 +595,8 @@ RUN_TESTS(T(every_callee_saved_register_survives_a_switch),
           T(full_switch_keeps_fp_control_state_per_context),
           T(nofp_switch_lets_fp_control_state_flow_with_the_thread),
           T(context_saved_by_nofp_has_no_fp_state_of_its_own),
+          T(fp_policy_reads_sets_and_rejects_bad_values),
+          INLINE_SWITCH_TESTS
           T(entry_gets_aligned_stack_zero_frame_pointer_data_and_arg),
           T(make_writes_only_its_frame_at_the_top),
           T(make_rejects_bad_arguments_with_einval),

@@ -45,9 +45,15 @@
  *    what separates a switch from a bare register save.  A context it
  *    suspends is marked as having no FP state of its own, so the two
  *    variants mix safely: coil_ctx_switch() resuming such a context leaves
- *    the FP control state as it finds it.  The full switch also writes a
- *    control register only when the resumed context's value differs.  Use
- *    the variant for code that never changes rounding modes or masks.
+ *    the FP control state as it finds it.  Use the variant for code that
+ *    never changes rounding modes or masks.
+ *
+ *    How the full switch restores the control state is a speed question
+ *    only (both ways keep this contract): it writes the x87 control word and
+ *    FPCR only when the resumed context's value differs; for MXCSR the
+ *    cheaper way depends on the CPU, so coil picks one when it is loaded
+ *    (write every time on AMD and Hygon, compare first elsewhere) and
+ *    coil_ctx_fp_policy() below reads or overrides the choice.
  *
  * 3. A fresh context.  coil_ctx_make() lays out, at the top of the stack you
  *    give it, a frame that looks exactly like one saved by coil_ctx_switch():
@@ -81,6 +87,20 @@
  *    indirect jump — never `ret`: after a stack swap a `ret` always
  *    mispredicts, because the return-stack buffer still holds the caller of
  *    the switch we came from.
+ *
+ *    On x86_64 with GCC or Clang, coil_ctx_switch(from, to, arg) and
+ *    coil_ctx_switch_nofp(from, to, arg) are macros that expand to the
+ *    switch itself, inline at the call site: each call site then has its
+ *    own resuming jump, which the branch predictor learns separately (one
+ *    jump shared by every switch has as many targets as there are
+ *    suspended call sites, and costs a predictor bubble even when it is
+ *    right), and no call is made.  The inline switch builds exactly the
+ *    frame the out-of-line function builds, so the two mix freely; it first
+ *    steps below the 128-byte red zone, which a leaf caller may be using,
+ *    and tells the compiler that every caller-saved register (GPRs, vector,
+ *    x87/MMX, AVX-512 mask) may change.  Taking a function's address,
+ *    writing (coil_ctx_switch)(...), or defining COIL_CTX_NO_INLINE before
+ *    including this header gives the out-of-line functions.
  *
  * 7. Control-flow integrity.  x86_64: every entry point and the start routine
  *    begin with endbr64, and the object claims IBT in .note.gnu.property.
@@ -157,8 +177,143 @@ int coil_ctx_make(coil_ctx *ctx, void *stack, size_t size,
 void *coil_ctx_switch(coil_ctx *from, const coil_ctx *to, void *arg);
 
 /* As coil_ctx_switch(), but leaves the FP control state as it is (contract
- * point 2): the fast path for code that never changes rounding modes. */
+ * point 2): the fast path for code that never changes rounding modes.
+ * On x86_64 both switches are expanded inline (contract point 6). */
 void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
+
+/* How coil_ctx_switch() restores MXCSR on x86_64 (contract point 2). */
+#define COIL_CTX_FP_QUERY   (-1)
+#define COIL_CTX_FP_COMPARE 0   /* write only when the control bits differ */
+#define COIL_CTX_FP_RELOAD  1   /* write on every switch */
+
+/* Set the policy above for the whole process (COIL_CTX_FP_QUERY only reads
+ * it) and return the policy in force before the call.  Both policies keep
+ * the contract; they differ in speed only, so it is safe to change while
+ * other threads switch.  coil chooses one for the CPU before main() runs.
+ * aarch64 always compares (reading FPCR is a register move): QUERY and
+ * COMPARE return COMPARE, RELOAD fails with ENOTSUP.  Returns -1 with errno
+ * EINVAL for any other value.  Does not suspend. */
+int coil_ctx_fp_policy(int policy);
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE)
+/* The registers any call may change, which the resumed side may have
+ * changed: the switch tells the compiler so, and saves the callee-saved
+ * ones in the frame itself (the frame layout is asm/x86_64_sysv.S's). */
+#ifdef __AVX512F__
+#define COIL__CTX_CLOBBER_AVX512                                            \
+    , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",       \
+    "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29",         \
+    "xmm30", "xmm31", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"
+#else
+#define COIL__CTX_CLOBBER_AVX512
+#endif
+
+#define COIL__CTX_CLOBBERS                                                  \
+    "rcx", "r8", "r9", "r10", "r11", "memory", "cc",                        \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",         \
+    "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",   \
+    "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",    \
+    "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7"                  \
+    COIL__CTX_CLOBBER_AVX512
+
+/* Both inline switches build the frame of asm/x86_64_sysv.S: FP control
+ * slot, r15, r14, r13, r12, rbx, rbp, resume address (label 1 below), all
+ * 128 bytes below the caller's rsp (the red zone). */
+#define COIL__CTX_SAVE                                                      \
+    "leaq   -128(%%rsp), %%rsp\n\t"                                         \
+    "leaq   1f(%%rip), %%rax\n\t"                                           \
+    "pushq  %%rax\n\t"                                                      \
+    "pushq  %%rbp\n\t"                                                      \
+    "pushq  %%rbx\n\t"                                                      \
+    "pushq  %%r12\n\t"                                                      \
+    "pushq  %%r13\n\t"                                                      \
+    "pushq  %%r14\n\t"                                                      \
+    "pushq  %%r15\n\t"
+#define COIL__CTX_RESUME                                                    \
+    "addq   $8, %%rsp\n\t"                                                  \
+    "popq   %%r15\n\t"                                                      \
+    "popq   %%r14\n\t"                                                      \
+    "popq   %%r13\n\t"                                                      \
+    "popq   %%r12\n\t"                                                      \
+    "popq   %%rbx\n\t"                                                      \
+    "popq   %%rbp\n\t"                                                      \
+    "movq   %%rdx, %%rax\n\t"                                               \
+    "popq   %%rcx\n\t"                                                      \
+    "notrack jmpq *%%rcx\n"
+#define COIL__CTX_RESUMED_HERE                                              \
+    "1:\n\t"                                                                \
+    "leaq   128(%%rsp), %%rsp"
+
+/* The MXCSR policy byte coil_ctx_fp_policy() sets; not API. */
+extern unsigned char coil__ctx_fp_policy;
+
+static inline __attribute__((always_inline)) void *
+coil__ctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
+{
+    void *result;
+    __asm__ volatile(
+        "movzbl %[policy], %%r10d\n\t"
+        COIL__CTX_SAVE
+        "subq   $8, %%rsp\n\t"
+        "stmxcsr (%%rsp)\n\t"
+        "fnstcw 4(%%rsp)\n\t"
+        "movzwl 4(%%rsp), %%r9d\n\t"     /* the x87 control word we leave */
+        "movq   %%rsp, %%r8\n\t"         /* our frame, for the compare */
+        "movq   %%rsp, (%%rdi)\n\t"
+        "movq   (%%rsi), %%rsp\n\t"
+        "testl  %%r10d, %%r10d\n\t"
+        "jz     3f\n\t"
+        "cmpl   $-1, (%%rsp)\n\t"        /* suspended by a nofp switch */
+        "je     5f\n\t"
+        "ldmxcsr (%%rsp)\n"
+        "2:\n\t"
+        "cmpw   4(%%rsp), %%r9w\n\t"
+        "jne    4f\n"
+        "5:\n\t"
+        COIL__CTX_RESUME
+        "3:\n\t"                         /* COIL_CTX_FP_COMPARE */
+        "movl   (%%r8), %%r10d\n\t"
+        "xorl   (%%rsp), %%r10d\n\t"
+        "testl  $0xffc0, %%r10d\n\t"     /* control bits, not status flags */
+        "jz     2b\n\t"
+        "cmpl   $-1, (%%rsp)\n\t"
+        "je     5b\n\t"
+        "ldmxcsr (%%rsp)\n\t"
+        "jmp    2b\n"
+        "4:\n\t"
+        "cmpl   $-1, (%%rsp)\n\t"
+        "je     5b\n\t"
+        "fldcw  4(%%rsp)\n\t"
+        "jmp    5b\n"
+        COIL__CTX_RESUMED_HERE
+        : "=&a"(result), "+D"(from), "+S"(to), "+d"(arg)
+        : [policy] "m"(coil__ctx_fp_policy)
+        : COIL__CTX_CLOBBERS);
+    return result;
+}
+
+static inline __attribute__((always_inline)) void *
+coil__ctx_switch_nofp_inline(coil_ctx *from, const coil_ctx *to, void *arg)
+{
+    void *result;
+    __asm__ volatile(
+        COIL__CTX_SAVE
+        "pushq  $-1\n\t"                 /* FP slot: no FP state */
+        "movq   %%rsp, (%%rdi)\n\t"
+        "movq   (%%rsi), %%rsp\n\t"
+        COIL__CTX_RESUME
+        COIL__CTX_RESUMED_HERE
+        : "=&a"(result), "+D"(from), "+S"(to), "+d"(arg)
+        :
+        : COIL__CTX_CLOBBERS);
+    return result;
+}
+
+#define coil_ctx_switch(from, to, arg)                                      \
+    coil__ctx_switch_inline((from), (to), (arg))
+#define coil_ctx_switch_nofp(from, to, arg)                                 \
+    coil__ctx_switch_nofp_inline((from), (to), (arg))
+#endif
 
 #ifdef __cplusplus
 }
