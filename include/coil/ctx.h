@@ -100,7 +100,9 @@
  *    and tells the compiler that every caller-saved register (GPRs, vector,
  *    x87/MMX, AVX-512 mask) may change.  Taking a function's address,
  *    writing (coil_ctx_switch)(...), or defining COIL_CTX_NO_INLINE before
- *    including this header gives the out-of-line functions.
+ *    including this header gives the out-of-line functions (the inline
+ *    switch is written in AT&T syntax: code built with -masm=intel needs
+ *    COIL_CTX_NO_INLINE).
  *
  * 7. Control-flow integrity.  x86_64: every entry point and the start routine
  *    begin with endbr64, and the object claims IBT in .note.gnu.property.
