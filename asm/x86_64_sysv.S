@@ -142,6 +142,7 @@
     .cfi_remember_state
     testl   %r10d, %r10d
     jz      .Lcompare_mxcsr_\name
+.Lload_mxcsr_\name:
     cmpl    $NO_FP_STATE, FRAME_FP(%rsp)  /* suspended by the nofp switch: */
     je      .Lfp_done_\name              /* it has no FP state of its own */
     ldmxcsr FRAME_FP(%rsp)
@@ -158,10 +159,7 @@
     xorl    FRAME_FP(%rsp), %r10d
     testl   $0xffc0, %r10d
     jz      .Lmxcsr_done_\name
-    cmpl    $NO_FP_STATE, FRAME_FP(%rsp)
-    je      .Lfp_done_\name
-    ldmxcsr FRAME_FP(%rsp)
-    jmp     .Lmxcsr_done_\name
+    jmp     .Lload_mxcsr_\name
 .Lload_fcw_\name:
     .cfi_restore_state
     cmpl    $NO_FP_STATE, FRAME_FP(%rsp)

@@ -264,7 +264,8 @@ coil__ctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
         "movq   %%rsp, (%%rdi)\n\t"
         "movq   (%%rsi), %%rsp\n\t"
         "testl  %%r10d, %%r10d\n\t"
-        "jz     3f\n\t"
+        "jz     3f\n"
+        "6:\n\t"
         "cmpl   $-1, (%%rsp)\n\t"        /* suspended by a nofp switch */
         "je     5f\n\t"
         "ldmxcsr (%%rsp)\n"
@@ -278,10 +279,7 @@ coil__ctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
         "xorl   (%%rsp), %%r10d\n\t"
         "testl  $0xffc0, %%r10d\n\t"     /* control bits, not status flags */
         "jz     2b\n\t"
-        "cmpl   $-1, (%%rsp)\n\t"
-        "je     5b\n\t"
-        "ldmxcsr (%%rsp)\n\t"
-        "jmp    2b\n"
+        "jmp    6b\n"
         "4:\n\t"
         "cmpl   $-1, (%%rsp)\n\t"
         "je     5b\n\t"
