@@ -14,27 +14,6 @@
 #include "future.h"
 #include "loop.h"
 
-static void dispatch(void *arg);
-
-void coil__future_init(coil_future *f, coil_loop *loop, int is_task)
-{
-    /* Field by field rather than memset: tasks make one per spawn. */
-#ifdef COIL_DEBUG_CHECKS
-    f->magic = COIL__MAGIC_LIVE;
-#endif
-    f->loop = loop;
-    f->refs = 1;
-    f->state = COIL_PENDING;
-    f->is_task = (uint8_t)is_task;
-    f->error_read = 0;
-    coil__work_init(&f->dispatch, dispatch, f);
-    f->error = 0;
-    f->result = NULL;
-    f->callbacks = NULL;
-    f->ncallbacks = f->cap = 0;
-    coil__list_init(&f->waiters);
-}
-
 coil_future *coil_future_new(coil_loop *loop)
 {
     loop = coil__loop_resolve(loop);
@@ -67,7 +46,8 @@ int coil_future_release(coil_future *f)
 #endif
     if (--f->refs > 0)
         return 0;
-    free(f->callbacks);
+    if (f->callbacks)
+        free(f->callbacks);
     if (f->is_task)
         coil__task_free_future(f);
 #ifdef COIL_DEBUG_CHECKS
@@ -110,7 +90,7 @@ int coil_future_done(const coil_future *f)
 /* Run the callbacks one at a time, taking each off the list before calling
  * it: a callback may add or remove others, or release the future's other
  * references (the dispatch holds its own). */
-static void dispatch(void *arg)
+void coil__future_dispatch(void *arg)
 {
     coil_future *f = arg;
     while (f->ncallbacks > 0) {
@@ -221,6 +201,12 @@ int coil_future_cancel(coil_future *f)
         return 0;
     coil__future_finish(f, COIL_CANCELLED, NULL, 0);
     return 1;
+}
+
+int coil__future_settled(void *arg)
+{
+    const coil_future *f = arg;
+    return is_done(f) && !coil__work_queued(&f->dispatch);
 }
 
 int coil_future_result(coil_future *f, void **out)

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "coil.h"
+#include "debug.h"
 #include "loop.h"
 
 #pragma GCC visibility push(hidden)
@@ -32,12 +33,54 @@ struct coil_future {
     coil__list waiters;           /* tasks suspended in coil_await on it */
 };
 
-/* Set up a future embedded in something else (a task), with one reference. */
-void coil__future_init(coil_future *f, coil_loop *loop, int is_task);
+/* The loop callback that runs a done future's callbacks. */
+void coil__future_dispatch(void *arg);
+
+/* Set up a future embedded in something else (a task), with one
+ * reference.  Inline, field by field: tasks make one per spawn. */
+static inline void coil__future_init(coil_future *f, coil_loop *loop,
+                                     int is_task)
+{
+#ifdef COIL_DEBUG_CHECKS
+    f->magic = COIL__MAGIC_LIVE;
+#endif
+    f->loop = loop;
+    f->refs = 1;
+    f->state = COIL_PENDING;
+    f->is_task = (uint8_t)is_task;
+    f->error_read = 0;
+    coil__work_init(&f->dispatch, coil__future_dispatch, f);
+    f->error = 0;
+    f->result = NULL;
+    f->callbacks = NULL;
+    f->ncallbacks = f->cap = 0;
+    coil__list_init(&f->waiters);
+}
+
+static inline int coil__future_is_done(const coil_future *f)
+{
+    return f->state == COIL_DONE || f->state == COIL_CANCELLED;
+}
+
+/* coil_future_result for a future known to be done. */
+static inline int coil__future_outcome(coil_future *f, void **out)
+{
+    if (f->state == COIL_DONE && f->error == 0) {
+        if (out)
+            *out = f->result;
+        return 0;
+    }
+    return coil_future_result(f, out);
+}
 
 /* Move f to a final state (COIL_DONE with result/error, or COIL_CANCELLED)
  * and schedule its callbacks.  Returns 0, or -1 with errno EALREADY. */
 int coil__future_finish(coil_future *f, int state, void *result, int error);
+
+/* Whether the future arg is done and its done-callbacks have run: the
+ * condition an await outside any task runs the loop until, as asyncio's
+ * run_until_complete does. */
+int coil__future_settled(void *arg);
 
 /* Provided by task.c for futures that are tasks. */
 int coil__task_cancel_future(coil_future *f);

@@ -34,6 +34,7 @@
 
 #include "coil.h"
 #include "debug.h"
+#include "future.h"
 #include "list.h"
 #include "loop.h"
 #include "poll.h"
@@ -63,14 +64,12 @@ struct coil_handle {
 
 struct coil_loop {
     coil__runq q;            /* first: loop.h reaches it without a call */
-    const char *thread;      /* owner's thread_token */
     coil__poll *poll;
     coil__timer_heap timers; /* coil_handle.timer */
     coil_time now;           /* the clock, if read in this iteration */
     int now_valid;           /* whether it was */
     atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
-    coil__list tasks;        /* task.c's live tasks */
     coil__signals *signals;  /* signal.c's state, made on first use */
     coil__io *io;            /* io.c's fd table, made on first use */
     coil__inbox *inbox;      /* thread.c's: what other threads post */
@@ -81,9 +80,11 @@ struct coil_loop {
     coil_time slow;          /* debug: report callbacks longer than this */
 };
 
-static __thread char thread_token;       /* its address names the thread */
+__thread char coil__loop_token;          /* its address names the thread */
+__thread coil_loop *coil__loop_running;  /* the loop running on this thread */
 static __thread coil_loop *default_loop;
-static __thread coil_loop *current_loop;
+#define thread_token coil__loop_token
+#define current_loop coil__loop_running
 
 /* ------------------------------------------------------------ handles */
 
@@ -102,7 +103,7 @@ static coil_handle *handle_new(coil_loop *loop, coil_callback fn, void *arg,
     h->fn = fn;
     h->arg = arg;
     h->loop = loop;
-    h->thread = loop->thread;
+    h->thread = loop->q.thread;
     atomic_init(&h->refs, caller_ref ? 2u : 1u);
     h->state = PENDING;
 #ifdef COIL_DEBUG_CHECKS
@@ -267,7 +268,7 @@ coil_loop *coil_loop_new(void)
         errno = err;
         return NULL;
     }
-    loop->thread = &thread_token;
+    loop->q.thread = &thread_token;
     loop->inbox = coil__inbox_open(loop, loop->poll);
     if (!loop->inbox) {
         coil__poll_free(loop->poll);
@@ -278,7 +279,7 @@ coil_loop *coil_loop_new(void)
     loop->inbox_flag = coil__inbox_flag(loop->inbox);
     coil__list_init(&loop->q.ready);
     coil__list_init(&loop->q.batch);
-    coil__list_init(&loop->tasks);
+    coil__list_init(&loop->q.tasks);
     coil__timers_init(&loop->timers);
     atomic_init(&loop->running, 0);
     atomic_init(&loop->stopping, 0);
@@ -293,7 +294,7 @@ static int check_owned(const coil_loop *loop)
         errno = EINVAL;
         return -1;
     }
-    if (loop->thread != &thread_token) {
+    if (loop->q.thread != &thread_token) {
         errno = EPERM;
         return -1;
     }
@@ -314,8 +315,8 @@ static int is_stopping(coil_loop *loop)
  * them so that a later unlink by task.c touches no freed memory. */
 static void detach_tasks(coil_loop *loop)
 {
-    while (!coil__list_empty(&loop->tasks))
-        coil__list_remove(loop->tasks.next);
+    while (!coil__list_empty(&loop->q.tasks))
+        coil__list_remove(loop->q.tasks.next);
 }
 
 int coil_loop_close(coil_loop *loop)
@@ -338,7 +339,7 @@ int coil_loop_close(coil_loop *loop)
     }
     coil__inbox_close(loop->inbox);   /* before the poller: others wake it */
     if (loop->q.debug)
-        coil__task_report_pending(&loop->tasks);
+        coil__task_report_pending(&loop->q.tasks);
     detach_tasks(loop);
     coil__signals_free(loop->signals);
     coil__io_free(loop->io);
@@ -418,23 +419,6 @@ coil__io **coil__loop_io(coil_loop *loop)
     return &loop->io;
 }
 
-coil__list *coil__loop_tasks(coil_loop *loop)
-{
-    return loop ? &loop->tasks : NULL;
-}
-
-int coil__loop_owned(const coil_loop *loop)
-{
-    return loop && loop->thread == &thread_token;
-}
-
-coil_loop *coil__loop_resolve(coil_loop *loop)
-{
-    if (loop)
-        return loop;
-    return current_loop ? current_loop : coil_loop_default();
-}
-
 /* ---------------------------------------------------------- one iteration */
 
 /* The loop's time in this iteration: read on first use, then cached. */
@@ -508,6 +492,18 @@ static void run_ready(coil_loop *loop)
     }
 }
 
+/* Whether the run's condition holds.  The usual one, a future settled, is
+ * ruled out inline while the future is pending: this runs per task step. */
+static int until_met(const coil_loop *loop)
+{
+    if (!loop->until)
+        return 0;
+    if (loop->until == coil__future_settled &&
+        !coil__future_is_done(loop->until_arg))
+        return 0;
+    return loop->until(loop->until_arg);
+}
+
 /* Whether the next iteration may begin where the batch ran out, without
  * going back to the loop's stack: when all it would do between the two is
  * take the ready queue as its batch — no timers to look at, no clock read
@@ -518,7 +514,7 @@ static int quiet_turn(coil_loop *loop)
     return coil__timers_first(&loop->timers) == NULL &&
            loop->q.items_unclocked < CLOCK_EVERY && !is_stopping(loop) &&
            !atomic_load_explicit(loop->inbox_flag, memory_order_acquire) &&
-           !(loop->until && loop->until(loop->until_arg));
+           !until_met(loop);
 }
 
 coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)

@@ -37,7 +37,16 @@ typedef struct coil__runq {
     coil__list batch;             /* what this iteration runs, from ready */
     unsigned items_unclocked;     /* work items run since the clock was read */
     int debug;                    /* debug mode (debug.h) */
+    const char *thread;           /* the owner's &coil__loop_token */
+    coil__list tasks;             /* task.c's live tasks */
 } coil__runq;
+
+/* Per thread: a byte whose address names the thread, and the loop that
+ * runs on it now (NULL when none does). */
+extern __thread char coil__loop_token
+    __attribute__((tls_model("initial-exec")));
+extern __thread coil_loop *coil__loop_running
+    __attribute__((tls_model("initial-exec")));
 
 static inline coil__runq *coil__loop_runq(coil_loop *loop)
 {
@@ -94,7 +103,12 @@ static inline void coil__timer_disarm(coil_handle **h)
 
 /* loop if not NULL, else the loop running on this thread, else the
  * thread's default loop (made on demand; NULL with errno if that fails). */
-coil_loop *coil__loop_resolve(coil_loop *loop);
+static inline coil_loop *coil__loop_resolve(coil_loop *loop)
+{
+    if (loop)
+        return loop;
+    return coil__loop_running ? coil__loop_running : coil_loop_default();
+}
 
 /* Run iterations until done(arg) returns nonzero (checked before each
  * iteration and after it) or the loop is stopped.  What coil_await does
@@ -104,11 +118,19 @@ coil_loop *coil__loop_resolve(coil_loop *loop);
  * coil_loop_stop before done). */
 int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg);
 
-/* The loop's list of live tasks; task.c links and unlinks them. */
-coil__list *coil__loop_tasks(coil_loop *loop);
+/* The loop's list of live tasks (NULL for NULL); task.c links and
+ * unlinks them. */
+static inline coil__list *coil__loop_tasks(coil_loop *loop)
+{
+    return loop ? &coil__loop_runq(loop)->tasks : NULL;
+}
 
-/* Whether the calling thread owns loop (made it).  Cheap. */
-int coil__loop_owned(const coil_loop *loop);
+/* Whether the calling thread owns loop (made it). */
+static inline int coil__loop_owned(const coil_loop *loop)
+{
+    return loop && ((const coil__runq *)(const void *)loop)->thread ==
+                       &coil__loop_token;
+}
 
 /* Set loop's stop flag (coil_loop_stop's work, once thread.c has made
  * sure the loop is alive). */

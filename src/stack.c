@@ -46,6 +46,11 @@ typedef struct size_class {
 typedef struct pool {
     size_class *classes;
     size_t nclasses;
+    /* The class the last allocation came from, and the size it was asked
+     * for (0: the default): a thread mostly spawns one kind of coroutine,
+     * so alloc and free find their class without a lookup or a rounding. */
+    size_class *last;
+    size_t last_request;
     slab *slabs;
     size_t nslabs, slabs_cap;
     size_t max_idle, in_use;
@@ -215,6 +220,7 @@ static size_class *get_class(pool *p, size_t size)
     if (!classes)
         return NULL;
     p->classes = classes;
+    p->last = NULL;              /* it may have moved */
     size_class *c = &classes[p->nclasses++];
     memset(c, 0, sizeof *c);
     c->size = size;
@@ -267,7 +273,7 @@ static int carve(pool *p, size_class *c, coil__stack *st)
     return 0;
 }
 
-static int alloc_pooled(coil__stack *st, size_t size)
+static int alloc_pooled(coil__stack *st, size_t request, size_t size)
 {
     pool *p = get_pool();
     size_class *c = p ? get_class(p, size) : NULL;
@@ -275,6 +281,8 @@ static int alloc_pooled(coil__stack *st, size_t size)
         errno = ENOMEM;
         return -1;
     }
+    p->last = c;
+    p->last_request = request;
     if (!list_pop(&c->warm, st) && !list_pop(&c->cold, st)) {
         if (carve(p, c, st) != 0) {
             errno = ENOMEM;
@@ -299,7 +307,8 @@ static int alloc_unpooled(coil__stack *st, size_t size)
     return 0;
 }
 
-int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
+__attribute__((noinline)) static int alloc_slow(coil__stack *st, size_t size,
+                                                int pooled)
 {
     size_t rounded = coil__stack_round_size(size);
     if (!st || rounded == 0) {
@@ -309,13 +318,31 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
     if (coil__guard_thread_init() != 0)
         return -1;
     st->owner = NULL;
-    return pooled ? alloc_pooled(st, rounded) : alloc_unpooled(st, rounded);
+    return pooled ? alloc_pooled(st, size, rounded)
+                  : alloc_unpooled(st, rounded);
 }
 
-static void release_pooled(coil__stack *st)
+int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
+{
+    /* The hot path, kept apart so that it saves no registers: a warm stack
+     * of the class asked for last time. */
+    pool *p = thread_pool;
+    if (pooled && p && p->last && size == p->last_request && st) {
+        stack_list *warm = &p->last->warm;
+        if (warm->count > 0) {
+            *st = warm->items[--warm->count];
+            st->owner = NULL;
+            p->in_use++;
+            return 0;
+        }
+    }
+    return alloc_slow(st, size, pooled);
+}
+
+__attribute__((noinline)) static void release_pooled(coil__stack *st)
 {
     pool *p = thread_pool;
-    size_class *c = p ? get_class(p, st->size) : NULL;
+    size_class *c = get_class(p, st->size);
     p->in_use--;
     if (c && c->warm.count < p->max_idle && list_push(&c->warm, st) == 0)
         return;
@@ -328,17 +355,33 @@ static void release_pooled(coil__stack *st)
      * thread exits, which is better than failing a free. */
 }
 
+__attribute__((noinline)) static void release_unpooled(coil__stack *st)
+{
+    char *guard = st->lo - COIL__GUARD_SIZE;
+    coil__guard_release(guard, st->mode);
+    munmap(guard, COIL__GUARD_SIZE + st->size);
+    st->lo = NULL;
+}
+
 void coil__stack_free(coil__stack *st)
 {
     if (!st || !st->lo)
         return;
     coil__guard_check(st);
-    if (st->pooled) {
-        release_pooled(st);
+    if (!st->pooled) {
+        release_unpooled(st);
+        return;
+    }
+    /* The hot path: back on the warm list of the class last used, with
+     * room there (a list that must grow takes the slow path). */
+    pool *p = thread_pool;
+    size_class *c = p->last;
+    if (c && c->size == st->size && c->warm.count < p->max_idle &&
+        c->warm.count < c->warm.cap) {
+        c->warm.items[c->warm.count++] = *st;
+        p->in_use--;
     } else {
-        char *guard = st->lo - COIL__GUARD_SIZE;
-        coil__guard_release(guard, st->mode);
-        munmap(guard, COIL__GUARD_SIZE + st->size);
+        release_pooled(st);
     }
     st->lo = NULL;
 }

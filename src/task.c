@@ -98,22 +98,29 @@ static void default_name(char *dst)
     unsigned long id = next_task_id();
     char *t = last_name.text;
     if (last_name.len != 0 && id == last_name.id + 1) {
+        /* Copy the last name, then count up in both copies byte by byte:
+         * copying after the byte stores would read them back at once,
+         * which the CPU cannot forward (a stall longer than all of this). */
+        memcpy(dst, t, COIL_NAME_MAX);
         size_t i = last_name.len;
-        while (i > PREFIX_LEN && t[i - 1] == '9')
+        while (i > PREFIX_LEN && t[i - 1] == '9') {
             t[--i] = '0';
-        if (i > PREFIX_LEN) {
-            t[i - 1]++;
-        } else {                  /* 99..9 + 1: one digit more */
-            t[PREFIX_LEN] = '1';
-            t[last_name.len++] = '0';
-            t[last_name.len] = '\0';
+            dst[i] = '0';
         }
+        if (i > PREFIX_LEN) {
+            dst[i - 1] = ++t[i - 1];
+            last_name.id = id;
+            return;
+        }
+        t[PREFIX_LEN] = '1';          /* 99..9 + 1: one digit more */
+        t[last_name.len++] = '0';
+        t[last_name.len] = '\0';
     } else {
         coil__set_name(t, sizeof last_name.text, NULL, "Task-", id);
         last_name.len = strlen(t);
     }
     last_name.id = id;
-    memcpy(dst, t, COIL_NAME_MAX);    /* fixed size: no call */
+    memcpy(dst, t, COIL_NAME_MAX);    /* rare: a new digit, or a gap */
 }
 
 static coil_task *from_future(coil_future *f)
@@ -149,7 +156,7 @@ static void retire(coil_task *t)
         coil__coro_fini(t->coro);
         t->coro = NULL;
     }
-    coil_future_release(&t->fut);     /* the task's hold on itself */
+    coil_task_release(t);             /* the task's hold on itself */
 }
 
 /* Mark t as the running task, before switching to it. */
@@ -339,22 +346,10 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     coil_task *t = task_alloc();
     if (!t)
         return NULL;
-    coil__future_init(&t->fut, loop, 1);
     if (attr->name && *attr->name)
         coil__set_name(t->name, sizeof t->name, attr->name, "", 0);
     else
         default_name(t->name);
-    t->coro = NULL;
-    t->fn = fn;
-    t->arg = arg;
-    t->fn_name = fn_name ? fn_name : "?";
-    t->cleanup = NULL;
-    t->awaiting = NULL;
-    t->cancel_requests = t->delivered = t->shield_depth = 0;
-    t->flags = attr->flags;
-    t->exit_error = 0;
-    t->started = t->unwinding = 0;
-    t->debug = (uint8_t)coil__loop_runq(loop)->debug;
     unsigned cflags = COIL__CORO_BORROW_NAME;
     if (attr->flags & COIL_TASK_NOFP)
         cflags |= COIL_CORO_NOFP;
@@ -366,18 +361,40 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
         errno = e;
         return NULL;
     }
-    t->coro = &t->coro_storage;
+    coil__future_init(&t->fut, loop, 1);
     t->fut.refs = 2;                  /* the caller's, and the task's own */
+    t->coro = &t->coro_storage;
+    t->fn = fn;
+    t->arg = arg;
+    t->fn_name = fn_name ? fn_name : "?";
+    t->cleanup = NULL;
+    t->awaiting = NULL;
+    t->cancel_requests = t->delivered = t->shield_depth = 0;
+    t->flags = attr->flags;
+    t->exit_error = 0;
+    t->started = t->unwinding = 0;
+    t->debug = (uint8_t)coil__loop_runq(loop)->debug;
     coil__list_push_back(coil__loop_tasks(loop), &t->link);
-    coil__work_init(&t->next_step, step, t);
     coil__list_init(&t->wait_link);
-    schedule_step(t);
+    /* Its first step, queued: it cannot be queued already. */
+    t->next_step.fn = step;
+    t->next_step.arg = t;
+    coil__list_push_back(&coil__loop_runq(loop)->ready, &t->next_step.node);
     return t;
 }
 
 int coil_task_release(coil_task *t)
 {
-    return t ? coil_future_release(&t->fut) : 0;
+    if (!t)
+        return 0;
+#ifndef COIL_DEBUG_CHECKS
+    /* Inline the common case: not the last reference. */
+    if (t->fut.refs > 1) {
+        t->fut.refs--;
+        return 0;
+    }
+#endif
+    return coil_future_release(&t->fut);
 }
 
 void coil__task_free_future(coil_future *f)
@@ -687,17 +704,18 @@ void coil__task_wake_waiters(coil_future *f)
 
 static int await_in_task(coil_task *t, coil_future *f, void **out)
 {
-    if (would_deadlock(t, f)) {
-        errno = EDEADLK;
-        return -1;
-    }
-    if (!coil_future_done(f)) {
+    if (!coil__future_is_done(f)) {
+        if (would_deadlock(t, f)) {
+            errno = EDEADLK;
+            return -1;
+        }
         if (deliverable(t))
             return deliver(t);
         coil__list_push_back(&f->waiters, &t->wait_link);
         t->awaiting = f;
-        while (!coil_future_done(f) && !deliverable(t))
+        do
             suspend(t);
+        while (!coil__future_is_done(f) && !deliverable(t));
         t->awaiting = NULL;
         coil__list_remove(&t->wait_link);
         /* A request that arrived meanwhile wins over the outcome (which
@@ -705,16 +723,8 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
         if (deliverable(t))
             return deliver(t);
     }
-    return coil_future_result(f, out);
-}
-
-/* Outside a task, an await returns once f is done and its done-callbacks
- * have run, as asyncio's run_until_complete does. */
-static int future_is_settled(void *arg)
-{
-    const coil_future *f = arg;
-    return (f->state == COIL_DONE || f->state == COIL_CANCELLED) &&
-           !coil__work_queued(&f->dispatch);
+    /* A done future is never a cycle: a task that ended awaits nothing. */
+    return coil__future_outcome(f, out);
 }
 
 int coil_await(coil_future *f, void **out)
@@ -725,8 +735,8 @@ int coil_await(coil_future *f, void **out)
     }
     if (current_task)
         return await_in_task(current_task, f, out);
-    if (!future_is_settled(f) &&
-        coil__loop_run_until(f->loop, future_is_settled, f) != 0)
+    if (!coil__future_settled(f) &&
+        coil__loop_run_until(f->loop, coil__future_settled, f) != 0)
         return -1;
     return coil_future_result(f, out);
 }

@@ -309,6 +309,7 @@ coil__ctx_switch_nofp_inline(coil_ctx *from, const coil_ctx *to, void *arg)
     return result;
 }
 
+#define COIL__CTX_INLINE 1       /* the two macros below are in effect */
 #define coil_ctx_switch(from, to, arg)                                      \
     coil__ctx_switch_inline((from), (to), (arg))
 #define coil_ctx_switch_nofp(from, to, arg)                                 \
