@@ -209,11 +209,39 @@ static inline void switch_between(coil_coro *from, coil_coro *to)
 #endif
 }
 
-void coil__coro_exit(coil_coro *to, void *result)
+/* Every suspension by hand-off switches from the one copy of this in
+ * coil__coro_transfer, so a suspended coroutine's resume address is the
+ * same for all (the jump to it is predicted, and with coil__ctx_handoff
+ * the return-stack buffer's top is it).  Ends make their own copies (in
+ * coil__coro_exit, coro_main_tail): nothing resumes there. */
+static inline __attribute__((always_inline)) void transfer(coil_coro *to,
+                                                          int ending)
+{
+    coil_coro *from = current;
+    coil__guard_check(&from->stack);
+    from->state = ending ? COIL_CORO_DEAD : COIL_CORO_SUSPENDED;
+#ifdef COIL_ASAN
+    hand_over(from, to, ending ? NULL : &from->fake_stack);
+#else
+    hand_over(from, to, NULL);
+#endif
+    switch_between(from, to);
+#ifdef COIL_ASAN
+    landed(from, from->fake_stack);
+#endif
+}
+
+void coil__coro_transfer(coil_coro *to, int ending)
+{
+    transfer(to, ending);
+}
+
+static inline __attribute__((always_inline, noreturn)) void
+exit_to(coil_coro *to, void *result)
 {
     coil_coro *co = current;
     if (to) {
-        coil__coro_transfer(to, 1);
+        transfer(to, 1);
     } else {
         co->state = COIL_CORO_DEAD;
         coil__guard_check(&co->stack);
@@ -226,6 +254,21 @@ void coil__coro_exit(coil_coro *to, void *result)
 #endif
     }
     abort();                             /* a dead coroutine is never resumed */
+}
+
+void coil__coro_exit(coil_coro *to, void *result)
+{
+    exit_to(to, result);
+}
+
+/* The entry of a COIL__CORO_TAIL coroutine: its function says whom to end
+ * into, and the switch is made right here, every call returned. */
+static void *coro_main_tail(void *data, void *arg)
+{
+    coil_coro *co = data;
+    (void)arg;
+    landed(co, NULL);
+    exit_to(co->fn(co->arg), NULL);
 }
 
 /* ------------------------------------------------------------------- API */
@@ -281,8 +324,17 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
     co->thread = &thread_token;
     co->state = COIL_CORO_CREATED;
     co->nofp = (attr->flags & COIL_CORO_NOFP) != 0;
-    coil_ctx_make(&co->ctx, co->stack.lo, co->stack.size - next_color(),
-                  coro_main, co, NULL);
+    size_t size = co->stack.size - next_color();
+#if defined(__x86_64__)
+    if (attr->flags & COIL__CORO_TAIL)
+        coil__ctx_make_tail(&co->ctx, co->stack.lo, size, coro_main_tail, co,
+                            NULL);
+    else
+#endif
+        coil_ctx_make(&co->ctx, co->stack.lo, size,
+                      attr->flags & COIL__CORO_TAIL ? coro_main_tail
+                                                    : coro_main,
+                      co, NULL);
     stack_acquired(co);
 #ifdef COIL_TSAN
     co->tsan_fiber = __tsan_create_fiber(0);
@@ -387,25 +439,6 @@ int coil_coro_resume(coil_coro *co, void *in, void **out)
         return -1;
     coil__coro_resume_any(co, in, out);
     return 0;
-}
-
-/* Every hand-off, a suspension or an end, switches from this one call
- * site: the resumed side was suspended here too, so the return-stack
- * buffer's top is its resume address (coil__ctx_handoff relies on it). */
-void coil__coro_transfer(coil_coro *to, int ending)
-{
-    coil_coro *from = current;
-    coil__guard_check(&from->stack);
-    from->state = ending ? COIL_CORO_DEAD : COIL_CORO_SUSPENDED;
-#ifdef COIL_ASAN
-    hand_over(from, to, ending ? NULL : &from->fake_stack);
-#else
-    hand_over(from, to, NULL);
-#endif
-    switch_between(from, to);
-#ifdef COIL_ASAN
-    landed(from, from->fake_stack);
-#endif
 }
 
 int coil_coro_yield(void *out, void **in)

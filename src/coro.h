@@ -56,6 +56,13 @@ struct coil_coro {
  * is its task's), so point at it instead of copying it. */
 #define COIL__CORO_BORROW_NAME (1u << 31)
 
+/* An internal coil_coro_attr flag: the coroutine's function returns, as a
+ * void *, the coroutine to end into — coil__coro_exit(returned, NULL) —
+ * and that last switch is made with no call of the coroutine's left
+ * pending (on x86_64 its start is a jump, see coil__ctx_make_tail), so
+ * whoever it resumes returns along predicted addresses.  Tasks use it. */
+#define COIL__CORO_TAIL (1u << 30)
+
 
 #pragma GCC visibility push(hidden)
 
@@ -64,6 +71,10 @@ struct coil_coro {
  * (asm/x86_64_sysv.S explains). */
 void *coil__ctx_handoff(coil_ctx *from, const coil_ctx *to, void *arg);
 void *coil__ctx_handoff_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
+#if defined(__x86_64__)
+int coil__ctx_make_tail(coil_ctx *ctx, void *stack, size_t size,
+                        coil_ctx_entry entry, void *data, coil_ctx *link);
+#endif
 
 /* The coroutine running on this thread (NULL: the thread's own stack);
  * what coil_coro_current() returns, for the scheduler's hot paths. */

@@ -200,7 +200,9 @@ void coil__guard_report_overflow(const coil__stack *st, const char *detail)
 {
     char msg[512], *p = msg, *end = msg + sizeof msg;
     p = put_str(p, end, "coil: stack overflow in coroutine '");
-    p = put_str(p, end, st->owner ? st->owner : "?");
+    /* A task's default name is formatted only when first asked for: one
+     * that overflows before that shows as "?". */
+    p = put_str(p, end, st->owner && *st->owner ? st->owner : "?");
     p = put_str(p, end, "' (stack ");
     p = put_uint(p, end, st->size / 1024);
     p = put_str(p, end, " KiB)");

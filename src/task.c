@@ -58,7 +58,8 @@ struct coil_task {
     uint8_t started;
     uint8_t debug;                /* its loop was in debug mode at spawn */
     uint8_t unwinding;
-    char name[COIL_NAME_MAX];
+    unsigned long id;             /* N of a default name "Task-N" */
+    char name[COIL_NAME_MAX];     /* "" until a default name is asked for */
     coil_coro coro_storage;       /* what coro points to while it lives */
 };
 
@@ -83,44 +84,14 @@ static unsigned long next_task_id(void)
     return ids_next++;
 }
 
-/* The thread's last default name, "Task-N", kept up to date by counting
- * in its decimal digits (mostly one changes) rather than formatted anew. */
-static __thread struct {
-    unsigned long id;
-    char text[COIL_NAME_MAX];     /* "Task-" and N's digits, NUL-padded */
-    size_t len;
-} last_name;
-
-enum { PREFIX_LEN = 5 };          /* "Task-" */
-
-static void default_name(char *dst)
+/* A task's name: given at spawn, or "Task-N", formatted only when first
+ * asked for (most tasks never are; formatting costs a tenth of a spawn). */
+static const char *task_name(const coil_task *ct)
 {
-    unsigned long id = next_task_id();
-    char *t = last_name.text;
-    if (last_name.len != 0 && id == last_name.id + 1) {
-        /* Copy the last name, then count up in both copies byte by byte:
-         * copying after the byte stores would read them back at once,
-         * which the CPU cannot forward (a stall longer than all of this). */
-        memcpy(dst, t, COIL_NAME_MAX);
-        size_t i = last_name.len;
-        while (i > PREFIX_LEN && t[i - 1] == '9') {
-            t[--i] = '0';
-            dst[i] = '0';
-        }
-        if (i > PREFIX_LEN) {
-            dst[i - 1] = ++t[i - 1];
-            last_name.id = id;
-            return;
-        }
-        t[PREFIX_LEN] = '1';          /* 99..9 + 1: one digit more */
-        t[last_name.len++] = '0';
-        t[last_name.len] = '\0';
-    } else {
-        coil__set_name(t, sizeof last_name.text, NULL, "Task-", id);
-        last_name.len = strlen(t);
-    }
-    last_name.id = id;
-    memcpy(dst, t, COIL_NAME_MAX);    /* rare: a new digit, or a gap */
+    coil_task *t = (coil_task *)ct;   /* the buffer is the task's own */
+    if (t->name[0] == '\0')
+        coil__set_name(t->name, sizeof t->name, NULL, "Task-", t->id);
+    return t->name;
 }
 
 static coil_task *from_future(coil_future *f)
@@ -217,11 +188,13 @@ static void suspend(coil_task *t)
 }
 
 /* End the running task t in `state` (its function's result or error, or
- * cancelled), on its own stack: complete its future, then hand off to the
- * next task step of the batch or go back to the loop, leaving t to be
- * reaped. */
-__attribute__((noreturn)) static void task_exit(coil_task *t, int state,
-                                                void *result)
+ * cancelled), on its own stack: complete its future and pick the next task
+ * step of the batch to hand off to, leaving t to be reaped.  Returns that
+ * task's coroutine, or NULL to go back to the loop; the caller makes the
+ * switch (coil__coro_exit).  If t ended inside a coroutine of its own, it
+ * goes back to the step that resumes the task's coroutine, which retires
+ * it when it sees it done, and does not return. */
+static coil_coro *task_end(coil_task *t, int state, void *result)
 {
     if (state == COIL_DONE)
         coil__future_finish(&t->fut, COIL_DONE,
@@ -229,8 +202,6 @@ __attribute__((noreturn)) static void task_exit(coil_task *t, int state,
     else
         coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0);
     if (coil__coro_running != t->coro) {
-        /* Ended inside a coroutine of its own: the step that resumes the
-         * task's coroutine retires it when it sees it done. */
         coil_coro_yield(NULL, NULL);
         abort();
     }
@@ -240,17 +211,25 @@ __attribute__((noreturn)) static void task_exit(coil_task *t, int state,
         coil_task *next = w->arg;
         if (next != t) {              /* its own step, if queued, is spent */
             enter(next);
-            coil__coro_exit(next->coro, NULL);
+            return next->coro;
         }
     }
-    coil__coro_exit(NULL, NULL);
+    return NULL;
 }
 
+__attribute__((noreturn)) static void task_exit(coil_task *t, int state,
+                                                void *result)
+{
+    coil__coro_exit(task_end(t, state, result), NULL);
+}
+
+/* The task's coroutine function (COIL__CORO_TAIL): returns the coroutine
+ * to end into, and coro.c switches there with nothing left pending. */
 static void *coroutine_body(void *arg)
 {
     coil_task *t = arg;
     reap();                           /* it may have been handed the CPU */
-    task_exit(t, COIL_DONE, t->fn(t->arg));
+    return task_end(t, COIL_DONE, t->fn(t->arg));
 }
 
 /* ---------------------------------------------------------------- spawn */
@@ -346,11 +325,12 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     coil_task *t = task_alloc();
     if (!t)
         return NULL;
+    t->id = next_task_id();
     if (attr->name && *attr->name)
         coil__set_name(t->name, sizeof t->name, attr->name, "", 0);
     else
-        default_name(t->name);
-    unsigned cflags = COIL__CORO_BORROW_NAME;
+        t->name[0] = '\0';           /* task_name() formats it */
+    unsigned cflags = COIL__CORO_BORROW_NAME | COIL__CORO_TAIL;
     if (attr->flags & COIL_TASK_NOFP)
         cflags |= COIL_CORO_NOFP;
     coil_coro_attr ca = {.name = t->name, .stack_size = attr->stack_size,
@@ -388,21 +368,25 @@ int coil_task_release(coil_task *t)
     if (!t)
         return 0;
 #ifndef COIL_DEBUG_CHECKS
-    /* Inline the common case: not the last reference. */
-    if (t->fut.refs > 1) {
-        t->fut.refs--;
+    /* Inline what coil_future_release would do for a task. */
+    if (--t->fut.refs > 0)
         return 0;
-    }
-#endif
+    if (t->fut.callbacks)
+        free(t->fut.callbacks);
+    coil__task_free_future(&t->fut);
+    return 0;
+#else
     return coil_future_release(&t->fut);
+#endif
 }
 
 void coil__task_free_future(coil_future *f)
 {
     coil_task *t = from_future(f);
-    if (t->debug && f->state == COIL_DONE && f->error && !f->error_read)
+    if (__builtin_expect(t->debug, 0) && f->state == COIL_DONE && f->error &&
+        !f->error_read)
         coil__debug_report("task '%s' (fn=%s) failed with %s and nobody "
-                           "read the error", t->name, t->fn_name,
+                           "read the error", task_name(t), t->fn_name,
                            strerrorname_np(f->error));
 #ifdef COIL_DEBUG_CHECKS
     f->magic = COIL__MAGIC_DEAD;
@@ -418,7 +402,7 @@ int coil__task_describe_step(coil_callback fn, void *arg, char *buf,
     if (fn != step)
         return 0;
     const coil_task *t = arg;
-    snprintf(buf, size, "task '%s' (fn=%s)", t->name, t->fn_name);
+    snprintf(buf, size, "task '%s' (fn=%s)", task_name(t), t->fn_name);
     return 1;
 }
 
@@ -444,7 +428,7 @@ coil_task *coil_task_current(void)
 
 const char *coil_task_name(const coil_task *t)
 {
-    return t ? t->name : "";
+    return t ? task_name(t) : "";
 }
 
 void *coil_task_error(int err)
@@ -834,16 +818,16 @@ int coil_task_describe(const coil_task *t, char *buf, size_t size)
     switch (t->fut.state) {
     case COIL_CANCELLED:
         return snprintf(buf, size, "<Task cancelled name='%s' fn=%s>",
-                        t->name, t->fn_name);
+                        task_name(t), t->fn_name);
     case COIL_DONE:
         if (t->fut.error)
             return snprintf(buf, size, "<Task done name='%s' fn=%s error=%s>",
-                            t->name, t->fn_name,
+                            task_name(t), t->fn_name,
                             strerrorname_np(t->fut.error));
         return snprintf(buf, size, "<Task done name='%s' fn=%s result=%p>",
-                        t->name, t->fn_name, t->fut.result);
+                        task_name(t), t->fn_name, t->fut.result);
     default:
-        return snprintf(buf, size, "<Task pending name='%s' fn=%s>", t->name,
+        return snprintf(buf, size, "<Task pending name='%s' fn=%s>", task_name(t),
                         t->fn_name);
     }
 }
