@@ -307,11 +307,10 @@ coil_ctx_fp_policy:
  * callee-saved, so they survive the call to entry), rbp = 0 to end frame
  * pointer chains, and the start routine as its resume address.
  * ------------------------------------------------------------------------ */
-/* The body of both make functions; `start` is the fresh frame's resume
- * address. */
-.macro MAKE name, start
+    .globl  coil_ctx_make
+    .type   coil_ctx_make, @function
     .p2align 4
-\name:
+coil_ctx_make:
     .cfi_startproc
     endbr64
     testq   %rdi, %rdi
@@ -335,7 +334,7 @@ coil_ctx_fp_policy:
     movq    %rcx, FRAME_R12(%rax)
     movq    $0, FRAME_RBX(%rax)
     movq    $0, FRAME_RBP(%rax)
-    leaq    \start(%rip), %rcx
+    leaq    coil_ctx_start(%rip), %rcx
     movq    %rcx, FRAME_PC(%rax)
     movq    $0, FRAME_SIZE(%rax)    /* the 16 bytes above: zero */
     movq    $0, FRAME_SIZE+8(%rax)
@@ -343,30 +342,7 @@ coil_ctx_fp_policy:
     xorl    %eax, %eax
     ret
     .cfi_endproc
-    .size   \name, .-\name
-.endm
-
-    .globl  coil_ctx_make
-    .type   coil_ctx_make, @function
-    MAKE    coil_ctx_make, coil_ctx_start
-
-/* ------------------------------------------------------------------------
- * int coil__ctx_make_tail(coil_ctx *ctx, void *stack, size_t size,
- *                         coil_ctx_entry entry, void *data, coil_ctx *link)
- *
- * Internal to coil (hidden): coil_ctx_make for an entry that never returns
- * (it leaves by a switch) and is entered by a jump instead of a call
- * (coil__ctx_start_tail).  Nothing of the start is then left on the
- * return-stack buffer: when the entry's last switch resumes a suspended
- * coroutine, that one's returns find the buffer as it left it, and are
- * predicted.  (With a call, the one entry left over shifts every later
- * prediction by one: measured, spawn + await of a trivial task 80 -> 65 ns
- * when nothing is left over.)  link is ignored.
- * ------------------------------------------------------------------------ */
-    .globl  coil__ctx_make_tail
-    .hidden coil__ctx_make_tail
-    .type   coil__ctx_make_tail, @function
-    MAKE    coil__ctx_make_tail, coil__ctx_start_tail
+    .size   coil_ctx_make, .-coil_ctx_make
 
 /* Tail of the checked calls above: errno = EINVAL, return -1.  Reached by
  * a jump with the caller's return address on top of the stack. */
@@ -422,11 +398,19 @@ coil_ctx_start:
     .size   coil_ctx_start, .-coil_ctx_start
 
 /* ------------------------------------------------------------------------
- * coil__ctx_start_tail: where a fresh context of coil__ctx_make_tail
- * begins.  Enters entry(data, arg) by a jump, with a return address pushed
- * by hand (the return-stack buffer never sees it) that leads to an abort:
- * such an entry must leave by a switch.
+ * coil__ctx_start_tail: internal to coil (hidden), the start routine of a
+ * task's coroutine, whose fresh frame src/coro.c writes itself (the layout
+ * of coil_ctx_make's, this as its resume address).  Enters entry(data,
+ * arg) by a jump instead of a call, with a return address pushed by hand
+ * that leads to an abort: such an entry must leave by a switch.  Nothing
+ * of the start is then left on the return-stack buffer: when the entry's
+ * last switch resumes a suspended coroutine, that one's returns find the
+ * buffer as it left it, and are predicted.  (With a call, the one entry
+ * left over shifts every later prediction by one: measured, spawn + await
+ * of a trivial task 80 -> 68 ns when nothing is left over.)
  * ------------------------------------------------------------------------ */
+    .globl  coil__ctx_start_tail
+    .hidden coil__ctx_start_tail
     .type   coil__ctx_start_tail, @function
     .p2align 4
 coil__ctx_start_tail:

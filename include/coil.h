@@ -852,8 +852,11 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
 int coil_task_release(coil_task *t);
 
 /* t as a future (borrowed: valid as long as your task reference), or NULL
- * for NULL.  Await it, read its result, add done-callbacks to it. */
+ * for NULL.  Await it, read its result, add done-callbacks to it.  A task
+ * begins with its future, so this is a cast: the macro spares a call (the
+ * function remains, for pointers and other languages). */
 coil_future *coil_task_future(coil_task *t);
+#define coil_task_future(t) ((coil_future *)(void *)(coil_task *)(t))
 
 /* The task running now, or NULL outside any task. */
 coil_task *coil_task_current(void);

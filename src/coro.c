@@ -286,6 +286,30 @@ static size_t next_color(void)
     return (size_t)(color++ % 32u) * 64u;
 }
 
+#if defined(__x86_64__)
+/* coil_ctx_make's fresh frame (asm/x86_64_sysv.S: FRAME_*, FRESH_SIZE) for
+ * a stack ending at top, resuming in coil__ctx_start_tail: written here,
+ * as the inline switch of coil/ctx.h knows the frame too, to spare a call
+ * and its argument checks on every spawn. */
+static inline void make_tail_frame(coil_ctx *ctx, char *top,
+                                   coil_ctx_entry entry, void *data)
+{
+    enum { FRESH_WORDS = 10 };
+    uint64_t *f = (uint64_t *)(((uintptr_t)top & ~(uintptr_t)15) -
+                               FRESH_WORDS * sizeof(uint64_t));
+    f[0] = 0x1f80u | (uint64_t)0x037fu << 32; /* default MXCSR, x87 CW */
+    f[1] = 0;                                 /* r15 */
+    f[2] = 0;                                 /* r14: no link */
+    f[3] = (uint64_t)(uintptr_t)data;         /* r13 */
+    f[4] = (uint64_t)(uintptr_t)entry;        /* r12 */
+    f[5] = 0;                                 /* rbx */
+    f[6] = 0;                                 /* rbp: ends frame chains */
+    f[7] = (uint64_t)(uintptr_t)coil__ctx_start_tail;  /* resume address */
+    f[8] = f[9] = 0;
+    ctx->sp = f;
+}
+#endif
+
 int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
                    coil_coro_fn fn, void *arg)
 {
@@ -327,8 +351,7 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
     size_t size = co->stack.size - next_color();
 #if defined(__x86_64__)
     if (attr->flags & COIL__CORO_TAIL)
-        coil__ctx_make_tail(&co->ctx, co->stack.lo, size, coro_main_tail, co,
-                            NULL);
+        make_tail_frame(&co->ctx, co->stack.lo + size, coro_main_tail, co);
     else
 #endif
         coil_ctx_make(&co->ctx, co->stack.lo, size,

@@ -59,7 +59,7 @@ struct coil_coro {
 /* An internal coil_coro_attr flag: the coroutine's function returns, as a
  * void *, the coroutine to end into — coil__coro_exit(returned, NULL) —
  * and that last switch is made with no call of the coroutine's left
- * pending (on x86_64 its start is a jump, see coil__ctx_make_tail), so
+ * pending (on x86_64 its start is a jump, see coil__ctx_start_tail), so
  * whoever it resumes returns along predicted addresses.  Tasks use it. */
 #define COIL__CORO_TAIL (1u << 30)
 
@@ -72,8 +72,8 @@ struct coil_coro {
 void *coil__ctx_handoff(coil_ctx *from, const coil_ctx *to, void *arg);
 void *coil__ctx_handoff_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
 #if defined(__x86_64__)
-int coil__ctx_make_tail(coil_ctx *ctx, void *stack, size_t size,
-                        coil_ctx_entry entry, void *data, coil_ctx *link);
+/* Where a COIL__CORO_TAIL coroutine's fresh frame resumes (the .S says). */
+void coil__ctx_start_tail(void);
 #endif
 
 /* The coroutine running on this thread (NULL: the thread's own stack);

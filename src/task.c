@@ -416,7 +416,7 @@ void coil__task_report_pending(coil__list *tasks)
     }
 }
 
-coil_future *coil_task_future(coil_task *t)
+coil_future *(coil_task_future)(coil_task *t)
 {
     return t ? &t->fut : NULL;
 }
