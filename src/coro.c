@@ -273,17 +273,19 @@ static void *coro_main_tail(void *data, void *arg)
 
 /* ------------------------------------------------------------------- API */
 
-/* How far below its top a new coroutine's stack starts: 0 to 1,984 bytes
- * in cache-line steps, a different one each time.  Stacks are carved at a
- * fixed stride, so their tops share their low address bits, and the few
- * cache sets those map to cannot hold the tops of hundreds of stacks: a
- * task switch then misses the cache (measured: 80% of a switch among 1,000
- * tasks).  Staggered tops spread over 32 times as many sets, and stay in
- * the stack's first page, so a small coroutine still commits one page. */
-static size_t next_color(void)
+/* How far below its top a coroutine's stack starts: 0 to 1,984 bytes in
+ * cache-line steps, fixed per stack (the pool numbers its slots as it
+ * carves them).  Stacks are carved at a fixed stride, so their tops share
+ * their low address bits, and the few cache sets those map to cannot hold
+ * the tops of hundreds of stacks: a task switch then misses the cache
+ * (measured: 80% of a switch among 1,000 tasks).  Staggered tops spread
+ * over 32 times as many sets, and stay in the stack's first page, so a
+ * small coroutine still commits one page.  Per stack rather than per
+ * coroutine, so that a stack reused from the pool (a spawn after an
+ * await) finds its frames' lines where it left them. */
+static size_t stack_color(const coil__stack *st)
 {
-    static __thread unsigned color;
-    return (size_t)(color++ % 32u) * 64u;
+    return (size_t)st->color * 64u;
 }
 
 #if defined(__x86_64__)
@@ -348,7 +350,7 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
     co->thread = &thread_token;
     co->state = COIL_CORO_CREATED;
     co->nofp = (attr->flags & COIL_CORO_NOFP) != 0;
-    size_t size = co->stack.size - next_color();
+    size_t size = co->stack.size - stack_color(&co->stack);
 #if defined(__x86_64__)
     if (attr->flags & COIL__CORO_TAIL)
         make_tail_frame(&co->ctx, co->stack.lo + size, coro_main_tail, co);

@@ -54,6 +54,7 @@ typedef struct pool {
     slab *slabs;
     size_t nslabs, slabs_cap;
     size_t max_idle, in_use;
+    unsigned carved;             /* slots carved, for their colors */
 } pool;
 
 static __thread pool *thread_pool;
@@ -270,6 +271,7 @@ static int carve(pool *p, size_class *c, coil__stack *st)
     c->carve_left--;
     st->mode = (uint8_t)coil__guard_install(guard);
     st->lo = guard + COIL__GUARD_SIZE;
+    st->color = (uint8_t)(p->carved++ % 32u);
     return 0;
 }
 
@@ -304,6 +306,7 @@ static int alloc_unpooled(coil__stack *st, size_t size)
     st->lo = guard + COIL__GUARD_SIZE;
     st->size = size;
     st->pooled = 0;
+    st->color = 0;
     return 0;
 }
 
@@ -338,6 +341,7 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
             st->size = idle->size;
             st->mode = idle->mode;
             st->pooled = idle->pooled;
+            st->color = idle->color;
             st->owner = NULL;
             p->in_use++;
             return 0;

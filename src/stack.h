@@ -42,6 +42,7 @@ typedef struct coil__stack {
     size_t size;          /* usable bytes, a page multiple */
     uint8_t mode;         /* coil_guard_mode of this stack's guard */
     uint8_t pooled;       /* carved from a pool slab (else its own mapping) */
+    uint8_t color;        /* 0..31, fixed per stack: see coro.c */
     const char *owner;    /* name for overflow reports (set by coro.c) */
 } coil__stack;
 
