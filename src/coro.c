@@ -312,16 +312,12 @@ static inline void make_tail_frame(coil_ctx *ctx, char *top,
 }
 #endif
 
-int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
-                   coil_coro_fn fn, void *arg)
+/* What every coroutine's set-up shares once its name is settled: the
+ * stack, the fields, the fresh frame.  Inlined into both callers below. */
+static inline __attribute__((always_inline)) int
+init_core(coil_coro *co, size_t stack_size, unsigned flags, coil_coro_fn fn,
+          void *arg)
 {
-    static const coil_coro_attr defaults;
-    if (!attr)
-        attr = &defaults;
-    if (!fn || attr->stack_size > COIL_STACK_MAX_SIZE) {
-        errno = EINVAL;
-        return -1;
-    }
     /* Field by field rather than memset: this is on the spawn path. */
     co->resumer_ctx.sp = NULL;
 #ifdef COIL_ASAN
@@ -332,9 +328,41 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
 #ifdef COIL_TSAN
     co->tsan_resumer = NULL;
 #endif
-    int pooled = !(attr->flags & COIL_CORO_UNPOOLED);
-    if (coil__stack_alloc(&co->stack, attr->stack_size, pooled) != 0)
+    if (coil__stack_alloc(&co->stack, stack_size,
+                          !(flags & COIL_CORO_UNPOOLED)) != 0)
         return -1;
+    co->stack.owner = co->label;
+    co->fn = fn;
+    co->arg = arg;
+    co->thread = &thread_token;
+    co->state = COIL_CORO_CREATED;
+    co->nofp = (flags & COIL_CORO_NOFP) != 0;
+    size_t size = co->stack.size - stack_color(&co->stack);
+#if defined(__x86_64__)
+    if (flags & COIL__CORO_TAIL)
+        make_tail_frame(&co->ctx, co->stack.lo + size, coro_main_tail, co);
+    else
+#endif
+        coil_ctx_make(&co->ctx, co->stack.lo, size,
+                      flags & COIL__CORO_TAIL ? coro_main_tail : coro_main,
+                      co, NULL);
+    stack_acquired(co);
+#ifdef COIL_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    return 0;
+}
+
+int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
+                    coil_coro_fn fn, void *arg)
+{
+    static const coil_coro_attr defaults;
+    if (!attr)
+        attr = &defaults;
+    if (!fn || attr->stack_size > COIL_STACK_MAX_SIZE) {
+        errno = EINVAL;
+        return -1;
+    }
     if ((attr->flags & COIL__CORO_BORROW_NAME) && attr->name) {
         co->label = attr->name;
         co->name[0] = '\0';
@@ -344,27 +372,20 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
                                                  memory_order_relaxed) + 1);
         co->label = co->name;
     }
-    co->stack.owner = co->label;
-    co->fn = fn;
-    co->arg = arg;
-    co->thread = &thread_token;
-    co->state = COIL_CORO_CREATED;
-    co->nofp = (attr->flags & COIL_CORO_NOFP) != 0;
-    size_t size = co->stack.size - stack_color(&co->stack);
-#if defined(__x86_64__)
-    if (attr->flags & COIL__CORO_TAIL)
-        make_tail_frame(&co->ctx, co->stack.lo + size, coro_main_tail, co);
-    else
-#endif
-        coil_ctx_make(&co->ctx, co->stack.lo, size,
-                      attr->flags & COIL__CORO_TAIL ? coro_main_tail
-                                                    : coro_main,
-                      co, NULL);
-    stack_acquired(co);
-#ifdef COIL_TSAN
-    co->tsan_fiber = __tsan_create_fiber(0);
-#endif
-    return 0;
+    return init_core(co, attr->stack_size, attr->flags, fn, arg);
+}
+
+int coil__coro_init_task(coil_coro *co, const char *label, size_t stack_size,
+                         int nofp, coil_coro_fn fn, void *arg)
+{
+    if (stack_size > COIL_STACK_MAX_SIZE) {
+        errno = EINVAL;
+        return -1;
+    }
+    co->label = label;
+    co->name[0] = '\0';
+    return init_core(co, stack_size,
+                     COIL__CORO_TAIL | (nofp ? COIL_CORO_NOFP : 0u), fn, arg);
 }
 
 void coil__coro_fini(coil_coro *co)

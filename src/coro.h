@@ -85,6 +85,13 @@ extern __thread coil_coro *coil__coro_running;
 int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
                     coil_coro_fn fn, void *arg);
 
+/* coil__coro_init for a task's coroutine, without an attr to build and
+ * read: label borrowed (it outlives the coroutine), the stack size given
+ * (0: the default), pooled, COIL__CORO_TAIL, COIL_CORO_NOFP if nofp.
+ * Returns 0, or -1 with errno EINVAL (stack_size too big) or ENOMEM. */
+int coil__coro_init_task(coil_coro *co, const char *label, size_t stack_size,
+                         int nofp, coil_coro_fn fn, void *arg);
+
 /* Let go of what coil__coro_init took (the stack); not the memory.  The
  * coroutine must not be running. */
 void coil__coro_fini(coil_coro *co);

@@ -330,12 +330,9 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
         coil__set_name(t->name, sizeof t->name, attr->name, "", 0);
     else
         t->name[0] = '\0';           /* task_name() formats it */
-    unsigned cflags = COIL__CORO_BORROW_NAME | COIL__CORO_TAIL;
-    if (attr->flags & COIL_TASK_NOFP)
-        cflags |= COIL_CORO_NOFP;
-    coil_coro_attr ca = {.name = t->name, .stack_size = attr->stack_size,
-                         .flags = cflags};
-    if (coil__coro_init(&t->coro_storage, &ca, coroutine_body, t) != 0) {
+    if (coil__coro_init_task(&t->coro_storage, t->name, attr->stack_size,
+                             (attr->flags & COIL_TASK_NOFP) != 0,
+                             coroutine_body, t) != 0) {
         int e = errno;
         task_free(t);
         errno = e;
