@@ -363,16 +363,12 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
         errno = EINVAL;
         return -1;
     }
-    if ((attr->flags & COIL__CORO_BORROW_NAME) && attr->name) {
-        co->label = attr->name;
-        co->name[0] = '\0';
-    } else {
-        coil__set_name(co->name, sizeof co->name, attr->name, "coro-",
-                       atomic_fetch_add_explicit(&next_id, 1,
-                                                 memory_order_relaxed) + 1);
-        co->label = co->name;
-    }
-    return init_core(co, attr->stack_size, attr->flags, fn, arg);
+    coil__set_name(co->name, sizeof co->name, attr->name, "coro-",
+                   atomic_fetch_add_explicit(&next_id, 1,
+                                             memory_order_relaxed) + 1);
+    co->label = co->name;
+    return init_core(co, attr->stack_size, attr->flags & ~COIL__CORO_TAIL, fn,
+                     arg);
 }
 
 int coil__coro_init_task(coil_coro *co, const char *label, size_t stack_size,

@@ -52,15 +52,12 @@ struct coil_coro {
     char name[COIL_NAME_MAX];
 };
 
-/* An internal coil_coro_attr flag: attr->name outlives the coroutine (it
- * is its task's), so point at it instead of copying it. */
-#define COIL__CORO_BORROW_NAME (1u << 31)
-
-/* An internal coil_coro_attr flag: the coroutine's function returns, as a
- * void *, the coroutine to end into — coil__coro_exit(returned, NULL) —
- * and that last switch is made with no call of the coroutine's left
- * pending (on x86_64 its start is a jump, see coil__ctx_start_tail), so
- * whoever it resumes returns along predicted addresses.  Tasks use it. */
+/* An internal flag (coil__coro_init_task sets it, coil__coro_init clears
+ * it): the coroutine's function returns, as a void *, the coroutine to end
+ * into — coil__coro_exit(returned, NULL) — and that last switch is made
+ * with no call of the coroutine's left pending (on x86_64 its start is a
+ * jump, see coil__ctx_start_tail), so whoever it resumes returns along
+ * predicted addresses.  Tasks use it. */
 #define COIL__CORO_TAIL (1u << 30)
 
 

@@ -44,8 +44,13 @@ int coil_future_release(coil_future *f)
                            f->is_task ? "coil_task_release"
                                       : "coil_future_release", f);
 #endif
-    if (--f->refs > 0)
-        return 0;
+    if (--f->refs == 0)
+        coil__future_destroy(f);
+    return 0;
+}
+
+void coil__future_destroy(coil_future *f)
+{
     if (f->callbacks)
         free(f->callbacks);
     if (f->is_task)
@@ -59,7 +64,6 @@ int coil_future_release(coil_future *f)
     else
         free(f);
 #endif
-    return 0;
 }
 
 int coil_future_state(const coil_future *f)
@@ -71,18 +75,13 @@ int coil_future_state(const coil_future *f)
     return f->state;
 }
 
-static int is_done(const coil_future *f)
-{
-    return f->state == COIL_DONE || f->state == COIL_CANCELLED;
-}
-
 int coil_future_done(const coil_future *f)
 {
     if (!f) {
         errno = EINVAL;
         return -1;
     }
-    return is_done(f);
+    return coil__future_is_done(f);
 }
 
 /* ----------------------------------------------------------- callbacks */
@@ -130,7 +129,7 @@ int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg)
         f->cap = cap;
     }
     f->callbacks[f->ncallbacks++] = (done_callback){fn, arg};
-    if (is_done(f))
+    if (coil__future_is_done(f))
         schedule_dispatch(f);
     return 0;
 }
@@ -155,7 +154,7 @@ int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
 
 int coil__future_finish(coil_future *f, int state, void *result, int error)
 {
-    if (is_done(f)) {
+    if (coil__future_is_done(f)) {
         errno = EALREADY;
         return -1;
     }
@@ -197,7 +196,7 @@ int coil_future_cancel(coil_future *f)
     }
     if (f->is_task)
         return coil__task_cancel_future(f);
-    if (is_done(f))
+    if (coil__future_is_done(f))
         return 0;
     coil__future_finish(f, COIL_CANCELLED, NULL, 0);
     return 1;
@@ -206,7 +205,7 @@ int coil_future_cancel(coil_future *f)
 int coil__future_settled(void *arg)
 {
     const coil_future *f = arg;
-    return is_done(f) && !coil__work_queued(&f->dispatch);
+    return coil__future_is_done(f) && !coil__work_queued(&f->dispatch);
 }
 
 int coil_future_result(coil_future *f, void **out)

@@ -33,6 +33,10 @@ struct coil_future {
     coil__list waiters;           /* tasks suspended in coil_await on it */
 };
 
+/* What dropping a future's last reference does: free its callbacks and
+ * the future (a task's memory through coil__task_free_future). */
+void coil__future_destroy(coil_future *f);
+
 /* The loop callback that runs a done future's callbacks. */
 void coil__future_dispatch(void *arg);
 

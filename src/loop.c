@@ -83,8 +83,6 @@ struct coil_loop {
 __thread char coil__loop_token;          /* its address names the thread */
 __thread coil_loop *coil__loop_running;  /* the loop running on this thread */
 static __thread coil_loop *default_loop;
-#define thread_token coil__loop_token
-#define current_loop coil__loop_running
 
 /* ------------------------------------------------------------ handles */
 
@@ -163,7 +161,7 @@ int coil_handle_cancel(coil_handle *h)
 #ifdef COIL_DEBUG_CHECKS
     coil__debug_check_live(h->magic, "coil_handle_cancel", h);
 #endif
-    if (h->thread != &thread_token) {
+    if (h->thread != &coil__loop_token) {
         errno = EPERM;
         return -1;
     }
@@ -268,7 +266,7 @@ coil_loop *coil_loop_new(void)
         errno = err;
         return NULL;
     }
-    loop->q.thread = &thread_token;
+    loop->q.thread = &coil__loop_token;
     loop->inbox = coil__inbox_open(loop, loop->poll);
     if (!loop->inbox) {
         coil__poll_free(loop->poll);
@@ -294,7 +292,7 @@ static int check_owned(const coil_loop *loop)
         errno = EINVAL;
         return -1;
     }
-    if (loop->q.thread != &thread_token) {
+    if (!coil__loop_owned(loop)) {
         errno = EPERM;
         return -1;
     }
@@ -396,7 +394,7 @@ coil_loop *coil_loop_default(void)
 
 coil_loop *coil_loop_current(void)
 {
-    return current_loop;
+    return coil__loop_running;
 }
 
 coil__poll *coil__loop_poll(coil_loop *loop)
@@ -411,7 +409,7 @@ coil__signals **coil__loop_signals(coil_loop *loop)
 
 coil_loop *coil__loop_existing(void)
 {
-    return current_loop ? current_loop : default_loop;
+    return coil__loop_running ? coil__loop_running : default_loop;
 }
 
 coil__io **coil__loop_io(coil_loop *loop)
@@ -599,9 +597,9 @@ static int check_can_run(const coil_loop *loop)
 
 static coil_loop *enter(coil_loop *loop)
 {
-    coil_loop *prev = current_loop;
+    coil_loop *prev = coil__loop_running;
     atomic_store_explicit(&loop->running, 1, memory_order_relaxed);
-    current_loop = loop;
+    coil__loop_running = loop;
     return prev;
 }
 
@@ -611,7 +609,7 @@ static void leave(coil_loop *loop, coil_loop *prev)
     loop->until = NULL;
     atomic_store(&loop->stopping, 0);
     atomic_store_explicit(&loop->running, 0, memory_order_relaxed);
-    current_loop = prev;
+    coil__loop_running = prev;
 }
 
 int coil_loop_run_forever(coil_loop *loop)

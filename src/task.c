@@ -101,7 +101,7 @@ static coil_task *from_future(coil_future *f)
 
 static int is_done(const coil_task *t)
 {
-    return t->fut.state == COIL_DONE || t->fut.state == COIL_CANCELLED;
+    return coil__future_is_done(&t->fut);
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -353,10 +353,8 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     t->debug = (uint8_t)coil__loop_runq(loop)->debug;
     coil__list_push_back(coil__loop_tasks(loop), &t->link);
     coil__list_init(&t->wait_link);
-    /* Its first step, queued: it cannot be queued already. */
-    t->next_step.fn = step;
-    t->next_step.arg = t;
-    coil__list_push_back(&coil__loop_runq(loop)->ready, &t->next_step.node);
+    coil__work_init(&t->next_step, step, t);
+    coil__loop_post(loop, &t->next_step);
     return t;
 }
 
@@ -364,16 +362,12 @@ int coil_task_release(coil_task *t)
 {
     if (!t)
         return 0;
-#ifndef COIL_DEBUG_CHECKS
-    /* Inline what coil_future_release would do for a task. */
-    if (--t->fut.refs > 0)
-        return 0;
-    if (t->fut.callbacks)
-        free(t->fut.callbacks);
-    coil__task_free_future(&t->fut);
-    return 0;
+#ifdef COIL_DEBUG_CHECKS
+    return coil_future_release(&t->fut);   /* checks for a double release */
 #else
-    return coil_future_release(&t->fut);
+    if (--t->fut.refs == 0)
+        coil__future_destroy(&t->fut);
+    return 0;
 #endif
 }
 
