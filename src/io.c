@@ -588,10 +588,11 @@ int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
     /* Born non-blocking and a socket: spare its first use the checks.
      * Without memory for the record, that first use makes it. */
     coil__io *io = *coil__loop_io(coil_task_future(coil_task_current())->loop);
+    uint8_t stream = io->fds[fd]->stream;  /* TCP's children are TCP */
     fd_state *st = slot_for(io, (int)s);
     if (st) {
         *st = (fd_state){.watch = st->watch, .io = io, .fd = (int)s,
-                         .known = 1, .socket = 1};
+                         .known = 1, .socket = 1, .stream = stream};
     }
     return (int)s;
 }

@@ -14,6 +14,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "coil.h"
@@ -161,6 +164,79 @@ static void *drained_main(void *arg)
 TEST(reads_after_a_short_read_still_see_later_data_and_the_close)
 {
     run_main(drained_main, NULL);
+}
+
+/* Read syscalls this process has made so far (/proc/self/io's syscr), or
+ * -1 where the kernel keeps no such count.  Sampling costs one read, which
+ * the kernel counts once the value is made: callers subtract it. */
+static long read_syscalls(void)
+{
+    char buf[512];
+    int fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "syscr:");
+    return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+typedef struct {
+    int fd;
+    int reader_parked;             /* set by the reader before it reads */
+} late_writer;
+
+static void *write_late(void *arg)
+{
+    late_writer *lw = arg;
+    CHECK(lw->reader_parked);      /* ran after the reader, not before */
+    CHECK(coil_write_all(lw->fd, "b", 1, NULL) == 1);
+    return NULL;
+}
+
+/* The read after a short one must cost one read syscall, not an EAGAIN
+ * first: for sockets from coil_accept as well as from coil_tcp_dial. */
+static void expect_one_read_per_message(int reader, int writer)
+{
+    char buf[64];
+    CHECK(coil_write_all(writer, "a", 1, NULL) == 1);
+    CHECK(coil_read(reader, buf, sizeof buf) == 1);   /* short: emptied */
+    late_writer lw = {writer, 0};
+    coil_task *t = coil_spawn(write_late, &lw);
+    CHECK(t);
+    long base0 = read_syscalls(), base1 = read_syscalls();
+    long before = read_syscalls();
+    lw.reader_parked = 1;
+    CHECK(coil_read(reader, buf, sizeof buf) == 1 && buf[0] == 'b');
+    long after = read_syscalls();
+    await_task(t);
+    CHECK(after - before - (base1 - base0) == 1);
+}
+
+static void *one_read_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+    CHECK(lfd >= 0);
+    int cfd = coil_tcp_dial("127.0.0.1", coil_socket_port(lfd),
+                            now() + COIL_SEC(5));
+    CHECK(cfd >= 0);
+    int sfd = coil_accept(lfd, NULL, NULL);
+    CHECK(sfd >= 0);
+    expect_one_read_per_message(sfd, cfd);
+    expect_one_read_per_message(cfd, sfd);
+    CHECK(coil_close(sfd) == 0 && coil_close(cfd) == 0 && coil_close(lfd) == 0);
+    return NULL;
+}
+
+TEST(a_read_after_a_short_read_makes_one_syscall_not_two)
+{
+    if (read_syscalls() < 0)
+        SKIP("this kernel keeps no read count in /proc/self/io");
+    run_main(one_read_main, NULL);
 }
 
 TEST(listen_on_any_ipv4_address_by_default)
@@ -747,6 +823,7 @@ TEST(ten_thousand_concurrent_loopback_connections_echo_verified_data)
 
 RUN_TESTS(T(ipv4_listen_dial_and_echo),
           T(reads_after_a_short_read_still_see_later_data_and_the_close),
+          T(a_read_after_a_short_read_makes_one_syscall_not_two),
           T(listen_on_any_ipv4_address_by_default),
           T(ipv6_listen_dial_and_echo),
           T(dial_to_a_closed_port_is_refused),
