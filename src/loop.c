@@ -47,6 +47,12 @@ enum handle_state { PENDING, RAN, CANCELLED };
 #define BUSY_POLL_INTERVAL COIL_USEC(50)
 /* ...and read the clock to find out at least once per this many items. */
 #define CLOCK_EVERY 32
+/* A poll that wakes at least this many fds' waiters turns on task.c's
+ * prefetching for the hand-offs that follow: between so many tasks' turns
+ * the kernel's IO work pushes each one's stack and struct out of the
+ * cache.  Below it (and for batches of pure computation) the tasks' memory
+ * is still cached and prefetching would only cost instructions. */
+#define PREFETCH_CROWD 16
 
 struct coil_handle {
     coil__work work;         /* in the ready queue (or a batch) when due */
@@ -579,7 +585,9 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
     }
     /* A wait that may sleep needs no clock read: it is not a busy look,
      * and a busy look right after it is at worst one syscall early. */
-    return coil__poll_wait(loop->poll, timeout) < 0 ? -1 : 0;
+    int woken = coil__poll_wait(loop->poll, timeout);
+    loop->q.prefetch = woken >= PREFETCH_CROWD;
+    return woken < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------- running */

@@ -39,6 +39,7 @@ typedef struct coil__runq {
     int debug;                    /* debug mode (debug.h) */
     const char *thread;           /* the owner's &coil__loop_token */
     coil__list tasks;             /* task.c's live tasks */
+    int prefetch;                 /* the last poll woke a crowd: task.c */
 } coil__runq;
 
 /* Per thread: a byte whose address names the thread, and the loop that
