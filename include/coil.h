@@ -90,11 +90,12 @@ coil_guard_mode coil_stack_guard_mode(void);
  * COIL_STACK_SIZE says otherwise).  Does not suspend; cannot fail. */
 size_t coil_stack_default_size(void);
 
-/* Idle stacks the calling thread's pool keeps committed for reuse (default
- * 64).  A stack released beyond that is still kept for reuse, but its
- * memory is handed back to the kernel (MADV_DONTNEED) first.  0 keeps none
- * committed.  Does not suspend.  Returns 0, or -1 with errno ENOMEM if the
- * pool could not be created. */
+/* Idle stacks the calling thread's pool keeps committed for reuse for good
+ * (default 64).  Stacks idle beyond that stay committed too until they have
+ * been idle for a whole trim period (a second; docs/stacks.md), then their
+ * memory is handed back to the kernel (MADV_DONTNEED) and only the address
+ * range kept for reuse.  0 keeps none for good.  Does not suspend.  Returns
+ * 0, or -1 with errno ENOMEM if the pool could not be created. */
 int coil_stack_pool_set_max_idle(size_t max_idle);
 
 /* ======================================================================

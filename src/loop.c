@@ -38,6 +38,7 @@
 #include "list.h"
 #include "loop.h"
 #include "poll.h"
+#include "stack.h"
 #include "thread.h"
 #include "timer.h"
 
@@ -562,6 +563,25 @@ static coil_time poll_timeout(coil_loop *loop)
     return t->when > now ? t->when - now : 0;
 }
 
+/* The thread's stack pool hands back stacks that stayed idle beyond its
+ * quota for a whole period (stack.c), and has no clock of its own: before
+ * each poll, do a trim that is due, and sleep no longer than until the
+ * next one, so that memory a burst of tasks left idle goes back even if
+ * nothing else happens.  Returns the poll's timeout so bounded. */
+static coil_time trim_stacks(coil_time timeout)
+{
+    int64_t at = coil__stack_trim_at();
+    if (at == 0)
+        return timeout;
+    coil_time now = coil_clock();
+    coil__stack_pool_trim(now);
+    at = coil__stack_trim_at();
+    if (at == 0)
+        return timeout;
+    coil_time left = at > now ? at - now : 0;
+    return timeout < 0 || left < timeout ? left : timeout;
+}
+
 /* done(arg), if given, is checked before the poll too: a loop whose
  * await finished during this iteration must not then sleep until the
  * next timer.  Returns 0, or -1 with errno if the poll failed. */
@@ -585,7 +605,7 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
     }
     /* A wait that may sleep needs no clock read: it is not a busy look,
      * and a busy look right after it is at worst one syscall early. */
-    int woken = coil__poll_wait(loop->poll, timeout);
+    int woken = coil__poll_wait(loop->poll, trim_stacks(timeout));
     loop->q.prefetch = woken >= PREFETCH_CROWD;
     return woken < 0 ? -1 : 0;
 }

@@ -5,8 +5,11 @@
  * carves stacks from slabs (one mmap holding many slots) and keeps freed
  * stacks on two LIFO lists: "warm" ones whose pages are still committed
  * (reuse costs nothing), and "cold" ones already handed back to the kernel
- * with MADV_DONTNEED because more than max_idle stacks were idle.  Memory is
- * unmapped only when the thread exits.  Slabs grow geometrically, so a
+ * with MADV_DONTNEED.  A stack goes cold only when more than max_idle
+ * stacks have been idle for a whole trim period (see trim_class): handing
+ * each one back as it is freed cost a madvise and, on reuse, a page fault
+ * for every task of a burst beyond max_idle.  Memory is unmapped only when
+ * the thread exits.  Slabs grow geometrically, so a
  * million stacks need a few thousand mappings, which the kernel merges
  * further when they are adjacent.
  */
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stack.h"
@@ -24,6 +28,15 @@
 #define MAX_SLAB_SLOTS 1024
 #define MAX_SLAB_BYTES (256u << 20)      /* slabs stay under 256 MiB */
 #define DEFAULT_MAX_IDLE 64
+/* How long stacks beyond max_idle may stay idle and committed: long enough
+ * for a program that spawns in bursts to find them warm at the next burst,
+ * short enough that a one-off peak does not hold its memory for long. */
+#define TRIM_PERIOD_NS 1000000000LL
+static int64_t trim_period = TRIM_PERIOD_NS;  /* tests may shorten it */
+/* A thread without a loop (which trims when due, coil__stack_trim_at) has
+ * its trims done by its frees: one clock read per this many frees of a
+ * stack beyond max_idle. */
+#define TRIM_CHECK_FREES 64
 
 typedef struct stack_list {
     coil__stack *items;
@@ -38,6 +51,7 @@ typedef struct slab {
 typedef struct size_class {
     size_t size;                 /* usable bytes per stack */
     stack_list warm, cold;
+    size_t low;                  /* fewest warm since the last trim */
     char *carve;                 /* next unused slot in the newest slab */
     size_t carve_left;           /* slots left there */
     size_t next_slots;           /* slots in the next slab */
@@ -55,6 +69,8 @@ typedef struct pool {
     size_t nslabs, slabs_cap;
     size_t max_idle, in_use;
     unsigned carved;             /* slots carved, for their colors */
+    int64_t trim_at;             /* CLOCK_MONOTONIC ns of the next trim, 0: none */
+    unsigned surplus_frees;      /* frees beyond max_idle, for TRIM_CHECK_FREES */
 } pool;
 
 static __thread pool *thread_pool;
@@ -135,6 +151,11 @@ static void *map_region(size_t len)
         return NULL;
     }
     return p;
+}
+
+void coil__stack_set_trim_period(int64_t ns)
+{
+    trim_period = ns > 0 ? ns : TRIM_PERIOD_NS;
 }
 
 void coil__stack_fail_next_mmaps(int n)
@@ -285,7 +306,10 @@ static int alloc_pooled(coil__stack *st, size_t request, size_t size)
     }
     p->last = c;
     p->last_request = request;
-    if (!list_pop(&c->warm, st) && !list_pop(&c->cold, st)) {
+    int warm = list_pop(&c->warm, st);
+    if (warm && c->warm.count < c->low)
+        c->low = c->warm.count;
+    if (!warm && !list_pop(&c->cold, st)) {
         if (carve(p, c, st) != 0) {
             errno = ENOMEM;
             return -1;
@@ -337,6 +361,8 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
              * load from the middle of a 16-byte store may not be
              * forwarded (measured here: about 2 ns a spawn). */
             const coil__stack *idle = &warm->items[--warm->count];
+            if (warm->count < p->last->low)
+                p->last->low = warm->count;   /* for trim_class */
             st->lo = idle->lo;
             st->size = idle->size;
             st->mode = idle->mode;
@@ -350,20 +376,101 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
     return alloc_slow(st, size, pooled);
 }
 
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Make room for n more items on l, so that a trim cannot fail halfway. */
+static int list_reserve(stack_list *l, size_t n)
+{
+    if (l->count + n <= l->cap)
+        return 0;
+    size_t cap = l->cap ? l->cap : 16;
+    while (cap < l->count + n)
+        cap *= 2;
+    coil__stack *items = realloc(l->items, cap * sizeof *items);
+    if (!items)
+        return -1;
+    l->items = items;
+    l->cap = cap;
+    return 0;
+}
+
+/* Hand back the warm stacks of c that stayed idle for the whole period
+ * beyond the first max_idle: the list is LIFO, so the bottom `low` items
+ * are exactly those nobody took since the last trim.  The newest ones
+ * stay warm.  Returns whether c still has more than max_idle warm. */
+static int trim_class(pool *p, size_class *c)
+{
+    stack_list *w = &c->warm;
+    size_t idle = c->low < w->count ? c->low : w->count;
+    if (idle > p->max_idle && list_reserve(&c->cold, idle - p->max_idle) == 0) {
+        for (size_t i = p->max_idle; i < idle; i++) {
+            madvise(w->items[i].lo, w->items[i].size, MADV_DONTNEED);
+            c->cold.items[c->cold.count++] = w->items[i];
+        }
+        memmove(&w->items[p->max_idle], &w->items[idle],
+                (w->count - idle) * sizeof *w->items);
+        w->count -= idle - p->max_idle;
+    }
+    c->low = w->count;
+    return w->count > p->max_idle;
+}
+
+void coil__stack_pool_trim(int64_t now)
+{
+    pool *p = thread_pool;
+    if (!p || p->trim_at == 0 || now < p->trim_at)
+        return;
+    int surplus = 0;
+    for (size_t i = 0; i < p->nclasses; i++)
+        surplus |= trim_class(p, &p->classes[i]);
+    p->trim_at = surplus ? now + trim_period : 0;
+}
+
+int64_t coil__stack_trim_at(void)
+{
+    return thread_pool ? thread_pool->trim_at : 0;
+}
+
+/* What is idle now is what a trim may hand back when the period ends. */
+static void start_trim_period(pool *p)
+{
+    for (size_t i = 0; i < p->nclasses; i++)
+        p->classes[i].low = p->classes[i].warm.count;
+    p->trim_at = monotonic_ns() + trim_period;
+}
+
+/* A stack was freed beyond max_idle: start a trim period if none runs,
+ * or, every TRIM_CHECK_FREES such frees, do a trim that is due. */
+static void note_surplus(pool *p)
+{
+    if (p->trim_at == 0)
+        start_trim_period(p);
+    else if (++p->surplus_frees % TRIM_CHECK_FREES == 0)
+        coil__stack_pool_trim(monotonic_ns());
+}
+
 __attribute__((noinline)) static void release_pooled(coil__stack *st)
 {
     pool *p = thread_pool;
     size_class *c = get_class(p, st->size);
     p->in_use--;
-    if (c && c->warm.count < p->max_idle && list_push(&c->warm, st) == 0)
+    if (c && list_push(&c->warm, st) == 0) {
+        if (c->warm.count > p->max_idle)
+            note_surplus(p);
         return;
-    /* Over the high-water mark: keep the address range for reuse, give the
-     * pages back.  The guard (and a canary in it) is left alone. */
+    }
+    /* Out of memory for the list: keep the address range for reuse on the
+     * cold list if that has room, with its pages given back. */
     madvise(st->lo, st->size, MADV_DONTNEED);
     if (c && list_push(&c->cold, st) == 0)
         return;
-    /* Out of memory even for the bookkeeping: the slot is lost until the
-     * thread exits, which is better than failing a free. */
+    /* Out of memory even for that: the slot is lost until the thread
+     * exits, which is better than failing a free. */
 }
 
 __attribute__((noinline)) static void release_unpooled(coil__stack *st)
@@ -384,7 +491,8 @@ void coil__stack_free(coil__stack *st)
         return;
     }
     /* The hot path: back on the warm list of the class last used, with
-     * room there (a list that must grow takes the slow path). */
+     * room there and within max_idle (a list that must grow, or a stack
+     * beyond max_idle, takes the slow path). */
     pool *p = thread_pool;
     size_class *c = p->last;
     if (c && c->size == st->size && c->warm.count < p->max_idle &&
@@ -405,6 +513,9 @@ int coil_stack_pool_set_max_idle(size_t max_idle)
         return -1;
     }
     p->max_idle = max_idle;
+    for (size_t i = 0; i < p->nclasses && p->trim_at == 0; i++)
+        if (p->classes[i].warm.count > max_idle)
+            start_trim_period(p);
     return 0;
 }
 

@@ -64,6 +64,16 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled);
  * its canary first.  st->lo becomes NULL.  NULL-lo stacks are ignored. */
 void coil__stack_free(coil__stack *st);
 
+/* Stacks idle beyond the pool's max_idle stay committed until they have
+ * been idle for a whole trim period (a second); then a trim hands their
+ * memory back (MADV_DONTNEED).  coil__stack_trim_at gives the calling
+ * thread's next trim time (CLOCK_MONOTONIC ns), 0 if there is nothing to
+ * trim; coil__stack_pool_trim(now) does the trim if it is due by `now`.
+ * A loop calls both before it polls, so an idle loop wakes for its trims;
+ * elsewhere the frees beyond max_idle do them.  Never fail. */
+int64_t coil__stack_trim_at(void);
+void coil__stack_pool_trim(int64_t now);
+
 /* Round a requested size the way coil__stack_alloc does; 0 if too big. */
 size_t coil__stack_round_size(size_t size);
 
@@ -75,6 +85,10 @@ typedef struct coil__stack_stats {
     size_t slabs;         /* mappings made for slabs */
 } coil__stack_stats;
 void coil__stack_pool_stats(coil__stack_stats *out);
+
+/* Test hook: trim periods of ns from now on (<= 0: back to a second).
+ * Not thread-safe: call it before any thread uses a pool. */
+void coil__stack_set_trim_period(int64_t ns);
 
 /* Test hook: make the next n mmap calls of the allocator fail with ENOMEM. */
 void coil__stack_fail_next_mmaps(int n);

@@ -141,7 +141,17 @@ static int resident_pages(char *p, size_t len)
     return count;
 }
 
-TEST(stacks_idle_beyond_max_idle_give_their_memory_back)
+static void expect_idle(size_t warm, size_t cold)
+{
+    coil__stack_stats s;
+    coil__stack_pool_stats(&s);
+    CHECK(s.idle_warm == warm && s.idle_cold == cold);
+}
+
+/* Stacks freed beyond max_idle stay committed (the next burst finds them
+ * warm) until they have been idle for a whole trim period: a trim hands
+ * back what was idle beyond the quota when the period began. */
+TEST(stacks_idle_beyond_max_idle_give_their_memory_back_after_a_period)
 {
     enum { N = 4, SIZE = 64 * 1024 };
     CHECK(coil_stack_pool_set_max_idle(2) == 0);
@@ -151,11 +161,22 @@ TEST(stacks_idle_beyond_max_idle_give_their_memory_back)
         memset(st[i].lo, 7, SIZE);
         CHECK(resident_pages(st[i].lo, SIZE) == SIZE / 4096);
     }
+    CHECK(coil__stack_trim_at() == 0);
     for (int i = 0; i < N; i++)
         coil__stack_free(&st[i]);
-    coil__stack_stats s;
-    coil__stack_pool_stats(&s);
-    CHECK(s.idle_warm == 2 && s.idle_cold == 2);
+    expect_idle(N, 0);
+    /* The period began with the third free, three idle: not due before. */
+    int64_t at = coil__stack_trim_at();
+    CHECK(at > 0);
+    coil__stack_pool_trim(at - 1);
+    expect_idle(N, 0);
+    coil__stack_pool_trim(at);
+    expect_idle(N - 1, 1);
+    /* The fourth goes one period later. */
+    CHECK(coil__stack_trim_at() > at);
+    coil__stack_pool_trim(coil__stack_trim_at());
+    expect_idle(2, 2);
+    CHECK(coil__stack_trim_at() == 0);
     /* The cold ones come back last, empty, and still usable. */
     coil__stack again[N];
     for (int i = 0; i < N; i++)
@@ -165,6 +186,34 @@ TEST(stacks_idle_beyond_max_idle_give_their_memory_back)
     memset(again[N - 1].lo, 1, SIZE);
     for (int i = 0; i < N; i++)
         coil__stack_free(&again[i]);
+    CHECK(coil_stack_pool_set_max_idle(64) == 0);
+}
+
+/* A stack taken during the period was not idle for all of it: the trim at
+ * its end leaves it (and what its slot on the list holds) warm. */
+TEST(a_trim_spares_stacks_that_were_used_during_its_period)
+{
+    enum { N = 3, SIZE = 64 * 1024 };
+    CHECK(coil_stack_pool_set_max_idle(1) == 0);
+    coil__stack st[N];
+    for (int i = 0; i < N; i++)
+        CHECK(coil__stack_alloc(&st[i], SIZE, 1) == 0);
+    for (int i = 0; i < N; i++)
+        coil__stack_free(&st[i]);
+    expect_idle(N, 0);
+    int64_t at = coil__stack_trim_at();
+    /* Two taken and given back within the period: one stayed idle. */
+    CHECK(coil__stack_alloc(&st[0], SIZE, 1) == 0);
+    CHECK(coil__stack_alloc(&st[1], SIZE, 1) == 0);
+    coil__stack_free(&st[1]);
+    coil__stack_free(&st[0]);
+    coil__stack_pool_trim(at);
+    expect_idle(N, 0);
+    /* Idle for the whole next period: handed back down to the quota. */
+    coil__stack_pool_trim(coil__stack_trim_at());
+    expect_idle(1, N - 1);
+    CHECK(coil__stack_trim_at() == 0);
+    CHECK(coil_stack_pool_set_max_idle(64) == 0);
 }
 
 TEST(fresh_stacks_are_mapped_and_unmapped_each_time)
@@ -240,7 +289,8 @@ RUN_TESTS(T(guard_mode_is_the_one_requested_or_probed),
           T(write_below_the_stack_is_caught),
           T(freed_stack_is_reused_first),
           T(sizes_are_pooled_separately),
-          T(stacks_idle_beyond_max_idle_give_their_memory_back),
+          T(stacks_idle_beyond_max_idle_give_their_memory_back_after_a_period),
+          T(a_trim_spares_stacks_that_were_used_during_its_period),
           T(fresh_stacks_are_mapped_and_unmapped_each_time),
           T(failed_mmap_is_enomem_and_the_next_call_works),
           T(address_space_exhaustion_is_enomem),

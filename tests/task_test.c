@@ -14,6 +14,7 @@
 #include "check.h"
 #include "coil.h"
 #include "name.h"
+#include "stack.h"
 
 #define UNIT COIL_MSEC(50)
 
@@ -647,6 +648,52 @@ TEST(an_await_returns_while_other_tasks_keep_yielding)
     coil_task_release(s);
 }
 
+/* ------------------------------------------------------- stack trimming */
+
+typedef struct pool_seen {
+    coil_future *done;
+    coil__stack_stats stats;
+} pool_seen;
+
+static void look_at_pool(void *arg)
+{
+    pool_seen *seen = arg;
+    coil__stack_pool_stats(&seen->stats);
+    coil_future_set_result(seen->done, NULL);
+}
+
+/* A burst of tasks leaves its stacks warm for the next burst; once they
+ * have stayed idle for trim periods, they go back to the kernel even if
+ * the loop has nothing else to wake up for (it caps its sleep). */
+TEST(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle)
+{
+    enum { BURST = 100, MAX_IDLE = 64 };   /* the pool's default quota */
+    coil__stack_set_trim_period(COIL_MSEC(20));
+    coil_task *t[BURST];
+    for (int i = 0; i < BURST; i++)
+        t[i] = coil_spawn(finish_first, NULL);
+    for (int i = 0; i < BURST; i++) {
+        void *out = NULL;
+        CHECK(t[i] && coil_await(coil_task_future(t[i]), &out) == 0);
+        CHECK(out == (void *)42);
+        coil_task_release(t[i]);
+    }
+    coil__stack_stats after;
+    coil__stack_pool_stats(&after);
+    CHECK(after.idle_warm >= BURST && after.idle_cold == 0);
+    /* Nothing but this timer wakes the loop: it runs at 20 periods, long
+     * after the two that hand the surplus back. */
+    pool_seen seen = {coil_future_new(NULL), {0, 0, 0, 0}};
+    CHECK(seen.done);
+    CHECK(coil_call_later(NULL, COIL_MSEC(400), look_at_pool, &seen,
+                          NULL) == 0);
+    CHECK(coil_await(seen.done, NULL) == 0);
+    coil_future_release(seen.done);
+    CHECK(seen.stats.idle_warm == MAX_IDLE);
+    CHECK(seen.stats.idle_cold == after.idle_warm - MAX_IDLE);
+    coil__stack_set_trim_period(0);
+}
+
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(yielding_tasks_do_not_starve_a_timer),
           T(yielding_tasks_do_not_starve_io),
@@ -672,4 +719,5 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(cancelling_a_task_cancels_the_task_it_awaits),
           T(awaiting_yourself_or_a_cycle_is_edeadlk),
           T(cancel_from_another_thread_is_eperm),
-          T(bad_arguments_are_einval))
+          T(bad_arguments_are_einval),
+          T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle))
