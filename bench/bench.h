@@ -84,6 +84,12 @@ int bench_yield(long ntasks, long count, uint64_t *elapsed_ns, char *err);
 int bench_spawn_await(int outside, long count, uint64_t *elapsed_ns,
                       char *err);
 
+/* count tasks (a multiple of width) in rounds: spawn width tasks that
+ * return at once, then await and release each, from a main task under
+ * coil_run.  A gather's pattern: width stacks in use at a time. */
+int bench_spawn_fanout(long width, long count, uint64_t *elapsed_ns,
+                       char *err);
+
 /* count coil_sleep(delay_ns) in a task under coil_run; overshoot_ns[i]
  * gets how much longer than delay_ns sleep i took, by coil_clock(). */
 int bench_sleep(long count, int64_t delay_ns, int64_t *overshoot_ns,

@@ -184,6 +184,63 @@ int bench_spawn_await(int outside, long count, uint64_t *elapsed_ns,
     return 0;
 }
 
+/* --------------------------------------------------------------- fan-out */
+
+typedef struct fanout_state {
+    run_state rs;
+    long width, count;
+    uint64_t elapsed_ns;
+    coil_task **tasks;
+} fanout_state;
+
+static void *fanout_main(void *arg)
+{
+    fanout_state *s = arg;
+    uint64_t t0 = bench_now_ns();
+    for (long done = 0; done < s->count; done += s->width) {
+        for (long i = 0; i < s->width; i++) {
+            s->tasks[i] = coil_spawn(trivial, (void *)(uintptr_t)(i + 1));
+            if (s->tasks[i] == NULL) {
+                for (long j = 0; j < i; j++)
+                    coil_task_release(s->tasks[j]);
+                return fail(&s->rs, "coil_spawn", errno);
+            }
+        }
+        for (long i = 0; i < s->width; i++) {
+            void *out = NULL;
+            int rc = coil_await(coil_task_future(s->tasks[i]), &out);
+            int e = errno;
+            coil_task_release(s->tasks[i]);
+            if (rc != 0)
+                fail(&s->rs, "coil_await", e);
+            else if (out != (void *)(uintptr_t)(i + 1))
+                fail(&s->rs, "coil_await (wrong result)", EPROTO);
+        }
+        if (s->rs.failed)
+            return NULL;
+    }
+    s->elapsed_ns = bench_now_ns() - t0;
+    return NULL;
+}
+
+int bench_spawn_fanout(long width, long count, uint64_t *elapsed_ns,
+                       char *err)
+{
+    fanout_state s = {{NULL, 0}, width, count, 0, NULL};
+    s.tasks = malloc((size_t)width * sizeof *s.tasks);
+    if (s.tasks == NULL) {
+        snprintf(err, BENCH_ERR_MAX, "malloc: %s", strerror(errno));
+        return -1;
+    }
+    int rc = coil_run(fanout_main, &s, NULL);
+    int e = errno;
+    free(s.tasks);
+    if (run_outcome(rc, e, &s.rs, err) != 0)
+        return -1;
+    *elapsed_ns = s.elapsed_ns;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- sleep */
 
 typedef struct sleep_state {

@@ -12,6 +12,8 @@
  *   spawn_await            ns per spawn + await + release of a task that
  *                          returns at once, from a main task (and, as
  *                          spawn_await_outside, from the thread's own stack);
+ *   spawn_fanout_1000      the same per task, 1,000 spawned before they are
+ *                          awaited (a gather: 1,000 stacks in use at once);
  *   sleep_1ms              how late coil_sleep(1 ms) wakes: p50 and p99;
  *   echo_50, echo_1000     round trips per second of a TCP echo server on
  *                          loopback, 50 and 1000 connections in ping-pong
@@ -600,6 +602,17 @@ static int spawn_rep(const void *ctx, long count, uint64_t *ns, char *err)
     return bench_spawn_await(*(const int *)ctx, count, ns, err);
 }
 
+/* spawn_fanout: tasks spawned this many at a time, then all awaited (a
+ * gather), so that this many stacks are in use at once. */
+#define FANOUT_WIDTH 1000
+#define FANOUT_ROW "spawn_fanout_1000"
+static const long fanout_width = FANOUT_WIDTH;
+
+static int fanout_rep(const void *ctx, long count, uint64_t *ns, char *err)
+{
+    return bench_spawn_fanout(*(const long *)ctx, count, ns, err);
+}
+
 /* A peer program's JSON line for one measurement: its elapsed_ns, once
  * its count says it did exactly what was asked. */
 static int peer_elapsed(const char *line, long count, uint64_t *ns, char *err)
@@ -618,7 +631,8 @@ static int peer_elapsed(const char *line, long count, uint64_t *ns, char *err)
 /* A row a peer measures: which of its program's benches, with what. */
 typedef struct peer_job {
     const bench_peer *peer;
-    long ntasks;           /* yield; 0: spawn */
+    const char *what;      /* "yield", "spawn" or "fanout" */
+    long ntasks;           /* yield: the tasks; fanout: the width */
 } peer_job;
 
 static int peer_rep(const void *ctx, long count, uint64_t *ns, char *err)
@@ -627,10 +641,10 @@ static int peer_rep(const void *ctx, long count, uint64_t *ns, char *err)
     char tasks[24], n[24], line[512];
     snprintf(tasks, sizeof tasks, "%ld", pj->ntasks);
     snprintf(n, sizeof n, "%ld", count);
-    const char *yield_args[] = {"yield", tasks, n, NULL};
-    const char *spawn_args[] = {"spawn", n, NULL};
+    const char *with_tasks[] = {pj->what, tasks, n, NULL};
+    const char *count_only[] = {pj->what, n, NULL};
 
-    if (bench_peer_run(pj->peer, pj->ntasks ? yield_args : spawn_args, line,
+    if (bench_peer_run(pj->peer, pj->ntasks ? with_tasks : count_only, line,
                        sizeof line, err) != 0)
         return -1;
     return peer_elapsed(line, count, ns, err);
@@ -688,7 +702,7 @@ static void run_sched_timed(const options *o)
                                       : o->yields / PY_YIELD_DIVISOR;
             if (!p->ok)
                 continue;
-            pjobs[n] = (peer_job){p, ntasks[k]};
+            pjobs[n] = (peer_job){p, "yield", ntasks[k]};
             jobs[n] = (job){new_row(names[k], p->impl,
                                     per_task_multiple(count, ntasks[k]),
                                     o->sched_reps),
@@ -709,8 +723,24 @@ static void run_sched_timed(const options *o)
         long count = p == PEER_GO ? o->spawns : o->spawns / PY_SPAWN_DIVISOR;
         if (!p->ok)
             continue;
-        pjobs[n] = (peer_job){p, 0};
+        pjobs[n] = (peer_job){p, "spawn", 0};
         jobs[n] = (job){new_row("spawn_await", p->impl, count ? count : 1,
+                                o->sched_reps), peer_rep, &pjobs[n], 0, 1,
+                        NULL};
+        n++;
+    }
+    jobs[n++] = (job){new_row(FANOUT_ROW, "coil",
+                              per_task_multiple(o->spawns, FANOUT_WIDTH),
+                              o->sched_reps), fanout_rep, &fanout_width, 0, 0,
+                      NULL};
+    for (size_t i = 0; i < 2; i++) {
+        const bench_peer *p = &peers[i];
+        long count = p == PEER_GO ? o->spawns : o->spawns / PY_SPAWN_DIVISOR;
+        if (!p->ok)
+            continue;
+        pjobs[n] = (peer_job){p, "fanout", FANOUT_WIDTH};
+        jobs[n] = (job){new_row(FANOUT_ROW, p->impl,
+                                per_task_multiple(count, FANOUT_WIDTH),
                                 o->sched_reps), peer_rep, &pjobs[n], 0, 1,
                         NULL};
         n++;

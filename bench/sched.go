@@ -2,6 +2,7 @@
 //
 //	sched yield TASKS COUNT   TASKS goroutines share COUNT runtime.Gosched()s
 //	sched spawn COUNT         COUNT x (go f(); wg.Wait())
+//	sched fanout WIDTH COUNT  COUNT goroutines, WIDTH started, then waited for
 //	sched sleep COUNT         COUNT x time.Sleep(time.Millisecond), overshoots
 //	sched version             the Go version it was built with
 //	sched                     all of them once, at coil_bench's default counts
@@ -84,6 +85,29 @@ func spawnRun(count int) (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
+// fanoutRun: rounds of width goroutines started, then all waited for.
+func fanoutRun(width, rounds int) (time.Duration, error) {
+	got := make([]int, width)
+	t0 := time.Now()
+	for r := 0; r < rounds; r++ {
+		var wg sync.WaitGroup
+		wg.Add(width)
+		for i := 0; i < width; i++ {
+			go func(x int) {
+				got[x] = x + r // wg.Wait() orders this before the reads below
+				wg.Done()
+			}(i)
+		}
+		wg.Wait()
+		for i := range got {
+			if got[i] != i+r {
+				return 0, errors.New("goroutine result lost")
+			}
+		}
+	}
+	return time.Since(t0), nil
+}
+
 func sleepRun(count int) []int64 {
 	over := make([]int64, count)
 	for i := range over {
@@ -134,6 +158,23 @@ func benchSpawn(count int) error {
 	return nil
 }
 
+func benchFanout(width, count int) error {
+	rounds := count / width
+	if rounds < 1 {
+		rounds = 1
+	}
+	if _, err := fanoutRun(width, tenth(rounds)); err != nil {
+		return err
+	}
+	d, err := fanoutRun(width, rounds)
+	if err != nil {
+		return err
+	}
+	emit(map[string]any{"bench": fmt.Sprintf("spawn_fanout_%d", width),
+		"count": rounds * width, "elapsed_ns": d.Nanoseconds()})
+	return nil
+}
+
 // benchSleep prints every overshoot, for coil_bench to pool with other
 // runs' (and to take percentiles of the same way for every runtime), and
 // its own percentiles, for people.
@@ -150,7 +191,7 @@ func benchSleep(count int) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sched [yield TASKS COUNT | spawn COUNT | sleep COUNT | version]")
+	fmt.Fprintln(os.Stderr, "usage: sched [yield TASKS COUNT | spawn COUNT | fanout WIDTH COUNT | sleep COUNT | version]")
 	os.Exit(2)
 }
 
@@ -165,6 +206,10 @@ func main() {
 		benchYield(2, 2000000)
 		benchYield(1000, 2000000)
 		if err := benchSpawn(200000); err != nil {
+			fmt.Fprintln(os.Stderr, "sched:", err)
+			os.Exit(1)
+		}
+		if err := benchFanout(1000, 200000); err != nil {
 			fmt.Fprintln(os.Stderr, "sched:", err)
 			os.Exit(1)
 		}
@@ -184,6 +229,11 @@ func main() {
 		benchYield(counts[0], counts[1])
 	case args[0] == "spawn" && len(counts) == 1:
 		if err := benchSpawn(counts[0]); err != nil {
+			fmt.Fprintln(os.Stderr, "sched:", err)
+			os.Exit(1)
+		}
+	case args[0] == "fanout" && len(counts) == 2:
+		if err := benchFanout(counts[0], counts[1]); err != nil {
 			fmt.Fprintln(os.Stderr, "sched:", err)
 			os.Exit(1)
 		}

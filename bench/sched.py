@@ -3,6 +3,7 @@
 
     sched.py yield TASKS COUNT   TASKS tasks share COUNT `await sleep(0)`s
     sched.py spawn COUNT         COUNT x `await create_task(trivial())`
+    sched.py fanout WIDTH COUNT  COUNT tasks, WIDTH at a time, gathered
     sched.py sleep COUNT         COUNT x `await sleep(0.001)`, overshoots
     sched.py version             the interpreter's version and path
     sched.py                     all of them once, at coil_bench's counts
@@ -63,6 +64,15 @@ async def spawn_run(count):
     return time.monotonic_ns() - t0
 
 
+async def fanout_run(width, rounds):
+    t0 = time.monotonic_ns()
+    for _ in range(rounds):
+        tasks = [asyncio.create_task(trivial(i)) for i in range(width)]
+        if await asyncio.gather(*tasks) != list(range(width)):
+            raise RuntimeError("a task returned the wrong result")
+    return time.monotonic_ns() - t0
+
+
 async def sleep_run(count):
     over = []
     for _ in range(count):
@@ -82,6 +92,13 @@ async def bench_yield(ntasks, count):
 async def bench_spawn(count):
     await spawn_run(max(count // 10, 1))
     emit(bench="spawn_await", count=count, elapsed_ns=await spawn_run(count))
+
+
+async def bench_fanout(width, count):
+    rounds = max(count // width, 1)
+    await fanout_run(width, max(rounds // 10, 1))
+    emit(bench=f"spawn_fanout_{width}", count=rounds * width,
+         elapsed_ns=await fanout_run(width, rounds))
 
 
 async def bench_sleep(count):
@@ -107,6 +124,8 @@ def parse(argv):
         return bench_yield(*counts)
     if what == "spawn" and len(counts) == 1:
         return bench_spawn(*counts)
+    if what == "fanout" and len(counts) == 2:
+        return bench_fanout(*counts)
     if what == "sleep" and len(counts) == 1:
         return bench_sleep(*counts)
     return None
@@ -117,6 +136,7 @@ def main(argv):
         for ntasks in (2, 1000):
             asyncio.run(bench_yield(ntasks, 100_000))
         asyncio.run(bench_spawn(20_000))
+        asyncio.run(bench_fanout(1000, 20_000))
         asyncio.run(bench_sleep(500))
         return 0
     if argv == ["version"]:
