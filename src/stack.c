@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "stack.h"
@@ -165,16 +164,27 @@ void coil__stack_fail_next_mmaps(int n)
 
 /* ------------------------------------------------------------------ lists */
 
+/* Make room for n more items on l (a trim reserves all it moves first,
+ * so that it cannot fail halfway). */
+static int list_reserve(stack_list *l, size_t n)
+{
+    if (l->count + n <= l->cap)
+        return 0;
+    size_t cap = l->cap ? l->cap : 16;
+    while (cap < l->count + n)
+        cap *= 2;
+    coil__stack *items = realloc(l->items, cap * sizeof *items);
+    if (!items)
+        return -1;
+    l->items = items;
+    l->cap = cap;
+    return 0;
+}
+
 static int list_push(stack_list *l, const coil__stack *st)
 {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        coil__stack *items = realloc(l->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        l->items = items;
-        l->cap = cap;
-    }
+    if (list_reserve(l, 1) != 0)
+        return -1;
     l->items[l->count++] = *st;
     return 0;
 }
@@ -376,29 +386,6 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
     return alloc_slow(st, size, pooled);
 }
 
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Make room for n more items on l, so that a trim cannot fail halfway. */
-static int list_reserve(stack_list *l, size_t n)
-{
-    if (l->count + n <= l->cap)
-        return 0;
-    size_t cap = l->cap ? l->cap : 16;
-    while (cap < l->count + n)
-        cap *= 2;
-    coil__stack *items = realloc(l->items, cap * sizeof *items);
-    if (!items)
-        return -1;
-    l->items = items;
-    l->cap = cap;
-    return 0;
-}
-
 /* Hand back the warm stacks of c that stayed idle for the whole period
  * beyond the first max_idle: the list is LIFO, so the bottom `low` items
  * are exactly those nobody took since the last trim.  The newest ones
@@ -441,7 +428,7 @@ static void start_trim_period(pool *p)
 {
     for (size_t i = 0; i < p->nclasses; i++)
         p->classes[i].low = p->classes[i].warm.count;
-    p->trim_at = monotonic_ns() + trim_period;
+    p->trim_at = coil_clock() + trim_period;
 }
 
 /* A stack was freed beyond max_idle: start a trim period if none runs,
@@ -451,7 +438,7 @@ static void note_surplus(pool *p)
     if (p->trim_at == 0)
         start_trim_period(p);
     else if (++p->surplus_frees % TRIM_CHECK_FREES == 0)
-        coil__stack_pool_trim(monotonic_ns());
+        coil__stack_pool_trim(coil_clock());
 }
 
 __attribute__((noinline)) static void release_pooled(coil__stack *st)

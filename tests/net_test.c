@@ -116,6 +116,19 @@ TEST(ipv4_listen_dial_and_echo)
     run_main(tcp_exchange_main, &lc);
 }
 
+/* A loopback TCP listener, a socket dialled to it and the one accepted
+ * from it. */
+static void loopback_pair(int *lfd, int *cfd, int *sfd)
+{
+    *lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+    CHECK(*lfd >= 0);
+    *cfd = coil_tcp_dial("127.0.0.1", coil_socket_port(*lfd),
+                         now() + COIL_SEC(5));
+    CHECK(*cfd >= 0);
+    *sfd = coil_accept(*lfd, NULL, NULL);
+    CHECK(*sfd >= 0);
+}
+
 /* A short read from a TCP socket lets the next read wait for the poller
  * instead of trying its syscall (src/io.c): data that comes later, data
  * already sent by then, and the peer's close must all still be seen. */
@@ -136,13 +149,8 @@ static void *drained_peer(void *arg)
 static void *drained_main(void *arg)
 {
     (void)arg;
-    int lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
-    CHECK(lfd >= 0);
-    int cfd = coil_tcp_dial("127.0.0.1", coil_socket_port(lfd),
-                            now() + COIL_SEC(5));
-    CHECK(cfd >= 0);
-    int sfd = coil_accept(lfd, NULL, NULL);
-    CHECK(sfd >= 0);
+    int lfd, cfd, sfd;
+    loopback_pair(&lfd, &cfd, &sfd);
     char buf[64];
     CHECK(coil_write_all(cfd, "first", 5, NULL) == 5);
     CHECK(coil_read(sfd, buf, sizeof buf) == 5);   /* short: emptied */
@@ -219,13 +227,8 @@ static void expect_one_read_per_message(int reader, int writer)
 static void *one_read_main(void *arg)
 {
     (void)arg;
-    int lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
-    CHECK(lfd >= 0);
-    int cfd = coil_tcp_dial("127.0.0.1", coil_socket_port(lfd),
-                            now() + COIL_SEC(5));
-    CHECK(cfd >= 0);
-    int sfd = coil_accept(lfd, NULL, NULL);
-    CHECK(sfd >= 0);
+    int lfd, cfd, sfd;
+    loopback_pair(&lfd, &cfd, &sfd);
     expect_one_read_per_message(sfd, cfd);
     expect_one_read_per_message(cfd, sfd);
     CHECK(coil_close(sfd) == 0 && coil_close(cfd) == 0 && coil_close(lfd) == 0);
