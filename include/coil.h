@@ -94,8 +94,10 @@ size_t coil_stack_default_size(void);
  * (default 64).  Stacks idle beyond that stay committed too until they have
  * been idle for a whole trim period (a second; docs/stacks.md), then their
  * memory is handed back to the kernel (MADV_DONTNEED) and only the address
- * range kept for reuse.  0 keeps none for good.  Does not suspend.  Returns
- * 0, or -1 with errno ENOMEM if the pool could not be created. */
+ * range kept for reuse.  0 keeps none for good.  Besides these, up to 8
+ * stacks of ended tasks stay with the tasks' cached memory for the next
+ * spawns.  Does not suspend.  Returns 0, or -1 with errno ENOMEM if the
+ * pool could not be created. */
 int coil_stack_pool_set_max_idle(size_t max_idle);
 
 /* ======================================================================

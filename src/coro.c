@@ -75,20 +75,29 @@ static void stack_acquired(coil_coro *co)
 #endif
 }
 
-/* Hand the stack back.  Frames that never returned (this coroutine's entry,
- * or everything of one destroyed while suspended) left ASan redzones in
- * the shadow; clear them so the stack's next owner starts clean. */
-static void release_stack(coil_coro *co)
+/* Let go of the stack as this coroutine's: frames that never returned
+ * (its entry, or everything of one destroyed while suspended) left ASan
+ * redzones in the shadow; clear them so the stack's next owner starts
+ * clean. */
+static void unbind_stack(coil_coro *co)
 {
-    if (!co->stack.lo)
-        return;
 #ifdef COIL_ASAN
     __asan_unpoison_memory_region(co->stack.lo, co->stack.size);
 #endif
 #ifdef COIL_HAVE_VALGRIND
     if (on_valgrind)
         VALGRIND_STACK_DEREGISTER(co->valgrind_id);
+#else
+    (void)co;
 #endif
+}
+
+/* Hand the stack back. */
+static void release_stack(coil_coro *co)
+{
+    if (!co->stack.lo)
+        return;
+    unbind_stack(co);
     coil__stack_free(&co->stack);
 }
 
@@ -313,10 +322,11 @@ static inline void make_tail_frame(coil_ctx *ctx, char *top,
 #endif
 
 /* What every coroutine's set-up shares once its name is settled: the
- * stack, the fields, the fresh frame.  Inlined into both callers below. */
+ * stack (co->stack's own if `reuse` and it has one), the fields, the fresh
+ * frame.  Inlined into both callers below. */
 static inline __attribute__((always_inline)) int
 init_core(coil_coro *co, size_t stack_size, unsigned flags, coil_coro_fn fn,
-          void *arg)
+          void *arg, int reuse)
 {
     /* Field by field rather than memset: this is on the spawn path. */
     co->resumer_ctx.sp = NULL;
@@ -328,7 +338,8 @@ init_core(coil_coro *co, size_t stack_size, unsigned flags, coil_coro_fn fn,
 #ifdef COIL_TSAN
     co->tsan_resumer = NULL;
 #endif
-    if (coil__stack_alloc(&co->stack, stack_size,
+    if (!(reuse && co->stack.lo) &&
+        coil__stack_alloc(&co->stack, stack_size,
                           !(flags & COIL_CORO_UNPOOLED)) != 0)
         return -1;
     co->stack.owner = co->label;
@@ -368,25 +379,30 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
                                              memory_order_relaxed) + 1);
     co->label = co->name;
     return init_core(co, attr->stack_size, attr->flags & ~COIL__CORO_TAIL, fn,
-                     arg);
+                     arg, 0);
 }
 
 int coil__coro_init_task(coil_coro *co, const char *label, size_t stack_size,
                          int nofp, coil_coro_fn fn, void *arg)
 {
     if (stack_size > COIL_STACK_MAX_SIZE) {
+        coil__stack_free(&co->stack);
         errno = EINVAL;
         return -1;
     }
     co->label = label;
     co->name[0] = '\0';
     return init_core(co, stack_size,
-                     COIL__CORO_TAIL | (nofp ? COIL_CORO_NOFP : 0u), fn, arg);
+                     COIL__CORO_TAIL | (nofp ? COIL_CORO_NOFP : 0u), fn, arg,
+                     1);
 }
 
-void coil__coro_fini(coil_coro *co)
+void coil__coro_fini(coil_coro *co, int keep_stack)
 {
-    release_stack(co);
+    if (keep_stack && co->stack.lo)
+        unbind_stack(co);
+    else
+        release_stack(co);
 #ifdef COIL_TSAN
     __tsan_destroy_fiber(co->tsan_fiber);
 #endif
@@ -468,8 +484,6 @@ coil_coro *coil__coro_resume_any(coil_coro *co, void *in, void **out)
     coil__stack_running = self ? &self->stack : NULL;
     if (self)
         self->state = COIL_CORO_RUNNING;
-    if (back->state == COIL_CORO_DEAD)
-        release_stack(back);             /* back to the pool right away */
     if (out)
         *out = value;
     return back;
@@ -479,7 +493,9 @@ int coil_coro_resume(coil_coro *co, void *in, void **out)
 {
     if (check_resumable(co, in) != 0)
         return -1;
-    coil__coro_resume_any(co, in, out);
+    coil_coro *back = coil__coro_resume_any(co, in, out);
+    if (back->state == COIL_CORO_DEAD)
+        release_stack(back);             /* back to the pool right away */
     return 0;
 }
 
@@ -515,7 +531,7 @@ int coil_coro_destroy(coil_coro *co)
         errno = EBUSY;
         return -1;
     }
-    coil__coro_fini(co);
+    coil__coro_fini(co, 0);
     free(co);
     return 0;
 }

@@ -85,18 +85,25 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
 /* coil__coro_init for a task's coroutine, without an attr to build and
  * read: label borrowed (it outlives the coroutine), the stack size given
  * (0: the default), pooled, COIL__CORO_TAIL, COIL_CORO_NOFP if nofp.
- * Returns 0, or -1 with errno EINVAL (stack_size too big) or ENOMEM. */
+ * co->stack must be either empty (lo NULL) or a stack that
+ * coil__coro_fini(co, 1) left there, of the size class stack_size asks
+ * for: that one is used again, without a trip through the pool.  Returns
+ * 0, or -1 with errno EINVAL (stack_size too big) or ENOMEM, co->stack
+ * empty then. */
 int coil__coro_init_task(coil_coro *co, const char *label, size_t stack_size,
                          int nofp, coil_coro_fn fn, void *arg);
 
-/* Let go of what coil__coro_init took (the stack); not the memory.  The
- * coroutine must not be running. */
-void coil__coro_fini(coil_coro *co);
+/* Let go of what coil__coro_init took; not the memory.  The coroutine must
+ * not be running.  With keep_stack, a stack it still has stays in
+ * co->stack for a later coil__coro_init_task on the same memory (or for
+ * coil__stack_free); else it goes back to the pool and co->stack.lo
+ * becomes NULL. */
+void coil__coro_fini(coil_coro *co, int keep_stack);
 
 /* coil_coro_resume without its checks (the caller knows co is resumable
  * and on this thread).  Returns the coroutine that switched back: co, or
  * the last of the coroutines it handed off to with coil__coro_transfer.
- * A dead one's stack has gone back to the pool. */
+ * A dead one still has its stack: the caller calls coil__coro_fini. */
 coil_coro *coil__coro_resume_any(coil_coro *co, void *in, void **out);
 
 /* Suspend the running coroutine and run `to` (suspended or never started,

@@ -31,6 +31,12 @@ void coil__task_wake(coil_task *t);
  * the end (src/combine.c). */
 void coil__loop_shutdown(coil_loop *loop);
 
+/* How many stacks ended tasks of this thread keep for the next spawns
+ * (task.c says why): they are neither the pool's idle ones nor anyone's
+ * live stack; *max (if max) gets the most it keeps, 0 in debug-check
+ * builds.  For tests. */
+int coil__task_kept_stacks(int *max);
+
 #pragma GCC visibility pop
 
 #endif

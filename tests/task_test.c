@@ -15,6 +15,7 @@
 #include "coil.h"
 #include "name.h"
 #include "stack.h"
+#include "task.h"
 
 #define UNIT COIL_MSEC(50)
 
@@ -678,9 +679,11 @@ TEST(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle)
         CHECK(out == (void *)42);
         coil_task_release(t[i]);
     }
+    /* Every stack is warm: in the pool, or kept for the next spawns. */
     coil__stack_stats after;
     coil__stack_pool_stats(&after);
-    CHECK(after.idle_warm >= BURST && after.idle_cold == 0);
+    CHECK(after.idle_warm + (size_t)coil__task_kept_stacks(NULL) >= BURST);
+    CHECK(after.idle_cold == 0);
     /* Nothing but this timer wakes the loop: it runs at 20 periods, long
      * after the two that hand the surplus back. */
     pool_seen seen = {coil_future_new(NULL), {0, 0, 0, 0}};
@@ -692,6 +695,56 @@ TEST(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle)
     CHECK(seen.stats.idle_warm == MAX_IDLE);
     CHECK(seen.stats.idle_cold == after.idle_warm - MAX_IDLE);
     coil__stack_set_trim_period(0);
+}
+
+/* The stack a task runs on, as the pool handed it out. */
+static void *own_stack(void *arg)
+{
+    *(coil__stack *)arg = *coil__stack_running;
+    return NULL;
+}
+
+static coil__stack stack_of_a_task(size_t stack_size)
+{
+    coil__stack st = {0};
+    coil_task_attr attr = {.stack_size = stack_size};
+    coil_task *t = coil_task_spawn(&attr, own_stack, &st, "own_stack");
+    CHECK(t && coil_await(coil_task_future(t), NULL) == 0);
+    coil_task_release(t);
+    return st;
+}
+
+/* A task that ended keeps its stack for the next spawn that reuses its
+ * memory, if that one asks for the same size; a few such per thread, and
+ * none lost: everything the pool handed out is kept or back in the pool. */
+TEST(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size)
+{
+    enum { BIG = 1024 * 1024, WIDE = 100 };
+    int max = -1;
+    coil__task_kept_stacks(&max);
+    coil__stack first = stack_of_a_task(0);
+    int kept = coil__task_kept_stacks(NULL);
+    CHECK(max > 0 ? kept >= 1 : kept == 0);
+    coil__stack big = stack_of_a_task(BIG);
+    CHECK(big.size >= BIG && big.lo != first.lo);
+    coil__stack again = stack_of_a_task(0);
+    CHECK(again.size == first.size && again.size < BIG);
+
+    coil_task *t[WIDE];
+    for (int i = 0; i < WIDE; i++) {
+        coil_task_attr attr = {.stack_size = i % 2 ? BIG : 0};
+        t[i] = coil_task_spawn(&attr, finish_first, NULL, "finish_first");
+        CHECK(t[i]);
+    }
+    for (int i = 0; i < WIDE; i++) {
+        CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+    kept = coil__task_kept_stacks(NULL);
+    CHECK(kept >= 0 && kept <= max && max < WIDE / 4);
+    coil__stack_stats s;
+    coil__stack_pool_stats(&s);
+    CHECK(s.in_use == (size_t)kept);
 }
 
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
@@ -720,4 +773,5 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(awaiting_yourself_or_a_cycle_is_edeadlk),
           T(cancel_from_another_thread_is_eperm),
           T(bad_arguments_are_einval),
-          T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle))
+          T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle),
+          T(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size))
