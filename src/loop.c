@@ -85,6 +85,7 @@ struct coil_loop {
     int (*until)(void *);    /* coil__loop_run_until's condition, or NULL */
     void *until_arg;
     coil_time slow;          /* debug: report callbacks longer than this */
+    unsigned long iterations; /* run_once calls, for tests */
 };
 
 __thread char coil__loop_token;          /* its address names the thread */
@@ -404,6 +405,11 @@ coil_loop *coil_loop_current(void)
     return coil__loop_running;
 }
 
+unsigned long coil__loop_iterations(const coil_loop *loop)
+{
+    return loop->iterations;
+}
+
 coil__poll *coil__loop_poll(coil_loop *loop)
 {
     return loop->poll;
@@ -511,23 +517,31 @@ static int until_met(const coil_loop *loop)
 
 /* Whether the next iteration may begin where the batch ran out, without
  * going back to the loop's stack: when all the loop would do between the
- * two is take the ready queue as its batch — no timers to look at, nothing
- * posted from other threads, no stop, the run's condition not met yet, and
- * no look at the kernel due.  That last one needs the clock, read here
- * once per CLOCK_EVERY items as the loop would: a clock read costs a third
- * of a round trip through the loop (two switches and an iteration), which
- * is what a spawn + await paid every 16 tasks. */
+ * two is take the ready queue as its batch — no timer due, nothing posted
+ * from other threads, no stop, the run's condition not met yet, and no
+ * look at the kernel due.  The clock for the last two is read here once
+ * per CLOCK_EVERY items, as the loop would: a clock read costs a third of
+ * a round trip through the loop (two switches and an iteration), which is
+ * what a spawn + await paid every 16 tasks.  Between reads, a timer counts
+ * as due if it was by the last one (loop->now keeps it): a due timer waits
+ * at most CLOCK_EVERY steps (or its batch, if longer), where returning to
+ * the loop whenever any timer was pending cost a spawn + await 2.5 times
+ * its time — and a program with a deadline or a sleep somewhere always has
+ * one. */
 static int quiet_turn(coil_loop *loop)
 {
-    if (coil__timers_first(&loop->timers) != NULL || is_stopping(loop) ||
+    if (is_stopping(loop) ||
         atomic_load_explicit(loop->inbox_flag, memory_order_acquire) ||
         until_met(loop))
         return 0;
-    if (loop->q.items_unclocked < CLOCK_EVERY)
-        return 1;
-    /* Leaves the clock read (now_valid) for run_once if a poll is due. */
-    loop->now_valid = 0;
-    return loop_now(loop) - loop->last_poll < BUSY_POLL_INTERVAL;
+    if (loop->q.items_unclocked >= CLOCK_EVERY) {
+        /* Leaves the clock read (now_valid) for run_once if a poll is due. */
+        loop->now_valid = 0;
+        if (loop_now(loop) - loop->last_poll >= BUSY_POLL_INTERVAL)
+            return 0;
+    }
+    coil__timer *t = coil__timers_first(&loop->timers);
+    return t == NULL || t->when > loop->now;
 }
 
 coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
@@ -587,6 +601,7 @@ static coil_time trim_stacks(coil_time timeout)
  * next timer.  Returns 0, or -1 with errno if the poll failed. */
 static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
 {
+    loop->iterations++;
     loop->now_valid = 0;
     coil__inbox_drain(loop->inbox, loop);
     move_due_timers(loop);

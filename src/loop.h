@@ -137,6 +137,11 @@ static inline int coil__loop_owned(const coil_loop *loop)
  * sure the loop is alive). */
 void coil__loop_mark_stop(coil_loop *loop);
 
+/* How many iterations the loop has run on its own stack (task hand-offs
+ * that begin the next one without going back to it are not counted).
+ * For tests. */
+unsigned long coil__loop_iterations(const coil_loop *loop);
+
 /* The loop's poller, for the fds of signal.c (and later io.c). */
 struct coil__poll *coil__loop_poll(coil_loop *loop);
 

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "coil.h"
 #include "name.h"
+#include "loop.h"
 #include "stack.h"
 #include "task.h"
 
@@ -697,6 +698,38 @@ TEST(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle)
     coil__stack_set_trim_period(0);
 }
 
+static void *spawn_and_await_many(void *arg)
+{
+    long n = *(const long *)arg;
+    for (long i = 0; i < n; i++) {
+        coil_task *t = coil_spawn(finish_first, NULL);
+        CHECK(t && coil_await(coil_task_future(t), NULL) == 0);
+        coil_task_release(t);
+    }
+    return NULL;
+}
+
+/* A timer pending far ahead is no reason to go back to the loop between
+ * steps: hand-offs go on past the batch as they do with no timer at all,
+ * and the loop itself runs about once per look at the kernel, not once or
+ * twice per spawn + await. */
+TEST(a_pending_timer_does_not_send_every_hand_off_back_to_the_loop)
+{
+    long n = 10000;
+    coil_loop *loop = coil_loop_default();
+    coil_handle *far = NULL;
+    CHECK(loop && coil_call_later(loop, COIL_SEC(600), set_stop, NULL,
+                                  &far) == 0);
+    unsigned long before = coil__loop_iterations(loop);
+    coil_task *m = coil_spawn(spawn_and_await_many, &n);
+    CHECK(m && coil_await(coil_task_future(m), NULL) == 0);
+    coil_task_release(m);
+    unsigned long turns = coil__loop_iterations(loop) - before;
+    CHECK(turns < (unsigned long)n / 4);
+    CHECK(coil_handle_cancel(far) == 1 && spin_stop == 0);
+    coil_handle_release(far);
+}
+
 /* The stack a task runs on, as the pool handed it out. */
 static void *own_stack(void *arg)
 {
@@ -774,4 +807,5 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(cancel_from_another_thread_is_eperm),
           T(bad_arguments_are_einval),
           T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle),
-          T(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size))
+          T(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size),
+          T(a_pending_timer_does_not_send_every_hand_off_back_to_the_loop))
