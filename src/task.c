@@ -343,9 +343,14 @@ static void *coroutine_body(void *arg)
 #ifndef COIL_DEBUG_CHECKS
 enum { TASK_CACHE_MAX = 64 };
 
+/* Entries [0, bare) hold no kept stack, [bare, n) do: a spawn pops from
+ * the top, so it gets a kept stack whenever one is cached.  Without the
+ * split, a burst of more tasks than KEPT_STACKS_MAX leaves the stackless
+ * ones on top and the kept stacks buried under them for good, and every
+ * later spawn goes to the pool (spawn + await 60 -> 66 ns measured). */
 typedef struct task_cache {
     coil_task *free[TASK_CACHE_MAX];
-    int n;
+    int n, bare;
 } task_cache;
 
 static __thread task_cache *thread_cache;
@@ -386,8 +391,12 @@ static coil_task *task_alloc(void)
 {
 #ifndef COIL_DEBUG_CHECKS
     task_cache *c = thread_cache;
-    if (c && c->n > 0)
-        return c->free[--c->n];
+    if (c && c->n > 0) {
+        coil_task *t = c->free[--c->n];
+        if (c->bare > c->n)
+            c->bare = c->n;
+        return t;
+    }
 #endif
     coil_task *t = malloc(sizeof *t);
     if (!t)
@@ -402,7 +411,12 @@ static void task_free(coil_task *t)
 #ifndef COIL_DEBUG_CHECKS
     task_cache *c = cache_get();
     if (c && c->n < TASK_CACHE_MAX) {
-        c->free[c->n++] = t;
+        if (has_kept_stack(t)) {
+            c->free[c->n++] = t;
+        } else {                      /* below the ones with a stack */
+            c->free[c->n++] = c->free[c->bare];
+            c->free[c->bare++] = t;
+        }
         return;
     }
 #endif

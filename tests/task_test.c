@@ -780,6 +780,43 @@ TEST(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size)
     CHECK(s.in_use == (size_t)kept);
 }
 
+/* How many stacks the pool has handed out, seen from inside a task. */
+static void *stacks_in_use(void *arg)
+{
+    coil__stack_stats s;
+    coil__stack_pool_stats(&s);
+    *(size_t *)arg = s.in_use;
+    return NULL;
+}
+
+/* After a burst of more tasks than there are stacks to keep, the next
+ * spawn still gets a kept one: the cached task memory without a stack
+ * does not bury the memory that has one. */
+TEST(a_burst_does_not_hide_the_kept_stacks_from_later_spawns)
+{
+    enum { WIDE = 40 };
+    int max = -1;
+    coil__task_kept_stacks(&max);
+    coil_task *t[WIDE];
+    for (int i = 0; i < WIDE; i++)
+        CHECK((t[i] = coil_spawn(finish_first, NULL)) != NULL);
+    for (int i = 0; i < WIDE; i++) {
+        CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+    int kept = coil__task_kept_stacks(NULL);
+    CHECK(kept == max);
+    for (int round = 0; round < 3; round++) {
+        size_t inside = 0;
+        coil_task *u = coil_spawn(stacks_in_use, &inside);
+        CHECK(u && coil_await(coil_task_future(u), NULL) == 0);
+        coil_task_release(u);
+        /* A kept stack adds nothing to what the pool has handed out. */
+        CHECK(inside == (size_t)kept + (max == 0));
+        CHECK(coil__task_kept_stacks(NULL) == kept);
+    }
+}
+
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(yielding_tasks_do_not_starve_a_timer),
           T(yielding_tasks_do_not_starve_io),
@@ -808,4 +845,5 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(bad_arguments_are_einval),
           T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle),
           T(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size),
+          T(a_burst_does_not_hide_the_kept_stacks_from_later_spawns),
           T(a_pending_timer_does_not_send_every_hand_off_back_to_the_loop))
