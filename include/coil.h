@@ -372,8 +372,12 @@ int coil_wait_signal(const int *signals, size_t n, coil_time deadline);
  *     to the open file description, so it is shared with dup()s of the fd
  *     and with other processes holding it (stdin inherited from a shell!).
  *   - An fd used with coil must be closed with coil_close(): coil keeps a
- *     record per fd number (per loop) that a plain close() leaves stale,
- *     and a later fd with that number could then block the loop or hang.
+ *     record per fd number (per loop) that a plain close() leaves stale.
+ *     The sockets, pipes and pidfds coil makes itself (listen, dial,
+ *     accept, subprocesses) drop a stale record of their number, so they
+ *     work regardless; an fd made otherwise (socket(2), open(2), pipe(2))
+ *     that gets the number inherits it, and its calls could then spin or
+ *     hang.
  *   - At most one task waits to read, and one to write, an fd at a time:
  *     a second that would have to wait fails with EBUSY (two readers of
  *     one stream would get its bytes interleaved; give each fd one reader

@@ -195,6 +195,17 @@ static void wake(waiter *w)
     coil__task_wake(w->task);
 }
 
+/* Wake st's waiters with EBADF; they no longer touch the record, which
+ * the fd number's next owner may be using by then. */
+static void wake_closed(fd_state *st)
+{
+    for (int d = RD; d <= WR; d++)
+        if (st->waiters[d]) {
+            st->waiters[d]->closed = 1;
+            wake(st->waiters[d]);
+        }
+}
+
 /* Inside the poll: latch the readiness, wake who waits for it. */
 static void on_ready(coil__poll_watch *pw, unsigned events)
 {
@@ -591,6 +602,7 @@ int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
     uint8_t stream = io->fds[fd]->stream;  /* TCP's children are TCP */
     fd_state *st = slot_for(io, (int)s);
     if (st) {
+        wake_closed(st);                  /* stale: see coil__io_fresh */
         *st = (fd_state){.watch = st->watch, .io = io, .fd = (int)s,
                          .known = 1, .socket = 1, .stream = stream};
     }
@@ -634,23 +646,35 @@ int coil_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     return coil_connect_until(fd, addr, addrlen, -1);
 }
 
-void coil__io_forget(int fd)
+/* fd's record in this thread's loop, if there is one. */
+static fd_state *existing_record(int fd, coil_loop **loop_out)
 {
     coil_task *t = coil_task_current();
     coil_loop *loop = t ? coil_task_future(t)->loop : coil__loop_existing();
     coil__io *io = loop ? *coil__loop_io(loop) : NULL;
-    fd_state *st = io && (size_t)fd < io->cap ? io->fds[fd] : NULL;
+    *loop_out = loop;
+    return io && (size_t)fd < io->cap ? io->fds[fd] : NULL;
+}
+
+void coil__io_forget(int fd)
+{
+    coil_loop *loop;
+    fd_state *st = existing_record(fd, &loop);
     if (st) {
-        /* Wake its waiters with EBADF; they no longer touch the record,
-         * which the fd number's next owner may be using by then. */
-        for (int d = RD; d <= WR; d++)
-            if (st->waiters[d]) {
-                st->waiters[d]->closed = 1;
-                wake(st->waiters[d]);
-            }
+        wake_closed(st);
         if (st->registered)
             coil__poll_del(coil__loop_poll(loop), fd);
-        *st = (fd_state){.watch = st->watch, .io = io, .fd = fd};
+        *st = (fd_state){.watch = st->watch, .io = st->io, .fd = fd};
+    }
+}
+
+void coil__io_fresh(int fd)
+{
+    coil_loop *loop;
+    fd_state *st = existing_record(fd, &loop);
+    if (st && st->known) {
+        wake_closed(st);
+        *st = (fd_state){.watch = st->watch, .io = st->io, .fd = fd};
     }
 }
 

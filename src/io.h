@@ -49,6 +49,13 @@ ssize_t coil__io_run(const char *call, int fd, int dir, coil_time deadline,
  * Does not suspend.  file.c closes on the executor after this. */
 void coil__io_forget(int fd);
 
+/* fd was just made by coil (socket, pipe, pidfd): a record this thread's
+ * loop still has of that number is stale, left by a plain close(2) of an
+ * earlier fd, and would have the new one wait on an epoll registration
+ * that went away with the old file.  Drop it, waking its waiters (EBADF).
+ * No syscall.  Does not suspend. */
+void coil__io_fresh(int fd);
+
 #pragma GCC visibility pop
 
 #endif

@@ -105,6 +105,7 @@ static int bound_socket(const net_addr *a, int alen, int type,
     int fd = socket(a->sa.sa_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
+    coil__io_fresh(fd);
     if (type == SOCK_STREAM && a->sa.sa_family != AF_UNIX &&
         set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
         goto fail;
@@ -176,6 +177,7 @@ static int dial(const net_addr *a, int alen, coil_time deadline)
                     0);
     if (fd < 0)
         return -1;
+    coil__io_fresh(fd);
     if (a->sa.sa_family != AF_UNIX)
         (void)set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);  /* best effort */
     int r;

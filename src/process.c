@@ -26,6 +26,7 @@
 
 #include "coil.h"
 #include "debug.h"
+#include "io.h"
 
 /* Same numbers on every architecture since the 5.x unified syscall table. */
 #ifndef SYS_pidfd_open
@@ -181,6 +182,10 @@ coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
         errno = e;
         return NULL;
     }
+    for (int i = 0; i < 3; i++)
+        if (p->pipes[i] >= 0)
+            coil__io_fresh(p->pipes[i]);
+    coil__io_fresh(p->pidfd);
     return p;
 }
 

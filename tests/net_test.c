@@ -169,6 +169,47 @@ static void *drained_main(void *arg)
     return NULL;
 }
 
+/* Misuse that coil survives: an fd used with coil, then closed with a
+ * plain close(2), leaves a record of its number behind, registered with
+ * epoll.  A socket coil makes next gets that number; its waits must still
+ * be woken (the stale registration went away with the old file). */
+static void *fresh_writer(void *arg)
+{
+    coil_sleep(COIL_MSEC(20));                 /* the reader is parked */
+    CHECK(coil_write_all((int)(intptr_t)arg, "fresh", 5, NULL) == 5);
+    return NULL;
+}
+
+static void *stale_record_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+    CHECK(lfd >= 0);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK(coil_wait_fd(p[1], COIL_WRITABLE, now() + COIL_SEC(5)) == 0);
+    CHECK(close(p[1]) == 0);                   /* not coil_close */
+    int cfd = coil_tcp_dial("127.0.0.1", coil_socket_port(lfd),
+                            now() + COIL_SEC(5));
+    CHECK(cfd >= 0);                 /* was ETIMEDOUT: connect's wait hung */
+    CHECK(cfd == p[1]);                        /* the lowest free number */
+    CHECK(close(p[0]) == 0);
+    int sfd = coil_accept(lfd, NULL, NULL);
+    CHECK(sfd >= 0);
+    coil_task *w = coil_spawn(fresh_writer, (void *)(intptr_t)sfd);
+    char buf[8];
+    CHECK(coil_read_until(cfd, buf, sizeof buf, now() + COIL_SEC(5)) == 5);
+    CHECK(memcmp(buf, "fresh", 5) == 0);
+    await_task(w);
+    CHECK(coil_close(sfd) == 0 && coil_close(cfd) == 0 && coil_close(lfd) == 0);
+    return NULL;
+}
+
+TEST(a_socket_coil_makes_does_not_inherit_a_stale_record_of_its_number)
+{
+    run_main(stale_record_main, NULL);
+}
+
 TEST(reads_after_a_short_read_still_see_later_data_and_the_close)
 {
     run_main(drained_main, NULL);
@@ -825,6 +866,7 @@ TEST(ten_thousand_concurrent_loopback_connections_echo_verified_data)
 }
 
 RUN_TESTS(T(ipv4_listen_dial_and_echo),
+          T(a_socket_coil_makes_does_not_inherit_a_stale_record_of_its_number),
           T(reads_after_a_short_read_still_see_later_data_and_the_close),
           T(a_read_after_a_short_read_makes_one_syscall_not_two),
           T(listen_on_any_ipv4_address_by_default),
