@@ -158,9 +158,7 @@ int coil__future_finish(coil_future *f, int state, void *result, int error)
         errno = EALREADY;
         return -1;
     }
-    f->state = (uint8_t)state;
-    f->result = result;
-    f->error = error;
+    coil__future_settle(f, state, result, error);
     /* Callbacks first, then the tasks awaiting it: a task awaiting a
      * future wakes without a callback of its own (no allocation, no hop
      * through the dispatch), and still after the callbacks run. */

@@ -77,6 +77,16 @@ static inline int coil__future_outcome(coil_future *f, void **out)
     return coil_future_result(f, out);
 }
 
+/* Move a pending or running f to a final state, and nothing more: no
+ * callbacks scheduled, no waiter woken (coil__future_finish does both). */
+static inline void coil__future_settle(coil_future *f, int state,
+                                       void *result, int error)
+{
+    f->state = (uint8_t)state;
+    f->result = result;
+    f->error = error;
+}
+
 /* Move f to a final state (COIL_DONE with result/error, or COIL_CANCELLED)
  * and schedule its callbacks.  Returns 0, or -1 with errno EALREADY. */
 int coil__future_finish(coil_future *f, int state, void *result, int error);

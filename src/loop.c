@@ -564,6 +564,18 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
     return w;
 }
 
+int coil__loop_direct_turn(coil_loop *loop)
+{
+    coil__runq *q = &loop->q;
+    if (q->debug || !coil__list_empty(&q->batch) ||
+        !coil__list_empty(&q->ready) || !quiet_turn(loop))
+        return 0;
+    /* As coil__loop_next_turn after taking the step it would have found. */
+    loop->now_valid = 0;
+    q->items_unclocked++;
+    return 1;
+}
+
 /* How long the poll may wait: ns, 0 for not at all, -1 for no limit. */
 static coil_time poll_timeout(coil_loop *loop)
 {

@@ -70,6 +70,14 @@ static inline void coil__loop_post(coil_loop *loop, coil__work *w)
  * item on the loop's stack. */
 coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn);
 
+/* Whether a task ending now may hand the CPU straight to the one task its
+ * end wakes, without posting that one's step: true when the batch and the
+ * ready queue are empty and the loop would do nothing before the next
+ * iteration, so that the step, once posted, would be the very next turn
+ * coil__loop_next_turn takes.  Counts that turn when true.  Always false in
+ * debug mode. */
+int coil__loop_direct_turn(coil_loop *loop);
+
 static inline coil__work *coil__loop_take_next(coil_loop *loop,
                                                coil_callback fn)
 {

@@ -817,6 +817,68 @@ TEST(a_burst_does_not_hide_the_kept_stacks_from_later_spawns)
     }
 }
 
+/* When a task ends, the one awaiting it is not always next: what was
+ * ready before, and the ended task's done-callbacks, come first (the end
+ * hands the CPU straight to the awaiter only when nothing else would run
+ * before it). */
+static char end_order[8];
+static int end_order_n;
+
+static void note_end(char c)
+{
+    if (end_order_n < (int)sizeof end_order - 1)
+        end_order[end_order_n++] = c;
+}
+
+static void *note_x(void *arg)
+{
+    (void)arg;
+    note_end('x');
+    return NULL;
+}
+
+static void *ends_with_another_ready(void *arg)
+{
+    coil_task **x = arg;
+    *x = coil_spawn(note_x, NULL);             /* ready when this one ends */
+    CHECK(*x != NULL);
+    return NULL;
+}
+
+static void note_callback(coil_future *f, void *arg)
+{
+    (void)f;
+    note_end(*(const char *)arg);
+}
+
+static void *ordered_main(void *arg)
+{
+    (void)arg;
+    coil_task *x = NULL;
+    coil_task *t = coil_spawn(ends_with_another_ready, &x);
+    CHECK(t && coil_await(coil_task_future(t), NULL) == 0);
+    note_end('m');
+    coil_task_release(t);
+    CHECK(coil_await(coil_task_future(x), NULL) == 0);
+    coil_task_release(x);
+
+    t = coil_spawn(finish_first, NULL);
+    CHECK(t && coil_future_add_done_callback(coil_task_future(t), note_callback,
+                                             "c") == 0);
+    CHECK(coil_await(coil_task_future(t), NULL) == 0);
+    note_end('M');
+    coil_task_release(t);
+    return NULL;
+}
+
+TEST(an_ended_tasks_awaiter_runs_after_what_was_ready_and_its_callbacks)
+{
+    end_order_n = 0;
+    CHECK(coil_run(ordered_main, NULL, NULL) == 0);
+    end_order[end_order_n] = '\0';
+    CHECK(strcmp(end_order, "xmcM") == 0);
+}
+
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(yielding_tasks_do_not_starve_a_timer),
           T(yielding_tasks_do_not_starve_io),
@@ -846,4 +908,5 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle),
           T(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size),
           T(a_burst_does_not_hide_the_kept_stacks_from_later_spawns),
+          T(an_ended_tasks_awaiter_runs_after_what_was_ready_and_its_callbacks),
           T(a_pending_timer_does_not_send_every_hand_off_back_to_the_loop))
