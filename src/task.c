@@ -287,13 +287,6 @@ static void suspend(coil_task *t)
     reap();
 }
 
-/* End the running task t in `state` (its function's result or error, or
- * cancelled), on its own stack: complete its future and pick the next task
- * step of the batch to hand off to, leaving t to be reaped.  Returns that
- * task's coroutine, or NULL to go back to the loop; the caller makes the
- * switch (coil__coro_exit).  If t ended inside a coroutine of its own, it
- * goes back to the step that resumes the task's coroutine, which retires
- * it when it sees it done, and does not return. */
 /* The task t's end would wake and nothing else (no done-callback, one
  * waiter, of t's loop), or NULL. */
 static coil_task *sole_waiter(coil_task *t)
@@ -305,6 +298,13 @@ static coil_task *sole_waiter(coil_task *t)
     return w->fut.loop == t->fut.loop ? w : NULL;
 }
 
+/* End the running task t in `state` (its function's result or error, or
+ * cancelled), on its own stack: complete its future and pick the next task
+ * step of the batch to hand off to, leaving t to be reaped.  Returns that
+ * task's coroutine, or NULL to go back to the loop; the caller makes the
+ * switch (coil__coro_exit).  If t ended inside a coroutine of its own, it
+ * goes back to the step that resumes the task's coroutine, which retires
+ * it when it sees it done, and does not return. */
 static coil_coro *task_end(coil_task *t, int state, void *result)
 {
     int error = state == COIL_DONE ? t->exit_error : 0;
