@@ -73,6 +73,9 @@ typedef struct pool {
 } pool;
 
 static __thread pool *thread_pool;
+/* Set when the thread's pool went at thread exit: a stack freed after that
+ * (by a later TLS destructor) died with the slabs and is only forgotten. */
+static __thread int pool_gone;
 static __thread int fail_mmaps;          /* test hook */
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t pool_key;
@@ -221,6 +224,8 @@ static void pool_destroy(void *arg)
     free(p->slabs);
     free(p->classes);
     free(p);
+    thread_pool = NULL;
+    pool_gone = 1;
 }
 
 static void make_key(void)
@@ -472,6 +477,10 @@ void coil__stack_free(coil__stack *st)
 {
     if (!st || !st->lo)
         return;
+    if (st->pooled && __builtin_expect(pool_gone, 0)) {
+        st->lo = NULL;                /* unmapped with its pool's slabs */
+        return;
+    }
     coil__guard_check(st);
     if (!st->pooled) {
         release_unpooled(st);

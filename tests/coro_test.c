@@ -407,7 +407,47 @@ TEST(frame_pointer_chain_ends_with_zero_inside_a_coroutine)
     coil_coro_destroy(co);
 }
 
+/* A thread's stack pool goes at thread exit, in a TLS destructor; one
+ * that runs after it (a later key's, in glibc's order) may still free a
+ * coroutine.  Its stack died with the pool's slabs: the free must not
+ * touch it, nor the pool. */
+static void *yield_once(void *arg)
+{
+    coil_coro_yield(NULL, NULL);
+    return arg;
+}
+
+static pthread_key_t late_key;
+static int late_result = -2;
+
+static void destroy_late(void *co)
+{
+    late_result = coil_coro_destroy(co);
+}
+
+static void *thread_leaving_a_coroutine(void *arg)
+{
+    (void)arg;
+    coil_coro *co = coil_coro_create(NULL, yield_once, NULL);
+    CHECK(co && coil_coro_resume(co, NULL, NULL) == 0);   /* suspended */
+    CHECK(pthread_setspecific(late_key, co) == 0);
+    return NULL;
+}
+
+TEST(a_coroutine_freed_after_its_threads_pool_is_gone_frees_safely)
+{
+    coil_coro *warm = coil_coro_create(NULL, yield_once, NULL);
+    CHECK(warm && coil_coro_destroy(warm) == 0);  /* the pool's key first */
+    CHECK(pthread_key_create(&late_key, destroy_late) == 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, thread_leaving_a_coroutine, NULL) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(late_result == 0);
+    pthread_key_delete(late_key);
+}
+
 RUN_TESTS(T(resume_and_yield_exchange_values_then_fn_result_comes_back),
+          T(a_coroutine_freed_after_its_threads_pool_is_gone_frees_safely),
           T(current_and_state_while_running),
           T(names_are_copied_defaulted_and_truncated),
           T(stack_size_is_rounded_and_reported),
