@@ -100,6 +100,8 @@ typedef struct options {
     const char *only;  /* NULL, "switch", "create", "scale", "sched",
                           "echo" or "threads" */
     const char *json;
+    const char *echo_alt;  /* another coil_bench whose coil server joins the
+                              echo rows as coil_alt (A/B of two builds) */
 } options;
 
 /* Fresh create/destroy maps and unmaps a stack per cycle, ~20x the pooled
@@ -147,7 +149,10 @@ static void usage(FILE *f)
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
 "  --only WHAT    run only switch, create, scale, sched, echo or threads\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
-"  --json FILE    also write the results as a JSON array to FILE\n",
+"  --json FILE    also write the results as a JSON array to FILE\n"
+"  --echo-alt EXE  add the coil echo server of another coil_bench build\n"
+"                 to the echo rows, as coil_alt: an A/B of two builds in\n"
+"                 one run (this program itself gives an A/A: the noise)\n",
             FRESH_DIVISOR, PY_YIELD_DIVISOR, PY_SPAWN_DIVISOR,
             PTHREAD_HANDOFF_DIVISOR, PTHREAD_QUEUE_DIVISOR);
 }
@@ -177,6 +182,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->pin = 1;
     o->only = NULL;
     o->json = NULL;
+    o->echo_alt = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -220,6 +226,8 @@ static int parse_options(int argc, char **argv, options *o)
             count = &handoffs;
         else if (strcmp(a, "--json") == 0 && v != NULL)
             o->json = v;
+        else if (strcmp(a, "--echo-alt") == 0 && v != NULL)
+            o->echo_alt = v;
         else if (strcmp(a, "--only") == 0 && v != NULL &&
                  (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
                   strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0 ||
@@ -850,9 +858,9 @@ static const int cross_build = 1;
 static const int cross_build = 0;
 #endif
 
-enum { ECHO_COIL, ECHO_RAW, ECHO_GO, ECHO_PY, ECHO_IMPLS };
+enum { ECHO_COIL, ECHO_RAW, ECHO_GO, ECHO_PY, ECHO_ALT, ECHO_IMPLS };
 static const char *const echo_impls[ECHO_IMPLS] = {
-    "coil", "raw_epoll", "go", "python_asyncio"};
+    "coil", "raw_epoll", "go", "python_asyncio", "coil_alt"};
 
 /* The CPU the echo servers run on: one of ours other than the load
  * generator's, or -1 (not pinned, or a single CPU). */
@@ -867,7 +875,7 @@ static int echo_server_cpu(void)
 }
 
 /* Start the servers; a peer's that cannot run gets a note instead. */
-static void echo_start_servers(int cpu, echo_server *srv,
+static void echo_start_servers(int cpu, const char *alt, echo_server *srv,
                                char (*note)[BENCH_ERR_MAX])
 {
     static char self[] = "/proc/self/exe", flag[] = "--echo-server";
@@ -897,6 +905,14 @@ static void echo_start_servers(int cpu, echo_server *srv,
                                note[ECHO_PY]) == 0) {
         char *argv[] = {peers[1].exe, py_script, NULL};
         bench_echo_start(argv, NULL, cpu, &srv[ECHO_PY], note[ECHO_PY]);
+    }
+    /* --echo-alt: the coil server of another build, for an A/B (or, given
+     * this very program, an A/A that shows the machine's noise). */
+    if (alt != NULL) {
+        char *argv[] = {(char *)alt, flag, "coil", NULL};
+        bench_echo_start(argv, NULL, cpu, &srv[ECHO_ALT], note[ECHO_ALT]);
+    } else {
+        snprintf(note[ECHO_ALT], BENCH_ERR_MAX, "not asked for");
     }
 }
 
@@ -945,7 +961,7 @@ static void run_echo(const options *o)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    echo_start_servers(cpu, srv, note);
+    echo_start_servers(cpu, o->echo_alt, srv, note);
 
     printf("\necho benches: round trips/s, 64-byte messages in ping-pong "
            "on 127.0.0.1;\n  %ld repetitions of %.2f s, each after %.2f s "
@@ -958,8 +974,12 @@ static void run_echo(const options *o)
         printf("  not pinned (--no-pin, or a single CPU): load generator "
                "and server share the CPUs\n");
     for (int i = ECHO_GO; i < ECHO_IMPLS; i++) {
+        if (i == ECHO_ALT && o->echo_alt == NULL)
+            continue;
         if (srv[i].pid < 0)
             printf("  %s: %s\n", echo_impls[i], note[i]);
+        else if (i == ECHO_ALT)
+            printf("  coil_alt: the coil server of %s\n", o->echo_alt);
         else if (i == ECHO_GO)
             printf("  go: %s, GOMAXPROCS=1, goroutine per connection\n",
                    peers[0].version);

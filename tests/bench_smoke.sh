@@ -32,5 +32,9 @@ grep -q '"bench": "spawn_threadsafe_rtt", "impl": "coil", "median_ns": [0-9]' "$
 if [ $# -eq 1 ]; then
   grep -q '"bench": "echo_50", "impl": "coil", "median_ns": [0-9]' "$json" ||
     { echo "bench_smoke: no measured coil echo_50 row in:"; cat "$json"; exit 1; }
+  # --echo-alt adds a second coil server (here the same build: an A/A).
+  "$1" --only echo --quick --echo-alt "$1" --json "$json" >/dev/null
+  grep -q '"bench": "echo_1000", "impl": "coil_alt", "median_ns": [0-9]' "$json" ||
+    { echo "bench_smoke: no measured coil_alt echo_1000 row in:"; cat "$json"; exit 1; }
 fi
 echo "1 passed, 0 failed"
