@@ -911,8 +911,6 @@ static void echo_start_servers(int cpu, const char *alt, echo_server *srv,
     if (alt != NULL) {
         char *argv[] = {(char *)alt, flag, "coil", NULL};
         bench_echo_start(argv, NULL, cpu, &srv[ECHO_ALT], note[ECHO_ALT]);
-    } else {
-        snprintf(note[ECHO_ALT], BENCH_ERR_MAX, "not asked for");
     }
 }
 

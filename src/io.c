@@ -206,6 +206,15 @@ static void wake_closed(fd_state *st)
         }
 }
 
+/* Make st the record of an fd coil knows nothing of, waking its waiters
+ * first (EBADF): what closing the fd, or finding its record stale, comes
+ * to. */
+static void clear_record(fd_state *st)
+{
+    wake_closed(st);
+    *st = (fd_state){.watch = st->watch, .io = st->io, .fd = st->fd};
+}
+
 /* Inside the poll: latch the readiness, wake who waits for it. */
 static void on_ready(coil__poll_watch *pw, unsigned events)
 {
@@ -602,9 +611,9 @@ int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
     uint8_t stream = io->fds[fd]->stream;  /* TCP's children are TCP */
     fd_state *st = slot_for(io, (int)s);
     if (st) {
-        wake_closed(st);                  /* stale: see coil__io_fresh */
-        *st = (fd_state){.watch = st->watch, .io = io, .fd = (int)s,
-                         .known = 1, .socket = 1, .stream = stream};
+        clear_record(st);                 /* stale: see coil__io_fresh */
+        st->known = st->socket = 1;
+        st->stream = stream;
     }
     return (int)s;
 }
@@ -661,10 +670,9 @@ void coil__io_forget(int fd)
     coil_loop *loop;
     fd_state *st = existing_record(fd, &loop);
     if (st) {
-        wake_closed(st);
         if (st->registered)
             coil__poll_del(coil__loop_poll(loop), fd);
-        *st = (fd_state){.watch = st->watch, .io = st->io, .fd = fd};
+        clear_record(st);
     }
 }
 
@@ -672,10 +680,8 @@ void coil__io_fresh(int fd)
 {
     coil_loop *loop;
     fd_state *st = existing_record(fd, &loop);
-    if (st && st->known) {
-        wake_closed(st);
-        *st = (fd_state){.watch = st->watch, .io = st->io, .fd = fd};
-    }
+    if (st && st->known)
+        clear_record(st);
 }
 
 int coil_close(int fd)

@@ -544,6 +544,15 @@ static int quiet_turn(coil_loop *loop)
     return t == NULL || t->when > loop->now;
 }
 
+/* A task begins the next iteration in the loop's stead: the loop's time
+ * is that of the last one no more, and the turn counts towards the next
+ * clock read. */
+static void begin_turn(coil_loop *loop)
+{
+    loop->now_valid = 0;
+    loop->q.items_unclocked++;
+}
+
 coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
 {
     coil__runq *q = &loop->q;
@@ -559,8 +568,7 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
      * to it, goes on with the rest as the batch it would have taken. */
     coil__list_remove(&w->node);
     take_all(&q->batch, &q->ready);
-    loop->now_valid = 0;
-    q->items_unclocked++;
+    begin_turn(loop);
     return w;
 }
 
@@ -570,9 +578,7 @@ int coil__loop_direct_turn(coil_loop *loop)
     if (q->debug || !coil__list_empty(&q->batch) ||
         !coil__list_empty(&q->ready) || !quiet_turn(loop))
         return 0;
-    /* As coil__loop_next_turn after taking the step it would have found. */
-    loop->now_valid = 0;
-    q->items_unclocked++;
+    begin_turn(loop);       /* as coil__loop_next_turn taking the step */
     return 1;
 }
 
