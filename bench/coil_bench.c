@@ -128,7 +128,7 @@ static void usage(FILE *f)
 "                 N/10 and pthread N/50, as the table shows)\n"
 "  --reps N       repetitions per measurement (default 11; the scheduler\n"
 "                 benches, which are slower per repetition, 5; the\n"
-"                 threads benches 9)\n"
+"                 threads benches 9; echo 31)\n"
 "  --creates N    pooled create/destroy cycles per repetition (default\n"
 "                 1000000; the fresh variant runs N/%d)\n"
 "  --scale N      coroutines in the scale run (default 1000000)\n"
@@ -137,9 +137,9 @@ static void usage(FILE *f)
 "  --spawns N     spawn + await rounds per repetition (default 200000;\n"
 "                 python runs N/%d)\n"
 "  --sleeps N     1 ms sleeps in the timer bench, in all (default 500)\n"
-"  --echo-ms N    milliseconds measured per echo repetition (default 1500,\n"
-"                 after a warm-up of an eighth of it; 5 repetitions,\n"
-"                 each starting with the next server in turn)\n"
+"  --echo-ms N    milliseconds measured per echo repetition (default 400,\n"
+"                 after a warm-up of an eighth of it; 31 repetitions\n"
+"                 unless --reps, each starting with the next server)\n"
 "  --round-trips N  cross-thread round trips per repetition (default\n"
 "                 20000): threadsafe_rtt, spawn_threadsafe_rtt, to_thread\n"
 "  --submits N    callbacks per threadsafe_1 / threadsafe_4 repetition\n"
@@ -256,13 +256,17 @@ static int parse_options(int argc, char **argv, options *o)
      * under a minute, and the medians of these longer runs settle
      * sooner. */
     o->sched_reps = reps ? reps : quick ? 3 : 5;
-    /* 2 rows x 4 servers x 5 repetitions of 1.5 s + 0.19 s: about a
-     * minute.  On this VM a server's rate swings by 20% from one second
-     * to the next: more, shorter repetitions give steadier medians than
-     * a few long ones, and longer runs do not move them. */
-    o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 1500;
+    /* 2 rows x 4 servers x 31 repetitions of 0.4 s + 0.05 s: about two
+     * minutes.  On this VM a server's rate swings by 20% from one second
+     * to the next, and a slow spell that falls on one server's turn moves
+     * its median: many short turns, taken in rotation, spread the spells
+     * evenly over the servers.  With 1,000 connections, 11 turns of 1.5 s
+     * gave coil / raw epoll anywhere from 0.89 to 0.99 for one build;
+     * 41 turns of 0.3 s, 0.96 with the per-turn ratios' quartiles at
+     * 0.91 and 1.00. */
+    o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 400;
     o->echo_warm_ms = o->echo_ms / 8 ? o->echo_ms / 8 : 1;
-    o->echo_reps = reps ? reps : quick ? 3 : 5;
+    o->echo_reps = reps ? reps : quick ? 3 : 31;
     /* Cross-thread wake-ups on a VM swing by 3x from one moment to the
      * next: many short repetitions (at most ~0.4 s each at these counts)
      * give steadier medians than a few long ones.  All twenty rows, warm-
