@@ -283,6 +283,64 @@ TEST(a_read_after_a_short_read_makes_one_syscall_not_two)
     run_main(one_read_main, NULL);
 }
 
+/* coil_read and coil_write_all make their syscalls themselves on an fd
+ * the task has used before (src/io.c): a full send buffer must still be
+ * waited out and every byte arrive in order, and reads in small pieces
+ * must see them all, the end included. */
+#define STREAM_BYTES (8u << 20)
+
+static unsigned char stream_byte(size_t i)
+{
+    return (unsigned char)((i * 2654435761u) >> 11);
+}
+
+static void *stream_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    unsigned char *buf = malloc(STREAM_BYTES);
+    CHECK(buf);
+    for (size_t i = 0; i < STREAM_BYTES; i++)
+        buf[i] = stream_byte(i);
+    CHECK(coil_write(fd, buf, 1) == 1);          /* now a used fd */
+    size_t done = 0;
+    CHECK(coil_write_all(fd, buf + 1, STREAM_BYTES - 1, &done) ==
+              (ssize_t)(STREAM_BYTES - 1) && done == STREAM_BYTES - 1);
+    CHECK(shutdown(fd, SHUT_WR) == 0);
+    free(buf);
+    return NULL;
+}
+
+static void *stream_main(void *arg)
+{
+    (void)arg;
+    int lfd, cfd, sfd;
+    loopback_pair(&lfd, &cfd, &sfd);
+    coil_task *w = coil_spawn(stream_writer, (void *)(intptr_t)cfd);
+    CHECK(w);
+    unsigned char buf[1000];
+    size_t got = 0, waits_seen = 0;
+    ssize_t n;
+    while ((n = coil_read(sfd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != stream_byte(got + (size_t)i))
+                CHECK(!"stream data differs");
+        got += (size_t)n;
+        if (got % (1u << 20) < sizeof buf) {
+            coil_sleep(COIL_MSEC(2));   /* let the writer's buffer fill */
+            waits_seen++;
+        }
+    }
+    CHECK(n == 0 && got == STREAM_BYTES && waits_seen >= 4);
+    await_task(w);
+    CHECK(coil_close(sfd) == 0 && coil_close(cfd) == 0 && coil_close(lfd) == 0);
+    return NULL;
+}
+
+TEST(write_all_and_reads_on_a_used_tcp_socket_carry_eight_megabytes_intact)
+{
+    run_main(stream_main, NULL);
+}
+
 TEST(listen_on_any_ipv4_address_by_default)
 {
     listen_case lc = {NULL, "127.0.0.1"};
@@ -869,6 +927,7 @@ RUN_TESTS(T(ipv4_listen_dial_and_echo),
           T(a_socket_coil_makes_does_not_inherit_a_stale_record_of_its_number),
           T(reads_after_a_short_read_still_see_later_data_and_the_close),
           T(a_read_after_a_short_read_makes_one_syscall_not_two),
+          T(write_all_and_reads_on_a_used_tcp_socket_carry_eight_megabytes_intact),
           T(listen_on_any_ipv4_address_by_default),
           T(ipv6_listen_dial_and_echo),
           T(dial_to_a_closed_port_is_refused),
