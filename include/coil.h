@@ -236,7 +236,13 @@ typedef struct coil_handle coil_handle;
 typedef void (*coil_callback)(void *arg);
 
 /* Make a new loop.  Does not suspend.  Returns it, or NULL with errno
- * ENOMEM, EMFILE or ENFILE (it needs an epoll fd and an eventfd). */
+ * ENOMEM, EMFILE or ENFILE (it needs an epoll fd and an eventfd).
+ * Where the loop times its waits with epoll_pwait2 (the usual case), the
+ * calling thread's timer slack is set to 1 ns (prctl PR_SET_TIMERSLACK):
+ * the kernel's default lets a timed wait end up to 50 us late, which was
+ * most of a 1 ms sleep's overshoot.  COIL_TIMER_SLACK=<ns> in the
+ * environment sets another value; "keep" (or 0) leaves the thread's own.
+ * The same holds for the default loop below. */
 coil_loop *coil_loop_new(void);
 
 /* The calling thread's default loop, made on first call.  Does not

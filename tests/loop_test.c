@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "check.h"
@@ -498,6 +499,55 @@ TEST(timeouts_use_epoll_pwait2_where_it_works_unless_told_otherwise)
     CHECK(coil__poll_uses_pwait2() == (works && !forced_off));
 }
 
+/* A timed epoll_pwait2 may end as late as the thread's timer slack (50 us
+ * by default), so a loop sets its thread's to 1 ns; COIL_TIMER_SLACK=<ns>
+ * picks another, "keep" leaves the thread's.  (The timerfd path needs
+ * none and sets none.)  Each case in a thread of its own: a new thread
+ * starts from its creator's default slack. */
+typedef struct slack_seen {
+    unsigned long before, after;
+} slack_seen;
+
+static void *slack_around_loop_new(void *arg)
+{
+    slack_seen *seen = arg;
+    seen->before = (unsigned long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    coil_loop *loop = coil_loop_new();
+    CHECK(loop);
+    seen->after = (unsigned long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    CHECK(coil_loop_close(loop) == 0);
+    return NULL;
+}
+
+static slack_seen slack_with(const char *env)
+{
+    if (env)
+        CHECK(setenv("COIL_TIMER_SLACK", env, 1) == 0);
+    else
+        CHECK(unsetenv("COIL_TIMER_SLACK") == 0);
+    slack_seen seen = {0, 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, slack_around_loop_new, &seen) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(unsetenv("COIL_TIMER_SLACK") == 0);
+    return seen;
+}
+
+TEST(a_loop_sets_its_threads_timer_slack_to_1_ns_unless_told_otherwise)
+{
+    slack_seen plain = slack_with(NULL), asked = slack_with("2000"),
+               keep = slack_with("keep"), typo = slack_with("12us");
+    if (coil__poll_uses_pwait2()) {
+        CHECK(plain.after == 1);
+        CHECK(asked.after == 2000);
+    } else {                        /* the timerfd is never slack */
+        CHECK(plain.after == plain.before);
+        CHECK(asked.after == asked.before);
+    }
+    CHECK(keep.after == keep.before);
+    CHECK(typo.after == typo.before);
+}
+
 TEST(an_idle_loop_sleeps_instead_of_spinning)
 {
     coil_loop *loop = coil_loop_new();
@@ -895,6 +945,7 @@ RUN_TESTS(T(callbacks_run_in_fifo_order),
           T(signals_interrupting_the_wait_do_not_end_the_run),
           T(a_200_microsecond_timer_fires_after_200_microseconds_not_a_millisecond),
           T(timeouts_use_epoll_pwait2_where_it_works_unless_told_otherwise),
+          T(a_loop_sets_its_threads_timer_slack_to_1_ns_unless_told_otherwise),
           T(an_idle_loop_sleeps_instead_of_spinning),
           T(close_drops_pending_callbacks_and_their_handles_stay_safe),
           T(running_or_closing_a_running_loop_is_ebusy),
