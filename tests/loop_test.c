@@ -502,8 +502,8 @@ TEST(timeouts_use_epoll_pwait2_where_it_works_unless_told_otherwise)
 /* A timed epoll_pwait2 may end as late as the thread's timer slack (50 us
  * by default), so a loop sets its thread's to 1 ns; COIL_TIMER_SLACK=<ns>
  * picks another, "keep" leaves the thread's.  (The timerfd path needs
- * none and sets none.)  Each case in a thread of its own: a new thread
- * starts from its creator's default slack. */
+ * none and sets none.)  Each case in a thread of its own, which starts
+ * from a slack of 30 us so that a change shows whatever the process had. */
 typedef struct slack_seen {
     unsigned long before, after;
 } slack_seen;
@@ -511,7 +511,9 @@ typedef struct slack_seen {
 static void *slack_around_loop_new(void *arg)
 {
     slack_seen *seen = arg;
+    CHECK(prctl(PR_SET_TIMERSLACK, 30000UL, 0UL, 0UL, 0UL) == 0);
     seen->before = (unsigned long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    CHECK(seen->before == 30000);
     coil_loop *loop = coil_loop_new();
     CHECK(loop);
     seen->after = (unsigned long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
