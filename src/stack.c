@@ -69,6 +69,8 @@ typedef struct pool {
     size_t max_idle, in_use;
     unsigned carved;             /* slots carved, for their colors */
     int64_t trim_at;             /* CLOCK_MONOTONIC ns of the next trim, 0: none */
+    size_t trim_next;            /* a trim cut short: the class to go on with */
+    int trim_surplus;            /* ...and whether the classes done had some */
     unsigned surplus_frees;      /* frees beyond max_idle, for TRIM_CHECK_FREES */
 } pool;
 
@@ -392,35 +394,57 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
 }
 
 /* Hand back the warm stacks of c that stayed idle for the whole period
- * beyond the first max_idle: the list is LIFO, so the bottom `low` items
- * are exactly those nobody took since the last trim.  The newest ones
- * stay warm.  Returns whether c still has more than max_idle warm. */
-static int trim_class(pool *p, size_class *c)
+ * beyond the first max_idle, at most *budget of them (taken off it): the
+ * list is LIFO, so the bottom `low` items are exactly those nobody took
+ * since the last trim.  The newest ones stay warm.  *cut tells whether
+ * the budget left some of them due.  Returns whether c still has more
+ * than max_idle warm. */
+static int trim_class(pool *p, size_class *c, size_t *budget, int *cut)
 {
     stack_list *w = &c->warm;
     size_t idle = c->low < w->count ? c->low : w->count;
-    if (idle > p->max_idle && list_reserve(&c->cold, idle - p->max_idle) == 0) {
-        for (size_t i = p->max_idle; i < idle; i++) {
+    size_t n = idle > p->max_idle ? idle - p->max_idle : 0;
+    if (n > *budget)
+        n = *budget;
+    if (n > 0 && list_reserve(&c->cold, n) == 0) {
+        for (size_t i = p->max_idle; i < p->max_idle + n; i++) {
             madvise(w->items[i].lo, w->items[i].size, MADV_DONTNEED);
             c->cold.items[c->cold.count++] = w->items[i];
         }
-        memmove(&w->items[p->max_idle], &w->items[idle],
-                (w->count - idle) * sizeof *w->items);
-        w->count -= idle - p->max_idle;
+        memmove(&w->items[p->max_idle], &w->items[p->max_idle + n],
+                (w->count - p->max_idle - n) * sizeof *w->items);
+        w->count -= n;
+        idle -= n;
+        *budget -= n;
+    } else {
+        idle = p->max_idle;               /* no room to note them: not now */
     }
-    c->low = w->count;
+    /* Cut short: what is left was idle all along and stays due. */
+    *cut = idle > p->max_idle;
+    c->low = *cut ? idle : w->count;
     return w->count > p->max_idle;
 }
 
+/* A trim hands back at most COIL__STACK_TRIM_BATCH stacks (stack.h); one
+ * cut short goes on at the next call, from the class it stopped in. */
 void coil__stack_pool_trim(int64_t now)
 {
     pool *p = thread_pool;
     if (!p || p->trim_at == 0 || now < p->trim_at)
         return;
-    int surplus = 0;
-    for (size_t i = 0; i < p->nclasses; i++)
-        surplus |= trim_class(p, &p->classes[i]);
-    p->trim_at = surplus ? now + trim_period : 0;
+    size_t budget = COIL__STACK_TRIM_BATCH;
+    for (; p->trim_next < p->nclasses; p->trim_next++) {
+        int cut = 0;
+        int surplus = trim_class(p, &p->classes[p->trim_next], &budget, &cut);
+        if (cut) {
+            p->trim_at = now;             /* more due in this class */
+            return;
+        }
+        p->trim_surplus |= surplus;
+    }
+    p->trim_at = p->trim_surplus ? now + trim_period : 0;
+    p->trim_next = 0;
+    p->trim_surplus = 0;
 }
 
 int64_t coil__stack_trim_at(void)
