@@ -260,8 +260,9 @@ static int parse_options(int argc, char **argv, options *o)
      * minutes.  On this VM a server's rate swings by 20% from one second
      * to the next, and a slow spell that falls on one server's turn moves
      * its median: many short turns, taken in rotation, spread the spells
-     * evenly over the servers.  With 1,000 connections, 11 turns of 1.5 s
-     * gave coil / raw epoll anywhere from 0.89 to 0.99 for one build;
+     * evenly over the servers.  With 1,000 connections, 11 to 21 turns of
+     * 1.5 s gave coil / raw epoll anywhere from 0.90 to 1.00 for builds
+     * with the same IO path;
      * 41 turns of 0.3 s, 0.96 with the per-turn ratios' quartiles at
      * 0.91 and 1.00. */
     o->echo_ms = echo_ms ? echo_ms : quick ? 100 : 400;

@@ -403,10 +403,11 @@ static int trim_class(pool *p, size_class *c, size_t *budget, int *cut)
 {
     stack_list *w = &c->warm;
     size_t idle = c->low < w->count ? c->low : w->count;
-    size_t n = idle > p->max_idle ? idle - p->max_idle : 0;
-    if (n > *budget)
-        n = *budget;
-    if (n > 0 && list_reserve(&c->cold, n) == 0) {
+    size_t due = idle > p->max_idle ? idle - p->max_idle : 0;
+    size_t n = due < *budget ? due : *budget;
+    if (n > 0 && list_reserve(&c->cold, n) != 0)
+        n = due = 0;                      /* no room to note them: not now */
+    if (n > 0) {
         for (size_t i = p->max_idle; i < p->max_idle + n; i++) {
             madvise(w->items[i].lo, w->items[i].size, MADV_DONTNEED);
             c->cold.items[c->cold.count++] = w->items[i];
@@ -414,14 +415,12 @@ static int trim_class(pool *p, size_class *c, size_t *budget, int *cut)
         memmove(&w->items[p->max_idle], &w->items[p->max_idle + n],
                 (w->count - p->max_idle - n) * sizeof *w->items);
         w->count -= n;
-        idle -= n;
         *budget -= n;
-    } else {
-        idle = p->max_idle;               /* no room to note them: not now */
     }
-    /* Cut short: what is left was idle all along and stays due. */
-    *cut = idle > p->max_idle;
-    c->low = *cut ? idle : w->count;
+    /* Cut short: the rest of the due ones were idle all along and stay
+     * due; else a new period starts with what is warm now. */
+    *cut = n < due;
+    c->low = *cut ? p->max_idle + (due - n) : w->count;
     return w->count > p->max_idle;
 }
 
