@@ -230,6 +230,9 @@ static int put_now(coil_queue *q, void *item)
     entry e = {item, q->seq++};
     q->unfinished++;
     deliver_item(q, e, 0);
+    /* Handed straight to a getter, the item took no room: a granted slot
+     * the caller gave up is free again, and the next putter gets it. */
+    admit_putter(q);
     return 0;
 }
 

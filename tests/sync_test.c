@@ -610,6 +610,52 @@ TEST(queue_shutdown_wakes_every_waiter_then_gets_drain)
     run_main(shutdown_main, NULL);
 }
 
+/* A put handed straight to a waiting getter frees the slot it was granted:
+ * the next putter must get it.  maxsize 1 with an item in it, putters P1
+ * and P2 waiting; the main task takes the item (P1 is granted the slot);
+ * getter G2, spawned before, runs first and waits on the empty queue; P1
+ * then hands its item to G2.  P2 must now be admitted, so a third get sees
+ * P2's item instead of waiting on an empty queue forever. */
+static void *one_putter(void *arg)
+{
+    CHECK(coil_queue_put(qq, arg) == 0);
+    return NULL;
+}
+
+static void *one_getter(void *arg)
+{
+    (void)arg;
+    void *v = NULL;
+    CHECK(coil_queue_get(qq, &v) == 0);
+    return v;
+}
+
+static void *handoff_main(void *arg)
+{
+    (void)arg;
+    qq = coil_queue_new(COIL_QUEUE_FIFO, 1, NULL);
+    CHECK(coil_queue_put(qq, I(1)) == 0);
+    coil_task *p1 = coil_spawn(one_putter, I(2));
+    coil_task *p2 = coil_spawn(one_putter, I(3));
+    settle();                     /* both wait on the full queue */
+    coil_task *g2 = coil_spawn(one_getter, NULL);
+    void *v = NULL;
+    CHECK(coil_queue_try_get(qq, &v) == 0 && v == I(1));
+    CHECK(await_task(g2) == I(2));
+    await_task(p1);
+    CHECK(coil_queue_get_until(qq, &v, loop_now() + COIL_SEC(5)) == 0);
+    CHECK(v == I(3));
+    await_task(p2);
+    CHECK(coil_queue_size(qq) == 0);
+    CHECK(coil_queue_free(qq) == 0);
+    return NULL;
+}
+
+TEST(bounded_queue_admits_the_next_putter_after_a_handoff)
+{
+    run_main(handoff_main, NULL);
+}
+
 /* ----------------------------------------------- cancellation consistency
  *
  * Each case runs with the cancelled waiter in the default (unwind) mode
@@ -1156,6 +1202,7 @@ RUN_TESTS(T(lock_is_handed_over_in_fifo_order),
           T(bounded_queue_blocks_producers_and_try_calls_say_eagain),
           T(queue_join_waits_for_every_task_done),
           T(queue_shutdown_wakes_every_waiter_then_gets_drain),
+    T(bounded_queue_admits_the_next_putter_after_a_handoff),
           T(lock_handed_to_a_cancelled_waiter_passes_on_unwind_mode),
           T(lock_handed_to_a_cancelled_waiter_passes_on_error_mode),
           T(semaphore_permit_of_a_cancelled_waiter_passes_on_unwind_mode),
