@@ -136,8 +136,9 @@ coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
     int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     int child_fd[3] = {-1, -1, -1};
     int e = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++)   /* all three: the error path reads them */
         p->pipes[i] = -1;
+    for (int i = 0; i < 3; i++) {
         if (flags & (COIL_PIPE_STDIN << i)) {
             /* Both ends close-on-exec; the dup2 onto 0-2 clears it in the
              * child.  Not O_NONBLOCK: the child's end must block, and the

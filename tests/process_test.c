@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -387,6 +388,39 @@ TEST(spawn_of_a_missing_program_gives_enoent)
         SKIP("pidfd_open(2) is not available here");
 }
 
+/* A spawn that fails for want of fds closes none of the caller's: the
+ * pipe slots it never filled are not fd 0. */
+TEST(spawn_failing_with_emfile_leaves_the_callers_fds_open)
+{
+    char *t[] = {"true", NULL};
+    coil_process *ok = coil_process_spawn("true", t, NULL,
+                                          COIL_SPAWN_SEARCH_PATH);
+    if (!ok && errno == ENOSYS)
+        SKIP("pidfd_open(2) is not available here");
+    CHECK(ok);                        /* and the pidfd probe is cached */
+    CHECK(coil_process_release(ok) == 0);
+    if (fcntl(0, F_GETFD) < 0)        /* ctest may start us without one */
+        CHECK(open("/dev/null", O_RDONLY) == 0);
+    struct stat before, after;
+    CHECK(fstat(0, &before) == 0);
+    struct rlimit rl;                 /* a forked test: only we see it */
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    rl.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    int hog[1024], n = 0;
+    while (n < 1024 && (hog[n] = dup(0)) >= 0)
+        n++;
+    CHECK(n < 1024 && errno == EMFILE);
+    coil_process *p = coil_process_spawn("true", t, NULL,
+                                         COIL_SPAWN_SEARCH_PATH |
+                                         COIL_PIPE_STDIN | COIL_PIPE_STDOUT);
+    CHECK(!p && errno == EMFILE);
+    while (n > 0)
+        CHECK(close(hog[--n]) == 0);
+    CHECK(fstat(0, &after) == 0);     /* still open, still the same file */
+    CHECK(after.st_ino == before.st_ino && after.st_dev == before.st_dev);
+}
+
 /* ------------------------------------------------------ waiting signals */
 
 static void raise_usr1(void *arg)
@@ -531,6 +565,7 @@ RUN_TESTS(T(wait_reports_the_exit_status_of_true_false_and_exit_7),
           T(one_childs_stdout_becomes_the_next_childs_stdin),
           T(bad_arguments_give_einval),
           T(spawn_of_a_missing_program_gives_enoent),
+          T(spawn_failing_with_emfile_leaves_the_callers_fds_open),
           T(wait_signal_returns_a_signal_raised_by_a_timer_callback),
           T(wait_signal_deadline_gives_etimedout),
           T(cancelled_signal_waiter_leaves_nothing_and_waiters_come_before_handlers),
