@@ -301,7 +301,7 @@ coil_as_completed *coil_as_completed_new(coil_future *const *fs, size_t n,
     ac->n = n;
     ac->deadline = -1;
     if (n && timeout >= 0)
-        ac->deadline = coil_loop_time(fs[0]->loop) + timeout;
+        ac->deadline = coil__time_after(coil_loop_time(fs[0]->loop), timeout);
     for (size_t i = 0; i < n; i++) {
         if (coil_future_done(fs[i]))
             ac->ready[ac->nready++] = fs[i];
@@ -381,6 +381,8 @@ struct coil_group {
     coil_loop *loop;
     coil_task **tasks;
     size_t n, cap;
+    coil_future **fs;             /* group_join's view of tasks */
+    size_t fs_cap;
     int failure;                  /* first failure's errno, 0 if none */
     int cancelling;               /* after a failure, or being unwound */
     coil_cleanup catcher;         /* in the owning task's cleanup chain */
@@ -405,21 +407,31 @@ static void group_on_done(coil_future *f, void *arg)
     group_cancel_all(g);
 }
 
-/* Wait for every task; the caller's own cancellation may interrupt. */
+/* Wait for every task, including those that tasks of the group spawn into
+ * it while it waits (the crawler pattern); the caller's own cancellation
+ * may interrupt.  The futures array belongs to the group, so a wait that
+ * unwinds leaves nothing for the unwinding to free. */
 static int group_join(coil_group *g)
 {
-    coil_future **fs = malloc((g->n + 1) * sizeof *fs);
-    if (!fs) {
-        errno = ENOMEM;
-        return -1;
-    }
-    for (size_t i = 0; i < g->n; i++)
-        fs[i] = coil_task_future(g->tasks[i]);
-    int r = coil_wait(fs, g->n, COIL_ALL_COMPLETED, -1, NULL, NULL, NULL, NULL);
-    int e = errno;
-    free(fs);
-    errno = e;
-    return r;
+    size_t n;
+    do {
+        n = g->n;
+        if (n > g->fs_cap) {
+            coil_future **fs = realloc(g->fs, n * sizeof *fs);
+            if (!fs) {
+                errno = ENOMEM;
+                return -1;
+            }
+            g->fs = fs;
+            g->fs_cap = n;
+        }
+        for (size_t i = 0; i < n; i++)
+            g->fs[i] = coil_task_future(g->tasks[i]);
+        if (coil_wait(g->fs, n, COIL_ALL_COMPLETED, -1, NULL, NULL, NULL,
+                      NULL) != 0)
+            return -1;
+    } while (g->n != n);
+    return 0;
 }
 
 static void group_free(coil_group *g)
@@ -432,6 +444,7 @@ static void group_free(coil_group *g)
         coil_task_release(g->tasks[i]);
     }
     free(g->tasks);
+    free(g->fs);
     free(g);
 }
 

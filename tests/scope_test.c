@@ -270,6 +270,64 @@ TEST(cancelling_the_owner_cancels_and_waits_for_the_group)
     coil_task_release(victim);
 }
 
+/* Cancelled inside coil_group_wait itself (not before it): the wait
+ * unwinds, the group's tasks end first, and nothing the wait allocated is
+ * left behind (LeakSanitizer checks that in the ASan build). */
+static void *group_owner_cancelled_in_wait(void *arg)
+{
+    (void)arg;
+    coil_group *g = coil_group_new();
+    for (int i = 0; i < 3; i++)
+        coil_group_go(g, sleeper, (void *)50);
+    coil_group_wait(g);                        /* cancelled here */
+    note("!");
+    return NULL;
+}
+
+TEST(cancelling_the_owner_inside_the_wait_unwinds_and_frees_the_group)
+{
+    ntrail = 0;
+    victim = coil_spawn(group_owner_cancelled_in_wait, NULL);
+    coil_call_later(NULL, UNIT, cancel_victim, NULL, NULL);
+    CHECK_ERRNO(coil_await(coil_task_future(victim), NULL), ECANCELED);
+    CHECK(strcmp(trail, "ccc") == 0);
+    CHECK(coil_loop_tasks(NULL, NULL, 0) == 0);
+    coil_task_release(victim);
+}
+
+/* A task of the group may spawn more tasks into it (a crawler): the wait
+ * covers them, and a late task's failure is the group's. */
+static coil_group *crawl_group;
+static int crawled;
+
+static void *crawl(void *arg)
+{
+    intptr_t depth = (intptr_t)arg;
+    coil_sleep(UNIT / 4);
+    crawled++;
+    if (depth == 3)
+        return coil_task_error(EIO);
+    if (depth < 3)
+        CHECK(coil_group_go(crawl_group, crawl, (void *)(depth + 1)));
+    return NULL;
+}
+
+static void *group_crawler(void *arg)
+{
+    (void)arg;
+    crawl_group = coil_group_new();
+    CHECK(coil_group_go(crawl_group, crawl, (void *)0));
+    CHECK(coil_group_wait(crawl_group) == -1 && errno == EIO);
+    CHECK(crawled == 4);                       /* depths 0, 1, 2, 3 */
+    CHECK(coil_loop_tasks(NULL, NULL, 0) == 1); /* only this one is left */
+    return NULL;
+}
+
+TEST(group_wait_covers_tasks_spawned_into_it_while_it_waits)
+{
+    CHECK(run_task(group_crawler, NULL, NULL) == 0);
+}
+
 static void *group_spawn_after_failure(void *arg)
 {
     (void)arg;
@@ -302,5 +360,7 @@ RUN_TESTS(T(timeout_scope_unwinds_to_its_end_and_reports_etimedout),
           T(group_waits_for_all_its_tasks),
           T(first_failure_cancels_the_rest_and_is_reported),
           T(cancelling_the_owner_cancels_and_waits_for_the_group),
+          T(cancelling_the_owner_inside_the_wait_unwinds_and_frees_the_group),
+          T(group_wait_covers_tasks_spawned_into_it_while_it_waits),
           T(spawning_into_a_failed_group_is_ecanceled),
           T(group_bad_arguments_are_einval))
