@@ -289,8 +289,18 @@ int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow_threshold);
 int coil_loop_get_debug(const coil_loop *loop);
 
 /* The loop's time: the clock as read at the start of this iteration (or
- * now, outside run_forever).  Cannot fail (0 for NULL). */
+ * now, outside run_forever).  NULL means the current loop, as it does for
+ * every call that takes a loop; with no current loop, the clock now
+ * (coil_clock()).  Does not suspend.  Cannot fail. */
 coil_time coil_loop_time(coil_loop *loop);
+
+/* The absolute deadline `delay` ns from now on the current loop's clock,
+ * for the *_until calls: coil_read_until(fd, b, n, coil_deadline_in(
+ * COIL_SEC(2))).  Saturates at LLONG_MAX (in effect never) instead of
+ * wrapping; a negative delay gives -1, "no deadline", so a timeout
+ * variable with coil's usual "negative: no limit" passes straight
+ * through.  Does not suspend.  Cannot fail. */
+coil_time coil_deadline_in(coil_time delay);
 
 /* Schedule fn(arg) to run on the loop: at the next iteration, after `delay`
  * ns, or at loop time `when`.  loop NULL means the current loop, else the

@@ -251,11 +251,13 @@ int coil_call_later(coil_loop *loop, coil_time delay, coil_callback fn,
     loop = call_target(loop, fn, handle);
     if (!loop)
         return -1;
-    coil_time now = coil_clock();
-    if (delay < 0)
-        delay = 0;
-    coil_time when = delay > LLONG_MAX - now ? LLONG_MAX : now + delay;
-    return schedule_at(loop, when, fn, arg, handle);
+    return schedule_at(loop, coil__time_after(coil_clock(), delay), fn, arg,
+                       handle);
+}
+
+coil_time coil_deadline_in(coil_time delay)
+{
+    return delay < 0 ? -1 : coil__time_after(coil_loop_time(NULL), delay);
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -743,7 +745,10 @@ int coil_loop_is_running(const coil_loop *loop)
 coil_time coil_loop_time(coil_loop *loop)
 {
     if (!loop)
-        return 0;
+        loop = coil_loop_current();   /* NULL means the current loop, as
+                                         everywhere else */
+    if (!loop)
+        return coil_clock();
     if (is_running(loop) && coil__loop_owned(loop))
         return loop_now(loop);
     return coil_clock();

@@ -4,6 +4,7 @@
 #ifndef COIL_LOOP_H
 #define COIL_LOOP_H
 
+#include <limits.h>
 #include "coil.h"
 #include "list.h"
 
@@ -90,6 +91,15 @@ static inline coil__work *coil__loop_take_next(coil_loop *loop,
     coil__list_remove(&w->node);
     q->items_unclocked++;
     return w;
+}
+
+/* The time delay (clamped at 0) after now: saturates at LLONG_MAX, which
+ * is "never" in practice, instead of wrapping to a deadline long past. */
+static inline coil_time coil__time_after(coil_time now, coil_time delay)
+{
+    if (delay < 0)
+        delay = 0;
+    return delay > LLONG_MAX - now ? LLONG_MAX : now + delay;
 }
 
 /* Whether an absolute deadline (loop time; negative: none) has passed:

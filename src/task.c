@@ -947,8 +947,8 @@ int coil_sleep(coil_time delay)
 {
     if (!current_task)
         return coil__debug_outside_task("coil_sleep");
-    return coil_sleep_until(coil_loop_time(current_task->fut.loop) +
-                            (delay > 0 ? delay : 0));
+    return coil_sleep_until(
+        coil__time_after(coil_loop_time(current_task->fut.loop), delay));
 }
 
 /* ------------------------------------------------------------ introspect */

@@ -506,7 +506,7 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
 {
     struct timespec until;
     if (timeout >= 0) {
-        coil_time t = coil_clock() + timeout;
+        coil_time t = coil__time_after(coil_clock(), timeout);
         until.tv_sec = (time_t)(t / COIL_SEC(1));
         until.tv_nsec = (long)(t % COIL_SEC(1));
     }
