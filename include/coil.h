@@ -107,6 +107,12 @@ int coil_stack_pool_set_max_idle(size_t max_idle);
  * until it calls coil_coro_yield() or fn returns; the two exchange one
  * void * each way.  Coroutines may resume other coroutines (they nest like
  * calls: a yield returns to whoever resumed).
+ *
+ * A task may drive a raw coroutine (a generator, say), but that coroutine
+ * is not the task: the calls that act for "the calling task" (coil_sleep,
+ * coil_read, coil_await, locks, queues, cancellation scopes...) refuse it
+ * with EPERM, as they refuse code outside any task, and
+ * coil_task_current() is NULL there.  Only the task's own stack suspends.
  * ====================================================================== */
 
 typedef struct coil_coro coil_coro;
@@ -150,7 +156,8 @@ enum coil_coro_state {
 /* Create a coroutine that will run fn(arg); it does not start until the
  * first coil_coro_resume().  Does not suspend.  Returns the coroutine, or
  * NULL with errno:
- *   EINVAL  fn is NULL, or stack_size exceeds COIL_STACK_MAX_SIZE;
+ *   EINVAL  fn is NULL, stack_size exceeds COIL_STACK_MAX_SIZE, or flags
+ *           has a bit that is no COIL_CORO_* flag;
  *   ENOMEM  no memory or address space for the stack or the coroutine
  *           (mmap or madvise failed, or vm.max_map_count was reached). */
 coil_coro *coil_coro_create(const coil_coro_attr *attr, coil_coro_fn fn,
@@ -865,7 +872,9 @@ typedef struct coil_task_attr {
 /* Spawn fn(arg) as a task; it first runs on the loop's next iteration.
  * fn_name is for descriptions (the coil_spawn macros pass the function's
  * name).  Does not suspend.  Returns a reference to the task, or NULL with
- * errno EINVAL (fn NULL, bad attr) or ENOMEM. */
+ * errno EINVAL (fn NULL, bad attr: a flags bit that is no COIL_TASK_*
+ * flag, a stack size over COIL_STACK_MAX_SIZE), EPERM (another thread's
+ * loop) or ENOMEM. */
 coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
                            void *arg, const char *fn_name);
 #define coil_spawn(fn, arg) coil_task_spawn(NULL, (fn), (arg), #fn)
@@ -881,7 +890,8 @@ int coil_task_release(coil_task *t);
 coil_future *coil_task_future(coil_task *t);
 #define coil_task_future(t) ((coil_future *)(void *)(coil_task *)(t))
 
-/* The task running now, or NULL outside any task. */
+/* The task running now, or NULL outside any task (and in a raw coroutine
+ * that a task resumed: see "Coroutines").  Does not suspend. */
 coil_task *coil_task_current(void);
 
 /* t's name ("" for NULL). */
@@ -900,8 +910,10 @@ int coil_task_describe(const coil_task *t, char *buf, size_t size);
 int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max);
 
 /* Mark the calling task as failed with err (> 0); return the result from
- * the task function: `return coil_task_error(EIO);`.  Outside a task it
- * only sets errno.  Returns NULL. */
+ * the task function: `return coil_task_error(EIO);`.  An err that is not
+ * a positive errno value fails the task with EINVAL instead (it must not
+ * pass for success).  Outside a task it only sets errno.  Does not
+ * suspend.  Returns NULL. */
 void *coil_task_error(int err);
 
 /* Let every other ready task and callback run, then continue (asyncio's

@@ -370,7 +370,9 @@ int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,
     static const coil_coro_attr defaults;
     if (!attr)
         attr = &defaults;
-    if (!fn || attr->stack_size > COIL_STACK_MAX_SIZE) {
+    const unsigned known = COIL_CORO_NOFP | COIL_CORO_UNPOOLED;
+    if (!fn || attr->stack_size > COIL_STACK_MAX_SIZE ||
+        (attr->flags & ~known)) {
         errno = EINVAL;
         return -1;
     }

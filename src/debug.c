@@ -61,8 +61,12 @@ int coil__debug_outside_task(const char *call)
 {
     coil_loop *loop = coil_loop_current();
     if (coil_loop_get_debug(loop ? loop : NULL) == 1)
-        coil__debug_report("%s() called outside a task: it must run inside "
-                           "one (coil_spawn or coil_run)", call);
+        coil__debug_report("%s() called outside a task%s: it must run inside "
+                           "one (coil_spawn or coil_run)", call,
+                           coil_coro_current()
+                               ? " (from a raw coil_coro, which is not a "
+                                 "task even when a task resumed it)"
+                               : "");
     errno = EPERM;
     return -1;
 }

@@ -66,6 +66,18 @@ struct coil_task {
 
 static __thread coil_task *current_task;
 static __thread coil_task *dead_task;   /* ended, its stack not yet free */
+
+/* The task whose own coroutine is running, or NULL.  A raw coil_coro that
+ * a task resumes runs on the task's thread with current_task still set,
+ * but it is not the task: were it to suspend as the task, it would hand
+ * the CPU back to the task as if the task had yielded.  Every call that
+ * acts for "the calling task" asks this, so that such a coroutine is
+ * refused (EPERM) like any code outside a task. */
+static inline coil_task *self(void)
+{
+    coil_task *t = current_task;
+    return t && coil__coro_running == t->coro ? t : NULL;
+}
 static atomic_ulong task_counter;
 
 /* Task numbers (the N of "Task-N") are unique in the process.  A thread
@@ -457,7 +469,8 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     static const coil_task_attr defaults;
     if (!attr)
         attr = &defaults;
-    if (!fn) {
+    const unsigned known = COIL_TASK_CANCEL_AS_ERROR | COIL_TASK_NOFP;
+    if (!fn || (attr->flags & ~known)) {
         errno = EINVAL;
         return NULL;
     }
@@ -567,7 +580,7 @@ coil_future *(coil_task_future)(coil_task *t)
 
 coil_task *coil_task_current(void)
 {
-    return current_task;
+    return self();
 }
 
 const char *coil_task_name(const coil_task *t)
@@ -577,8 +590,11 @@ const char *coil_task_name(const coil_task *t)
 
 void *coil_task_error(int err)
 {
-    if (current_task && err > 0)
-        current_task->exit_error = err;
+    if (err <= 0)                 /* not an errno: a bug, and not success */
+        err = EINVAL;
+    coil_task *t = self();
+    if (t)
+        t->exit_error = err;
     errno = err;
     return NULL;
 }
@@ -698,7 +714,7 @@ int coil_task_cancelling(const coil_task *t)
 
 int coil_task_uncancel(void)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (!t) {
         errno = EPERM;
         return -1;
@@ -710,15 +726,16 @@ int coil_task_uncancel(void)
 
 int coil_shield_begin(void)
 {
-    if (!current_task)
+    coil_task *t = self();
+    if (!t)
         return coil__debug_outside_task("coil_shield_begin");
-    current_task->shield_depth++;
+    t->shield_depth++;
     return 0;
 }
 
 int coil_shield_end(void)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (!t) {
         errno = EPERM;
         return -1;
@@ -744,7 +761,7 @@ static void scope_fire(void *arg)
 
 int coil__timeout_arm(coil_timeout *s, coil_time delay)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (!t)
         return coil__debug_outside_task("coil_timeout_begin");
     s->task = t;
@@ -759,7 +776,7 @@ int coil__timeout_arm(coil_timeout *s, coil_time delay)
 
 int coil_timeout_end(coil_timeout *s)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (!s || !t || s->task != t) {
         errno = EINVAL;
         return -1;
@@ -786,7 +803,7 @@ int coil_timeout_end(coil_timeout *s)
 
 void coil__cleanup_remove(coil_cleanup *c)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     for (coil_cleanup **p = t ? &t->cleanup : NULL; p && *p; p = &(*p)->prev)
         if (*p == c) {
             *p = c->prev;
@@ -796,7 +813,7 @@ void coil__cleanup_remove(coil_cleanup *c)
 
 void coil__cleanup_push(coil_cleanup *c)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     c->prev = t ? t->cleanup : NULL;
     if (t)
         t->cleanup = c;
@@ -804,7 +821,7 @@ void coil__cleanup_push(coil_cleanup *c)
 
 void coil__cleanup_pop(coil_cleanup *c, int execute)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (t && t->cleanup == c)
         t->cleanup = c->prev;
     if (execute)
@@ -861,8 +878,13 @@ int coil_await(coil_future *f, void **out)
         errno = EINVAL;
         return -1;
     }
-    if (current_task)
-        return await_in_task(current_task, f, out);
+    coil_task *t = self();
+    if (t)
+        return await_in_task(t, f, out);
+    if (current_task) {           /* a raw coroutine inside a task */
+        coil__debug_outside_task("coil_await");
+        return -1;
+    }
     if (!coil__future_settled(f) &&
         coil__loop_run_until(f->loop, coil__future_settled, f) != 0)
         return -1;
@@ -895,7 +917,7 @@ static void sleep_cleanup(void *arg)
 
 int coil_sleep_until(coil_time when)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (!t)
         return coil__debug_outside_task("coil_sleep_until");
     sleeper s = {coil_future_new(t->fut.loop), NULL};
@@ -919,7 +941,7 @@ int coil_sleep_until(coil_time when)
  * condition, as wakes may be spurious. */
 int coil__task_park(void)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (deliverable(t))
         return deliver(t);
     suspend(t);
@@ -933,7 +955,7 @@ void coil__task_wake(coil_task *t)
 
 int coil_yield(void)
 {
-    coil_task *t = current_task;
+    coil_task *t = self();
     if (!t)
         return coil__debug_outside_task("coil_yield");
     if (deliverable(t))
@@ -945,10 +967,11 @@ int coil_yield(void)
 
 int coil_sleep(coil_time delay)
 {
-    if (!current_task)
+    coil_task *t = self();
+    if (!t)
         return coil__debug_outside_task("coil_sleep");
     return coil_sleep_until(
-        coil__time_after(coil_loop_time(current_task->fut.loop), delay));
+        coil__time_after(coil_loop_time(t->fut.loop), delay));
 }
 
 /* ------------------------------------------------------------ introspect */

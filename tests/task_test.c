@@ -435,6 +435,79 @@ TEST(bad_arguments_are_einval)
     CHECK_ERRNO(coil_future_set_result(NULL, NULL), EINVAL);
 }
 
+TEST(unknown_attr_flags_are_einval)
+{
+    coil_task_attr ta = {.flags = 1u << 7};
+    CHECK_ERRNO(coil_task_spawn(&ta, fail_with_eio, NULL, "x"), EINVAL);
+    coil_coro_attr ca = {.flags = 1u << 9};
+    CHECK_ERRNO(coil_coro_create(&ca, (coil_coro_fn)fail_with_eio, NULL),
+                EINVAL);
+}
+
+static void *fail_with_minus_5(void *arg)
+{
+    (void)arg;
+    return coil_task_error(-5);
+}
+
+TEST(task_error_of_a_non_errno_fails_the_task_with_einval)
+{
+    coil_task *t = coil_spawn(fail_with_minus_5, NULL);
+    CHECK_ERRNO(coil_await(coil_task_future(t), NULL), EINVAL);
+    coil_task_release(t);
+}
+
+/* A generator driven by a task: it may yield values to the task, but the
+ * task's suspending calls refuse it (EPERM) instead of suspending the task
+ * from the wrong stack. */
+static int gen_pipe[2];
+
+static void *generator(void *arg)
+{
+    (void)arg;
+    CHECK(coil_task_current() == NULL);
+    CHECK_ERRNO(coil_sleep(1), EPERM);
+    CHECK_ERRNO(coil_yield(), EPERM);
+    char c;
+    CHECK_ERRNO(coil_read(gen_pipe[0], &c, 1), EPERM);
+    coil_future *f = coil_future_new(NULL);
+    CHECK_ERRNO(coil_await(f, NULL), EPERM);
+    coil_future_release(f);
+    CHECK_ERRNO(coil_shield_begin(), EPERM);
+    for (intptr_t i = 1; i <= 3; i++)
+        CHECK(coil_coro_yield((void *)i, NULL) == 0);
+    return (void *)0;
+}
+
+static void *drive_generator(void *arg)
+{
+    (void)arg;
+    coil_task *self = coil_task_current();
+    CHECK(pipe(gen_pipe) == 0);
+    coil_coro *g = coil_coro_create(NULL, generator, NULL);
+    CHECK(g);
+    intptr_t sum = 0;
+    void *v;
+    do {
+        CHECK(coil_coro_resume(g, NULL, &v) == 0);
+        sum += (intptr_t)v;
+        CHECK(coil_task_current() == self);
+        CHECK(coil_sleep(1) == 0);       /* the task itself still sleeps */
+    } while (coil_coro_state(g) != COIL_CORO_DEAD);
+    CHECK(coil_coro_destroy(g) == 0);
+    close(gen_pipe[0]);
+    close(gen_pipe[1]);
+    return (void *)sum;
+}
+
+TEST(a_raw_coroutine_inside_a_task_is_refused_the_tasks_calls)
+{
+    coil_task *t = coil_spawn(drive_generator, NULL);
+    void *v = NULL;
+    CHECK(coil_await(coil_task_future(t), &v) == 0 && v == (void *)6);
+    coil_task_release(t);
+}
+
 /* Tasks hand the CPU to each other without the loop in between: each must
  * still find its own FP rounding mode after every switch (the full switch
  * keeps it per task), and leaving them must give the loop back its own. */
@@ -880,6 +953,9 @@ TEST(an_ended_tasks_awaiter_runs_after_what_was_ready_and_its_callbacks)
 }
 
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
+          T(unknown_attr_flags_are_einval),
+          T(task_error_of_a_non_errno_fails_the_task_with_einval),
+          T(a_raw_coroutine_inside_a_task_is_refused_the_tasks_calls),
           T(yielding_tasks_do_not_starve_a_timer),
           T(yielding_tasks_do_not_starve_io),
           T(yielding_tasks_do_not_starve_another_threads_callback),
