@@ -286,8 +286,8 @@ int coil_loop_close(coil_loop *loop);
 /* Debug mode for loop (also on for every new loop when the environment
  * says COIL_DEBUG=1).  It reports, on stderr and naming the task or
  * callback: a step that held the loop longer than slow_threshold ns (0:
- * the default, 100 ms — a blocking call in a task, asyncio's time.sleep()
- * trap); a task that ended with an error nobody read; tasks still pending
+ * the default, COIL_DEBUG_SLOW_MS from the environment in milliseconds,
+ * else 100 ms — a blocking call in a task, asyncio's time.sleep() trap); a task that ended with an error nobody read; tasks still pending
  * when the loop is closed; suspending calls made outside any task.
  * Returns 0, or -1 with errno EINVAL. */
 int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow_threshold);
@@ -595,8 +595,17 @@ int coil_tcp_listen(const char *addr, int port, int backlog, unsigned flags);
  * ENETUNREACH, EAFNOSUPPORT, EMFILE, ECANCELED, EPERM (outside a task),
  * ENOENT (the name does not resolve), EAGAIN (temporary resolver
  * failure), ...; for a host name, the error of the last address tried.
- * On failure nothing is left open. */
+ * On failure nothing is left open.  The resolver's own reason, when the
+ * lookup failed, is coil_gai_error()'s. */
 int coil_tcp_dial(const char *addr, int port, coil_time deadline);
+
+/* The getaddrinfo result (0 or an EAI_* code, for gai_strerror) of the
+ * last host name lookup that this thread's coil_tcp_dial completed: read
+ * it right after a dial that failed with ENOENT, EAGAIN or EINVAL to
+ * learn why (EAI_NONAME, EAI_SERVICE, EAI_ADDRFAMILY...).  A lookup cut
+ * off by the deadline leaves it unchanged.  Does not suspend; cannot
+ * fail. */
+int coil_gai_error(void);
 
 /* The local port fd is bound to (for a listener made with port 0), in
  * host order.  Does not suspend.  Returns 0..65535, or -1 with errno
@@ -796,8 +805,9 @@ int coil_future_done(const coil_future *f);
 
 /* Complete f with a result, or with an error (err > 0, an errno value).
  * Schedules its done-callbacks.  Does not suspend.  Returns 0, or -1 with
- * errno EINVAL (NULL, err <= 0, or f is a task: tasks complete themselves)
- * or EALREADY (f is already done or cancelled).  Cannot fail for lack of
+ * errno EINVAL (NULL, err <= 0, or f is a task: tasks complete themselves),
+ * EPERM (another thread: see coil_call_soon_threadsafe) or EALREADY (f is
+ * already done or cancelled).  Cannot fail for lack of
  * memory: queueing the callbacks allocates nothing. */
 int coil_future_set_result(coil_future *f, void *result);
 int coil_future_set_error(coil_future *f, int err);
@@ -805,22 +815,25 @@ int coil_future_set_error(coil_future *f, int err);
 /* Cancel f: if pending, it becomes CANCELLED and its callbacks are
  * scheduled.  For a task, see coil_task_cancel.  Returns 1 if f was
  * cancelled by this call, 0 if it was already done (nothing changes), -1
- * with errno EINVAL for NULL. */
+ * with errno EINVAL for NULL or EPERM from another thread. */
 int coil_future_cancel(coil_future *f);
 
 /* Read f's outcome without waiting.  Returns 0 and stores the result in
  * *out (if out is not NULL), or -1 with errno: EAGAIN if f is not done yet
  * (never garbage), ECANCELED if it was cancelled, the error it was
- * completed with, or EINVAL for NULL.  Reading an error counts as handling
- * it (debug mode reports errors nobody read). */
+ * completed with, EINVAL for NULL, or EPERM from another thread.  Reading
+ * an error counts as handling it (debug mode reports errors nobody read).
+ * Does not suspend. */
 int coil_future_result(coil_future *f, void **out);
 
 /* Add fn(f, arg) to run on the loop once f is done (soon, if it already
- * is).  Does not suspend.  Returns 0, or -1 with errno EINVAL or ENOMEM. */
+ * is).  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM
+ * (another thread) or ENOMEM. */
 int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg);
 
 /* Remove every not-yet-run callback equal to (fn, arg).  Returns how many
- * were removed (0 or more), or -1 with errno EINVAL for NULL. */
+ * were removed (0 or more), or -1 with errno EINVAL for NULL or EPERM
+ * from another thread. */
 int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
                                      void *arg);
 
@@ -830,7 +843,9 @@ int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
  * run_until_complete).  May suspend.  Extra errors: EDEADLK when a
  * task would wait for itself (directly or through a chain of tasks
  * waiting for each other); EBUSY outside a task while the loop is already
- * running (a plain callback cannot block).  A task cancelled while waiting
+ * running (a plain callback cannot block); EPERM when f's loop belongs to
+ * another thread (the combinators say the same) or when called from a raw
+ * coroutine inside a task.  A task cancelled while waiting
  * does not return from here in the default mode (see "Cancellation"); with
  * COIL_TASK_CANCEL_AS_ERROR it returns -1 with errno ECANCELED. */
 int coil_await(coil_future *f, void **out);

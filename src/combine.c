@@ -99,10 +99,8 @@ static int check_inputs(coil_future *const *fs, size_t n)
     }
     coil_future *self = coil_task_future(coil_task_current());
     for (size_t i = 0; i < n; i++) {
-        if (!fs[i]) {
-            errno = EINVAL;
+        if (coil__future_check(fs[i]) != 0)
             return -1;
-        }
         if (fs[i] == self) {
             errno = EDEADLK;
             return -1;

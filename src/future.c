@@ -84,6 +84,21 @@ int coil_future_done(const coil_future *f)
     return coil__future_is_done(f);
 }
 
+/* A future belongs to its loop's thread: its state, callbacks and waiters
+ * are not locked.  EINVAL for NULL, EPERM from any other thread. */
+int coil__future_check(const coil_future *f)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (f->thread != &coil__loop_token) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
 /* ----------------------------------------------------------- callbacks */
 
 /* Run the callbacks one at a time, taking each off the list before calling
@@ -114,10 +129,12 @@ static void schedule_dispatch(coil_future *f)
 
 int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg)
 {
-    if (!f || !fn) {
+    if (!fn) {
         errno = EINVAL;
         return -1;
     }
+    if (coil__future_check(f) != 0)
+        return -1;
     if (f->ncallbacks == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 4;
         done_callback *cbs = realloc(f->callbacks, cap * sizeof *cbs);
@@ -137,10 +154,8 @@ int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg)
 int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
                                      void *arg)
 {
-    if (!f) {
-        errno = EINVAL;
+    if (coil__future_check(f) != 0)
         return -1;
-    }
     size_t kept = 0;
     for (size_t i = 0; i < f->ncallbacks; i++)
         if (f->callbacks[i].fn != fn || f->callbacks[i].arg != arg)
@@ -170,7 +185,9 @@ int coil__future_finish(coil_future *f, int state, void *result, int error)
 
 int coil_future_set_result(coil_future *f, void *result)
 {
-    if (!f || f->is_task) {
+    if (coil__future_check(f) != 0)
+        return -1;
+    if (f->is_task) {
         errno = EINVAL;
         return -1;
     }
@@ -179,7 +196,9 @@ int coil_future_set_result(coil_future *f, void *result)
 
 int coil_future_set_error(coil_future *f, int err)
 {
-    if (!f || f->is_task || err <= 0) {
+    if (coil__future_check(f) != 0)
+        return -1;
+    if (f->is_task || err <= 0) {
         errno = EINVAL;
         return -1;
     }
@@ -188,12 +207,10 @@ int coil_future_set_error(coil_future *f, int err)
 
 int coil_future_cancel(coil_future *f)
 {
-    if (!f) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (f->is_task)
+    if (f && f->is_task)          /* coil_task_cancel has its own rules */
         return coil__task_cancel_future(f);
+    if (coil__future_check(f) != 0)
+        return -1;
     if (coil__future_is_done(f))
         return 0;
     coil__future_finish(f, COIL_CANCELLED, NULL, 0);
@@ -208,10 +225,8 @@ int coil__future_settled(void *arg)
 
 int coil_future_result(coil_future *f, void **out)
 {
-    if (!f) {
-        errno = EINVAL;
+    if (coil__future_check(f) != 0)
         return -1;
-    }
     switch (f->state) {
     case COIL_CANCELLED:
         errno = ECANCELED;

@@ -21,6 +21,8 @@ struct coil_future {
     unsigned magic;               /* COIL__MAGIC_LIVE until freed */
 #endif
     coil_loop *loop;
+    const char *thread;           /* its loop's owner, as loop.h names it:
+                                     the future may outlive the loop */
     unsigned refs;
     uint8_t state;                /* enum coil_future_state */
     uint8_t is_task;              /* embedded first in a coil_task */
@@ -49,6 +51,7 @@ static inline void coil__future_init(coil_future *f, coil_loop *loop,
     f->magic = COIL__MAGIC_LIVE;
 #endif
     f->loop = loop;
+    f->thread = coil__loop_runq(loop)->thread;
     f->refs = 1;
     f->state = COIL_PENDING;
     f->is_task = (uint8_t)is_task;
@@ -95,6 +98,10 @@ int coil__future_finish(coil_future *f, int state, void *result, int error);
  * condition an await outside any task runs the loop until, as asyncio's
  * run_until_complete does. */
 int coil__future_settled(void *arg);
+
+/* 0 if the calling thread may use f; -1 with errno EINVAL (NULL) or EPERM
+ * (f's loop belongs to another thread). */
+int coil__future_check(const coil_future *f);
 
 /* Provided by task.c for futures that are tasks. */
 int coil__task_cancel_future(coil_future *f);

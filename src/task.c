@@ -874,10 +874,8 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
 
 int coil_await(coil_future *f, void **out)
 {
-    if (!f) {
-        errno = EINVAL;
+    if (coil__future_check(f) != 0)
         return -1;
-    }
     coil_task *t = self();
     if (t)
         return await_in_task(t, f, out);

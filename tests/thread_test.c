@@ -468,6 +468,71 @@ TEST(a_task_cancelled_while_waiting_on_another_loop_leaves_nothing_behind)
     bg_stop(&b);
 }
 
+/* ------------------------------------------- futures belong to a thread */
+
+static coil_future *home_f;
+
+static void never(coil_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+}
+
+static void *poke_from_a_plain_thread(void *arg)
+{
+    (void)arg;
+    CHECK_ERRNO(coil_future_set_result(home_f, (void *)1), EPERM);
+    CHECK_ERRNO(coil_future_set_error(home_f, EIO), EPERM);
+    CHECK_ERRNO(coil_future_cancel(home_f), EPERM);
+    CHECK_ERRNO(coil_future_add_done_callback(home_f, never, NULL), EPERM);
+    CHECK_ERRNO(coil_future_remove_done_callback(home_f, never, NULL), EPERM);
+    CHECK_ERRNO(coil_future_result(home_f, NULL), EPERM);
+    return NULL;
+}
+
+static void *await_from_another_loop(void *arg)
+{
+    (void)arg;
+    void *r;
+    size_t nd;
+    CHECK_ERRNO(coil_await(home_f, NULL), EPERM);
+    CHECK_ERRNO(coil_gather(&home_f, 1, &r, NULL, COIL_GATHER_FIRST_ERROR),
+                EPERM);
+    CHECK_ERRNO(coil_wait_for(home_f, COIL_MSEC(10), NULL), EPERM);
+    CHECK_ERRNO(coil_wait(&home_f, 1, COIL_ALL_COMPLETED, COIL_MSEC(10), NULL,
+                          &nd, NULL, NULL), EPERM);
+    return (void *)7;
+}
+
+static void *futures_stay_home(void *arg)
+{
+    bg *b = arg;
+    home_f = coil_future_new(NULL);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, poke_from_a_plain_thread, NULL) == 0);
+    CHECK(pthread_join(th, NULL) == 0);       /* quick: it blocks nothing */
+    coil_tfuture *tf = coil_spawn_threadsafe(b->loop, await_from_another_loop,
+                                             NULL);
+    void *v = NULL;
+    CHECK(coil_tfuture_wait(tf, COIL_SEC(10), &v) == 0 && v == (void *)7);
+    coil_tfuture_release(tf);
+    CHECK(coil_future_done(home_f) == 0);     /* nobody touched it */
+    CHECK(coil_future_set_result(home_f, (void *)3) == 0);
+    CHECK(coil_await(home_f, &v) == 0 && v == (void *)3);
+    coil_future_release(home_f);
+    return NULL;
+}
+
+TEST(a_future_is_refused_to_other_threads_and_other_loops_tasks)
+{
+    bg b;
+    bg_start(&b);
+    alarm(20);
+    CHECK(coil_run(futures_stay_home, &b, NULL) == 0);
+    alarm(0);
+    bg_stop(&b);
+}
+
 /* ------------------------------------------------------------- stopping */
 
 static void *idle_a_while(void *arg)
@@ -501,6 +566,7 @@ TEST(stopping_a_loop_that_runs_in_another_thread)
 }
 
 RUN_TESTS(T(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it),
+          T(a_future_is_refused_to_other_threads_and_other_loops_tasks),
           T(call_soon_threadsafe_checks_its_arguments),
           T(eight_threads_hammering_one_loop_every_call_runs_exactly_once),
           T(submitting_to_a_closed_loop_fails_with_eshutdown),
