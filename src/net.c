@@ -211,6 +211,7 @@ static void *resolve_run(void *arg)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
+    errno = 0;                    /* what it leaves is the reason, or 0 */
     r->rc = getaddrinfo(r->host, r->port, &hints, &r->res);
     r->err = errno;
     return NULL;
@@ -231,8 +232,21 @@ static void free_addrinfo(void *arg)
     freeaddrinfo(arg);
 }
 
+/* The EAI_* code of this thread's last name lookup (coil_gai_error). */
+static __thread int last_gai;
+
+int coil_gai_error(void)
+{
+    return last_gai;
+}
+
+/* glibc answers EAI_NONAME when it cannot open /etc/hosts or a socket
+ * for want of fds, with errno saying so: that is EMFILE, not "no such
+ * name". */
 static int gai_errno(const resolve *r)
 {
+    if (r->err == EMFILE || r->err == ENFILE)
+        return r->err;
     switch (r->rc) {
     case EAI_NONAME: case EAI_NODATA: case EAI_FAIL: return ENOENT;
     case EAI_AGAIN: return EAGAIN;
@@ -283,6 +297,7 @@ static int resolve_host(const char *host, int port, coil_time deadline,
         errno = err;
         return -1;
     }
+    last_gai = r->rc;
     if (r->rc != 0) {
         err = gai_errno(r);
         resolve_free(r, NULL);
