@@ -27,6 +27,22 @@ int coil__debug_env(void)
     return v;
 }
 
+coil_time coil__debug_slow_env(void)
+{
+    static _Atomic coil_time value = -1;      /* cached, as above */
+    coil_time v = atomic_load_explicit(&value, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("COIL_DEBUG_SLOW_MS");
+        char *end = NULL;
+        double ms = e ? strtod(e, &end) : 0;
+        v = e && end != e && *end == '\0' && ms > 0 && ms < 1e9
+                ? (coil_time)(ms * 1e6)
+                : COIL_MSEC(100);
+        atomic_store_explicit(&value, v, memory_order_relaxed);
+    }
+    return v;
+}
+
 void coil__debug_report(const char *fmt, ...)
 {
     char msg[512];

@@ -18,6 +18,11 @@
 /* COIL_DEBUG from the environment, read once. */
 int coil__debug_env(void);
 
+/* The slow-step threshold: COIL_DEBUG_SLOW_MS from the environment (a
+ * positive number of milliseconds, fractions allowed), read once, else
+ * 100 ms. */
+coil_time coil__debug_slow_env(void);
+
 /* Write "coil: <message>\n" to stderr. */
 void coil__debug_report(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -292,7 +292,7 @@ coil_loop *coil_loop_new(void)
     atomic_init(&loop->running, 0);
     atomic_init(&loop->stopping, 0);
     loop->q.debug = coil__debug_env();
-    loop->slow = COIL_MSEC(100);
+    loop->slow = coil__debug_slow_env();
     return loop;
 }
 
@@ -366,7 +366,7 @@ int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow)
         return -1;
     }
     loop->q.debug = enabled != 0;
-    loop->slow = slow ? slow : COIL_MSEC(100);
+    loop->slow = slow ? slow : coil__debug_slow_env();
     return 0;
 }
 

@@ -134,10 +134,11 @@ static coil_loop *worker_loop;
 static void *worker_thread(void *arg)
 {
     (void)arg;
-    worker_loop = coil_loop_new();
-    CHECK(worker_loop);
-    coil_loop_run_forever(worker_loop);
-    coil_loop_close(worker_loop);
+    coil_loop *loop = coil_loop_new();
+    CHECK(loop);
+    __atomic_store_n(&worker_loop, loop, __ATOMIC_RELEASE);
+    coil_loop_run_forever(loop);
+    coil_loop_close(loop);
     return NULL;
 }
 

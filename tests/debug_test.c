@@ -65,6 +65,21 @@ TEST(debug_mode_names_the_task_that_held_the_loop_too_long)
     CHECK(strstr(err, "over 20.0 ms"));
 }
 
+TEST(the_environment_sets_debug_mode_and_the_slow_threshold)
+{
+    setenv("COIL_DEBUG", "1", 1);
+    setenv("COIL_DEBUG_SLOW_MS", "15", 1);
+    start_capture();
+    coil_task_attr attr = {.name = "blocker"};
+    coil_task *t = coil_spawn_attr(&attr, block_loop,
+                                   (void *)(intptr_t)COIL_MSEC(40));
+    coil_await(coil_task_future(t), NULL);
+    coil_task_release(t);
+    const char *err = stop_capture();
+    CHECK(strstr(err, "coil: task 'blocker' (fn=block_loop) held the loop for"));
+    CHECK(strstr(err, "over 15.0 ms"));
+}
+
 TEST(without_debug_mode_nothing_is_reported)
 {
     start_capture();
@@ -240,6 +255,7 @@ TEST(a_threads_default_loop_is_closed_when_the_thread_exits)
 }
 
 RUN_TESTS(T(a_threads_default_loop_is_closed_when_the_thread_exits),
+          T(the_environment_sets_debug_mode_and_the_slow_threshold),
           T(debug_mode_names_the_task_that_held_the_loop_too_long),
           T(without_debug_mode_nothing_is_reported),
           T(debug_mode_names_a_slow_plain_callback),
