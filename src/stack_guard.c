@@ -5,7 +5,8 @@
  *   madvise(MADV_GUARD_INSTALL)  Linux 6.13+: no VMA cost, trusted only
  *                                after a probe proves it faults;
  *   mprotect(PROT_NONE)          splits the mapping: 2 VMAs a stack, so it
- *                                is rationed to a quarter of max_map_count;
+ *                                is rationed: no new one once half of
+ *                                max_map_count is in use (by anyone);
  *   a canary                     checked when the coroutine switches away.
  *
  * An overflow into a guard raises SIGSEGV on the overflowing stack, which
@@ -40,6 +41,15 @@ static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
 static coil_guard_mode process_mode;
 static uintptr_t canary_secret;
 static atomic_long mprotect_budget;      /* guards mprotect may still make */
+static atomic_long until_measure;        /* grants before the next count */
+static pthread_mutex_t measure_lock = PTHREAD_MUTEX_INITIALIZER;
+static long max_map_count;
+
+/* How often the VMAs in use are counted again: other code (the program's
+ * own mmaps, other libraries) may take map entries at any time.  Counting
+ * reads /proc/self/maps, ~1 ms per 10,000 entries, so not on every stack:
+ * every MEASURE_EVERY guards granted, or refused. */
+#define MEASURE_EVERY 1024
 
 /* ------------------------------------------------------------------ probe */
 
@@ -84,6 +94,40 @@ static long read_max_map_count(void)
     return value;
 }
 
+/* The process's map entries now: lines of /proc/self/maps, or -1.  Under
+ * measure_lock; the buffer is static because the caller may be a task on
+ * a small stack. */
+static long vmas_in_use(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    static char buf[16384];
+    long lines = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    close(fd);
+    return n < 0 ? -1 : lines;
+}
+
+/* Reset the budget so that guards stop once half of max_map_count is in
+ * use: each guard splits a mapping, costing about two entries.  If
+ * another thread is counting, its answer will do. */
+static void measure_budget(void)
+{
+    if (pthread_mutex_trylock(&measure_lock) != 0)
+        return;
+    long used = vmas_in_use();
+    if (used >= 0) {
+        long room = (max_map_count / 2 - used) / 2;
+        atomic_store(&mprotect_budget, room > 0 ? room : 0);
+    }
+    atomic_store(&until_measure, MEASURE_EVERY);
+    pthread_mutex_unlock(&measure_lock);
+}
+
 static uintptr_t make_secret(void)
 {
     uintptr_t s = (uintptr_t)0x9e3779b97f4a7c15ull;
@@ -97,9 +141,9 @@ static void choose_mode(void)
 {
     const char *want = getenv("COIL_STACK_GUARD");
     canary_secret = make_secret();
-    /* Each mprotect guard splits a mapping into two VMAs; keep half of the
-     * map count for everything else in the process. */
-    atomic_store(&mprotect_budget, read_max_map_count() / 4);
+    /* The budget is counted from the entries in use at the first guard
+     * (take_mprotect_budget), and again every MEASURE_EVERY guards. */
+    max_map_count = read_max_map_count();
     if (want && strcmp(want, "canary") == 0)
         process_mode = COIL_GUARD_CANARY;
     else if (want && strcmp(want, "mprotect") == 0)
@@ -141,6 +185,8 @@ static int canary_intact(const char *lo)
 
 static int take_mprotect_budget(void)
 {
+    if (atomic_fetch_sub(&until_measure, 1) <= 0)
+        measure_budget();
     if (atomic_fetch_sub(&mprotect_budget, 1) > 0)
         return 1;
     atomic_fetch_add(&mprotect_budget, 1);

@@ -316,6 +316,44 @@ TEST(forty_thousand_stacks_fit_under_the_stock_map_count)
     free(st);
 }
 
+/* The mprotect guards stop once half of vm.max_map_count is in use, by
+ * anyone: a program that maps a lot itself still gets its stacks (with
+ * canaries) instead of ENOMEM.  The guard mode is settled first, as in a
+ * long-running program; then 3/4 of the map count goes elsewhere. */
+TEST(stacks_still_come_when_the_program_uses_most_of_the_map_count)
+{
+    coil__stack first;
+    CHECK(coil__stack_alloc(&first, 16 * 1024, 1) == 0);
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        CHECK(fscanf(f, "%ld", &max) == 1);
+        fclose(f);
+    }
+    if (max > 1000000)
+        SKIP("vm.max_map_count is raised far above the stock 65530");
+    long page = sysconf(_SC_PAGESIZE), regions = max * 3 / 4;
+    /* One mapping, every other page read-only: an entry per page. */
+    char *elsewhere = mmap(NULL, (size_t)(regions * page), PROT_READ |
+                           PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+                           MAP_NORESERVE, -1, 0);
+    CHECK(elsewhere != MAP_FAILED);
+    for (long i = 0; i < regions; i += 2)
+        CHECK(mprotect(elsewhere + i * page, (size_t)page, PROT_READ) == 0);
+    long n = 20000;
+    coil__stack *st = calloc((size_t)n, sizeof *st);
+    CHECK(st);
+    for (long i = 0; i < n; i++) {
+        CHECK(coil__stack_alloc(&st[i], 16 * 1024, 1) == 0);
+        st[i].lo[st[i].size - 1] = 1;
+    }
+    for (long i = 0; i < n; i++)
+        coil__stack_free(&st[i]);
+    free(st);
+    coil__stack_free(&first);
+    munmap(elsewhere, (size_t)(regions * page));
+}
+
 RUN_TESTS(T(guard_mode_is_the_one_requested_or_probed),
           T(sizes_round_up_to_pages_and_zero_means_default),
           T(oversized_request_is_einval),
@@ -329,4 +367,5 @@ RUN_TESTS(T(guard_mode_is_the_one_requested_or_probed),
           T(fresh_stacks_are_mapped_and_unmapped_each_time),
           T(failed_mmap_is_enomem_and_the_next_call_works),
           T(address_space_exhaustion_is_enomem),
-          T(forty_thousand_stacks_fit_under_the_stock_map_count))
+          T(forty_thousand_stacks_fit_under_the_stock_map_count),
+          T(stacks_still_come_when_the_program_uses_most_of_the_map_count))
