@@ -1198,8 +1198,21 @@ int coil_run(coil_task_fn fn, void *arg, void **result);
  * closed are dropped without running (as coil_call_soon's are).  Does not
  * suspend or block (beyond a short internal lock).  Returns 0, or -1 with
  * errno EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed, or is not a
- * loop) or ENOMEM. */
+ * loop), EAGAIN (the loop is behind: as many callbacks and threadsafe
+ * spawns as its inbox limit were submitted and have not run yet; back
+ * off and retry) or ENOMEM. */
 int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
+
+/* Bound the callbacks (coil_call_soon_threadsafe) and tasks
+ * (coil_spawn_threadsafe) that other threads may have submitted to loop
+ * and that have not run yet: past it those calls fail with EAGAIN, so a
+ * loop that cannot keep up applies back-pressure instead of growing
+ * without bound.  0 means no limit.  The default is 1,048,576 (about
+ * 80 MiB of queued submissions).  coil's own cross-thread deliveries
+ * (results of thread futures, the executor) are never refused.  From any
+ * thread; does not suspend.  Returns 0, or -1 with errno EINVAL (loop
+ * NULL) or ESHUTDOWN (no such live loop). */
+int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit);
 
 /* A thread-safe future: the outcome of a task spawned from another thread.
  * Unlike a coil_future it may be waited for, read, cancelled, retained and
@@ -1216,7 +1229,8 @@ typedef struct coil_tfuture coil_tfuture;
  * if loop is closed while the task is still pending, the task is
  * abandoned with it and the future never completes (wait with a timeout,
  * or stop submitting before closing).  Does not suspend.  NULL with errno
- * EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed) or ENOMEM; a
+ * EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed), EAGAIN (over the
+ * loop's inbox limit: coil_loop_set_inbox_limit) or ENOMEM; a
  * failure to make the task on loop (ENOMEM, ...) is the future's error. */
 coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
                                          void *arg, const char *fn_name);

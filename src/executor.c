@@ -31,6 +31,7 @@
 
 #include "coil.h"
 #include "list.h"
+#include "thread.h"
 
 #define DEFAULT_THREADS 4
 #define DEFAULT_QUEUE 256
@@ -137,7 +138,7 @@ static void waiter_unref(slot_waiter *w)
 static int post(coil_loop *loop, coil_callback fn, void *arg)
 {
     for (;;) {
-        if (coil_call_soon_threadsafe(loop, fn, arg) == 0)
+        if (coil__call_soon_threadsafe_always(loop, fn, arg) == 0)
             return 0;
         if (errno != ENOMEM)
             return -1;

@@ -26,6 +26,7 @@
  * loop's inbox — the awaiting loop never blocks.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -40,8 +41,10 @@
 
 /* ---------------------------------------------------------- the inbox */
 
+
 typedef struct item {
     struct item *next;            /* in the inbox, until drained */
+    coil__inbox *box;             /* counts it while outstanding */
     coil__work work;              /* in the ready queue, once drained */
     coil__list posted;            /* in inbox->posted while in the queue */
     coil_callback fn;
@@ -57,7 +60,14 @@ struct coil__inbox {
     item *head, **tail;           /* under mu */
     atomic_int pending;           /* head != NULL, readable without mu */
     coil__list posted;            /* drained, not yet run: loop thread */
+    atomic_long outstanding;      /* submitted, not yet run */
+    atomic_long limit;            /* user submissions refused beyond: 0 none */
 };
+
+/* The default bound on callbacks submitted to a loop and not yet run: an
+ * item is ~80 bytes, so a loop that cannot keep up holds at most ~80 MiB
+ * of them before submitters hear EAGAIN. */
+#define INBOX_LIMIT_DEFAULT (1L << 20)
 
 #define BUCKETS 64
 
@@ -92,6 +102,8 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
     pthread_mutex_init(&in->mu, NULL);
     in->tail = &in->head;
     atomic_init(&in->pending, 0);
+    atomic_init(&in->outstanding, 0);
+    atomic_init(&in->limit, INBOX_LIMIT_DEFAULT);
     coil__list_init(&in->posted);
     pthread_rwlock_wrlock(&registry_lock);
     coil__inbox **pp = find(loop);
@@ -107,6 +119,7 @@ static void item_run(void *arg)
 {
     item *it = arg;
     coil__list_remove(&it->posted);
+    atomic_fetch_sub_explicit(&it->box->outstanding, 1, memory_order_relaxed);
     coil_callback fn = it->fn;
     void *fn_arg = it->arg;
     free(it);
@@ -167,11 +180,24 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
     }
 }
 
+/* Whether a user's submission must be refused: the loop is that far
+ * behind.  Internal posts (results, wake-ups) are never refused: losing
+ * one would lose an outcome somebody waits for. */
+static int over_limit(coil__inbox *in)
+{
+    long limit = atomic_load_explicit(&in->limit, memory_order_relaxed);
+    return limit > 0 &&
+           atomic_load_explicit(&in->outstanding, memory_order_relaxed) >=
+               limit;
+}
+
 /* Post fn(arg) to loop from any thread; drop(arg), if not NULL, runs
- * instead (on loop's thread, at its close) if loop closes first.  Returns
- * 0, or -1 with errno ESHUTDOWN (no such live loop) or ENOMEM. */
+ * instead (on loop's thread, at its close) if loop closes first.  A
+ * `bounded` post (the user's) is refused past the loop's inbox limit.
+ * Returns 0, or -1 with errno ESHUTDOWN (no such live loop), EAGAIN
+ * (bounded, over the limit) or ENOMEM. */
 static int submit(coil_loop *loop, coil_callback fn, coil_callback drop,
-                  void *arg)
+                  void *arg, int bounded)
 {
     item *it = malloc(sizeof *it);
     if (!it) {
@@ -184,12 +210,14 @@ static int submit(coil_loop *loop, coil_callback fn, coil_callback drop,
     it->arg = arg;
     pthread_rwlock_rdlock(&registry_lock);
     coil__inbox *in = *find(loop);
-    if (!in) {
+    if (!in || (bounded && over_limit(in))) {
         pthread_rwlock_unlock(&registry_lock);
         free(it);
-        errno = ESHUTDOWN;
+        errno = in ? EAGAIN : ESHUTDOWN;
         return -1;
     }
+    it->box = in;
+    atomic_fetch_add_explicit(&in->outstanding, 1, memory_order_relaxed);
     pthread_mutex_lock(&in->mu);
     int was_empty = in->head == NULL;
     *in->tail = it;
@@ -234,7 +262,31 @@ int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg)
         errno = EINVAL;
         return -1;
     }
-    return submit(loop, fn, NULL, arg);
+    return submit(loop, fn, NULL, arg, 1);
+}
+
+int coil__call_soon_threadsafe_always(coil_loop *loop, coil_callback fn,
+                                      void *arg)
+{
+    return submit(loop, fn, NULL, arg, 0);
+}
+
+int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit)
+{
+    if (!loop || limit > LONG_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_rwlock_rdlock(&registry_lock);
+    coil__inbox *in = *find(loop);
+    if (in)
+        atomic_store(&in->limit, (long)limit);
+    pthread_rwlock_unlock(&registry_lock);
+    if (!in) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------ thread-safe futures */
@@ -340,7 +392,7 @@ static void tf_complete(coil_tfuture *tf, int state, void *result, int error)
     while (ws) {
         waiter *w = ws;
         ws = w->next;
-        if (submit(w->loop, waiter_notify, waiter_drop, w) != 0)
+        if (submit(w->loop, waiter_notify, waiter_drop, w, 0) != 0)
             waiter_drop(w);     /* its loop is gone, and its task with it */
     }
 }
@@ -413,7 +465,7 @@ coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
     tf->arg = arg;
     tf->fn_name = fn_name ? fn_name : "?";
     atomic_store(&tf->refs, 2);   /* the caller's, and the spawn's */
-    if (submit(loop, spawn_on_loop, spawn_drop, tf) != 0) {
+    if (submit(loop, spawn_on_loop, spawn_drop, tf, 1) != 0) {
         int err = errno;
         atomic_store(&tf->refs, 1);
         coil_tfuture_release(tf);
@@ -449,7 +501,7 @@ int coil_tfuture_cancel(coil_tfuture *tf)
         return 0;
     if (first) {
         coil_tfuture_retain(tf);
-        if (submit(tf->loop, cancel_on_loop, cancel_drop, tf) != 0) {
+        if (submit(tf->loop, cancel_on_loop, cancel_drop, tf, 0) != 0) {
             int err = errno;
             coil_tfuture_release(tf);
             errno = err;

@@ -45,6 +45,11 @@ const atomic_int *coil__inbox_flag(coil__inbox *in);
  * is not a live loop. */
 int coil__inbox_stop(coil_loop *loop);
 
+/* coil_call_soon_threadsafe without the inbox limit: for coil's own
+ * deliveries (the executor's wake-ups), which must never be refused. */
+int coil__call_soon_threadsafe_always(coil_loop *loop, coil_callback fn,
+                                      void *arg);
+
 #pragma GCC visibility pop
 
 #endif

@@ -7,12 +7,14 @@
  * semaphore; no sleep() stands in for synchronisation (the few nanosleeps
  * make a loop idle, so that a wake-up is needed).
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "coil.h"
@@ -442,18 +444,33 @@ static void *await_shared(void *arg)
     return NULL;
 }
 
+static int gate[2];
+
+/* Completes only when the test opens the gate: not while its waiter
+ * waits, however slow the machine. */
+static void *wait_for_gate(void *arg)
+{
+    char c;
+    CHECK(coil_read(gate[0], &c, 1) == 1);
+    return arg;
+}
+
 static void *cancel_the_waiter(void *arg)
 {
     bg *b = arg;
-    shared_f = coil_spawn_threadsafe(b->loop, sleep_then_return, NULL);
+    CHECK(pipe2(gate, O_NONBLOCK | O_CLOEXEC) == 0);
+    shared_f = coil_spawn_threadsafe(b->loop, wait_for_gate, NULL);
     coil_task *w = coil_spawn(await_shared, NULL);
-    coil_sleep(COIL_MSEC(2));
+    coil_sleep(COIL_MSEC(2));         /* w waits by now, or never starts */
     CHECK(coil_task_cancel(w) == 1);
     CHECK_ERRNO(coil_await(coil_task_future(w), NULL), ECANCELED);
     coil_task_release(w);
     /* The other loop completes f after its waiter is gone: nothing is
      * left registered on f to notify. */
+    CHECK(write(gate[1], "x", 1) == 1);
     CHECK(coil_tfuture_wait(shared_f, -1, NULL) == 0);
+    close(gate[0]);
+    close(gate[1]);
     coil_tfuture_release(shared_f);
     return NULL;
 }
@@ -466,6 +483,46 @@ TEST(a_task_cancelled_while_waiting_on_another_loop_leaves_nothing_behind)
     CHECK(coil_run(cancel_the_waiter, &b, NULL) == 0);
     alarm(0);
     bg_stop(&b);
+}
+
+/* ------------------------------------------------------ the inbox limit */
+
+static int inbox_ran;
+
+static void inbox_count(void *arg)
+{
+    (void)arg;
+    inbox_ran++;
+}
+
+static void *never_task(void *arg)
+{
+    return arg;
+}
+
+TEST(submissions_past_the_inbox_limit_are_eagain_until_the_loop_catches_up)
+{
+    coil_loop *loop = coil_loop_new();
+    CHECK(loop);
+    CHECK_ERRNO(coil_loop_set_inbox_limit(NULL, 4), EINVAL);
+    CHECK(coil_loop_set_inbox_limit(loop, 4) == 0);
+    inbox_ran = 0;
+    for (int i = 0; i < 4; i++)
+        CHECK(coil_call_soon_threadsafe(loop, inbox_count, NULL) == 0);
+    CHECK_ERRNO(coil_call_soon_threadsafe(loop, inbox_count, NULL), EAGAIN);
+    CHECK_ERRNO(coil_spawn_threadsafe(loop, never_task, NULL), EAGAIN);
+    CHECK(coil_loop_stop(loop) == 0);             /* one iteration */
+    CHECK(coil_loop_run_forever(loop) == 0);
+    CHECK(inbox_ran == 4);                        /* every accepted one */
+    CHECK(coil_call_soon_threadsafe(loop, inbox_count, NULL) == 0);
+    CHECK(coil_loop_set_inbox_limit(loop, 0) == 0);       /* no limit */
+    for (int i = 0; i < 100; i++)
+        CHECK(coil_call_soon_threadsafe(loop, inbox_count, NULL) == 0);
+    CHECK(coil_loop_stop(loop) == 0);
+    CHECK(coil_loop_run_forever(loop) == 0);
+    CHECK(inbox_ran == 105);
+    CHECK(coil_loop_close(loop) == 0);
+    CHECK_ERRNO(coil_loop_set_inbox_limit(loop, 4), ESHUTDOWN);
 }
 
 /* ------------------------------------------- futures belong to a thread */
@@ -567,6 +624,7 @@ TEST(stopping_a_loop_that_runs_in_another_thread)
 
 RUN_TESTS(T(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it),
           T(a_future_is_refused_to_other_threads_and_other_loops_tasks),
+          T(submissions_past_the_inbox_limit_are_eagain_until_the_loop_catches_up),
           T(call_soon_threadsafe_checks_its_arguments),
           T(eight_threads_hammering_one_loop_every_call_runs_exactly_once),
           T(submitting_to_a_closed_loop_fails_with_eshutdown),
