@@ -179,13 +179,13 @@ static void *loop_time_main(void *arg)
     CHECK(coil_loop_time(NULL) == now);   /* same iteration, same time */
     coil_event *e = coil_event_new();
     CHECK(e);
-    coil_time t0 = coil_clock();
-    CHECK_ERRNO(coil_event_wait_until(e, coil_loop_time(NULL) + UNIT),
-                ETIMEDOUT);
-    CHECK(coil_clock() - t0 >= UNIT);     /* it waited, not failed at once */
-    t0 = coil_clock();
-    CHECK_ERRNO(coil_event_wait_until(e, coil_deadline_in(UNIT)), ETIMEDOUT);
-    CHECK(coil_clock() - t0 >= UNIT);
+    coil_time d = coil_loop_time(NULL) + UNIT;
+    CHECK_ERRNO(coil_event_wait_until(e, d), ETIMEDOUT);
+    CHECK(coil_clock() >= d);             /* it waited, not failed at once */
+    d = coil_deadline_in(UNIT);
+    CHECK(d >= coil_loop_time(NULL) + UNIT);
+    CHECK_ERRNO(coil_event_wait_until(e, d), ETIMEDOUT);
+    CHECK(coil_clock() >= d);
     CHECK(coil_deadline_in(-1) == -1);
     CHECK(coil_deadline_in(HUGE) == HUGE);
     coil_event_free(e);
