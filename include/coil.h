@@ -547,7 +547,11 @@ int coil_close(int fd);
  * freed.  coil does not hide this (dropping the connection, libuv's
  * reserve-fd trick, or retrying behind the caller's back are policies a
  * server should choose); the loop itself never spins on it (epoll is
- * edge-triggered).  A server backs off and retries, for example
+ * edge-triggered), and coil_accept lets the loop run once (a yield, where
+ * a cancellation is delivered) before it reports the error, so even a
+ * server that retries at once keeps serving its other tasks, timers and
+ * signals — SIGTERM still stops it.  A server backs off and retries, for
+ * example
  *
  *     for (coil_time pause = COIL_MSEC(1);;) {
  *         int c = coil_accept(lfd, NULL, NULL);

@@ -676,13 +676,32 @@ ssize_t coil_sendmsg(int fd, const struct msghdr *msg, int flags)
     return coil_sendmsg_until(fd, msg, flags, -1);
 }
 
+/* Out of fds or memory: the connection stays in the backlog, so the
+ * listener is still readable and a retry fails again at once. */
+static int starved(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+/* Let the loop run once before reporting e: a server that retries at once
+ * (no back-off) then burns CPU but still serves its other tasks, timers
+ * and signals (SIGTERM arrives through the loop's signalfd) instead of
+ * holding the loop for ever.  A cancellation is delivered here. */
+static int yield_then_fail(int e)
+{
+    if (coil_yield() != 0)
+        return -1;                    /* ECANCELED, in error mode */
+    errno = e;
+    return -1;
+}
+
 int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
                       coil_time deadline)
 {
     io_op op = {.fn = op_accept, .addr = addr, .addrlen = addrlen};
     ssize_t s = run_io("coil_accept", fd, RD, deadline, &op);
     if (s < 0)
-        return -1;
+        return starved(errno) ? yield_then_fail(errno) : -1;
     /* Born non-blocking and a socket: spare its first use the checks.
      * Without memory for the record, that first use makes it. */
     coil__io *io = *coil__loop_io(coil_task_future(coil_task_current())->loop);

@@ -781,6 +781,82 @@ TEST(listener_out_of_fds_keeps_running_without_spinning_and_accepts_again)
     in_child(starved_listener);
 }
 
+/* A server that retries coil_accept at once on EMFILE, with no back-off:
+ * it burns CPU, but coil_accept lets the loop run before each failure, so
+ * a SIGTERM (through the loop's signalfd) still reaches the task waiting
+ * for it, and the program can stop. */
+static int naive_stop, naive_failures;
+
+static void *naive_accept_loop(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    while (!naive_stop) {
+        int c = coil_accept(lfd, NULL, NULL);
+        CHECK(c < 0 && errno == EMFILE);
+        naive_failures++;
+    }
+    return NULL;
+}
+
+static void *wait_term(void *arg)
+{
+    (void)arg;
+    int sig = SIGTERM;
+    int got = coil_wait_signal(&sig, 1, now() + COIL_SEC(5));
+    naive_stop = 1;
+    return (void *)(intptr_t)got;
+}
+
+static void raise_term(void *arg)
+{
+    (void)arg;
+    CHECK(kill(getpid(), SIGTERM) == 0);
+}
+
+static void *naive_main(void *arg)
+{
+    (void)arg;
+    int lfd = coil_tcp_listen("127.0.0.1", 0, 16, 0);
+    CHECK(lfd >= 0);
+    int port = coil_socket_port(lfd);
+    coil_task *term = coil_spawn(wait_term, NULL);   /* signalfd made now */
+    CHECK(coil_sleep(COIL_MSEC(1)) == 0);
+    int hogs[MAX_HOGS], nhogs = 0, fd;
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    rl.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+        CHECK(nhogs < MAX_HOGS);
+        hogs[nhogs++] = fd;
+    }
+    close(hogs[--nhogs]);
+    int c = coil_tcp_dial("127.0.0.1", port, now() + COIL_SEC(5));
+    CHECK(c >= 0);                        /* waits in the backlog */
+    CHECK(coil_call_later(NULL, COIL_MSEC(20), raise_term, NULL, NULL) == 0);
+    coil_task *srv = coil_spawn(naive_accept_loop, (void *)(intptr_t)lfd);
+    alarm(20);                            /* a starved loop never ends */
+    CHECK(await_task(srv) == NULL);
+    CHECK(await_task(term) == (void *)(intptr_t)SIGTERM);
+    alarm(0);
+    printf("  %d EMFILE results before SIGTERM stopped the server\n",
+           naive_failures);
+    while (nhogs > 0)
+        close(hogs[--nhogs]);
+    CHECK(coil_close(c) == 0 && coil_close(lfd) == 0);
+    return NULL;
+}
+
+static void naive_listener(void)
+{
+    run_main(naive_main, NULL);
+}
+
+TEST(a_server_retrying_accept_at_once_on_emfile_still_gets_sigterm)
+{
+    in_child(naive_listener);
+}
+
 /* ------------------------------------------ 10,000 concurrent connections */
 
 /* Waits until `left` tasks have arrived. */
@@ -940,4 +1016,5 @@ RUN_TESTS(T(ipv4_listen_dial_and_echo),
           T(unix_stream_abstract_name_listen_dial_and_echo),
           T(udp_round_trip_with_recvfrom_and_sendto),
           T(listener_out_of_fds_keeps_running_without_spinning_and_accepts_again),
+          T(a_server_retrying_accept_at_once_on_emfile_still_gets_sigterm),
           T(ten_thousand_concurrent_loopback_connections_echo_verified_data))
