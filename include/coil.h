@@ -917,10 +917,11 @@ coil_task *coil_task_current(void);
 const char *coil_task_name(const coil_task *t);
 
 /* Describe t like asyncio: "<Task pending name='worker-1' fn=work>",
- * "<Task done name='w' result=0x2a>", "<Task done name='w' error=ETIMEDOUT>",
- * "<Task cancelled name='w'>".  Writes at most size bytes, NUL-terminated;
- * returns the length the whole description needs (as snprintf), or -1
- * with errno EINVAL. */
+ * "<Task done name='w' fn=work result=0x2a>",
+ * "<Task done name='w' fn=work error=ETIMEDOUT>",
+ * "<Task cancelled name='w' fn=work>".  Writes at most size bytes,
+ * NUL-terminated; returns the length the whole description needs (as
+ * snprintf), or -1 with errno EINVAL.  Does not suspend. */
 int coil_task_describe(const coil_task *t, char *buf, size_t size);
 
 /* The live (not yet ended) tasks of loop (NULL: current/default), in
@@ -1151,10 +1152,13 @@ coil_as_completed *coil_as_completed_new(coil_future *const *fs, size_t n,
 int coil_as_completed_next(coil_as_completed *ac, coil_future **out);
 void coil_as_completed_free(coil_as_completed *ac);
 
-/* Await f for at most `timeout` ns.  On time-out, cancel f, wait for its
- * cancellation to finish (a task's cleanup handlers included), and return
- * -1 with errno ETIMEDOUT.  Otherwise as coil_await.  If the calling task
- * is cancelled meanwhile, f is cancelled too. */
+/* Await f for at most `timeout` ns (negative: no limit).  On time-out,
+ * cancel f, wait for its cancellation to finish (a task's cleanup
+ * handlers included), and return -1 with errno ETIMEDOUT — unless f, a
+ * task, catches that cancellation (COIL_TASK_CANCEL_AS_ERROR) and
+ * completes anyway: then, as asyncio's wait_for, its outcome is returned
+ * (0 and its result, or its error).  Otherwise as coil_await.  If the
+ * calling task is cancelled meanwhile, f is cancelled too.  May suspend. */
 int coil_wait_for(coil_future *f, coil_time timeout, void **out);
 
 /* A new future that completes as f does, but whose cancellation does not

@@ -257,8 +257,10 @@ int coil_wait_for(coil_future *f, coil_time timeout, void **out)
         int e = errno;
         if (in_task && coil_shield_end() != 0)
             return -1;                    /* the caller's own: ECANCELED */
-        if (r == 0)
+        if (r == 0) {
+            errno = 0;                    /* not the cancellation's ECANCELED */
             return 0;                     /* it completed after all */
+        }
         errno = e == ECANCELED ? ETIMEDOUT : e;
         return -1;
     }
