@@ -987,22 +987,37 @@ typedef struct coil_cleanup {
     void (*fn)(void *arg);
     void *arg;
     struct coil_cleanup *prev;
+    int open;                     /* pushed and not yet popped */
 } coil_cleanup;
 
 void coil__cleanup_push(coil_cleanup *c);
 void coil__cleanup_pop(coil_cleanup *c, int execute);
 void coil__cleanup_remove(coil_cleanup *c);   /* unlink wherever it is */
+__attribute__((noreturn)) void coil__cleanup_left_open(coil_cleanup *c);
+/* Runs when the block of a coil_cleanup_push is left by return, break or
+ * goto (never by cancellation's unwinding, which does not return). */
+static inline void coil__cleanup_leave(coil_cleanup *c)
+{
+    if (c->open)
+        coil__cleanup_left_open(c);
+}
 
 /* Push fn(arg) to run if the calling task is unwound by cancellation; pop
  * it (running it if execute is nonzero).  Like pthread_cleanup_push/pop:
  * the two are macros that open and close a block, so they must pair up in
- * one scope (nested pairs are fine).  Outside a task they still pair up; the handler then only
- * runs through pop(1). */
+ * one scope (nested pairs are fine).  Outside a task they still pair up;
+ * the handler then only runs through pop(1).  A NULL fn is allowed and
+ * does nothing.  Neither suspends (but pop(1) runs the handler, which
+ * may).  Leaving the block without its pop (return, break, goto) would
+ * leave a handler in a dead frame: it is reported on stderr, naming the
+ * task, and the process aborts. */
 #define coil_cleanup_push(fn, arg)                                          \
     {                                                                       \
         _Pragma("GCC diagnostic push")                                      \
         _Pragma("GCC diagnostic ignored \"-Wshadow\"")                      \
-        coil_cleanup coil__cleanup_ = {(fn), (arg), NULL};                  \
+        coil_cleanup coil__cleanup_                                         \
+            __attribute__((cleanup(coil__cleanup_leave))) =                 \
+                {(fn), (arg), NULL, 0};                                     \
         _Pragma("GCC diagnostic pop")                                       \
         coil__cleanup_push(&coil__cleanup_);
 #define coil_cleanup_pop(execute)                                           \
@@ -1047,9 +1062,16 @@ int coil_shield_end(void);
  * and the code after it reads must be volatile.
  * coil_timeout_begin is a macro (it has to set a jump point in the caller's
  * frame): 0 when entering, nonzero when the deadline unwound to it, or -1
- * with errno EPERM outside a task or ENOMEM.  coil_timeout_end returns 0,
- * or -1 with errno ETIMEDOUT if the deadline fired, EINVAL for a scope
- * that is not the innermost open one. */
+ * with errno EPERM outside a task, EINVAL (scope NULL) or ENOMEM.
+ * coil_timeout_end returns 0, or -1 with errno ETIMEDOUT if the deadline
+ * fired, EINVAL for a scope that is not the innermost open one.
+ *
+ * The function that begins a scope must end it before it returns (as
+ * with coil_cleanup_push/pop): the scope lives in its frame.  A task
+ * whose function returns with such a scope still open is reported by
+ * name on stderr when it ends, and the process aborts; if the task goes
+ * on and the scope's deadline fires first, the unwinding jumps into the
+ * dead frame — undefined behaviour that no cheap check can catch. */
 typedef struct coil_timeout {
     jmp_buf jump;                 /* where the unwinding resumes */
     coil_cleanup catcher;         /* its place in the cleanup chain */

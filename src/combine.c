@@ -475,7 +475,7 @@ coil_group *coil_group_new(void)
     }
     g->loop = loop;
     if (owner) {
-        g->catcher = (coil_cleanup){group_unwound, g, NULL};
+        g->catcher = (coil_cleanup){group_unwound, g, NULL, 0};
         coil__cleanup_push(&g->catcher);
         g->in_chain = 1;
     }

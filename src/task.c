@@ -282,6 +282,33 @@ static inline void prefetch_following(coil_loop *loop)
  * next task step of the loop's batch if there is one, else go back to the
  * loop.  Its own step may be that one (a yield, with nothing else ready):
  * then it just runs on. */
+/* Whether p, an entry of t's cleanup chain, lies in t's stack below sp:
+ * in the frame of a function that has returned.  (Entries elsewhere, a
+ * task group's in the heap, are not judged.) */
+static int in_dead_frame(const coil_task *t, const void *p, const void *sp)
+{
+    const char *lo = t->coro->stack.lo, *c = p;
+    return c >= lo && c < lo + t->coro->stack.size && c < (const char *)sp;
+}
+
+/* The task's function returned while a scope it began in some frame was
+ * still open (coil_timeout_begin without coil_timeout_end; a cleanup
+ * block left by return is caught earlier, as it is left).  The scope's
+ * timer would write into a dead frame: stop now, and say where.  A scope
+ * left open in a task that goes on running is not seen until then: its
+ * frame's memory is reused by later calls, and no cheap test tells a
+ * dead frame from a live one. */
+__attribute__((noreturn, noinline, cold)) static void
+report_open_scope(const coil_task *t, const char *when)
+{
+    coil__debug_report(
+        "task '%s' (fn=%s) %s while a cleanup handler or timeout scope of a "
+        "function that has returned was still open: coil_cleanup_push needs "
+        "its coil_cleanup_pop and coil_timeout_begin its coil_timeout_end "
+        "before that function returns", task_name(t), t->fn_name, when);
+    abort();
+}
+
 static void suspend(coil_task *t)
 {
     if (coil__coro_running != t->coro) {
@@ -368,7 +395,10 @@ static void *coroutine_body(void *arg)
 {
     coil_task *t = arg;
     reap();                           /* it may have been handed the CPU */
-    return task_end(t, COIL_DONE, t->fn(t->arg));
+    void *result = t->fn(t->arg);
+    if (t->cleanup && in_dead_frame(t, t->cleanup, __builtin_frame_address(0)))
+        report_open_scope(t, "ended");
+    return task_end(t, COIL_DONE, result);
 }
 
 /* ---------------------------------------------------------------- spawn */
@@ -643,7 +673,7 @@ __attribute__((noreturn)) static void unwind(coil_task *t)
         t->cleanup = c->prev;
         if (c->fn == scope_marker)
             scope_reached(t, c->arg);
-        else
+        else if (c->fn)
             c->fn(c->arg);            /* may suspend: not re-cancelled */
     }
     task_exit(t, COIL_CANCELLED, NULL);
@@ -764,12 +794,16 @@ int coil__timeout_arm(coil_timeout *s, coil_time delay)
     coil_task *t = self();
     if (!t)
         return coil__debug_outside_task("coil_timeout_begin");
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
     s->task = t;
     s->state = SCOPE_ARMED;
     s->timer = NULL;
     if (coil_call_later(t->fut.loop, delay, scope_fire, s, &s->timer) != 0)
         return -1;
-    s->catcher = (coil_cleanup){scope_marker, s, NULL};
+    s->catcher = (coil_cleanup){scope_marker, s, NULL, 0};
     coil__cleanup_push(&s->catcher);
     return 0;
 }
@@ -811,9 +845,23 @@ void coil__cleanup_remove(coil_cleanup *c)
         }
 }
 
+void coil__cleanup_left_open(coil_cleanup *c)
+{
+    coil_task *t = self();
+    coil__debug_report("%s%s%s%s: a block of coil_cleanup_push was left (by "
+                       "return, break or goto) without its coil_cleanup_pop, "
+                       "which would leave its handler in a dead frame",
+                       t ? "task '" : "outside any task",
+                       t ? task_name(t) : "", t ? "' fn=" : "",
+                       t ? t->fn_name : "");
+    (void)c;
+    abort();
+}
+
 void coil__cleanup_push(coil_cleanup *c)
 {
     coil_task *t = self();
+    c->open = 1;
     c->prev = t ? t->cleanup : NULL;
     if (t)
         t->cleanup = c;
@@ -824,7 +872,8 @@ void coil__cleanup_pop(coil_cleanup *c, int execute)
     coil_task *t = self();
     if (t && t->cleanup == c)
         t->cleanup = c->prev;
-    if (execute)
+    c->open = 0;
+    if (execute && c->fn)             /* coil_cleanup_push(NULL, ...) */
         c->fn(c->arg);
 }
 

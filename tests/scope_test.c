@@ -193,6 +193,96 @@ TEST(timeout_scope_outside_a_task_is_eperm)
     CHECK(coil_timeout_begin(&scope, UNIT) == -1 && errno == EPERM);
 }
 
+/* ----------------------------------------------------- misuse of scopes */
+
+static void *null_scope_and_null_handler(void *arg)
+{
+    (void)arg;
+    coil_timeout *none = NULL;
+    CHECK_ERRNO(coil_timeout_begin(none, UNIT), EINVAL);
+    coil_cleanup_push(NULL, NULL);    /* does nothing, popped or unwound */
+    coil_cleanup_pop(1);
+    coil_cleanup_push(NULL, NULL);
+    coil_sleep(COIL_SEC(10));         /* cancelled here: unwinds past it */
+    coil_cleanup_pop(0);
+    return NULL;
+}
+
+TEST(null_scope_is_einval_and_a_null_handler_does_nothing)
+{
+    victim = coil_spawn(null_scope_and_null_handler, NULL);
+    coil_call_later(NULL, UNIT, cancel_victim, NULL, NULL);
+    CHECK_ERRNO(coil_await(coil_task_future(victim), NULL), ECANCELED);
+    coil_task_release(victim);
+}
+
+/* Returns with its scope still open: a bug the task must not survive. */
+__attribute__((noinline)) static void leave_scope_open(void)
+{
+    coil_timeout scope;
+    if (coil_timeout_begin(&scope, COIL_SEC(10)) == 0)
+        return;                       /* no coil_timeout_end */
+}
+
+static void *returns_inside_a_scope(void *arg)
+{
+    (void)arg;
+    leave_scope_open();
+    return NULL;
+}
+
+__attribute__((noinline)) static void push_and_return(void)
+{
+    coil_cleanup_push(note, "x");
+    if (ntrail >= 0)
+        return;                       /* leaves the block without its pop */
+    coil_cleanup_pop(0);
+}
+
+static void *returns_inside_a_cleanup_block(void *arg)
+{
+    (void)arg;
+    push_and_return();
+    coil_sleep(UNIT);
+    return NULL;
+}
+
+static void run_task_of(coil_task_fn fn)
+{
+    coil_task_attr attr = {.name = "leaky"};
+    coil_task *t = coil_spawn_attr(&attr, fn, NULL);
+    coil_await(coil_task_future(t), NULL);
+    coil_task_release(t);
+}
+
+static void end_with_open_scope(void)
+{
+    run_task_of(returns_inside_a_scope);
+}
+
+static void leave_cleanup_block(void)
+{
+    run_task_of(returns_inside_a_cleanup_block);
+}
+
+TEST(a_function_returning_inside_a_timeout_scope_is_reported_by_name)
+{
+    char buf[1024];
+    int status = run_capturing_stderr(end_with_open_scope, buf, sizeof buf);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(buf, "task 'leaky' (fn=fn) ended while"));
+    CHECK(strstr(buf, "coil_timeout_begin its coil_timeout_end"));
+}
+
+TEST(leaving_a_cleanup_block_without_its_pop_is_reported_by_name)
+{
+    char buf[1024];
+    int status = run_capturing_stderr(leave_cleanup_block, buf, sizeof buf);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(buf, "task 'leaky' fn=fn: a block of coil_cleanup_push was "
+                      "left"));
+}
+
 /* ---------------------------------------------------------------- groups */
 
 static void *sleeper(void *arg)
@@ -357,6 +447,9 @@ RUN_TESTS(T(timeout_scope_unwinds_to_its_end_and_reports_etimedout),
           T(scope_does_not_swallow_an_outside_cancel_arriving_at_the_same_time),
           T(timeout_scope_in_error_mode_returns_ecanceled_then_etimedout),
           T(timeout_scope_outside_a_task_is_eperm),
+          T(null_scope_is_einval_and_a_null_handler_does_nothing),
+          T(a_function_returning_inside_a_timeout_scope_is_reported_by_name),
+          T(leaving_a_cleanup_block_without_its_pop_is_reported_by_name),
           T(group_waits_for_all_its_tasks),
           T(first_failure_cancels_the_rest_and_is_reported),
           T(cancelling_the_owner_cancels_and_waits_for_the_group),
