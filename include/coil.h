@@ -333,7 +333,10 @@ int coil_call_at(coil_loop *loop, coil_time when, coil_callback fn, void *arg,
 int coil_handle_cancel(coil_handle *h);
 
 /* Drop the reference coil_call_* gave out (does not cancel).  Safe from
- * any thread.  NULL is ignored.  Returns 0. */
+ * any thread.  NULL is ignored.  Does not suspend.  Returns 0; releasing
+ * one reference too many is a bug that Debug builds report and abort on,
+ * and release builds, where they can still tell (the memory not yet
+ * reused), refuse with -1 and errno EINVAL instead of freeing twice. */
 int coil_handle_release(coil_handle *h);
 
 

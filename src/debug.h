@@ -44,11 +44,14 @@ void coil__task_report_pending(struct coil__list *tasks);
  * the current or default loop) and fail with EPERM.  Returns -1. */
 int coil__debug_outside_task(const char *call);
 
-#ifdef COIL_DEBUG_CHECKS
-/* Lifetime checks: magic words for live and released objects, and a
- * quarantine that frees released objects only after many more have been. */
+/* Magic words for live and released objects (handles keep one in every
+ * build: a cheap guard against a second release). */
 #define COIL__MAGIC_LIVE 0x6c697665u   /* "live" */
 #define COIL__MAGIC_DEAD 0x64656164u   /* "dead" */
+
+#ifdef COIL_DEBUG_CHECKS
+/* Lifetime checks, and a quarantine that frees released objects only after
+ * many more have been. */
 void coil__debug_check_live(unsigned magic, const char *call, const void *p);
 void coil__debug_quarantine(void *p);
 #endif

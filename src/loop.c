@@ -64,9 +64,10 @@ struct coil_handle {
     const char *thread;      /* the loop's owner, for EPERM */
     atomic_uint refs;
     unsigned char state;     /* enum handle_state */
-#ifdef COIL_DEBUG_CHECKS
-    unsigned magic;          /* COIL__MAGIC_LIVE until released */
-#endif
+    unsigned magic;          /* COIL__MAGIC_LIVE until freed: past the
+                                first 16 bytes, which malloc's free lists
+                                reuse, so a second release still sees DEAD
+                                in a release build */
 };
 
 struct coil_loop {
@@ -112,9 +113,7 @@ static coil_handle *handle_new(coil_loop *loop, coil_callback fn, void *arg,
     h->thread = loop->q.thread;
     atomic_init(&h->refs, caller_ref ? 2u : 1u);
     h->state = PENDING;
-#ifdef COIL_DEBUG_CHECKS
     h->magic = COIL__MAGIC_LIVE;
-#endif
     return h;
 }
 
@@ -127,8 +126,11 @@ static void handle_unref(coil_handle *h)
         coil__debug_quarantine(h);
     }
 #else
-    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
+        /* volatile: a store just before free() is otherwise dropped */
+        *(volatile unsigned *)&h->magic = COIL__MAGIC_DEAD;
         free(h);
+    }
 #endif
 }
 
@@ -181,8 +183,17 @@ int coil_handle_cancel(coil_handle *h)
 
 int coil_handle_release(coil_handle *h)
 {
-    if (h)
-        handle_unref(h);
+    if (!h)
+        return 0;
+#ifndef COIL_DEBUG_CHECKS
+    /* A cheap guard, not a guarantee (the memory may be reused by then);
+     * Debug builds quarantine freed handles and abort with a report. */
+    if (h->magic != COIL__MAGIC_LIVE) {
+        errno = EINVAL;
+        return -1;
+    }
+#endif
+    handle_unref(h);
     return 0;
 }
 

@@ -219,6 +219,19 @@ TEST(releasing_a_handle_twice_is_caught_in_debug_builds)
 #endif
 }
 
+TEST(releasing_a_handle_twice_in_a_release_build_is_einval_not_a_crash)
+{
+#ifdef COIL_DEBUG_CHECKS
+    SKIP("Debug builds abort with a report instead (the test above)");
+#else
+    coil_handle *h;
+    CHECK(coil_call_soon(NULL, nothing, NULL, &h) == 0);
+    CHECK(coil_handle_cancel(h) == 1);       /* the loop lets go of it */
+    CHECK(coil_handle_release(h) == 0);      /* the last reference */
+    CHECK_ERRNO(coil_handle_release(h), EINVAL);  /* one too many */
+#endif
+}
+
 TEST(releasing_a_task_twice_is_caught_in_debug_builds)
 {
 #ifndef COIL_DEBUG_CHECKS
@@ -256,6 +269,7 @@ TEST(a_threads_default_loop_is_closed_when_the_thread_exits)
 
 RUN_TESTS(T(a_threads_default_loop_is_closed_when_the_thread_exits),
           T(the_environment_sets_debug_mode_and_the_slow_threshold),
+          T(releasing_a_handle_twice_in_a_release_build_is_einval_not_a_crash),
           T(debug_mode_names_the_task_that_held_the_loop_too_long),
           T(without_debug_mode_nothing_is_reported),
           T(debug_mode_names_a_slow_plain_callback),
