@@ -22,6 +22,13 @@
  *   - Objects belong to the thread that created them: using one from
  *     another thread gives EPERM (coroutines never migrate: compilers cache
  *     the address of thread-locals such as errno across calls).
+ *   - A NULL loop means the loop running on this thread, else the
+ *     thread's default loop; only the calls that run or free a loop
+ *     (run_forever, close) and those made from other threads (*_threadsafe,
+ *     set_inbox_limit) need it named.
+ *   - Deadlines (the *_until calls) are absolute loop times, negative for
+ *     none; timeouts are relative, negative for none.  coil_deadline_in()
+ *     turns one into the other; both saturate instead of wrapping.
  */
 #ifndef COIL_H
 #define COIL_H
@@ -269,12 +276,14 @@ int coil_loop_run_forever(coil_loop *loop);
 /* Make run_forever return once the current iteration ends; a stop requested
  * while the loop is not running makes the next run_forever do one iteration
  * and return.  Safe from any thread (it wakes the loop), also racing with
- * the loop's close: a loop already closed is never touched.  Does not
- * suspend.  Returns 0, or -1 with errno EINVAL (NULL) or ESHUTDOWN (no such
- * live loop: closed, or never made). */
+ * the loop's close: a loop already closed is never touched.  NULL means
+ * the loop running on this thread (from one of its callbacks or tasks).
+ * Does not suspend.  Returns 0, or -1 with errno EINVAL (NULL with no loop
+ * running here) or ESHUTDOWN (no such live loop: closed, or never made). */
 int coil_loop_stop(coil_loop *loop);
 
-/* Whether the loop is running now: 1 or 0 (-1 with errno EINVAL). */
+/* Whether the loop is running now: 1 or 0 (-1 with errno EINVAL).  NULL
+ * asks whether any loop runs on this thread now.  Does not suspend. */
 int coil_loop_is_running(const coil_loop *loop);
 
 /* Free the loop.  Callbacks still scheduled are dropped (their handles
@@ -287,9 +296,12 @@ int coil_loop_close(coil_loop *loop);
  * says COIL_DEBUG=1).  It reports, on stderr and naming the task or
  * callback: a step that held the loop longer than slow_threshold ns (0:
  * the default, COIL_DEBUG_SLOW_MS from the environment in milliseconds,
- * else 100 ms — a blocking call in a task, asyncio's time.sleep() trap); a task that ended with an error nobody read; tasks still pending
- * when the loop is closed; suspending calls made outside any task.
- * Returns 0, or -1 with errno EINVAL. */
+ * else 100 ms — a blocking call in a task, asyncio's time.sleep() trap);
+ * a task that ended with an error nobody read; tasks still pending when
+ * the loop is closed; suspending calls made outside any task.  loop NULL
+ * means the current loop, else the thread's default, as for
+ * coil_call_soon.  Does not suspend.  Returns 0, or -1 with errno EINVAL
+ * (slow_threshold negative) or as coil_loop_default. */
 int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow_threshold);
 
 /* Whether debug mode is on for loop (NULL: as COIL_DEBUG says): 1 or 0. */

@@ -372,10 +372,13 @@ int coil_loop_close(coil_loop *loop)
 
 int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow)
 {
-    if (!loop || slow < 0) {
+    if (slow < 0) {
         errno = EINVAL;
         return -1;
     }
+    loop = coil__loop_resolve(loop);
+    if (!loop)
+        return -1;
     loop->q.debug = enabled != 0;
     loop->slow = slow ? slow : coil__debug_slow_env();
     return 0;
@@ -732,6 +735,8 @@ int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg)
  * the iteration. */
 int coil_loop_stop(coil_loop *loop)
 {
+    if (!loop)
+        loop = coil_loop_current();
     if (!loop) {
         errno = EINVAL;
         return -1;
@@ -746,10 +751,8 @@ void coil__loop_mark_stop(coil_loop *loop)
 
 int coil_loop_is_running(const coil_loop *loop)
 {
-    if (!loop) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (!loop)
+        return coil_loop_current() != NULL;
     return is_running(loop);
 }
 

@@ -775,13 +775,35 @@ TEST(another_thread_gets_eperm_but_may_stop_the_loop)
     CHECK(coil_loop_close(loop) == 0);
 }
 
+/* NULL is the loop running here, as in coil_call_soon. */
+static void stop_current(void *arg)
+{
+    int *seen = arg;
+    seen[0] = coil_loop_is_running(NULL);
+    seen[1] = coil_loop_set_debug(NULL, 1, COIL_MSEC(50));
+    seen[2] = coil_loop_get_debug(coil_loop_current());
+    seen[3] = coil_loop_stop(NULL);
+}
+
+TEST(a_null_loop_means_the_running_one_for_stop_is_running_and_debug)
+{
+    coil_loop *loop = coil_loop_new();
+    int seen[4] = {-9, -9, -9, -9};
+    CHECK(coil_call_soon(loop, stop_current, seen, NULL) == 0);
+    CHECK(coil_loop_run_forever(loop) == 0);   /* returns: it was stopped */
+    CHECK(seen[0] == 1 && seen[1] == 0 && seen[2] == 1 && seen[3] == 0);
+    CHECK(coil_loop_get_debug(loop) == 1);
+    CHECK(coil_loop_close(loop) == 0);
+}
+
 TEST(bad_arguments_are_einval)
 {
     coil_loop *loop = coil_loop_new();
     coil_handle *h = (coil_handle *)loop;
     CHECK_ERRNO(coil_loop_run_forever(NULL), EINVAL);
-    CHECK_ERRNO(coil_loop_stop(NULL), EINVAL);
-    CHECK_ERRNO(coil_loop_is_running(NULL), EINVAL);
+    CHECK_ERRNO(coil_loop_stop(NULL), EINVAL);    /* no loop runs here */
+    CHECK(coil_loop_is_running(NULL) == 0);
+    CHECK_ERRNO(coil_loop_set_debug(loop, 1, -1), EINVAL);
     CHECK_ERRNO(coil_loop_close(NULL), EINVAL);
     CHECK_ERRNO(coil_call_soon(loop, NULL, NULL, &h), EINVAL);
     CHECK(h == NULL);
@@ -958,6 +980,7 @@ RUN_TESTS(T(callbacks_run_in_fifo_order),
           T(current_loop_is_set_while_running_and_restored_after),
           T(a_null_loop_means_the_running_loop_else_the_default),
           T(another_thread_gets_eperm_but_may_stop_the_loop),
+          T(a_null_loop_means_the_running_one_for_stop_is_running_and_debug),
           T(bad_arguments_are_einval),
           T(an_enormous_delay_saturates_instead_of_overflowing),
           T(run_until_returns_once_done_holds),
