@@ -50,6 +50,7 @@ typedef struct item {
     coil_callback fn;
     coil_callback drop;           /* instead of fn if the loop closes */
     void *arg;
+    int embedded;                 /* inside its arg's memory: not freed here */
 } item;
 
 struct coil__inbox {
@@ -122,8 +123,20 @@ static void item_run(void *arg)
     atomic_fetch_sub_explicit(&it->box->outstanding, 1, memory_order_relaxed);
     coil_callback fn = it->fn;
     void *fn_arg = it->arg;
-    free(it);
+    if (!it->embedded)
+        free(it);
     fn(fn_arg);
+}
+
+/* The loop closed first: drop(arg) instead of fn(arg).  An embedded item
+ * goes with its arg, which drop frees. */
+static void item_drop(item *it)
+{
+    int own = !it->embedded;
+    if (it->drop)
+        it->drop(it->arg);
+    if (own)
+        free(it);
 }
 
 void coil__inbox_close(coil__inbox *in)
@@ -139,15 +152,11 @@ void coil__inbox_close(coil__inbox *in)
     while (!coil__list_empty(&in->posted)) {
         item *it = coil__container_of(in->posted.next, item, posted);
         coil__list_remove(&it->posted);
-        if (it->drop)
-            it->drop(it->arg);
-        free(it);
+        item_drop(it);
     }
     for (item *it = in->head, *next; it; it = next) {
         next = it->next;
-        if (it->drop)
-            it->drop(it->arg);
-        free(it);
+        item_drop(it);
     }
     pthread_mutex_destroy(&in->mu);
     free(in);
@@ -196,6 +205,8 @@ static int over_limit(coil__inbox *in)
  * `bounded` post (the user's) is refused past the loop's inbox limit.
  * Returns 0, or -1 with errno ESHUTDOWN (no such live loop), EAGAIN
  * (bounded, over the limit) or ENOMEM. */
+static int post_item(coil_loop *loop, item *it, int bounded);
+
 static int submit(coil_loop *loop, coil_callback fn, coil_callback drop,
                   void *arg, int bounded)
 {
@@ -204,15 +215,25 @@ static int submit(coil_loop *loop, coil_callback fn, coil_callback drop,
         errno = ENOMEM;
         return -1;
     }
-    it->next = NULL;
-    it->fn = fn;
-    it->drop = drop;
-    it->arg = arg;
+    *it = (item){.fn = fn, .drop = drop, .arg = arg};
+    if (post_item(loop, it, bounded) != 0) {
+        int e = errno;
+        free(it);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* submit() with the caller's item (fn, drop, arg set; next NULL): a post
+ * that must not fail for want of memory brings its own.  Returns 0, or -1
+ * with errno ESHUTDOWN or EAGAIN (bounded), the item untouched then. */
+static int post_item(coil_loop *loop, item *it, int bounded)
+{
     pthread_rwlock_rdlock(&registry_lock);
     coil__inbox *in = *find(loop);
     if (!in || (bounded && over_limit(in))) {
         pthread_rwlock_unlock(&registry_lock);
-        free(it);
         errno = in ? EAGAIN : ESHUTDOWN;
         return -1;
     }
@@ -299,6 +320,9 @@ typedef struct waiter {
     struct waiter *next;
     coil_loop *loop;
     coil_future *local;           /* the waiter's reference */
+    item note;                    /* the notification: completing a tfuture
+                                     allocates nothing, so it cannot lose a
+                                     waiter for want of memory */
 } waiter;
 
 struct coil_tfuture {
@@ -392,7 +416,9 @@ static void tf_complete(coil_tfuture *tf, int state, void *result, int error)
     while (ws) {
         waiter *w = ws;
         ws = w->next;
-        if (submit(w->loop, waiter_notify, waiter_drop, w, 0) != 0)
+        w->note = (item){.fn = waiter_notify, .drop = waiter_drop, .arg = w,
+                         .embedded = 1};
+        if (post_item(w->loop, &w->note, 0) != 0)
             waiter_drop(w);     /* its loop is gone, and its task with it */
     }
 }
@@ -503,6 +529,9 @@ int coil_tfuture_cancel(coil_tfuture *tf)
         coil_tfuture_retain(tf);
         if (submit(tf->loop, cancel_on_loop, cancel_drop, tf, 0) != 0) {
             int err = errno;
+            pthread_mutex_lock(&tf->mu);
+            tf->cancel_requested = 0;     /* not sent: a retry must send it */
+            pthread_mutex_unlock(&tf->mu);
             coil_tfuture_release(tf);
             errno = err;
             return -1;
