@@ -11,7 +11,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <netdb.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #endif
 
 #include "check.h"
+#include "fd_hog.h"
 #include "coil.h"
 #include "task_helpers.h"
 
@@ -576,18 +576,11 @@ static void *dial_refused_main(void *arg)
     /* No fd free: glibc's lookup cannot open /etc/hosts and says
      * EAI_NONAME or EAI_SYSTEM (it varies) with errno EMFILE.  That is EMFILE, not "no such name";
      * the resolver's own answer stays readable. */
-    struct rlimit rl;                 /* a forked test: only we see it */
-    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-    rl.rlim_cur = 64;
-    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-    int hog[64], n = 0;
-    while (n < 64 && (hog[n] = dup(2)) >= 0)
-        n++;
-    CHECK(n < 64 && errno == EMFILE);
+    fd_hog hog;
+    fd_hog_take(&hog);
     CHECK_ERRNO(coil_tcp_dial("localhost", port, deadline), EMFILE);
     CHECK(coil_gai_error() == EAI_NONAME || coil_gai_error() == EAI_SYSTEM);
-    while (n > 0)
-        close(hog[--n]);
+    fd_hog_free_all(&hog);
     /* No test resolves a name that /etc/hosts lacks: that would send a DNS
      * query to the configured nameserver, and tests talk to loopback only.
      * "localhost" is answered from /etc/hosts ("hosts: files dns"). */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fd_hog.h"
 #include "coil.h"
 #include "task_helpers.h"
 
@@ -711,7 +712,6 @@ static coil_time cpu_time(void)
            COIL_USEC(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-enum { MAX_HOGS = 256 };
 
 static void *starved_main(void *arg)
 {
@@ -724,17 +724,9 @@ static void *starved_main(void *arg)
     CHECK(coil_sleep(COIL_MSEC(1)) == 0);   /* it waits in coil_accept */
 
     /* Use up every fd under a low limit, then free one for the client. */
-    int hogs[MAX_HOGS], nhogs = 0, fd;
-    struct rlimit rl;
-    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-    rl.rlim_cur = 64;
-    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
-        CHECK(nhogs < MAX_HOGS);
-        hogs[nhogs++] = fd;
-    }
-    CHECK(errno == EMFILE);
-    close(hogs[--nhogs]);
+    fd_hog hog;
+    fd_hog_take(&hog);
+    fd_hog_free_one(&hog);
     int c = coil_tcp_dial("127.0.0.1", port, now() + COIL_SEC(5));
     CHECK(c >= 0);                        /* the kernel completes it */
     CHECK(coil_write(c, "ping", 4) == 4);
@@ -755,8 +747,7 @@ static void *starved_main(void *arg)
     CHECK(cpu < wall / 4);
 
     /* fds come back: the same listener accepts, the echo arrives. */
-    while (nhogs > 0)
-        close(hogs[--nhogs]);
+    fd_hog_free_all(&hog);
     CHECK(coil_read_full_until(c, buf, 4, NULL, now() + COIL_SEC(5)) == 4);
     CHECK(memcmp(buf, "ping", 4) == 0);
     CHECK(s.accepted == 1);
@@ -821,16 +812,9 @@ static void *naive_main(void *arg)
     int port = coil_socket_port(lfd);
     coil_task *term = coil_spawn(wait_term, NULL);   /* signalfd made now */
     CHECK(coil_sleep(COIL_MSEC(1)) == 0);
-    int hogs[MAX_HOGS], nhogs = 0, fd;
-    struct rlimit rl;
-    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
-    rl.rlim_cur = 64;
-    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
-        CHECK(nhogs < MAX_HOGS);
-        hogs[nhogs++] = fd;
-    }
-    close(hogs[--nhogs]);
+    fd_hog hog;
+    fd_hog_take(&hog);
+    fd_hog_free_one(&hog);
     int c = coil_tcp_dial("127.0.0.1", port, now() + COIL_SEC(5));
     CHECK(c >= 0);                        /* waits in the backlog */
     CHECK(coil_call_later(NULL, COIL_MSEC(20), raise_term, NULL, NULL) == 0);
@@ -841,8 +825,7 @@ static void *naive_main(void *arg)
     alarm(0);
     printf("  %d EMFILE results before SIGTERM stopped the server\n",
            naive_failures);
-    while (nhogs > 0)
-        close(hogs[--nhogs]);
+    fd_hog_free_all(&hog);
     CHECK(coil_close(c) == 0 && coil_close(lfd) == 0);
     return NULL;
 }
