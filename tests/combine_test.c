@@ -191,7 +191,7 @@ static void *gather_in_order_main(void *arg)
     CHECK(coil_gather(fs, 3, res, err, COIL_GATHER_FIRST_ERROR) == 0);
     double took = units_since(t0);
     NOTE("  gather of 4, 1, 2 units took %.2f units\n", took);
-    CHECK(took >= 3.95 && took < 10.0);
+    CHECK(within(took, 3.95, 10.0));
     for (int i = 0; i < 3; i++) {
         CHECK(res[i] == (void *)(intptr_t)(10 + i));
         CHECK(err[i] == 0);
@@ -225,7 +225,7 @@ static void *gather_first_error_main(void *arg)
     double took = units_since(t0);
     NOTE("  gather returned EIO after %.2f units (failure at 2, next "
            "event at 6)\n", took);
-    CHECK(took >= 1.95 && took < 10.0);
+    CHECK(within(took, 1.95, 10.0));
     /* Filled in for the ones done: */
     CHECK(res[0] == (void *)1 && err[0] == 0);
     CHECK(res[2] == NULL && err[2] == EIO);
@@ -266,7 +266,7 @@ static void *gather_cancelled_input_main(void *arg)
                 ECANCELED);
     double took = units_since(t0);
     NOTE("  gather returned ECANCELED after %.2f units\n", took);
-    CHECK(took >= 0.95 && took < 10.0);
+    CHECK(within(took, 0.95, 10.0));
     CHECK(err[1] == ECANCELED);
     CHECK_ERRNO(coil_await(F(t), NULL), ECANCELED);
     coil_task_release(t);
@@ -302,7 +302,7 @@ static void *gather_collect_main(void *arg)
     CHECK(coil_gather(fs, 5, res, err, COIL_GATHER_COLLECT_ERRORS) == 0);
     double took = units_since(t0);
     NOTE("  collecting gather took %.2f units (last at 3)\n", took);
-    CHECK(took >= 2.95 && took < 10.0);
+    CHECK(within(took, 2.95, 10.0));
     CHECK(res[0] == (void *)7 && err[0] == 0);
     CHECK(res[1] == NULL && err[1] == EIO);
     CHECK(res[2] == NULL && err[2] == ECANCELED);
@@ -445,7 +445,7 @@ TEST(gather_from_outside_a_task_runs_the_loop)
     CHECK(coil_gather(fs, 3, res, NULL, COIL_GATHER_FIRST_ERROR) == 0);
     double took = units_since(start);
     NOTE("  gather from main took %.2f units\n", took);
-    CHECK(took >= 1.95 && took < 10.0);
+    CHECK(within(took, 1.95, 10.0));
     CHECK(res[0] == (void *)20 && res[1] == (void *)21 && res[2] == (void *)99);
     CHECK(coil_loop_current() == NULL);
     coil_task_release(t0);
@@ -470,7 +470,7 @@ TEST(wait_all_completed_waits_for_every_future)
           == 0);
     double took = units_since(t0);
     NOTE("  ALL_COMPLETED over 1, 3, 2 units took %.2f units\n", took);
-    CHECK(took >= 2.95 && took < 10.0);
+    CHECK(within(took, 2.95, 10.0));
     CHECK(nd == 3 && np == 0);
     for (int i = 0; i < 3; i++) {
         CHECK(done[i] == fs[i]);
@@ -496,7 +496,7 @@ static void *wait_first_completed_main(void *arg)
           == 0);
     double took = units_since(t0);
     NOTE("  FIRST_COMPLETED over 4, 1, 3 units took %.2f units\n", took);
-    CHECK(took >= 0.95 && took < 10.0);     /* the sets show it was first */
+    CHECK(within(took, 0.95, 10.0));     /* the sets show it was first */
     CHECK(nd == 1 && done[0] == fs[1]);
     CHECK(np == 2 && pending[0] == fs[0] && pending[1] == fs[2]);
     /* Nothing was cancelled: the others finish with their results. */
@@ -532,7 +532,7 @@ static void *wait_first_exception_main(void *arg)
     double took = units_since(t0);
     NOTE("  FIRST_EXCEPTION, failure at 2 of 6 units: took %.2f units\n",
            took);
-    CHECK(took >= 1.95 && took < 10.0);
+    CHECK(within(took, 1.95, 10.0));
     CHECK(nd == 2 && done[0] == fs[0] && done[1] == fs[2]);
     CHECK(np == 2 && pending[0] == fs[1] && pending[1] == fs[3]);
     CHECK_ERRNO(coil_future_result(fs[2], NULL), EIO);
@@ -562,7 +562,7 @@ static void *wait_first_exception_none_main(void *arg)
     double took = units_since(t0);
     NOTE("  FIRST_EXCEPTION without failures over 1, 3 units: %.2f units\n",
            took);
-    CHECK(took >= 2.95 && took < 10.0);
+    CHECK(within(took, 2.95, 10.0));
     CHECK(nd == 2 && np == 0);
     coil_task_release(t[0]);
     coil_task_release(t[1]);
@@ -587,7 +587,7 @@ static void *wait_timeout_main(void *arg)
                     &np) == 0);
     double took = units_since(t0);
     NOTE("  wait with a 2-unit timeout took %.2f units\n", took);
-    CHECK(took >= 1.95 && took < 10.0);
+    CHECK(within(took, 1.95, 10.0));
     CHECK(nd == 1 && done[0] == fs[0]);
     CHECK(np == 2 && pending[0] == fs[1] && pending[1] == p);
     /* Nothing was cancelled. */
@@ -834,7 +834,7 @@ TEST(as_completed_times_out_and_the_rest_still_complete_normally)
     CHECK_ERRNO(coil_as_completed_next(ac, &f), ETIMEDOUT);
     double took = units_since(t0);
     NOTE("  ETIMEDOUT after %.2f units (deadline 10)\n", took);
-    CHECK(took >= 9.95 && took < 14.5);
+    CHECK(within(took, 9.95, 14.5));
     /* Past the deadline, with nothing ready: ETIMEDOUT again, at once. */
     coil_time t1 = coil_clock();
     CHECK_ERRNO(coil_as_completed_next(ac, &f), ETIMEDOUT);
@@ -974,7 +974,7 @@ static void *wait_for_in_time_main(void *arg)
     coil_time t0 = coil_clock();
     CHECK(coil_wait_for(F(t), 5 * UNIT, &v) == 0 && v == (void *)3);
     double took = units_since(t0);
-    CHECK(took >= 0.95 && took < 10.0);
+    CHECK(within(took, 0.95, 10.0));
     CHECK(!j.ignored && !j.cleaned);
     coil_task_release(t);
     return NULL;
@@ -1001,7 +1001,7 @@ static void *wait_for_timeout_main(void *arg)
     NOTE("  wait_for timed out after %.2f units (1 + 1 of cleanup)\n", took);
     CHECK(j.cleaned && !j.finished);
     CHECK(coil_future_state(F(t)) == COIL_CANCELLED);
-    CHECK(took >= 1.95 && took < 10.0);
+    CHECK(within(took, 1.95, 10.0));
     coil_task_release(t);
     return NULL;
 }
@@ -1019,7 +1019,7 @@ TEST(wait_for_timeout_from_outside_a_task_also_waits_for_the_cleanup)
     CHECK_ERRNO(coil_wait_for(F(t), UNIT, NULL), ETIMEDOUT);
     double took = units_since(t0);
     CHECK(j.cleaned && coil_future_state(F(t)) == COIL_CANCELLED);
-    CHECK(took >= 1.95 && took < 10.0);
+    CHECK(within(took, 1.95, 10.0));
     coil_task_release(t);
     /* A plain future is simply cancelled. */
     coil_future *p = coil_future_new(NULL);
@@ -1040,7 +1040,7 @@ static void *wait_for_stubborn_main(void *arg)
     NOTE("  wait_for of a task ignoring cancellation took %.2f units\n",
            took);
     CHECK(j.ignored && j.finished);
-    CHECK(took >= 1.95 && took < 10.0);
+    CHECK(within(took, 1.95, 10.0));
     coil_task_release(t);
     return NULL;
 }
@@ -1120,7 +1120,7 @@ TEST(wait_for_of_a_shield_times_out_and_leaves_the_inner_task_running)
     coil_time t0 = coil_clock();
     CHECK_ERRNO(coil_wait_for(s, UNIT, NULL), ETIMEDOUT);
     double took = units_since(t0);
-    CHECK(took >= 0.95 && took < 10.0);
+    CHECK(within(took, 0.95, 10.0));
     CHECK(coil_future_state(s) == COIL_CANCELLED);
     CHECK(coil_future_done(F(t)) == 0 && coil_task_cancelling(t) == 0);
     void *v;
@@ -1356,7 +1356,7 @@ TEST(run_cancels_tasks_left_alive_and_waits_for_their_cleanup)
     CHECK(left_jobs[2].ignored && left_jobs[2].finished);
     CHECK(!left_jobs[0].finished && !left_jobs[1].finished);
     CHECK(!left_unstarted_ran);
-    CHECK(took >= 2.95 && took < 20.0);      /* 1 + cleanup of up to 2 */
+    CHECK(within(took, 2.95, 20.0));      /* 1 + cleanup of up to 2 */
 }
 
 static job late_job = {.units = 1000, .cleanup_units = 1};

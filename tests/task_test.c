@@ -206,7 +206,7 @@ TEST(three_sleeping_tasks_overlap_one_two_four_take_four_not_seven)
             first_end = slept_to[i];
     }
     CHECK(last_start < first_end);    /* all three asleep at once */
-    CHECK(took >= 4.0 && took < 20.0);
+    CHECK(within(took, 4.0, 20.0));
     coil_task_release(main_task);
 }
 
@@ -313,7 +313,7 @@ TEST(cancel_unwinds_running_cleanup_handlers_lifo_which_may_suspend)
     CHECK(strcmp(trail, "cbza") == 0);
     CHECK(coil_future_state(coil_task_future(victim)) == COIL_CANCELLED);
     double took = units_since(t0);
-    CHECK(took >= 2.0 && took < 10.0);        /* cancel at 1, cleanup 1 */
+    CHECK(within(took, 2.0, 10.0));        /* cancel at 1, cleanup 1 */
     coil_task_release(victim);
 }
 
