@@ -38,8 +38,8 @@ else
   status=$?
 fi
 fail() { echo "run_example: $1"; echo "---- output:"; echo "$out"; exit 1; }
-slack=$(awk -v n="$(nproc)" '{ s = $1 / n; if (s < 1) s = 1; if (s > 4) s = 4;
-                                printf "%.2f", s }' /proc/loadavg)
+. "$(dirname "$0")/within.sh"
+slack=$(load_slack)
 [ "$slack" = "1.00" ] || echo "  load $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores: windows ${slack}x as wide"
 [ $status -eq 0 ] || fail "exit status $status"
 mapfile -t lines <<<"$out"

@@ -778,11 +778,13 @@ TEST(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle)
         CHECK(out == (void *)42);
         coil_task_release(t[i]);
     }
-    /* Every stack is warm: in the pool, or kept for the next spawns. */
+    /* Every stack is back: in the pool, or kept for the next spawns.  (On
+     * an idle machine all are still warm; on a loaded one the burst may
+     * outlast two trim periods, and some were handed back already.) */
     coil__stack_stats after;
     coil__stack_pool_stats(&after);
-    CHECK(after.idle_warm + (size_t)coil__task_kept_stacks(NULL) >= BURST);
-    CHECK(after.idle_cold == 0);
+    size_t idle = after.idle_warm + after.idle_cold;
+    CHECK(idle + (size_t)coil__task_kept_stacks(NULL) >= BURST);
     /* Nothing but this timer wakes the loop: it runs at 20 periods, long
      * after the two that hand the surplus back. */
     pool_seen seen = {coil_future_new(NULL), {0, 0, 0, 0}};
@@ -792,7 +794,7 @@ TEST(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle)
     CHECK(coil_await(seen.done, NULL) == 0);
     coil_future_release(seen.done);
     CHECK(seen.stats.idle_warm == MAX_IDLE);
-    CHECK(seen.stats.idle_cold == after.idle_warm - MAX_IDLE);
+    CHECK(seen.stats.idle_cold == idle - MAX_IDLE);
     coil__stack_set_trim_period(0);
 }
 
