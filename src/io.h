@@ -16,11 +16,31 @@
 
 #pragma GCC visibility push(hidden)
 
+/* Nonzero while coil itself makes a libc call that the hook layer
+ * (src/hook/) interposes: the hook then passes the call straight to libc
+ * instead of taking it for the program's, which would run coil's IO
+ * machinery inside itself.  Per thread, and never held across a
+ * suspension, so another task's calls are not affected.  Exported for
+ * libcoil_hook, which reads it; nothing else should. */
+extern __thread unsigned coil__hook_off __attribute__((visibility("default")));
+
+/* Make `call` (an expression) as coil's own, not the program's. */
+#define COIL__LIBC(call)                                                    \
+    __extension__({                                                         \
+        coil__hook_off++;                                                   \
+        __typeof__(call) coil__libc_r_ = (call);                            \
+        coil__hook_off--;                                                   \
+        coil__libc_r_;                                                      \
+    })
+
 /* Directions an op waits for when its syscall says EAGAIN. */
 enum { COIL__IO_RD = 0, COIL__IO_WR = 1 };
 
 /* One syscall of an IO call: fn returns as the syscall does.  Fields are
- * whatever fn needs; unused ones stay zero. */
+ * whatever fn needs; unused ones stay zero.  fn must not block: on a
+ * socket (is_socket) it passes MSG_DONTWAIT, or sets `no_dontwait` when
+ * its syscall takes no flags (accept); on anything else io.c has checked
+ * O_NONBLOCK just before (see "Stale records" in io.c). */
 typedef struct coil__io_op {
     ssize_t (*fn)(struct coil__io_op *op, int fd, int is_socket);
     void *buf;
@@ -34,6 +54,7 @@ typedef struct coil__io_op {
     const struct sockaddr *caddr;   /* destination, for sendto */
     socklen_t caddrlen;
     int drains;                /* a short result means the input is empty */
+    int no_dontwait;           /* a socket call without MSG_DONTWAIT */
 } coil__io_op;
 
 /* Run op on fd for the calling task: try it, and while it says EAGAIN wait
