@@ -16,13 +16,17 @@
 
 #pragma GCC visibility push(hidden)
 
+/* What libcoil_hook (src/hook/) calls: exported from libcoil.so, but not
+ * API (no coil.h declaration, no promise to keep). */
+#define COIL__HOOK_API __attribute__((visibility("default")))
+
 /* Nonzero while coil itself makes a libc call that the hook layer
  * (src/hook/) interposes: the hook then passes the call straight to libc
  * instead of taking it for the program's, which would run coil's IO
  * machinery inside itself.  Per thread, and never held across a
  * suspension, so another task's calls are not affected.  Exported for
  * libcoil_hook, which reads it; nothing else should. */
-extern __thread unsigned coil__hook_off __attribute__((visibility("default")));
+extern COIL__HOOK_API __thread unsigned coil__hook_off;
 
 /* Make `call` (an expression) as coil's own, not the program's. */
 #define COIL__LIBC(call)                                                    \
@@ -62,20 +66,20 @@ typedef struct coil__io_op {
  * and try again.  `call` names the public call for debug reports.  Returns
  * as op->fn, or -1 with errno as the IO section of coil.h says (EPERM
  * outside a task, ETIMEDOUT, EBADF, EBUSY, ECANCELED, ENOMEM). */
-ssize_t coil__io_run(const char *call, int fd, int dir, coil_time deadline,
-                     coil__io_op *op);
+COIL__HOOK_API ssize_t coil__io_run(const char *call, int fd, int dir,
+                                    coil_time deadline, coil__io_op *op);
 
 /* What coil_close does before close(2): wake the tasks of this thread's
  * loop waiting on fd (EBADF) and drop coil's records of it.  fd >= 0.
  * Does not suspend.  file.c closes on the executor after this. */
-void coil__io_forget(int fd);
+COIL__HOOK_API void coil__io_forget(int fd);
 
 /* fd was just made by coil (socket, pipe, pidfd): a record this thread's
  * loop still has of that number is stale, left by a plain close(2) of an
  * earlier fd, and would have the new one wait on an epoll registration
  * that went away with the old file.  Drop it, waking its waiters (EBADF).
  * No syscall.  Does not suspend. */
-void coil__io_fresh(int fd);
+COIL__HOOK_API void coil__io_fresh(int fd);
 
 #pragma GCC visibility pop
 
