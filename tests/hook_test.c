@@ -14,7 +14,9 @@
 #include <sys/poll.h>          /* <poll.h> would be src/poll.h */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -312,6 +314,48 @@ TEST(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one)
     run_main(poll_main, NULL);
 }
 
+/* A library with an epoll fd of its own, and one that uses select. */
+static void *epoll_select_main(void *arg)
+{
+    (void)arg;
+    int p[2], q[2];
+    CHECK(pipe(p) == 0 && pipe(q) == 0);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = p[0]}, out[4];
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0);
+    coil_task *tk = start_ticker();
+    coil_time t0 = now();
+    CHECK(epoll_wait(ep, out, 4, 100) == 0);        /* the timeout */
+    CHECK(now() - t0 >= COIL_MSEC(99));
+    late_write lw = {p[1], 2 * UNIT, "e"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    CHECK(epoll_wait(ep, out, 4, -1) == 1 && out[0].data.fd == p[0]);
+    await_task(w);
+    lw = (late_write){q[1], 2 * UNIT, "s"};
+    w = coil_spawn(write_late, &lw);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);                    /* ready already: "e" unread */
+    FD_SET(q[0], &rd);
+    CHECK(select(q[0] + 1, &rd, NULL, NULL, NULL) >= 1);
+    CHECK(FD_ISSET(p[0], &rd));
+    char c;
+    CHECK(read(p[0], &c, 1) == 1 && c == 'e');
+    FD_ZERO(&rd);
+    FD_SET(q[0], &rd);
+    CHECK(select(q[0] + 1, &rd, NULL, NULL, NULL) == 1 && FD_ISSET(q[0], &rd));
+    await_task(w);
+    CHECK(stop_ticker(tk) >= 20);
+    close(ep), close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+    return NULL;
+}
+
+TEST(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop)
+{
+    watchdog();
+    run_main(epoll_select_main, NULL);
+}
+
 /* ------------------------------------------------------------- writes */
 
 enum { BIG = 4 << 20 };
@@ -496,6 +540,57 @@ TEST(getaddrinfo_from_a_hundred_tasks_runs_on_the_executor)
     run_main(gai_main, NULL);
 }
 
+/* ------------------------------------------------------ regular files */
+
+static int threads_now(void)
+{
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    CHECK(f);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static void *file_main(void *arg)
+{
+    int expect_pool = *(int *)arg;
+    char path[] = "/tmp/coil_hook_file_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    int before = threads_now();
+    CHECK(write(fd, "file data", 9) == 9);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0);
+    char buf[16] = {0};
+    CHECK(read(fd, buf, sizeof buf) == 9 && memcmp(buf, "file data", 9) == 0);
+    CHECK(!(kernel_flags(fd) & O_NONBLOCK));      /* left alone */
+    /* The executor's threads start at its first job. */
+    CHECK(expect_pool ? threads_now() > before : threads_now() == before);
+    CHECK(close(fd) == 0);
+    CHECK_ERRNO(read(fd, buf, 1), EBADF);
+    return NULL;
+}
+
+TEST(regular_files_stay_synchronous_by_default)
+{
+    int pool = 0;
+    watchdog();
+    unsetenv("COIL_HOOK_FILES");
+    run_main(file_main, &pool);
+}
+
+TEST(regular_files_go_to_the_executor_with_coil_hook_files)
+{
+    int pool = 1;
+    watchdog();
+    setenv("COIL_HOOK_FILES", "executor", 1);
+    run_main(file_main, &pool);
+}
+
 /* ----------------------------------------------------- outside tasks */
 
 typedef struct {
@@ -576,9 +671,12 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(dup2_onto_an_fd_another_task_reads_wakes_it_with_ebadf),
           T(close_of_an_fd_another_task_reads_wakes_it_with_ebadf),
           T(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one),
+          T(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop),
           T(a_blocking_write_writes_everything_and_so_sndtimeo_cuts_it_short),
           T(cancellation_unwinds_hooked_calls_or_gives_ecanceled_and_scopes_cut_them),
           T(sleeps_in_forty_tasks_overlap),
           T(getaddrinfo_from_a_hundred_tasks_runs_on_the_executor),
+          T(regular_files_stay_synchronous_by_default),
+          T(regular_files_go_to_the_executor_with_coil_hook_files),
           T(outside_a_task_the_calls_are_libcs),
           T(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking))

@@ -19,6 +19,14 @@
 
 int close(int fd)
 {
+    coil__hfd *h;
+    if (coil__hook_in_task() && coil__hook_files_on_executor() &&
+        (h = coil__hfd_get(fd)) && (atomic_load(&h->flags) & HFD_FILE)) {
+        /* Not while a cancelled task's late read still uses the number
+         * (coil_file_close defers it); it closes through here again, on a
+         * pool thread, and is retired then. */
+        return coil_file_close(fd);
+    }
     coil__hfd_retire(fd);                 /* wakes its waiters: EBADF */
     return LIBC(close)(fd);
 }

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "hook.h"
@@ -62,8 +63,20 @@ static int learn(int fd, unsigned *flags)
     int sync = S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) ||
                S_ISBLK(sb.st_mode) || S_ISLNK(sb.st_mode);
     *flags = HFD_KNOWN | (fl & O_NONBLOCK ? HFD_NONBLOCK : 0) |
-             (sync ? HFD_SYNC : 0);
+             (sync ? HFD_SYNC : 0) | (S_ISREG(sb.st_mode) ? HFD_FILE : 0);
     return 0;
+}
+
+int coil__hook_files_on_executor(void)
+{
+    static _Atomic int on = -1;           /* -1: not read yet */
+    int v = atomic_load_explicit(&on, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("COIL_HOOK_FILES");
+        v = e && strcmp(e, "executor") == 0;
+        atomic_store_explicit(&on, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 coil__hfd *coil__hfd_known(int fd)

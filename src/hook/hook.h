@@ -68,6 +68,7 @@ enum {
     HFD_NONBLOCK = 2,     /* the program asked for O_NONBLOCK */
     HFD_SYNC = 4,         /* regular file and kin: libc's calls, always */
     HFD_MANAGED = 8,      /* coil set O_NONBLOCK underneath */
+    HFD_FILE = 16,        /* a regular file (HFD_SYNC too) */
 };
 
 typedef struct coil__hfd {
@@ -117,6 +118,10 @@ int coil__hfd_block_outside(int fd, short events);
 /* The absolute deadline for a wait on h in direction dir (COIL__IO_RD or
  * COIL__IO_WR), from its SO_RCVTIMEO / SO_SNDTIMEO; -1: none. */
 coil_time coil__hfd_deadline(const coil__hfd *h, int dir);
+
+/* Do tasks' reads and writes of regular files go to the executor
+ * (COIL_HOOK_FILES=executor in the environment, read once)? */
+int coil__hook_files_on_executor(void);
 
 /* ---------------------------------------------------------- waiting */
 

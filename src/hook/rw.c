@@ -47,6 +47,17 @@ static coil__hfd *waiting_fd(int fd)
     return h && coil__hfd_waits(h) ? h : NULL;
 }
 
+/* A regular file that a task's read or write should take to the executor
+ * (the opt-in, docs/hooks.md): its record, made if need be. */
+static int file_on_executor(int fd)
+{
+    if (!coil__hook_files_on_executor())
+        return 0;
+    coil__hfd *h = coil__hfd_known(fd);
+    return h && (atomic_load_explicit(&h->flags, memory_order_relaxed) &
+                 (HFD_FILE | HFD_NONBLOCK)) == HFD_FILE;
+}
+
 /* Run op for a task, with h's timeout for dir as the deadline. */
 static ssize_t run(const char *call, int fd, int dir, coil__hfd *h,
                    coil__io_op *op)
@@ -131,8 +142,11 @@ static ssize_t op_accept4(coil__io_op *op, int fd, int is_socket)
 ssize_t read(int fd, void *buf, size_t n)
 {
     coil__hfd *h;
-    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
+    if (!coil__hook_in_task())
         return OUTSIDE(fd, POLLIN, LIBC(read)(fd, buf, n));
+    if (!(h = waiting_fd(fd)))
+        return file_on_executor(fd) ? coil_file_read(fd, buf, n)
+                                    : LIBC(read)(fd, buf, n);
     coil__io_op op = {.fn = op_read, .buf = buf, .len = n, .drains = 1};
     return run("read", fd, COIL__IO_RD, h, &op);
 }
@@ -205,8 +219,11 @@ static ssize_t write_fully(const char *call, int fd, coil__hfd *h,
 ssize_t write(int fd, const void *buf, size_t n)
 {
     coil__hfd *h;
-    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
+    if (!coil__hook_in_task())
         return OUTSIDE(fd, POLLOUT, LIBC(write)(fd, buf, n));
+    if (!(h = waiting_fd(fd)))
+        return file_on_executor(fd) ? coil_file_write(fd, buf, n)
+                                    : LIBC(write)(fd, buf, n);
     coil__io_op op = {.fn = op_write, .cbuf = buf};
     return write_fully("write", fd, h, &op, n);
 }
