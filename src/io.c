@@ -266,6 +266,11 @@ static int check_identity(fd_state *st)
     struct stat sb;
     if (fstat(st->fd, &sb) != 0)
         return -1;
+    if (st->dev == 0 && st->ino == 0) {   /* from coil_accept: not noted */
+        st->dev = sb.st_dev;
+        st->ino = sb.st_ino;
+        return 0;
+    }
     if (sb.st_dev == st->dev && sb.st_ino == st->ino)
         return 0;
     return renew(st) == 0 ? 1 : -1;

@@ -11,7 +11,13 @@ coil_need cmake make gcc redis-server libhiredis-dev libevent-dev
 cmake --preset release >/dev/null
 cmake --build --preset release --target hook_bench >/dev/null
 dir=$(mktemp -d) srv=
-trap '[ -n "$srv" ] && kill -KILL "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; rm -rf "$dir"' EXIT
+cleanup() {
+  local rc=$?
+  [ -n "$srv" ] && kill -KILL "$srv" 2>/dev/null && wait "$srv" 2>/dev/null || true
+  rm -rf "$dir"
+  exit $rc
+}
+trap cleanup EXIT
 for try in $(seq 20); do
   port=$((20000 + RANDOM % 40000))
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
@@ -22,7 +28,7 @@ for try in $(seq 20); do
     kill -0 "$srv" 2>/dev/null || break
     sleep 0.05
   done
-  kill -KILL "$srv" 2>/dev/null; srv=
+  kill -KILL "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; srv=
 done
 [ -n "$srv" ] || { echo "hook-bench: redis-server did not start"; exit 1; }
 build/release/bench/hook_bench --json build/hook_bench.json --redis-port "$port" "$@"

@@ -50,10 +50,12 @@ coil__hfd *coil__hfd_get(int fd)
                  HFD_KNOWN) ? h : NULL;
 }
 
-/* What the kernel says of an fd coil has no record of.  Only sockets,
- * pipes, character devices and anonymous inodes (eventfd, timerfd, epoll)
- * can be waited for; a regular file, directory or block device is always
- * "ready" and its calls stay libc's (docs/hooks.md). */
+/* What the kernel says of an fd coil has no record of.  Sockets, pipes
+ * and anonymous inodes (eventfd, timerfd, epoll) are waited for in coil.
+ * A regular file, directory or block device is always "ready", and its
+ * calls stay libc's (docs/hooks.md).  So do character devices: a
+ * terminal's open file is usually shared with the shell, and the
+ * O_NONBLOCK coil would set on it would outlive the program there. */
 static int learn(int fd, unsigned *flags)
 {
     int fl = LIBC(fcntl)(fd, F_GETFL);
@@ -61,7 +63,7 @@ static int learn(int fd, unsigned *flags)
     if (fl < 0 || fstat(fd, &sb) != 0)
         return -1;
     int sync = S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) ||
-               S_ISBLK(sb.st_mode) || S_ISLNK(sb.st_mode);
+               S_ISBLK(sb.st_mode) || S_ISCHR(sb.st_mode);
     *flags = HFD_KNOWN | (fl & O_NONBLOCK ? HFD_NONBLOCK : 0) |
              (sync ? HFD_SYNC : 0) | (S_ISREG(sb.st_mode) ? HFD_FILE : 0);
     return 0;

@@ -81,7 +81,9 @@ static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline)
         return deadline < 0 ? coil_sleep(COIL_SEC(3600)) == 0 ? 0 : -1
                             : coil_sleep_until(deadline) == 0
                                   ? (errno = ETIMEDOUT, -1) : -1;
-    if (n == 1 && fds[0].fd >= 0 && coil__hfd_use(fds[0].fd)) {
+    coil__hfd *h;
+    if (n == 1 && fds[0].fd >= 0 && (h = coil__hfd_use(fds[0].fd)) &&
+        !(atomic_load(&h->flags) & HFD_SYNC)) {   /* a tty keeps its mode */
         int r = coil_wait_fd(fds[0].fd, coil_events(fds[0].events), deadline);
         if (r == 0 || errno != EBUSY)
             return r;                     /* EBUSY: another task waits */
@@ -97,8 +99,8 @@ int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline)
             return r;
         if (deadline >= 0 && coil_clock() >= deadline)
             return 0;
-        if (wait_some(fds, n, deadline) != 0)
-            return errno == ETIMEDOUT ? 0 : -1;
+        if (wait_some(fds, n, deadline) != 0 && errno != EBADF)
+            return errno == ETIMEDOUT ? 0 : -1;  /* EBADF: POLLNVAL next */
     }
 }
 
