@@ -11,7 +11,8 @@
  *     19_blocking_libraries [-h HOST] [-p PORT] [UNITS ...]
  *
  * HOST and PORT default to 127.0.0.1:6379; jobs default to 5 1 1 (a unit
- * is a second, or $COIL_UNIT_MS ms).  Exit status 0 when every job is
+ * is a second, or $COIL_UNIT_MS ms; times count from when both workers
+ * are connected and the jobs are pushed).  Exit status 0 when every job is
  * done, 1 on a Redis error.  The lists it uses (coil19:*) are emptied
  * first. */
 #include <hiredis/hiredis.h>
@@ -26,6 +27,7 @@ enum { WORKERS = 2, MAX_JOBS = 64 };
 
 static const char *host = "127.0.0.1";
 static int port = 6379;
+static coil_sem *connected;            /* a worker is ready for jobs */
 
 /* A connection, or exit: an example's error handling. */
 static redisContext *connect_or_die(void)
@@ -58,6 +60,7 @@ static void *worker(void *arg)
 {
     long id = (long)(intptr_t)arg;
     redisContext *c = connect_or_die();
+    coil_sem_release(connected);
     for (;;) {
         redisReply *r = command(c, "BLPOP coil19:jobs 0");
         const char *job = r->element[1]->str;
@@ -87,8 +90,12 @@ static void *master(void *arg)
     redisContext *c = connect_or_die();
     freeReplyObject(command(c, "DEL coil19:jobs coil19:results"));
     coil_task *w[WORKERS];
+    connected = coil_sem_new(0);
     for (long i = 0; i < WORKERS; i++)
         w[i] = coil_spawn(worker, (void *)(intptr_t)(i + 1));
+    for (int i = 0; i < WORKERS; i++)    /* the jobs' clock starts here */
+        coil_sem_acquire(connected);
+    start_clock();
     for (int i = 0; i < njobs; i++)
         freeReplyObject(command(c, "RPUSH coil19:jobs %d:%ld", i + 1, jobs[i]));
     for (int i = 0; i < njobs; i++)      /* wait for each result */
@@ -101,6 +108,7 @@ static void *master(void *arg)
         coil_await(coil_task_future(w[i]), NULL);
         coil_task_release(w[i]);
     }
+    coil_sem_free(connected);
     redisFree(c);
     return NULL;
 }
