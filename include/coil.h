@@ -409,13 +409,17 @@ int coil_wait_signal(const int *signals, size_t n, coil_time deadline);
  *   - First use switches the fd to O_NONBLOCK, for good.  The flag belongs
  *     to the open file description, so it is shared with dup()s of the fd
  *     and with other processes holding it (stdin inherited from a shell!).
- *   - An fd used with coil must be closed with coil_close(): coil keeps a
- *     record per fd number (per loop) that a plain close() leaves stale.
- *     The sockets, pipes and pidfds coil makes itself (listen, dial,
- *     accept, subprocesses) drop a stale record of their number, so they
- *     work regardless; an fd made otherwise (socket(2), open(2), pipe(2))
- *     that gets the number inherits it, and its calls could then spin or
- *     hang.
+ *   - Close an fd used with coil with coil_close() (or through the hook
+ *     layer, docs/hooks.md): coil keeps a record per fd number (per loop)
+ *     that a plain close() leaves stale.  A stale record is found out
+ *     before it can do harm: sockets are read and written with
+ *     MSG_DONTWAIT, other fds are checked for O_NONBLOCK before each
+ *     syscall, and the file's identity (st_dev, st_ino) is checked before
+ *     a task parks; the record is then made afresh for the new fd.  So an
+ *     fd that inherits a stale record's number costs at most a few extra
+ *     syscalls, never a blocking call on the loop's thread nor a wait
+ *     that cannot wake (docs/hooks.md, "Stale records").  Waiters of the
+ *     old fd wake with EBADF when that happens.
  *   - At most one task waits to read, and one to write, an fd at a time:
  *     a second that would have to wait fails with EBUSY (two readers of
  *     one stream would get its bytes interleaved; give each fd one reader

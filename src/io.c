@@ -68,6 +68,8 @@ typedef struct fd_state {
     uint8_t ended;                        /* the poller saw its input end */
     uint8_t registered;                   /* with the poller */
     uint8_t always_ready;                 /* epoll refuses it: regular file */
+    dev_t dev;                            /* the file it was when checked: */
+    ino_t ino;                            /* see "Stale records" below */
     waiter *waiters[2];                   /* RD, WR */
 } fd_state;
 
@@ -87,6 +89,8 @@ struct waiter {
 };
 
 static const unsigned dir_bit[2] = {COIL_READABLE, COIL_WRITABLE};
+
+__thread unsigned coil__hook_off;
 
 /* ------------------------------------------------------------- the table */
 
@@ -116,6 +120,7 @@ static coil__io *io_for(coil_loop *loop)
 }
 
 static void on_ready(coil__poll_watch *w, unsigned events);
+static void clear_record(fd_state *st);
 
 /* fd's record, made (with room for it in the table) if need be. */
 static fd_state *slot_for(coil__io *io, int fd)
@@ -171,6 +176,29 @@ static inline fd_state *known_fd(int fd)
     return st && st->known ? st : NULL;
 }
 
+/* Make st the record of the file fd now is: check it (EBADF), switch it
+ * to O_NONBLOCK, and note what it is.  Returns 0, or -1 with errno. */
+static int adopt(fd_state *st, int fd)
+{
+    int flags = COIL__LIBC(fcntl(fd, F_GETFL));
+    if (flags < 0)
+        return -1;                        /* EBADF */
+    if (!(flags & O_NONBLOCK) &&
+        COIL__LIBC(fcntl(fd, F_SETFL, flags | O_NONBLOCK)) < 0)
+        return -1;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return -1;
+    st->socket = S_ISSOCK(sb.st_mode);
+    st->stream = st->socket ? is_tcp(fd)
+                            : S_ISFIFO(sb.st_mode) && !(flags & O_DIRECT);
+    st->dev = sb.st_dev;
+    st->ino = sb.st_ino;
+    st->drained = st->ended = 0;
+    st->known = 1;
+    return 0;
+}
+
 /* The record of an fd the calling task is about to use: on first use the
  * fd is checked (EBADF) and switched to O_NONBLOCK.  The check comes
  * before the table grows, so a wild fd number cannot make it huge. */
@@ -186,21 +214,66 @@ static fd_state *use_fd(int fd)
     coil__io *io = io_for(coil_task_future(coil_task_current())->loop);
     if (!io)
         return NULL;
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0)
-        return NULL;                      /* EBADF */
-    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        return NULL;
+    if (COIL__LIBC(fcntl(fd, F_GETFL)) < 0)
+        return NULL;                      /* EBADF, before the table grows */
     fd_state *st = slot_for(io, fd);
-    if (!st)
+    if (!st || adopt(st, fd) != 0)
         return NULL;
-    struct stat sb;
-    st->socket = fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode);
-    st->stream = st->socket ? is_tcp(fd)
-                            : S_ISFIFO(sb.st_mode) && !(flags & O_DIRECT);
-    st->drained = st->ended = 0;
-    st->known = 1;
     return st;
+}
+
+/*
+ * Stale records.  A record is per fd number; a plain close(2) (not
+ * coil_close, and not through the hook layer) leaves it behind, and the
+ * number's next owner — a pipe(2), say, blocking — inherits it.  Trusting
+ * it would make a read on a blocking fd: the thread, and every task of
+ * its loop, would hang.  So no syscall that could block is made on the
+ * word of a record alone:
+ *   - sockets are read and written with MSG_DONTWAIT (free: it rides in
+ *     the call), and ENOTSOCK from one says the number is no longer a
+ *     socket;
+ *   - any other fd costs one fcntl(F_GETFL) before each try: without
+ *     O_NONBLOCK it is not the file coil switched;
+ *   - before a task parks, fstat's (st_dev, st_ino) must match the ones
+ *     noted at first use: an epoll registration goes away with its file,
+ *     so waiting on a new file under an old record would never wake.
+ * A record found stale is made afresh (its waiters, if any, wake with
+ * EBADF); the worst a stale record costs is these checks' syscalls.
+ */
+
+/* Make st afresh for the file its number is now. */
+static int renew(fd_state *st)
+{
+    int fd = st->fd;
+    clear_record(st);
+    return adopt(st, fd);
+}
+
+/* Before a try on a non-socket: 0 if fd is still non-blocking (renewed if
+ * it was not), -1 with errno (EBADF). */
+static int check_nonblocking(fd_state *st)
+{
+    int flags = COIL__LIBC(fcntl(st->fd, F_GETFL));
+    if (flags < 0)
+        return -1;
+    return flags & O_NONBLOCK ? 0 : renew(st);
+}
+
+/* Before parking: 0 if st still names the file it was made for, 1 if it
+ * did not and has been renewed, -1 with errno (EBADF). */
+static int check_identity(fd_state *st)
+{
+    struct stat sb;
+    if (fstat(st->fd, &sb) != 0)
+        return -1;
+    if (st->dev == 0 && st->ino == 0) {   /* from coil_accept: not noted */
+        st->dev = sb.st_dev;
+        st->ino = sb.st_ino;
+        return 0;
+    }
+    if (sb.st_dev == st->dev && sb.st_ino == st->ino)
+        return 0;
+    return renew(st) == 0 ? 1 : -1;
 }
 
 /* ---------------------------------------------------------------- waiting */
@@ -280,6 +353,10 @@ static int ensure_registered(fd_state *st)
         st->always_ready = 1;
         return 0;
     }
+    if (errno == EEXIST) {            /* a renewed record, the same file */
+        st->registered = 1;
+        return 0;
+    }
     return -1;
 }
 
@@ -303,6 +380,11 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
         errno = ETIMEDOUT;
         return -1;
     }
+    int renewed = check_identity(st);
+    if (renewed < 0)
+        return -1;
+    if (renewed && (ensure_registered(st) != 0 || st->always_ready))
+        return st->always_ready ? 0 : -1;
     waiter w = {.task = t, .st = st, .events = events};
     if (deadline >= 0 &&
         coil_call_at(loop, deadline, deadline_fire, &w, &w.timer) != 0)
@@ -418,11 +500,18 @@ static ssize_t io_loop(fd_state *st, int fd, int dir, coil_time deadline,
     for (;;) {
         if (wait_if_drained(st, dir, op, deadline) != 0)
             return -1;
-        ssize_t n = op->fn(op, fd, st->socket);
+        if ((!st->socket || op->no_dontwait) && check_nonblocking(st) != 0)
+            return -1;
+        ssize_t n = COIL__LIBC(op->fn(op, fd, st->socket));
         if (n >= 0) {
             if (dir == RD)
                 note_read(st, op, n);
             return n;
+        }
+        if (errno == ENOTSOCK && st->socket) {
+            if (renew(st) != 0)       /* a stale record: see above */
+                return -1;
+            continue;
         }
         if (after_failure(st, dir, op, deadline) != 0)
             return -1;
@@ -473,7 +562,8 @@ static ssize_t without_sigpipe(ssize_t (*fn)(io_op *, int), io_op *op, int fd)
 
 static ssize_t op_read(io_op *op, int fd, int is_socket)
 {
-    (void)is_socket;
+    if (is_socket)
+        return recv(fd, op->buf, op->len, MSG_DONTWAIT);
     return read(fd, op->buf, op->len);
 }
 
@@ -485,13 +575,17 @@ static ssize_t raw_write(io_op *op, int fd)
 static ssize_t op_write(io_op *op, int fd, int is_socket)
 {
     if (is_socket)
-        return send(fd, op->cbuf, op->len, MSG_NOSIGNAL);
+        return send(fd, op->cbuf, op->len, MSG_NOSIGNAL | MSG_DONTWAIT);
     return without_sigpipe(raw_write, op, fd);
 }
 
 static ssize_t op_readv(io_op *op, int fd, int is_socket)
 {
-    (void)is_socket;
+    if (is_socket) {
+        struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
+                           .msg_iovlen = (size_t)op->iovcnt};
+        return recvmsg(fd, &m, MSG_DONTWAIT);
+    }
     return readv(fd, op->iov, op->iovcnt);
 }
 
@@ -505,7 +599,7 @@ static ssize_t op_writev(io_op *op, int fd, int is_socket)
     if (is_socket) {
         struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
                            .msg_iovlen = (size_t)op->iovcnt};
-        return sendmsg(fd, &m, MSG_NOSIGNAL);
+        return sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     return without_sigpipe(raw_writev, op, fd);
 }
@@ -513,26 +607,26 @@ static ssize_t op_writev(io_op *op, int fd, int is_socket)
 static ssize_t op_recv(io_op *op, int fd, int is_socket)
 {
     (void)is_socket;
-    return recv(fd, op->buf, op->len, op->flags);
+    return recv(fd, op->buf, op->len, op->flags | MSG_DONTWAIT);
 }
 
 static ssize_t op_send(io_op *op, int fd, int is_socket)
 {
     (void)is_socket;
-    return send(fd, op->cbuf, op->len, op->flags | MSG_NOSIGNAL);
+    return send(fd, op->cbuf, op->len, op->flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* recvmsg and sendmsg carry their struct msghdr in buf and cbuf. */
 static ssize_t op_recvmsg(io_op *op, int fd, int is_socket)
 {
     (void)is_socket;
-    return recvmsg(fd, op->buf, op->flags | MSG_CMSG_CLOEXEC);
+    return recvmsg(fd, op->buf, op->flags | MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 }
 
 static ssize_t op_sendmsg(io_op *op, int fd, int is_socket)
 {
     (void)is_socket;
-    return sendmsg(fd, op->cbuf, op->flags | MSG_NOSIGNAL);
+    return sendmsg(fd, op->cbuf, op->flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static ssize_t op_accept(io_op *op, int fd, int is_socket)
@@ -558,11 +652,16 @@ read_here(fd_state *st, int fd, void *buf, size_t n, coil_time deadline)
     io_op op = {.fn = op_read, .buf = buf, .len = n, .drains = 1};
     if (wait_if_drained(st, RD, &op, deadline) != 0)
         return -1;
-    ssize_t r = read(fd, buf, n);
+    if (!st->socket && check_nonblocking(st) != 0)
+        return -1;
+    ssize_t r = st->socket ? COIL__LIBC(recv(fd, buf, n, MSG_DONTWAIT))
+                           : COIL__LIBC(read(fd, buf, n));
     if (r >= 0) {
         note_read(st, &op, r);
         return r;
     }
+    if (errno == ENOTSOCK)                /* stale: io_loop renews it */
+        return io_loop(st, fd, RD, deadline, &op);
     return after_failure(st, RD, &op, deadline) != 0
                ? -1 : io_loop(st, fd, RD, deadline, &op);
 }
@@ -571,9 +670,11 @@ static inline __attribute__((always_inline)) ssize_t
 send_here(fd_state *st, int fd, const void *buf, size_t n, coil_time deadline)
 {
     io_op op = {.fn = op_write, .cbuf = buf, .len = n};
-    ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+    ssize_t r = COIL__LIBC(send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT));
     if (r >= 0)
         return r;
+    if (errno == ENOTSOCK)                /* stale: io_loop renews it */
+        return io_loop(st, fd, WR, deadline, &op);
     return after_failure(st, WR, &op, deadline) != 0
                ? -1 : io_loop(st, fd, WR, deadline, &op);
 }
@@ -698,7 +799,8 @@ static int yield_then_fail(int e)
 int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
                       coil_time deadline)
 {
-    io_op op = {.fn = op_accept, .addr = addr, .addrlen = addrlen};
+    io_op op = {.fn = op_accept, .addr = addr, .addrlen = addrlen,
+                .no_dontwait = 1};
     ssize_t s = run_io("coil_accept", fd, RD, deadline, &op);
     if (s < 0)
         return starved(errno) ? yield_then_fail(errno) : -1;
@@ -726,9 +828,9 @@ int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
     if (!coil_task_current())
         return coil__debug_outside_task("coil_connect");
     fd_state *st = use_fd(fd);
-    if (!st)
+    if (!st || check_nonblocking(st) != 0)
         return -1;
-    if (connect(fd, addr, addrlen) == 0)
+    if (COIL__LIBC(connect(fd, addr, addrlen)) == 0)
         return 0;
     /* EINTR: the connection goes on in the background, as EINPROGRESS. */
     if (errno != EINPROGRESS && errno != EINTR)

@@ -397,13 +397,15 @@ int coil_socket_port(int fd)
 static ssize_t op_recvfrom(coil__io_op *op, int fd, int is_socket)
 {
     (void)is_socket;
-    return recvfrom(fd, op->buf, op->len, op->flags, op->addr, op->addrlen);
+    return recvfrom(fd, op->buf, op->len, op->flags | MSG_DONTWAIT, op->addr,
+                    op->addrlen);
 }
 
 static ssize_t op_sendto(coil__io_op *op, int fd, int is_socket)
 {
     (void)is_socket;
-    return sendto(fd, op->cbuf, op->len, op->flags | MSG_NOSIGNAL, op->caddr,
+    return sendto(fd, op->cbuf, op->len,
+                  op->flags | MSG_NOSIGNAL | MSG_DONTWAIT, op->caddr,
                   op->caddrlen);
 }
 

@@ -808,6 +808,97 @@ TEST(io_calls_outside_a_task_fail_with_eperm)
     CHECK(coil_close(sv[1]) == 0);
 }
 
+/* ------------------------------------- records left stale by close(2) */
+
+/* Every test here arms a watchdog: before the fix, the stale record had
+ * coil read a blocking fd and the test hung instead of failing. */
+static void watchdog(void)
+{
+    signal(SIGALRM, SIG_DFL);
+    alarm(10);
+}
+
+static int blocking(int fd)
+{
+    return !(fcntl(fd, F_GETFL) & O_NONBLOCK);
+}
+
+/* Use both ends of fds through coil (a record each, registered, the
+ * reader's last read short so that its next one waits for an edge), then
+ * close them with plain close(2). */
+static void use_then_close_behind_coils_back(int fds[2])
+{
+    char buf[8];
+    CHECK(coil_write(fds[1], "ab", 2) == 2);
+    CHECK(coil_read(fds[0], buf, sizeof buf) == 2);
+    CHECK_ERRNO(coil_read_until(fds[0], buf, 1, now() + UNIT / 4), ETIMEDOUT);
+    CHECK(close(fds[0]) == 0 && close(fds[1]) == 0);
+}
+
+static void *late_z_writer(void *arg)
+{
+    int fd = *(int *)arg;
+    coil_sleep(UNIT);
+    CHECK(write(fd, "z", 1) == 1);
+    return NULL;
+}
+
+/* The new fds (which got the old numbers, blocking): a read whose deadline
+ * has passed fails instead of blocking the thread, a read that must wait
+ * is woken by data, and both stay as the program made them but usable. */
+static void new_owner_works(int fds[2])
+{
+    char c;
+    CHECK(blocking(fds[0]) && blocking(fds[1]));
+    CHECK_ERRNO(coil_read_until(fds[0], &c, 1, now() - 1), ETIMEDOUT);
+    coil_task *w = coil_spawn(late_z_writer, &fds[1]);
+    CHECK(coil_read_until(fds[0], &c, 1, now() + 50 * UNIT) == 1 && c == 'z');
+    await_task(w);
+    CHECK(coil_write(fds[1], "y", 1) == 1);
+    CHECK(coil_read(fds[0], &c, 1) == 1 && c == 'y');
+    CHECK(coil_close(fds[0]) == 0 && coil_close(fds[1]) == 0);
+}
+
+static void *reuse_main(void *arg)
+{
+    const char *kinds = arg;          /* old, new: 'p'ipe or 's'ocketpair */
+    int old[2], fresh[2];
+    watchdog();
+    if (kinds[0] == 'p')
+        CHECK(pipe(old) == 0);
+    else
+        pair(old);
+    use_then_close_behind_coils_back(old);
+    if (kinds[1] == 'p')
+        CHECK(pipe(fresh) == 0);
+    else
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fresh) == 0);
+    CHECK(fresh[0] == old[0] && fresh[1] == old[1]);   /* the same numbers */
+    new_owner_works(fresh);
+    alarm(0);
+    return NULL;
+}
+
+TEST(a_pipe_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop)
+{
+    run_main(reuse_main, "pp");
+}
+
+TEST(a_pipe_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop)
+{
+    run_main(reuse_main, "sp");
+}
+
+TEST(a_socket_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop)
+{
+    run_main(reuse_main, "ps");
+}
+
+TEST(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop)
+{
+    run_main(reuse_main, "ss");
+}
+
 RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(reader_suspends_until_a_sleeping_writer_writes_while_others_run),
           T(ten_megabytes_through_a_pipe_with_write_all_and_read_full),
@@ -824,4 +915,8 @@ RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(sendmsg_passes_an_fd_that_recvmsg_receives_close_on_exec),
           T(recvmsg_and_sendmsg_deadlines_give_etimedout_and_the_fd_stays_usable),
           T(tcp_accept_and_connect_exchange_on_loopback),
-          T(io_calls_outside_a_task_fail_with_eperm))
+          T(io_calls_outside_a_task_fail_with_eperm),
+          T(a_pipe_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
+          T(a_pipe_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop),
+          T(a_socket_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
+          T(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop))

@@ -34,6 +34,9 @@ class SlowHandler(http.server.SimpleHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of
+    # clients (50 at once in hook_curl), which then wait 1 s to retry.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         pass                      # a client that gave up (timeout) is fine

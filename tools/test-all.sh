@@ -17,10 +17,14 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-          python3 redis-server libhiredis-dev clang || exit 1
-# (redis-server and hiredis are for examples/16 and its test, natively
-# only: hiredis is installed for the build machine, not for arm64, so the
-# aarch64 build finds none and leaves that example out.)
+          python3 redis-server libhiredis-dev clang \
+          libcurl4-openssl-dev libpq-dev postgresql libssl-dev openssl \
+          libevent-dev || exit 1
+# (redis-server and hiredis are for examples/16 and its test; they, curl,
+# libpq + PostgreSQL and OpenSSL for the hook layer's tests against real
+# servers (tests/hook_libs_test.sh), libevent for the hiredis benchmark.
+# All natively only: the libraries are installed for the build machine,
+# not for arm64, so the aarch64 build finds none and leaves those out.)
 
 presets=${COIL_PRESETS:-release asan aarch64 tsan clang}
 passed=0 failed=0 broken=()

@@ -1,0 +1,200 @@
+/*
+ * src/hook/dns.c — getaddrinfo, gethostbyname and gethostbyname_r,
+ * hooked: in a task they run on coil's executor (coil_to_thread), since
+ * glibc's resolver blocks inside libc where no hook can reach.
+ *
+ * A task may be cancelled while the lookup runs on a pool thread, and
+ * unwind: the job then must own everything the pool thread touches.  So
+ * each job copies its arguments and has a buffer of its own, and what the
+ * caller gets is copied back (gethostbyname_r: into the caller's buffer,
+ * its pointers moved with it); an abandoned job frees itself once the
+ * lookup ends.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hook.h"
+
+/* ---------------------------------------------------------- getaddrinfo */
+
+typedef struct gai_job {
+    char *node, *service;
+    struct addrinfo hints;
+    int has_hints;
+    struct addrinfo *res;
+    int rc, err;
+} gai_job;
+
+static void *gai_run(void *arg)
+{
+    gai_job *j = arg;
+    j->rc = LIBC(getaddrinfo)(j->node, j->service, j->has_hints ? &j->hints : NULL,
+                              &j->res);
+    j->err = errno;
+    return NULL;
+}
+
+static void gai_free(gai_job *j)
+{
+    free(j->node);
+    free(j->service);
+    free(j);
+}
+
+static void gai_abandon(void *arg, void *result)
+{
+    (void)result;
+    gai_job *j = arg;
+    if (j->rc == 0 && j->res)
+        freeaddrinfo(j->res);
+    gai_free(j);
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *failed = 1;
+    return d;
+}
+
+int getaddrinfo(const char *node, const char *service,
+                const struct addrinfo *hints, struct addrinfo **res)
+{
+    if (!coil__hook_in_task())
+        return LIBC(getaddrinfo)(node, service, hints, res);
+    int failed = 0;
+    gai_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return EAI_MEMORY;
+    j->node = dup_or_null(node, &failed);
+    j->service = dup_or_null(service, &failed);
+    if (hints) {
+        j->hints = *hints;
+        j->hints.ai_addr = NULL;          /* only flags/family/type/protocol */
+        j->hints.ai_canonname = NULL;
+        j->hints.ai_next = NULL;
+        j->has_hints = 1;
+    }
+    if (failed) {
+        gai_free(j);
+        return EAI_MEMORY;
+    }
+    if (coil_to_thread_ex(gai_run, j, NULL, gai_abandon) != 0)
+        return EAI_SYSTEM;                /* errno: ECANCELED, ENOMEM, ... */
+    int rc = j->rc;
+    *res = j->res;
+    if (rc == EAI_SYSTEM)
+        errno = j->err;
+    gai_free(j);
+    return rc;
+}
+
+/* ------------------------------------------------------- gethostbyname */
+
+typedef struct host_job {
+    char *name;
+    struct hostent he;
+    struct hostent *result;
+    int herr, rc;
+    size_t len;
+    char buf[];                           /* len bytes */
+} host_job;
+
+static void *host_run(void *arg)
+{
+    host_job *j = arg;
+    j->rc = LIBC(gethostbyname_r)(j->name, &j->he, j->buf, j->len, &j->result,
+                                  &j->herr);
+    return NULL;
+}
+
+static void host_abandon(void *arg, void *result)
+{
+    (void)result;
+    host_job *j = arg;
+    free(j->name);
+    free(j);
+}
+
+/* A pointer into j->buf, moved to the same place in to. */
+static void *moved(const host_job *j, void *p, char *to)
+{
+    return p ? to + ((char *)p - j->buf) : NULL;
+}
+
+/* Copy j's answer into he and buf (j->len bytes), pointers moved along. */
+static void host_copy_out(const host_job *j, struct hostent *he, char *buf)
+{
+    memcpy(buf, j->buf, j->len);
+    he->h_addrtype = j->he.h_addrtype;
+    he->h_length = j->he.h_length;
+    he->h_name = moved(j, j->he.h_name, buf);
+    he->h_aliases = moved(j, j->he.h_aliases, buf);
+    he->h_addr_list = moved(j, j->he.h_addr_list, buf);
+    for (char **a = he->h_aliases; a && *a; a++)
+        *a = moved(j, *a, buf);
+    for (char **a = he->h_addr_list; a && *a; a++)
+        *a = moved(j, *a, buf);
+}
+
+/* Run the lookup on the executor with a buffer of len bytes: 0 and the
+ * job (the caller frees it), or an errno value. */
+static int host_lookup(const char *name, size_t len, host_job **out)
+{
+    host_job *j = calloc(1, sizeof *j + len);
+    if (!j || !(j->name = strdup(name))) {
+        free(j);
+        return ENOMEM;
+    }
+    j->len = len;
+    if (coil_to_thread_ex(host_run, j, NULL, host_abandon) != 0)
+        return errno;
+    *out = j;
+    return 0;
+}
+
+int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+                    size_t buflen, struct hostent **result, int *h_errnop)
+{
+    if (!coil__hook_in_task() || !name)
+        return LIBC(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
+    host_job *j = NULL;
+    int err = host_lookup(name, buflen, &j);
+    *result = NULL;
+    if (err) {
+        *h_errnop = NETDB_INTERNAL;
+        return err;
+    }
+    int rc = j->rc;
+    *h_errnop = j->herr;
+    if (rc == 0 && j->result) {
+        host_copy_out(j, ret, buf);
+        *result = ret;
+    }
+    host_abandon(j, NULL);
+    return rc;
+}
+
+struct hostent *gethostbyname(const char *name)
+{
+    enum { LEN = 8192 };
+    static __thread struct hostent he;    /* libc's is static too */
+    static __thread char *buf;
+    if (!coil__hook_in_task() || !name)
+        return LIBC(gethostbyname)(name);
+    if (!buf && !(buf = malloc(LEN))) {
+        h_errno = NETDB_INTERNAL;
+        return NULL;
+    }
+    struct hostent *result;
+    int herr;
+    if (gethostbyname_r(name, &he, buf, LEN, &result, &herr) != 0 || !result) {
+        h_errno = herr;
+        return NULL;
+    }
+    return result;
+}

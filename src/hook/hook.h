@@ -1,0 +1,138 @@
+/*
+ * src/hook/hook.h — what the files of the hook layer share (internal).
+ *
+ * The hook layer (libcoil_hook.so) defines libc's blocking calls.  Each
+ * one asks first whether it runs in a coil task for the program (not for
+ * coil itself, see coil__hook_off in src/io.h); if not, it is libc's call
+ * and nothing else.  In a task it runs the call on coil's IO machinery
+ * (coil__io_run, coil_wait_fd, coil_sleep, coil_to_thread), so the task
+ * suspends and its loop runs on.
+ *
+ * libc's own definitions are found with dlsym(RTLD_NEXT), once per
+ * function, on first use (a hooked call may come before any constructor
+ * runs); racing threads find the same address, so an atomic store is all
+ * the locking it needs.
+ */
+#ifndef COIL_HOOK_H
+#define COIL_HOOK_H
+
+#include <sys/poll.h>             /* <poll.h> would be src/poll.h */
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "coil.h"
+#include "../io.h"
+
+#pragma GCC visibility push(hidden)
+
+/* ------------------------------------------------ libc's own functions */
+
+/* Every interposed function, for the slots of its libc address. */
+#define COIL__HOOKED(X)                                                     \
+    X(read) X(readv) X(write) X(writev) X(recv) X(recvfrom) X(recvmsg)      \
+    X(send) X(sendto) X(sendmsg) X(connect) X(accept) X(accept4) X(poll)   \
+    X(ppoll) X(select) X(nanosleep) X(clock_nanosleep) X(sleep) X(usleep)  \
+    X(close) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(ioctl) X(socket) \
+    X(socketpair) X(pipe) X(pipe2) X(getaddrinfo) X(gethostbyname)         \
+    X(gethostbyname_r) X(epoll_wait) X(epoll_pwait) X(setsockopt)          \
+    X(getsockopt)
+
+#define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
+COIL__HOOKED(COIL__SLOT)
+#undef COIL__SLOT
+
+/* Find name past this library (abort with a message if libc has none). */
+void *coil__libc_find(void *_Atomic *slot, const char *name);
+
+static inline void *coil__libc_get(void *_Atomic *slot, const char *name)
+{
+    void *p = atomic_load_explicit(slot, memory_order_acquire);
+    return p ? p : coil__libc_find(slot, name);
+}
+
+/* libc's definition of name, typed as ours. */
+#define LIBC(name)                                                          \
+    ((__typeof__(&name))coil__libc_get(&coil__libc_##name, #name))
+
+/* Is this call the program's, made in a task?  Otherwise it is libc's. */
+static inline int coil__hook_in_task(void)
+{
+    return !coil__hook_off && coil_task_current() != NULL;
+}
+
+/* ------------------------------------------------- the program's fds */
+
+/* What coil knows of an fd number, process-wide (fds are). */
+enum {
+    HFD_KNOWN = 1,        /* the rest is filled in */
+    HFD_NONBLOCK = 2,     /* the program asked for O_NONBLOCK */
+    HFD_SYNC = 4,         /* regular file and kin: libc's calls, always */
+    HFD_MANAGED = 8,      /* coil set O_NONBLOCK underneath */
+    HFD_FILE = 16,        /* a regular file (HFD_SYNC too) */
+};
+
+typedef struct coil__hfd {
+    _Atomic unsigned flags;
+    _Atomic coil_time rcvtimeo;           /* SO_RCVTIMEO in ns, 0: none */
+    _Atomic coil_time sndtimeo;           /* SO_SNDTIMEO */
+} coil__hfd;
+
+/* fd's record if it has one, else NULL.  Never allocates. */
+coil__hfd *coil__hfd_get(int fd);
+
+/* fd's record, made from what the kernel says if need be, but with
+ * nothing changed: NULL if fd is bad or beyond the table. */
+coil__hfd *coil__hfd_known(int fd);
+
+/* fd's record for a call a task makes: made on first use from what the
+ * kernel says (F_GETFL, fstat), and an fd the program keeps blocking is
+ * switched to O_NONBLOCK underneath (HFD_MANAGED).  NULL if fd is bad or
+ * beyond the table: the caller then leaves the call to libc. */
+coil__hfd *coil__hfd_use(int fd);
+
+/* Should a task's call on h wait in coil (the program wants it blocking
+ * and it is not a regular file)? */
+static inline int coil__hfd_waits(const coil__hfd *h)
+{
+    return !(atomic_load_explicit(&h->flags, memory_order_relaxed) &
+             (HFD_NONBLOCK | HFD_SYNC));
+}
+
+/* fd was just made (socket, pipe, accept) with the program asking for
+ * O_NONBLOCK or not: drop whatever coil remembered of its number. */
+void coil__hfd_born(int fd, int nonblock);
+
+/* fd is going away (close, the target of dup2): forget it, and wake this
+ * thread's tasks that wait on it with EBADF. */
+void coil__hfd_retire(int fd);
+
+/* newfd is a duplicate of oldfd (dup, dup2, F_DUPFD): same file, so the
+ * same mode. */
+void coil__hfd_copy(int oldfd, int newfd);
+
+/* Outside a task, libc's call said EAGAIN on fd: if only coil's
+ * O_NONBLOCK made it say so, wait (poll(2), events, honouring the
+ * SO_*TIMEO) and return 1 to try again; else 0. */
+int coil__hfd_block_outside(int fd, short events);
+
+/* The absolute deadline for a wait on h in direction dir (COIL__IO_RD or
+ * COIL__IO_WR), from its SO_RCVTIMEO / SO_SNDTIMEO; -1: none. */
+coil_time coil__hfd_deadline(const coil__hfd *h, int dir);
+
+/* Do tasks' reads and writes of regular files go to the executor
+ * (COIL_HOOK_FILES=executor in the environment, read once)? */
+int coil__hook_files_on_executor(void);
+
+/* ---------------------------------------------------------- waiting */
+
+/* poll(2) for a task: deadline absolute (loop time), -1 for none.
+ * Returns as poll(2). */
+int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline);
+
+/* A relative timeout as poll(2) takes it (ms, negative: none) as a
+ * deadline. */
+coil_time coil__hook_ms_deadline(int ms);
+
+#pragma GCC visibility pop
+
+#endif

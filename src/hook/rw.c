@@ -1,0 +1,338 @@
+/*
+ * src/hook/rw.c — the read and write calls, accept and connect, hooked.
+ *
+ * In a task, on an fd the program keeps blocking, each runs on
+ * coil__io_run (src/io.c): try the syscall, and on EAGAIN park the task
+ * until the loop's epoll says the fd is ready.  The syscall keeps the
+ * program's own flags (no MSG_NOSIGNAL added: a write to a closed socket
+ * raises SIGPIPE as it would have), plus MSG_DONTWAIT on sockets.
+ *
+ * What a blocking call does that a non-blocking one does not is kept:
+ *   - SO_RCVTIMEO / SO_SNDTIMEO become the wait's deadline, and its expiry
+ *     EAGAIN (EINPROGRESS for connect), as socket(7) says;
+ *   - a blocking write, send or writev returns only once all of it is
+ *     written (or the timeout, an error or cancellation in error mode
+ *     cuts it short: then the count so far, if any);
+ *   - recv with MSG_WAITALL waits for all of it.
+ * Outside a task each is libc's call; if libc says EAGAIN only because
+ * coil made the fd non-blocking underneath, it waits in poll(2) as the
+ * kernel would have.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "hook.h"
+
+/* A call outside a task: libc's, blocking where the program expects. */
+#define OUTSIDE(fd, events, call)                                           \
+    __extension__({                                                         \
+        __typeof__(call) r_;                                                \
+        while ((r_ = (call)) < 0 && errno == EAGAIN &&                      \
+               coil__hfd_block_outside((fd), (events)))                     \
+            ;                                                               \
+        r_;                                                                 \
+    })
+
+/* The record of fd if a task's call on it should wait in coil, else NULL
+ * (the call is then libc's: bad fd, O_NONBLOCK set by the program, a
+ * regular file). */
+static coil__hfd *waiting_fd(int fd)
+{
+    coil__hfd *h = coil__hfd_use(fd);
+    return h && coil__hfd_waits(h) ? h : NULL;
+}
+
+/* A regular file that a task's read or write should take to the executor
+ * (the opt-in, docs/hooks.md): its record, made if need be. */
+static int file_on_executor(int fd)
+{
+    if (!coil__hook_files_on_executor())
+        return 0;
+    coil__hfd *h = coil__hfd_known(fd);
+    return h && (atomic_load_explicit(&h->flags, memory_order_relaxed) &
+                 (HFD_FILE | HFD_NONBLOCK)) == HFD_FILE;
+}
+
+/* Run op for a task, with h's timeout for dir as the deadline. */
+static ssize_t run(const char *call, int fd, int dir, coil__hfd *h,
+                   coil__io_op *op)
+{
+    coil_time deadline = coil__hfd_deadline(h, dir);
+    ssize_t r = coil__io_run(call, fd, dir, deadline, op);
+    if (r < 0 && errno == ETIMEDOUT)
+        errno = EAGAIN;                   /* the SO_*TIMEO ran out */
+    return r;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static ssize_t op_read(coil__io_op *op, int fd, int is_socket)
+{
+    if (is_socket)
+        return LIBC(recv)(fd, op->buf, op->len, MSG_DONTWAIT);
+    return LIBC(read)(fd, op->buf, op->len);
+}
+
+static ssize_t op_write(coil__io_op *op, int fd, int is_socket)
+{
+    if (is_socket)
+        return LIBC(send)(fd, op->cbuf, op->len, MSG_DONTWAIT);
+    return LIBC(write)(fd, op->cbuf, op->len);
+}
+
+static ssize_t op_readv(coil__io_op *op, int fd, int is_socket)
+{
+    if (is_socket) {
+        struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
+                           .msg_iovlen = (size_t)op->iovcnt};
+        return LIBC(recvmsg)(fd, &m, MSG_DONTWAIT);
+    }
+    return LIBC(readv)(fd, op->iov, op->iovcnt);
+}
+
+static ssize_t op_writev(coil__io_op *op, int fd, int is_socket)
+{
+    if (is_socket) {
+        struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
+                           .msg_iovlen = (size_t)op->iovcnt};
+        return LIBC(sendmsg)(fd, &m, MSG_DONTWAIT);
+    }
+    return LIBC(writev)(fd, op->iov, op->iovcnt);
+}
+
+static ssize_t op_recvfrom(coil__io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return LIBC(recvfrom)(fd, op->buf, op->len, op->flags | MSG_DONTWAIT,
+                          op->addr, op->addrlen);
+}
+
+static ssize_t op_sendto(coil__io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return LIBC(sendto)(fd, op->cbuf, op->len, op->flags | MSG_DONTWAIT,
+                        op->caddr, op->caddrlen);
+}
+
+static ssize_t op_recvmsg(coil__io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return LIBC(recvmsg)(fd, op->buf, op->flags | MSG_DONTWAIT);
+}
+
+static ssize_t op_sendmsg(coil__io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return LIBC(sendmsg)(fd, op->cbuf, op->flags | MSG_DONTWAIT);
+}
+
+static ssize_t op_accept4(coil__io_op *op, int fd, int is_socket)
+{
+    (void)is_socket;
+    return LIBC(accept4)(fd, op->addr, op->addrlen, op->flags);
+}
+
+/* ------------------------------------------------------------- reads */
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task())
+        return OUTSIDE(fd, POLLIN, LIBC(read)(fd, buf, n));
+    if (!(h = waiting_fd(fd)))
+        return file_on_executor(fd) ? coil_file_read(fd, buf, n)
+                                    : LIBC(read)(fd, buf, n);
+    coil__io_op op = {.fn = op_read, .buf = buf, .len = n, .drains = 1};
+    return run("read", fd, COIL__IO_RD, h, &op);
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLIN, LIBC(readv)(fd, iov, iovcnt));
+    coil__io_op op = {.fn = op_readv, .iov = iov, .iovcnt = iovcnt};
+    return run("readv", fd, COIL__IO_RD, h, &op);
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                 socklen_t *addrlen)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
+        !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLIN,
+                       LIBC(recvfrom)(fd, buf, n, flags, addr, addrlen));
+    size_t got = 0;
+    ssize_t r;
+    do {                                  /* once, or to the end: WAITALL */
+        coil__io_op op = {.fn = op_recvfrom, .buf = (char *)buf + got,
+                          .len = n - got, .flags = flags, .addr = addr,
+                          .addrlen = addrlen, .drains = flags == 0};
+        r = run("recvfrom", fd, COIL__IO_RD, h, &op);
+        if (r > 0)
+            got += (size_t)r;
+    } while ((flags & MSG_WAITALL) && r > 0 && got < n);
+    return got ? (ssize_t)got : r;
+}
+
+ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
+        !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLIN, LIBC(recvmsg)(fd, msg, flags));
+    coil__io_op op = {.fn = op_recvmsg, .buf = msg, .flags = flags};
+    return run("recvmsg", fd, COIL__IO_RD, h, &op);
+}
+
+/* ------------------------------------------------------------ writes */
+
+/* Write all n bytes of buf as a blocking write does: the count, short only
+ * if the timeout, an error or an ECANCELED came after some of it. */
+static ssize_t write_fully(const char *call, int fd, coil__hfd *h,
+                           coil__io_op *op, size_t n)
+{
+    size_t put = 0;
+    const char *base = op->cbuf;
+    do {
+        op->cbuf = base + put;
+        op->len = n - put;
+        ssize_t r = run(call, fd, COIL__IO_WR, h, op);
+        if (r < 0)
+            return put ? (ssize_t)put : -1;
+        put += (size_t)r;
+    } while (put < n);
+    return (ssize_t)put;
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task())
+        return OUTSIDE(fd, POLLOUT, LIBC(write)(fd, buf, n));
+    if (!(h = waiting_fd(fd)))
+        return file_on_executor(fd) ? coil_file_write(fd, buf, n)
+                                    : LIBC(write)(fd, buf, n);
+    coil__io_op op = {.fn = op_write, .cbuf = buf};
+    return write_fully("write", fd, h, &op, n);
+}
+
+ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+               const struct sockaddr *addr, socklen_t addrlen)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
+        !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLOUT,
+                       LIBC(sendto)(fd, buf, n, flags, addr, addrlen));
+    coil__io_op op = {.fn = op_sendto, .cbuf = buf, .flags = flags,
+                      .caddr = addr, .caddrlen = addrlen};
+    return write_fully("sendto", fd, h, &op, n);
+}
+
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    return sendto(fd, buf, n, flags, NULL, 0);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
+        !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLOUT, LIBC(sendmsg)(fd, msg, flags));
+    coil__io_op op = {.fn = op_sendmsg, .cbuf = msg, .flags = flags};
+    return run("sendmsg", fd, COIL__IO_WR, h, &op);
+}
+
+/* Drop the first `done` bytes from iov[*cnt] (in place). */
+static void iov_advance(struct iovec **iov, int *cnt, size_t done)
+{
+    while (*cnt > 0 && done >= (*iov)->iov_len) {
+        done -= (*iov)->iov_len;
+        (*iov)++;
+        (*cnt)--;
+    }
+    if (*cnt > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + done;
+        (*iov)->iov_len -= done;
+    }
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)) || iovcnt <= 0 ||
+        iovcnt > IOV_MAX)
+        return OUTSIDE(fd, POLLOUT, LIBC(writev)(fd, iov, iovcnt));
+    size_t total = 0, put = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    struct iovec copy[iovcnt], *at = copy;   /* the caller's stays as is */
+    memcpy(copy, iov, sizeof copy);
+    int left = iovcnt;
+    do {
+        coil__io_op op = {.fn = op_writev, .iov = at, .iovcnt = left};
+        ssize_t r = run("writev", fd, COIL__IO_WR, h, &op);
+        if (r < 0)
+            return put ? (ssize_t)put : -1;
+        put += (size_t)r;
+        iov_advance(&at, &left, (size_t)r);
+    } while (put < total);
+    return (ssize_t)put;
+}
+
+/* ---------------------------------------------------- accept, connect */
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    coil__hfd *h;
+    int s;
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd))) {
+        s = OUTSIDE(fd, POLLIN, LIBC(accept4)(fd, addr, addrlen, flags));
+    } else {
+        coil__io_op op = {.fn = op_accept4, .addr = addr, .addrlen = addrlen,
+                          .flags = flags, .no_dontwait = 1};
+        s = (int)run("accept", fd, COIL__IO_RD, h, &op);
+    }
+    if (s >= 0)
+        coil__hfd_born(s, flags & SOCK_NONBLOCK);
+    return s;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    return accept4(fd, addr, addrlen, 0);
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    coil__hfd *h;
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd))) {
+        int r = LIBC(connect)(fd, addr, addrlen);
+        if (r < 0 && errno == EINPROGRESS && coil__hfd_block_outside(fd, POLLOUT)) {
+            int err = 0;
+            socklen_t len = sizeof err;
+            LIBC(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            errno = err;
+            return err ? -1 : 0;
+        }
+        return r;
+    }
+    int r = coil_connect_until(fd, addr, addrlen,
+                               coil__hfd_deadline(h, COIL__IO_WR));
+    if (r < 0 && errno == ETIMEDOUT)
+        errno = EINPROGRESS;              /* socket(7), for SO_SNDTIMEO */
+    return r;
+}

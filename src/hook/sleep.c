@@ -1,0 +1,96 @@
+/*
+ * src/hook/sleep.c — nanosleep, clock_nanosleep, sleep and usleep,
+ * hooked: in a task they are coil_sleep, so the loop runs on.
+ *
+ * A cancelled task unwinds out of them (default mode) or they fail with
+ * ECANCELED (error mode), with the time left where the call reports it,
+ * as for EINTR.
+ */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hook.h"
+
+static coil_time ts_ns(const struct timespec *ts)
+{
+    return (coil_time)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static void set_left(struct timespec *rem, coil_time until)
+{
+    coil_time left = until - coil_clock();
+    if (left < 0)
+        left = 0;
+    rem->tv_sec = left / 1000000000;
+    rem->tv_nsec = left % 1000000000;
+}
+
+/* Sleep the task until loop time `until`: 0, or an errno value. */
+static int sleep_until(coil_time until, struct timespec *rem)
+{
+    if (coil_sleep_until(until) == 0)
+        return 0;
+    int err = errno;                      /* ECANCELED */
+    if (rem)
+        set_left(rem, until);
+    return err;
+}
+
+int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    if (!coil__hook_in_task())
+        return LIBC(nanosleep)(req, rem);
+    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000 ||
+        req->tv_sec < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int err = sleep_until(coil_clock() + ts_ns(req), rem);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
+                    struct timespec *rem)
+{
+    if (!coil__hook_in_task() ||
+        (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME &&
+         clock != CLOCK_BOOTTIME && clock != CLOCK_TAI))
+        return LIBC(clock_nanosleep)(clock, flags, req, rem);
+    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000)
+        return EINVAL;
+    coil_time delay = ts_ns(req);
+    if (flags & TIMER_ABSTIME) {          /* relative to the clock asked */
+        struct timespec now;
+        clock_gettime(clock, &now);
+        delay -= ts_ns(&now);
+        rem = NULL;                       /* not reported for absolute */
+    }
+    return sleep_until(coil_clock() + (delay > 0 ? delay : 0), rem);
+}
+
+unsigned sleep(unsigned seconds)
+{
+    if (!coil__hook_in_task())
+        return LIBC(sleep)(seconds);
+    struct timespec rem = {0, 0};
+    if (sleep_until(coil_clock() + COIL_SEC((coil_time)seconds), &rem) == 0)
+        return 0;
+    return (unsigned)rem.tv_sec + (rem.tv_nsec > 0);
+}
+
+int usleep(useconds_t us)
+{
+    if (!coil__hook_in_task())
+        return LIBC(usleep)(us);
+    int err = sleep_until(coil_clock() + (coil_time)us * 1000, NULL);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,201 @@
+/*
+ * src/hook/wait.c — poll, ppoll, select, epoll_wait and epoll_pwait,
+ * hooked: a task that waits on fds parks and its loop runs on.
+ *
+ * Every wait starts with libc's call and a zero timeout, so whatever is
+ * ready already (including fds coil cannot watch: regular files, bad
+ * fds that give POLLNVAL) is answered at once, exactly as libc answers.
+ * Only then does the task park:
+ *   - on one fd, through coil's own record of it (coil_wait_fd);
+ *   - on several, through a private epoll instance holding them
+ *     (level-triggered, as poll is), which coil waits on as one fd: a
+ *     few syscalls more than libc's poll, and no limit on how many tasks
+ *     wait on the same fds;
+ *   - a library's own epoll fd is waited on until it is readable.
+ * Then libc's call with a zero timeout again gives the answer.  The
+ * signal mask of ppoll and epoll_pwait is not applied in a task (the
+ * loop's thread owns its mask).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hook.h"
+
+coil_time coil__hook_ms_deadline(int ms)
+{
+    return ms < 0 ? -1 : coil_clock() + (coil_time)ms * 1000000;
+}
+
+static coil_time ts_deadline(const struct timespec *ts)
+{
+    if (!ts)
+        return -1;
+    return coil_clock() + (coil_time)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static unsigned coil_events(short events)
+{
+    unsigned e = 0;
+    if (events & (POLLIN | POLLPRI | POLLRDHUP))
+        e |= COIL_READABLE;
+    if (events & POLLOUT)
+        e |= COIL_WRITABLE;
+    return e ? e : COIL_READABLE;         /* errors and hang-ups read */
+}
+
+/* Cleanup handler: the private epoll fd, on every way out. */
+static void close_epfd(void *arg)
+{
+    int fd = *(int *)arg;
+    coil__io_forget(fd);
+    LIBC(close)(fd);
+}
+
+/* Park until one of fds may be ready (or the deadline: ETIMEDOUT). */
+static int wait_many(struct pollfd *fds, nfds_t n, coil_time deadline)
+{
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return -1;
+    for (nfds_t i = 0; i < n; i++) {
+        struct epoll_event ev = {.events = (uint32_t)fds[i].events};
+        if (fds[i].fd >= 0)               /* refusals showed in the try */
+            epoll_ctl(epfd, EPOLL_CTL_ADD, fds[i].fd, &ev);
+    }
+    int r;
+    coil_cleanup_push(close_epfd, &epfd);
+    r = coil_wait_fd(epfd, COIL_READABLE, deadline);
+    coil_cleanup_pop(1);
+    return r;
+}
+
+/* Park until fds may be ready. */
+static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline)
+{
+    if (n == 0)
+        return deadline < 0 ? coil_sleep(COIL_SEC(3600)) == 0 ? 0 : -1
+                            : coil_sleep_until(deadline) == 0
+                                  ? (errno = ETIMEDOUT, -1) : -1;
+    coil__hfd *h;
+    if (n == 1 && fds[0].fd >= 0 && (h = coil__hfd_use(fds[0].fd)) &&
+        !(atomic_load(&h->flags) & HFD_SYNC)) {   /* a tty keeps its mode */
+        int r = coil_wait_fd(fds[0].fd, coil_events(fds[0].events), deadline);
+        if (r == 0 || errno != EBUSY)
+            return r;                     /* EBUSY: another task waits */
+    }
+    return wait_many(fds, n, deadline);
+}
+
+int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline)
+{
+    for (;;) {
+        int r = LIBC(poll)(fds, n, 0);
+        if (r != 0)
+            return r;
+        if (deadline >= 0 && coil_clock() >= deadline)
+            return 0;
+        if (wait_some(fds, n, deadline) != 0 && errno != EBADF)
+            return errno == ETIMEDOUT ? 0 : -1;  /* EBADF: POLLNVAL next */
+    }
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    if (timeout == 0 || !coil__hook_in_task())
+        return LIBC(poll)(fds, n, timeout);
+    return coil__hook_poll(fds, n, coil__hook_ms_deadline(timeout));
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+          const sigset_t *mask)
+{
+    if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !coil__hook_in_task())
+        return LIBC(ppoll)(fds, n, ts, mask);
+    return coil__hook_poll(fds, n, ts_deadline(ts));
+}
+
+/* select as poll, for fds below FD_SETSIZE (as select itself). */
+int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+    if ((tv && tv->tv_sec == 0 && tv->tv_usec == 0) || !coil__hook_in_task() ||
+        nfds < 0 || nfds > FD_SETSIZE)
+        return LIBC(select)(nfds, rd, wr, ex, tv);
+    struct pollfd p[FD_SETSIZE];
+    nfds_t n = 0;
+    for (int fd = 0; fd < nfds; fd++) {
+        short ev = (short)((rd && FD_ISSET(fd, rd) ? POLLIN : 0) |
+                           (wr && FD_ISSET(fd, wr) ? POLLOUT : 0) |
+                           (ex && FD_ISSET(fd, ex) ? POLLPRI : 0));
+        if (ev)
+            p[n++] = (struct pollfd){.fd = fd, .events = ev};
+    }
+    coil_time deadline =
+        tv ? coil_clock() + (coil_time)tv->tv_sec * 1000000000 +
+                 (coil_time)tv->tv_usec * 1000
+           : -1;
+    int r = coil__hook_poll(p, n, deadline);
+    if (r < 0)
+        return -1;
+    for (nfds_t i = 0; i < n; i++)
+        if (p[i].revents & POLLNVAL) {
+            errno = EBADF;                /* as select says it */
+            return -1;
+        }
+    int count = 0;
+    if (rd) FD_ZERO(rd);
+    if (wr) FD_ZERO(wr);
+    if (ex) FD_ZERO(ex);
+    for (nfds_t i = 0; i < n; i++) {
+        short re = p[i].revents;
+        if (rd && (re & (POLLIN | POLLHUP | POLLERR)) && (p[i].events & POLLIN))
+            FD_SET(p[i].fd, rd), count++;
+        if (wr && (re & (POLLOUT | POLLERR)) && (p[i].events & POLLOUT))
+            FD_SET(p[i].fd, wr), count++;
+        if (ex && (re & POLLPRI))
+            FD_SET(p[i].fd, ex), count++;
+    }
+    if (tv) {                             /* Linux leaves the time left */
+        coil_time left = deadline - coil_clock();
+        left = left > 0 ? left : 0;
+        tv->tv_sec = left / 1000000000;
+        tv->tv_usec = (left % 1000000000) / 1000;
+    }
+    return count;
+}
+
+/* A library's own epoll fd: wait until it is readable, then ask it. */
+static int epoll_for_task(int epfd, struct epoll_event *ev, int max,
+                          coil_time deadline)
+{
+    for (;;) {
+        int r = LIBC(epoll_wait)(epfd, ev, max, 0);
+        if (r != 0)
+            return r;
+        if (deadline >= 0 && coil_clock() >= deadline)
+            return 0;
+        if (!coil__hfd_use(epfd))
+            return LIBC(epoll_wait)(epfd, ev, max, 0);   /* EBADF, EINVAL */
+        if (coil_wait_fd(epfd, COIL_READABLE, deadline) != 0)
+            return errno == ETIMEDOUT ? 0 : -1;
+    }
+}
+
+int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+    if (timeout == 0 || !coil__hook_in_task())
+        return LIBC(epoll_wait)(epfd, ev, max, timeout);
+    return epoll_for_task(epfd, ev, max, coil__hook_ms_deadline(timeout));
+}
+
+int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+                const sigset_t *mask)
+{
+    if (timeout == 0 || !coil__hook_in_task())
+        return LIBC(epoll_pwait)(epfd, ev, max, timeout, mask);
+    return epoll_for_task(epfd, ev, max, coil__hook_ms_deadline(timeout));
+}

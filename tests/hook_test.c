@@ -1,0 +1,687 @@
+/*
+ * tests/hook_test.c — the hook layer (src/hook/): plain libc calls made
+ * in tasks suspend the task, and keep the semantics the program asked for.
+ *
+ * Linked with libcoil_hook.so, so every read(), poll(), sleep() here and
+ * in the libraries below is the hook's.  Loopback and socketpairs only.
+ * A ticker task counts how often the loop got round while a task sat in
+ * a "blocking" call: a call that blocked the thread would leave it at 0.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/poll.h>          /* <poll.h> would be src/poll.h */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "coil.h"
+#include "task_helpers.h"
+
+#define UNIT COIL_MSEC(50)
+
+static coil_time now(void)
+{
+    return coil_clock();
+}
+
+/* The kernel's flags, past the hook's F_GETFL. */
+static int kernel_flags(int fd)
+{
+    return (int)syscall(SYS_fcntl, fd, F_GETFL);
+}
+
+static void watchdog(void)
+{
+    signal(SIGALRM, SIG_DFL);
+    alarm(30);                /* a call that blocked the loop: fail, not hang */
+}
+
+/* ------------------------------------------------------------ ticker */
+
+static volatile long ticks;
+static volatile int ticking;
+
+static void *ticker(void *arg)
+{
+    (void)arg;
+    while (ticking) {
+        ticks++;
+        coil_sleep(COIL_MSEC(5));
+    }
+    return NULL;
+}
+
+static coil_task *start_ticker(void)
+{
+    ticks = 0;
+    ticking = 1;
+    return coil_spawn(ticker, NULL);
+}
+
+static long stop_ticker(coil_task *t)
+{
+    ticking = 0;
+    await_task(t);
+    return ticks;
+}
+
+/* ------------------------------------------------- reads that wait */
+
+typedef struct {
+    int fd;
+    coil_time delay;
+    const char *data;
+} late_write;
+
+static void *write_late(void *arg)
+{
+    late_write *lw = arg;
+    coil_sleep(lw->delay);
+    CHECK(write(lw->fd, lw->data, strlen(lw->data)) == (ssize_t)strlen(lw->data));
+    return NULL;
+}
+
+static void *blocking_read_main(void *arg)
+{
+    (void)arg;
+    int p[2];
+    CHECK(pipe(p) == 0);
+    coil_task *tk = start_ticker();
+    late_write lw = {p[1], 4 * UNIT, "hi"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    char buf[8];
+    CHECK(read(p[0], buf, sizeof buf) == 2 && memcmp(buf, "hi", 2) == 0);
+    await_task(w);
+    CHECK(stop_ticker(tk) >= 5);          /* the loop ran while we waited */
+    /* The program still sees the blocking pipe it made... */
+    CHECK(!(fcntl(p[0], F_GETFL) & O_NONBLOCK));
+    /* ...which coil made non-blocking underneath. */
+    CHECK(kernel_flags(p[0]) & O_NONBLOCK);
+    CHECK(close(p[0]) == 0 && close(p[1]) == 0);
+    return NULL;
+}
+
+TEST(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on)
+{
+    watchdog();
+    run_main(blocking_read_main, NULL);
+}
+
+static void *nonblock_main(void *arg)
+{
+    (void)arg;
+    int sv[2], p[2];
+    char c;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    CHECK_ERRNO(read(sv[0], &c, 1), EAGAIN);
+    CHECK_ERRNO(recv(sv[0], &c, 1, 0), EAGAIN);
+    CHECK(pipe(p) == 0);
+    CHECK(fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK) == 0);
+    CHECK_ERRNO(read(p[0], &c, 1), EAGAIN);
+    CHECK(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+    /* And back to blocking: the read waits again. */
+    CHECK(fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) & ~O_NONBLOCK) == 0);
+    CHECK(!(fcntl(p[0], F_GETFL) & O_NONBLOCK));
+    late_write lw = {p[1], UNIT, "x"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    CHECK(read(p[0], &c, 1) == 1 && c == 'x');
+    await_task(w);
+    /* ioctl(FIONBIO) is the other way to ask. */
+    int on = 1;
+    CHECK(ioctl(p[0], FIONBIO, &on) == 0);
+    CHECK_ERRNO(read(p[0], &c, 1), EAGAIN);
+    CHECK(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+    close(sv[0]), close(sv[1]), close(p[0]), close(p[1]);
+    return NULL;
+}
+
+TEST(an_fd_the_program_set_nonblocking_still_gets_eagain)
+{
+    watchdog();
+    run_main(nonblock_main, NULL);
+}
+
+/* ----------------------------------------------------------- timeouts */
+
+static void *rcvtimeo_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct timeval tv = {0, 200000};
+    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    coil_task *tk = start_ticker();
+    char c;
+    coil_time t0 = now();
+    CHECK_ERRNO(read(sv[0], &c, 1), EAGAIN);
+    coil_time took = now() - t0;
+    CHECK(took >= COIL_MSEC(199) && took < COIL_MSEC(200) + COIL_SEC(2));
+    CHECK(stop_ticker(tk) >= 10);
+    close(sv[0]), close(sv[1]);
+    return NULL;
+}
+
+TEST(so_rcvtimeo_expiry_gives_eagain_on_time)
+{
+    watchdog();
+    run_main(rcvtimeo_main, NULL);
+}
+
+/* A listener with backlog 0 that never accepts: once its queue is full
+ * the kernel drops SYNs, and a blocking connect hangs in retransmission
+ * until SO_SNDTIMEO ends it with EINPROGRESS (socket(7)). */
+static void *connect_timeout_main(void *arg)
+{
+    (void)arg;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    CHECK(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(listen(lfd, 0) == 0);
+    CHECK(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+    coil_task *tk = start_ticker();
+    int fds[8], n = 0, timed_out = 0;
+    struct timeval tv = {0, 300000};
+    while (n < 8 && !timed_out) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0);
+        coil_time t0 = now();
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+            fds[n++] = fd;                /* queued, unaccepted */
+            continue;
+        }
+        CHECK(errno == EINPROGRESS);
+        coil_time took = now() - t0;
+        CHECK(took >= COIL_MSEC(299) && took < COIL_MSEC(300) + COIL_SEC(2));
+        timed_out = 1;
+        close(fd);
+    }
+    CHECK(timed_out);
+    CHECK(stop_ticker(tk) >= 10);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    close(lfd);
+    return NULL;
+}
+
+TEST(a_connect_to_a_full_backlog_times_out_at_its_so_sndtimeo)
+{
+    watchdog();
+    run_main(connect_timeout_main, NULL);
+}
+
+/* ------------------------------------------ fds closed under a waiter */
+
+typedef struct {
+    int fd;
+    int err;
+    ssize_t r;
+} reader_result;
+
+static void *reader(void *arg)
+{
+    reader_result *rr = arg;
+    char c;
+    rr->r = read(rr->fd, &c, 1);
+    rr->err = errno;
+    return NULL;
+}
+
+static void *retire_main(void *arg)
+{
+    int use_dup2 = *(int *)arg;
+    int sv[2], other[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(pipe(other) == 0);
+    reader_result rr = {sv[0], 0, 0};
+    coil_task *t = coil_spawn(reader, &rr);
+    coil_sleep(UNIT);                     /* it is parked in read() now */
+    if (use_dup2)
+        CHECK(dup2(other[0], sv[0]) == sv[0]);
+    else
+        CHECK(close(sv[0]) == 0);
+    await_task(t);
+    CHECK(rr.r == -1 && rr.err == EBADF);
+    if (use_dup2) {                       /* the number is the pipe's now */
+        CHECK(write(other[1], "p", 1) == 1);
+        char c;
+        CHECK(read(sv[0], &c, 1) == 1 && c == 'p');
+        close(sv[0]);
+    }
+    close(sv[1]), close(other[0]), close(other[1]);
+    return NULL;
+}
+
+TEST(dup2_onto_an_fd_another_task_reads_wakes_it_with_ebadf)
+{
+    int use_dup2 = 1;
+    watchdog();
+    run_main(retire_main, &use_dup2);
+}
+
+TEST(close_of_an_fd_another_task_reads_wakes_it_with_ebadf)
+{
+    int use_dup2 = 0;
+    watchdog();
+    run_main(retire_main, &use_dup2);
+}
+
+/* -------------------------------------------------------------- poll */
+
+static void *poll_main(void *arg)
+{
+    (void)arg;
+    int p[3][2];
+    struct pollfd fds[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK(pipe(p[i]) == 0);
+        fds[i] = (struct pollfd){.fd = p[i][0], .events = POLLIN};
+    }
+    coil_task *tk = start_ticker();
+    coil_time t0 = now();
+    CHECK(poll(fds, 3, 200) == 0);        /* nothing: the timeout */
+    CHECK(now() - t0 >= COIL_MSEC(199));
+    late_write lw = {p[1][1], 2 * UNIT, "1"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    CHECK(poll(fds, 3, 10000) == 1);
+    CHECK(fds[0].revents == 0 && fds[1].revents == POLLIN && fds[2].revents == 0);
+    await_task(w);
+    /* One fd: through coil's own record of it. */
+    lw = (late_write){p[2][1], UNIT, "2"};
+    w = coil_spawn(write_late, &lw);
+    CHECK(poll(&fds[2], 1, -1) == 1 && fds[2].revents == POLLIN);
+    await_task(w);
+    CHECK(stop_ticker(tk) >= 20);
+    for (int i = 0; i < 3; i++)
+        close(p[i][0]), close(p[i][1]);
+    return NULL;
+}
+
+TEST(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one)
+{
+    watchdog();
+    run_main(poll_main, NULL);
+}
+
+/* A library with an epoll fd of its own, and one that uses select. */
+static void *epoll_select_main(void *arg)
+{
+    (void)arg;
+    int p[2], q[2];
+    CHECK(pipe(p) == 0 && pipe(q) == 0);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = p[0]}, out[4];
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0);
+    coil_task *tk = start_ticker();
+    coil_time t0 = now();
+    CHECK(epoll_wait(ep, out, 4, 100) == 0);        /* the timeout */
+    CHECK(now() - t0 >= COIL_MSEC(99));
+    late_write lw = {p[1], 2 * UNIT, "e"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    CHECK(epoll_wait(ep, out, 4, -1) == 1 && out[0].data.fd == p[0]);
+    await_task(w);
+    lw = (late_write){q[1], 2 * UNIT, "s"};
+    w = coil_spawn(write_late, &lw);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);                    /* ready already: "e" unread */
+    FD_SET(q[0], &rd);
+    CHECK(select(q[0] + 1, &rd, NULL, NULL, NULL) >= 1);
+    CHECK(FD_ISSET(p[0], &rd));
+    char c;
+    CHECK(read(p[0], &c, 1) == 1 && c == 'e');
+    FD_ZERO(&rd);
+    FD_SET(q[0], &rd);
+    CHECK(select(q[0] + 1, &rd, NULL, NULL, NULL) == 1 && FD_ISSET(q[0], &rd));
+    await_task(w);
+    CHECK(stop_ticker(tk) >= 20);
+    close(ep), close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+    return NULL;
+}
+
+TEST(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop)
+{
+    watchdog();
+    run_main(epoll_select_main, NULL);
+}
+
+/* ------------------------------------------------------------- writes */
+
+enum { BIG = 4 << 20 };
+
+static void *slow_reader(void *arg)
+{
+    int fd = *(int *)arg;
+    static char buf[65536];
+    size_t got = 0;
+    while (got < BIG) {
+        coil_sleep(COIL_MSEC(1));
+        ssize_t r = read(fd, buf, sizeof buf);
+        CHECK(r > 0);
+        got += (size_t)r;
+    }
+    return NULL;
+}
+
+static void *write_all_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    char *big = calloc(1, BIG);
+    coil_task *r = coil_spawn(slow_reader, &sv[1]);
+    /* A blocking write returns once all of it is written. */
+    CHECK(write(sv[0], big, BIG) == BIG);
+    await_task(r);
+    /* With SO_SNDTIMEO and nobody reading: what fitted, then the end. */
+    struct timeval tv = {0, 100000};
+    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0);
+    ssize_t n = write(sv[0], big, BIG);
+    CHECK(n > 0 && n < BIG);
+    CHECK_ERRNO(write(sv[0], big, BIG), EAGAIN);
+    free(big);
+    close(sv[0]), close(sv[1]);
+    return NULL;
+}
+
+TEST(a_blocking_write_writes_everything_and_so_sndtimeo_cuts_it_short)
+{
+    watchdog();
+    run_main(write_all_main, NULL);
+}
+
+/* ------------------------------------------- cancellation and scopes */
+
+static void *cancelled_reader(void *arg)
+{
+    int fd = *(int *)arg;
+    char c;
+    read(fd, &c, 1);
+    CHECK(!"not reached: cancellation unwinds");
+    return NULL;
+}
+
+static void *cancel_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    coil_task *t = coil_spawn(cancelled_reader, &sv[0]);
+    coil_sleep(UNIT);
+    CHECK(coil_task_cancel(t) == 1);
+    CHECK_ERRNO(coil_await(coil_task_future(t), NULL), ECANCELED);
+    coil_task_release(t);
+    /* Error mode: ECANCELED from the call itself. */
+    coil_task_attr attr = {.flags = COIL_TASK_CANCEL_AS_ERROR};
+    reader_result rr = {sv[0], 0, 0};
+    t = coil_spawn_attr(&attr, reader, &rr);
+    coil_sleep(UNIT);
+    CHECK(coil_task_cancel(t) == 1);
+    await_task(t);
+    CHECK(rr.r == -1 && rr.err == ECANCELED);
+    /* A timeout scope cuts a sleep() and a read() off. */
+    coil_timeout scope;
+    coil_time t0 = now();
+    if (coil_timeout_begin(&scope, UNIT) == 0) {
+        char c;
+        read(sv[0], &c, 1);
+        CHECK(!"not reached");
+    }
+    CHECK_ERRNO(coil_timeout_end(&scope), ETIMEDOUT);
+    if (coil_timeout_begin(&scope, UNIT) == 0) {
+        sleep(100);
+        CHECK(!"not reached");
+    }
+    CHECK_ERRNO(coil_timeout_end(&scope), ETIMEDOUT);
+    CHECK(now() - t0 < COIL_SEC(5));
+    close(sv[0]), close(sv[1]);
+    return NULL;
+}
+
+TEST(cancellation_unwinds_hooked_calls_or_gives_ecanceled_and_scopes_cut_them)
+{
+    watchdog();
+    run_main(cancel_main, NULL);
+}
+
+/* ------------------------------------------------------------- sleeps */
+
+static void *sleeper(void *arg)
+{
+    switch (*(int *)arg % 4) {
+    case 0: CHECK(usleep(200000) == 0); break;
+    case 1: {
+        struct timespec ts = {0, 200000000};
+        CHECK(nanosleep(&ts, NULL) == 0);
+        break;
+    }
+    case 2: {
+        struct timespec ts = {0, 200000000};
+        CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == 0);
+        break;
+    }
+    default:
+        CHECK(poll(NULL, 0, 200) == 0);
+    }
+    return NULL;
+}
+
+static void *sleeps_main(void *arg)
+{
+    (void)arg;
+    int ids[40];
+    coil_task *t[40];
+    coil_time t0 = now();
+    sleeper(&(int){0});                   /* one alone: the reference */
+    coil_time one = now() - t0;
+    t0 = now();
+    for (int i = 0; i < 40; i++) {
+        ids[i] = i;
+        t[i] = coil_spawn(sleeper, &ids[i]);
+    }
+    for (int i = 0; i < 40; i++)
+        await_task(t[i]);
+    coil_time took = now() - t0;
+    printf("  40 sleeps of 0.2 s: %.3f s (one alone %.3f s)\n", took / 1e9,
+           one / 1e9);
+    CHECK(took >= COIL_MSEC(199) && took < one * 10);   /* serial: 40x */
+    return NULL;
+}
+
+TEST(sleeps_in_forty_tasks_overlap)
+{
+    watchdog();
+    run_main(sleeps_main, NULL);
+}
+
+/* -------------------------------------------------------- getaddrinfo */
+
+static void *resolve(void *arg)
+{
+    (void)arg;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    CHECK(getaddrinfo("localhost", "80", &hints, &res) == 0);
+    CHECK(res && (res->ai_family == AF_INET || res->ai_family == AF_INET6));
+    freeaddrinfo(res);
+    struct hostent he, *hp = NULL;
+    char buf[1024];
+    int herr;
+    CHECK(gethostbyname_r("localhost", &he, buf, sizeof buf, &hp, &herr) == 0);
+    CHECK(hp == &he && he.h_addr_list[0] != NULL);
+    return NULL;
+}
+
+static void *gai_main(void *arg)
+{
+    (void)arg;
+    enum { N = 100 };
+    coil_task *t[N];
+    coil_task *tk = start_ticker();
+    for (int i = 0; i < N; i++)
+        t[i] = coil_spawn(resolve, NULL);
+    for (int i = 0; i < N; i++)
+        await_task(t[i]);
+    /* The ticker went round while lookups ran on the executor. */
+    CHECK(stop_ticker(tk) >= 1);
+    struct hostent *h = gethostbyname("localhost");
+    CHECK(h && h->h_addr_list[0]);
+    return NULL;
+}
+
+TEST(getaddrinfo_from_a_hundred_tasks_runs_on_the_executor)
+{
+    watchdog();
+    run_main(gai_main, NULL);
+}
+
+/* ------------------------------------------------------ regular files */
+
+static int threads_now(void)
+{
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    CHECK(f);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static void *file_main(void *arg)
+{
+    int expect_pool = *(int *)arg;
+    char path[] = "/tmp/coil_hook_file_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    int before = threads_now();
+    CHECK(write(fd, "file data", 9) == 9);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0);
+    char buf[16] = {0};
+    CHECK(read(fd, buf, sizeof buf) == 9 && memcmp(buf, "file data", 9) == 0);
+    CHECK(!(kernel_flags(fd) & O_NONBLOCK));      /* left alone */
+    /* The executor's threads start at its first job. */
+    CHECK(expect_pool ? threads_now() > before : threads_now() == before);
+    CHECK(close(fd) == 0);
+    CHECK_ERRNO(read(fd, buf, 1), EBADF);
+    return NULL;
+}
+
+TEST(regular_files_stay_synchronous_by_default)
+{
+    int pool = 0;
+    watchdog();
+    unsetenv("COIL_HOOK_FILES");
+    run_main(file_main, &pool);
+}
+
+TEST(regular_files_go_to_the_executor_with_coil_hook_files)
+{
+    int pool = 1;
+    watchdog();
+    setenv("COIL_HOOK_FILES", "executor", 1);
+    run_main(file_main, &pool);
+}
+
+/* ----------------------------------------------------- outside tasks */
+
+typedef struct {
+    int fd;
+    char got;
+    ssize_t r;
+} thread_read;
+
+static void *thread_reader(void *arg)
+{
+    thread_read *tr = arg;
+    tr->r = read(tr->fd, &tr->got, 1);    /* libc's read: blocks the thread */
+    return NULL;
+}
+
+TEST(outside_a_task_the_calls_are_libcs)
+{
+    watchdog();
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK(!(kernel_flags(p[0]) & O_NONBLOCK));
+    /* A plain thread blocks in read() until another writes. */
+    thread_read tr = {p[0], 0, 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, thread_reader, &tr) == 0);
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);                 /* libc's: no loop here */
+    CHECK(tr.r == 0);                     /* still blocked */
+    CHECK(write(p[1], "t", 1) == 1);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(tr.r == 1 && tr.got == 't');
+    CHECK(!(kernel_flags(p[0]) & O_NONBLOCK));   /* coil never touched it */
+    char c;
+    int nb[2];
+    CHECK(pipe2(nb, O_NONBLOCK) == 0);
+    CHECK_ERRNO(read(nb[0], &c, 1), EAGAIN);
+    CHECK_ERRNO(read(-1, &c, 1), EBADF);
+    CHECK(poll(NULL, 0, 10) == 0);
+    close(p[0]), close(p[1]), close(nb[0]), close(nb[1]);
+}
+
+/* An fd a task used (so coil made it non-blocking) still blocks for a
+ * plain thread, as the program expects of it. */
+static void *shared_fd_main(void *arg)
+{
+    int *p = arg;
+    late_write lw = {p[1], UNIT, "a"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    char c;
+    CHECK(read(p[0], &c, 1) == 1);
+    await_task(w);
+    CHECK(kernel_flags(p[0]) & O_NONBLOCK);
+    return NULL;
+}
+
+TEST(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking)
+{
+    watchdog();
+    int p[2];
+    CHECK(pipe(p) == 0);
+    run_main(shared_fd_main, p);
+    thread_read tr = {p[0], 0, 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, thread_reader, &tr) == 0);
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    CHECK(tr.r == 0);                     /* waiting, not EAGAIN */
+    CHECK(write(p[1], "b", 1) == 1);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(tr.r == 1 && tr.got == 'b');
+    close(p[0]), close(p[1]);
+}
+
+RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
+          T(an_fd_the_program_set_nonblocking_still_gets_eagain),
+          T(so_rcvtimeo_expiry_gives_eagain_on_time),
+          T(a_connect_to_a_full_backlog_times_out_at_its_so_sndtimeo),
+          T(dup2_onto_an_fd_another_task_reads_wakes_it_with_ebadf),
+          T(close_of_an_fd_another_task_reads_wakes_it_with_ebadf),
+          T(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one),
+          T(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop),
+          T(a_blocking_write_writes_everything_and_so_sndtimeo_cuts_it_short),
+          T(cancellation_unwinds_hooked_calls_or_gives_ecanceled_and_scopes_cut_them),
+          T(sleeps_in_forty_tasks_overlap),
+          T(getaddrinfo_from_a_hundred_tasks_runs_on_the_executor),
+          T(regular_files_stay_synchronous_by_default),
+          T(regular_files_go_to_the_executor_with_coil_hook_files),
+          T(outside_a_task_the_calls_are_libcs),
+          T(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking))
