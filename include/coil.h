@@ -287,7 +287,9 @@ int coil_loop_stop(coil_loop *loop);
 int coil_loop_is_running(const coil_loop *loop);
 
 /* Free the loop.  Callbacks still scheduled are dropped (their handles
- * report them cancelled).  Returns 0, or -1 with errno EINVAL, EBUSY while
+ * report them cancelled); the done-callbacks of futures that have already
+ * completed still run, here (they release what they hold and may wake
+ * other threads), and what they schedule is dropped.  Returns 0, or -1 with errno EINVAL, EBUSY while
  * it runs, or EPERM (another thread's loop).  Closing the default loop
  * makes the next coil_loop_default() make a fresh one. */
 int coil_loop_close(coil_loop *loop);

@@ -346,16 +346,24 @@ int coil_loop_close(coil_loop *loop)
         errno = EBUSY;
         return -1;
     }
+    while (!coil__list_empty(&loop->q.ready)) {
+        coil__work *w = coil__container_of(loop->q.ready.next, coil__work, node);
+        if (w->fn == run_handle_work) {
+            handle_drop(w->arg);
+        } else if (w->fn == coil__future_dispatch) {
+            /* A done future's callbacks run rather than being dropped: they
+             * hold references (a shield's, the future's own) and wake other
+             * threads (thread-safe futures), which dropping would leak or
+             * leave waiting.  What they post lands in this same queue. */
+            coil__list_remove(&w->node);
+            w->fn(w->arg);
+        } else
+            coil__list_remove(&w->node);  /* its owner is abandoned too */
+    }
+    /* After the queue: a done-callback run there may have added a timer. */
     coil__timer *t;
     while ((t = coil__timers_first(&loop->timers)) != NULL)
         handle_drop(coil__container_of(t, coil_handle, timer));
-    while (!coil__list_empty(&loop->q.ready)) {
-        coil__work *w = coil__container_of(loop->q.ready.next, coil__work, node);
-        if (w->fn == run_handle_work)
-            handle_drop(w->arg);
-        else
-            coil__list_remove(&w->node);  /* its owner is abandoned too */
-    }
     coil__inbox_close(loop->inbox);   /* before the poller: others wake it */
     if (loop->q.debug)
         coil__task_report_pending(&loop->q.tasks);

@@ -19,6 +19,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "future.h"
 #include "loop.h"
 #include "poll.h"
 
@@ -587,6 +588,32 @@ TEST(close_drops_pending_callbacks_and_their_handles_stay_safe)
     CHECK(coil_handle_release(later) == 0);
 }
 
+static void count_run(coil_future *f, void *arg)
+{
+    (void)f;
+    (*(int *)arg)++;
+}
+
+/* A done future's callbacks are run by a dispatch queued on its loop,
+ * which holds a reference to the future.  A loop closed right after an
+ * outside coil_await (which returns once its own future's callbacks ran)
+ * dropped it: the future (a task, when coil_wait_for's time-out had won
+ * the race) leaked, and so did what its callbacks held, such as the
+ * future coil_shield made (found by the API fuzzer). */
+TEST(close_runs_the_callbacks_of_futures_already_done)
+{
+    coil_loop *loop = coil_loop_new();
+    coil_future *f = coil_future_new(loop);
+    CHECK(f);
+    int ran = 0;
+    CHECK(coil_future_add_done_callback(f, count_run, &ran) == 0);
+    CHECK(coil_future_set_result(f, NULL) == 0);       /* queues the dispatch */
+    CHECK(f->refs == 2 && ran == 0);                   /* ours, the dispatch's */
+    CHECK(coil_loop_close(loop) == 0);
+    CHECK(ran == 1 && f->refs == 1);
+    CHECK(coil_future_release(f) == 0);
+}
+
 static int never(void *arg)
 {
     (void)arg;
@@ -976,6 +1003,7 @@ RUN_TESTS(T(callbacks_run_in_fifo_order),
           T(a_loop_sets_its_threads_timer_slack_to_1_ns_unless_told_otherwise),
           T(an_idle_loop_sleeps_instead_of_spinning),
           T(close_drops_pending_callbacks_and_their_handles_stay_safe),
+          T(close_runs_the_callbacks_of_futures_already_done),
           T(running_or_closing_a_running_loop_is_ebusy),
           T(new_fails_cleanly_when_an_fd_cannot_be_made),
           T(each_thread_has_its_own_default_loop),

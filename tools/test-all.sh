@@ -11,6 +11,8 @@
 #   clang     Release built with clang, the core suites (what one compiler
 #             keeps and another folds away differs: clang once shrank a
 #             test's 64 KiB frame to one byte)
+# then 60 s of the API fuzzer (tools/fuzz.sh; COIL_FUZZ_SECONDS=0 skips it),
+# counted as one more passed or failed entry.
 # Ends with one line "total: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,15 @@ for preset in $presets; do
   passed=$((passed + t - f)); failed=$((failed + f))
   [ "$status" -eq 0 ] || broken+=("$preset")
 done
+fuzz_seconds=${COIL_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  echo "==== fuzz ($fuzz_seconds s)"
+  if ./tools/fuzz.sh "$fuzz_seconds"; then
+    passed=$((passed + 1))
+  else
+    broken+=(fuzz); failed=$((failed + 1))
+  fi
+fi
 [ ${#broken[@]} -eq 0 ] || echo "coil: failing presets: ${broken[*]}"
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ ${#broken[@]} -eq 0 ]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# tools/fuzz.sh [seconds] — build the API fuzzer (tests/fuzz/api_fuzz.c)
+# with clang, libFuzzer, ASan and UBSan in build/fuzz, run it over the seed
+# corpus once, then fuzz for `seconds` (default 60).  New inputs go to
+# build/fuzz/corpus, never into the source tree; a crash, a failed check
+# or a time-out leaves its input as build/fuzz/crash-* (or timeout-*), and
+# the script exits non-zero.  Replay one: build/fuzz/tests/fuzz/api_fuzz FILE
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+coil_need clang cmake make || exit 1
+
+seconds=${1:-60}
+build=build/fuzz
+CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCOIL_FUZZ=ON -DCOIL_SANITIZE=address,undefined \
+      -DCOIL_BUILD_TESTS=OFF -DCOIL_BUILD_EXAMPLES=OFF \
+      -DCOIL_BUILD_BENCH=OFF >/dev/null || exit 1
+cmake --build "$build" -j2 --target api_fuzz >/dev/null || exit 1
+fuzzer=$build/tests/fuzz/api_fuzz
+(cd "$build" && ctest --output-on-failure) || exit 1
+
+mkdir -p "$build/corpus"
+# -timeout: one input runs in tens of milliseconds; 10 s is a hang.
+# detect_leaks stays on: a leak is a finding.
+"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+          -print_final_stats=1 -artifact_prefix="$build/" \
+          "$build/corpus" tests/fuzz/corpus
