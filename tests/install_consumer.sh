@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install coil into a scratch prefix, then build and run a consumer against
-# it three ways: CMake find_package (shared and static) and pkg-config.
+# Install coil into a scratch prefix, then build and run consumers against
+# it: CMake find_package (shared and static; its version rule) and
+# pkg-config.
 set -eu
 build=$1 src=$2
 tmp=$(mktemp -d)
@@ -13,13 +14,37 @@ libdir=$(dirname "$(find "$tmp/prefix" -name coil.pc)")/..
 [ -f "$tmp/prefix/include/coil.h" ] && [ -f "$tmp/prefix/include/coil/ctx.h" ]
 ls "$libdir"/libcoil.so* "$libdir"/libcoil.a >/dev/null
 
-step "find_package(coil)"
+step "find_package(coil 0.1)"
 cmake -S "$src" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cmake" >/dev/null
 "$tmp/cmake/consumer"
 "$tmp/cmake/consumer_static"
 # The shared consumer really uses the installed library.
 ldd "$tmp/cmake/consumer" | grep -q "$tmp/prefix"
+
+step "find_package's version rule: 0.x accepts the same minor version only"
+version=$(sed -n 's/^Version: //p' "$libdir/pkgconfig/coil.pc")
+IFS=. read -r major minor _ <<<"$version"
+mkdir "$tmp/ver"
+cat >"$tmp/ver/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(coil_version C)
+find_package(coil ${WANT} REQUIRED)
+CMAKE
+cmake -S "$tmp/ver" -B "$tmp/ver/ok" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+      -DWANT="$major.$minor" >/dev/null
+# refused WANT: find_package(coil WANT) must not accept this version.
+refused() {
+  if cmake -S "$tmp/ver" -B "$tmp/ver/$1" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+           -DWANT="$1" >"$tmp/ver/log" 2>&1; then
+    echo "install_consumer: find_package(coil $1) accepted $version"; exit 1
+  fi
+  grep -q 'compatible' "$tmp/ver/log"
+}
+refused "$major.$((minor + 1))"              # a newer API than installed
+if [ "$major" -eq 0 ] && [ "$minor" -gt 0 ]; then
+  refused "$major.$((minor - 1))"            # 0.x: an older minor may differ
+fi
 
 step "pkg-config"
 export PKG_CONFIG_PATH=$libdir/pkgconfig
@@ -29,4 +54,4 @@ cc -o "$tmp/pc" "$src/consumer.c" $(pkg-config --cflags --libs coil) \
 cc -static -o "$tmp/pc_static" "$src/consumer.c" \
    $(pkg-config --static --cflags --libs coil)
 "$tmp/pc_static"
-echo "3 passed, 0 failed"
+echo "4 passed, 0 failed"
