@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install coil into a scratch prefix, then build and run consumers against
 # it: CMake find_package (shared and static; its version rule) and
-# pkg-config.
+# pkg-config; then its man pages.
 set -eu
 build=$1 src=$2
 tmp=$(mktemp -d)
@@ -54,4 +54,24 @@ cc -o "$tmp/pc" "$src/consumer.c" $(pkg-config --cflags --libs coil) \
 cc -static -o "$tmp/pc_static" "$src/consumer.c" \
    $(pkg-config --static --cflags --libs coil)
 "$tmp/pc_static"
-echo "4 passed, 0 failed"
+unset PKG_CONFIG_PATH
+
+step "man pages"
+page=$tmp/prefix/share/man/man3/coil_read.3
+[ -f "$page" ] || { echo "install_consumer: $page missing"; exit 1; }
+grep -q '^\.TH ' "$page" && grep -q '^\.SH NAME' "$page"
+# Every function the shared library exports has its page, so nothing the
+# header parser missed escapes the reference (and its doc check).
+missing=$(nm -D --defined-only "$libdir"/libcoil.so | awk '$2 == "T" {print $3}' |
+          grep -v '^coil__' | while read -r f; do
+            [ -f "$tmp/prefix/share/man/man3/$f.3" ] || echo "$f"; done)
+[ -z "$missing" ] || { echo "install_consumer: no man page for:" $missing; exit 1; }
+if command -v groff >/dev/null; then
+  groff -man -Tutf8 -ww -z "$page" 2>"$tmp/groff.err"
+  [ ! -s "$tmp/groff.err" ] || { cat "$tmp/groff.err"; exit 1; }
+  groff -man -Tutf8 "$page" 2>/dev/null | grep -q 'coil_read_until'
+fi
+if command -v man >/dev/null; then
+  MANPAGER=cat MANWIDTH=80 man -l "$page" 2>/dev/null | grep -q 'May suspend'
+fi
+echo "5 passed, 0 failed"
