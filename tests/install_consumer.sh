@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install coil into a scratch prefix, then build and run consumers against
-# it: CMake find_package (shared and static; its version rule) and
-# pkg-config; then its man pages.
+# it: CMake find_package (shared and static; its version rule), pkg-config,
+# the commands README.md's "Install" section shows, verbatim, and the man
+# pages.
 set -eu
-build=$1 src=$2
+build=$1 src=$2 readme=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 step() { echo "install_consumer: $*"; }
@@ -54,7 +55,32 @@ cc -o "$tmp/pc" "$src/consumer.c" $(pkg-config --cflags --libs coil) \
 cc -static -o "$tmp/pc_static" "$src/consumer.c" \
    $(pkg-config --static --cflags --libs coil)
 "$tmp/pc_static"
+# Without an rpath, a prefix outside the loader's paths fails at run time,
+# as README.md warns.
+cc -o "$tmp/norpath" "$src/consumer.c" $(pkg-config --cflags --libs coil)
+if "$tmp/norpath" 2>"$tmp/norpath.err"; then
+  echo "install_consumer: ran without an rpath: README's warning is wrong"
+  exit 1
+fi
+grep -q 'libcoil.so.0: cannot open shared object file' "$tmp/norpath.err"
 unset PKG_CONFIG_PATH
+
+step "README.md's install commands, verbatim"
+# The ```sh block under "### Into a prefix of your own", run with HOME and
+# the working directory in the scratch area: build/release is this build,
+# app.c is README's own example.
+awk '/^### Into a prefix of your own/ {on = 1} on && /^```sh$/ {code = 1; next}
+     code && /^```$/ {exit} code {print}' "$readme" >"$tmp/readme_install.sh"
+[ -s "$tmp/readme_install.sh" ] || { echo "install_consumer: no block in README"; exit 1; }
+awk '/^## Ten lines/ {on = 1} on && /^```c$/ {code = 1; next}
+     code && /^```$/ {exit} code {print}' "$readme" >"$tmp/app.c"
+mkdir -p "$tmp/work/build" "$tmp/home"
+ln -s "$(cd "$build" && pwd)" "$tmp/work/build/release"
+cp "$tmp/app.c" "$tmp/work/app.c"
+out=$(cd "$tmp/work" && HOME=$tmp/home bash -e "$tmp/readme_install.sh" 2>&1) || {
+  echo "$out"; echo "install_consumer: README's commands failed"; exit 1; }
+[ "$(grep -c '^1 2 4$' <<<"$out")" -ge 2 ] || {
+  echo "$out"; echo "install_consumer: README's programs did not print 1 2 4"; exit 1; }
 
 step "man pages"
 page=$tmp/prefix/share/man/man3/coil_read.3
@@ -74,4 +100,4 @@ fi
 if command -v man >/dev/null; then
   MANPAGER=cat MANWIDTH=80 man -l "$page" 2>/dev/null | grep -q 'May suspend'
 fi
-echo "5 passed, 0 failed"
+echo "7 passed, 0 failed"
