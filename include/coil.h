@@ -204,13 +204,15 @@ int coil_coro_destroy(coil_coro *co);
  * stack.  Does not suspend; cannot fail. */
 coil_coro *coil_coro_current(void);
 
-/* co's name ("" for NULL).  The string lives as long as co. */
+/* co's name ("" for NULL).  The string lives as long as co.  Does not
+ * suspend; cannot fail. */
 const char *coil_coro_name(const coil_coro *co);
 
-/* co's state, or -1 with errno EINVAL for NULL. */
+/* co's state, or -1 with errno EINVAL for NULL.  Does not suspend. */
 int coil_coro_state(const coil_coro *co);
 
-/* co's usable stack size in bytes, or 0 for NULL. */
+/* co's usable stack size in bytes, or 0 for NULL.  Does not suspend;
+ * cannot fail. */
 size_t coil_coro_stack_size(const coil_coro *co);
 
 /* ======================================================================
@@ -264,11 +266,14 @@ coil_loop *coil_loop_new(void);
 coil_loop *coil_loop_default(void);
 
 /* The loop running on this thread right now (inside coil_loop_run_forever
- * or an await that runs the loop), or NULL.  Cannot fail. */
+ * or an await that runs the loop), or NULL.  Does not suspend; cannot
+ * fail. */
 coil_loop *coil_loop_current(void);
 
 /* Run the loop until coil_loop_stop().  Must be called on the loop's own
- * thread (the one that made it).  Returns 0, or -1 with errno EINVAL (NULL),
+ * thread (the one that made it).  Does not suspend: it blocks the calling
+ * thread, running the loop's callbacks and tasks, until stopped.
+ * Returns 0, or -1 with errno EINVAL (NULL),
  * EBUSY (already running: a loop does not nest in itself), EPERM (another
  * thread's loop), or the errno of a failed epoll wait. */
 int coil_loop_run_forever(coil_loop *loop);
@@ -289,9 +294,10 @@ int coil_loop_is_running(const coil_loop *loop);
 /* Free the loop.  Callbacks still scheduled are dropped (their handles
  * report them cancelled); the done-callbacks of futures that have already
  * completed still run, here (they release what they hold and may wake
- * other threads), and what they schedule is dropped.  Returns 0, or -1 with errno EINVAL, EBUSY while
- * it runs, or EPERM (another thread's loop).  Closing the default loop
- * makes the next coil_loop_default() make a fresh one. */
+ * other threads), and what they schedule is dropped.  Returns 0, or -1
+ * with errno EINVAL, EBUSY while it runs, or EPERM (another thread's
+ * loop).  Closing the default loop
+ * makes the next coil_loop_default() make a fresh one.  Does not suspend. */
 int coil_loop_close(coil_loop *loop);
 
 /* Debug mode for loop (also on for every new loop when the environment
@@ -306,7 +312,8 @@ int coil_loop_close(coil_loop *loop);
  * (slow_threshold negative) or as coil_loop_default. */
 int coil_loop_set_debug(coil_loop *loop, int enabled, coil_time slow_threshold);
 
-/* Whether debug mode is on for loop (NULL: as COIL_DEBUG says): 1 or 0. */
+/* Whether debug mode is on for loop (NULL: as COIL_DEBUG says).  Returns
+ * 1 or 0.  Does not suspend; cannot fail. */
 int coil_loop_get_debug(const coil_loop *loop);
 
 /* The loop's time: the clock as read at the start of this iteration (or
@@ -343,7 +350,8 @@ int coil_call_at(coil_loop *loop, coil_time when, coil_callback fn, void *arg,
 
 /* Stop h's callback from running.  Returns 1 if it will now never run, 0 if
  * it already ran, was already cancelled, or its loop was closed; -1 with
- * errno EINVAL for NULL or EPERM from another thread than the loop's. */
+ * errno EINVAL for NULL or EPERM from another thread than the loop's.
+ * Does not suspend. */
 int coil_handle_cancel(coil_handle *h);
 
 /* Drop the reference coil_call_* gave out (does not cancel).  Safe from
@@ -368,7 +376,7 @@ int coil_loop_add_signal_handler(coil_loop *loop, int signo, coil_callback fn,
  * that arrived meanwhile is consumed, not delivered).  This also ends the
  * routing that coil_wait_signal started for signo (once the tasks waiting
  * for it now have left).  Returns 1 if a handler was removed, 0 if there
- * was none, -1 with errno EINVAL or EPERM. */
+ * was none, -1 with errno EINVAL or EPERM.  Does not suspend. */
 int coil_loop_remove_signal_handler(coil_loop *loop, int signo);
 
 /* Suspend the calling task until one of the n signals in `signals`
@@ -735,8 +743,10 @@ coil_process *coil_process_spawn(const char *path, char *const argv[],
  * children together: the stdout pipe of one as the stdin of the next (then
  * close the first one's pipe with coil_process_close_pipe).  The caller
  * keeps its fd.  An fd coil has used is O_NONBLOCK, and the flag is shared
- * with the child: pass fds coil has not touched.  EINVAL also when an fd is
- * given together with the COIL_PIPE_* flag for the same i. */
+ * with the child: pass fds coil has not touched.  Does not suspend.
+ * Returns the process, or NULL with errno as coil_process_spawn; EINVAL
+ * also when an fd is given together with the COIL_PIPE_* flag for the
+ * same i. */
 coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
                                        char *const envp[], unsigned flags,
                                        const int stdio[3]);
@@ -744,7 +754,8 @@ coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
 /* The parent's end of the pipe to the child's stdin / from its stdout /
  * from its stderr: an fd owned by p (close it only with
  * coil_process_close_pipe or coil_process_release).  -1 with errno EBADF
- * if there is no such pipe (not asked for, or closed), EINVAL for NULL. */
+ * if there is no such pipe (not asked for, or closed), EINVAL for NULL.
+ * Does not suspend. */
 int coil_process_stdin(const coil_process *p);
 int coil_process_stdout(const coil_process *p);
 int coil_process_stderr(const coil_process *p);
@@ -757,7 +768,7 @@ int coil_process_close_pipe(coil_process *p, int child_fd);
 
 /* The child's process id (still its own until p is released, even after
  * it exited: coil reaps it only in wait or release), or -1 with errno
- * EINVAL. */
+ * EINVAL.  Does not suspend. */
 pid_t coil_process_pid(const coil_process *p);
 
 /* Wait until the child exits and reap it; *status (if not NULL) gets its
@@ -780,11 +791,12 @@ int coil_process_kill(coil_process *p, int sig);
  * reaped is reaped here; one that still runs is first killed with SIGKILL
  * (release does not suspend: it blocks for the moment a killed child takes
  * to die).  To let a child outlive its handle, give it no pipes and wait
- * for it.  NULL is ignored.  Returns 0. */
+ * for it.  NULL is ignored.  Returns 0; cannot fail. */
 int coil_process_release(coil_process *p);
 
 /* coil_process_release(p) in the shape of a cleanup handler, for
- * coil_cleanup_push(coil_process_cleanup, p). */
+ * coil_cleanup_push(coil_process_cleanup, p).  Returns nothing; does not
+ * suspend; cannot fail. */
 void coil_process_cleanup(void *p);
 
 /* ======================================================================
@@ -818,14 +830,18 @@ typedef void (*coil_done_fn)(coil_future *f, void *arg);
 coil_future *coil_future_new(coil_loop *loop);
 
 /* Take another reference / drop one (the last frees the future; a future
- * with callbacks still to run stays alive until they ran).  NULL ignored. */
+ * with callbacks still to run stays alive until they ran).  NULL ignored.
+ * Retain returns f, release returns 0.  Do not suspend; cannot fail
+ * (dropping one reference too many is a bug, which Debug builds report
+ * and abort on). */
 coil_future *coil_future_retain(coil_future *f);
 int coil_future_release(coil_future *f);
 
-/* f's state, or -1 with errno EINVAL for NULL. */
+/* f's state, or -1 with errno EINVAL for NULL.  Does not suspend. */
 int coil_future_state(const coil_future *f);
 
-/* 1 if f is DONE or CANCELLED, 0 if not, -1 with errno EINVAL for NULL. */
+/* 1 if f is DONE or CANCELLED, 0 if not, -1 with errno EINVAL for NULL.
+ * Does not suspend. */
 int coil_future_done(const coil_future *f);
 
 /* Complete f with a result, or with an error (err > 0, an errno value).
@@ -840,7 +856,8 @@ int coil_future_set_error(coil_future *f, int err);
 /* Cancel f: if pending, it becomes CANCELLED and its callbacks are
  * scheduled.  For a task, see coil_task_cancel.  Returns 1 if f was
  * cancelled by this call, 0 if it was already done (nothing changes), -1
- * with errno EINVAL for NULL or EPERM from another thread. */
+ * with errno EINVAL for NULL or EPERM from another thread.  Does not
+ * suspend. */
 int coil_future_cancel(coil_future *f);
 
 /* Read f's outcome without waiting.  Returns 0 and stores the result in
@@ -858,7 +875,7 @@ int coil_future_add_done_callback(coil_future *f, coil_done_fn fn, void *arg);
 
 /* Remove every not-yet-run callback equal to (fn, arg).  Returns how many
  * were removed (0 or more), or -1 with errno EINVAL for NULL or EPERM
- * from another thread. */
+ * from another thread.  Does not suspend. */
 int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
                                      void *arg);
 
@@ -920,21 +937,26 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
 #define coil_spawn(fn, arg) coil_task_spawn(NULL, (fn), (arg), #fn)
 #define coil_spawn_attr(attr, fn, arg) coil_task_spawn((attr), (fn), (arg), #fn)
 
-/* Drop your reference to t.  NULL is ignored.  Returns 0. */
+/* Drop your reference to t.  NULL is ignored.  Does not suspend.
+ * Returns 0; cannot fail (dropping one reference too many is a bug,
+ * which Debug builds report and abort on). */
 int coil_task_release(coil_task *t);
 
 /* t as a future (borrowed: valid as long as your task reference), or NULL
  * for NULL.  Await it, read its result, add done-callbacks to it.  A task
  * begins with its future, so this is a cast: the macro spares a call (the
- * function remains, for pointers and other languages). */
+ * function remains, for pointers and other languages).  Does not
+ * suspend; cannot fail. */
 coil_future *coil_task_future(coil_task *t);
 #define coil_task_future(t) ((coil_future *)(void *)(coil_task *)(t))
 
 /* The task running now, or NULL outside any task (and in a raw coroutine
- * that a task resumed: see "Coroutines").  Does not suspend. */
+ * that a task resumed: see "Coroutines").  Does not suspend; cannot
+ * fail. */
 coil_task *coil_task_current(void);
 
-/* t's name ("" for NULL). */
+/* t's name ("" for NULL), living as long as t.  Does not suspend; cannot
+ * fail. */
 const char *coil_task_name(const coil_task *t);
 
 /* Describe t like asyncio: "<Task pending name='worker-1' fn=work>",
@@ -947,7 +969,8 @@ int coil_task_describe(const coil_task *t, char *buf, size_t size);
 
 /* The live (not yet ended) tasks of loop (NULL: current/default), in
  * spawn order: stores up to max of them in out and returns how many there
- * are in all.  The pointers are borrowed.  -1 with errno EINVAL. */
+ * are in all.  The pointers are borrowed.  -1 with errno EINVAL.  Does
+ * not suspend. */
 int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max);
 
 /* Mark the calling task as failed with err (> 0); return the result from
@@ -994,12 +1017,12 @@ int coil_sleep_until(coil_time when);
 int coil_task_cancel(coil_task *t);
 
 /* Cancellation requests t has received and not yet had delivered or
- * withdrawn: 0 or more, -1 with errno EINVAL. */
+ * withdrawn: 0 or more, -1 with errno EINVAL.  Does not suspend. */
 int coil_task_cancelling(const coil_task *t);
 
 /* Withdraw one pending cancellation request from the calling task, for
  * code that caught ECANCELED and decided to go on.  Returns the requests
- * left, or -1 with errno EPERM outside a task. */
+ * left, or -1 with errno EPERM outside a task.  Does not suspend. */
 int coil_task_uncancel(void);
 
 /* A cleanup handler, for coil_cleanup_push/pop; lives in the caller's
@@ -1049,7 +1072,9 @@ static inline void coil__cleanup_leave(coil_cleanup *c)
  * delivered (regions nest).  A request that arrived meanwhile is delivered
  * at the end of the outermost region: there coil_shield_end() unwinds, or
  * in error mode returns -1 with errno ECANCELED.  Otherwise returns 0; -1
- * with errno EPERM outside a task, EINVAL for an end without a begin. */
+ * with errno EPERM outside a task, EINVAL for an end without a begin.
+ * Neither call suspends, but the unwinding that coil_shield_end may start
+ * runs cleanup handlers, which may suspend. */
 int coil_shield_begin(void);
 int coil_shield_end(void);
 
@@ -1085,7 +1110,8 @@ int coil_shield_end(void);
  * frame): 0 when entering, nonzero when the deadline unwound to it, or -1
  * with errno EPERM outside a task, EINVAL (scope NULL) or ENOMEM.
  * coil_timeout_end returns 0, or -1 with errno ETIMEDOUT if the deadline
- * fired, EINVAL for a scope that is not the innermost open one.
+ * fired, EINVAL for a scope that is not the innermost open one (or used
+ * outside its task).  Neither call suspends.
  *
  * The function that begins a scope must end it before it returns (as
  * with coil_cleanup_push/pop): the scope lives in its frame.  A task
@@ -1117,13 +1143,14 @@ int coil_timeout_end(coil_timeout *scope);
 typedef struct coil_group coil_group;
 
 /* Make an empty group (in a task: bound to its unwinding; outside any
- * task, to the current/default loop).  NULL with errno ENOMEM. */
+ * task, to the current/default loop).  Does not suspend.  Returns the
+ * group, or NULL with errno ENOMEM (or as coil_loop_default). */
 coil_group *coil_group_new(void);
 
 /* Spawn fn(arg) into g, as coil_task_spawn; the group keeps the task (do
  * not release it: the pointer is borrowed, valid until wait returns).
- * Returns NULL with errno as coil_task_spawn, or ECANCELED if the group is
- * already cancelling after a failure. */
+ * Does not suspend.  Returns NULL with errno as coil_task_spawn, or
+ * ECANCELED if the group is already cancelling after a failure. */
 coil_task *coil_group_spawn(coil_group *g, const coil_task_attr *attr,
                             coil_task_fn fn, void *arg, const char *fn_name);
 #define coil_group_go(g, fn, arg) coil_group_spawn((g), NULL, (fn), (arg), #fn)
@@ -1162,7 +1189,7 @@ enum {
  * EINVAL (fs NULL with n > 0, a NULL entry, bad policy), EDEADLK (the
  * calling task's own future is among them), ENOMEM, or as coil_await for
  * the caller itself.  If the calling task is cancelled while waiting,
- * the futures that are tasks are cancelled too. */
+ * the futures that are tasks are cancelled too.  May suspend. */
 int coil_gather(coil_future *const *fs, size_t n, void **results, int *errors,
                 int policy);
 
@@ -1178,8 +1205,8 @@ enum coil_wait_mode {
  * Sorts the futures into done[] and pending[] (each may be NULL; each must
  * have room for n), in input order, storing the counts in *ndone and
  * *npending.  A timeout is not an error: the pending set says what is
- * left; nothing is cancelled.  Returns 0, or -1 with errno EINVAL, ENOMEM
- * or as coil_await for the caller. */
+ * left; nothing is cancelled.  May suspend.  Returns 0, or -1 with errno
+ * EINVAL, ENOMEM or as coil_await for the caller. */
 int coil_wait(coil_future *const *fs, size_t n, int mode, coil_time timeout,
               coil_future **done, size_t *ndone, coil_future **pending,
               size_t *npending);
@@ -1188,7 +1215,8 @@ int coil_wait(coil_future *const *fs, size_t n, int mode, coil_time timeout,
  * EINVAL / ENOMEM.  next: waits for the next one to complete and stores it
  * in *out (borrowed), returns 0; -1 with errno ENOENT when all have been
  * returned, ETIMEDOUT when `timeout` ns (negative: no limit) since new()
- * have passed, or as coil_await for the caller.  free: NULL ignored. */
+ * have passed, or as coil_await for the caller.  free: NULL ignored.
+ * Only next may suspend; new and free do not suspend. */
 typedef struct coil_as_completed coil_as_completed;
 coil_as_completed *coil_as_completed_new(coil_future *const *fs, size_t n,
                                          coil_time timeout);
@@ -1216,7 +1244,8 @@ coil_future *coil_shield(coil_future *f);
  * (and so, through shutdown, every task); coil_run then returns -1 with
  * errno EINTR.  Returns 0, or -1 with errno: main's error, ECANCELED if
  * main was cancelled, EINTR, EBUSY if a loop is running on this thread, or
- * as coil_loop_new. */
+ * as coil_loop_new.  Does not suspend: it blocks the calling thread, running
+ * the fresh loop, until the main task and the shutdown are done. */
 int coil_run(coil_task_fn fn, void *arg, void **result);
 
 /* ======================================================================
@@ -1303,11 +1332,13 @@ coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
 int coil_tfuture_wait(coil_tfuture *f, coil_time timeout, void **out);
 
 /* Read f's outcome without waiting, as coil_tfuture_wait does once f is
- * done; -1 with errno EAGAIN while pending.  Any thread.  Does not block
+ * done; -1 with errno EAGAIN while pending.  Returns 0 and the result in
+ * *out as coil_tfuture_wait would.  Any thread.  Does not suspend or block
  * beyond a short lock. */
 int coil_tfuture_result(coil_tfuture *f, void **out);
 
-/* 1 if f is done or cancelled, 0 if pending, -1 with errno EINVAL. */
+/* 1 if f is done or cancelled, 0 if pending, -1 with errno EINVAL.  Any
+ * thread; does not suspend. */
 int coil_tfuture_done(coil_tfuture *f);
 
 /* Ask for the task to be cancelled: the request is forwarded to its loop
@@ -1322,7 +1353,7 @@ int coil_tfuture_cancel(coil_tfuture *f);
 
 /* Take another reference to f / drop one (the last frees it; the pending
  * task keeps its own until it ends).  Any thread; NULL ignored.  Retain
- * returns f; release returns 0. */
+ * returns f; release returns 0.  Do not suspend; cannot fail. */
 coil_tfuture *coil_tfuture_retain(coil_tfuture *f);
 int coil_tfuture_release(coil_tfuture *f);
 
@@ -1421,7 +1452,8 @@ typedef struct coil_runtime_attr {
 /* Start nloops threads, each running a loop of its own (made on its
  * thread).  nloops 0 means one per CPU the calling thread may run on
  * (sched_getaffinity).  attr may be NULL.  Returns once every loop is
- * running.  Blocks the calling thread briefly (thread start-up).  Returns
+ * running.  Does not suspend; blocks the calling thread briefly (thread
+ * start-up).  Returns
  * the runtime, or NULL with errno EINVAL (more than
  * COIL_RUNTIME_MAX_LOOPS loops, unknown flags), EAGAIN (a thread could
  * not be started), ENOMEM, EMFILE or ENFILE (a loop could not be made), or as
@@ -1429,13 +1461,14 @@ typedef struct coil_runtime_attr {
  * stopped and their threads joined. */
 coil_runtime *coil_runtime_start(size_t nloops, const coil_runtime_attr *attr);
 
-/* How many loops rt has (0 for NULL).  Any thread; cannot fail. */
+/* How many loops rt has (0 for NULL).  Any thread; does not suspend;
+ * cannot fail. */
 size_t coil_runtime_size(const coil_runtime *rt);
 
 /* Loop i of rt (0 <= i < size), for coil_call_soon_threadsafe,
  * coil_spawn_threadsafe and comparing with coil_loop_current().  Any
- * thread.  NULL with errno EINVAL (rt NULL, i out of range) or ESHUTDOWN
- * (rt is stopping: the loop may already be gone). */
+ * thread; does not suspend.  NULL with errno EINVAL (rt NULL, i out of
+ * range) or ESHUTDOWN (rt is stopping: the loop may already be gone). */
 coil_loop *coil_runtime_loop(coil_runtime *rt, size_t i);
 
 /* Spawn fn(arg) as a task on loop i of rt, from any thread (a task of
@@ -1458,7 +1491,8 @@ int coil_runtime_stop(coil_runtime *rt);
 /* Wait until rt has been stopped (by this or another thread: join alone
  * does not stop it) and every loop has shut down, join the threads and
  * free rt.  Call it exactly once per runtime, from a thread that is not
- * one of rt's.  Blocks the calling thread (in a task: its whole loop, so
+ * one of rt's.  Does not suspend: it blocks the calling thread (in a
+ * task: its whole loop, so
  * a cleanup handler of rt's tasks must not wait for that loop).  Returns
  * 0, or -1 with errno EINVAL (NULL) or EDEADLK (called on one of rt's
  * threads: it would wait for itself; rt stays as it was). */
@@ -1632,8 +1666,8 @@ typedef struct coil_lock coil_lock;
 /* Make an unlocked lock.  Does not suspend.  NULL with errno ENOMEM. */
 coil_lock *coil_lock_new(void);
 
-/* Free l.  Returns 0, or -1 with errno EINVAL, EPERM (another thread),
- * EBUSY (held, or tasks wait for it). */
+/* Free l.  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM
+ * (another thread), EBUSY (held, or tasks wait for it). */
 int coil_lock_free(coil_lock *l);
 
 /* Take l, waiting (FIFO) while another task holds it.  May suspend.
@@ -1654,11 +1688,12 @@ int coil_lock_try_acquire(coil_lock *l);
  * calling task does not hold l (outside a task, too). */
 int coil_lock_release(coil_lock *l);
 
-/* Whether l is held: 1 or 0 (-1 with errno EINVAL). */
+/* Whether l is held: 1 or 0 (-1 with errno EINVAL).  Does not suspend. */
 int coil_lock_locked(const coil_lock *l);
 
 /* coil_lock_release(l) as a cleanup handler:
- * coil_cleanup_push(coil_lock_cleanup, l). */
+ * coil_cleanup_push(coil_lock_cleanup, l).  Returns nothing; does not
+ * suspend; an error of coil_lock_release is left in errno. */
 void coil_lock_cleanup(void *l);
 
 /* An event: a flag that tasks wait for (asyncio.Event). */
@@ -1667,8 +1702,8 @@ typedef struct coil_event coil_event;
 /* Make a clear event.  Does not suspend.  NULL with errno ENOMEM. */
 coil_event *coil_event_new(void);
 
-/* Free e.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks
- * wait for it). */
+/* Free e.  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM,
+ * EBUSY (tasks wait for it). */
 int coil_event_free(coil_event *e);
 
 /* Set e and wake every task waiting for it (each returns 0 even if e is
@@ -1679,7 +1714,7 @@ int coil_event_set(coil_event *e);
 /* Clear e.  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM. */
 int coil_event_clear(coil_event *e);
 
-/* Whether e is set: 1 or 0 (-1 with errno EINVAL). */
+/* Whether e is set: 1 or 0 (-1 with errno EINVAL).  Does not suspend. */
 int coil_event_is_set(const coil_event *e);
 
 /* Wait until e is set (at once if it is).  May suspend.  Returns 0, or -1
@@ -1697,7 +1732,8 @@ typedef struct coil_sem coil_sem;
 coil_sem *coil_sem_new(unsigned value);
 coil_sem *coil_sem_new_bounded(unsigned value);
 
-/* Free s.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait). */
+/* Free s.  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM,
+ * EBUSY (tasks wait). */
 int coil_sem_free(coil_sem *s);
 
 /* Take a permit, waiting (FIFO) while there is none.  May suspend.
@@ -1718,7 +1754,8 @@ int coil_sem_try_acquire(coil_sem *s);
  * the count is unchanged. */
 int coil_sem_release(coil_sem *s);
 
-/* The permits free now (INT_MAX at most), or -1 with errno EINVAL. */
+/* The permits free now (INT_MAX at most), or -1 with errno EINVAL.  Does
+ * not suspend. */
 int coil_sem_value(const coil_sem *s);
 
 /* A condition variable, used with a coil_lock (pthread style: the lock is
@@ -1728,7 +1765,8 @@ typedef struct coil_cond coil_cond;
 /* Make a condition.  Does not suspend.  NULL with errno ENOMEM. */
 coil_cond *coil_cond_new(void);
 
-/* Free c.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait). */
+/* Free c.  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM,
+ * EBUSY (tasks wait). */
 int coil_cond_free(coil_cond *c);
 
 /* Release l (which the calling task must hold), wait for a notification,
@@ -1762,7 +1800,8 @@ typedef struct coil_barrier coil_barrier;
  * errno EINVAL or ENOMEM. */
 coil_barrier *coil_barrier_new(unsigned parties);
 
-/* Free b.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait). */
+/* Free b.  Does not suspend.  Returns 0, or -1 with errno EINVAL, EPERM,
+ * EBUSY (tasks wait). */
 int coil_barrier_free(coil_barrier *b);
 
 /* Arrive and wait for the other parties.  May suspend (the last to
@@ -1772,7 +1811,7 @@ int coil_barrier_free(coil_barrier *b);
 int coil_barrier_wait(coil_barrier *b);
 int coil_barrier_wait_until(coil_barrier *b, coil_time deadline);
 
-/* The parties waiting now, or -1 with errno EINVAL. */
+/* The parties waiting now, or -1 with errno EINVAL.  Does not suspend. */
 int coil_barrier_waiting(const coil_barrier *b);
 
 /* A queue of void * items (asyncio.Queue, LifoQueue, PriorityQueue).  The
@@ -1795,8 +1834,9 @@ enum {
 coil_queue *coil_queue_new(int kind, size_t maxsize,
                            int (*cmp)(const void *a, const void *b));
 
-/* Free q; items still in it are dropped (they are the caller's).  Returns
- * 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks wait on it). */
+/* Free q; items still in it are dropped (they are the caller's).  Does
+ * not suspend.  Returns 0, or -1 with errno EINVAL, EPERM, EBUSY (tasks
+ * wait on it). */
 int coil_queue_free(coil_queue *q);
 
 /* Put item, waiting (FIFO among putters) while a bounded queue is full.
@@ -1826,7 +1866,8 @@ int coil_queue_get_until(coil_queue *q, void **out, coil_time deadline);
  * and shut down), EINVAL, EPERM (another thread). */
 int coil_queue_try_get(coil_queue *q, void **out);
 
-/* The items in q now (INT_MAX at most), or -1 with errno EINVAL. */
+/* The items in q now (INT_MAX at most), or -1 with errno EINVAL.  Does
+ * not suspend. */
 int coil_queue_size(const coil_queue *q);
 
 /* Say that an item got from q has been dealt with.  Every successful put

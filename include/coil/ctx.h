@@ -175,12 +175,15 @@ int coil_ctx_make(coil_ctx *ctx, void *stack, size_t size,
  * fresh context, entry receives it).  Returns when something switches back
  * to *from, with the value that switch passed.  Restores the FP control
  * state of *to.  from and to must be valid and distinct; nothing is checked,
- * for speed — this is the one unchecked call in coil. */
+ * for speed — this is the one unchecked call in coil: it cannot fail and
+ * sets no errno.  Suspends the calling flow, by definition. */
 void *coil_ctx_switch(coil_ctx *from, const coil_ctx *to, void *arg);
 
 /* As coil_ctx_switch(), but leaves the FP control state as it is (contract
  * point 2): the fast path for code that never changes rounding modes.
- * On x86_64 both switches are expanded inline (contract point 6). */
+ * On x86_64 both switches are expanded inline (contract point 6).  Returns
+ * as coil_ctx_switch() does; unchecked, it cannot fail.  Suspends the
+ * calling flow. */
 void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
 
 /* How coil_ctx_switch() restores MXCSR on x86_64 (contract point 2). */
