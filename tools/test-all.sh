@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # tools/test-all.sh — the one test command: installs what it needs, then
-# builds and runs the whole suite three ways (CMakePresets.json):
+# builds and runs the whole suite six ways (CMakePresets.json):
 #   release   native, plus valgrind, gdb and install checks
 #   asan      Debug with AddressSanitizer + UndefinedBehaviorSanitizer
 #   aarch64   cross-built, every test run under qemu-aarch64
+#   riscv64   cross-built (coil's own riscv64 port), every test run under
+#             qemu-riscv64
 #   tsan      Debug with ThreadSanitizer over the thread, sync, loop, task
 #             and IO suites (ThreadSanitizer counts each coroutine against
 #             its 8,128-thread limit, so the 100,000-coroutine and
@@ -17,12 +19,13 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+          gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
           python3 redis-server libhiredis-dev clang || exit 1
 # (redis-server and hiredis are for examples/16 and its test, natively
-# only: hiredis is installed for the build machine, not for arm64, so the
-# aarch64 build finds none and leaves that example out.)
+# only: hiredis is installed for the build machine, not for arm64 or
+# riscv64, so the cross builds find none and leave that example out.)
 
-presets=${COIL_PRESETS:-release asan aarch64 tsan clang}
+presets=${COIL_PRESETS:-release asan aarch64 riscv64 tsan clang}
 passed=0 failed=0 broken=()
 for preset in $presets; do
   echo "==== $preset"
