@@ -67,6 +67,8 @@
 #define ARCH_NAME "x86_64"
 #elif defined(__aarch64__)
 #define ARCH_NAME "aarch64"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define ARCH_NAME "riscv64"
 #else
 #define ARCH_NAME "unknown"
 #endif

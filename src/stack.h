@@ -30,7 +30,8 @@
  * canary mode one page of it is touched), so they are generous: a frame
  * that skips a few pages still lands in one.  On aarch64 it must be 64 KiB:
  * GCC's -fstack-clash-protection there assumes a guard that big and lets
- * probes be up to 64 KiB apart. */
+ * probes be up to 64 KiB apart.  Elsewhere probes are 4 KiB apart (GCC 12
+ * does not probe at all on riscv64: tests/overflow_test.c). */
 #if defined(__aarch64__)
 #define COIL__GUARD_SIZE (64u * 1024u)
 #else

@@ -277,6 +277,8 @@ static uintptr_t fault_sp(void *ucontext)
     return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
 #elif defined(__aarch64__)
     return (uintptr_t)uc->uc_mcontext.sp;
+#elif defined(__riscv)
+    return (uintptr_t)uc->uc_mcontext.__gregs[REG_SP];
 #else
     (void)uc;
     return 0;

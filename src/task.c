@@ -252,6 +252,10 @@ static inline void prefetch(const void *p)
     __asm__ volatile("prefetcht0 (%0)" : : "r"(p));
 #elif defined(__aarch64__)
     __asm__ volatile("prfm pldl1keep, [%0]" : : "r"(p));
+#elif defined(__riscv)
+    /* rv64gc has no prefetch instruction (Zicbop's prefetch.r is an
+     * extension beyond it): nothing to do. */
+    (void)p;
 #else
     __builtin_prefetch(p);
 #endif

@@ -44,6 +44,10 @@ uintptr_t probe_entry_sp, probe_entry_fp;
 #define NREGS 6        /* rbx rbp r12 r13 r14 r15 */
 #elif defined(__aarch64__)
 #define NREGS 19       /* x19-x28 x29 d8-d15 */
+#elif defined(__riscv) && __riscv_xlen == 64
+#define NREGS 24       /* s0-s11 fs0-fs11 */
+#else
+#error "ctx_test: say how many callee-saved registers this CPU has (docs/porting.md)"
 #endif
 
 #define STACK_SIZE (256 * 1024)
@@ -166,6 +170,23 @@ static int fp_equal(fpctl a, fpctl b) { return a.fpcr == b.fpcr; }
 static const fpctl FP_DEFAULT = {0};
 static const fpctl FP_MAIN = {(2ull << 22) | (1ull << 24)};  /* RM, FZ */
 static const fpctl FP_CORO = {(3ull << 22) | (1ull << 25)};  /* RZ, DN */
+#elif defined(__riscv) && __riscv_xlen == 64
+/* frm, fcsr's rounding-mode field; fflags are status, not checked. */
+typedef struct fpctl { unsigned long frm; } fpctl;
+static fpctl fp_get(void)
+{
+    fpctl f;
+    __asm__ volatile("frrm %0" : "=r"(f.frm));
+    return f;
+}
+static void fp_set(fpctl f)
+{
+    __asm__ volatile("fsrm %0" : : "r"(f.frm));
+}
+static int fp_equal(fpctl a, fpctl b) { return a.frm == b.frm; }
+static const fpctl FP_DEFAULT = {0};  /* RNE */
+static const fpctl FP_MAIN = {2};     /* RDN, toward -inf */
+static const fpctl FP_CORO = {1};     /* RTZ, toward zero */
 #endif
 
 static fpctl seen_at_start, seen_after_return;

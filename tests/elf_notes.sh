@@ -4,7 +4,9 @@
 #     executable stack (checked on a linked test program too);
 #   - x86_64: a GNU property note claiming IBT and not SHSTK, and endbr64 as
 #     the first instruction of every entry point and of the start routine;
-#   - aarch64: a BTI landing pad first in every entry point.
+#   - aarch64: a BTI landing pad first in every entry point;
+#   - riscv64: no landing pads to check (Zicfilp is beyond rv64gc and
+#     Debian 12's toolchain): the GNU-stack checks only.
 # Arguments: archive (libcoil.a), a linked program, objdump, readelf, cpu.
 set -eu
 archive=$1 program=$2 objdump=$3 readelf=$4 cpu=$5
@@ -12,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 ar x "$archive"
-obj=$(ls | grep -E '(x86_64_sysv|aarch64_aapcs)\.S\.o$')
+obj=$(ls | grep -E '(x86_64_sysv|aarch64_aapcs|riscv64_lp64d)\.S\.o$')
 fail() { echo "elf_notes: $*"; exit 1; }
 
 "$readelf" -SW "$obj" | grep -q '\.note\.GNU-stack' || fail "no .note.GNU-stack in $obj"
@@ -26,6 +28,10 @@ x86_64)
   pad=endbr64 ;;
 aarch64)
   pad='bti' ;;
+riscv64)
+  echo "elf_notes: ok ($obj; riscv64 has no landing pads to check)"
+  echo "1 passed, 0 failed"
+  exit 0 ;;
 *) fail "unknown cpu $cpu" ;;
 esac
 

@@ -93,6 +93,14 @@ TEST(a_frame_larger_than_the_guard_is_still_reported)
 {
     if (coil_stack_guard_mode() == COIL_GUARD_CANARY)
         SKIP("a canary cannot see a frame that skips it without writing it");
+#if defined(__riscv) && !defined(__clang__) && __GNUC__ < 14
+    /* GCC 12 accepts -fstack-clash-protection on riscv64 and emits no
+     * probe: huge_frame() is one sp adjustment and one store, 32 KiB below
+     * the guard (checked with Debian 12's riscv64-linux-gnu-gcc).  The skip
+     * lifts at GCC 14, which is meant to probe there: if it does not, the
+     * test fails on it and says so. */
+    SKIP("this GCC does not probe big frames on riscv64 (-fstack-clash-protection is a no-op)");
+#endif
     outcome o = run_child(one_giant_frame, "big-frame", 32 * 1024);
     CHECK(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGABRT);
     CHECK(strstr(o.err, "stack overflow in coroutine 'big-frame' (stack 32 KiB)"));

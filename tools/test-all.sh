@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # tools/test-all.sh — the one test command: installs what it needs, then
-# builds and runs the whole suite three ways (CMakePresets.json):
+# builds and runs the whole suite six ways (CMakePresets.json):
 #   release   native, plus valgrind, gdb and install checks
 #   asan      Debug with AddressSanitizer + UndefinedBehaviorSanitizer
 #   aarch64   cross-built, every test run under qemu-aarch64
+#   riscv64   cross-built (coil's own riscv64 port), every test run under
+#             qemu-riscv64
 #   tsan      Debug with ThreadSanitizer over the thread, sync, loop, task
 #             and IO suites (ThreadSanitizer counts each coroutine against
 #             its 8,128-thread limit, so the 100,000-coroutine and
@@ -19,6 +21,7 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+          gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
           python3 redis-server libhiredis-dev clang \
           libcurl4-openssl-dev libpq-dev postgresql libssl-dev openssl \
           libevent-dev || exit 1
@@ -26,9 +29,10 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
 # libpq + PostgreSQL and OpenSSL for the hook layer's tests against real
 # servers (tests/hook_libs_test.sh), libevent for the hiredis benchmark.
 # All natively only: the libraries are installed for the build machine,
-# not for arm64, so the aarch64 build finds none and leaves those out.)
+# not for arm64 or riscv64, so the cross builds find none and leave those
+# out.)
 
-presets=${COIL_PRESETS:-release asan aarch64 tsan clang}
+presets=${COIL_PRESETS:-release asan aarch64 riscv64 tsan clang}
 passed=0 failed=0 broken=()
 for preset in $presets; do
   echo "==== $preset"

@@ -24,9 +24,14 @@
  *      aarch64 AAPCS64:  x19-x28, x29 (fp), sp, and the low 64 bits of
  *                        v8-v15 (d8-d15) — all the ABI requires;
  *                        FPCR: see the policy below.
+ *      riscv64 LP64D:    s0 (fp), s1-s11, sp, and all 64 bits of
+ *                        fs0-fs11 (FLEN is 64 under the D ABI);
+ *                        frm: see the policy below.
  *
  *    Everything else (caller-saved registers, flags, the x87 stack and status
- *    word, FPSR) is clobbered, exactly as by any call.
+ *    word, FPSR, riscv64's fflags; ra on riscv64, which its psABI does not
+ *    preserve; gp and tp, which no switch touches) is clobbered, or left
+ *    alone, exactly as by any call.
  *
  *    FPCR policy (aarch64).  AAPCS64 makes FPCR's rounding mode, FZ and DN
  *    bits "global": a routine may change them only if that is its purpose
@@ -38,20 +43,26 @@
  *    state is the thread's and flows across switches.  tests/ctx_test.c
  *    checks both halves of this policy.
  *
+ *    frm policy (riscv64): the same as FPCR's.  The psABI gives fcsr
+ *    thread storage duration (C11's floating-point environment), so it is
+ *    not callee-saved; coil_ctx_switch() keeps frm, the rounding mode, per
+ *    context all the same, and coil_ctx_switch_nofp() leaves it to the
+ *    thread.  fflags, the accrued exception flags, are status: clobbered.
+ *
  * 2. The no-FP-control variant.  coil_ctx_switch_nofp() neither records nor
- *    restores the FP control state (MXCSR and x87 control word on x86_64,
- *    FPCR on aarch64): with it the control state belongs to the thread and
- *    flows across switches.  Reading and writing those registers is most of
- *    what separates a switch from a bare register save.  A context it
- *    suspends is marked as having no FP state of its own, so the two
- *    variants mix safely: coil_ctx_switch() resuming such a context leaves
- *    the FP control state as it finds it.  Use the variant for code that
- *    never changes rounding modes or masks.
+ *    restores the FP control state (MXCSR and x87 control word on x86_64, FPCR
+ *    on aarch64, frm on riscv64): with it the control state belongs to the
+ *    thread and flows across switches.  Reading and writing those registers is
+ *    most of what separates a switch from a bare register save.  A context it
+ *    suspends is marked as having no FP state of its own, so the two variants
+ *    mix safely: coil_ctx_switch() resuming such a context leaves the FP
+ *    control state as it finds it.  Use the variant for code that never
+ *    changes rounding modes or masks.
  *
  *    How the full switch restores the control state is a speed question
- *    only (both ways keep this contract): it writes the x87 control word and
- *    FPCR only when the resumed context's value differs; for MXCSR the
- *    cheaper way depends on the CPU, so coil picks one when it is loaded
+ *    only (both ways keep this contract): it writes the x87 control word,
+ *    FPCR and frm only when the resumed context's value differs; for MXCSR
+ *    the cheaper way depends on the CPU, so coil picks one when it is loaded
  *    (write every time on AMD and Hygon, compare first elsewhere) and
  *    coil_ctx_fp_policy() below reads or overrides the choice.
  *
@@ -60,20 +71,21 @@
  *    the callee-saved slots hold zero except those that carry the entry
  *    function, its data and the link context; the FP control slots hold the
  *    psABI defaults (MXCSR 0x1F80, x87 CW 0x037F; FPCR 0 = round to nearest,
- *    no flush-to-zero); the resume address is coil's start routine.  The
- *    frame uses COIL_CTX_FRAME_SIZE bytes below the 16-byte-aligned top of
- *    the stack; nothing else of the stack is touched, so untouched pages of a
- *    lazily committed stack stay uncommitted.
+ *    no flush-to-zero; frm 0 = round to nearest, ties to even); the resume
+ *    address is coil's start routine.  The frame uses COIL_CTX_FRAME_SIZE
+ *    bytes below the 16-byte-aligned top of the stack; nothing else of the
+ *    stack is touched, so untouched pages of a lazily committed stack stay
+ *    uncommitted.
  *
  * 4. Entry.  The first switch into a fresh context calls
  *        entry(data, arg)
  *    where data was given to coil_ctx_make() and arg to coil_ctx_switch().
  *    The entry function starts with the stack aligned as the ABI demands at a
- *    call (x86_64: rsp + 8 is a multiple of 16; aarch64: sp is a multiple of
- *    16) and with a zero frame pointer (rbp / x29) above it.  The start
- *    routine's unwind info marks the return address undefined, so gdb,
- *    backtrace() and the C++ unwinder stop there, and frame-pointer walkers
- *    stop at the zero frame pointer.
+ *    call (x86_64: rsp + 8 is a multiple of 16; aarch64 and riscv64: sp is a
+ *    multiple of 16) and with a zero frame pointer (rbp / x29 / s0) above it.
+ *    The start routine's unwind info marks the return address undefined, so
+ *    gdb, backtrace() and the C++ unwinder stop there, and frame-pointer
+ *    walkers stop at the zero frame pointer.
  *
  * 5. Return from entry.  If entry returns a value v, the context switches to
  *    `link` (given to coil_ctx_make()) as if by coil_ctx_switch(dead, link, v):
@@ -86,7 +98,11 @@
  *    to->sp, restores registers, and continues the resumed context with an
  *    indirect jump — never `ret`: after a stack swap a `ret` always
  *    mispredicts, because the return-stack buffer still holds the caller of
- *    the switch we came from.
+ *    the switch we came from.  (On riscv64 "indirect jump" is a matter of
+ *    register choice: `jr` through ra or t0 is a return hint, so the switch
+ *    jumps through t2.)  coil's own scheduler hands the CPU between tasks
+ *    with hidden variants that do resume by `ret` (coil__ctx_handoff*,
+ *    src/coro.h), where the return stack predicts it: the .S files explain.
  *
  *    On x86_64 with GCC or Clang, coil_ctx_switch(from, to, arg) and
  *    coil_ctx_switch_nofp(from, to, arg) are macros that expand to the
@@ -119,6 +135,8 @@
  *    the switch resumes with `ret` and the object claims BTI in its GNU
  *    property note; otherwise it resumes with `br` (the fast path) and makes
  *    no BTI claim, like every object built without branch protection.
+ *    riscv64: no landing pads and no property note: the Zicfilp extension
+ *    is beyond rv64gc and Debian 12's toolchain.
  *
  * 8. Stacks.  Any memory you own, at least COIL_CTX_MIN_STACK bytes.  The
  *    stack grows down from stack + size.  Overflow detection is not this
@@ -160,6 +178,8 @@ typedef void *(*coil_ctx_entry)(void *data, void *arg);
 #define COIL_CTX_FRAME_SIZE 80
 #elif defined(__aarch64__)
 #define COIL_CTX_FRAME_SIZE 192
+#elif defined(__riscv) && __riscv_xlen == 64
+#define COIL_CTX_FRAME_SIZE 224
 #endif
 
 /* Prepare *ctx to start running entry(data, arg) on the stack [stack,
@@ -195,9 +215,9 @@ void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
  * it) and return the policy in force before the call.  Both policies keep
  * the contract; they differ in speed only, so it is safe to change while
  * other threads switch.  coil chooses one for the CPU before main() runs.
- * aarch64 always compares (reading FPCR is a register move): QUERY and
- * COMPARE return COMPARE, RELOAD fails with ENOTSUP.  Returns -1 with errno
- * EINVAL for any other value.  Does not suspend. */
+ * aarch64 and riscv64 always compare (reading FPCR or frm is a register
+ * move): QUERY and COMPARE return COMPARE, RELOAD fails with ENOTSUP.
+ * Returns -1 with errno EINVAL for any other value.  Does not suspend. */
 int coil_ctx_fp_policy(int policy);
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE)
