@@ -84,6 +84,7 @@ struct waiter {
     fd_state *st;
     unsigned events;                      /* the directions it waits for */
     coil_handle *timer;                   /* deadline, or NULL */
+    const volatile int *intr;             /* a hooked call's: EINTR if set */
     uint8_t timed_out;
     uint8_t closed;                       /* coil_close took the fd away */
 };
@@ -361,9 +362,12 @@ static int ensure_registered(fd_state *st)
 }
 
 /* Suspend until one of `events` is latched on st, the deadline passes, the
- * fd is closed through coil, or cancellation.  Returns 0, or -1 with errno
- * ETIMEDOUT, EBADF, EBUSY, ECANCELED or as ensure_registered. */
-static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
+ * fd is closed through coil, *intr is set (a hooked call interrupted by a
+ * signal handler, src/hook/intr.c; intr NULL for coil's own calls), or
+ * cancellation.  Returns 0, or -1 with errno ETIMEDOUT, EBADF, EINTR,
+ * EBUSY, ECANCELED or as ensure_registered. */
+static int wait_ready(fd_state *st, unsigned events, coil_time deadline,
+                      const volatile int *intr)
 {
     for (int d = RD; d <= WR; d++)
         if ((events & dir_bit[d]) && st->waiters[d]) {
@@ -385,7 +389,7 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
         return -1;
     if (renewed && (ensure_registered(st) != 0 || st->always_ready))
         return st->always_ready ? 0 : -1;
-    waiter w = {.task = t, .st = st, .events = events};
+    waiter w = {.task = t, .st = st, .events = events, .intr = intr};
     if (deadline >= 0 &&
         coil_call_at(loop, deadline, deadline_fire, &w, &w.timer) != 0)
         return -1;
@@ -394,7 +398,8 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
             st->waiters[d] = &w;
     int r = 0, err = 0;
     coil_cleanup_push(waiter_forget, &w);
-    while (!w.closed && !(st->ready & events) && !w.timed_out)
+    while (!w.closed && !(st->ready & events) && !w.timed_out &&
+           !(intr && *intr))
         if (coil__task_park() != 0) {
             r = -1;
             err = errno;                  /* ECANCELED */
@@ -403,6 +408,9 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
     if (r == 0 && w.closed) {
         r = -1;
         err = EBADF;
+    } else if (r == 0 && !(st->ready & events) && intr && *intr) {
+        r = -1;
+        err = EINTR;
     } else if (r == 0 && !(st->ready & events)) {
         r = -1;
         err = ETIMEDOUT;
@@ -414,6 +422,12 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline)
 }
 
 int coil_wait_fd(int fd, unsigned events, coil_time deadline)
+{
+    return coil__io_wait(fd, events, deadline, NULL);
+}
+
+int coil__io_wait(int fd, unsigned events, coil_time deadline,
+                  const volatile int *intr)
 {
     if (!coil_task_current())
         return coil__debug_outside_task("coil_wait_fd");
@@ -445,7 +459,7 @@ int coil_wait_fd(int fd, unsigned events, coil_time deadline)
             return 0;
         st->ready &= ~events;
     }
-    return wait_ready(st, events, deadline);
+    return wait_ready(st, events, deadline, intr);
 }
 
 /* -------------------------------------------------------------- the calls */
@@ -472,7 +486,7 @@ static inline int wait_if_drained(fd_state *st, int dir, const io_op *op,
     if (dir == RD && st->drained && !(st->ready & COIL_READABLE) &&
         !(op->flags & MSG_DONTWAIT) &&
         !coil__deadline_passed(st->io->loop, deadline))
-        return wait_ready(st, COIL_READABLE, deadline);
+        return wait_ready(st, COIL_READABLE, deadline, op->intr);
     return 0;
 }
 
@@ -489,7 +503,7 @@ static inline int after_failure(fd_state *st, int dir, const io_op *op,
         return -1;                        /* the caller asked not to wait */
     /* Only now is the latch known stale: nothing ran in between. */
     st->ready &= ~dir_bit[dir];
-    return wait_ready(st, dir_bit[dir], deadline);
+    return wait_ready(st, dir_bit[dir], deadline, op->intr);
 }
 
 /* Try op on st's fd, and while it says EAGAIN wait for `dir` and try
@@ -836,7 +850,7 @@ int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
     if (errno != EINPROGRESS && errno != EINTR)
         return -1;
     st->ready &= ~(unsigned)COIL_WRITABLE;  /* not connected: latch is stale */
-    if (wait_ready(st, COIL_WRITABLE, deadline) != 0)
+    if (wait_ready(st, COIL_WRITABLE, deadline, NULL) != 0)
         return -1;
     int err = 0;
     socklen_t len = sizeof err;

@@ -18,7 +18,9 @@
 
 /* What libcoil_hook (src/hook/) calls: exported from libcoil.so, but not
  * API (no coil.h declaration, no promise to keep). */
+#ifndef COIL__HOOK_API
 #define COIL__HOOK_API __attribute__((visibility("default")))
+#endif
 
 /* Nonzero while coil itself makes a libc call that the hook layer
  * (src/hook/) interposes: the hook then passes the call straight to libc
@@ -58,6 +60,8 @@ typedef struct coil__io_op {
     const struct sockaddr *caddr;   /* destination, for sendto */
     socklen_t caddrlen;
     int drains;                /* a short result means the input is empty */
+    const volatile int *intr;  /* a hooked call's: its wait ends, EINTR,
+                                  once *intr is set (src/hook/intr.c) */
     int no_dontwait;           /* a socket call without MSG_DONTWAIT */
 } coil__io_op;
 
@@ -68,6 +72,12 @@ typedef struct coil__io_op {
  * outside a task, ETIMEDOUT, EBADF, EBUSY, ECANCELED, ENOMEM). */
 COIL__HOOK_API ssize_t coil__io_run(const char *call, int fd, int dir,
                                     coil_time deadline, coil__io_op *op);
+
+/* coil_wait_fd, with the wait also ending, -1 with errno EINTR, once
+ * *intr is set (NULL: never), as a hooked call's does when a signal
+ * handler interrupts it (src/hook/intr.c).  May suspend. */
+COIL__HOOK_API int coil__io_wait(int fd, unsigned events, coil_time deadline,
+                                 const volatile int *intr);
 
 /* What coil_close does before close(2): wake the tasks of this thread's
  * loop waiting on fd (EBADF) and drop coil's records of it.  fd >= 0.

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -638,6 +639,36 @@ static coil_time trim_stacks(coil_time timeout)
     return timeout < 0 || left < timeout ? left : timeout;
 }
 
+/* ------------------------------------------------- signal handlers */
+
+/* Set by coil__loop_note_signal in a signal handler, taken by run_once. */
+static __thread volatile sig_atomic_t signal_noted;
+static void (*_Atomic on_signal)(void);
+
+void coil__loop_note_signal(void)
+{
+    coil_loop *loop = coil__loop_running;
+    if (!loop)
+        return;
+    signal_noted = 1;
+    coil__poll_wake(loop->poll);
+}
+
+void coil__loop_on_signal(void (*fn)(void))
+{
+    atomic_store(&on_signal, fn);
+}
+
+/* After the poll: tell the hook layer a handler ran (rare: one load of a
+ * thread-local otherwise). */
+static void take_signal(void)
+{
+    signal_noted = 0;
+    void (*fn)(void) = atomic_load(&on_signal);
+    if (fn)
+        fn();
+}
+
 /* done(arg), if given, is checked before the poll too: a loop whose
  * await finished during this iteration must not then sleep until the
  * next timer.  Returns 0, or -1 with errno if the poll failed. */
@@ -664,6 +695,8 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
      * and a busy look right after it is at worst one syscall early. */
     int woken = coil__poll_wait(loop->poll, trim_stacks(timeout));
     loop->q.prefetch = woken >= PREFETCH_CROWD;
+    if (signal_noted)
+        take_signal();
     return woken < 0 ? -1 : 0;
 }
 

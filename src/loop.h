@@ -10,6 +10,12 @@
 
 #pragma GCC visibility push(hidden)
 
+/* What libcoil_hook (src/hook/) calls: exported from libcoil.so, but not
+ * API (no coil.h declaration, no promise to keep). */
+#ifndef COIL__HOOK_API
+#define COIL__HOOK_API __attribute__((visibility("default")))
+#endif
+
 /* A unit of work for the ready queue, embedded in its owner so that
  * queueing it allocates nothing (a task's next step, for one).  Handles
  * from coil_call_* are work items too.  Loop thread only. */
@@ -178,6 +184,17 @@ coil__io **coil__loop_io(coil_loop *loop);
  * (never makes one), else NULL. */
 coil_loop *coil__loop_existing(void);
 void coil__io_free(coil__io *io);
+
+/* A signal handler ran on this thread (the hook layer's, src/hook/intr.c,
+ * which interrupts the program's blocking calls as the kernel would):
+ * note it and make the poll return, so that the loop calls the function
+ * given to coil__loop_on_signal once it is back, on its own stack.
+ * Async-signal-safe; a thread with no loop running ignores it. */
+COIL__HOOK_API void coil__loop_note_signal(void);
+
+/* The one function the loops call after a signal was noted on their
+ * thread (NULL: none).  Set once, by the hook layer's constructor. */
+COIL__HOOK_API void coil__loop_on_signal(void (*fn)(void));
 
 #pragma GCC visibility pop
 

@@ -22,8 +22,10 @@
 int coil__task_park(void);
 
 /* Schedule a step of t (no-op if one is queued or t has ended).  Does not
- * allocate; safe from a poll watcher. */
-void coil__task_wake(coil_task *t);
+ * allocate; safe from a poll watcher.  Exported for the hook layer
+ * (src/hook/intr.c), which wakes the tasks whose calls a signal
+ * interrupted. */
+__attribute__((visibility("default"))) void coil__task_wake(coil_task *t);
 
 /* Before closing loop (not running, on its own thread): cancel every task
  * still alive, run the loop until their cleanup has finished, and run the

@@ -669,6 +669,195 @@ TEST(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking)
     close(p[0]), close(p[1]);
 }
 
+/* ------------------------------------------------------------ signals */
+
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+typedef struct {
+    int fd;
+    ssize_t r;
+    int err;
+} blocked;
+
+static void *hooked_read(void *arg)
+{
+    blocked *b = arg;
+    char buf[4];
+    b->r = read(b->fd, buf, sizeof buf);
+    b->err = errno;
+    return NULL;
+}
+
+static void *coils_read(void *arg)
+{
+    blocked *b = arg;
+    char buf[4];
+    b->r = coil_read(b->fd, buf, sizeof buf);
+    b->err = errno;
+    return NULL;
+}
+
+static void *hooked_poll(void *arg)
+{
+    blocked *b = arg;
+    struct pollfd p = {.fd = b->fd, .events = POLLIN};
+    b->r = poll(&p, 1, -1);
+    b->err = errno;
+    return NULL;
+}
+
+static void *hooked_sleep(void *arg)
+{
+    blocked *b = arg;
+    b->r = sleep(100);                    /* the seconds left if cut short */
+    return NULL;
+}
+
+static void *hooked_write(void *arg)
+{
+    blocked *b = arg;
+    static char big[4 << 20];
+    b->r = write(b->fd, big, sizeof big);
+    b->err = errno;
+    return NULL;
+}
+
+typedef struct {
+    int p[2];
+    blocked b;
+    coil_task *t;
+} parked_call;
+
+/* Start fn in a task on a fresh pipe (or socketpair) of its own. */
+static void park(parked_call *c, void *(*fn)(void *), int sockets)
+{
+    CHECK((sockets ? socketpair(AF_UNIX, SOCK_STREAM, 0, c->p) : pipe(c->p)) == 0);
+    c->b = (blocked){.fd = fn == hooked_write ? c->p[1] : c->p[0], .r = -2};
+    c->t = coil_spawn(fn, &c->b);
+    CHECK(c->t != NULL);
+}
+
+static void finish(parked_call *c)
+{
+    await_task(c->t);
+    close(c->p[0]), close(c->p[1]);
+}
+
+static void *kill_loop_thread(void *arg)
+{
+    CHECK(pthread_kill(*(pthread_t *)arg, SIGUSR1) == 0);
+    return NULL;
+}
+
+static void *eintr_main(void *arg)
+{
+    (void)arg;
+    struct sigaction sa, back;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;              /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    CHECK(sigaction(SIGUSR1, NULL, &back) == 0);
+    CHECK(back.sa_handler == on_usr1 && !(back.sa_flags & SA_SIGINFO));
+
+    parked_call rd, pl, sl, own, wr;
+    park(&rd, hooked_read, 0);
+    park(&pl, hooked_poll, 0);
+    park(&sl, hooked_sleep, 0);
+    park(&own, coils_read, 0);
+    park(&wr, hooked_write, 1);
+    coil_yield();                         /* each runs, and parks */
+    CHECK(rd.b.r == -2 && pl.b.r == -2 && sl.b.r == -2 && wr.b.r == -2);
+    CHECK(raise(SIGUSR1) == 0 && handled == 1);
+    finish(&rd);
+    CHECK(rd.b.r == -1 && rd.b.err == EINTR);
+    finish(&pl);
+    CHECK(pl.b.r == -1 && pl.b.err == EINTR);
+    finish(&sl);
+    CHECK(sl.b.r >= 99 && sl.b.r <= 100);  /* sleep(): the seconds left */
+    finish(&wr);                          /* what went before the signal */
+    CHECK(wr.b.r > 0 && wr.b.r < 4 << 20);
+    /* coil's own calls are not the program's blocking calls: untouched. */
+    coil_yield();
+    CHECK(own.b.r == -2);
+    CHECK(write(own.p[1], "x", 1) == 1);
+    finish(&own);
+    CHECK(own.b.r == 1);
+
+    /* A call that began after the handler ran is not interrupted by it;
+     * one parked while the loop's thread sleeps in epoll_wait is, by a
+     * signal another thread sends. */
+    parked_call late;
+    park(&late, hooked_read, 0);
+    coil_yield();
+    pthread_t self = pthread_self(), killer;
+    CHECK(pthread_create(&killer, NULL, kill_loop_thread, &self) == 0);
+    finish(&late);
+    CHECK(pthread_join(killer, NULL) == 0);
+    CHECK(late.b.r == -1 && late.b.err == EINTR && handled == 2);
+    return NULL;
+}
+
+TEST(a_signal_handler_without_sa_restart_interrupts_hooked_calls_with_eintr)
+{
+    watchdog();
+    run_main(eintr_main, NULL);
+}
+
+static void *restart_main(void *arg)
+{
+    (void)arg;
+    struct sigaction sa, back;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    CHECK(sigaction(SIGUSR1, NULL, &back) == 0);
+    CHECK(back.sa_handler == on_usr1 && (back.sa_flags & SA_RESTART));
+#ifndef __SANITIZE_THREAD__  /* ThreadSanitizer's own signal() drops SA_RESTART */
+    /* glibc's signal() has BSD semantics: SA_RESTART, here too. */
+    CHECK(signal(SIGUSR1, on_usr1) == on_usr1);
+    CHECK(sigaction(SIGUSR1, NULL, &back) == 0);
+    CHECK(back.sa_handler == on_usr1 && (back.sa_flags & SA_RESTART));
+#endif
+    parked_call rd, sl;
+    park(&rd, hooked_read, 0);
+    park(&sl, hooked_sleep, 0);
+    coil_yield();
+    CHECK(raise(SIGUSR1) == 0 && handled == 1);
+    finish(&sl);                          /* sleeps are never restarted */
+    CHECK(sl.b.r >= 99 && sl.b.r <= 100);
+    coil_yield();
+    CHECK(rd.b.r == -2);                  /* the read was: it still waits */
+    CHECK(write(rd.p[1], "ab", 2) == 2);
+    finish(&rd);
+    CHECK(rd.b.r == 2);
+    /* SIG_IGN is not a handler: nothing is wrapped or interrupted. */
+    CHECK(signal(SIGUSR1, SIG_IGN) == on_usr1);
+    park(&rd, hooked_read, 0);
+    coil_yield();
+    CHECK(raise(SIGUSR1) == 0 && handled == 1);
+    coil_yield();
+    CHECK(rd.b.r == -2);
+    CHECK(write(rd.p[1], "c", 1) == 1);
+    finish(&rd);
+    CHECK(rd.b.r == 1);
+    return NULL;
+}
+
+TEST(a_handler_with_sa_restart_interrupts_only_sleeps_and_polls)
+{
+    watchdog();
+    run_main(restart_main, NULL);
+}
+
 RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(an_fd_the_program_set_nonblocking_still_gets_eagain),
           T(so_rcvtimeo_expiry_gives_eagain_on_time),
@@ -684,4 +873,6 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(regular_files_stay_synchronous_by_default),
           T(regular_files_go_to_the_executor_with_coil_hook_files),
           T(outside_a_task_the_calls_are_libcs),
-          T(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking))
+          T(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking),
+          T(a_signal_handler_without_sa_restart_interrupts_hooked_calls_with_eintr),
+          T(a_handler_with_sa_restart_interrupts_only_sleeps_and_polls))

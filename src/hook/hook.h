@@ -133,6 +133,46 @@ int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline);
  * deadline. */
 coil_time coil__hook_ms_deadline(int ms);
 
+/* ------------------------------------------- signals (src/hook/intr.c) */
+
+/* A hooked call that may wait, for the handlers that interrupt it. */
+typedef struct coil__intr_wait {
+    int hit;                         /* interrupted: the wait ends, EINTR */
+    int any;                         /* any handler interrupts it, not
+                                        only those without SA_RESTART */
+    unsigned long any_at, norestart_at;    /* handlers run before it */
+    coil_task *task;
+    void (*wake)(struct coil__intr_wait *w);   /* NULL: wake the task */
+    struct coil__intr_wait *prev, *next;
+} coil__intr_wait;
+
+extern _Atomic int coil__intr_armed_flag;
+
+/* Has the program installed a handler that interrupts calls?  Until it
+ * has, the calls below are coil's plain ones. */
+static inline int coil__intr_armed(void)
+{
+    return atomic_load_explicit(&coil__intr_armed_flag, memory_order_relaxed);
+}
+
+/* Enter / leave (a cleanup handler's signature) the list of this
+ * thread's interruptible waits. */
+void coil__intr_begin(coil__intr_wait *w, int any);
+void coil__intr_end(void *w);
+
+/* coil__io_run, ended with -1 and EINTR by a handler: one without
+ * SA_RESTART, or any handler if `any` (a socket with SO_*TIMEO). */
+ssize_t coil__intr_io_run(const char *call, int fd, int dir,
+                          coil_time deadline, coil__io_op *op, int any);
+
+/* coil_wait_fd, ended with -1 and EINTR by any handler (poll, select
+ * and epoll_wait are never restarted). */
+int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline);
+
+/* coil_sleep_until, ended with -1 and EINTR by any handler (sleeps are
+ * never restarted). */
+int coil__intr_sleep_until(coil_time until);
+
 #pragma GCC visibility pop
 
 #endif

@@ -63,7 +63,8 @@ static ssize_t run(const char *call, int fd, int dir, coil__hfd *h,
                    coil__io_op *op)
 {
     coil_time deadline = coil__hfd_deadline(h, dir);
-    ssize_t r = coil__io_run(call, fd, dir, deadline, op);
+    /* A socket with SO_*TIMEO is never restarted after a handler. */
+    ssize_t r = coil__intr_io_run(call, fd, dir, deadline, op, deadline >= 0);
     if (r < 0 && errno == ETIMEDOUT)
         errno = EAGAIN;                   /* the SO_*TIMEO ran out */
     return r;

@@ -4,7 +4,8 @@
  *
  * A cancelled task unwinds out of them (default mode) or they fail with
  * ECANCELED (error mode), with the time left where the call reports it,
- * as for EINTR.
+ * as for EINTR, which they give when a signal handler of the program's
+ * runs (src/hook/intr.c).
  */
 #include <errno.h>
 #include <time.h>
@@ -29,9 +30,9 @@ static void set_left(struct timespec *rem, coil_time until)
 /* Sleep the task until loop time `until`: 0, or an errno value. */
 static int sleep_until(coil_time until, struct timespec *rem)
 {
-    if (coil_sleep_until(until) == 0)
+    if (coil__intr_sleep_until(until) == 0)
         return 0;
-    int err = errno;                      /* ECANCELED */
+    int err = errno;                      /* ECANCELED, EINTR */
     if (rem)
         set_left(rem, until);
     return err;

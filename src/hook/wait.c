@@ -14,7 +14,8 @@
  *   - a library's own epoll fd is waited on until it is readable.
  * Then libc's call with a zero timeout again gives the answer.  The
  * signal mask of ppoll and epoll_pwait is not applied in a task (the
- * loop's thread owns its mask).
+ * loop's thread owns its mask).  A signal handler of the program's ends
+ * any of these waits with EINTR (src/hook/intr.c), as it ends poll(2).
  */
 #include <errno.h>
 #include <signal.h>
@@ -69,7 +70,7 @@ static int wait_many(struct pollfd *fds, nfds_t n, coil_time deadline)
     }
     int r;
     coil_cleanup_push(close_epfd, &epfd);
-    r = coil_wait_fd(epfd, COIL_READABLE, deadline);
+    r = coil__intr_wait_fd(epfd, COIL_READABLE, deadline);
     coil_cleanup_pop(1);
     return r;
 }
@@ -77,14 +78,20 @@ static int wait_many(struct pollfd *fds, nfds_t n, coil_time deadline)
 /* Park until fds may be ready. */
 static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline)
 {
-    if (n == 0)
-        return deadline < 0 ? coil_sleep(COIL_SEC(3600)) == 0 ? 0 : -1
-                            : coil_sleep_until(deadline) == 0
-                                  ? (errno = ETIMEDOUT, -1) : -1;
+    if (n == 0) {                          /* poll(NULL, 0, t): a sleep */
+        coil_time until = deadline < 0 ? coil_deadline_in(COIL_SEC(3600))
+                                       : deadline;
+        if (coil__intr_sleep_until(until) != 0)
+            return -1;
+        if (deadline >= 0)
+            errno = ETIMEDOUT;
+        return deadline >= 0 ? -1 : 0;
+    }
     coil__hfd *h;
     if (n == 1 && fds[0].fd >= 0 && (h = coil__hfd_use(fds[0].fd)) &&
         !(atomic_load(&h->flags) & HFD_SYNC)) {   /* a tty keeps its mode */
-        int r = coil_wait_fd(fds[0].fd, coil_events(fds[0].events), deadline);
+        int r = coil__intr_wait_fd(fds[0].fd, coil_events(fds[0].events),
+                                   deadline);
         if (r == 0 || errno != EBUSY)
             return r;                     /* EBUSY: another task waits */
     }
@@ -180,7 +187,7 @@ static int epoll_for_task(int epfd, struct epoll_event *ev, int max,
             return 0;
         if (!coil__hfd_use(epfd))
             return LIBC(epoll_wait)(epfd, ev, max, 0);   /* EBADF, EINVAL */
-        if (coil_wait_fd(epfd, COIL_READABLE, deadline) != 0)
+        if (coil__intr_wait_fd(epfd, COIL_READABLE, deadline) != 0)
             return errno == ETIMEDOUT ? 0 : -1;
     }
 }
