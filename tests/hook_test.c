@@ -117,6 +117,43 @@ TEST(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on)
     run_main(blocking_read_main, NULL);
 }
 
+/* What a program built with _FORTIFY_SOURCE calls for read() and poll()
+ * into buffers of known size. */
+extern ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+extern ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+extern int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+
+static void *fortified_main(void *arg)
+{
+    (void)arg;
+    int p[2], s[2];
+    CHECK(pipe(p) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0);
+    coil_task *tk = start_ticker();
+    late_write lw = {p[1], 4 * UNIT, "hi"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    CHECK(__poll_chk(&pf, 1, -1, sizeof pf) == 1 && (pf.revents & POLLIN));
+    char buf[8];
+    CHECK(__read_chk(p[0], buf, sizeof buf, sizeof buf) == 2);
+    await_task(w);
+    CHECK(stop_ticker(tk) >= 5);          /* the loop ran while we waited */
+    tk = start_ticker();
+    late_write ls = {s[1], 4 * UNIT, "yo"};
+    w = coil_spawn(write_late, &ls);
+    CHECK(__recv_chk(s[0], buf, sizeof buf, sizeof buf, 0) == 2 &&
+          memcmp(buf, "yo", 2) == 0);
+    await_task(w);
+    CHECK(stop_ticker(tk) >= 5);
+    close(p[0]), close(p[1]), close(s[0]), close(s[1]);
+    return NULL;
+}
+
+TEST(fortified_reads_and_polls_yield_too)
+{
+    watchdog();
+    run_main(fortified_main, NULL);
+}
+
 static void *nonblock_main(void *arg)
 {
     (void)arg;
@@ -859,6 +896,7 @@ TEST(a_handler_with_sa_restart_interrupts_only_sleeps_and_polls)
 }
 
 RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
+          T(fortified_reads_and_polls_yield_too),
           T(an_fd_the_program_set_nonblocking_still_gets_eagain),
           T(so_rcvtimeo_expiry_gives_eagain_on_time),
           T(a_connect_to_a_full_backlog_times_out_at_its_so_sndtimeo),

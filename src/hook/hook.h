@@ -16,12 +16,28 @@
 #ifndef COIL_HOOK_H
 #define COIL_HOOK_H
 
+#include <signal.h>
 #include <sys/poll.h>             /* <poll.h> would be src/poll.h */
+#include <sys/socket.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
 #include "coil.h"
 #include "../io.h"
+
+/* _FORTIFY_SOURCE's checked calls, which a program built with it makes
+ * instead of read, recv, recvfrom, poll and ppoll (rw.c, wait.c).  glibc
+ * declares them only under fortify; they are exported, like every hook. */
+struct sockaddr;
+void __chk_fail(void) __attribute__((noreturn));
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                       struct sockaddr *addr, socklen_t *addrlen);
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                const sigset_t *mask, size_t fdslen);
 
 #pragma GCC visibility push(hidden)
 

@@ -197,6 +197,32 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     return run("recvmsg", fd, COIL__IO_RD, h, &op);
 }
 
+/* _FORTIFY_SOURCE's checked reads: a program built with it (the default
+ * of some distributions' compilers) calls these instead of read, recv and
+ * recvfrom when the buffer's size is known.  Same check as libc's (a
+ * count beyond the buffer aborts), then the hooked call. */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    if (n > buflen)
+        __chk_fail();
+    return read(fd, buf, n);
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+    if (n > buflen)
+        __chk_fail();
+    return recv(fd, buf, n, flags);
+}
+
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                       struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (n > buflen)
+        __chk_fail();
+    return recvfrom(fd, buf, n, flags, addr, addrlen);
+}
+
 /* ------------------------------------------------------------ writes */
 
 /* Write all n bytes of buf as a blocking write does: the count, short only

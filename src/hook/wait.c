@@ -126,6 +126,22 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     return coil__hook_poll(fds, n, ts_deadline(ts));
 }
 
+/* _FORTIFY_SOURCE's checked poll and ppoll (see rw.c's __read_chk). */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+    if (fdslen / sizeof *fds < n)
+        __chk_fail();
+    return poll(fds, n, timeout);
+}
+
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+                const sigset_t *mask, size_t fdslen)
+{
+    if (fdslen / sizeof *fds < n)
+        __chk_fail();
+    return ppoll(fds, n, ts, mask);
+}
+
 /* select as poll, for fds below FD_SETSIZE (as select itself). */
 int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
