@@ -27,6 +27,13 @@ coil_time coil__debug_slow_env(void);
 void coil__debug_report(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* Around a step in debug mode (src/slow_watch.c): begin has a watcher
+ * look at this thread once the step has run `threshold` ns; end writes
+ * what it found (" It was blocked in read(2) on fd 7 (...) ...", or
+ * " It was running f+0x1c (prog) <- ...") into buf, or "" if nothing. */
+void coil__slow_watch_begin(coil_time threshold);
+void coil__slow_watch_end(char *buf, size_t size);
+
 /* Name a loop callback for a report: the task it steps, else the symbol
  * of fn, else its address. */
 void coil__debug_name_callback(coil_callback fn, void *arg, char *buf,

@@ -503,14 +503,17 @@ static void work_run_timed(coil_loop *loop, coil__work *w)
         arg = ((coil_handle *)arg)->arg;
     }
     coil_time start = coil_clock();
+    coil__slow_watch_begin(loop->slow);
     w->fn(w->arg);
+    char where[320];
+    coil__slow_watch_end(where, sizeof where);
     coil_time took = coil_clock() - start;
     if (took > loop->slow) {
         char name[160];
         coil__debug_name_callback(fn, arg, name, sizeof name);
         coil__debug_report("%s held the loop for %.1f ms (over %.1f ms): "
-                           "a blocking call where it should suspend?",
-                           name, took / 1e6, loop->slow / 1e6);
+                           "a blocking call where it should suspend?%s",
+                           name, took / 1e6, loop->slow / 1e6, where);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 
 #include "check.h"
 #include "coil.h"
@@ -103,6 +104,101 @@ TEST(debug_mode_names_a_slow_plain_callback)
     const char *err = stop_capture();
     CHECK(strstr(err, "held the loop for"));
     CHECK(strstr(err, "callback "));
+}
+
+/* Where a slow step was: blocked in a syscall (named, with its fd and
+ * its caller), or running (its backtrace).  Exported (ENABLE_EXPORTS),
+ * so that dladdr can name them. */
+__attribute__((noinline)) ssize_t blocking_read_step(int fd, char *buf);
+__attribute__((noinline)) ssize_t blocking_read_step(int fd, char *buf)
+{
+    ssize_t n = read(fd, buf, 1);         /* blocks the loop: the trap */
+    __asm__ volatile("" ::: "memory");    /* not a tail call */
+    return n;
+}
+
+__attribute__((noinline)) void busy_step(void *ns);
+__attribute__((noinline)) void busy_step(void *ns)
+{
+    block_loop(ns);
+    __asm__ volatile("" ::: "memory");
+}
+
+typedef struct {
+    int fd;
+    pid_t tid;
+} late_writer;
+
+/* Write once the loop's thread has sat in read(2) for 300 ms (the
+ * threshold is 20: the watcher has had time to look). */
+static void *write_when_blocked(void *arg)
+{
+    late_writer *lw = arg;
+    char path[64], line[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)lw->tid);
+    coil_time since = 0;
+    for (;;) {
+        int fd = open(path, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, line, sizeof line - 1) : -1;
+        close(fd);
+        line[n > 0 ? n : 0] = '\0';
+        int in_read = atol(line) == SYS_read && line[0] != 'r';
+        if (!in_read)
+            since = 0;
+        else if (!since)
+            since = coil_clock();
+        else if (coil_clock() - since > COIL_MSEC(300))
+            break;
+        struct timespec tick = {0, 1000000};
+        nanosleep(&tick, NULL);
+    }
+    CHECK(write(lw->fd, "x", 1) == 1);
+    return NULL;
+}
+
+static void *blocked_task(void *arg)
+{
+    char c;
+    return (void *)(intptr_t)blocking_read_step(*(int *)arg, &c);
+}
+
+TEST(the_slow_step_report_says_which_call_blocked_and_who_made_it)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    coil_loop *loop = coil_loop_default();
+    CHECK(coil_loop_set_debug(loop, 1, COIL_MSEC(20)) == 0);
+    late_writer lw = {p[1], (pid_t)syscall(SYS_gettid)};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, write_when_blocked, &lw) == 0);
+    start_capture();
+    coil_task_attr attr = {.name = "reader"};
+    coil_task *t = coil_spawn_attr(&attr, blocked_task, &p[0]);
+    coil_await(coil_task_future(t), NULL);
+    coil_task_release(t);
+    const char *err = stop_capture();
+    CHECK(pthread_join(th, NULL) == 0);
+    printf("  %s", err);
+    char want[64];
+    snprintf(want, sizeof want, "It was blocked in read(2) on fd %d (pipe:", p[0]);
+    CHECK(strstr(err, "task 'reader'") && strstr(err, want));
+    CHECK(strstr(err, "called from (stack scan) blocking_read_step+"));
+    close(p[0]), close(p[1]);
+}
+
+TEST(the_slow_step_report_gives_a_running_steps_backtrace)
+{
+    coil_loop *loop = coil_loop_default();
+    CHECK(coil_loop_set_debug(loop, 1, COIL_MSEC(20)) == 0);
+    start_capture();
+    coil_call_soon(loop, busy_step, (void *)(intptr_t)COIL_MSEC(200),
+                   NULL);
+    coil_loop_stop(loop);
+    coil_loop_run_forever(loop);
+    const char *err = stop_capture();
+    printf("  %s", err);
+    CHECK(strstr(err, "held the loop for") && strstr(err, "It was running "));
+    CHECK(strstr(err, "busy_step+"));
 }
 
 static void *fail_eio(void *arg)
@@ -273,6 +369,8 @@ RUN_TESTS(T(a_threads_default_loop_is_closed_when_the_thread_exits),
           T(debug_mode_names_the_task_that_held_the_loop_too_long),
           T(without_debug_mode_nothing_is_reported),
           T(debug_mode_names_a_slow_plain_callback),
+          T(the_slow_step_report_says_which_call_blocked_and_who_made_it),
+          T(the_slow_step_report_gives_a_running_steps_backtrace),
           T(debug_mode_reports_a_task_error_nobody_read),
           T(an_error_that_was_read_is_not_reported),
           T(debug_mode_reports_tasks_pending_at_close),

@@ -7,7 +7,8 @@
  * one loop.  Run one after another they would take N x the reference; if
  * the hooks make the library's blocking calls yield, the N finish in
  * little more than one.  The bound is a generous fraction of the serial
- * time.  Include after check.h and coil.h.
+ * time, and at least half of the N must have been under way at once.
+ * Include after check.h and coil.h.
  */
 #ifndef COIL_TEST_HOOK_LIBS_H
 #define COIL_TEST_HOOK_LIBS_H
@@ -21,10 +22,17 @@ typedef struct {
     int i;
 } lib_job;
 
+/* How many bodies are under way at once, and the most there were: a
+ * body that blocked the thread would keep this at 1 whatever the load. */
+static int lib_in_flight, lib_peak;
+
 static void *lib_task(void *arg)
 {
     lib_job *j = arg;
+    if (++lib_in_flight > lib_peak)
+        lib_peak = lib_in_flight;
     j->body(j->i);
+    lib_in_flight--;
     return NULL;
 }
 
@@ -56,11 +64,17 @@ static void *lib_main(void *arg)
     }
     coil_time all = coil_clock() - t0;
     double serial = (double)one * r->n;
+    /* The time bound widens with the load (a body that spends CPU, as a
+     * PostgreSQL connection does, overlaps less on a busy machine), but
+     * never to the serial time; the peak says "overlapped" at any load. */
+    double fraction = r->fraction * load_slack();
+    fraction = fraction < 0.8 ? fraction : 0.8;
     printf("  %s: one alone %.3f s; %d in tasks %.3f s (serial: %.3f s, "
-           "bound %.3f s)\n", r->what, one / 1e9, r->n, all / 1e9,
-           serial / 1e9, serial * r->fraction / 1e9);
+           "bound %.3f s), %d at once at most\n", r->what, one / 1e9, r->n,
+           all / 1e9, serial / 1e9, serial * fraction / 1e9, lib_peak);
     fflush(stdout);
-    CHECK((double)all < serial * r->fraction);
+    CHECK(lib_peak >= r->n / 2);
+    CHECK((double)all < serial * fraction);
     free(jobs);
     free(tasks);
     return NULL;

@@ -129,6 +129,8 @@ static int install_wrapped(int sig, const struct sigaction *act)
 
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    if (coil__hook_off)                   /* coil's own handler */
+        return __sigaction(sig, act, old);
     struct sigaction now;
     if (__sigaction(sig, NULL, &now) != 0)
         return -1;                        /* EINVAL: no such signal */
