@@ -304,7 +304,11 @@ int coil_loop_close(coil_loop *loop);
  * says COIL_DEBUG=1).  It reports, on stderr and naming the task or
  * callback: a step that held the loop longer than slow_threshold ns (0:
  * the default, COIL_DEBUG_SLOW_MS from the environment in milliseconds,
- * else 100 ms — a blocking call in a task, asyncio's time.sleep() trap);
+ * else 100 ms — a blocking call in a task, asyncio's time.sleep() trap),
+ * with where it was: the syscall it was blocked in, its fd and the code
+ * that called it, or the backtrace of the code running (a watcher thread
+ * looks once the threshold passes; a running step gets signal SIGRTMAX-3,
+ * with SA_RESTART, and never while in a syscall);
  * a task that ended with an error nobody read; tasks still pending when
  * the loop is closed; suspending calls made outside any task.  loop NULL
  * means the current loop, else the thread's default, as for
