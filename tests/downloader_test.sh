@@ -83,7 +83,7 @@ grep -qE "^\[ *[0-9.]+\] timeout for slow/f1000\.bin after 1\.[0-9]+ s" <<<"$out
 grep -qE "^result: timeout slow/f1000\.bin " <<<"$out" || fail "no 'result: timeout' line"
 # The others finished long before the slow one gave up: nobody waited on it.
 late=$(sed -nE 's/^\[ *([0-9.]+)\] completed .*/\1/p' <<<"$out" |
-       awk -v hi="$hi" '$1 >= hi' | head -n 1)
+       awk '$1 >= 1.4' | head -n 1)
 [ -z "$late" ] || fail "a download completed at $late s: it waited for the slow one"
 t=$(total_of)
 within "$t" 1.5 4 || fail "timeout case took $t s: want about the 1.5 s deadline"

@@ -422,8 +422,9 @@ static void *group_spawn_after_failure(void *arg)
 {
     (void)arg;
     coil_group *g = coil_group_new();
-    coil_group_go(g, failer, (void *)0);
-    coil_sleep(UNIT);
+    coil_task *f = coil_group_go(g, failer, (void *)0);
+    /* Wait for the failure itself, not a time that it usually comes by. */
+    CHECK(coil_await(coil_task_future(f), NULL) == -1 && errno == EIO);
     CHECK_ERRNO(coil_group_go(g, sleeper, (void *)1), ECANCELED);
     CHECK(coil_group_wait(g) == -1 && errno == EIO);
     return NULL;
