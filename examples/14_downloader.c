@@ -7,8 +7,12 @@
  *
  *     14_downloader [blocking] [-t MS] http://127.0.0.1:PORT/PATH ...
  *
- * With "blocking" first, the same tasks use plain read()/write() on
- * blocking sockets instead — the article's urllib mistake.  Each task then
+ * The response is read through a coil stream: a line at a time for the
+ * status line and headers, then chunks of the body — no byte scanning.
+ *
+ * With "blocking" first, the same tasks use blocking sockets instead (read
+ * through stdio, the blocking counterpart of a stream) — the article's
+ * urllib mistake.  Each task then
  * holds the loop's only thread until its download ends, so the downloads
  * run one after another and the total is their sum, not the slowest one.
  * (There the deadline becomes SO_RCVTIMEO/SO_SNDTIMEO: per syscall, not
@@ -95,12 +99,25 @@ static int parse_url(download *d, const char *url)
 
 /* ------------------------------------------------ the two ways to do IO */
 
-/* Connected to d's server by the deadline, or -1 with errno. */
-static int net_dial(download *d, coil_time deadline)
+/* A connection: a coil stream, or (blocking mode) a blocking socket read
+ * through stdio, the blocking world's buffered reader.  Either way the
+ * HTTP code below reads lines and chunks; neither frames bytes by hand. */
+typedef struct conn {
+    coil_stream *s;                /* coil mode */
+    int fd;                        /* blocking mode: the socket... */
+    FILE *in;                      /* ...and stdio reading it */
+} conn;
+
+/* Blocking sockets with SO_*TIMEO say EAGAIN when the time is up. */
+static int timeout_errno(void)
 {
-    if (!blocking)
-        return coil_tcp_dial(d->host, d->port, deadline);
-    /* The bad way: a blocking socket; every call below stalls the loop. */
+    return blocking && (errno == EAGAIN || errno == EWOULDBLOCK) ? ETIMEDOUT
+                                                                 : errno;
+}
+
+/* The bad way: a blocking socket; every call on it stalls the loop. */
+static int blocking_dial(download *d)
+{
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)d->port)};
     if (inet_pton(AF_INET, d->host, &sa.sin_addr) != 1) {
@@ -123,32 +140,32 @@ static int net_dial(download *d, coil_time deadline)
     return fd;
 }
 
-/* Blocking sockets with SO_*TIMEO say EAGAIN when the time is up. */
-static int timeout_errno(void)
+/* Connect c to d's server by the deadline.  0, or -1 with errno. */
+static int net_dial(conn *c, download *d, coil_time deadline)
 {
-    return blocking && (errno == EAGAIN || errno == EWOULDBLOCK) ? ETIMEDOUT
-                                                                 : errno;
+    if (!blocking) {
+        c->s = coil_stream_dial(d->host, d->port, NULL, deadline);
+        return c->s ? 0 : -1;
+    }
+    c->fd = blocking_dial(d);
+    if (c->fd < 0)
+        return -1;
+    c->in = fdopen(c->fd, "r");
+    if (!c->in) {
+        close(c->fd);
+        return -1;
+    }
+    return 0;
 }
 
-static ssize_t net_read(int fd, void *buf, size_t n, coil_time deadline)
-{
-    if (!blocking)
-        return coil_read_until(fd, buf, n, deadline);
-    ssize_t r;
-    while ((r = read(fd, buf, n)) < 0 && errno == EINTR)
-        ;
-    if (r < 0)
-        errno = timeout_errno();
-    return r;
-}
-
-static int net_write_all(int fd, const char *buf, size_t n,
+static int net_write_all(conn *c, const char *buf, size_t n,
                          coil_time deadline)
 {
     if (!blocking)
-        return coil_write_all_until(fd, buf, n, NULL, deadline) < 0 ? -1 : 0;
+        return coil_stream_write(c->s, buf, n) == 0 &&
+                       coil_stream_flush(c->s, deadline) == 0 ? 0 : -1;
     while (n > 0) {
-        ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+        ssize_t w = send(c->fd, buf, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
@@ -161,32 +178,72 @@ static int net_write_all(int fd, const char *buf, size_t n,
     return 0;
 }
 
-static void net_close(int fd)
+/* One line, '\n' included, NUL-terminated: its length, 0 at EOF, or -1
+ * with errno (EMSGSIZE: longer than size - 1). */
+static ssize_t net_read_line(conn *c, char *buf, size_t size,
+                             coil_time deadline)
 {
-    if (blocking)
-        close(fd);
-    else
-        coil_close(fd);
+    if (!blocking)
+        return coil_stream_read_line(c->s, buf, size, deadline);
+    if (!fgets(buf, (int)size, c->in)) {
+        if (!ferror(c->in))
+            return 0;
+        errno = timeout_errno();
+        return -1;
+    }
+    size_t len = strlen(buf);
+    if (len == size - 1 && buf[len - 1] != '\n') {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+/* Up to n bytes: how many, 0 at EOF, or -1 with errno. */
+static ssize_t net_read(conn *c, void *buf, size_t n, coil_time deadline)
+{
+    if (!blocking)
+        return coil_stream_read_some(c->s, buf, n, deadline);
+    size_t got = fread(buf, 1, n, c->in);
+    if (got == 0 && ferror(c->in)) {
+        errno = timeout_errno();
+        return -1;
+    }
+    return (ssize_t)got;
+}
+
+static void net_close(conn *c)
+{
+    if (c->s)
+        coil_stream_close(c->s);
+    if (c->in)
+        fclose(c->in);              /* closes the socket too */
 }
 
 /* ------------------------------------------------------------- HTTP/1.0 */
 
-/* Parse the status line and Content-Length out of the header block
- * head[0..len) (NUL-terminated).  Returns 0, or -1 with errno EPROTO. */
-static int parse_head(download *d, const char *head)
+/* Read the status line and the header lines up to the blank one, keeping
+ * the status and Content-Length.  0, or -1 with errno (EPROTO: not HTTP,
+ * or the connection closed before the headers ended). */
+static int read_head(download *d, conn *c, coil_time deadline)
 {
+    char line[HEAD_MAX];
     int major, minor;
-    if (sscanf(head, "HTTP/%d.%d %d", &major, &minor, &d->status) != 3) {
-        errno = EPROTO;
-        return -1;
-    }
+    ssize_t n = net_read_line(c, line, sizeof line, deadline);
+    if (n <= 0 || sscanf(line, "HTTP/%d.%d %d", &major, &minor,
+                         &d->status) != 3)
+        goto bad;
     d->length = -1;
-    for (const char *line = strstr(head, "\r\n"); line;
-         line = strstr(line + 2, "\r\n")) {
-        if (strncasecmp(line + 2, "Content-Length:", 15) == 0)
-            d->length = strtoll(line + 2 + 15, NULL, 10);
+    while ((n = net_read_line(c, line, sizeof line, deadline)) > 0) {
+        if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0)
+            return 0;
+        if (strncasecmp(line, "Content-Length:", 15) == 0)
+            d->length = strtoll(line + 15, NULL, 10);
     }
-    return 0;
+bad:
+    if (n >= 0)
+        errno = EPROTO;
+    return -1;
 }
 
 /* Print a progress line each time another quarter of the body is in. */
@@ -202,67 +259,47 @@ static void progress(download *d, int *quarters)
     }
 }
 
+/* The body, until EOF (HTTP/1.0: the server closes).  0, or -1 with
+ * errno (EPROTO: cut short of its Content-Length). */
+static int read_body(download *d, conn *c, coil_time deadline)
+{
+    char chunk[HEAD_MAX];
+    int quarters = 0;
+    ssize_t n;
+    while ((n = net_read(c, chunk, sizeof chunk, deadline)) > 0) {
+        d->got += n;
+        progress(d, &quarters);
+    }
+    if (n < 0)
+        return -1;
+    if (d->length >= 0 && d->got != d->length) {
+        errno = EPROTO;
+        return -1;
+    }
+    return 0;
+}
+
 /* GET d->url.  Returns 0, or -1 with errno (ETIMEDOUT: the deadline). */
 static int fetch(download *d, coil_time deadline)
 {
-    int fd = net_dial(d, deadline);
-    if (fd < 0)
+    conn c = {.fd = -1};
+    if (net_dial(&c, d, deadline) != 0)
         return -1;
     char req[512];
     int rn = snprintf(req, sizeof req,
                       "GET %s HTTP/1.0\r\nHost: %s:%d\r\n"
                       "User-Agent: coil-downloader\r\n\r\n",
                       d->path, d->host, d->port);
-    int r = -1, quarters = 0;
-    char head[HEAD_MAX + 1];            /* the headers, then body chunks */
-    size_t hl = 0;
-    char *end = NULL;
-    if (rn < 0 || (size_t)rn >= sizeof req) {
+    int r = -1;
+    if (rn < 0 || (size_t)rn >= sizeof req)
         errno = EINVAL;
-        goto out;
+    else if (net_write_all(&c, req, (size_t)rn, deadline) == 0 &&
+             read_head(d, &c, deadline) == 0) {
+        say("%s: HTTP %d, %lld bytes to come", d->name, d->status, d->length);
+        r = read_body(d, &c, deadline);
     }
-    if (net_write_all(fd, req, (size_t)rn, deadline) != 0)
-        goto out;
-    /* The header block, up to the blank line. */
-    while (!end) {
-        if (hl == HEAD_MAX) {
-            errno = EPROTO;
-            goto out;
-        }
-        ssize_t n = net_read(fd, head + hl, HEAD_MAX - hl, deadline);
-        if (n <= 0) {
-            if (n == 0)
-                errno = EPROTO;     /* closed before the headers ended */
-            goto out;
-        }
-        hl += (size_t)n;
-        head[hl] = '\0';
-        end = strstr(head, "\r\n\r\n");
-    }
-    *end = '\0';
-    if (parse_head(d, head) != 0)
-        goto out;
-    d->got = (long long)(head + hl - (end + 4));    /* body bytes so far */
-    say("%s: HTTP %d, %lld bytes to come", d->name, d->status, d->length);
-    progress(d, &quarters);
-    /* The body, until EOF (HTTP/1.0: the server closes). */
-    for (;;) {
-        ssize_t n = net_read(fd, head, HEAD_MAX, deadline);
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        d->got += n;
-        progress(d, &quarters);
-    }
-    if (d->length >= 0 && d->got != d->length) {
-        errno = EPROTO;             /* cut short */
-        goto out;
-    }
-    r = 0;
-out:;
     int e = errno;
-    net_close(fd);
+    net_close(&c);
     errno = e;
     return r;
 }

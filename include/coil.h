@@ -10,7 +10,8 @@
  *   5  services         fd IO with deadlines, sockets, subprocesses,
  *                       signal waits, cross-thread submission and
  *                       thread-safe futures, executor, one loop per
- *                       core (runtime), synchronisation for tasks
+ *                       core (runtime), synchronisation for tasks,
+ *                       buffered streams
  *
  * Conventions, throughout:
  *   - A function returning int returns 0 (or a documented non-negative
@@ -1893,6 +1894,189 @@ int coil_queue_join_until(coil_queue *q, coil_time deadline);
  * ESHUTDOWN.  Idempotent.  Works outside a task.  Does not suspend.
  * Returns 0, or -1 with errno EINVAL or EPERM (another thread). */
 int coil_queue_shutdown(coil_queue *q);
+
+/* ======================================================================
+ * Streams (layer 5)
+ *
+ * A buffered stream over one fd (a socket, a pipe, anything the IO calls
+ * above can wait on): asyncio's StreamReader and StreamWriter, Go's
+ * bufio.  Reads fill a read buffer and hand out lines, delimited records
+ * or exact counts; writes fill a write buffer that drain/flush send.  See
+ * docs/streams.md for the mapping from asyncio.
+ *
+ *   - The calls that may wait take an absolute loop-time deadline
+ *     (negative: none; coil_deadline_in() makes one) and fail with
+ *     ETIMEDOUT once it passes.  They must run inside a task (EPERM
+ *     outside one); the others work anywhere on the stream's thread.
+ *   - Cancellation as everywhere in coil: the default mode unwinds out of
+ *     the call, COIL_TASK_CANCEL_AS_ERROR returns -1 with ECANCELED.  In
+ *     both, and after ETIMEDOUT or any other error, a read call consumes
+ *     nothing (except at EOF, below): every byte it had taken is back in
+ *     the read buffer and the next read sees it.  A write call keeps
+ *     unsent bytes buffered, in order.
+ *   - One reading task and one writing task at a time: a read call while
+ *     another task is inside one on the same stream fails with EBUSY at
+ *     once (even if data is buffered), and so does drain/flush/write_eof
+ *     while another task is inside one of those.  coil_stream_write never
+ *     suspends, so any task (or code outside tasks) may add to the write
+ *     buffer at any time, also while a writer drains it.
+ *   - Buffered data on errors: read-side errors (a reset connection, say)
+ *     leave the bytes already buffered readable before the error is
+ *     reported.  A write that fails for a reason other than ETIMEDOUT,
+ *     ECANCELED or EBUSY (EPIPE, ECONNRESET, ...) breaks the write side for
+ *     good: its buffered bytes are dropped and every later write, drain or
+ *     flush fails with the same errno.
+ *   - The fd: the stream switches it to O_NONBLOCK (as the IO calls do).
+ *     It closes it in coil_stream_close only if it owns it
+ *     (COIL_STREAM_OWN_FD; streams from coil_stream_dial/accept do).
+ *   - A stream belongs to the thread that made it: other threads get
+ *     EPERM.  NULL streams give EINVAL.
+ * ====================================================================== */
+
+typedef struct coil_stream coil_stream;
+
+/* Flags for coil_stream_attr.flags. */
+enum {
+    /* The stream owns its fd: coil_stream_close closes it (coil_close). */
+    COIL_STREAM_OWN_FD = 1u << 0
+};
+
+/* How a stream buffers; zero fields take the defaults. */
+typedef struct coil_stream_attr {
+    size_t read_size;    /* read buffer, bytes; 0: 16 KiB.  It grows to
+                            hold a line, record or peek longer than this,
+                            up to the size that call allows */
+    size_t high_water;   /* drain waits only above this many buffered
+                            bytes; 0: 64 KiB */
+    size_t low_water;    /* ...and then until at most this many are left;
+                            0: high_water / 4.  Must not exceed high_water */
+    unsigned flags;      /* COIL_STREAM_* */
+} coil_stream_attr;
+
+/* Make a stream over fd (attr NULL: defaults).  Does not suspend.  Returns
+ * the stream, or NULL with errno EBADF (fd is not an open fd), EINVAL (a
+ * flags bit that is no COIL_STREAM_* flag, low_water > high_water) or
+ * ENOMEM.  On failure the fd is left open, whatever the flags say. */
+coil_stream *coil_stream_new(int fd, const coil_stream_attr *attr);
+
+/* Free s, dropping whatever is still buffered either way (flush first to
+ * send it), and close its fd with coil_close if s owns it.  Does not
+ * suspend.  Returns 0, or -1 with errno EINVAL (NULL), EPERM (another
+ * thread), EBUSY (a task is inside a read or write call on s: s is left
+ * as it was), or as coil_close (s is freed all the same). */
+int coil_stream_close(coil_stream *s);
+
+/* The fd under s, or -1 with errno EINVAL.  Does not suspend. */
+int coil_stream_fd(const coil_stream *s);
+
+/* Connect to host:port as coil_tcp_dial (a numeric address or a host
+ * name) and make a stream owning the socket (attr as coil_stream_new; its
+ * flags get COIL_STREAM_OWN_FD).  asyncio's open_connection.  May
+ * suspend; must run in a task.  Returns the stream, or NULL with errno as
+ * coil_tcp_dial or coil_stream_new (nothing is left open). */
+coil_stream *coil_stream_dial(const char *host, int port,
+                              const coil_stream_attr *attr,
+                              coil_time deadline);
+
+/* Accept a connection on the listening socket lfd (coil_accept_until) and
+ * make a stream owning it.  May suspend; must run in a task.  Returns the
+ * stream, or NULL with errno as coil_accept_until or coil_stream_new
+ * (nothing is left open). */
+coil_stream *coil_stream_accept(int lfd, const coil_stream_attr *attr,
+                                coil_time deadline);
+
+/* Read up to n bytes: what is buffered, else one read of the fd, straight
+ * into buf (no copy) when n is at least the read buffer's size.  May
+ * suspend.  Returns the bytes read (at least 1 for n > 0), 0 at EOF or
+ * for n == 0, or -1 with errno EINVAL (buf NULL with n > 0), EBUSY,
+ * ETIMEDOUT, ECANCELED, EPERM, or as coil_read. */
+ssize_t coil_stream_read_some(coil_stream *s, void *buf, size_t n,
+                              coil_time deadline);
+
+/* Read one line, through its '\n' (a "\r\n" line keeps its '\r'), into
+ * buf and NUL-terminate it.  At EOF the last line may lack its '\n'.  A
+ * line longer than size - 1 bytes is not returned: it fails with
+ * EMSGSIZE (asyncio's LimitOverrunError) and the whole line is dropped —
+ * what is buffered now, and the rest, up to its '\n', by the next
+ * read_line before it reads its own — so the stream stays usable.  May
+ * suspend.  Returns the line's length (without the NUL), 0 at EOF, or -1
+ * with errno EMSGSIZE, EINVAL (buf NULL, size < 2), EBUSY, ETIMEDOUT,
+ * ECANCELED, EPERM, ENOMEM (growing the buffer) or as coil_read. */
+ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
+                              coil_time deadline);
+
+/* Read through the first occurrence of the byte string delim (dlen bytes,
+ * which may arrive split across reads) into buf; no NUL is added.  A
+ * record (with its delimiter) longer than size fails with EMSGSIZE and
+ * consumes nothing: the bytes stay buffered (read them with
+ * coil_stream_read_some, as asyncio's readuntil leaves them).  EOF before
+ * the delimiter fails with EPIPE, the bytes again left buffered.  May
+ * suspend.  Returns the record's length, 0 at EOF with nothing buffered,
+ * or -1 with errno EMSGSIZE, EPIPE, EINVAL (delim or buf NULL, dlen 0,
+ * size < dlen), EBUSY, ETIMEDOUT, ECANCELED, EPERM, ENOMEM or as
+ * coil_read. */
+ssize_t coil_stream_read_until(coil_stream *s, const void *delim,
+                               size_t dlen, void *buf, size_t size,
+                               coil_time deadline);
+
+/* Read exactly n bytes into buf; reads of n at least the read buffer's
+ * size go straight into buf.  EOF first fails with EPIPE (asyncio's
+ * IncompleteReadError): the bytes that did arrive are in buf, consumed,
+ * and *got (if got is not NULL) says how many.  Any other failure
+ * consumes nothing (*got is 0): what was read is back in the stream.  May
+ * suspend.  Returns n (*got = n), or -1 with errno EPIPE, EINVAL (buf
+ * NULL with n > 0, n > SSIZE_MAX), EBUSY, ETIMEDOUT, ECANCELED, EPERM,
+ * ENOMEM (room to give the bytes back, reserved before a large read) or
+ * as coil_read. */
+ssize_t coil_stream_read_exactly(coil_stream *s, void *buf, size_t n,
+                                 size_t *got, coil_time deadline);
+
+/* Copy the next n bytes into buf without consuming them, waiting until n
+ * are buffered or EOF (Go's Peek).  May suspend.  Returns n, or fewer if
+ * EOF came first (0: at EOF), or -1 with errno EINVAL (buf NULL with
+ * n > 0, n > SSIZE_MAX), EBUSY, ETIMEDOUT, ECANCELED, EPERM, ENOMEM or as
+ * coil_read. */
+ssize_t coil_stream_peek(coil_stream *s, void *buf, size_t n,
+                         coil_time deadline);
+
+/* Whether s has seen EOF and has no buffered byte left: 1 or 0, or -1
+ * with errno EINVAL.  Only says what is known: it reads nothing.  Does
+ * not suspend. */
+int coil_stream_at_eof(const coil_stream *s);
+
+/* Bytes in the read buffer now, or -1 with errno EINVAL.  Does not
+ * suspend. */
+ssize_t coil_stream_buffered(const coil_stream *s);
+
+/* Add n bytes to the write buffer.  Sends nothing: drain or flush does.
+ * Never suspends.  Returns 0, or -1 with errno EINVAL (buf NULL with
+ * n > 0, n > SSIZE_MAX), EPERM (another thread), EPIPE (after
+ * coil_stream_write_eof), ENOMEM, or the error that broke the write side
+ * (see above). */
+int coil_stream_write(coil_stream *s, const void *buf, size_t n);
+
+/* Send buffered bytes with back-pressure (asyncio's drain): write what
+ * the fd takes without waiting; if more than high_water bytes are still
+ * buffered, wait and write until at most low_water are.  So a writer that
+ * calls write + drain is held back only while the peer lags by more than
+ * high_water.  Bytes left buffered wait for the next drain or flush.  May
+ * suspend.  Returns 0, or -1 with errno EBUSY, ETIMEDOUT, ECANCELED, EPERM,
+ * or as coil_write (EPIPE, ECONNRESET: the write side is then broken). */
+int coil_stream_drain(coil_stream *s, coil_time deadline);
+
+/* Send every buffered byte, waiting as needed.  May suspend.  Returns 0,
+ * or -1 with errno as coil_stream_drain. */
+int coil_stream_flush(coil_stream *s, coil_time deadline);
+
+/* Flush, then shut the write side down (shutdown(2), SHUT_WR): the peer
+ * reads EOF; s can still read.  Later writes fail with EPIPE.  May
+ * suspend.  Returns 0, or -1 with errno as coil_stream_flush, ENOTSOCK
+ * (not a socket: close the stream instead), or as shutdown(2). */
+int coil_stream_write_eof(coil_stream *s, coil_time deadline);
+
+/* Bytes in the write buffer, not yet sent, or -1 with errno EINVAL.  Does
+ * not suspend. */
+ssize_t coil_stream_write_pending(const coil_stream *s);
 
 #ifdef __cplusplus
 }
