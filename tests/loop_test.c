@@ -19,9 +19,9 @@
 
 #include "check.h"
 #include "coil.h"
-#include "future.h"
-#include "loop.h"
-#include "poll.h"
+#include "task/future.h"
+#include "loop/loop.h"
+#include "loop/poll.h"
 
 /* ------------------------------------------------------------- helpers */
 
