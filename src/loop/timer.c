@@ -1,5 +1,5 @@
 /*
- * src/loop/timer.c — the clock and a binary min-heap of timers (layer 3).
+ * src/loop/timer.c — a binary min-heap of timers (layer 3).
  *
  * The heap is an array: the children of slot i are 2i+1 and 2i+2, and no
  * timer is due before its parent.  A binary heap rather than a timer wheel:
@@ -8,20 +8,10 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "loop/timer.h"
 
 #define MIN_CAP 64
-
-coil_time coil_clock(void)
-{
-    struct timespec ts;
-    /* CLOCK_MONOTONIC cannot fail with a valid pointer; it is a vDSO call,
-     * no syscall, which is why the loop can afford to read it often. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (coil_time)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int earlier(const coil__timer *a, const coil__timer *b)
 {
