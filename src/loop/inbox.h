@@ -1,22 +1,37 @@
 /*
- * src/loop/inbox.h — what thread.c (layer 5) gives the loop: its inbox.
+ * src/loop/inbox.h — a loop's inbox (layer 3, src/loop/inbox.c).
  *
  * Every loop has an inbox that other threads post callbacks to
  * (coil_call_soon_threadsafe).  The loop opens it when made, moves what
  * arrived to its ready queue at the start of each iteration, and closes it
  * when closed; a closed inbox is unreachable from other threads.
  */
-#ifndef COIL_THREAD_H
-#define COIL_THREAD_H
+#ifndef COIL_INBOX_H
+#define COIL_INBOX_H
 
 #include <stdatomic.h>
 
 #include "coil.h"
+#include "core/list.h"
+#include "loop/loop.h"
 #include "loop/poll.h"
 
 #pragma GCC visibility push(hidden)
 
 typedef struct coil__inbox coil__inbox;
+
+/* One submission: malloc'd by coil__inbox_submit, or the caller's own for
+ * coil__inbox_post (embedded in a waiter, say). */
+typedef struct coil__inbox_item {
+    struct coil__inbox_item *next; /* in the inbox, until drained */
+    coil__inbox *box;             /* counts it while outstanding */
+    coil__work work;              /* in the ready queue, once drained */
+    coil__list posted;            /* in inbox->posted while in the queue */
+    coil_callback fn;
+    coil_callback drop;           /* instead of fn if the loop closes */
+    void *arg;
+    int embedded;                 /* inside its arg's memory: not freed here */
+} coil__inbox_item;
 
 /* Make loop's inbox and make loop reachable from other threads.  NULL with
  * errno ENOMEM. */
@@ -49,6 +64,24 @@ int coil__inbox_stop(coil_loop *loop);
  * deliveries (the executor's wake-ups), which must never be refused. */
 int coil__call_soon_threadsafe_always(coil_loop *loop, coil_callback fn,
                                       void *arg);
+
+/* Post fn(arg) to loop from any thread; drop(arg), if not NULL, runs
+ * instead (on loop's thread, at its close) if loop closes first.  A
+ * `bounded` post (the user's) is refused past the loop's inbox limit.
+ * Returns 0, or -1 with errno ESHUTDOWN (no such live loop), EAGAIN
+ * (bounded, over the limit) or ENOMEM. */
+int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
+                       void *arg, int bounded);
+
+/* coil__inbox_submit with the caller's item (fn, drop, arg set; next
+ * NULL): a post that must not fail for want of memory brings its own.
+ * Returns 0, or -1 with errno ESHUTDOWN or EAGAIN (bounded), the item
+ * untouched then. */
+int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded);
+
+/* Whether loop is alive and this thread's, without touching a freed loop:
+ * for a loop pointer that came from another thread. */
+int coil__inbox_loop_is_mine(const coil_loop *loop);
 
 #pragma GCC visibility pop
 
