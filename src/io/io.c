@@ -55,6 +55,7 @@
 enum { RD = 0, WR = 1 };                  /* directions: waiter slots */
 
 typedef struct waiter waiter;
+typedef struct coil__io coil__io;
 
 typedef struct fd_state {
     coil__poll_watch watch;               /* the poller's handle on us */
@@ -94,8 +95,19 @@ __thread unsigned coil__hook_off;
 
 /* ------------------------------------------------------------- the table */
 
-void coil__io_free(coil__io *io)
+/* The loop's slot for its fd table (loop.h): made on first use, freed
+ * when the loop closes (the fds themselves stay open). */
+static int table_slot;
+
+static coil__io **table_of(coil_loop *loop)
 {
+    return (coil__io **)coil__loop_slot(loop, table_slot);
+}
+
+static void table_free(coil_loop *loop, void **slot)
+{
+    (void)loop;
+    coil__io *io = *slot;
     if (!io)
         return;
     for (size_t i = 0; i < io->cap; i++)
@@ -104,9 +116,14 @@ void coil__io_free(coil__io *io)
     free(io);
 }
 
+__attribute__((constructor)) static void register_table(void)
+{
+    table_slot = coil__loop_register(table_free);
+}
+
 static coil__io *io_for(coil_loop *loop)
 {
-    coil__io **slot = coil__loop_io(loop);
+    coil__io **slot = table_of(loop);
     if (!*slot) {
         coil__io *io = calloc(1, sizeof *io);
         if (!io) {
@@ -169,7 +186,7 @@ static inline fd_state *known_fd(int fd)
     coil_task *t = coil_task_current();
     if (!t || fd < 0)
         return NULL;
-    coil__io *io = *coil__loop_io(coil_task_future(t)->loop);
+    coil__io *io = *table_of(coil_task_future(t)->loop);
     if (!io || (size_t)fd >= io->cap)
         return NULL;
     fd_state *st = io->fds[fd];
@@ -806,7 +823,7 @@ int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
         return starved(errno) ? yield_then_fail(errno) : -1;
     /* Born non-blocking and a socket: spare its first use the checks.
      * Without memory for the record, that first use makes it. */
-    coil__io *io = *coil__loop_io(coil_task_future(coil_task_current())->loop);
+    coil__io *io = *table_of(coil_task_future(coil_task_current())->loop);
     uint8_t stream = io->fds[fd]->stream;  /* TCP's children are TCP */
     fd_state *st = slot_for(io, (int)s);
     if (st) {
@@ -859,7 +876,7 @@ static fd_state *existing_record(int fd, coil_loop **loop_out)
 {
     coil_task *t = coil_task_current();
     coil_loop *loop = t ? coil_task_future(t)->loop : coil__loop_existing();
-    coil__io *io = loop ? *coil__loop_io(loop) : NULL;
+    coil__io *io = loop ? *table_of(loop) : NULL;
     *loop_out = loop;
     return io && (size_t)fd < io->cap ? io->fds[fd] : NULL;
 }

@@ -31,6 +31,8 @@ typedef struct handler {
     void *arg;
 } handler;
 
+typedef struct coil__signals coil__signals;
+
 struct coil__signals {
     coil_loop *loop;
     int fd;                       /* signalfd over `mask` */
@@ -43,6 +45,15 @@ struct coil__signals {
     sigset_t pending;             /* arrived with no waiter and no handler */
     coil__list waiters;           /* sig_waiter, oldest first */
 };
+
+/* The loop's slot for its coil__signals (loop.h): made on first use,
+ * freed when the loop closes. */
+static int signals_slot;
+
+static coil__signals **slot_of(coil_loop *loop)
+{
+    return (coil__signals **)coil__loop_slot(loop, signals_slot);
+}
 
 typedef struct sig_waiter {
     coil__list node;
@@ -97,7 +108,7 @@ static void on_ready(coil__poll_watch *w, unsigned events)
 
 static coil__signals *signals_for(coil_loop *loop)
 {
-    coil__signals **slot = coil__loop_signals(loop);
+    coil__signals **slot = slot_of(loop);
     if (*slot)
         return *slot;
     coil__signals *s = calloc(1, sizeof *s);
@@ -210,7 +221,7 @@ int coil_loop_remove_signal_handler(coil_loop *loop, int signo)
         errno = EPERM;
         return -1;
     }
-    coil__signals *s = *coil__loop_signals(loop);
+    coil__signals *s = *slot_of(loop);
     if (!s || !sigismember(&s->mask, signo))
         return 0;
     int had = s->handlers[signo].fn != NULL;
@@ -222,8 +233,10 @@ int coil_loop_remove_signal_handler(coil_loop *loop, int signo)
     return had;
 }
 
-void coil__signals_free(coil__signals *s)
+static void signals_free(coil_loop *loop, void **slot)
 {
+    (void)loop;
+    coil__signals *s = *slot;
     if (!s)
         return;
     for (int signo = 1; signo < NSIG; signo++)
@@ -232,6 +245,11 @@ void coil__signals_free(coil__signals *s)
     coil__poll_del(coil__loop_poll(s->loop), s->fd);
     close(s->fd);
     free(s);
+}
+
+__attribute__((constructor)) static void register_signals(void)
+{
+    signals_slot = coil__loop_register(signals_free);
 }
 
 /* ------------------------------------------------------ tasks that wait */
@@ -251,7 +269,7 @@ static void waiter_forget(void *arg)
     sig_waiter *w = arg;
     coil__timer_disarm(&w->timer);
     coil__list_remove(&w->node);
-    coil__signals *s = *coil__loop_signals(coil_task_future(w->task)->loop);
+    coil__signals *s = *slot_of(coil_task_future(w->task)->loop);
     /* Given to us as the wait ended another way (unwinding, time-out):
      * keep it for the next wait rather than lose it. */
     if (w->got && !w->returned)

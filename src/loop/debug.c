@@ -61,11 +61,23 @@ void coil__debug_report(const char *fmt, ...)
     (void)ignored;
 }
 
+static coil__debug_describer describers[4];
+static int ndescribers;
+
+/* From constructors, before any thread exists: no lock. */
+void coil__debug_add_describer(coil__debug_describer d)
+{
+    if (ndescribers == (int)(sizeof describers / sizeof describers[0]))
+        abort();
+    describers[ndescribers++] = d;
+}
+
 void coil__debug_name_callback(coil_callback fn, void *arg, char *buf,
                                size_t size)
 {
-    if (coil__task_describe_step(fn, arg, buf, size))
-        return;
+    for (int i = 0; i < ndescribers; i++)
+        if (describers[i](fn, arg, buf, size))
+            return;
     Dl_info info;
     if (dladdr((void *)(size_t)fn, &info) && info.dli_sname)
         snprintf(buf, size, "callback %s(%p)", info.dli_sname, arg);

@@ -32,13 +32,13 @@ void coil__debug_report(const char *fmt, ...)
 void coil__debug_name_callback(coil_callback fn, void *arg, char *buf,
                                size_t size);
 
-/* task.c tells what a step callback is about (returns 1 if it is one). */
-int coil__task_describe_step(coil_callback fn, void *arg, char *buf,
-                             size_t size);
-
-/* Debug mode at loop close: report each task still pending (task.c). */
-struct coil__list;
-void coil__task_report_pending(struct coil__list *tasks);
+/* A layer above that knows some kind of work item better than by its
+ * symbol (task.c: "task 'fetch' (fn=fetch_one)") registers, from a
+ * constructor, a describer that writes its name into buf and returns 1 for
+ * the items it knows, 0 for the rest.  Aborts beyond the few there are. */
+typedef int (*coil__debug_describer)(coil_callback fn, void *arg, char *buf,
+                                     size_t size);
+void coil__debug_add_describer(coil__debug_describer d);
 
 /* A suspending call made outside any task: report it in debug mode (of
  * the current or default loop) and fail with EPERM.  Returns -1. */

@@ -34,7 +34,6 @@
 
 #include "coil.h"
 #include "loop/debug.h"
-#include "task/future.h"
 #include "core/list.h"
 #include "loop/loop.h"
 #include "loop/poll.h"
@@ -78,13 +77,13 @@ struct coil_loop {
     int now_valid;           /* whether it was */
     atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
-    coil__signals *signals;  /* signal.c's state, made on first use */
-    coil__io *io;            /* io.c's fd table, made on first use */
     coil__inbox *inbox;      /* thread.c's: what other threads post */
     const atomic_int *inbox_flag; /* set while the inbox holds something */
     coil_time last_poll;     /* loop time of the last look at the kernel */
     int (*until)(void *);    /* coil__loop_run_until's condition, or NULL */
     void *until_arg;
+    const uint8_t *gate;     /* ...which is false while *gate < gate_open */
+    uint8_t gate_open;
     coil_time slow;          /* debug: report callbacks longer than this */
     unsigned long iterations; /* run_once calls, for tests */
 };
@@ -330,12 +329,53 @@ static int is_stopping(coil_loop *loop)
     return atomic_load(&loop->stopping);
 }
 
-/* Tasks still listed are not the loop's to free (task.c reports them); unlink
- * them so that a later unlink by task.c touches no freed memory. */
-static void detach_tasks(coil_loop *loop)
+/* ------------------------------------------- what the layers above add */
+
+static coil__loop_close_fn close_hooks[sizeof ((coil__runq *)0)->slots /
+                                       sizeof(void *)];
+static int nclose_hooks;
+static coil_callback at_close[4];
+static int nat_close;
+
+/* Both run from constructors, before any thread or loop exists: no lock. */
+int coil__loop_register(coil__loop_close_fn close)
 {
-    while (!coil__list_empty(&loop->q.tasks))
-        coil__list_remove(loop->q.tasks.next);
+    if (nclose_hooks == (int)(sizeof close_hooks / sizeof close_hooks[0]))
+        abort();
+    close_hooks[nclose_hooks] = close;
+    return nclose_hooks++;
+}
+
+void coil__loop_run_at_close(coil_callback fn)
+{
+    if (nat_close == (int)(sizeof at_close / sizeof at_close[0]))
+        abort();
+    at_close[nat_close++] = fn;
+}
+
+static int runs_at_close(coil_callback fn)
+{
+    for (int i = 0; i < nat_close; i++)
+        if (at_close[i] == fn)
+            return 1;
+    return 0;
+}
+
+/* A work item still queued at close is dropped, unless it is a handle (whose
+ * references go) or one of the kinds registered to run instead; what those
+ * post lands in this same queue. */
+static void drain_at_close(coil_loop *loop)
+{
+    while (!coil__list_empty(&loop->q.ready)) {
+        coil__work *w = coil__container_of(loop->q.ready.next, coil__work, node);
+        if (w->fn == run_handle_work) {
+            handle_drop(w->arg);
+        } else if (runs_at_close(w->fn)) {
+            coil__list_remove(&w->node);
+            w->fn(w->arg);
+        } else
+            coil__list_remove(&w->node);  /* its owner is abandoned too */
+    }
 }
 
 int coil_loop_close(coil_loop *loop)
@@ -346,30 +386,14 @@ int coil_loop_close(coil_loop *loop)
         errno = EBUSY;
         return -1;
     }
-    while (!coil__list_empty(&loop->q.ready)) {
-        coil__work *w = coil__container_of(loop->q.ready.next, coil__work, node);
-        if (w->fn == run_handle_work) {
-            handle_drop(w->arg);
-        } else if (w->fn == coil__future_dispatch) {
-            /* A done future's callbacks run rather than being dropped: they
-             * hold references (a shield's, the future's own) and wake other
-             * threads (thread-safe futures), which dropping would leak or
-             * leave waiting.  What they post lands in this same queue. */
-            coil__list_remove(&w->node);
-            w->fn(w->arg);
-        } else
-            coil__list_remove(&w->node);  /* its owner is abandoned too */
-    }
-    /* After the queue: a done-callback run there may have added a timer. */
+    drain_at_close(loop);
+    /* After the queue: a work item run there may have added a timer. */
     coil__timer *t;
     while ((t = coil__timers_first(&loop->timers)) != NULL)
         handle_drop(coil__container_of(t, coil_handle, timer));
     coil__inbox_close(loop->inbox);   /* before the poller: others wake it */
-    if (loop->q.debug)
-        coil__task_report_pending(&loop->q.tasks);
-    detach_tasks(loop);
-    coil__signals_free(loop->signals);
-    coil__io_free(loop->io);
+    for (int i = 0; i < nclose_hooks; i++)
+        close_hooks[i](loop, &loop->q.slots[i]);
     coil__timers_free(&loop->timers);
     coil__poll_free(loop->poll);
     if (default_loop == loop)
@@ -439,19 +463,9 @@ coil__poll *coil__loop_poll(coil_loop *loop)
     return loop->poll;
 }
 
-coil__signals **coil__loop_signals(coil_loop *loop)
-{
-    return &loop->signals;
-}
-
 coil_loop *coil__loop_existing(void)
 {
     return coil__loop_running ? coil__loop_running : default_loop;
-}
-
-coil__io **coil__loop_io(coil_loop *loop)
-{
-    return &loop->io;
 }
 
 /* ---------------------------------------------------------- one iteration */
@@ -528,13 +542,13 @@ static void run_ready(coil_loop *loop)
 }
 
 /* Whether the run's condition holds.  The usual one, a future settled, is
- * ruled out inline while the future is pending: this runs per task step. */
+ * ruled out inline by its gate while the future is pending: this runs per
+ * task step. */
 static int until_met(const coil_loop *loop)
 {
     if (!loop->until)
         return 0;
-    if (loop->until == coil__future_settled &&
-        !coil__future_is_done(loop->until_arg))
+    if (loop->gate && *loop->gate < loop->gate_open)
         return 0;
     return loop->until(loop->until_arg);
 }
@@ -692,6 +706,7 @@ static coil_loop *enter(coil_loop *loop)
 static void leave(coil_loop *loop, coil_loop *prev)
 {
     loop->until = NULL;
+    loop->gate = NULL;
     atomic_store(&loop->stopping, 0);
     atomic_store_explicit(&loop->running, 0, memory_order_relaxed);
     coil__loop_running = prev;
@@ -713,6 +728,12 @@ int coil_loop_run_forever(coil_loop *loop)
  * the next run rather than spending it on no iteration. */
 int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg)
 {
+    return coil__loop_run_until_gated(loop, done, arg, NULL, 0);
+}
+
+int coil__loop_run_until_gated(coil_loop *loop, int (*done)(void *arg),
+                               void *arg, const uint8_t *gate, uint8_t open)
+{
     if (!done) {
         errno = EINVAL;
         return -1;
@@ -724,6 +745,8 @@ int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg)
     coil_loop *prev = enter(loop);
     loop->until = done;
     loop->until_arg = arg;
+    loop->gate = gate;
+    loop->gate_open = open;
     int r;
     while ((r = run_once(loop, done, arg)) == 0 && !done(arg)) {
         if (is_stopping(loop)) {

@@ -5,6 +5,7 @@
 #define COIL_LOOP_H
 
 #include <limits.h>
+#include <stdint.h>
 #include "coil.h"
 #include "core/list.h"
 
@@ -39,8 +40,11 @@ typedef struct coil__runq {
     unsigned items_unclocked;     /* work items run since the clock was read */
     int debug;                    /* debug mode (debug.h) */
     const char *thread;           /* the owner's &coil__loop_token */
-    coil__list tasks;             /* task.c's live tasks */
-    int prefetch;                 /* the last poll woke a crowd: task.c */
+    coil__list tasks;             /* layer 4's live tasks: a field, not a
+                                     slot, because every spawn links into
+                                     it; the loop only initialises it */
+    int prefetch;                 /* the last poll woke a crowd */
+    void *slots[4];               /* coil__loop_slot: layers above */
 } coil__runq;
 
 /* Per thread: a byte whose address names the thread, and the loop that
@@ -137,6 +141,12 @@ static inline coil_loop *coil__loop_resolve(coil_loop *loop)
  * coil_loop_stop before done). */
 int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg);
 
+/* coil__loop_run_until with a promise that done(arg) is false while
+ * *gate < open: a task hand-off checks the run's condition at every step,
+ * and the byte (a future's state) rules it out without a call. */
+int coil__loop_run_until_gated(coil_loop *loop, int (*done)(void *arg),
+                               void *arg, const uint8_t *gate, uint8_t open);
+
 /* The loop's list of live tasks (NULL for NULL); task.c links and
  * unlinks them. */
 static inline coil__list *coil__loop_tasks(coil_loop *loop)
@@ -160,24 +170,42 @@ void coil__loop_mark_stop(coil_loop *loop);
  * For tests. */
 unsigned long coil__loop_iterations(const coil_loop *loop);
 
-/* The loop's poller, for the fds of signal.c (and later io.c). */
+/* The loop's poller, for the fds of the layers above (signals, IO). */
 struct coil__poll *coil__loop_poll(coil_loop *loop);
-
-/* signal.c's per-loop state: made on first use, freed by coil_loop_close
- * through coil__signals_free. */
-typedef struct coil__signals coil__signals;
-coil__signals **coil__loop_signals(coil_loop *loop);
-void coil__signals_free(coil__signals *s);
-
-/* io.c's per-loop fd table, likewise: made on first use, freed by
- * coil_loop_close through coil__io_free (the fds themselves stay open). */
-typedef struct coil__io coil__io;
-coil__io **coil__loop_io(coil_loop *loop);
 
 /* The loop running on this thread, else its default loop if one was made
  * (never makes one), else NULL. */
 coil_loop *coil__loop_existing(void);
-void coil__io_free(coil__io *io);
+
+/* ------------------------------------------- what the layers above add
+ *
+ * The loop runs work items and knows nothing of what they belong to.  A
+ * layer above that keeps state per loop (io.c's fd table, signal.c's
+ * signalfd) or must see a loop close (task.c reports and lets go of its
+ * tasks) registers once per process, from a constructor — so that only the
+ * layers a program links take part, and the loop names none of them. */
+
+/* What a layer does at coil_loop_close, after the ready queue and the
+ * inbox are gone and before the timers and the poller are: tear down the
+ * state in *slot (NULL if the loop never made any). */
+typedef void (*coil__loop_close_fn)(coil_loop *loop, void **slot);
+
+/* Register a close hook and get the number of the slot that is the
+ * layer's in every loop.  Hooks run in the order registered.  Aborts
+ * beyond the few slots there are: it is a build's fixed set. */
+int coil__loop_register(coil__loop_close_fn close);
+
+/* The layer's slot in loop: a pointer it owns, NULL until it sets it. */
+static inline void **coil__loop_slot(coil_loop *loop, int slot)
+{
+    return &coil__loop_runq(loop)->slots[slot];
+}
+
+/* Work items whose fn is one of these are run, not dropped, if they are
+ * still queued when the loop closes (a done future's callbacks hold
+ * references and wake other threads: dropping them would leak or leave
+ * someone waiting).  Registered from a constructor too. */
+void coil__loop_run_at_close(coil_callback fn);
 
 #pragma GCC visibility pop
 

@@ -14,6 +14,19 @@
 #include "task/future.h"
 #include "loop/loop.h"
 
+static const coil__future_kind *task_kind;
+
+void coil__future_set_task_kind(const coil__future_kind *kind)
+{
+    task_kind = kind;
+}
+
+/* A done future's callbacks run even if its loop closes first (loop.h). */
+__attribute__((constructor)) static void register_dispatch(void)
+{
+    coil__loop_run_at_close(coil__future_dispatch);
+}
+
 coil_future *coil_future_new(coil_loop *loop)
 {
     loop = coil__loop_resolve(loop);
@@ -54,7 +67,7 @@ void coil__future_destroy(coil_future *f)
     if (f->callbacks)
         free(f->callbacks);
     if (f->is_task)
-        coil__task_free_future(f);
+        task_kind->free(f);
 #ifdef COIL_DEBUG_CHECKS
     else {
         f->magic = COIL__MAGIC_DEAD;
@@ -167,6 +180,16 @@ int coil_future_remove_done_callback(coil_future *f, coil_done_fn fn,
 
 /* ---------------------------------------------------------- completion */
 
+/* Schedule a step of every task in f->waiters (they take themselves off
+ * the list when they run).  A waiting task is alive, so its step may be
+ * posted without asking it. */
+static void wake_waiters(coil_future *f)
+{
+    coil__list_each(pos, &f->waiters)
+        coil__loop_post(f->loop,
+                        &coil__container_of(pos, coil__waiter, link)->wake);
+}
+
 int coil__future_finish(coil_future *f, int state, void *result, int error)
 {
     if (coil__future_is_done(f)) {
@@ -179,7 +202,7 @@ int coil__future_finish(coil_future *f, int state, void *result, int error)
      * through the dispatch), and still after the callbacks run. */
     schedule_dispatch(f);
     if (!coil__list_empty(&f->waiters))
-        coil__task_wake_waiters(f);
+        wake_waiters(f);
     return 0;
 }
 
@@ -208,7 +231,7 @@ int coil_future_set_error(coil_future *f, int err)
 int coil_future_cancel(coil_future *f)
 {
     if (f && f->is_task)          /* coil_task_cancel has its own rules */
-        return coil__task_cancel_future(f);
+        return task_kind->cancel(f);
     if (coil__future_check(f) != 0)
         return -1;
     if (coil__future_is_done(f))

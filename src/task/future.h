@@ -32,11 +32,30 @@ struct coil_future {
     void *result;
     done_callback *callbacks;     /* not yet run, in order added */
     size_t ncallbacks, cap;
-    coil__list waiters;           /* tasks suspended in coil_await on it */
+    coil__list waiters;           /* coil__waiter.link: tasks suspended in
+                                     coil_await on it */
 };
 
+/* A task awaiting a future, as the future sees it: a link in its waiters
+ * and, beside it, the work item that resumes the task.  Finishing the
+ * future wakes it by posting that item, without a call into task.c. */
+typedef struct coil__waiter {
+    coil__list link;
+    coil__work wake;              /* queued while a step of it is due */
+} coil__waiter;
+
+/* How the futures that are tasks differ (is_task): task.c registers this
+ * once, from a constructor, so that futures need not call up into it.
+ * Neither is on a hot path: coil_task_release frees a task itself, and
+ * cancelling goes through the task's own rules. */
+typedef struct coil__future_kind {
+    void (*free)(coil_future *f);     /* the task's memory, not free(f) */
+    int (*cancel)(coil_future *f);    /* coil_future_cancel on a task */
+} coil__future_kind;
+void coil__future_set_task_kind(const coil__future_kind *kind);
+
 /* What dropping a future's last reference does: free its callbacks and
- * the future (a task's memory through coil__task_free_future). */
+ * the future (a task's memory through its kind's free). */
 void coil__future_destroy(coil_future *f);
 
 /* The loop callback that runs a done future's callbacks. */
@@ -103,13 +122,6 @@ int coil__future_settled(void *arg);
  * (f's loop belongs to another thread). */
 int coil__future_check(const coil_future *f);
 
-/* Provided by task.c for futures that are tasks. */
-int coil__task_cancel_future(coil_future *f);
-void coil__task_free_future(coil_future *f);
-
-/* Provided by task.c: schedule a step of every task in f->waiters (they
- * take themselves off the list when they run). */
-void coil__task_wake_waiters(coil_future *f);
 
 #pragma GCC visibility pop
 

@@ -46,7 +46,9 @@ struct coil_task {
     void *arg;
     const char *fn_name;
     coil__list link;              /* in its loop's live tasks */
-    coil__list wait_link;         /* in awaiting->waiters while it waits */
+    coil__waiter waiter;          /* .link in awaiting->waiters while it
+                                     waits; .wake queued while a step is
+                                     due */
     coil_cleanup *cleanup;        /* newest cleanup handler */
     coil_future *awaiting;        /* what it is suspended on */
     int cancel_requests;
@@ -54,7 +56,6 @@ struct coil_task {
     int shield_depth;
     unsigned flags;
     int exit_error;               /* from coil_task_error() */
-    coil__work next_step;         /* queued while a step is due */
     uint8_t started;
     uint8_t debug;                /* its loop was in debug mode at spawn */
     uint8_t unwinding;
@@ -127,7 +128,7 @@ static void step(void *arg);
 static void schedule_step(coil_task *t)
 {
     if (!is_done(t))
-        coil__loop_post(t->fut.loop, &t->next_step);
+        coil__loop_post(t->fut.loop, &t->waiter.wake);
 }
 
 /* --------------------------------------------------------- kept stacks */
@@ -178,7 +179,7 @@ static void adopt_kept_stack(coil_task *t, size_t request)
 static void retire(coil_task *t)
 {
     coil__list_remove(&t->link);
-    coil__list_remove(&t->next_step.node);
+    coil__list_remove(&t->waiter.wake.node);
     if (t->coro) {
         int keep = kept_stacks < KEPT_STACKS_MAX && t->coro->stack.lo;
         coil__coro_fini(t->coro, keep);
@@ -267,15 +268,15 @@ static inline void prefetch_following(coil_loop *loop)
     coil__list *head = &q->batch, *n1 = head->next;
     if (!q->prefetch || n1 == head)
         return;
-    coil_task *t1 = coil__container_of(n1, coil_task, next_step.node);
+    coil_task *t1 = coil__container_of(n1, coil_task, waiter.wake.node);
     const char *t2 = (const char *)coil__container_of(n1->next, coil_task,
-                                                      next_step.node);
+                                                      waiter.wake.node);
     /* What a hand-off and a resume read of a task: fut, the cancellation
-     * and cleanup fields, next_step, and the coroutine's head. */
+     * and cleanup fields, waiter.wake, and the coroutine's head. */
     for (size_t at = 0; at < offsetof(coil_task, coro_storage.label); at += 64)
         prefetch(t2 + at);
     /* A queued step is a live task's: its coroutine is coro_storage. */
-    if (t1->next_step.fn == step) {
+    if (t1->waiter.wake.fn == step) {
         const char *sp = t1->coro_storage.ctx.sp;
         for (int i = 0; i < PREFETCH_STACK_LINES; i++)
             prefetch(sp + 64 * i);
@@ -342,7 +343,7 @@ static coil_task *sole_waiter(coil_task *t)
     coil__list *head = &t->fut.waiters, *first = head->next;
     if (t->fut.ncallbacks != 0 || first == head || first->next != head)
         return NULL;
-    coil_task *w = coil__container_of(first, coil_task, wait_link);
+    coil_task *w = coil__container_of(first, coil_task, waiter.link);
     return w->fut.loop == t->fut.loop ? w : NULL;
 }
 
@@ -546,9 +547,9 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     t->started = t->unwinding = 0;
     t->debug = (uint8_t)coil__loop_runq(loop)->debug;
     coil__list_push_back(coil__loop_tasks(loop), &t->link);
-    coil__list_init(&t->wait_link);
-    coil__work_init(&t->next_step, step, t);
-    coil__loop_post(loop, &t->next_step);
+    coil__list_init(&t->waiter.link);
+    coil__work_init(&t->waiter.wake, step, t);
+    coil__loop_post(loop, &t->waiter.wake);
     return t;
 }
 
@@ -571,7 +572,7 @@ int coil_task_release(coil_task *t)
 #endif
 }
 
-void coil__task_free_future(coil_future *f)
+static void free_future(coil_future *f)
 {
     coil_task *t = from_future(f);
     if (__builtin_expect(t->debug, 0) && f->state == COIL_DONE && f->error &&
@@ -587,8 +588,8 @@ void coil__task_free_future(coil_future *f)
 #endif
 }
 
-int coil__task_describe_step(coil_callback fn, void *arg, char *buf,
-                             size_t size)
+static int describe_step(coil_callback fn, void *arg, char *buf,
+                         size_t size)
 {
     if (fn != step)
         return 0;
@@ -597,14 +598,36 @@ int coil__task_describe_step(coil_callback fn, void *arg, char *buf,
     return 1;
 }
 
-void coil__task_report_pending(coil__list *tasks)
+/* At loop close: in debug mode report each task still pending, and
+ * unlink them all (they are not the loop's to free), so that a later
+ * unlink touches no freed memory. */
+static void loop_closing(coil_loop *loop, void **slot)
 {
-    coil__list_each(pos, tasks) {
-        char text[160];
-        coil_task_describe(coil__container_of(pos, coil_task, link), text,
-                           sizeof text);
-        coil__debug_report("loop closed with a task still pending: %s", text);
-    }
+    (void)slot;
+    coil__list *tasks = coil__loop_tasks(loop);
+    if (coil__loop_runq(loop)->debug)
+        coil__list_each(pos, tasks) {
+            char text[160];
+            coil_task_describe(coil__container_of(pos, coil_task, link),
+                               text, sizeof text);
+            coil__debug_report("loop closed with a task still pending: %s",
+                               text);
+        }
+    while (!coil__list_empty(tasks))
+        coil__list_remove(tasks->next);
+}
+
+static int cancel_future(coil_future *f);
+
+static const coil__future_kind kind = {free_future, cancel_future};
+
+/* What the lower layers call back for tasks, registered so that they need
+ * not name task.c (tools/layers.py checks that they do not). */
+__attribute__((constructor)) static void register_tasks(void)
+{
+    coil__future_set_task_kind(&kind);
+    coil__debug_add_describer(describe_step);
+    coil__loop_register(loop_closing);
 }
 
 coil_future *(coil_task_future)(coil_task *t)
@@ -732,7 +755,7 @@ int coil_task_cancel(coil_task *t)
     return cancel_task(t);
 }
 
-int coil__task_cancel_future(coil_future *f)
+static int cancel_future(coil_future *f)
 {
     return coil_task_cancel(from_future(f));
 }
@@ -894,12 +917,6 @@ static int would_deadlock(const coil_task *t, coil_future *f)
     return 0;
 }
 
-void coil__task_wake_waiters(coil_future *f)
-{
-    coil__list_each(pos, &f->waiters)
-        schedule_step(coil__container_of(pos, coil_task, wait_link));
-}
-
 static int await_in_task(coil_task *t, coil_future *f, void **out)
 {
     if (!coil__future_is_done(f)) {
@@ -909,13 +926,13 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
         }
         if (deliverable(t))
             return deliver(t);
-        coil__list_push_back(&f->waiters, &t->wait_link);
+        coil__list_push_back(&f->waiters, &t->waiter.link);
         t->awaiting = f;
         do
             suspend(t);
         while (!coil__future_is_done(f) && !deliverable(t));
         t->awaiting = NULL;
-        coil__list_remove(&t->wait_link);
+        coil__list_remove(&t->waiter.link);
         /* A request that arrived meanwhile wins over the outcome (which
          * stays readable): cancellation must not be swallowed. */
         if (deliverable(t))
@@ -937,7 +954,8 @@ int coil_await(coil_future *f, void **out)
         return -1;
     }
     if (!coil__future_settled(f) &&
-        coil__loop_run_until(f->loop, coil__future_settled, f) != 0)
+        coil__loop_run_until_gated(f->loop, coil__future_settled, f,
+                                   &f->state, COIL_DONE) != 0)
         return -1;
     return coil_future_result(f, out);
 }
