@@ -1,5 +1,5 @@
 /*
- * src/task/combine.c — gather, wait, as_completed, wait_for, shield, run.
+ * src/task/combine.c — gather, wait, as_completed, wait_for, shield.
  *
  * gather, wait and wait_for share one mechanism, a "watch": a done-callback
  * on every input future counts completions and, once the caller's condition
@@ -9,7 +9,6 @@
  * if the calling task is unwound by cancellation meanwhile.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -580,118 +579,4 @@ coil_future *coil_shield(coil_future *f)
         return NULL;
     }
     return s;
-}
-
-/* ------------------------------------------------------------------- run */
-
-static int no_live_tasks(void *loop)
-{
-    return coil__list_empty(coil__loop_tasks(loop));
-}
-
-/* The tasks one shutdown round cancels, held until they have ended. */
-typedef struct round_tasks {
-    coil_task **tasks;
-    int n;
-} round_tasks;
-
-/* Cancel every live task (they unlink themselves as they end, so take a
- * snapshot first, and hold it: the round waits for these, not for tasks
- * their cleanup starts, which the next round cancels). */
-static void cancel_all(coil_loop *loop, round_tasks *rt)
-{
-    int n = coil_loop_tasks(loop, NULL, 0);
-    rt->n = 0;
-    rt->tasks = n > 0 ? malloc((size_t)n * sizeof *rt->tasks) : NULL;
-    if (!rt->tasks)
-        return;
-    rt->n = coil_loop_tasks(loop, rt->tasks, (size_t)n);
-    for (int i = 0; i < rt->n; i++)
-        coil_future_retain(coil_task_future(rt->tasks[i]));
-    for (int i = 0; i < rt->n; i++)
-        coil_task_cancel(rt->tasks[i]);
-}
-
-static int round_ended(void *arg)
-{
-    round_tasks *rt = arg;
-    for (int i = 0; i < rt->n; i++)
-        if (!coil_future_done(coil_task_future(rt->tasks[i])))
-            return 0;
-    return 1;
-}
-
-static void round_free(round_tasks *rt)
-{
-    for (int i = 0; i < rt->n; i++)
-        coil_task_release(rt->tasks[i]);
-    free(rt->tasks);
-}
-
-/* Shut down like asyncio.run: cancel what is left, let its cleanup run
- * (cleanup that spawns tasks gets those cancelled in the next round),
- * flush the callbacks that leaves behind, and go round again if the flush
- * made tasks (a spawn that arrived from another thread).  Bounded, so a
- * task that keeps respawning cannot hold the loop open for ever. */
-void coil__loop_shutdown(coil_loop *loop)
-{
-    for (int round = 0; round < 100; round++) {
-        if (no_live_tasks(loop)) {
-            coil_loop_stop(loop);
-            coil_loop_run_forever(loop);
-            if (no_live_tasks(loop))
-                return;
-        }
-        round_tasks rt;
-        cancel_all(loop, &rt);
-        coil__loop_run_until(loop, round_ended, &rt);
-        round_free(&rt);
-    }
-}
-
-typedef struct run_state {
-    coil_task *main_task;
-    int interrupted;
-} run_state;
-
-/* SIGINT: what KeyboardInterrupt is to asyncio.run. */
-static void on_sigint(void *arg)
-{
-    run_state *rs = arg;
-    rs->interrupted = 1;
-    coil_task_cancel(rs->main_task);
-}
-
-int coil_run(coil_task_fn fn, void *arg, void **result)
-{
-    if (!fn) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (coil_loop_current()) {
-        errno = EBUSY;
-        return -1;
-    }
-    coil_loop *loop = coil_loop_new();
-    if (!loop)
-        return -1;
-    coil_task_attr attr = {.name = "main", .loop = loop};
-    run_state rs = {coil_task_spawn(&attr, fn, arg, "main"), 0};
-    int r = -1, err = errno;
-    if (rs.main_task) {
-        /* Without a handler SIGINT still kills the process, as before. */
-        coil_loop_add_signal_handler(loop, SIGINT, on_sigint, &rs);
-        r = coil_await(coil_task_future(rs.main_task), result);
-        err = errno;
-    }
-    coil__loop_shutdown(loop);
-    coil_loop_remove_signal_handler(loop, SIGINT);
-    coil_task_release(rs.main_task);
-    coil_loop_close(loop);
-    if (rs.interrupted) {
-        r = -1;
-        err = EINTR;
-    }
-    errno = err;
-    return r;
 }

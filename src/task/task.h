@@ -28,7 +28,7 @@ void coil__task_wake(coil_task *t);
 /* Before closing loop (not running, on its own thread): cancel every task
  * still alive, run the loop until their cleanup has finished, and run the
  * callbacks that leaves behind.  What coil_run and a runtime's loops do at
- * the end (src/task/combine.c). */
+ * the end (src/task/shutdown.c). */
 void coil__loop_shutdown(coil_loop *loop);
 
 /* How many stacks ended tasks of this thread keep for the next spawns
