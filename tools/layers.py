@@ -44,7 +44,7 @@ FILE_LAYER = {
 # tasks that embed them; fds before the sockets and processes built on them.
 FOLDER_ORDER = {
     "src/core": ["clock.c", "stack_guard.c", "stack.c", "coro.c"],
-    "src/task": ["future.c", "task.c"],
+    "src/task": ["future.c"],
     "src/io": ["io.c"],
 }
 DEFINED = set("TDBRVWCG")   # kinds of global definitions nm prints

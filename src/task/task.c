@@ -15,13 +15,9 @@
  * awaits it) and hands off the same way, marked dead: a coroutine cannot
  * free the stack it runs on, so whoever runs next retires it (reap).
  *
- * Cancellation is counted requests.  Delivery happens only where the task
- * suspends, and only outside shielded regions and outside its own unwinding:
- * either an ECANCELED return (error mode) or an unwind — the cleanup
- * handlers run newest first on the task's own stack, then the task ends
- * CANCELLED and its coroutine is never resumed again, so the frames above
- * the suspension point are abandoned exactly as pthread_cancel abandons
- * them after its cleanup handlers.
+ * Cancellation (requests, delivery at suspension points, shields, timeout
+ * scopes, cleanup handlers) is src/task/cancel.c; the struct both files
+ * share is src/task/task_impl.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -38,47 +34,11 @@
 #include "core/coro.h"
 #include "core/name.h"
 #include "task/task.h"
+#include "task/task_impl.h"
 
-struct coil_task {
-    coil_future fut;              /* first: a task is a future */
-    coil_coro *coro;              /* NULL once the task has ended */
-    coil_task_fn fn;
-    void *arg;
-    const char *fn_name;
-    coil__list link;              /* in its loop's live tasks */
-    coil__waiter waiter;          /* .link in awaiting->waiters while it
-                                     waits; .wake queued while a step is
-                                     due */
-    coil_cleanup *cleanup;        /* newest cleanup handler */
-    coil_future *awaiting;        /* what it is suspended on */
-    int cancel_requests;
-    int delivered;                /* requests delivered as ECANCELED */
-    int shield_depth;
-    unsigned flags;
-    int exit_error;               /* from coil_task_error() */
-    uint8_t started;
-    uint8_t debug;                /* its loop was in debug mode at spawn */
-    uint8_t unwinding;
-    size_t stack_request;         /* the stack size it was spawned with */
-    unsigned long id;             /* N of a default name "Task-N" */
-    char name[COIL_NAME_MAX];     /* "" until a default name is asked for */
-    coil_coro coro_storage;       /* what coro points to while it lives */
-};
-
-static __thread coil_task *current_task;
+__thread coil_task *coil__task_running;
 static __thread coil_task *dead_task;   /* ended, its stack not yet free */
 
-/* The task whose own coroutine is running, or NULL.  A raw coil_coro that
- * a task resumes runs on the task's thread with current_task still set,
- * but it is not the task: were it to suspend as the task, it would hand
- * the CPU back to the task as if the task had yielded.  Every call that
- * acts for "the calling task" asks this, so that such a coroutine is
- * refused (EPERM) like any code outside a task. */
-static inline coil_task *self(void)
-{
-    coil_task *t = current_task;
-    return t && coil__coro_running == t->coro ? t : NULL;
-}
 static atomic_ulong task_counter;
 
 /* Task numbers (the N of "Task-N") are unique in the process.  A thread
@@ -108,28 +68,9 @@ static const char *task_name(const coil_task *ct)
     return t->name;
 }
 
-static coil_task *from_future(coil_future *f)
-{
-    return (coil_task *)f;        /* fut is the first member */
-}
-
-static int is_done(const coil_task *t)
-{
-    return coil__future_is_done(&t->fut);
-}
-
 /* ---------------------------------------------------------------- steps */
 
 static void step(void *arg);
-
-/* Queue a step unless one is queued: no allocation, so it cannot fail.
- * Only a live task has a step queued (retire takes it off), and a live
- * task holds a reference to itself: the step needs none of its own. */
-static void schedule_step(coil_task *t)
-{
-    if (!is_done(t))
-        coil__loop_post(t->fut.loop, &t->waiter.wake);
-}
 
 /* --------------------------------------------------------- kept stacks */
 
@@ -189,6 +130,11 @@ static void retire(coil_task *t)
     coil_task_release(t);             /* the task's hold on itself */
 }
 
+void coil__task_retire(coil_task *t)
+{
+    retire(t);
+}
+
 int coil__task_kept_stacks(int *max)
 {
     if (max)
@@ -199,7 +145,7 @@ int coil__task_kept_stacks(int *max)
 /* Mark t as the running task, before switching to it. */
 static void enter(coil_task *t)
 {
-    current_task = t;
+    coil__task_running = t;
     t->started = 1;
     t->fut.state = COIL_RUNNING;
 }
@@ -218,11 +164,11 @@ static void reap(void)
 static void step(void *arg)
 {
     coil_task *t = arg;
-    coil_task *outer = current_task;
+    coil_task *outer = coil__task_running;
     enter(t);
     coil__coro_resume_any(t->coro, NULL, NULL);
-    coil_task *back = current_task;   /* t, or the last it handed to */
-    current_task = outer;
+    coil_task *back = coil__task_running;   /* t, or the last it handed to */
+    coil__task_running = outer;
     if (back != dead_task && is_done(back))
         retire(back);                 /* ended inside a coroutine of its own */
     reap();
@@ -332,7 +278,7 @@ static void suspend(coil_task *t)
     prefetch_following(t->fut.loop);
     enter(next);
     coil__coro_transfer(next->coro, 0);
-    /* Resumed, by a step or a transfer: current_task is t again. */
+    /* Resumed, by a step or a transfer: coil__task_running is t again. */
     reap();
 }
 
@@ -392,6 +338,11 @@ __attribute__((noreturn)) static void task_exit(coil_task *t, int state,
                                                 void *result)
 {
     coil__coro_exit(task_end(t, state, result), NULL);
+}
+
+void coil__task_exit_cancelled(coil_task *t)
+{
+    task_exit(t, COIL_CANCELLED, NULL);
 }
 
 /* The task's coroutine function (COIL__CORO_TAIL): returns the coroutine
@@ -617,7 +568,10 @@ static void loop_closing(coil_loop *loop, void **slot)
         coil__list_remove(tasks->next);
 }
 
-static int cancel_future(coil_future *f);
+static int cancel_future(coil_future *f)
+{
+    return coil_task_cancel(from_future(f));
+}
 
 static const coil__future_kind kind = {free_future, cancel_future};
 
@@ -656,254 +610,6 @@ void *coil_task_error(int err)
     return NULL;
 }
 
-/* --------------------------------------------------------- cancellation */
-
-static int deliverable(const coil_task *t)
-{
-    return t->cancel_requests > 0 && t->shield_depth == 0 && !t->unwinding;
-}
-
-/* ------------------------------------------------------- timeout scopes */
-
-enum { SCOPE_ARMED = 1, SCOPE_FIRED, SCOPE_CAUGHT };
-
-/* Marks a timeout scope's node in the cleanup chain; never called. */
-static void scope_marker(void *arg)
-{
-    (void)arg;
-}
-
-/* Met while unwinding.  Each scope that fired withdraws its own request;
- * the one that leaves none pending is where the cancellation came from,
- * and the unwinding stops there. */
-static void scope_reached(coil_task *t, coil_timeout *s)
-{
-    int fired = s->state == SCOPE_FIRED;
-    coil__timer_disarm(&s->timer);
-    if (!fired)
-        return;
-    if (--t->cancel_requests > 0)
-        return;                       /* someone else's cancellation too */
-    t->cancel_requests = 0;
-    t->unwinding = 0;
-    s->state = SCOPE_CAUGHT;
-    longjmp(s->jump, 1);              /* same stack: the scope's frame is live */
-}
-
-/* Run the cleanup handlers, end CANCELLED, and leave the coroutine for
- * good: the step that resumed it sees the task done and retires it. */
-__attribute__((noreturn)) static void unwind(coil_task *t)
-{
-    t->unwinding = 1;
-    while (t->cleanup) {
-        coil_cleanup *c = t->cleanup;
-        t->cleanup = c->prev;
-        if (c->fn == scope_marker)
-            scope_reached(t, c->arg);
-        else if (c->fn)
-            c->fn(c->arg);            /* may suspend: not re-cancelled */
-    }
-    task_exit(t, COIL_CANCELLED, NULL);
-}
-
-/* Deliver one pending request at a suspension point. */
-static int deliver(coil_task *t)
-{
-    if (t->flags & COIL_TASK_CANCEL_AS_ERROR) {
-        t->cancel_requests--;
-        t->delivered++;
-        errno = ECANCELED;
-        return -1;
-    }
-    unwind(t);
-}
-
-static int cancel_task(coil_task *t)
-{
-    if (is_done(t))
-        return 0;
-    if (!t->started && !t->unwinding) {
-        /* Never ran: it never will. */
-        coil__future_finish(&t->fut, COIL_CANCELLED, NULL, 0);
-        retire(t);
-        return 1;
-    }
-    t->cancel_requests++;
-    if (t == current_task || !deliverable(t))
-        return 1;                     /* at its next suspension point */
-    if (t->awaiting && t->awaiting->is_task &&
-        !coil_future_done(t->awaiting)) {
-        /* Propagate; t wakes when that task has ended (its cleanup done)
-         * and then meets its own request. */
-        cancel_task(from_future(t->awaiting));
-        return 1;
-    }
-    schedule_step(t);
-    return 1;
-}
-
-int coil_task_cancel(coil_task *t)
-{
-    if (!t) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (!coil__loop_owned(t->fut.loop)) {
-        errno = EPERM;
-        return -1;
-    }
-    return cancel_task(t);
-}
-
-static int cancel_future(coil_future *f)
-{
-    return coil_task_cancel(from_future(f));
-}
-
-int coil_task_cancelling(const coil_task *t)
-{
-    if (!t) {
-        errno = EINVAL;
-        return -1;
-    }
-    return t->cancel_requests;
-}
-
-int coil_task_uncancel(void)
-{
-    coil_task *t = self();
-    if (!t) {
-        errno = EPERM;
-        return -1;
-    }
-    if (t->cancel_requests > 0)
-        t->cancel_requests--;
-    return t->cancel_requests;
-}
-
-int coil_shield_begin(void)
-{
-    coil_task *t = self();
-    if (!t)
-        return coil__debug_outside_task("coil_shield_begin");
-    t->shield_depth++;
-    return 0;
-}
-
-int coil_shield_end(void)
-{
-    coil_task *t = self();
-    if (!t) {
-        errno = EPERM;
-        return -1;
-    }
-    if (t->shield_depth == 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (--t->shield_depth == 0 && deliverable(t))
-        return deliver(t);
-    return 0;
-}
-
-static void scope_fire(void *arg)
-{
-    coil_timeout *s = arg;
-    if (s->state != SCOPE_ARMED)
-        return;
-    s->state = SCOPE_FIRED;
-    s->delivered_at_fire = s->task->delivered;
-    cancel_task(s->task);
-}
-
-int coil__timeout_arm(coil_timeout *s, coil_time delay)
-{
-    coil_task *t = self();
-    if (!t)
-        return coil__debug_outside_task("coil_timeout_begin");
-    if (!s) {
-        errno = EINVAL;
-        return -1;
-    }
-    s->task = t;
-    s->state = SCOPE_ARMED;
-    s->timer = NULL;
-    if (coil_call_later(t->fut.loop, delay, scope_fire, s, &s->timer) != 0)
-        return -1;
-    s->catcher = (coil_cleanup){scope_marker, s, NULL, 0};
-    coil__cleanup_push(&s->catcher);
-    return 0;
-}
-
-int coil_timeout_end(coil_timeout *s)
-{
-    coil_task *t = self();
-    if (!s || !t || s->task != t) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (s->state == SCOPE_CAUGHT) {   /* unwound to, and stopped here */
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    if (t->cleanup != &s->catcher) {
-        errno = EINVAL;               /* not the innermost open scope */
-        return -1;
-    }
-    t->cleanup = s->catcher.prev;
-    coil__timer_disarm(&s->timer);
-    if (s->state != SCOPE_FIRED)
-        return 0;
-    /* Fired, but the region ended without being unwound: error mode, or
-     * it never suspended again.  An undelivered request is withdrawn. */
-    if (t->delivered == s->delivered_at_fire && t->cancel_requests > 0)
-        t->cancel_requests--;
-    errno = ETIMEDOUT;
-    return -1;
-}
-
-void coil__cleanup_remove(coil_cleanup *c)
-{
-    coil_task *t = self();
-    for (coil_cleanup **p = t ? &t->cleanup : NULL; p && *p; p = &(*p)->prev)
-        if (*p == c) {
-            *p = c->prev;
-            return;
-        }
-}
-
-void coil__cleanup_left_open(coil_cleanup *c)
-{
-    coil_task *t = self();
-    coil__debug_report("%s%s%s%s: a block of coil_cleanup_push was left (by "
-                       "return, break or goto) without its coil_cleanup_pop, "
-                       "which would leave its handler in a dead frame",
-                       t ? "task '" : "outside any task",
-                       t ? task_name(t) : "", t ? "' fn=" : "",
-                       t ? t->fn_name : "");
-    (void)c;
-    abort();
-}
-
-void coil__cleanup_push(coil_cleanup *c)
-{
-    coil_task *t = self();
-    c->open = 1;
-    c->prev = t ? t->cleanup : NULL;
-    if (t)
-        t->cleanup = c;
-}
-
-void coil__cleanup_pop(coil_cleanup *c, int execute)
-{
-    coil_task *t = self();
-    if (t && t->cleanup == c)
-        t->cleanup = c->prev;
-    c->open = 0;
-    if (execute && c->fn)             /* coil_cleanup_push(NULL, ...) */
-        c->fn(c->arg);
-}
-
 /* ------------------------------------------------------------- awaiting */
 
 /* Would t wait for itself?  Follow the chain of tasks waiting for tasks. */
@@ -925,7 +631,7 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
             return -1;
         }
         if (deliverable(t))
-            return deliver(t);
+            return coil__task_deliver(t);
         coil__list_push_back(&f->waiters, &t->waiter.link);
         t->awaiting = f;
         do
@@ -936,7 +642,7 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
         /* A request that arrived meanwhile wins over the outcome (which
          * stays readable): cancellation must not be swallowed. */
         if (deliverable(t))
-            return deliver(t);
+            return coil__task_deliver(t);
     }
     /* A done future is never a cycle: a task that ended awaits nothing. */
     return coil__future_outcome(f, out);
@@ -949,7 +655,7 @@ int coil_await(coil_future *f, void **out)
     coil_task *t = self();
     if (t)
         return await_in_task(t, f, out);
-    if (current_task) {           /* a raw coroutine inside a task */
+    if (coil__task_running) {           /* a raw coroutine inside a task */
         coil__debug_outside_task("coil_await");
         return -1;
     }
@@ -1012,9 +718,9 @@ int coil__task_park(void)
 {
     coil_task *t = self();
     if (deliverable(t))
-        return deliver(t);
+        return coil__task_deliver(t);
     suspend(t);
-    return deliverable(t) ? deliver(t) : 0;
+    return deliverable(t) ? coil__task_deliver(t) : 0;
 }
 
 void coil__task_wake(coil_task *t)
@@ -1028,10 +734,10 @@ int coil_yield(void)
     if (!t)
         return coil__debug_outside_task("coil_yield");
     if (deliverable(t))
-        return deliver(t);
+        return coil__task_deliver(t);
     schedule_step(t);
     suspend(t);
-    return deliverable(t) ? deliver(t) : 0;
+    return deliverable(t) ? coil__task_deliver(t) : 0;
 }
 
 int coil_sleep(coil_time delay)
