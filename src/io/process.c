@@ -79,7 +79,7 @@ static int have_pidfd(void)
 /* The file actions and attributes of a spawn: child ends of the pipes (or
  * the caller's fds) onto 0-2, an empty signal mask. */
 static int prepare(posix_spawn_file_actions_t *fa, posix_spawnattr_t *sa,
-                   int child_fd[3])
+                   const int child_fd[3])
 {
     int e = posix_spawn_file_actions_init(fa);
     if (e)
@@ -106,21 +106,81 @@ static int prepare(posix_spawn_file_actions_t *fa, posix_spawnattr_t *sa,
     return e;
 }
 
-coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
-                                       char *const envp[], unsigned flags,
-                                       const int stdio[3])
+/* The checks of coil_process_spawn_stdio's arguments: 0, or -1 with errno
+ * EINVAL (unknown flags, or a stdio fd given for a stream also piped). */
+static int check_spawn_args(const char *path, char *const argv[],
+                            unsigned flags, const int stdio[3])
 {
     const unsigned known = COIL_PIPE_STDIN | COIL_PIPE_STDOUT |
                            COIL_PIPE_STDERR | COIL_SPAWN_SEARCH_PATH;
     if (!path || !argv || (flags & ~known)) {
         errno = EINVAL;
-        return NULL;
+        return -1;
     }
     for (int i = 0; stdio && i < 3; i++)
         if (stdio[i] >= 0 && (flags & (COIL_PIPE_STDIN << i))) {
             errno = EINVAL;
-            return NULL;
+            return -1;
         }
+    return 0;
+}
+
+/* Make the pipes flags asks for (p->pipes gets the parent's ends) and fill
+ * child_fd with what becomes the child's 0-2.  Returns 0 or an errno. */
+static int make_pipes(coil_process *p, unsigned flags, const int stdio[3],
+                      int child_fd[3])
+{
+    for (int i = 0; i < 3; i++) {
+        if (flags & (COIL_PIPE_STDIN << i)) {
+            /* Both ends close-on-exec; the dup2 onto 0-2 clears it in the
+             * child.  Not O_NONBLOCK: the child's end must block, and the
+             * IO calls switch the parent's end on first use. */
+            int fds[2];
+            if (pipe2(fds, O_CLOEXEC) != 0)
+                return errno;
+            child_fd[i] = i == 0 ? fds[0] : fds[1];
+            p->pipes[i] = i == 0 ? fds[1] : fds[0];
+        } else if (stdio && stdio[i] >= 0) {
+            child_fd[i] = stdio[i];
+        }
+    }
+    return 0;
+}
+
+/* posix_spawn(p) the child with child_fd as its 0-2, and open its pidfd.
+ * Returns 0 or an errno (a child spawned but without a pidfd is killed
+ * and reaped). */
+static int spawn_child(coil_process *p, const char *path, char *const argv[],
+                       char *const envp[], unsigned flags,
+                       const int child_fd[3])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t sa;
+    int e = prepare(&fa, &sa, child_fd);
+    if (e)
+        return e;
+    e = (flags & COIL_SPAWN_SEARCH_PATH)
+            ? posix_spawnp(&p->pid, path, &fa, &sa, argv,
+                           envp ? envp : environ)
+            : posix_spawn(&p->pid, path, &fa, &sa, argv,
+                          envp ? envp : environ);
+    posix_spawnattr_destroy(&sa);
+    posix_spawn_file_actions_destroy(&fa);
+    if (!e && (p->pidfd = pidfd_open(p->pid)) < 0) {
+        e = errno;
+        kill(p->pid, SIGKILL);
+        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return e;
+}
+
+coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
+                                       char *const envp[], unsigned flags,
+                                       const int stdio[3])
+{
+    if (check_spawn_args(path, argv, flags, stdio) != 0)
+        return NULL;
     int ok = have_pidfd();
     if (ok <= 0) {
         if (ok == 0)
@@ -133,48 +193,15 @@ coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
         return NULL;
     }
     p->pidfd = -1;
-    int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     int child_fd[3] = {-1, -1, -1};
-    int e = 0;
     for (int i = 0; i < 3; i++)   /* all three: the error path reads them */
         p->pipes[i] = -1;
-    for (int i = 0; i < 3; i++) {
-        if (flags & (COIL_PIPE_STDIN << i)) {
-            /* Both ends close-on-exec; the dup2 onto 0-2 clears it in the
-             * child.  Not O_NONBLOCK: the child's end must block, and the
-             * IO calls switch the parent's end on first use. */
-            if (pipe2(fds[i], O_CLOEXEC) != 0) {
-                e = errno;
-                break;
-            }
-            child_fd[i] = i == 0 ? fds[i][0] : fds[i][1];
-            p->pipes[i] = i == 0 ? fds[i][1] : fds[i][0];
-        } else if (stdio && stdio[i] >= 0) {
-            child_fd[i] = stdio[i];
-        }
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t sa;
+    int e = make_pipes(p, flags, stdio, child_fd);
     if (!e)
-        e = prepare(&fa, &sa, child_fd);
-    if (!e) {
-        e = (flags & COIL_SPAWN_SEARCH_PATH)
-                ? posix_spawnp(&p->pid, path, &fa, &sa, argv,
-                               envp ? envp : environ)
-                : posix_spawn(&p->pid, path, &fa, &sa, argv,
-                              envp ? envp : environ);
-        posix_spawnattr_destroy(&sa);
-        posix_spawn_file_actions_destroy(&fa);
-    }
+        e = spawn_child(p, path, argv, envp, flags, child_fd);
     for (int i = 0; i < 3; i++)           /* the child has its ends now */
         if (child_fd[i] >= 0 && (flags & (COIL_PIPE_STDIN << i)))
             close(child_fd[i]);
-    if (!e && (p->pidfd = pidfd_open(p->pid)) < 0) {
-        e = errno;
-        kill(p->pid, SIGKILL);
-        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
     if (e) {
         for (int i = 0; i < 3; i++)
             if (p->pipes[i] >= 0)
