@@ -29,11 +29,17 @@
  * not to queue.  Waiters live on their task's stack and are unlinked by a
  * cleanup handler on every way out, unwinding included, as is the
  * deadline timer.
+ *
+ * Past 800 lines on purpose: the fd table, the wait and the calls stay in
+ * one translation unit because coil_read's and coil_write's fast paths
+ * (read_here, send_here) inline the record lookup and the retry loop, and
+ * the build has no LTO to do that across files.  The layers of wrappers
+ * on top (sockets, processes, files) live in their own files.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sys/poll.h>              /* <poll.h> would be src/loop/poll.h */
+#include <sys/poll.h>              /* not <poll.h>: coil has a poll.h too */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
