@@ -77,7 +77,7 @@ struct coil_loop {
     int now_valid;           /* whether it was */
     atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
-    coil__inbox *inbox;      /* thread.c's: what other threads post */
+    coil__inbox *inbox;      /* inbox.c's: what other threads post */
     const atomic_int *inbox_flag; /* set while the inbox holds something */
     coil_time last_poll;     /* loop time of the last look at the kernel */
     int (*until)(void *);    /* coil__loop_run_until's condition, or NULL */
@@ -759,7 +759,7 @@ int coil__loop_run_until_gated(coil_loop *loop, int (*done)(void *arg),
     return r;
 }
 
-/* From another thread the loop may be asleep in epoll: thread.c wakes it,
+/* From another thread the loop may be asleep in epoll: inbox.c wakes it,
  * having checked under its registry lock that the loop is alive (it may be
  * closing on its own thread right now).  On the loop's own thread it is
  * not asleep (this code is running), and the flag is seen at the end of

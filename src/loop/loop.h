@@ -161,7 +161,7 @@ static inline int coil__loop_owned(const coil_loop *loop)
                        &coil__loop_token;
 }
 
-/* Set loop's stop flag (coil_loop_stop's work, once thread.c has made
+/* Set loop's stop flag (coil_loop_stop's work, once inbox.c has made
  * sure the loop is alive). */
 void coil__loop_mark_stop(coil_loop *loop);
 

@@ -2,8 +2,9 @@
  * src/run/runtime.c — one loop per core (layer 5): N threads, each running a
  * loop of its own, and spawning onto a chosen one.
  *
- * Everything that crosses threads goes through thread.c (the loops'
- * inboxes and thread-safe futures); this file only starts, stops and
+ * Everything that crosses threads goes through the loops' inboxes
+ * (src/loop/inbox.c) and thread-safe futures (src/thread/thread.c); this
+ * file only starts, stops and
  * joins the threads.  Tasks never migrate (see coil.h, "Runtime"): the
  * runtime picks no loop for anyone.
  *
