@@ -4,8 +4,7 @@
  *
  * Everything that crosses threads goes through the loops' inboxes
  * (src/loop/inbox.c) and thread-safe futures (src/thread/thread.c); this
- * file only starts, stops and
- * joins the threads.  Tasks never migrate (see coil.h, "Runtime"): the
+ * file only starts, stops and joins the threads.  Tasks never migrate (see coil.h, "Runtime"): the
  * runtime picks no loop for anyone.
  *
  * Stopping without touching a freed loop.  A worker closes its loop (and
