@@ -939,7 +939,7 @@ static void test_slot_close(coil_loop *loop, void **slot)
     closed_state = *slot;
 }
 
-__attribute__((constructor)) static void register_test_slot(void)
+COIL__REGISTER static void register_test_slot(void)
 {
     test_slot = coil__loop_register(test_slot_close);
 }

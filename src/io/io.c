@@ -122,7 +122,7 @@ static void table_free(coil_loop *loop, void **slot)
     free(io);
 }
 
-__attribute__((constructor)) static void register_table(void)
+COIL__REGISTER static void register_table(void)
 {
     table_slot = coil__loop_register(table_free);
 }

@@ -247,7 +247,7 @@ static void signals_free(coil_loop *loop, void **slot)
     free(s);
 }
 
-__attribute__((constructor)) static void register_signals(void)
+COIL__REGISTER static void register_signals(void)
 {
     signals_slot = coil__loop_register(signals_free);
 }

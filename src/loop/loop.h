@@ -185,6 +185,14 @@ coil_loop *coil__loop_existing(void);
  * tasks) registers once per process, from a constructor — so that only the
  * layers a program links take part, and the loop names none of them. */
 
+/* The constructors that register: priority 101, the first a program may
+ * use, so that in a static link they run before the program's own
+ * constructors (which come first in the link, and would otherwise run
+ * first) — a program whose constructor starts a loop still finds every
+ * layer registered.  A shared libcoil is initialised before the program
+ * anyway. */
+#define COIL__REGISTER __attribute__((constructor(101)))
+
 /* What a layer does at coil_loop_close, after the ready queue and the
  * inbox are gone and before the timers and the poller are: tear down the
  * state in *slot (NULL if the loop never made any). */

@@ -22,7 +22,7 @@ void coil__future_set_task_kind(const coil__future_kind *kind)
 }
 
 /* A done future's callbacks run even if its loop closes first (loop.h). */
-__attribute__((constructor)) static void register_dispatch(void)
+COIL__REGISTER static void register_dispatch(void)
 {
     coil__loop_run_at_close(coil__future_dispatch);
 }

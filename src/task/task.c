@@ -577,7 +577,7 @@ static const coil__future_kind kind = {free_future, cancel_future};
 
 /* What the lower layers call back for tasks, registered so that they need
  * not name task.c (tools/layers.py checks that they do not). */
-__attribute__((constructor)) static void register_tasks(void)
+COIL__REGISTER static void register_tasks(void)
 {
     coil__future_set_task_kind(&kind);
     coil__debug_add_describer(describe_step);
