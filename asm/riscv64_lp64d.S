@@ -238,7 +238,7 @@
  *
  * Internal to coil (hidden): the same switches, resuming by ret.  coil's
  * scheduler uses them to hand the CPU from one task to another, both
- * suspended at the same call site inside coil (src/coro.c,
+ * suspended at the same call site inside coil (src/core/coro.c,
  * switch_between).  There the return-address stack's top is the switching
  * side's own return address, which is also the resumed side's, so the ret
  * is predicted, and so is every return after it, the two call chains being

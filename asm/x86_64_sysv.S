@@ -215,7 +215,7 @@
  * returns per hand-off (measured: a yield among 1,000 tasks 42 -> 19 ns).
  * Used only where coil/ctx.h does not switch inline (COIL_CTX_NO_INLINE):
  * an inline switch pushes nothing and resumes by a jump that all hand-offs
- * share, which is better still (src/coro.c, switch_between).
+ * share, which is better still (src/core/coro.c, switch_between).
  * ------------------------------------------------------------------------ */
     .globl  coil__ctx_handoff
     .hidden coil__ctx_handoff
@@ -399,7 +399,7 @@ coil_ctx_start:
 
 /* ------------------------------------------------------------------------
  * coil__ctx_start_tail: internal to coil (hidden), the start routine of a
- * task's coroutine, whose fresh frame src/coro.c writes itself (the layout
+ * task's coroutine, whose fresh frame src/core/coro.c writes itself (the layout
  * of coil_ctx_make's, this as its resume address).  Enters entry(data,
  * arg) by a jump instead of a call, with a return address pushed by hand
  * that leads to an abort: such an entry must leave by a switch.  Nothing

@@ -1,16 +1,38 @@
 /*
  * coil.h — stackful green threads for Linux.  The whole public API.
  *
+ * Start here.  Most programs need a handful of calls, all in layer 4 and
+ * the IO section of layer 5 (search for the name):
+ *   coil_run(main_fn, arg, &result)   a fresh loop runs main_fn as its
+ *                                     first task, then shuts down (Ctrl-C
+ *                                     cancels it)
+ *   coil_spawn(fn, arg)               start a task; coil_task_release
+ *                                     drops the handle
+ *   coil_await(coil_task_future(t), &out)
+ *                                     wait for a task (or any future)
+ *   coil_sleep(COIL_MSEC(10))         suspend the calling task
+ *   coil_read / coil_write            POSIX-like fd IO that suspends the
+ *                                     task instead of blocking the thread;
+ *                                     coil_tcp_listen / coil_tcp_dial /
+ *                                     coil_accept for sockets
+ *   coil_task_cancel(t)               ask a task to stop: it unwinds at its
+ *                                     next suspension, running what it
+ *                                     pushed with coil_cleanup_push
+ *   coil_wait_for, coil_gather        a deadline on a wait; many at once
+ * README.md's example shows the shape of a program with them;
+ * docs/api.md (or man coil_run) has every function.
+ *
  * Layers, bottom up (sections below, in this order of dependency):
  *   0  context switch   coil/ctx.h (usable alone)
  *   1  stacks           mmap'd, guarded, pooled
  *   2  coroutines       a stack + a context + an entry trampoline
  *   3  event loop       ready queue, timers, epoll, signals
- *   4  futures, tasks   awaiting, cancellation, combinators, scopes
- *   5  services         fd IO with deadlines, sockets, subprocesses,
- *                       signal waits, cross-thread submission and
- *                       thread-safe futures, executor, one loop per
- *                       core (runtime), synchronisation for tasks,
+ *   4  futures, tasks   awaiting, cancellation, scopes, combinators,
+ *                       coil_run
+ *   5  services         synchronisation for tasks, cross-thread
+ *                       submission and thread-safe futures, executor,
+ *                       fd IO with deadlines, sockets, subprocesses,
+ *                       files, one loop per core (runtime),
  *                       buffered streams
  *
  * Conventions, throughout:
@@ -404,405 +426,6 @@ int coil_loop_remove_signal_handler(coil_loop *loop, int signo);
  * EINVAL (signals NULL, n 0, no such signal, SIGKILL, SIGSTOP), EMFILE or
  * ENOMEM. */
 int coil_wait_signal(const int *signals, size_t n, coil_time deadline);
-
-/* ======================================================================
- * IO (layer 5)
- *
- * Blocking-style fd IO for tasks.  Each call behaves like its POSIX
- * namesake (-1 and errno) and tries the syscall first: it suspends the
- * calling task only when the syscall says EAGAIN, then retries once the
- * loop's epoll reports the fd ready, while other tasks run.  Every call
- * has an *_until form taking an absolute loop-time deadline
- * (coil_loop_time(coil_loop_current()) + COIL_MSEC(500), say, or
- * coil_clock() + ...: the same clock; negative: none): once it
- * passes while the call waits, the call fails with ETIMEDOUT.  A deadline
- * already past still lets the first syscall try.
- *
- * Common to all of them:
- *   - They may suspend, and must run inside a task: outside one they fail
- *     with EPERM (coil_close excepted: it never suspends).
- *   - First use switches the fd to O_NONBLOCK, for good.  The flag belongs
- *     to the open file description, so it is shared with dup()s of the fd
- *     and with other processes holding it (stdin inherited from a shell!).
- *   - Close an fd used with coil with coil_close() (or through the hook
- *     layer, docs/hooks.md): coil keeps a record per fd number (per loop)
- *     that a plain close() leaves stale.  A stale record is found out
- *     before it can do harm: sockets are read and written with
- *     MSG_DONTWAIT, other fds are checked for O_NONBLOCK before each
- *     syscall, and the file's identity (st_dev, st_ino) is checked before
- *     a task parks; the record is then made afresh for the new fd.  So an
- *     fd that inherits a stale record's number costs at most a few extra
- *     syscalls, never a blocking call on the loop's thread nor a wait
- *     that cannot wake (docs/hooks.md, "Stale records").  Waiters of the
- *     old fd wake with EBADF when that happens.
- *   - At most one task waits to read, and one to write, an fd at a time:
- *     a second that would have to wait fails with EBUSY (two readers of
- *     one stream would get its bytes interleaved; give each fd one reader
- *     task and one writer).  coil_wait_fd fails so at once.
- *   - Errors besides the syscall's own: ETIMEDOUT (deadline passed), EBADF
- *     (bad fd, or closed with coil_close while the call waited), EBUSY (as
- *     above), ECANCELED (cancelled, COIL_TASK_CANCEL_AS_ERROR tasks; in the
- *     default mode a cancelled task unwinds out of the call, which leaves
- *     no waiter or timer behind), ENOMEM, EPERM (outside a task).
- *   - A peer that closes gives EOF (0) on reads; writes then fail with
- *     EPIPE (or ECONNRESET), never with SIGPIPE killing the process:
- *     sockets are written with send(MSG_NOSIGNAL); pipes and other fds
- *     with SIGPIPE blocked in the calling thread around the write, the one
- *     it raised consumed with sigtimedwait (a thread that blocks SIGPIPE
- *     itself keeps it pending, as it arranged).
- *   - A task whose fd always has data never suspends in these calls; call
- *     coil_yield() now and then in such a loop to let others run.
- * ====================================================================== */
-
-/* Events for coil_wait_fd. */
-#define COIL_READABLE 0x1u
-#define COIL_WRITABLE 0x2u
-
-/* Wait until fd is readable or writable (events: COIL_READABLE,
- * COIL_WRITABLE, or both for "either"), for anything the IO calls below do
- * not cover.  "Readable" includes EOF, hang-up and a pending error, as
- * with poll(2); a regular file is always ready.  Readiness that arrived
- * while nobody waited counts, and a readiness coil remembers is checked
- * with poll(2) first, so draining the fd with plain syscalls in between is
- * fine.  The deadline is absolute loop time, negative for none.  May
- * suspend.  Returns 0 when ready (with both events, try both operations),
- * or -1 with errno ETIMEDOUT, EBADF, EBUSY (another task already waits for
- * that direction on fd), EINVAL (events 0 or unknown bits), ECANCELED,
- * ENOMEM or EPERM, as above. */
-int coil_wait_fd(int fd, unsigned events, coil_time deadline);
-
-/* read(2), readv(2), recv(2).  Return the bytes read, 0 at EOF (or for
- * n == 0), or -1 with errno as the syscall or as above.  recv with
- * MSG_DONTWAIT in flags returns EAGAIN instead of waiting.  May suspend. */
-ssize_t coil_read(int fd, void *buf, size_t n);
-ssize_t coil_read_until(int fd, void *buf, size_t n, coil_time deadline);
-ssize_t coil_readv(int fd, const struct iovec *iov, int iovcnt);
-ssize_t coil_readv_until(int fd, const struct iovec *iov, int iovcnt,
-                         coil_time deadline);
-ssize_t coil_recv(int fd, void *buf, size_t n, int flags);
-ssize_t coil_recv_until(int fd, void *buf, size_t n, int flags,
-                        coil_time deadline);
-
-/* write(2), writev(2), send(2) (MSG_NOSIGNAL is always added).  Return
- * the bytes written — possibly fewer than asked, as POSIX allows; see
- * coil_write_all — or -1 with errno as the syscall (EPIPE, ECONNRESET
- * when the peer is gone) or as above.  May suspend. */
-ssize_t coil_write(int fd, const void *buf, size_t n);
-ssize_t coil_write_until(int fd, const void *buf, size_t n,
-                         coil_time deadline);
-ssize_t coil_writev(int fd, const struct iovec *iov, int iovcnt);
-ssize_t coil_writev_until(int fd, const struct iovec *iov, int iovcnt,
-                          coil_time deadline);
-ssize_t coil_send(int fd, const void *buf, size_t n, int flags);
-ssize_t coil_send_until(int fd, const void *buf, size_t n, int flags,
-                        coil_time deadline);
-
-/* recvmsg(2) and sendmsg(2), for scatter/gather with addresses and
- * ancillary data (SCM_RIGHTS fd passing over Unix sockets, say).  msg is
- * the caller's and is used as the syscall uses it (recvmsg fills in
- * msg_namelen, msg_controllen and msg_flags).  recvmsg always adds
- * MSG_CMSG_CLOEXEC, so fds received are close-on-exec like every fd coil
- * makes (clear FD_CLOEXEC to hand one to a child); sendmsg always adds
- * MSG_NOSIGNAL.  MSG_DONTWAIT in flags returns EAGAIN instead of waiting.
- * A receiver whose msg_control is too small for the fds sent gets
- * MSG_CTRUNC in msg_flags and the kernel closes the ones that did not
- * fit.  Return the
- * bytes received (0 at EOF) or sent, or -1 with errno as the syscall or as
- * above.  May suspend. */
-ssize_t coil_recvmsg(int fd, struct msghdr *msg, int flags);
-ssize_t coil_recvmsg_until(int fd, struct msghdr *msg, int flags,
-                           coil_time deadline);
-ssize_t coil_sendmsg(int fd, const struct msghdr *msg, int flags);
-ssize_t coil_sendmsg_until(int fd, const struct msghdr *msg, int flags,
-                           coil_time deadline);
-
-/* Read exactly n bytes, looping over short reads, or until EOF.  Returns
- * n, or fewer (0 to n - 1) if EOF came first, or -1 with errno as
- * coil_read; the deadline covers the whole transfer.  Whatever happens,
- * *done (if done is not NULL) holds the bytes read into buf, so the
- * progress before an error is not lost.  EINVAL if n > SSIZE_MAX.  May
- * suspend. */
-ssize_t coil_read_full(int fd, void *buf, size_t n, size_t *done);
-ssize_t coil_read_full_until(int fd, void *buf, size_t n, size_t *done,
-                             coil_time deadline);
-
-/* Write all n bytes, looping over short writes.  Returns n, or -1 with
- * errno as coil_write; *done (if not NULL) holds the bytes written before
- * the error (they are gone: the peer may have them).  The deadline covers
- * the whole transfer.  EINVAL if n > SSIZE_MAX.  May suspend. */
-ssize_t coil_write_all(int fd, const void *buf, size_t n, size_t *done);
-ssize_t coil_write_all_until(int fd, const void *buf, size_t n, size_t *done,
-                             coil_time deadline);
-
-/* accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK: waits for a connection on
- * the listening socket fd.  addr and addrlen as accept(2) (both may be
- * NULL).  Returns the new fd, or -1 with errno as accept4 (ECONNABORTED,
- * EMFILE, ...) or as above.  May suspend.  EMFILE and its kin return at
- * once, the connection still queued: back off before retrying (see
- * "Sockets" below). */
-int coil_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
-int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
-                      coil_time deadline);
-
-/* connect(2) without blocking the loop: starts the connection, waits until
- * the socket is writable, then reads SO_ERROR.  Returns 0 once connected,
- * or -1 with errno as connect(2) (ECONNREFUSED, ENETUNREACH, EAGAIN for a
- * full Unix-socket backlog, ...) or as above.  After ETIMEDOUT or
- * ECANCELED the attempt may still be under way: close the socket.  May
- * suspend. */
-int coil_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
-int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
-                       coil_time deadline);
-
-/* Close fd: tasks of this thread's loop waiting on it wake with EBADF, it
- * leaves the loop's epoll and coil's records, then close(2).  Does not
- * suspend; works outside a task too (it then acts on the running loop, or
- * the thread's default loop if one exists).  Returns as close(2): 0, or -1
- * with errno EBADF, EIO, ... (on Linux the fd is released even then). */
-int coil_close(int fd);
-
-/* ======================================================================
- * Sockets (layer 5)
- *
- * Helpers that make, bind, listen and connect sockets, on top of the IO
- * calls above; what they return is an ordinary fd, read and written with
- * coil_read/coil_write/..., accepted from with coil_accept, and closed
- * with coil_close.  Every socket they make is SOCK_CLOEXEC | SOCK_NONBLOCK.
- *
- * Addresses are numeric: an IPv4 dotted quad ("127.0.0.1") or an IPv6
- * address ("::1", no brackets, no "%scope").  Only coil_tcp_dial also
- * takes a host name, resolved with getaddrinfo on the executor (it blocks
- * in libc).  Ports are host-order ints.
- *
- * Running out of fds while accepting.  coil_accept fails with EMFILE
- * (ENFILE, ENOBUFS, ENOMEM) at once and leaves the connection queued in
- * the listener's backlog, so the listener stays readable: a loop that
- * calls coil_accept again straight away spins on the CPU until an fd is
- * freed.  coil does not hide this (dropping the connection, libuv's
- * reserve-fd trick, or retrying behind the caller's back are policies a
- * server should choose); the loop itself never spins on it (epoll is
- * edge-triggered), and coil_accept lets the loop run once (a yield, where
- * a cancellation is delivered) before it reports the error, so even a
- * server that retries at once keeps serving its other tasks, timers and
- * signals — SIGTERM still stops it.  A server backs off and retries, for
- * example
- *
- *     for (coil_time pause = COIL_MSEC(1);;) {
- *         int c = coil_accept(lfd, NULL, NULL);
- *         if (c >= 0) { pause = COIL_MSEC(1); ...spawn a handler...; }
- *         else if (errno == EMFILE || errno == ENFILE ||
- *                  errno == ENOBUFS || errno == ENOMEM) {
- *             coil_sleep(pause);               // starved: no busy loop
- *             if (pause < COIL_MSEC(100)) pause *= 2;
- *         } else if (errno != ECONNABORTED && errno != EINTR) break;
- *     }
- *
- * and accepts again as soon as a retry finds an fd free (examples/
- * 12_echo_server.c; tests/net_test.c checks the CPU it uses meanwhile).
- * ====================================================================== */
-
-/* Flags for coil_tcp_listen. */
-#define COIL_REUSEPORT 0x1u   /* SO_REUSEPORT: several listeners (one per
-                                 loop/thread) share the port */
-
-/* A TCP socket bound to addr:port and listening, with SO_REUSEADDR always
- * set (a restarted server can bind while old connections are in
- * TIME_WAIT).  addr NULL or "" means every IPv4 interface (0.0.0.0); "::"
- * means every IPv6 interface (and IPv4 too, unless the system sets
- * net.ipv6.bindv6only).  port 0 asks the kernel for a free port:
- * coil_socket_port() tells which.  backlog goes to listen(2) as is
- * (the kernel caps it at net.core.somaxconn).  flags: 0 or COIL_REUSEPORT.
- * Does not suspend; works outside a task.  Returns the listening fd, or -1
- * with errno EINVAL (address not numeric, port outside 0..65535, backlog
- * < 0, unknown flags), or as socket/bind/listen (EADDRINUSE, EACCES,
- * EADDRNOTAVAIL, EAFNOSUPPORT where IPv6 is off, EMFILE, ...). */
-int coil_tcp_listen(const char *addr, int port, int backlog, unsigned flags);
-
-/* Connect a TCP socket to addr:port (port 1..65535) by the absolute
- * loop-time deadline (negative: none; the kernel's own SYN retries give up
- * after about two minutes).  A numeric IPv4 or IPv6 addr is used as is;
- * otherwise a host name (letters, digits, '-' and '.', not only digits
- * and dots: those are malformed numeric addresses) is resolved by
- * getaddrinfo on the executor (coil_to_thread) and its addresses are tried
- * in getaddrinfo's order until one connects, each attempt bounded by the
- * same deadline.  TCP_NODELAY is set: request/response traffic should not
- * wait for Nagle.  May suspend; must run in a task.  Returns the connected
- * fd, or -1 with errno EINVAL (NULL, malformed numeric addr or not a host
- * name, bad port), ECONNREFUSED, ETIMEDOUT (the deadline passed, also
- * while resolving: the lookup then finishes in the background),
- * ENETUNREACH, EAFNOSUPPORT, EMFILE, ECANCELED, EPERM (outside a task),
- * ENOENT (the name does not resolve), EAGAIN (temporary resolver
- * failure), ...; for a host name, the error of the last address tried.
- * On failure nothing is left open.  The resolver's own reason, when the
- * lookup failed, is coil_gai_error()'s. */
-int coil_tcp_dial(const char *addr, int port, coil_time deadline);
-
-/* The getaddrinfo result (0 or an EAI_* code, for gai_strerror) of the
- * last host name lookup that this thread's coil_tcp_dial completed: read
- * it right after a dial that failed with ENOENT, EAGAIN or EINVAL to
- * learn why (EAI_NONAME, EAI_SERVICE, EAI_ADDRFAMILY...).  A lookup cut
- * off by the deadline leaves it unchanged.  Does not suspend; cannot
- * fail. */
-int coil_gai_error(void);
-
-/* The local port fd is bound to (for a listener made with port 0), in
- * host order.  Does not suspend.  Returns 0..65535, or -1 with errno
- * EINVAL (not an IPv4/IPv6 socket) or as getsockname (EBADF, ENOTSOCK). */
-int coil_socket_port(int fd);
-
-/* A Unix-domain stream socket listening at path.  A path starting with '@'
- * names the Linux abstract namespace (the '@' becomes the leading NUL; no
- * file is made, and the name goes when the socket closes).  Otherwise a
- * socket file is created; an existing one gives EADDRINUSE, and removing
- * it after closing is the caller's job (unlink(2)).  Does not suspend.
- * Returns the listening fd, or -1 with errno EINVAL (path NULL, empty,
- * just "@", or longer than sun_path holds: 107 bytes), backlog < 0, or as
- * socket/bind/listen (EADDRINUSE, EACCES, ENOENT, ...). */
-int coil_unix_listen(const char *path, int backlog);
-
-/* Connect a Unix-domain stream socket to path ('@': abstract, as above) by
- * the deadline.  A listener whose backlog is full makes connect(2) fail
- * with EAGAIN at once rather than wait; that is returned as is.  May
- * suspend; must run in a task.  Returns the connected fd, or -1 with errno
- * EINVAL (path as above), ENOENT, ECONNREFUSED, EAGAIN, ETIMEDOUT,
- * ECANCELED, EPERM (outside a task), EMFILE, ...  Nothing is left open on
- * failure. */
-int coil_unix_dial(const char *path, coil_time deadline);
-
-/* A UDP socket bound to addr:port (addr and port as coil_tcp_listen; port
- * 0: any free port).  SO_REUSEADDR is not set.  Does not suspend.  Returns
- * the fd, or -1 with errno EINVAL or as socket/bind. */
-int coil_udp_bind(const char *addr, int port);
-
-/* recvfrom(2) and sendto(2) (MSG_NOSIGNAL is always added), as the IO
- * calls above: they wait while the socket says EAGAIN, up to the deadline;
- * MSG_DONTWAIT in flags returns EAGAIN instead.  For UDP a datagram larger
- * than n is truncated, as recvfrom(2) does (MSG_TRUNC tells).  addr and
- * addrlen as the syscall (NULL: no address).  Return the bytes received
- * or sent, or -1 with errno as the syscall or as the IO section says.  May
- * suspend; must run in a task. */
-ssize_t coil_recvfrom(int fd, void *buf, size_t n, int flags,
-                      struct sockaddr *addr, socklen_t *addrlen);
-ssize_t coil_recvfrom_until(int fd, void *buf, size_t n, int flags,
-                            struct sockaddr *addr, socklen_t *addrlen,
-                            coil_time deadline);
-ssize_t coil_sendto(int fd, const void *buf, size_t n, int flags,
-                    const struct sockaddr *addr, socklen_t addrlen);
-ssize_t coil_sendto_until(int fd, const void *buf, size_t n, int flags,
-                          const struct sockaddr *addr, socklen_t addrlen,
-                          coil_time deadline);
-
-/* ======================================================================
- * Subprocesses (layer 5)
- *
- * A child started with posix_spawn(3), optionally with pipes to its stdin,
- * stdout and stderr, whose exit the loop learns through a pidfd (Linux >=
- * 5.3; no SIGCHLD handler is involved).  The parent's ends of the pipes
- * are close-on-exec, so other children do not inherit them, and are plain
- * fds for coil_read, coil_write and friends; the child starts with no
- * signal blocked (the loop thread blocks the signals it routes through
- * signalfd; a child should not inherit that).
- *
- * Reaping: coil reaps its children itself, with waitpid(pid) once the
- * pidfd says the child has exited.  Code that reaps every child
- * (waitpid(-1), SIGCHLD set to SIG_IGN) takes that status away: the wait
- * then fails with ECHILD.
- *
- * Ownership: the coil_process and its pipe fds belong to the caller until
- * coil_process_release(), which kills a child that still runs and reaps it:
- * nothing leaks and no zombie stays.  A task unwound while in
- * coil_process_wait leaves the process untouched (the child runs on); to
- * have the unwinding release it, push coil_process_cleanup:
- *
- *     coil_process *p = coil_process_spawn("/bin/sh", argv, NULL, 0);
- *     coil_cleanup_push(coil_process_cleanup, p);
- *     coil_process_wait(p, &status, -1);
- *     coil_cleanup_pop(1);                 // released either way
- * ====================================================================== */
-
-typedef struct coil_process coil_process;
-
-/* Flags for coil_process_spawn. */
-enum {
-    COIL_PIPE_STDIN = 1u << 0,   /* a pipe to the child's stdin */
-    COIL_PIPE_STDOUT = 1u << 1,  /* a pipe from the child's stdout */
-    COIL_PIPE_STDERR = 1u << 2,  /* a pipe from the child's stderr */
-    /* path without a '/' is looked up in PATH (posix_spawnp). */
-    COIL_SPAWN_SEARCH_PATH = 1u << 3
-};
-
-/* Start path with argv (argv[0] first, NULL-terminated) and envp (NULL:
- * this process's environ).  Each COIL_PIPE_* flag gives the child a pipe
- * for that fd; other fds 0-2 are inherited.  Does not suspend.  Returns
- * the process, or NULL with errno: EINVAL (path or argv NULL, unknown
- * flags), posix_spawn's error (ENOENT, EACCES, ENOEXEC, ... — under
- * qemu-user, whose vfork is a fork, an exec failure shows up instead as
- * the child exiting with status 127), EMFILE, ENOMEM, or ENOSYS when the
- * kernel (or the emulator) lacks pidfd_open (Linux >= 5.3): then nothing
- * is started. */
-coil_process *coil_process_spawn(const char *path, char *const argv[],
-                                 char *const envp[], unsigned flags);
-
-/* As coil_process_spawn, and: stdio[i] >= 0 (i = 0, 1, 2) gives the child
- * that fd of the caller's as its fd i (stdio NULL, or -1: inherit), to wire
- * children together: the stdout pipe of one as the stdin of the next (then
- * close the first one's pipe with coil_process_close_pipe).  The caller
- * keeps its fd.  An fd coil has used is O_NONBLOCK, and the flag is shared
- * with the child: pass fds coil has not touched.  Does not suspend.
- * Returns the process, or NULL with errno as coil_process_spawn; EINVAL
- * also when an fd is given together with the COIL_PIPE_* flag for the
- * same i. */
-coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
-                                       char *const envp[], unsigned flags,
-                                       const int stdio[3]);
-
-/* The parent's end of the pipe to the child's stdin / from its stdout /
- * from its stderr: an fd owned by p (close it only with
- * coil_process_close_pipe or coil_process_release).  -1 with errno EBADF
- * if there is no such pipe (not asked for, or closed), EINVAL for NULL.
- * Does not suspend. */
-int coil_process_stdin(const coil_process *p);
-int coil_process_stdout(const coil_process *p);
-int coil_process_stderr(const coil_process *p);
-
-/* Close p's end of the pipe for the child's fd child_fd (0, 1 or 2), as
- * coil_close does (tasks waiting on it wake with EBADF); closing the stdin
- * pipe is how the child sees EOF.  Does not suspend.  Returns 0, or -1
- * with errno EINVAL (NULL, child_fd not 0-2) or EBADF (no such pipe). */
-int coil_process_close_pipe(coil_process *p, int child_fd);
-
-/* The child's process id (still its own until p is released, even after
- * it exited: coil reaps it only in wait or release), or -1 with errno
- * EINVAL.  Does not suspend. */
-pid_t coil_process_pid(const coil_process *p);
-
-/* Wait until the child exits and reap it; *status (if not NULL) gets its
- * status as waitpid(2) reports it (WIFEXITED, WEXITSTATUS, WIFSIGNALED,
- * WTERMSIG).  Once reaped, further calls return the same status at once.
- * The deadline is absolute loop time, negative for none.  May suspend.
- * Returns 0, or -1 with errno ETIMEDOUT (the child runs on), EBUSY
- * (another task already waits for p), ECHILD (someone else reaped it),
- * ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks; an unwound task leaves no
- * waiter behind), EPERM (outside a task) or EINVAL (NULL). */
-int coil_process_wait(coil_process *p, int *status, coil_time deadline);
-
-/* Send sig to the child (pidfd_send_signal: it cannot hit a recycled
- * pid); sig 0 only checks that it can be signalled.  Does not suspend.
- * Returns 0, or -1 with errno EINVAL (NULL, bad sig), ESRCH (already
- * reaped) or EPERM. */
-int coil_process_kill(coil_process *p, int sig);
-
-/* Close p's pipes and its pidfd and free it.  A child that has not been
- * reaped is reaped here; one that still runs is first killed with SIGKILL
- * (release does not suspend: it blocks for the moment a killed child takes
- * to die).  To let a child outlive its handle, give it no pipes and wait
- * for it.  NULL is ignored.  Returns 0; cannot fail. */
-int coil_process_release(coil_process *p);
-
-/* coil_process_release(p) in the shape of a cleanup handler, for
- * coil_cleanup_push(coil_process_cleanup, p).  Returns nothing; does not
- * suspend; cannot fail. */
-void coil_process_cleanup(void *p);
 
 /* ======================================================================
  * Futures (layer 4)
@@ -1254,386 +877,6 @@ coil_future *coil_shield(coil_future *f);
 int coil_run(coil_task_fn fn, void *arg, void **result);
 
 /* ======================================================================
- * Threads (layer 5)
- *
- * A loop and its tasks belong to one thread, but other threads may hand
- * it work: a callback (coil_call_soon_threadsafe, asyncio's
- * call_soon_threadsafe) or a task (coil_spawn_threadsafe, asyncio's
- * run_coroutine_threadsafe), whose outcome comes back in a thread-safe
- * future.  coil_loop_stop() also works from any thread: the usual way to
- * end a loop that runs forever in a background thread is
- *
- *     coil_loop_stop(loop);          // from main: wakes it, run returns
- *     pthread_join(thread, NULL);    // its thread then closes the loop
- *
- * A loop is reached from other threads through a registry of live loops,
- * never by touching a loop that may be gone: submitting to a loop that has
- * been closed (or to a pointer that never was a loop) fails with
- * ESHUTDOWN, safely, even while the owner is closing it.  Caveat: once a
- * loop is freed its address may be reused by a new loop, which then gets
- * what was meant for the old one — stop submitting to a loop before
- * closing it, as you would with any handle.
- * ====================================================================== */
-
-/* Run fn(arg) on loop's thread, as a callback of its next iteration, from
- * any thread (the loop's own included).  A loop asleep in epoll is woken
- * (eventfd; wake-ups are coalesced).  Callbacks from one thread run in the
- * order submitted; those of different threads interleave in the order
- * they took the inbox's lock.  Callbacks still undelivered when loop is
- * closed are dropped without running (as coil_call_soon's are).  Does not
- * suspend or block (beyond a short internal lock).  Returns 0, or -1 with
- * errno EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed, or is not a
- * loop), EAGAIN (the loop is behind: as many callbacks and threadsafe
- * spawns as its inbox limit were submitted and have not run yet; back
- * off and retry) or ENOMEM. */
-int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
-
-/* Bound the callbacks (coil_call_soon_threadsafe) and tasks
- * (coil_spawn_threadsafe) that other threads may have submitted to loop
- * and that have not run yet: past it those calls fail with EAGAIN, so a
- * loop that cannot keep up applies back-pressure instead of growing
- * without bound.  0 means no limit.  The default is 1,048,576 (about
- * 80 MiB of queued submissions).  coil's own cross-thread deliveries
- * (results of thread futures, the executor) are never refused.  From any
- * thread; does not suspend.  Returns 0, or -1 with errno EINVAL (loop
- * NULL) or ESHUTDOWN (no such live loop). */
-int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit);
-
-/* A thread-safe future: the outcome of a task spawned from another thread.
- * Unlike a coil_future it may be waited for, read, cancelled, retained and
- * released from any thread.  States: pending, then done with a result or
- * an error, or cancelled (reported as the error ECANCELED). */
-typedef struct coil_tfuture coil_tfuture;
-
-/* Spawn fn(arg) as a task on loop (running in another thread, or this
- * one), from any thread; the task is made on loop's thread at its next
- * iteration.  fn_name (the macro passes #fn) must be a string that lives
- * for ever.  Returns a thread-safe future holding the task's outcome; the
- * caller holds its one reference (coil_tfuture_release).  If loop is
- * closed before the task was made, the future completes with ESHUTDOWN;
- * if loop is closed while the task is still pending, the task is
- * abandoned with it and the future never completes (wait with a timeout,
- * or stop submitting before closing).  Does not suspend.  NULL with errno
- * EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed), EAGAIN (over the
- * loop's inbox limit: coil_loop_set_inbox_limit) or ENOMEM; a
- * failure to make the task on loop (ENOMEM, ...) is the future's error. */
-coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
-                                         void *arg, const char *fn_name);
-#define coil_spawn_threadsafe(loop, fn, arg)                                \
-    coil_task_spawn_threadsafe((loop), (fn), (arg), #fn)
-
-/* Wait for f for at most `timeout` ns (negative: no limit) and read its
- * outcome.  In a plain thread (no task running) this blocks the thread
- * (mutex and condition variable).  Inside a task — on any loop — it
- * suspends the task instead, and its loop runs on: the completing loop
- * tells the waiting loop through its inbox.  Returns 0 and stores the
- * result in *out (if out is not NULL), or -1 with errno: the task's error,
- * ECANCELED (the task was cancelled), ESHUTDOWN (its loop closed before it
- * started), ETIMEDOUT (f still pending after timeout), EINVAL (NULL),
- * EDEADLK (outside a task, on the thread that owns f's loop while f is
- * pending: nothing would run the loop), or, in a task, as coil_await (a
- * cancelled task unwinds, leaving nothing registered on f; error mode
- * gives ECANCELED) or ENOMEM.  May suspend (in a task) or block. */
-int coil_tfuture_wait(coil_tfuture *f, coil_time timeout, void **out);
-
-/* Read f's outcome without waiting, as coil_tfuture_wait does once f is
- * done; -1 with errno EAGAIN while pending.  Returns 0 and the result in
- * *out as coil_tfuture_wait would.  Any thread.  Does not suspend or block
- * beyond a short lock. */
-int coil_tfuture_result(coil_tfuture *f, void **out);
-
-/* 1 if f is done or cancelled, 0 if pending, -1 with errno EINVAL.  Any
- * thread; does not suspend. */
-int coil_tfuture_done(coil_tfuture *f);
-
-/* Ask for the task to be cancelled: the request is forwarded to its loop
- * (coil_call_soon_threadsafe) and delivered there as coil_task_cancel
- * would (a task not yet started never runs); the future then reports
- * ECANCELED — unless the task ended first, or caught the cancellation and
- * returned something else.  Repeated requests are one request.  Any
- * thread; does not suspend.  Returns 1 if a request is (or already was)
- * on its way, 0 if f is already done, -1 with errno EINVAL (NULL),
- * ESHUTDOWN (the task's loop is closed) or ENOMEM. */
-int coil_tfuture_cancel(coil_tfuture *f);
-
-/* Take another reference to f / drop one (the last frees it; the pending
- * task keeps its own until it ends).  Any thread; NULL ignored.  Retain
- * returns f; release returns 0.  Do not suspend; cannot fail. */
-coil_tfuture *coil_tfuture_retain(coil_tfuture *f);
-int coil_tfuture_release(coil_tfuture *f);
-
-/* ======================================================================
- * Executor (layer 5)
- *
- * A bounded pool of threads that runs blocking functions for tasks
- * (asyncio's to_thread / run_in_executor): name resolution, file IO, a
- * library that blocks.  One pool per process, shared by the tasks of every
- * loop on every thread; its threads start at the first coil_to_thread,
- * have every signal blocked, and live as long as the process.  Its queue
- * of jobs not yet started is bounded: a task that finds it full suspends
- * (its loop runs on) until a slot frees, served in FIFO order — back-
- * pressure, never unbounded growth.
- * ====================================================================== */
-
-/* Size the pool (threads, default 4) and its queue (jobs waiting for a
- * thread, default 256).  Only before the pool's first use.  Do not
- * suspend.  Return 0, or -1 with errno EINVAL (0, or more than 1024
- * threads / 1M jobs) or EBUSY (the pool has started). */
-int coil_executor_set_threads(size_t n);
-int coil_executor_set_queue_size(size_t n);
-
-/* Run fn(arg) on a pool thread; the calling task suspends (its loop runs
- * on) until fn returns, and *result (if not NULL) gets fn's return value.
- * The completion comes back through the caller's loop's inbox
- * (coil_call_soon_threadsafe).  fn runs outside any task and loop: it
- * must not call coil's suspending functions.  A task cancelled while it
- * waits — for a queue slot or for fn — returns at once (unwinds, or in
- * error mode gets ECANCELED): a job still queued is withdrawn and fn never
- * runs; a running fn is left to finish and its late result is discarded.
- * So arg must stay valid until fn returns even if the caller has gone:
- * for that, coil_to_thread_ex takes abandon(arg, result), called exactly
- * once whenever the call does not return 0 (failure or unwinding) — on a
- * pool thread or the caller's, once fn has finished with arg (result is
- * fn's, or NULL if fn never ran) — to free what arg and a late result
- * own.  If the caller's loop is closed while fn runs, the result is
- * dropped (the waiting task is abandoned with its loop).
- * May suspend; must run in a task.  Returns 0, or -1 with errno EINVAL
- * (fn NULL), EPERM (outside a task), ENOMEM, EAGAIN (no pool thread could
- * be started), ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks). */
-int coil_to_thread(void *(*fn)(void *), void *arg, void **result);
-int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
-                      void (*abandon)(void *arg, void *result));
-
-/* ======================================================================
- * Runtime: one loop per core (layer 5)
- *
- * A runtime starts N threads, each running a loop of its own, and lets any
- * thread spawn a task on the loop of its choice (the task's outcome comes
- * back in a thread-safe future).  Loops share nothing: to use several
- * cores, spread the work yourself — each loop listening on the same port
- * with COIL_REUSEPORT (the kernel spreads connections across them), or a
- * task handing work to another loop with coil_runtime_spawn.
- *
- * Tasks never migrate: a task runs, from start to end, on the loop (and so
- * the thread) it was spawned on.  Compilers cache the address of a
- * thread-local such as errno across calls, and a suspending call is just a
- * call to them; a coroutine resumed on another thread would go on using
- * the first thread's errno and coil's own per-thread state (DESIGN.md,
- * docs/threads.md).  Balancing is therefore the application's choice of
- * loop, not a work-stealing scheduler.
- *
- * The runtime's threads block the asynchronous signals (as the executor's
- * do), so a signal handler on another loop — coil_run's SIGINT — still gets
- * them; a loop of the runtime may add signal handlers of its own.
- *
- * Lifetime, like a thread's: coil_runtime_stop() asks every loop to shut
- * down (from any thread, the runtime's own included); coil_runtime_join()
- * waits for that to finish and frees the runtime.  Shutting down, a loop
- * does what coil_run does at its end: it cancels the tasks still alive on
- * it, runs the loop until their cleanup handlers have finished (they may
- * suspend), then closes.  Their thread-safe
- * futures report ECANCELED; a spawn that had not yet reached its loop
- * reports ESHUTDOWN.  Stopping one of the loops directly (coil_loop_stop)
- * only ends its current run: it goes on running until the runtime stops.
- * A loop whose epoll wait fails (it does not heal) stops the runtime.
- * ====================================================================== */
-
-typedef struct coil_runtime coil_runtime;
-
-enum {
-    /* Pin loop i's thread to one CPU: the i-th of the CPUs the starting
-     * thread may run on (sched_getaffinity), wrapping around when there are
-     * more loops than CPUs. */
-    COIL_RUNTIME_PIN = 1u << 0
-};
-
-typedef struct coil_runtime_attr {
-    unsigned flags;               /* COIL_RUNTIME_* */
-} coil_runtime_attr;
-
-/* Most loops one runtime may have (CPU_SETSIZE). */
-#define COIL_RUNTIME_MAX_LOOPS 1024
-
-/* Start nloops threads, each running a loop of its own (made on its
- * thread).  nloops 0 means one per CPU the calling thread may run on
- * (sched_getaffinity).  attr may be NULL.  Returns once every loop is
- * running.  Does not suspend; blocks the calling thread briefly (thread
- * start-up).  Returns
- * the runtime, or NULL with errno EINVAL (more than
- * COIL_RUNTIME_MAX_LOOPS loops, unknown flags), EAGAIN (a thread could
- * not be started), ENOMEM, EMFILE or ENFILE (a loop could not be made), or as
- * pthread_attr_setaffinity_np; on failure the loops already started are
- * stopped and their threads joined. */
-coil_runtime *coil_runtime_start(size_t nloops, const coil_runtime_attr *attr);
-
-/* How many loops rt has (0 for NULL).  Any thread; does not suspend;
- * cannot fail. */
-size_t coil_runtime_size(const coil_runtime *rt);
-
-/* Loop i of rt (0 <= i < size), for coil_call_soon_threadsafe,
- * coil_spawn_threadsafe and comparing with coil_loop_current().  Any
- * thread; does not suspend.  NULL with errno EINVAL (rt NULL, i out of
- * range) or ESHUTDOWN (rt is stopping: the loop may already be gone). */
-coil_loop *coil_runtime_loop(coil_runtime *rt, size_t i);
-
-/* Spawn fn(arg) as a task on loop i of rt, from any thread (a task of
- * another loop, or of loop i itself, included): coil_task_spawn_threadsafe
- * on that loop, with its thread-safe future, rules and errors.  Does not
- * suspend.  NULL with errno EINVAL (rt or fn NULL, i out of range),
- * ESHUTDOWN (coil_runtime_stop was called) or ENOMEM. */
-coil_tfuture *coil_runtime_spawn_task(coil_runtime *rt, size_t i,
-                                      coil_task_fn fn, void *arg,
-                                      const char *fn_name);
-#define coil_runtime_spawn(rt, i, fn, arg)                                  \
-    coil_runtime_spawn_task((rt), (i), (fn), (arg), #fn)
-
-/* Ask every loop of rt to shut down (see above), without waiting for it.
- * Any thread; repeated calls are harmless.  From now on spawns fail with
- * ESHUTDOWN.  Does not suspend or block (beyond a short lock).  Returns
- * 0, or -1 with errno EINVAL (NULL). */
-int coil_runtime_stop(coil_runtime *rt);
-
-/* Wait until rt has been stopped (by this or another thread: join alone
- * does not stop it) and every loop has shut down, join the threads and
- * free rt.  Call it exactly once per runtime, from a thread that is not
- * one of rt's.  Does not suspend: it blocks the calling thread (in a
- * task: its whole loop, so
- * a cleanup handler of rt's tasks must not wait for that loop).  Returns
- * 0, or -1 with errno EINVAL (NULL) or EDEADLK (called on one of rt's
- * threads: it would wait for itself; rt stays as it was). */
-int coil_runtime_join(coil_runtime *rt);
-
-/* ======================================================================
- * Files (layer 5)
- *
- * Blocking-style file IO that keeps the loop running (the seeds'
- * aiofiles).  Regular files cannot be waited for with epoll (they are
- * always "ready", yet a read may sit on the disk for milliseconds, or
- * for ever on a dead NFS server), so these calls hand the syscall to the
- * executor (coil_to_thread) and suspend the calling task until it
- * returns.  Each call costs a round trip to a pool thread: worth it for
- * large transfers, slow disks and network file systems; for a few bytes
- * of a file in the page cache a plain read(2) is cheaper (aiofiles'
- * trade-off too).  The usual shape of `async with aiofiles.open(...) as
- * f: await f.read()` is
- *
- *     static void close_file(void *fd) { coil_file_close(*(int *)fd); }
- *     ...
- *     int fd = coil_file_open(path, O_RDONLY, 0);
- *     if (fd < 0) ...;
- *     coil_cleanup_push(close_file, &fd);    // closed if unwound, too
- *     n = coil_file_read(fd, buf, sizeof buf);
- *     coil_cleanup_pop(1);                   // closes on the way out
- *
- * (cleanup handlers may suspend; use coil_file_close there too, never
- * close(2): see coil_file_close for why)
- * or, for a whole file, coil_file_read_all / coil_file_write_all: one
- * executor job each, opening and closing included.
- *
- * Common to all of them:
- *   - Each behaves like its POSIX namesake: -1 and errno from the
- *     syscall, short reads and writes as POSIX allows them (a regular
- *     file gives short counts only at EOF or when the disk is full), and
- *     EINTR retried on the pool thread, never reported.  A single call
- *     moves at most 0x7ffff000 bytes, as Linux's read/write do.
- *   - Inside a task, they suspend the task (the loop runs on) and may
- *     fail as coil_to_thread does besides: ENOMEM, EAGAIN (no pool
- *     thread), ECANCELED.  Outside any task, with no loop running on the
- *     thread (main before coil_run, a plain thread, a coil_to_thread
- *     function), they run the syscall right there: nothing is held up.
- *     In a loop callback, which must not block its loop, they fail with
- *     EPERM.
- *   - Cancellation cannot interrupt a syscall in progress, yet a
- *     cancelled task returns at once (unwinds, or in error mode gets
- *     ECANCELED) and may free its buffer straight away: the pool thread
- *     never touches the caller's memory.  A read lands in a buffer owned
- *     by the job and is copied out on the loop thread only if the caller
- *     still waits; a write copies the data into the job before it is
- *     queued; a path is copied too.  A late result is discarded: an fd
- *     opened for a caller that has gone is closed, a late read's bytes
- *     are dropped (they are consumed from the file position or pipe all
- *     the same), a late write still happens.  The price is one memcpy of
- *     the data on the loop thread per call (about 0.1 ms per MiB); split
- *     transfers of hundreds of MiB into several calls.
- *   - An fd that is O_NONBLOCK (coil_read's fds are) gives EAGAIN as
- *     read(2) does; pipes and sockets belong with coil_read/coil_write,
- *     which wait in epoll without a pool thread.
- *   - Bad arguments: fd < 0 is EBADF, a NULL buffer or path is EINVAL,
- *     as is a negative offset.
- * ====================================================================== */
-
-/* open(2) on the executor, O_CLOEXEC always added (every fd coil makes is
- * close-on-exec).  mode is used with O_CREAT or O_TMPFILE.  Opening a FIFO
- * (which waits for the other end) occupies a pool thread meanwhile.  If
- * the caller is cancelled after the file was opened, the fd is closed for
- * it (a file that O_CREAT made stays).  May suspend.  Returns the fd, or
- * -1 with errno as open(2) (ENOENT, EACCES, EEXIST, EISDIR, ...) or as
- * above. */
-int coil_file_open(const char *path, int flags, mode_t mode);
-
-/* read(2) / pread(2) of up to n bytes into buf.  Return the bytes read, 0
- * at EOF (or for n == 0), or -1 with errno
- * as the syscall (EBADF, EISDIR, ESPIPE for pread of a pipe, EAGAIN, ...)
- * or as above; EINVAL for buf NULL or off < 0.  On ECANCELED (or
- * unwinding) buf is untouched.  May suspend. */
-ssize_t coil_file_read(int fd, void *buf, size_t n);
-ssize_t coil_file_pread(int fd, void *buf, size_t n, off_t off);
-
-/* write(2) / pwrite(2) of up to n bytes from buf (copied first: buf is
- * free to change or go once the call returns, whatever it returns).
- * Return the bytes written — possibly fewer than n, as POSIX allows (see
- * coil_file_write_all) — or -1 with errno as the syscall (EBADF, ENOSPC,
- * EFBIG, EPIPE, ...) or as above; EINVAL for buf NULL or off < 0.  After
- * ECANCELED the write may still happen.  May suspend. */
-ssize_t coil_file_write(int fd, const void *buf, size_t n);
-ssize_t coil_file_pwrite(int fd, const void *buf, size_t n, off_t off);
-
-/* fsync(2) / fdatasync(2): wait until fd's data (and, for fsync, its
- * metadata) is on stable storage.  May suspend.  Return 0, or -1 with
- * errno as the syscall (EBADF, EIO, EROFS/EINVAL for fds that cannot
- * sync, ...) or as above. */
-int coil_file_fsync(int fd);
-int coil_file_fdatasync(int fd);
-
-/* Close fd: like coil_close (tasks of this loop waiting on fd with
- * coil_read & co wake with EBADF, coil's records of it go), except that
- * close(2) itself — which may flush to a network file system — runs on
- * the executor.  The fd is released whatever happens, even when the call
- * fails or the caller is cancelled (then it is closed for it).  If a
- * coil_file_* call on fd whose caller was cancelled is still running on a
- * pool thread, the close is left to it and done once it ends, and this
- * returns 0 at once: the fd number is not released (and reused by the
- * next open) while a late read or write may still use it.  So close such
- * fds with coil_file_close, not close(2) or coil_close.  May suspend.
- * Returns 0, or -1 with errno as close(2) (EIO: data written earlier was
- * lost) or as above (the fd is gone all the same). */
-int coil_file_close(int fd);
-
-/* Read the whole file at path (open, read until EOF, close: one executor
- * job) into a new buffer, NUL-terminated for convenience (not counted in
- * the length), stored in *buf with its length in *len; free it with
- * free().  A file longer than max bytes is refused with EFBIG, checked
- * before reading when its size is known and again while reading (files
- * in /proc report size 0, pipes none).  May suspend.  Returns 0, or -1
- * with errno EINVAL (path, buf or len NULL), EFBIG, ENOMEM, as open(2) or
- * read(2), or as above; on failure *buf is NULL and *len 0. */
-int coil_file_read_all(const char *path, void **buf, size_t *len, size_t max);
-
-/* Write len bytes from buf as the whole content of the file at path (open,
- * write them all, close: one executor job; buf is copied first).  The file
- * is created (mode 0666 less the umask) if missing.  flags is 0 or a
- * combination of
- *   O_APPEND   append instead of truncating (Python's "ab" to "wb");
- *   O_EXCL     fail with EEXIST if the file exists ("xb");
- *   O_SYNC, O_DSYNC  as open(2): the data is on stable storage on return.
- * A write or close error leaves the file with whatever reached it.  After
- * ECANCELED the job still runs to its end.  May suspend.  Returns 0, or -1
- * with errno EINVAL (path NULL, buf NULL with len > 0, other flags), as
- * open(2), write(2) (ENOSPC, ...) or close(2), or as above. */
-int coil_file_write_all(const char *path, const void *buf, size_t len,
-                        int flags);
-
-/* ======================================================================
  * Synchronisation (layer 5)
  *
  * Lock, event, semaphore, condition, barrier and queue for the tasks of
@@ -1896,6 +1139,444 @@ int coil_queue_join_until(coil_queue *q, coil_time deadline);
 int coil_queue_shutdown(coil_queue *q);
 
 /* ======================================================================
+ * Threads (layer 5)
+ *
+ * A loop and its tasks belong to one thread, but other threads may hand
+ * it work: a callback (coil_call_soon_threadsafe, asyncio's
+ * call_soon_threadsafe) or a task (coil_spawn_threadsafe, asyncio's
+ * run_coroutine_threadsafe), whose outcome comes back in a thread-safe
+ * future.  coil_loop_stop() also works from any thread: the usual way to
+ * end a loop that runs forever in a background thread is
+ *
+ *     coil_loop_stop(loop);          // from main: wakes it, run returns
+ *     pthread_join(thread, NULL);    // its thread then closes the loop
+ *
+ * A loop is reached from other threads through a registry of live loops,
+ * never by touching a loop that may be gone: submitting to a loop that has
+ * been closed (or to a pointer that never was a loop) fails with
+ * ESHUTDOWN, safely, even while the owner is closing it.  Caveat: once a
+ * loop is freed its address may be reused by a new loop, which then gets
+ * what was meant for the old one — stop submitting to a loop before
+ * closing it, as you would with any handle.
+ * ====================================================================== */
+
+/* Run fn(arg) on loop's thread, as a callback of its next iteration, from
+ * any thread (the loop's own included).  A loop asleep in epoll is woken
+ * (eventfd; wake-ups are coalesced).  Callbacks from one thread run in the
+ * order submitted; those of different threads interleave in the order
+ * they took the inbox's lock.  Callbacks still undelivered when loop is
+ * closed are dropped without running (as coil_call_soon's are).  Does not
+ * suspend or block (beyond a short internal lock).  Returns 0, or -1 with
+ * errno EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed, or is not a
+ * loop), EAGAIN (the loop is behind: as many callbacks and threadsafe
+ * spawns as its inbox limit were submitted and have not run yet; back
+ * off and retry) or ENOMEM. */
+int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
+
+/* Bound the callbacks (coil_call_soon_threadsafe) and tasks
+ * (coil_spawn_threadsafe) that other threads may have submitted to loop
+ * and that have not run yet: past it those calls fail with EAGAIN, so a
+ * loop that cannot keep up applies back-pressure instead of growing
+ * without bound.  0 means no limit.  The default is 1,048,576 (about
+ * 80 MiB of queued submissions).  coil's own cross-thread deliveries
+ * (results of thread futures, the executor) are never refused.  From any
+ * thread; does not suspend.  Returns 0, or -1 with errno EINVAL (loop
+ * NULL) or ESHUTDOWN (no such live loop). */
+int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit);
+
+/* A thread-safe future: the outcome of a task spawned from another thread.
+ * Unlike a coil_future it may be waited for, read, cancelled, retained and
+ * released from any thread.  States: pending, then done with a result or
+ * an error, or cancelled (reported as the error ECANCELED). */
+typedef struct coil_tfuture coil_tfuture;
+
+/* Spawn fn(arg) as a task on loop (running in another thread, or this
+ * one), from any thread; the task is made on loop's thread at its next
+ * iteration.  fn_name (the macro passes #fn) must be a string that lives
+ * for ever.  Returns a thread-safe future holding the task's outcome; the
+ * caller holds its one reference (coil_tfuture_release).  If loop is
+ * closed before the task was made, the future completes with ESHUTDOWN;
+ * if loop is closed while the task is still pending, the task is
+ * abandoned with it and the future never completes (wait with a timeout,
+ * or stop submitting before closing).  Does not suspend.  NULL with errno
+ * EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed), EAGAIN (over the
+ * loop's inbox limit: coil_loop_set_inbox_limit) or ENOMEM; a
+ * failure to make the task on loop (ENOMEM, ...) is the future's error. */
+coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
+                                         void *arg, const char *fn_name);
+#define coil_spawn_threadsafe(loop, fn, arg)                                \
+    coil_task_spawn_threadsafe((loop), (fn), (arg), #fn)
+
+/* Wait for f for at most `timeout` ns (negative: no limit) and read its
+ * outcome.  In a plain thread (no task running) this blocks the thread
+ * (mutex and condition variable).  Inside a task — on any loop — it
+ * suspends the task instead, and its loop runs on: the completing loop
+ * tells the waiting loop through its inbox.  Returns 0 and stores the
+ * result in *out (if out is not NULL), or -1 with errno: the task's error,
+ * ECANCELED (the task was cancelled), ESHUTDOWN (its loop closed before it
+ * started), ETIMEDOUT (f still pending after timeout), EINVAL (NULL),
+ * EDEADLK (outside a task, on the thread that owns f's loop while f is
+ * pending: nothing would run the loop), or, in a task, as coil_await (a
+ * cancelled task unwinds, leaving nothing registered on f; error mode
+ * gives ECANCELED) or ENOMEM.  May suspend (in a task) or block. */
+int coil_tfuture_wait(coil_tfuture *f, coil_time timeout, void **out);
+
+/* Read f's outcome without waiting, as coil_tfuture_wait does once f is
+ * done; -1 with errno EAGAIN while pending.  Returns 0 and the result in
+ * *out as coil_tfuture_wait would.  Any thread.  Does not suspend or block
+ * beyond a short lock. */
+int coil_tfuture_result(coil_tfuture *f, void **out);
+
+/* 1 if f is done or cancelled, 0 if pending, -1 with errno EINVAL.  Any
+ * thread; does not suspend. */
+int coil_tfuture_done(coil_tfuture *f);
+
+/* Ask for the task to be cancelled: the request is forwarded to its loop
+ * (coil_call_soon_threadsafe) and delivered there as coil_task_cancel
+ * would (a task not yet started never runs); the future then reports
+ * ECANCELED — unless the task ended first, or caught the cancellation and
+ * returned something else.  Repeated requests are one request.  Any
+ * thread; does not suspend.  Returns 1 if a request is (or already was)
+ * on its way, 0 if f is already done, -1 with errno EINVAL (NULL),
+ * ESHUTDOWN (the task's loop is closed) or ENOMEM. */
+int coil_tfuture_cancel(coil_tfuture *f);
+
+/* Take another reference to f / drop one (the last frees it; the pending
+ * task keeps its own until it ends).  Any thread; NULL ignored.  Retain
+ * returns f; release returns 0.  Do not suspend; cannot fail. */
+coil_tfuture *coil_tfuture_retain(coil_tfuture *f);
+int coil_tfuture_release(coil_tfuture *f);
+
+/* ======================================================================
+ * Executor (layer 5)
+ *
+ * A bounded pool of threads that runs blocking functions for tasks
+ * (asyncio's to_thread / run_in_executor): name resolution, file IO, a
+ * library that blocks.  One pool per process, shared by the tasks of every
+ * loop on every thread; its threads start at the first coil_to_thread,
+ * have every signal blocked, and live as long as the process.  Its queue
+ * of jobs not yet started is bounded: a task that finds it full suspends
+ * (its loop runs on) until a slot frees, served in FIFO order — back-
+ * pressure, never unbounded growth.
+ * ====================================================================== */
+
+/* Size the pool (threads, default 4) and its queue (jobs waiting for a
+ * thread, default 256).  Only before the pool's first use.  Do not
+ * suspend.  Return 0, or -1 with errno EINVAL (0, or more than 1024
+ * threads / 1M jobs) or EBUSY (the pool has started). */
+int coil_executor_set_threads(size_t n);
+int coil_executor_set_queue_size(size_t n);
+
+/* Run fn(arg) on a pool thread; the calling task suspends (its loop runs
+ * on) until fn returns, and *result (if not NULL) gets fn's return value.
+ * The completion comes back through the caller's loop's inbox
+ * (coil_call_soon_threadsafe).  fn runs outside any task and loop: it
+ * must not call coil's suspending functions.  A task cancelled while it
+ * waits — for a queue slot or for fn — returns at once (unwinds, or in
+ * error mode gets ECANCELED): a job still queued is withdrawn and fn never
+ * runs; a running fn is left to finish and its late result is discarded.
+ * So arg must stay valid until fn returns even if the caller has gone:
+ * for that, coil_to_thread_ex takes abandon(arg, result), called exactly
+ * once whenever the call does not return 0 (failure or unwinding) — on a
+ * pool thread or the caller's, once fn has finished with arg (result is
+ * fn's, or NULL if fn never ran) — to free what arg and a late result
+ * own.  If the caller's loop is closed while fn runs, the result is
+ * dropped (the waiting task is abandoned with its loop).
+ * May suspend; must run in a task.  Returns 0, or -1 with errno EINVAL
+ * (fn NULL), EPERM (outside a task), ENOMEM, EAGAIN (no pool thread could
+ * be started), ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks). */
+int coil_to_thread(void *(*fn)(void *), void *arg, void **result);
+int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
+                      void (*abandon)(void *arg, void *result));
+
+/* ======================================================================
+ * IO (layer 5)
+ *
+ * Blocking-style fd IO for tasks.  Each call behaves like its POSIX
+ * namesake (-1 and errno) and tries the syscall first: it suspends the
+ * calling task only when the syscall says EAGAIN, then retries once the
+ * loop's epoll reports the fd ready, while other tasks run.  Every call
+ * has an *_until form taking an absolute loop-time deadline
+ * (coil_loop_time(coil_loop_current()) + COIL_MSEC(500), say, or
+ * coil_clock() + ...: the same clock; negative: none): once it
+ * passes while the call waits, the call fails with ETIMEDOUT.  A deadline
+ * already past still lets the first syscall try.
+ *
+ * Common to all of them:
+ *   - They may suspend, and must run inside a task: outside one they fail
+ *     with EPERM (coil_close excepted: it never suspends).
+ *   - First use switches the fd to O_NONBLOCK, for good.  The flag belongs
+ *     to the open file description, so it is shared with dup()s of the fd
+ *     and with other processes holding it (stdin inherited from a shell!).
+ *   - Close an fd used with coil with coil_close() (or through the hook
+ *     layer, docs/hooks.md): coil keeps a record per fd number (per loop)
+ *     that a plain close() leaves stale.  A stale record is found out
+ *     before it can do harm: sockets are read and written with
+ *     MSG_DONTWAIT, other fds are checked for O_NONBLOCK before each
+ *     syscall, and the file's identity (st_dev, st_ino) is checked before
+ *     a task parks; the record is then made afresh for the new fd.  So an
+ *     fd that inherits a stale record's number costs at most a few extra
+ *     syscalls, never a blocking call on the loop's thread nor a wait
+ *     that cannot wake (docs/hooks.md, "Stale records").  Waiters of the
+ *     old fd wake with EBADF when that happens.
+ *   - At most one task waits to read, and one to write, an fd at a time:
+ *     a second that would have to wait fails with EBUSY (two readers of
+ *     one stream would get its bytes interleaved; give each fd one reader
+ *     task and one writer).  coil_wait_fd fails so at once.
+ *   - Errors besides the syscall's own: ETIMEDOUT (deadline passed), EBADF
+ *     (bad fd, or closed with coil_close while the call waited), EBUSY (as
+ *     above), ECANCELED (cancelled, COIL_TASK_CANCEL_AS_ERROR tasks; in the
+ *     default mode a cancelled task unwinds out of the call, which leaves
+ *     no waiter or timer behind), ENOMEM, EPERM (outside a task).
+ *   - A peer that closes gives EOF (0) on reads; writes then fail with
+ *     EPIPE (or ECONNRESET), never with SIGPIPE killing the process:
+ *     sockets are written with send(MSG_NOSIGNAL); pipes and other fds
+ *     with SIGPIPE blocked in the calling thread around the write, the one
+ *     it raised consumed with sigtimedwait (a thread that blocks SIGPIPE
+ *     itself keeps it pending, as it arranged).
+ *   - A task whose fd always has data never suspends in these calls; call
+ *     coil_yield() now and then in such a loop to let others run.
+ * ====================================================================== */
+
+/* Events for coil_wait_fd. */
+#define COIL_READABLE 0x1u
+#define COIL_WRITABLE 0x2u
+
+/* Wait until fd is readable or writable (events: COIL_READABLE,
+ * COIL_WRITABLE, or both for "either"), for anything the IO calls below do
+ * not cover.  "Readable" includes EOF, hang-up and a pending error, as
+ * with poll(2); a regular file is always ready.  Readiness that arrived
+ * while nobody waited counts, and a readiness coil remembers is checked
+ * with poll(2) first, so draining the fd with plain syscalls in between is
+ * fine.  The deadline is absolute loop time, negative for none.  May
+ * suspend.  Returns 0 when ready (with both events, try both operations),
+ * or -1 with errno ETIMEDOUT, EBADF, EBUSY (another task already waits for
+ * that direction on fd), EINVAL (events 0 or unknown bits), ECANCELED,
+ * ENOMEM or EPERM, as above. */
+int coil_wait_fd(int fd, unsigned events, coil_time deadline);
+
+/* read(2), readv(2), recv(2).  Return the bytes read, 0 at EOF (or for
+ * n == 0), or -1 with errno as the syscall or as above.  recv with
+ * MSG_DONTWAIT in flags returns EAGAIN instead of waiting.  May suspend. */
+ssize_t coil_read(int fd, void *buf, size_t n);
+ssize_t coil_read_until(int fd, void *buf, size_t n, coil_time deadline);
+ssize_t coil_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t coil_readv_until(int fd, const struct iovec *iov, int iovcnt,
+                         coil_time deadline);
+ssize_t coil_recv(int fd, void *buf, size_t n, int flags);
+ssize_t coil_recv_until(int fd, void *buf, size_t n, int flags,
+                        coil_time deadline);
+
+/* write(2), writev(2), send(2) (MSG_NOSIGNAL is always added).  Return
+ * the bytes written — possibly fewer than asked, as POSIX allows; see
+ * coil_write_all — or -1 with errno as the syscall (EPIPE, ECONNRESET
+ * when the peer is gone) or as above.  May suspend. */
+ssize_t coil_write(int fd, const void *buf, size_t n);
+ssize_t coil_write_until(int fd, const void *buf, size_t n,
+                         coil_time deadline);
+ssize_t coil_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t coil_writev_until(int fd, const struct iovec *iov, int iovcnt,
+                          coil_time deadline);
+ssize_t coil_send(int fd, const void *buf, size_t n, int flags);
+ssize_t coil_send_until(int fd, const void *buf, size_t n, int flags,
+                        coil_time deadline);
+
+/* recvmsg(2) and sendmsg(2), for scatter/gather with addresses and
+ * ancillary data (SCM_RIGHTS fd passing over Unix sockets, say).  msg is
+ * the caller's and is used as the syscall uses it (recvmsg fills in
+ * msg_namelen, msg_controllen and msg_flags).  recvmsg always adds
+ * MSG_CMSG_CLOEXEC, so fds received are close-on-exec like every fd coil
+ * makes (clear FD_CLOEXEC to hand one to a child); sendmsg always adds
+ * MSG_NOSIGNAL.  MSG_DONTWAIT in flags returns EAGAIN instead of waiting.
+ * A receiver whose msg_control is too small for the fds sent gets
+ * MSG_CTRUNC in msg_flags and the kernel closes the ones that did not
+ * fit.  Return the
+ * bytes received (0 at EOF) or sent, or -1 with errno as the syscall or as
+ * above.  May suspend. */
+ssize_t coil_recvmsg(int fd, struct msghdr *msg, int flags);
+ssize_t coil_recvmsg_until(int fd, struct msghdr *msg, int flags,
+                           coil_time deadline);
+ssize_t coil_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t coil_sendmsg_until(int fd, const struct msghdr *msg, int flags,
+                           coil_time deadline);
+
+/* Read exactly n bytes, looping over short reads, or until EOF.  Returns
+ * n, or fewer (0 to n - 1) if EOF came first, or -1 with errno as
+ * coil_read; the deadline covers the whole transfer.  Whatever happens,
+ * *done (if done is not NULL) holds the bytes read into buf, so the
+ * progress before an error is not lost.  EINVAL if n > SSIZE_MAX.  May
+ * suspend. */
+ssize_t coil_read_full(int fd, void *buf, size_t n, size_t *done);
+ssize_t coil_read_full_until(int fd, void *buf, size_t n, size_t *done,
+                             coil_time deadline);
+
+/* Write all n bytes, looping over short writes.  Returns n, or -1 with
+ * errno as coil_write; *done (if not NULL) holds the bytes written before
+ * the error (they are gone: the peer may have them).  The deadline covers
+ * the whole transfer.  EINVAL if n > SSIZE_MAX.  May suspend. */
+ssize_t coil_write_all(int fd, const void *buf, size_t n, size_t *done);
+ssize_t coil_write_all_until(int fd, const void *buf, size_t n, size_t *done,
+                             coil_time deadline);
+
+/* accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK: waits for a connection on
+ * the listening socket fd.  addr and addrlen as accept(2) (both may be
+ * NULL).  Returns the new fd, or -1 with errno as accept4 (ECONNABORTED,
+ * EMFILE, ...) or as above.  May suspend.  EMFILE and its kin return at
+ * once, the connection still queued: back off before retrying (see
+ * "Sockets" below). */
+int coil_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+int coil_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen,
+                      coil_time deadline);
+
+/* connect(2) without blocking the loop: starts the connection, waits until
+ * the socket is writable, then reads SO_ERROR.  Returns 0 once connected,
+ * or -1 with errno as connect(2) (ECONNREFUSED, ENETUNREACH, EAGAIN for a
+ * full Unix-socket backlog, ...) or as above.  After ETIMEDOUT or
+ * ECANCELED the attempt may still be under way: close the socket.  May
+ * suspend. */
+int coil_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                       coil_time deadline);
+
+/* Close fd: tasks of this thread's loop waiting on it wake with EBADF, it
+ * leaves the loop's epoll and coil's records, then close(2).  Does not
+ * suspend; works outside a task too (it then acts on the running loop, or
+ * the thread's default loop if one exists).  Returns as close(2): 0, or -1
+ * with errno EBADF, EIO, ... (on Linux the fd is released even then). */
+int coil_close(int fd);
+
+/* ======================================================================
+ * Sockets (layer 5)
+ *
+ * Helpers that make, bind, listen and connect sockets, on top of the IO
+ * calls above; what they return is an ordinary fd, read and written with
+ * coil_read/coil_write/..., accepted from with coil_accept, and closed
+ * with coil_close.  Every socket they make is SOCK_CLOEXEC | SOCK_NONBLOCK.
+ *
+ * Addresses are numeric: an IPv4 dotted quad ("127.0.0.1") or an IPv6
+ * address ("::1", no brackets, no "%scope").  Only coil_tcp_dial also
+ * takes a host name, resolved with getaddrinfo on the executor (it blocks
+ * in libc).  Ports are host-order ints.
+ *
+ * Running out of fds while accepting.  coil_accept fails with EMFILE
+ * (ENFILE, ENOBUFS, ENOMEM) at once and leaves the connection queued in
+ * the listener's backlog, so the listener stays readable: a loop that
+ * calls coil_accept again straight away spins on the CPU until an fd is
+ * freed.  coil does not hide this (dropping the connection, libuv's
+ * reserve-fd trick, or retrying behind the caller's back are policies a
+ * server should choose); the loop itself never spins on it (epoll is
+ * edge-triggered), and coil_accept lets the loop run once (a yield, where
+ * a cancellation is delivered) before it reports the error, so even a
+ * server that retries at once keeps serving its other tasks, timers and
+ * signals — SIGTERM still stops it.  A server backs off and retries, for
+ * example
+ *
+ *     for (coil_time pause = COIL_MSEC(1);;) {
+ *         int c = coil_accept(lfd, NULL, NULL);
+ *         if (c >= 0) { pause = COIL_MSEC(1); ...spawn a handler...; }
+ *         else if (errno == EMFILE || errno == ENFILE ||
+ *                  errno == ENOBUFS || errno == ENOMEM) {
+ *             coil_sleep(pause);               // starved: no busy loop
+ *             if (pause < COIL_MSEC(100)) pause *= 2;
+ *         } else if (errno != ECONNABORTED && errno != EINTR) break;
+ *     }
+ *
+ * and accepts again as soon as a retry finds an fd free (examples/
+ * 12_echo_server.c; tests/net_test.c checks the CPU it uses meanwhile).
+ * ====================================================================== */
+
+/* Flags for coil_tcp_listen. */
+#define COIL_REUSEPORT 0x1u   /* SO_REUSEPORT: several listeners (one per
+                                 loop/thread) share the port */
+
+/* A TCP socket bound to addr:port and listening, with SO_REUSEADDR always
+ * set (a restarted server can bind while old connections are in
+ * TIME_WAIT).  addr NULL or "" means every IPv4 interface (0.0.0.0); "::"
+ * means every IPv6 interface (and IPv4 too, unless the system sets
+ * net.ipv6.bindv6only).  port 0 asks the kernel for a free port:
+ * coil_socket_port() tells which.  backlog goes to listen(2) as is
+ * (the kernel caps it at net.core.somaxconn).  flags: 0 or COIL_REUSEPORT.
+ * Does not suspend; works outside a task.  Returns the listening fd, or -1
+ * with errno EINVAL (address not numeric, port outside 0..65535, backlog
+ * < 0, unknown flags), or as socket/bind/listen (EADDRINUSE, EACCES,
+ * EADDRNOTAVAIL, EAFNOSUPPORT where IPv6 is off, EMFILE, ...). */
+int coil_tcp_listen(const char *addr, int port, int backlog, unsigned flags);
+
+/* Connect a TCP socket to addr:port (port 1..65535) by the absolute
+ * loop-time deadline (negative: none; the kernel's own SYN retries give up
+ * after about two minutes).  A numeric IPv4 or IPv6 addr is used as is;
+ * otherwise a host name (letters, digits, '-' and '.', not only digits
+ * and dots: those are malformed numeric addresses) is resolved by
+ * getaddrinfo on the executor (coil_to_thread) and its addresses are tried
+ * in getaddrinfo's order until one connects, each attempt bounded by the
+ * same deadline.  TCP_NODELAY is set: request/response traffic should not
+ * wait for Nagle.  May suspend; must run in a task.  Returns the connected
+ * fd, or -1 with errno EINVAL (NULL, malformed numeric addr or not a host
+ * name, bad port), ECONNREFUSED, ETIMEDOUT (the deadline passed, also
+ * while resolving: the lookup then finishes in the background),
+ * ENETUNREACH, EAFNOSUPPORT, EMFILE, ECANCELED, EPERM (outside a task),
+ * ENOENT (the name does not resolve), EAGAIN (temporary resolver
+ * failure), ...; for a host name, the error of the last address tried.
+ * On failure nothing is left open.  The resolver's own reason, when the
+ * lookup failed, is coil_gai_error()'s. */
+int coil_tcp_dial(const char *addr, int port, coil_time deadline);
+
+/* The getaddrinfo result (0 or an EAI_* code, for gai_strerror) of the
+ * last host name lookup that this thread's coil_tcp_dial completed: read
+ * it right after a dial that failed with ENOENT, EAGAIN or EINVAL to
+ * learn why (EAI_NONAME, EAI_SERVICE, EAI_ADDRFAMILY...).  A lookup cut
+ * off by the deadline leaves it unchanged.  Does not suspend; cannot
+ * fail. */
+int coil_gai_error(void);
+
+/* The local port fd is bound to (for a listener made with port 0), in
+ * host order.  Does not suspend.  Returns 0..65535, or -1 with errno
+ * EINVAL (not an IPv4/IPv6 socket) or as getsockname (EBADF, ENOTSOCK). */
+int coil_socket_port(int fd);
+
+/* A Unix-domain stream socket listening at path.  A path starting with '@'
+ * names the Linux abstract namespace (the '@' becomes the leading NUL; no
+ * file is made, and the name goes when the socket closes).  Otherwise a
+ * socket file is created; an existing one gives EADDRINUSE, and removing
+ * it after closing is the caller's job (unlink(2)).  Does not suspend.
+ * Returns the listening fd, or -1 with errno EINVAL (path NULL, empty,
+ * just "@", or longer than sun_path holds: 107 bytes), backlog < 0, or as
+ * socket/bind/listen (EADDRINUSE, EACCES, ENOENT, ...). */
+int coil_unix_listen(const char *path, int backlog);
+
+/* Connect a Unix-domain stream socket to path ('@': abstract, as above) by
+ * the deadline.  A listener whose backlog is full makes connect(2) fail
+ * with EAGAIN at once rather than wait; that is returned as is.  May
+ * suspend; must run in a task.  Returns the connected fd, or -1 with errno
+ * EINVAL (path as above), ENOENT, ECONNREFUSED, EAGAIN, ETIMEDOUT,
+ * ECANCELED, EPERM (outside a task), EMFILE, ...  Nothing is left open on
+ * failure. */
+int coil_unix_dial(const char *path, coil_time deadline);
+
+/* A UDP socket bound to addr:port (addr and port as coil_tcp_listen; port
+ * 0: any free port).  SO_REUSEADDR is not set.  Does not suspend.  Returns
+ * the fd, or -1 with errno EINVAL or as socket/bind. */
+int coil_udp_bind(const char *addr, int port);
+
+/* recvfrom(2) and sendto(2) (MSG_NOSIGNAL is always added), as the IO
+ * calls above: they wait while the socket says EAGAIN, up to the deadline;
+ * MSG_DONTWAIT in flags returns EAGAIN instead.  For UDP a datagram larger
+ * than n is truncated, as recvfrom(2) does (MSG_TRUNC tells).  addr and
+ * addrlen as the syscall (NULL: no address).  Return the bytes received
+ * or sent, or -1 with errno as the syscall or as the IO section says.  May
+ * suspend; must run in a task. */
+ssize_t coil_recvfrom(int fd, void *buf, size_t n, int flags,
+                      struct sockaddr *addr, socklen_t *addrlen);
+ssize_t coil_recvfrom_until(int fd, void *buf, size_t n, int flags,
+                            struct sockaddr *addr, socklen_t *addrlen,
+                            coil_time deadline);
+ssize_t coil_sendto(int fd, const void *buf, size_t n, int flags,
+                    const struct sockaddr *addr, socklen_t addrlen);
+ssize_t coil_sendto_until(int fd, const void *buf, size_t n, int flags,
+                          const struct sockaddr *addr, socklen_t addrlen,
+                          coil_time deadline);
+
+/* ======================================================================
  * Streams (layer 5)
  *
  * A buffered stream over one fd (a socket, a pipe, anything the IO calls
@@ -2077,6 +1758,347 @@ int coil_stream_write_eof(coil_stream *s, coil_time deadline);
 /* Bytes in the write buffer, not yet sent, or -1 with errno EINVAL.  Does
  * not suspend. */
 ssize_t coil_stream_write_pending(const coil_stream *s);
+
+/* ======================================================================
+ * Subprocesses (layer 5)
+ *
+ * A child started with posix_spawn(3), optionally with pipes to its stdin,
+ * stdout and stderr, whose exit the loop learns through a pidfd (Linux >=
+ * 5.3; no SIGCHLD handler is involved).  The parent's ends of the pipes
+ * are close-on-exec, so other children do not inherit them, and are plain
+ * fds for coil_read, coil_write and friends; the child starts with no
+ * signal blocked (the loop thread blocks the signals it routes through
+ * signalfd; a child should not inherit that).
+ *
+ * Reaping: coil reaps its children itself, with waitpid(pid) once the
+ * pidfd says the child has exited.  Code that reaps every child
+ * (waitpid(-1), SIGCHLD set to SIG_IGN) takes that status away: the wait
+ * then fails with ECHILD.
+ *
+ * Ownership: the coil_process and its pipe fds belong to the caller until
+ * coil_process_release(), which kills a child that still runs and reaps it:
+ * nothing leaks and no zombie stays.  A task unwound while in
+ * coil_process_wait leaves the process untouched (the child runs on); to
+ * have the unwinding release it, push coil_process_cleanup:
+ *
+ *     coil_process *p = coil_process_spawn("/bin/sh", argv, NULL, 0);
+ *     coil_cleanup_push(coil_process_cleanup, p);
+ *     coil_process_wait(p, &status, -1);
+ *     coil_cleanup_pop(1);                 // released either way
+ * ====================================================================== */
+
+typedef struct coil_process coil_process;
+
+/* Flags for coil_process_spawn. */
+enum {
+    COIL_PIPE_STDIN = 1u << 0,   /* a pipe to the child's stdin */
+    COIL_PIPE_STDOUT = 1u << 1,  /* a pipe from the child's stdout */
+    COIL_PIPE_STDERR = 1u << 2,  /* a pipe from the child's stderr */
+    /* path without a '/' is looked up in PATH (posix_spawnp). */
+    COIL_SPAWN_SEARCH_PATH = 1u << 3
+};
+
+/* Start path with argv (argv[0] first, NULL-terminated) and envp (NULL:
+ * this process's environ).  Each COIL_PIPE_* flag gives the child a pipe
+ * for that fd; other fds 0-2 are inherited.  Does not suspend.  Returns
+ * the process, or NULL with errno: EINVAL (path or argv NULL, unknown
+ * flags), posix_spawn's error (ENOENT, EACCES, ENOEXEC, ... — under
+ * qemu-user, whose vfork is a fork, an exec failure shows up instead as
+ * the child exiting with status 127), EMFILE, ENOMEM, or ENOSYS when the
+ * kernel (or the emulator) lacks pidfd_open (Linux >= 5.3): then nothing
+ * is started. */
+coil_process *coil_process_spawn(const char *path, char *const argv[],
+                                 char *const envp[], unsigned flags);
+
+/* As coil_process_spawn, and: stdio[i] >= 0 (i = 0, 1, 2) gives the child
+ * that fd of the caller's as its fd i (stdio NULL, or -1: inherit), to wire
+ * children together: the stdout pipe of one as the stdin of the next (then
+ * close the first one's pipe with coil_process_close_pipe).  The caller
+ * keeps its fd.  An fd coil has used is O_NONBLOCK, and the flag is shared
+ * with the child: pass fds coil has not touched.  Does not suspend.
+ * Returns the process, or NULL with errno as coil_process_spawn; EINVAL
+ * also when an fd is given together with the COIL_PIPE_* flag for the
+ * same i. */
+coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
+                                       char *const envp[], unsigned flags,
+                                       const int stdio[3]);
+
+/* The parent's end of the pipe to the child's stdin / from its stdout /
+ * from its stderr: an fd owned by p (close it only with
+ * coil_process_close_pipe or coil_process_release).  -1 with errno EBADF
+ * if there is no such pipe (not asked for, or closed), EINVAL for NULL.
+ * Does not suspend. */
+int coil_process_stdin(const coil_process *p);
+int coil_process_stdout(const coil_process *p);
+int coil_process_stderr(const coil_process *p);
+
+/* Close p's end of the pipe for the child's fd child_fd (0, 1 or 2), as
+ * coil_close does (tasks waiting on it wake with EBADF); closing the stdin
+ * pipe is how the child sees EOF.  Does not suspend.  Returns 0, or -1
+ * with errno EINVAL (NULL, child_fd not 0-2) or EBADF (no such pipe). */
+int coil_process_close_pipe(coil_process *p, int child_fd);
+
+/* The child's process id (still its own until p is released, even after
+ * it exited: coil reaps it only in wait or release), or -1 with errno
+ * EINVAL.  Does not suspend. */
+pid_t coil_process_pid(const coil_process *p);
+
+/* Wait until the child exits and reap it; *status (if not NULL) gets its
+ * status as waitpid(2) reports it (WIFEXITED, WEXITSTATUS, WIFSIGNALED,
+ * WTERMSIG).  Once reaped, further calls return the same status at once.
+ * The deadline is absolute loop time, negative for none.  May suspend.
+ * Returns 0, or -1 with errno ETIMEDOUT (the child runs on), EBUSY
+ * (another task already waits for p), ECHILD (someone else reaped it),
+ * ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks; an unwound task leaves no
+ * waiter behind), EPERM (outside a task) or EINVAL (NULL). */
+int coil_process_wait(coil_process *p, int *status, coil_time deadline);
+
+/* Send sig to the child (pidfd_send_signal: it cannot hit a recycled
+ * pid); sig 0 only checks that it can be signalled.  Does not suspend.
+ * Returns 0, or -1 with errno EINVAL (NULL, bad sig), ESRCH (already
+ * reaped) or EPERM. */
+int coil_process_kill(coil_process *p, int sig);
+
+/* Close p's pipes and its pidfd and free it.  A child that has not been
+ * reaped is reaped here; one that still runs is first killed with SIGKILL
+ * (release does not suspend: it blocks for the moment a killed child takes
+ * to die).  To let a child outlive its handle, give it no pipes and wait
+ * for it.  NULL is ignored.  Returns 0; cannot fail. */
+int coil_process_release(coil_process *p);
+
+/* coil_process_release(p) in the shape of a cleanup handler, for
+ * coil_cleanup_push(coil_process_cleanup, p).  Returns nothing; does not
+ * suspend; cannot fail. */
+void coil_process_cleanup(void *p);
+
+/* ======================================================================
+ * Files (layer 5)
+ *
+ * Blocking-style file IO that keeps the loop running (the seeds'
+ * aiofiles).  Regular files cannot be waited for with epoll (they are
+ * always "ready", yet a read may sit on the disk for milliseconds, or
+ * for ever on a dead NFS server), so these calls hand the syscall to the
+ * executor (coil_to_thread) and suspend the calling task until it
+ * returns.  Each call costs a round trip to a pool thread: worth it for
+ * large transfers, slow disks and network file systems; for a few bytes
+ * of a file in the page cache a plain read(2) is cheaper (aiofiles'
+ * trade-off too).  The usual shape of `async with aiofiles.open(...) as
+ * f: await f.read()` is
+ *
+ *     static void close_file(void *fd) { coil_file_close(*(int *)fd); }
+ *     ...
+ *     int fd = coil_file_open(path, O_RDONLY, 0);
+ *     if (fd < 0) ...;
+ *     coil_cleanup_push(close_file, &fd);    // closed if unwound, too
+ *     n = coil_file_read(fd, buf, sizeof buf);
+ *     coil_cleanup_pop(1);                   // closes on the way out
+ *
+ * (cleanup handlers may suspend; use coil_file_close there too, never
+ * close(2): see coil_file_close for why)
+ * or, for a whole file, coil_file_read_all / coil_file_write_all: one
+ * executor job each, opening and closing included.
+ *
+ * Common to all of them:
+ *   - Each behaves like its POSIX namesake: -1 and errno from the
+ *     syscall, short reads and writes as POSIX allows them (a regular
+ *     file gives short counts only at EOF or when the disk is full), and
+ *     EINTR retried on the pool thread, never reported.  A single call
+ *     moves at most 0x7ffff000 bytes, as Linux's read/write do.
+ *   - Inside a task, they suspend the task (the loop runs on) and may
+ *     fail as coil_to_thread does besides: ENOMEM, EAGAIN (no pool
+ *     thread), ECANCELED.  Outside any task, with no loop running on the
+ *     thread (main before coil_run, a plain thread, a coil_to_thread
+ *     function), they run the syscall right there: nothing is held up.
+ *     In a loop callback, which must not block its loop, they fail with
+ *     EPERM.
+ *   - Cancellation cannot interrupt a syscall in progress, yet a
+ *     cancelled task returns at once (unwinds, or in error mode gets
+ *     ECANCELED) and may free its buffer straight away: the pool thread
+ *     never touches the caller's memory.  A read lands in a buffer owned
+ *     by the job and is copied out on the loop thread only if the caller
+ *     still waits; a write copies the data into the job before it is
+ *     queued; a path is copied too.  A late result is discarded: an fd
+ *     opened for a caller that has gone is closed, a late read's bytes
+ *     are dropped (they are consumed from the file position or pipe all
+ *     the same), a late write still happens.  The price is one memcpy of
+ *     the data on the loop thread per call (about 0.1 ms per MiB); split
+ *     transfers of hundreds of MiB into several calls.
+ *   - An fd that is O_NONBLOCK (coil_read's fds are) gives EAGAIN as
+ *     read(2) does; pipes and sockets belong with coil_read/coil_write,
+ *     which wait in epoll without a pool thread.
+ *   - Bad arguments: fd < 0 is EBADF, a NULL buffer or path is EINVAL,
+ *     as is a negative offset.
+ * ====================================================================== */
+
+/* open(2) on the executor, O_CLOEXEC always added (every fd coil makes is
+ * close-on-exec).  mode is used with O_CREAT or O_TMPFILE.  Opening a FIFO
+ * (which waits for the other end) occupies a pool thread meanwhile.  If
+ * the caller is cancelled after the file was opened, the fd is closed for
+ * it (a file that O_CREAT made stays).  May suspend.  Returns the fd, or
+ * -1 with errno as open(2) (ENOENT, EACCES, EEXIST, EISDIR, ...) or as
+ * above. */
+int coil_file_open(const char *path, int flags, mode_t mode);
+
+/* read(2) / pread(2) of up to n bytes into buf.  Return the bytes read, 0
+ * at EOF (or for n == 0), or -1 with errno
+ * as the syscall (EBADF, EISDIR, ESPIPE for pread of a pipe, EAGAIN, ...)
+ * or as above; EINVAL for buf NULL or off < 0.  On ECANCELED (or
+ * unwinding) buf is untouched.  May suspend. */
+ssize_t coil_file_read(int fd, void *buf, size_t n);
+ssize_t coil_file_pread(int fd, void *buf, size_t n, off_t off);
+
+/* write(2) / pwrite(2) of up to n bytes from buf (copied first: buf is
+ * free to change or go once the call returns, whatever it returns).
+ * Return the bytes written — possibly fewer than n, as POSIX allows (see
+ * coil_file_write_all) — or -1 with errno as the syscall (EBADF, ENOSPC,
+ * EFBIG, EPIPE, ...) or as above; EINVAL for buf NULL or off < 0.  After
+ * ECANCELED the write may still happen.  May suspend. */
+ssize_t coil_file_write(int fd, const void *buf, size_t n);
+ssize_t coil_file_pwrite(int fd, const void *buf, size_t n, off_t off);
+
+/* fsync(2) / fdatasync(2): wait until fd's data (and, for fsync, its
+ * metadata) is on stable storage.  May suspend.  Return 0, or -1 with
+ * errno as the syscall (EBADF, EIO, EROFS/EINVAL for fds that cannot
+ * sync, ...) or as above. */
+int coil_file_fsync(int fd);
+int coil_file_fdatasync(int fd);
+
+/* Close fd: like coil_close (tasks of this loop waiting on fd with
+ * coil_read & co wake with EBADF, coil's records of it go), except that
+ * close(2) itself — which may flush to a network file system — runs on
+ * the executor.  The fd is released whatever happens, even when the call
+ * fails or the caller is cancelled (then it is closed for it).  If a
+ * coil_file_* call on fd whose caller was cancelled is still running on a
+ * pool thread, the close is left to it and done once it ends, and this
+ * returns 0 at once: the fd number is not released (and reused by the
+ * next open) while a late read or write may still use it.  So close such
+ * fds with coil_file_close, not close(2) or coil_close.  May suspend.
+ * Returns 0, or -1 with errno as close(2) (EIO: data written earlier was
+ * lost) or as above (the fd is gone all the same). */
+int coil_file_close(int fd);
+
+/* Read the whole file at path (open, read until EOF, close: one executor
+ * job) into a new buffer, NUL-terminated for convenience (not counted in
+ * the length), stored in *buf with its length in *len; free it with
+ * free().  A file longer than max bytes is refused with EFBIG, checked
+ * before reading when its size is known and again while reading (files
+ * in /proc report size 0, pipes none).  May suspend.  Returns 0, or -1
+ * with errno EINVAL (path, buf or len NULL), EFBIG, ENOMEM, as open(2) or
+ * read(2), or as above; on failure *buf is NULL and *len 0. */
+int coil_file_read_all(const char *path, void **buf, size_t *len, size_t max);
+
+/* Write len bytes from buf as the whole content of the file at path (open,
+ * write them all, close: one executor job; buf is copied first).  The file
+ * is created (mode 0666 less the umask) if missing.  flags is 0 or a
+ * combination of
+ *   O_APPEND   append instead of truncating (Python's "ab" to "wb");
+ *   O_EXCL     fail with EEXIST if the file exists ("xb");
+ *   O_SYNC, O_DSYNC  as open(2): the data is on stable storage on return.
+ * A write or close error leaves the file with whatever reached it.  After
+ * ECANCELED the job still runs to its end.  May suspend.  Returns 0, or -1
+ * with errno EINVAL (path NULL, buf NULL with len > 0, other flags), as
+ * open(2), write(2) (ENOSPC, ...) or close(2), or as above. */
+int coil_file_write_all(const char *path, const void *buf, size_t len,
+                        int flags);
+
+/* ======================================================================
+ * Runtime: one loop per core (layer 5)
+ *
+ * A runtime starts N threads, each running a loop of its own, and lets any
+ * thread spawn a task on the loop of its choice (the task's outcome comes
+ * back in a thread-safe future).  Loops share nothing: to use several
+ * cores, spread the work yourself — each loop listening on the same port
+ * with COIL_REUSEPORT (the kernel spreads connections across them), or a
+ * task handing work to another loop with coil_runtime_spawn.
+ *
+ * Tasks never migrate: a task runs, from start to end, on the loop (and so
+ * the thread) it was spawned on.  Compilers cache the address of a
+ * thread-local such as errno across calls, and a suspending call is just a
+ * call to them; a coroutine resumed on another thread would go on using
+ * the first thread's errno and coil's own per-thread state (DESIGN.md,
+ * docs/threads.md).  Balancing is therefore the application's choice of
+ * loop, not a work-stealing scheduler.
+ *
+ * The runtime's threads block the asynchronous signals (as the executor's
+ * do), so a signal handler on another loop — coil_run's SIGINT — still gets
+ * them; a loop of the runtime may add signal handlers of its own.
+ *
+ * Lifetime, like a thread's: coil_runtime_stop() asks every loop to shut
+ * down (from any thread, the runtime's own included); coil_runtime_join()
+ * waits for that to finish and frees the runtime.  Shutting down, a loop
+ * does what coil_run does at its end: it cancels the tasks still alive on
+ * it, runs the loop until their cleanup handlers have finished (they may
+ * suspend), then closes.  Their thread-safe
+ * futures report ECANCELED; a spawn that had not yet reached its loop
+ * reports ESHUTDOWN.  Stopping one of the loops directly (coil_loop_stop)
+ * only ends its current run: it goes on running until the runtime stops.
+ * A loop whose epoll wait fails (it does not heal) stops the runtime.
+ * ====================================================================== */
+
+typedef struct coil_runtime coil_runtime;
+
+enum {
+    /* Pin loop i's thread to one CPU: the i-th of the CPUs the starting
+     * thread may run on (sched_getaffinity), wrapping around when there are
+     * more loops than CPUs. */
+    COIL_RUNTIME_PIN = 1u << 0
+};
+
+typedef struct coil_runtime_attr {
+    unsigned flags;               /* COIL_RUNTIME_* */
+} coil_runtime_attr;
+
+/* Most loops one runtime may have (CPU_SETSIZE). */
+#define COIL_RUNTIME_MAX_LOOPS 1024
+
+/* Start nloops threads, each running a loop of its own (made on its
+ * thread).  nloops 0 means one per CPU the calling thread may run on
+ * (sched_getaffinity).  attr may be NULL.  Returns once every loop is
+ * running.  Does not suspend; blocks the calling thread briefly (thread
+ * start-up).  Returns
+ * the runtime, or NULL with errno EINVAL (more than
+ * COIL_RUNTIME_MAX_LOOPS loops, unknown flags), EAGAIN (a thread could
+ * not be started), ENOMEM, EMFILE or ENFILE (a loop could not be made), or as
+ * pthread_attr_setaffinity_np; on failure the loops already started are
+ * stopped and their threads joined. */
+coil_runtime *coil_runtime_start(size_t nloops, const coil_runtime_attr *attr);
+
+/* How many loops rt has (0 for NULL).  Any thread; does not suspend;
+ * cannot fail. */
+size_t coil_runtime_size(const coil_runtime *rt);
+
+/* Loop i of rt (0 <= i < size), for coil_call_soon_threadsafe,
+ * coil_spawn_threadsafe and comparing with coil_loop_current().  Any
+ * thread; does not suspend.  NULL with errno EINVAL (rt NULL, i out of
+ * range) or ESHUTDOWN (rt is stopping: the loop may already be gone). */
+coil_loop *coil_runtime_loop(coil_runtime *rt, size_t i);
+
+/* Spawn fn(arg) as a task on loop i of rt, from any thread (a task of
+ * another loop, or of loop i itself, included): coil_task_spawn_threadsafe
+ * on that loop, with its thread-safe future, rules and errors.  Does not
+ * suspend.  NULL with errno EINVAL (rt or fn NULL, i out of range),
+ * ESHUTDOWN (coil_runtime_stop was called) or ENOMEM. */
+coil_tfuture *coil_runtime_spawn_task(coil_runtime *rt, size_t i,
+                                      coil_task_fn fn, void *arg,
+                                      const char *fn_name);
+#define coil_runtime_spawn(rt, i, fn, arg)                                  \
+    coil_runtime_spawn_task((rt), (i), (fn), (arg), #fn)
+
+/* Ask every loop of rt to shut down (see above), without waiting for it.
+ * Any thread; repeated calls are harmless.  From now on spawns fail with
+ * ESHUTDOWN.  Does not suspend or block (beyond a short lock).  Returns
+ * 0, or -1 with errno EINVAL (NULL). */
+int coil_runtime_stop(coil_runtime *rt);
+
+/* Wait until rt has been stopped (by this or another thread: join alone
+ * does not stop it) and every loop has shut down, join the threads and
+ * free rt.  Call it exactly once per runtime, from a thread that is not
+ * one of rt's.  Does not suspend: it blocks the calling thread (in a
+ * task: its whole loop, so
+ * a cleanup handler of rt's tasks must not wait for that loop).  Returns
+ * 0, or -1 with errno EINVAL (NULL) or EDEADLK (called on one of rt's
+ * threads: it would wait for itself; rt stays as it was). */
+int coil_runtime_join(coil_runtime *rt);
 
 #ifdef __cplusplus
 }

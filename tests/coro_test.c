@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "coil.h"
-#include "stack.h"
+#include "core/stack.h"
 
 /* ------------------------------------------------------------ basics */
 

@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <sys/poll.h>          /* <poll.h> would be src/poll.h */
+#include <sys/poll.h>          /* <poll.h> would be src/loop/poll.h */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>

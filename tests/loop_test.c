@@ -19,9 +19,9 @@
 
 #include "check.h"
 #include "coil.h"
-#include "future.h"
-#include "loop.h"
-#include "poll.h"
+#include "task/future.h"
+#include "loop/loop.h"
+#include "loop/poll.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -919,16 +919,41 @@ TEST(run_until_already_done_leaves_a_pending_stop_for_the_next_run)
     CHECK(coil_loop_close(loop) == 0);
 }
 
-TEST(tasks_list_starts_empty_and_close_detaches_what_is_left)
+TEST(tasks_list_starts_empty)
 {
     coil_loop *loop = coil_loop_new();
     coil__list *tasks = coil__loop_tasks(loop);
     CHECK(tasks && coil__list_empty(tasks));
-    coil__list node;
-    coil__list_push_back(tasks, &node);
     CHECK(coil_loop_close(loop) == 0);
-    CHECK(node.next == &node && node.prev == &node);
-    coil__list_remove(&node);                 /* harmless now */
+}
+
+/* A layer above registers as task.c, io.c and signal.c do: from a
+ * constructor, for a slot of its own in every loop and a hook at close. */
+static int test_slot = -1;
+static coil_loop *closed_loop;
+static void *closed_state;
+
+static void test_slot_close(coil_loop *loop, void **slot)
+{
+    closed_loop = loop;
+    closed_state = *slot;
+}
+
+COIL__REGISTER static void register_test_slot(void)
+{
+    test_slot = coil__loop_register(test_slot_close);
+}
+
+TEST(a_registered_layer_gets_a_slot_and_sees_the_loop_close)
+{
+    CHECK(test_slot >= 0);
+    static int state;
+    coil_loop *loop = coil_loop_new();
+    CHECK(*coil__loop_slot(loop, test_slot) == NULL);
+    *coil__loop_slot(loop, test_slot) = &state;
+    CHECK(coil_call_soon(loop, must_not_run, NULL, NULL) == 0);  /* dropped */
+    CHECK(coil_loop_close(loop) == 0);
+    CHECK(closed_loop == loop && closed_state == &state);
 }
 
 /* --------------------------------------------------------------- poller */
@@ -1017,6 +1042,7 @@ RUN_TESTS(T(callbacks_run_in_fifo_order),
           T(run_until_returns_once_done_holds),
           T(run_until_stopped_before_done_is_eintr),
           T(run_until_already_done_leaves_a_pending_stop_for_the_next_run),
-          T(tasks_list_starts_empty_and_close_detaches_what_is_left),
+          T(tasks_list_starts_empty),
+          T(a_registered_layer_gets_a_slot_and_sees_the_loop_close),
           T(poller_calls_the_watcher_of_a_ready_fd_once_per_edge),
           T(poller_wait_times_out_and_returns_early_when_woken))

@@ -1,5 +1,5 @@
 /*
- * tests/net_test.c — layer 5: the socket helpers (src/net.c).
+ * tests/net_test.c — layer 5: the socket helpers (src/io/net.c).
  *
  * Loopback only, always: 127.0.0.1, ::1 and Unix sockets.  Each test runs
  * its tasks under coil_run; the big ones fork where one process would not
@@ -132,7 +132,7 @@ static void loopback_pair(int *lfd, int *cfd, int *sfd)
 }
 
 /* A short read from a TCP socket lets the next read wait for the poller
- * instead of trying its syscall (src/io.c): data that comes later, data
+ * instead of trying its syscall (src/io/io.c): data that comes later, data
  * already sent by then, and the peer's close must all still be seen. */
 static coil_event *drained_got_later;
 
@@ -307,7 +307,7 @@ TEST(a_read_after_a_short_read_makes_one_syscall_not_two)
 }
 
 /* coil_read and coil_write_all make their syscalls themselves on an fd
- * the task has used before (src/io.c): a full send buffer must still be
+ * the task has used before (src/io/io.c): a full send buffer must still be
  * waited out and every byte arrive in order, and reads in small pieces
  * must see them all, the end included. */
 #define STREAM_BYTES (8u << 20)

@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "coil.h"
-#include "stack.h"
+#include "core/stack.h"
 
 typedef struct outcome {
     int status;

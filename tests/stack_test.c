@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "coil.h"
-#include "stack.h"
+#include "core/stack.h"
 
 static coil_guard_mode requested_mode(void)
 {

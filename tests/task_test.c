@@ -13,10 +13,10 @@
 
 #include "check.h"
 #include "coil.h"
-#include "name.h"
-#include "loop.h"
-#include "stack.h"
-#include "task.h"
+#include "core/name.h"
+#include "loop/loop.h"
+#include "core/stack.h"
+#include "task/task.h"
 
 #define UNIT COIL_MSEC(50)
 

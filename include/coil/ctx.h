@@ -102,7 +102,7 @@
  *    register choice: `jr` through ra or t0 is a return hint, so the switch
  *    jumps through t2.)  coil's own scheduler hands the CPU between tasks
  *    with hidden variants that do resume by `ret` (coil__ctx_handoff*,
- *    src/coro.h), where the return stack predicts it: the .S files explain.
+ *    src/core/coro.h), where the return stack predicts it: the .S files explain.
  *
  *    On x86_64 with GCC or Clang, coil_ctx_switch(from, to, arg) and
  *    coil_ctx_switch_nofp(from, to, arg) are macros that expand to the
@@ -145,7 +145,7 @@
  *    Nor does this layer tell tools about stack switches: a direct user of
  *    ctx.h registers its stacks with valgrind (VALGRIND_STACK_REGISTER) and
  *    brackets switches for ASan (__sanitizer_start/finish_switch_fiber)
- *    itself, as coil's coroutines do in src/coro.c.
+ *    itself, as coil's coroutines do in src/core/coro.c.
  *
  * 9. Threads.  A context may be resumed on any thread, but code that caches
  *    thread-local addresses (errno, every compiler does) will then use the

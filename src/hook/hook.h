@@ -3,7 +3,7 @@
  *
  * The hook layer (libcoil_hook.so) defines libc's blocking calls.  Each
  * one asks first whether it runs in a coil task for the program (not for
- * coil itself, see coil__hook_off in src/io.h); if not, it is libc's call
+ * coil itself, see coil__hook_off in src/io/io.h); if not, it is libc's call
  * and nothing else.  In a task it runs the call on coil's IO machinery
  * (coil__io_run, coil_wait_fd, coil_sleep, coil_to_thread), so the task
  * suspends and its loop runs on.
@@ -17,14 +17,14 @@
 #define COIL_HOOK_H
 
 #include <signal.h>
-#include <sys/poll.h>             /* <poll.h> would be src/poll.h */
+#include <sys/poll.h>             /* <poll.h> would be src/loop/poll.h */
 #include <sys/socket.h>
 #include <time.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
 #include "coil.h"
-#include "../io.h"
+#include "../io/io.h"
 
 /* _FORTIFY_SOURCE's checked calls, which a program built with it makes
  * instead of read, recv, recvfrom, poll and ppoll (rw.c, wait.c).  glibc

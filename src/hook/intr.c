@@ -34,8 +34,8 @@
 #include <string.h>
 
 #include "hook.h"
-#include "../loop.h"
-#include "../task.h"
+#include "../loop/loop.h"
+#include "../task/task.h"
 
 /* glibc's sigaction under the name it exports for exactly this, so that
  * no dlsym runs here: a sanitizer's start-up comes through this function

@@ -2,7 +2,7 @@
  * src/hook/rw.c — the read and write calls, accept and connect, hooked.
  *
  * In a task, on an fd the program keeps blocking, each runs on
- * coil__io_run (src/io.c): try the syscall, and on EAGAIN park the task
+ * coil__io_run (src/io/io.c): try the syscall, and on EAGAIN park the task
  * until the loop's epoll says the fd is ready.  The syscall keeps the
  * program's own flags (no MSG_NOSIGNAL added: a write to a closed socket
  * raises SIGPIPE as it would have), plus MSG_DONTWAIT on sockets.

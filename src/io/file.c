@@ -1,0 +1,570 @@
+/*
+ * src/io/file.c — file IO on the executor (layer 5): open, read, write, sync
+ * and close regular files without blocking the loop (the seeds' aiofiles).
+ *
+ * Each call is one file_op: a record of the syscall to make and its
+ * outcome, run by op_main() — on a pool thread through coil_to_thread_ex
+ * inside a task, or right there on a thread with no loop running.
+ *
+ * The hazard this file is built around: a syscall cannot be interrupted,
+ * but a cancelled task leaves coil_to_thread at once, and may free its
+ * buffer, or its whole stack, while the pool thread is still in read(2).
+ * So on the executor an op owns every byte the pool thread touches: the
+ * path is copied in, data to write is copied in, data read lands in a
+ * buffer the op allocates, copied out on the loop thread only once the
+ * call has returned 0 (the caller is still there).  An op the caller
+ * abandoned is freed by op_abandon, which also disposes of late results
+ * that hold a resource (an fd that was opened for nobody) and of work
+ * that must happen anyway (a close that never got to run).  Inline ops
+ * use the caller's memory directly: the caller is blocked in them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coil.h"
+#include "loop/debug.h"
+#include "io/io.h"
+
+/* Linux moves at most this much per read/write call (MAX_RW_COUNT). */
+#define MAX_RW ((size_t)0x7ffff000)
+
+/* read_all's first buffer when the size is unknown (/proc, pipes). */
+#define READ_ALL_START (64u * 1024u)
+
+enum op_kind {
+    OP_OPEN, OP_READ, OP_PREAD, OP_WRITE, OP_PWRITE, OP_FSYNC,
+    OP_FDATASYNC, OP_CLOSE, OP_READ_ALL, OP_WRITE_ALL
+};
+
+typedef struct file_op {
+    const char *call;             /* the public name, for debug reports */
+    int kind;                     /* OP_* */
+    int fd;
+    int flags;                    /* open(2) flags / write_all's flags */
+    mode_t mode;
+    off_t off;
+    size_t n;                     /* bytes to move; read_all: the max */
+    const char *path;
+    char *buf;                    /* where the syscall reads or writes */
+    char *whole;                  /* read_all's result, until handed over */
+    size_t len;                   /* read_all's length */
+    ssize_t ret;                  /* the syscall's return value */
+    int err;                      /* and its errno, when ret < 0 */
+    int ran;                      /* op_main ran (set on the pool thread) */
+    int heap;                     /* on the executor: op, path and buf are
+                                     owned copies */
+    int tracked;                  /* counted in fd_uses until it ends */
+} file_op;
+
+static int fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+/* ---------------------------------------------- fds in use on the pool
+ *
+ * A cancelled caller may close its fd while a pool thread is still about
+ * to use it; if the number were released, the next open() could reuse it
+ * and the late read or write would hit another file.  So executor ops
+ * count themselves per fd number, and coil_file_close of an fd still in
+ * use leaves the close(2) to the last op to finish. */
+
+typedef struct fd_use {
+    unsigned inflight;            /* executor ops on this fd not ended */
+    int close_pending;            /* coil_file_close came meanwhile */
+} fd_use;
+
+static struct {
+    pthread_mutex_t mu;
+    fd_use *at;                   /* indexed by fd number */
+    size_t cap;
+} fd_uses = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int close_once(int fd);
+
+/* Count an op on fd.  Returns 0, or ENOMEM. */
+static int use_begin(int fd)
+{
+    int err = 0;
+    pthread_mutex_lock(&fd_uses.mu);
+    if ((size_t)fd >= fd_uses.cap) {
+        size_t cap = fd_uses.cap ? fd_uses.cap : 64;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        fd_use *at = realloc(fd_uses.at, cap * sizeof *at);
+        if (at) {
+            memset(at + fd_uses.cap, 0, (cap - fd_uses.cap) * sizeof *at);
+            fd_uses.at = at;
+            fd_uses.cap = cap;
+        } else
+            err = ENOMEM;
+    }
+    if (!err)
+        fd_uses.at[fd].inflight++;
+    pthread_mutex_unlock(&fd_uses.mu);
+    return err;
+}
+
+/* The op on fd is over (ran, or never will); the last one out performs
+ * a close that was asked for meanwhile. */
+static void use_end(int fd)
+{
+    pthread_mutex_lock(&fd_uses.mu);
+    fd_use *u = &fd_uses.at[fd];
+    int close_now = --u->inflight == 0 && u->close_pending;
+    if (close_now)
+        u->close_pending = 0;
+    pthread_mutex_unlock(&fd_uses.mu);
+    if (close_now)
+        close_once(fd);
+}
+
+/* If ops on fd are in flight, mark it to be closed by the last: 1. */
+static int close_deferred(int fd)
+{
+    int deferred = 0;
+    pthread_mutex_lock(&fd_uses.mu);
+    if ((size_t)fd < fd_uses.cap && fd_uses.at[fd].inflight) {
+        fd_uses.at[fd].close_pending = 1;
+        deferred = 1;
+    }
+    pthread_mutex_unlock(&fd_uses.mu);
+    return deferred;
+}
+
+/* ------------------------------------------------------ the syscalls */
+
+static void set_outcome(file_op *op, ssize_t r)
+{
+    op->ret = r;
+    op->err = r < 0 ? errno : 0;
+}
+
+static ssize_t move_once(file_op *op)
+{
+    ssize_t r;
+    do {
+        switch (op->kind) {
+        case OP_READ:   r = read(op->fd, op->buf, op->n); break;
+        case OP_PREAD:  r = pread(op->fd, op->buf, op->n, op->off); break;
+        case OP_WRITE:  r = write(op->fd, op->buf, op->n); break;
+        default:        r = pwrite(op->fd, op->buf, op->n, op->off); break;
+        }
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static void run_move(file_op *op)
+{
+    /* A heap read op allocates its landing buffer here, off the loop. */
+    if (!op->buf && !(op->buf = malloc(op->n ? op->n : 1))) {
+        op->ret = -1;
+        op->err = ENOMEM;
+        return;
+    }
+    set_outcome(op, move_once(op));
+}
+
+static int open_retrying(const char *path, int flags, mode_t mode)
+{
+    int fd;
+    do
+        fd = open(path, flags | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+static int sync_retrying(int fd, int data_only)
+{
+    int r;
+    do
+        r = data_only ? fdatasync(fd) : fsync(fd);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* close(2) is never retried: on Linux the fd is released even when it
+ * reports EINTR, and a retry could close a number someone else just got.
+ * The pool's threads block every signal, so this is for inline calls. */
+static int close_once(int fd)
+{
+    int r = close(fd);
+    return r < 0 && errno == EINTR ? 0 : r;
+}
+
+/* read_all's buffer bound: max + 1 bytes of data (one past max proves
+ * "too big") plus the NUL, without overflowing. */
+static size_t read_all_cap_limit(size_t max)
+{
+    return max > SIZE_MAX - 2 ? SIZE_MAX : max + 2;
+}
+
+/* Read fd to EOF into op->whole / op->len.  Returns 0, or an errno. */
+static int slurp(file_op *op, int fd)
+{
+    size_t max = op->n, limit = read_all_cap_limit(max);
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return errno;
+    size_t cap = READ_ALL_START;
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        if ((unsigned long long)st.st_size > max)
+            return EFBIG;
+        cap = (size_t)st.st_size + 2;   /* room for the EOF probe's byte */
+    }
+    if (cap > limit)
+        cap = limit;
+    char *b = malloc(cap);
+    size_t len = 0;
+    for (;;) {
+        if (!b)
+            return ENOMEM;
+        op->whole = b;
+        if (cap - len < 2) {            /* full: grow, up to the limit */
+            size_t more = cap > limit / 2 ? limit : cap * 2;
+            if (more <= cap)
+                return EFBIG;
+            /* On failure the old buffer stays in op->whole, to be freed. */
+            b = realloc(b, more);
+            cap = more;
+            continue;
+        }
+        size_t want = cap - 1 - len;
+        if (want > MAX_RW)
+            want = MAX_RW;
+        ssize_t r;
+        do
+            r = read(fd, b + len, want);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+            return errno;
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len > max)
+            return EFBIG;
+    }
+    b[len] = '\0';
+    op->len = len;
+    return 0;
+}
+
+static void run_read_all(file_op *op)
+{
+    int fd = open_retrying(op->path, O_RDONLY, 0);
+    int err = fd < 0 ? errno : slurp(op, fd);
+    if (fd >= 0)
+        close_once(fd);
+    if (err) {
+        free(op->whole);
+        op->whole = NULL;
+        op->len = 0;
+    }
+    op->ret = err ? -1 : 0;
+    op->err = err;
+}
+
+/* Write all of op->buf to fd.  Returns 0, or an errno. */
+static int spill(file_op *op, int fd)
+{
+    size_t done = 0;
+    while (done < op->n) {
+        size_t want = op->n - done > MAX_RW ? MAX_RW : op->n - done;
+        ssize_t r;
+        do
+            r = write(fd, op->buf + done, want);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+            return errno;
+        if (r == 0)          /* a regular file never does this; no spin */
+            return EIO;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+static void run_write_all(file_op *op)
+{
+    int how = O_WRONLY | O_CREAT | (op->flags & (O_EXCL | O_SYNC | O_DSYNC));
+    how |= op->flags & O_APPEND ? O_APPEND : O_TRUNC;
+    int fd = open_retrying(op->path, how, 0666);
+    if (fd < 0) {
+        set_outcome(op, -1);
+        return;
+    }
+    int err = spill(op, fd);
+    /* close reports what a network file system could not flush. */
+    if (close_once(fd) != 0 && !err)
+        err = errno;
+    op->ret = err ? -1 : 0;
+    op->err = err;
+}
+
+/* The pool function (or the inline call): run the op, record outcome. */
+static void *op_main(void *arg)
+{
+    file_op *op = arg;
+    op->ran = 1;
+    switch (op->kind) {
+    case OP_OPEN:
+        set_outcome(op, open_retrying(op->path, op->flags, op->mode));
+        break;
+    case OP_FSYNC:
+    case OP_FDATASYNC:
+        set_outcome(op, sync_retrying(op->fd, op->kind == OP_FDATASYNC));
+        break;
+    case OP_CLOSE:
+        set_outcome(op, close_once(op->fd));
+        break;
+    case OP_READ_ALL:
+        run_read_all(op);
+        break;
+    case OP_WRITE_ALL:
+        run_write_all(op);
+        break;
+    default:
+        run_move(op);
+        break;
+    }
+    if (op->tracked)
+        use_end(op->fd);
+    return NULL;
+}
+
+/* ------------------------------------------------------- dispatching */
+
+static void op_free(file_op *op)
+{
+    if (!op->heap)
+        return;
+    free((char *)op->path);
+    free(op->buf);
+    free(op->whole);
+    free(op);
+}
+
+/* The caller has gone (or the job could not be queued): dispose of what
+ * the op produced or still owes, then free it.  Runs once fn is done with
+ * op, on a pool thread or the caller's. */
+static void op_abandon(void *arg, void *result)
+{
+    (void)result;
+    file_op *op = arg;
+    if (op->ran && op->kind == OP_OPEN && op->ret >= 0)
+        close_once((int)op->ret);        /* opened for nobody */
+    if (!op->ran && op->kind == OP_CLOSE)
+        close_once(op->fd);              /* the promise: released anyway */
+    if (!op->ran && op->tracked)
+        use_end(op->fd);
+    op_free(op);
+}
+
+/* A heap copy of tmpl owning copies of its path and of the data to write;
+ * a read's buffer is left for the pool thread to allocate.  NULL (ENOMEM). */
+static file_op *op_copy(const file_op *tmpl)
+{
+    file_op *op = malloc(sizeof *op);
+    if (!op)
+        return NULL;
+    *op = *tmpl;
+    op->heap = 1;
+    op->buf = NULL;
+    op->path = NULL;
+    int writes = op->kind == OP_WRITE || op->kind == OP_PWRITE ||
+                 op->kind == OP_WRITE_ALL;
+    if (tmpl->path && !(op->path = strdup(tmpl->path)))
+        goto nomem;
+    if (writes && op->n && !(op->buf = malloc(op->n)))
+        goto nomem;
+    if (writes && op->n)
+        memcpy(op->buf, tmpl->buf, op->n);
+    return op;
+nomem:
+    op_free(op);
+    return NULL;
+}
+
+/* Run tmpl's syscall: inline when no loop runs on this thread (*out is
+ * tmpl), on the executor in a task (*out is a heap copy, to be freed with
+ * op_free once its results are read).  Returns 0 with the outcome in
+ * (*out)->ret / err, or -1 with errno as coil_to_thread or EPERM (a loop
+ * callback); the op is then disposed of already. */
+static int dispatch(file_op *tmpl, file_op **out)
+{
+    if (!coil_task_current()) {
+        if (coil_loop_current()) {
+            if (tmpl->kind == OP_CLOSE)
+                close_once(tmpl->fd);    /* released whatever happens */
+            return coil__debug_outside_task(tmpl->call);
+        }
+        op_main(tmpl);
+        *out = tmpl;
+        return 0;
+    }
+    file_op *op = op_copy(tmpl);
+    int uses_fd = tmpl->kind != OP_OPEN && tmpl->kind != OP_CLOSE &&
+                  tmpl->kind != OP_READ_ALL && tmpl->kind != OP_WRITE_ALL;
+    if (op && uses_fd && use_begin(op->fd) != 0) {
+        op_free(op);
+        op = NULL;
+    }
+    if (!op) {
+        if (tmpl->kind == OP_CLOSE)
+            close_once(tmpl->fd);
+        return fail(ENOMEM);
+    }
+    op->tracked = uses_fd;
+    if (coil_to_thread_ex(op_main, op, NULL, op_abandon) != 0)
+        return -1;
+    *out = op;
+    return 0;
+}
+
+/* Dispatch and return the syscall's result as the syscall would. */
+static ssize_t dispatch_simple(file_op *tmpl)
+{
+    file_op *op;
+    if (dispatch(tmpl, &op) != 0)
+        return -1;
+    ssize_t r = op->ret;
+    int err = op->err;
+    op_free(op);
+    if (r < 0)
+        errno = err;
+    return r;
+}
+
+/* ------------------------------------------------------- the calls */
+
+int coil_file_open(const char *path, int flags, mode_t mode)
+{
+    if (!path)
+        return fail(EINVAL);
+    file_op t = {.call = "coil_file_open", .kind = OP_OPEN, .path = path,
+                 .flags = flags, .mode = mode};
+    return (int)dispatch_simple(&t);
+}
+
+static ssize_t read_at(const char *call, int kind, int fd, void *buf,
+                       size_t n, off_t off)
+{
+    if (fd < 0)
+        return fail(EBADF);
+    if (!buf || off < 0)
+        return fail(EINVAL);
+    file_op t = {.call = call, .kind = kind, .fd = fd, .buf = buf,
+                 .n = n > MAX_RW ? MAX_RW : n, .off = off};
+    file_op *op;
+    if (dispatch(&t, &op) != 0)
+        return -1;
+    ssize_t r = op->ret;
+    int err = op->err;
+    if (r > 0 && op->buf != buf)
+        memcpy(buf, op->buf, (size_t)r);   /* the caller is still here */
+    op_free(op);
+    if (r < 0)
+        errno = err;
+    return r;
+}
+
+ssize_t coil_file_read(int fd, void *buf, size_t n)
+{
+    return read_at("coil_file_read", OP_READ, fd, buf, n, 0);
+}
+
+ssize_t coil_file_pread(int fd, void *buf, size_t n, off_t off)
+{
+    return read_at("coil_file_pread", OP_PREAD, fd, buf, n, off);
+}
+
+static ssize_t write_at(const char *call, int kind, int fd, const void *buf,
+                        size_t n, off_t off)
+{
+    if (fd < 0)
+        return fail(EBADF);
+    if (!buf || off < 0)
+        return fail(EINVAL);
+    file_op t = {.call = call, .kind = kind, .fd = fd, .buf = (char *)buf,
+                 .n = n > MAX_RW ? MAX_RW : n, .off = off};
+    return dispatch_simple(&t);
+}
+
+ssize_t coil_file_write(int fd, const void *buf, size_t n)
+{
+    return write_at("coil_file_write", OP_WRITE, fd, buf, n, 0);
+}
+
+ssize_t coil_file_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    return write_at("coil_file_pwrite", OP_PWRITE, fd, buf, n, off);
+}
+
+static int sync_fd(const char *call, int kind, int fd)
+{
+    if (fd < 0)
+        return fail(EBADF);
+    file_op t = {.call = call, .kind = kind, .fd = fd};
+    return (int)dispatch_simple(&t);
+}
+
+int coil_file_fsync(int fd)
+{
+    return sync_fd("coil_file_fsync", OP_FSYNC, fd);
+}
+
+int coil_file_fdatasync(int fd)
+{
+    return sync_fd("coil_file_fdatasync", OP_FDATASYNC, fd);
+}
+
+int coil_file_close(int fd)
+{
+    if (fd < 0)
+        return fail(EBADF);
+    coil__io_forget(fd);
+    if (close_deferred(fd))
+        return 0;
+    file_op t = {.call = "coil_file_close", .kind = OP_CLOSE, .fd = fd};
+    return (int)dispatch_simple(&t);
+}
+
+int coil_file_read_all(const char *path, void **buf, size_t *len, size_t max)
+{
+    if (buf)
+        *buf = NULL;
+    if (len)
+        *len = 0;
+    if (!path || !buf || !len)
+        return fail(EINVAL);
+    file_op t = {.call = "coil_file_read_all", .kind = OP_READ_ALL,
+                 .path = path, .n = max};
+    file_op *op;
+    if (dispatch(&t, &op) != 0)
+        return -1;
+    int err = op->err;
+    if (!err) {
+        *buf = op->whole;                /* handed over to the caller */
+        *len = op->len;
+        op->whole = NULL;
+    }
+    op_free(op);
+    return err ? fail(err) : 0;
+}
+
+int coil_file_write_all(const char *path, const void *buf, size_t len,
+                        int flags)
+{
+    if (!path || (!buf && len) ||
+        (flags & ~(O_APPEND | O_EXCL | O_SYNC | O_DSYNC)))
+        return fail(EINVAL);
+    file_op t = {.call = "coil_file_write_all", .kind = OP_WRITE_ALL,
+                 .path = path, .buf = (char *)buf, .n = len, .flags = flags};
+    return (int)dispatch_simple(&t);
+}

@@ -1,0 +1,575 @@
+/*
+ * src/io/stream.c — buffered streams (layer 6): the object and its read side.
+ * The write side and the socket wrappers are src/stream_write.c.
+ *
+ * Reads go through coil_read_until, so deadlines, cancellation, EBUSY for
+ * a second waiter and coil_close wake-ups are io.c's.  What this file adds
+ * is the buffer, and one rule that makes cancellation safe: a read call
+ * consumes bytes (moves rpos) only once it is sure to succeed.  Until then
+ * it scans the buffer and fills it, and every suspension point is a fill,
+ * which only ever appends: a call unwound or failed at any of them leaves
+ * the buffer as a later call expects it.  The one exception, a large
+ * read_exactly that reads straight into the caller's buffer, puts what it
+ * got back into the read buffer on the way out (give_back below).
+ *
+ * Only the reading task touches rbuf, and a second reader is refused
+ * (EBUSY) for the whole call, not only while it waits: the first may be
+ * suspended in a read into rbuf, which a second could otherwise move.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coil.h"
+#include "io/stream.h"
+#include "loop/debug.h"
+
+enum {
+    DEFAULT_READ_SIZE = 16 * 1024,     /* Go's bufio uses 4 KiB, asyncio
+                                          reads 64 KiB at a time */
+    DEFAULT_HIGH_WATER = 64 * 1024     /* asyncio's default */
+};
+
+/* ------------------------------------------------------------ the object */
+
+int coil__stream_check(const coil_stream *s)
+{
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!pthread_equal(s->thread, pthread_self())) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int coil__stream_check_task(const coil_stream *s, const char *call)
+{
+    if (coil__stream_check(s) != 0)
+        return -1;
+    if (!coil_task_current())
+        return coil__debug_outside_task(call);
+    return 0;
+}
+
+/* attr's sizes with the defaults filled in, into s (s NULL: only check).
+ * 0, or -1 with errno EINVAL. */
+int coil__stream_attr(coil_stream *s, const coil_stream_attr *attr)
+{
+    coil_stream_attr a = attr ? *attr : (coil_stream_attr){0};
+    size_t high = a.high_water ? a.high_water : DEFAULT_HIGH_WATER;
+    size_t low = a.low_water ? a.low_water : high / 4;
+    if ((a.flags & ~(unsigned)COIL_STREAM_OWN_FD) || low > high) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s) {
+        s->flags = a.flags;
+        s->rsize = a.read_size ? a.read_size : DEFAULT_READ_SIZE;
+        s->high = high;
+        s->low = low;
+    }
+    return 0;
+}
+
+coil_stream *coil_stream_new(int fd, const coil_stream_attr *attr)
+{
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    coil_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (coil__stream_attr(s, attr) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->fd = fd;
+    s->thread = pthread_self();
+    return s;
+}
+
+int coil_stream_close(coil_stream *s)
+{
+    if (coil__stream_check(s) != 0)
+        return -1;
+    if (s->reader || s->writer) {
+        errno = EBUSY;
+        return -1;
+    }
+    int r = 0;
+    if (s->flags & COIL_STREAM_OWN_FD)
+        r = coil_close(s->fd);
+    int e = errno;
+    free(s->rbuf);
+    free(s->wbuf);
+    free(s);
+    errno = e;
+    return r;
+}
+
+int coil_stream_fd(const coil_stream *s)
+{
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    return s->fd;
+}
+
+/* --------------------------------------------------------- the read buffer */
+
+static size_t avail(const coil_stream *s)
+{
+    return s->rlen - s->rpos;
+}
+
+static void consume(coil_stream *s, size_t n)
+{
+    s->rpos += n;
+    if (s->rpos == s->rlen)
+        s->rpos = s->rlen = 0;        /* empty: the next fill starts at 0 */
+}
+
+/* Room for `need` bytes from rpos, and for at least one more: compact,
+ * then grow (doubling, so a long line costs O(n) copies).  Never called
+ * while a fill is suspended, so moving rbuf is safe.  0, or -1 with errno
+ * ENOMEM. */
+static int reserve(coil_stream *s, size_t need)
+{
+    if (need <= avail(s))
+        need = avail(s) + 1;
+    if (need <= s->rcap - s->rpos)
+        return 0;
+    if (s->rpos) {
+        memmove(s->rbuf, s->rbuf + s->rpos, avail(s));
+        s->rlen -= s->rpos;
+        s->rpos = 0;
+        if (need <= s->rcap)
+            return 0;
+    }
+    size_t cap = s->rcap ? s->rcap : s->rsize;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *b = realloc(s->rbuf, cap);
+    if (!b)
+        return -1;
+    s->rbuf = b;
+    s->rcap = cap;
+    return 0;
+}
+
+/* Append one read's worth to the buffer (room reserved by the caller).
+ * Returns the bytes added, 0 at EOF (remembered), or -1 with errno as
+ * coil_read_until.  The only place the read side suspends. */
+static ssize_t fill(coil_stream *s, coil_time deadline)
+{
+    if (s->eof)
+        return 0;
+    ssize_t n = coil_read_until(s->fd, s->rbuf + s->rlen, s->rcap - s->rlen,
+                                deadline);
+    if (n > 0)
+        s->rlen += (size_t)n;
+    else if (n == 0)
+        s->eof = 1;
+    return n;
+}
+
+/* Where the first of len buffered bytes would be, from offset `from`
+ * of the unread part, or NULL if there is none (rbuf may not exist yet). */
+static char *unread(const coil_stream *s, size_t from)
+{
+    return avail(s) > from ? s->rbuf + s->rpos + from : NULL;
+}
+
+/* Hand out the first n buffered bytes. */
+static void take(coil_stream *s, void *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    memcpy(buf, s->rbuf + s->rpos, n);
+    consume(s, n);
+}
+
+/* ------------------------------------------------- entering a read call */
+
+/* The state of one read call, seen by its cleanup handler. */
+typedef struct read_call {
+    coil_stream *s;
+    char *buf;          /* a direct read_exactly's destination */
+    size_t got;         /* ...and what it holds */
+    int give_back;      /* on the way out, return buf[0, got) to s */
+} read_call;
+
+/* Runs on every way out of a read call, unwinding included. */
+static void read_leave(void *arg)
+{
+    read_call *c = arg;
+    coil_stream *s = c->s;
+    if (c->give_back && c->got > 0) {
+        /* The direct path read only into buf, so the buffer is empty,
+         * and reserved room for n bytes up front. */
+        memcpy(s->rbuf, c->buf, c->got);
+        s->rpos = 0;
+        s->rlen = c->got;
+    }
+    s->reader = NULL;
+}
+
+static int read_enter(coil_stream *s, const char *call)
+{
+    if (coil__stream_check_task(s, call) != 0)
+        return -1;
+    if (s->reader) {
+        errno = EBUSY;
+        return -1;
+    }
+    s->reader = coil_task_current();
+    return 0;
+}
+
+/* --------------------------------------------------------------- read_some */
+
+static ssize_t read_some(coil_stream *s, void *buf, size_t n,
+                         coil_time deadline)
+{
+    if (avail(s) == 0 && !s->eof) {
+        size_t cap = s->rcap ? s->rcap : s->rsize;
+        if (n >= cap) {               /* large: skip the copy */
+            ssize_t r = coil_read_until(s->fd, buf, n, deadline);
+            if (r == 0)
+                s->eof = 1;
+            return r;
+        }
+        if (reserve(s, 1) != 0)
+            return -1;
+        ssize_t r = fill(s, deadline);
+        if (r <= 0)
+            return r;
+    }
+    size_t k = avail(s) < n ? avail(s) : n;
+    take(s, buf, k);
+    return (ssize_t)k;
+}
+
+ssize_t coil_stream_read_some(coil_stream *s, void *buf, size_t n,
+                              coil_time deadline)
+{
+    if (!buf && n > 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (read_enter(s, "coil_stream_read_some") != 0)
+        return -1;
+    read_call c = {.s = s};
+    ssize_t r;
+    int e;
+    coil_cleanup_push(read_leave, &c);
+    r = n ? read_some(s, buf, n, deadline) : 0;
+    e = errno;
+    coil_cleanup_pop(1);
+    errno = e;
+    return r;
+}
+
+/* --------------------------------------------------------------- read_line */
+
+/* Drop the rest of an overlong line, through its '\n'.  0 once it is
+ * gone (or EOF came first), or -1 with errno as fill: then skip_line
+ * stays set and the next read_line goes on dropping. */
+static int skip_line(coil_stream *s, coil_time deadline)
+{
+    for (;;) {
+        char *base = unread(s, 0);
+        char *nl = base ? memchr(base, '\n', avail(s)) : NULL;
+        if (nl) {
+            consume(s, (size_t)(nl - base) + 1);
+            break;
+        }
+        consume(s, avail(s));
+        if (s->eof)
+            break;
+        if (reserve(s, 1) != 0 || fill(s, deadline) < 0)
+            return -1;
+    }
+    s->skip_line = 0;
+    return 0;
+}
+
+/* An overlong line: drop what of it is buffered; if its '\n' has not come
+ * yet, the next read_line drops the rest. */
+static ssize_t overrun(coil_stream *s, size_t len, int complete)
+{
+    consume(s, complete ? len : avail(s));
+    s->skip_line = !complete && !s->eof;
+    errno = EMSGSIZE;
+    return -1;
+}
+
+static ssize_t read_line(coil_stream *s, char *buf, size_t size,
+                         coil_time deadline)
+{
+    if (s->skip_line && skip_line(s, deadline) != 0)
+        return -1;
+    size_t limit = size - 1, scanned = 0;
+    for (;;) {
+        char *from = unread(s, scanned);
+        char *nl = from ? memchr(from, '\n', avail(s) - scanned) : NULL;
+        size_t len = nl ? (size_t)(nl - unread(s, 0)) + 1 : avail(s);
+        if (nl || s->eof) {
+            if (len > limit)
+                return overrun(s, len, 1);
+            take(s, buf, len);
+            buf[len] = '\0';
+            return (ssize_t)len;
+        }
+        if (len >= limit)             /* its '\n' would make it longer */
+            return overrun(s, len, 0);
+        scanned = len;
+        if (reserve(s, len + 1) != 0 || fill(s, deadline) < 0)
+            return -1;
+    }
+}
+
+ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
+                              coil_time deadline)
+{
+    if (!buf || size < 2) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (read_enter(s, "coil_stream_read_line") != 0)
+        return -1;
+    read_call c = {.s = s};
+    ssize_t r;
+    int e;
+    coil_cleanup_push(read_leave, &c);
+    r = read_line(s, buf, size, deadline);
+    e = errno;
+    coil_cleanup_pop(1);
+    errno = e;
+    return r;
+}
+
+/* -------------------------------------------------------------- read_until */
+
+static ssize_t read_until(coil_stream *s, const char *delim, size_t dlen,
+                          void *buf, size_t size, coil_time deadline)
+{
+    size_t scanned = 0;
+    for (;;) {
+        /* A delimiter may straddle the old end: look back dlen - 1. */
+        size_t from = scanned >= dlen - 1 ? scanned - (dlen - 1) : 0;
+        char *at = unread(s, from);
+        char *d = at ? memmem(at, avail(s) - from, delim, dlen) : NULL;
+        if (d) {
+            size_t len = (size_t)(d - unread(s, 0)) + dlen;
+            if (len > size) {
+                errno = EMSGSIZE;     /* left buffered, as asyncio does */
+                return -1;
+            }
+            take(s, buf, len);
+            return (ssize_t)len;
+        }
+        if (avail(s) >= size) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        if (s->eof) {
+            if (avail(s) == 0)
+                return 0;
+            errno = EPIPE;            /* no delimiter before EOF */
+            return -1;
+        }
+        scanned = avail(s);
+        if (reserve(s, scanned + 1) != 0 || fill(s, deadline) < 0)
+            return -1;
+    }
+}
+
+ssize_t coil_stream_read_until(coil_stream *s, const void *delim,
+                               size_t dlen, void *buf, size_t size,
+                               coil_time deadline)
+{
+    if (!delim || !buf || dlen == 0 || size < dlen) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (read_enter(s, "coil_stream_read_until") != 0)
+        return -1;
+    read_call c = {.s = s};
+    ssize_t r;
+    int e;
+    coil_cleanup_push(read_leave, &c);
+    r = read_until(s, delim, dlen, buf, size, deadline);
+    e = errno;
+    coil_cleanup_pop(1);
+    errno = e;
+    return r;
+}
+
+/* ------------------------------------------------------------ read_exactly */
+
+/* Wait until n bytes are buffered, or EOF.  0, or -1 with errno as fill. */
+static int buffer_up_to(coil_stream *s, size_t n, coil_time deadline)
+{
+    while (avail(s) < n && !s->eof)
+        if (reserve(s, n) != 0 || fill(s, deadline) < 0)
+            return -1;
+    return 0;
+}
+
+/* A count that fits the buffer: gather it there first, so nothing is
+ * consumed before all of it is in. */
+static ssize_t exactly_buffered(coil_stream *s, char *buf, size_t n,
+                                size_t *got, coil_time deadline)
+{
+    if (buffer_up_to(s, n, deadline) != 0)
+        return -1;
+    size_t k = avail(s) < n ? avail(s) : n;
+    take(s, buf, k);
+    *got = k;
+    if (k < n) {
+        errno = EPIPE;                /* EOF first: the partial read */
+        return -1;
+    }
+    return (ssize_t)n;
+}
+
+/* Room to give n bytes back, in an empty buffer: a fresh allocation
+ * rather than realloc, which would copy nothing useful.  0, or -1 with
+ * errno ENOMEM. */
+static int reserve_empty(coil_stream *s, size_t n)
+{
+    if (s->rcap >= n)
+        return 0;
+    char *b = malloc(n);
+    if (!b)
+        return -1;
+    free(s->rbuf);
+    s->rbuf = b;
+    s->rcap = n;
+    return 0;
+}
+
+/* After a large read the buffer is empty: let its room go rather than
+ * keep a one-off size for the stream's life. */
+static void shrink(coil_stream *s)
+{
+    if (s->rcap > s->rsize && avail(s) == 0) {
+        free(s->rbuf);
+        s->rbuf = NULL;
+        s->rcap = 0;
+    }
+}
+
+/* A large count: what is buffered, then reads straight into buf.  On any
+ * way out but success and EOF, read_leave gives buf's bytes back. */
+static ssize_t exactly_direct(coil_stream *s, read_call *c, size_t n,
+                              size_t *got, coil_time deadline)
+{
+    c->got = avail(s);
+    take(s, c->buf, c->got);
+    if (reserve_empty(s, n) != 0) {
+        if (c->got > 0)               /* the old buffer held them */
+            memcpy(s->rbuf, c->buf, c->got);
+        s->rlen = c->got;
+        return -1;
+    }
+    c->give_back = 1;
+    while (c->got < n) {
+        ssize_t r = s->eof ? 0 : coil_read_until(s->fd, c->buf + c->got,
+                                                  n - c->got, deadline);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            s->eof = 1;
+            break;
+        }
+        c->got += (size_t)r;
+    }
+    c->give_back = 0;
+    *got = c->got;
+    shrink(s);
+    if (c->got < n) {
+        errno = EPIPE;                /* EOF first: the partial read */
+        return -1;
+    }
+    return (ssize_t)n;
+}
+
+ssize_t coil_stream_read_exactly(coil_stream *s, void *buf, size_t n,
+                                 size_t *got, coil_time deadline)
+{
+    size_t got_here = 0;
+    if (!got)
+        got = &got_here;
+    *got = 0;
+    if ((!buf && n > 0) || n > SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (read_enter(s, "coil_stream_read_exactly") != 0)
+        return -1;
+    read_call c = {.s = s, .buf = buf};
+    ssize_t r;
+    int e;
+    coil_cleanup_push(read_leave, &c);
+    size_t cap = s->rcap > s->rsize ? s->rcap : s->rsize;
+    if (n == 0)
+        r = 0;
+    else if (n < cap)
+        r = exactly_buffered(s, buf, n, got, deadline);
+    else
+        r = exactly_direct(s, &c, n, got, deadline);
+    e = errno;
+    coil_cleanup_pop(1);
+    errno = e;
+    return r;
+}
+
+/* -------------------------------------------------- peek, at_eof, buffered */
+
+ssize_t coil_stream_peek(coil_stream *s, void *buf, size_t n,
+                         coil_time deadline)
+{
+    if ((!buf && n > 0) || n > SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (read_enter(s, "coil_stream_peek") != 0)
+        return -1;
+    read_call c = {.s = s};
+    ssize_t r = -1;
+    int e;
+    coil_cleanup_push(read_leave, &c);
+    if (buffer_up_to(s, n, deadline) == 0) {
+        r = (ssize_t)(avail(s) < n ? avail(s) : n);
+        if (r > 0)
+            memcpy(buf, unread(s, 0), (size_t)r);
+    }
+    e = errno;
+    coil_cleanup_pop(1);
+    errno = e;
+    return r;
+}
+
+int coil_stream_at_eof(const coil_stream *s)
+{
+    if (coil__stream_check(s) != 0)
+        return -1;
+    return s->eof && avail(s) == 0;
+}
+
+ssize_t coil_stream_buffered(const coil_stream *s)
+{
+    if (coil__stream_check(s) != 0)
+        return -1;
+    return (ssize_t)avail(s);
+}

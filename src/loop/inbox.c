@@ -1,0 +1,283 @@
+/*
+ * src/loop/inbox.c — how other threads reach a loop (layer 3): its inbox,
+ * coil_call_soon_threadsafe, coil_loop_stop from afar.
+ *
+ * Below the tasks (DESIGN.md puts cross-thread wake-ups in the loop): the
+ * loop drains its inbox every iteration, and a loop that knows only work
+ * items must not call up into a layer of thread-safe futures to do so.
+ *
+ * Reaching a loop from another thread.  A coil_loop * held by another
+ * thread may be freed at any moment by its owner, so a submitter never
+ * dereferences it: it looks the pointer up in a registry of live loops,
+ * under a read lock, and works with the loop's inbox (and poller) only
+ * while holding that lock.  coil_loop_close takes the write lock to
+ * unregister, so once it has it no submitter is inside, and none can get
+ * in: the inbox and the loop can then be freed.  The lock prefers writers,
+ * so a stream of submitters cannot keep a close waiting.
+ *
+ * The inbox is a mutex-protected FIFO of malloc'd items (one lock hold per
+ * submission, a short one).  A submitter that finds it empty wakes the
+ * loop (eventfd, coalesced): a loop found asleep then sees the item; one
+ * that is running drains at its next iteration, and whoever made the inbox
+ * non-empty again after a drain wakes it again, so no item waits for an
+ * unrelated wake-up.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "coil.h"
+#include "core/list.h"
+#include "loop/inbox.h"
+#include "loop/loop.h"
+#include "loop/poll.h"
+
+struct coil__inbox {
+    coil_loop *loop;              /* registry key */
+    coil__poll *poll;
+    struct coil__inbox *bucket_next;
+    pthread_mutex_t mu;
+    coil__inbox_item *head, **tail;           /* under mu */
+    atomic_int pending;           /* head != NULL, readable without mu */
+    coil__list posted;            /* drained, not yet run: loop thread */
+    atomic_long outstanding;      /* submitted, not yet run */
+    atomic_long limit;            /* user submissions refused beyond: 0 none */
+};
+
+/* The default bound on callbacks submitted to a loop and not yet run: an
+ * coil__inbox_item is ~80 bytes, so a loop that cannot keep up holds at most ~80 MiB
+ * of them before submitters hear EAGAIN. */
+#define INBOX_LIMIT_DEFAULT (1L << 20)
+
+#define BUCKETS 64
+
+static pthread_rwlock_t registry_lock =
+    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static coil__inbox *registry[BUCKETS];
+
+static unsigned bucket_of(const coil_loop *loop)
+{
+    uintptr_t p = (uintptr_t)loop;
+    return (unsigned)((p >> 4) ^ (p >> 10)) % BUCKETS;
+}
+
+/* Registry lock held (read or write). */
+static coil__inbox **find(const coil_loop *loop)
+{
+    coil__inbox **pp = &registry[bucket_of(loop)];
+    while (*pp && (*pp)->loop != loop)
+        pp = &(*pp)->bucket_next;
+    return pp;
+}
+
+coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
+{
+    coil__inbox *in = calloc(1, sizeof *in);
+    if (!in) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    in->loop = loop;
+    in->poll = poll;
+    pthread_mutex_init(&in->mu, NULL);
+    in->tail = &in->head;
+    atomic_init(&in->pending, 0);
+    atomic_init(&in->outstanding, 0);
+    atomic_init(&in->limit, INBOX_LIMIT_DEFAULT);
+    coil__list_init(&in->posted);
+    pthread_rwlock_wrlock(&registry_lock);
+    coil__inbox **pp = find(loop);
+    /* A stale entry for the same address cannot exist: close removes it
+     * before the memory can be reused. */
+    in->bucket_next = *pp;
+    *pp = in;
+    pthread_rwlock_unlock(&registry_lock);
+    return in;
+}
+
+static void item_run(void *arg)
+{
+    coil__inbox_item *it = arg;
+    coil__list_remove(&it->posted);
+    atomic_fetch_sub_explicit(&it->box->outstanding, 1, memory_order_relaxed);
+    coil_callback fn = it->fn;
+    void *fn_arg = it->arg;
+    if (!it->embedded)
+        free(it);
+    fn(fn_arg);
+}
+
+/* The loop closed first: drop(arg) instead of fn(arg).  An embedded coil__inbox_item
+ * goes with its arg, which drop frees. */
+static void item_drop(coil__inbox_item *it)
+{
+    int own = !it->embedded;
+    if (it->drop)
+        it->drop(it->arg);
+    if (own)
+        free(it);
+}
+
+void coil__inbox_close(coil__inbox *in)
+{
+    if (!in)
+        return;
+    pthread_rwlock_wrlock(&registry_lock);
+    coil__inbox **pp = find(in->loop);
+    if (*pp == in)
+        *pp = in->bucket_next;
+    pthread_rwlock_unlock(&registry_lock);
+    /* Nobody else can reach in now.  Drops may post to other loops. */
+    while (!coil__list_empty(&in->posted)) {
+        coil__inbox_item *it = coil__container_of(in->posted.next, coil__inbox_item, posted);
+        coil__list_remove(&it->posted);
+        item_drop(it);
+    }
+    for (coil__inbox_item *it = in->head, *next; it; it = next) {
+        next = it->next;
+        item_drop(it);
+    }
+    pthread_mutex_destroy(&in->mu);
+    free(in);
+}
+
+int coil__inbox_pending(coil__inbox *in)
+{
+    return in && atomic_load_explicit(&in->pending, memory_order_acquire);
+}
+
+const atomic_int *coil__inbox_flag(coil__inbox *in)
+{
+    return &in->pending;
+}
+
+void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
+{
+    if (!coil__inbox_pending(in))
+        return;
+    pthread_mutex_lock(&in->mu);
+    coil__inbox_item *it = in->head;
+    in->head = NULL;
+    in->tail = &in->head;
+    atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&in->mu);
+    for (; it; it = it->next) {
+        coil__work_init(&it->work, item_run, it);
+        coil__list_push_back(&in->posted, &it->posted);
+        coil__loop_post(loop, &it->work);
+    }
+}
+
+/* Whether a user's submission must be refused: the loop is that far
+ * behind.  Internal posts (results, wake-ups) are never refused: losing
+ * one would lose an outcome somebody waits for. */
+static int over_limit(coil__inbox *in)
+{
+    long limit = atomic_load_explicit(&in->limit, memory_order_relaxed);
+    return limit > 0 &&
+           atomic_load_explicit(&in->outstanding, memory_order_relaxed) >=
+               limit;
+}
+
+int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
+                       void *arg, int bounded)
+{
+    coil__inbox_item *it = malloc(sizeof *it);
+    if (!it) {
+        errno = ENOMEM;
+        return -1;
+    }
+    *it = (coil__inbox_item){.fn = fn, .drop = drop, .arg = arg};
+    if (coil__inbox_post(loop, it, bounded) != 0) {
+        int e = errno;
+        free(it);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded)
+{
+    pthread_rwlock_rdlock(&registry_lock);
+    coil__inbox *in = *find(loop);
+    if (!in || (bounded && over_limit(in))) {
+        pthread_rwlock_unlock(&registry_lock);
+        errno = in ? EAGAIN : ESHUTDOWN;
+        return -1;
+    }
+    it->box = in;
+    atomic_fetch_add_explicit(&in->outstanding, 1, memory_order_relaxed);
+    pthread_mutex_lock(&in->mu);
+    int was_empty = in->head == NULL;
+    *in->tail = it;
+    in->tail = &it->next;
+    atomic_store_explicit(&in->pending, 1, memory_order_release);
+    pthread_mutex_unlock(&in->mu);
+    if (was_empty && !coil__loop_owned(loop))   /* loop is alive: locked */
+        coil__poll_wake(in->poll);
+    pthread_rwlock_unlock(&registry_lock);
+    return 0;
+}
+
+int coil__inbox_stop(coil_loop *loop)
+{
+    pthread_rwlock_rdlock(&registry_lock);
+    coil__inbox *in = *find(loop);
+    if (in) {
+        coil__loop_mark_stop(loop);
+        if (!coil__loop_owned(loop))
+            coil__poll_wake(in->poll);
+    }
+    pthread_rwlock_unlock(&registry_lock);
+    if (!in) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    return 0;
+}
+
+int coil__inbox_loop_is_mine(const coil_loop *loop)
+{
+    pthread_rwlock_rdlock(&registry_lock);
+    int mine = *find(loop) != NULL && coil__loop_owned(loop);
+    pthread_rwlock_unlock(&registry_lock);
+    return mine;
+}
+
+int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg)
+{
+    if (!loop || !fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    return coil__inbox_submit(loop, fn, NULL, arg, 1);
+}
+
+int coil__call_soon_threadsafe_always(coil_loop *loop, coil_callback fn,
+                                      void *arg)
+{
+    return coil__inbox_submit(loop, fn, NULL, arg, 0);
+}
+
+int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit)
+{
+    if (!loop || limit > LONG_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_rwlock_rdlock(&registry_lock);
+    coil__inbox *in = *find(loop);
+    if (in)
+        atomic_store(&in->limit, (long)limit);
+    pthread_rwlock_unlock(&registry_lock);
+    if (!in) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    return 0;
+}
+

@@ -1,0 +1,88 @@
+/*
+ * src/loop/inbox.h — a loop's inbox (layer 3, src/loop/inbox.c).
+ *
+ * Every loop has an inbox that other threads post callbacks to
+ * (coil_call_soon_threadsafe).  The loop opens it when made, moves what
+ * arrived to its ready queue at the start of each iteration, and closes it
+ * when closed; a closed inbox is unreachable from other threads.
+ */
+#ifndef COIL_INBOX_H
+#define COIL_INBOX_H
+
+#include <stdatomic.h>
+
+#include "coil.h"
+#include "core/list.h"
+#include "loop/loop.h"
+#include "loop/poll.h"
+
+#pragma GCC visibility push(hidden)
+
+typedef struct coil__inbox coil__inbox;
+
+/* One submission: malloc'd by coil__inbox_submit, or the caller's own for
+ * coil__inbox_post (embedded in a waiter, say). */
+typedef struct coil__inbox_item {
+    struct coil__inbox_item *next; /* in the inbox, until drained */
+    coil__inbox *box;             /* counts it while outstanding */
+    coil__work work;              /* in the ready queue, once drained */
+    coil__list posted;            /* in inbox->posted while in the queue */
+    coil_callback fn;
+    coil_callback drop;           /* instead of fn if the loop closes */
+    void *arg;
+    int embedded;                 /* inside its arg's memory: not freed here */
+} coil__inbox_item;
+
+/* Make loop's inbox and make loop reachable from other threads.  NULL with
+ * errno ENOMEM. */
+coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll);
+
+/* Make loop unreachable (submitters get ESHUTDOWN from now on, and none is
+ * still touching loop or its poller when this returns), then drop what is
+ * still in the inbox, or was moved to the ready queue and has not run:
+ * the ready queue must already have been emptied.  Loop thread only. */
+void coil__inbox_close(coil__inbox *in);
+
+/* Move what arrived to loop's ready queue, in arrival order.  Loop thread
+ * only; cheap when nothing arrived. */
+void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
+
+/* Whether something arrived that drain has not moved yet. */
+int coil__inbox_pending(coil__inbox *in);
+
+/* The flag coil__inbox_pending reads, for the loop to read without a call
+ * on its hot path. */
+const atomic_int *coil__inbox_flag(coil__inbox *in);
+
+/* coil_loop_stop: if loop is alive, mark it stopping (coil__loop_mark_stop)
+ * and, from another thread, wake it — under the registry's lock, so that
+ * the loop cannot be closed in between.  -1 with errno ESHUTDOWN if loop
+ * is not a live loop. */
+int coil__inbox_stop(coil_loop *loop);
+
+/* coil_call_soon_threadsafe without the inbox limit: for coil's own
+ * deliveries (the executor's wake-ups), which must never be refused. */
+int coil__call_soon_threadsafe_always(coil_loop *loop, coil_callback fn,
+                                      void *arg);
+
+/* Post fn(arg) to loop from any thread; drop(arg), if not NULL, runs
+ * instead (on loop's thread, at its close) if loop closes first.  A
+ * `bounded` post (the user's) is refused past the loop's inbox limit.
+ * Returns 0, or -1 with errno ESHUTDOWN (no such live loop), EAGAIN
+ * (bounded, over the limit) or ENOMEM. */
+int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
+                       void *arg, int bounded);
+
+/* coil__inbox_submit with the caller's item (fn, drop, arg set; next
+ * NULL): a post that must not fail for want of memory brings its own.
+ * Returns 0, or -1 with errno ESHUTDOWN or EAGAIN (bounded), the item
+ * untouched then. */
+int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded);
+
+/* Whether loop is alive and this thread's, without touching a freed loop:
+ * for a loop pointer that came from another thread. */
+int coil__inbox_loop_is_mine(const coil_loop *loop);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * src/task/task_impl.h — a task's insides, shared by task.c (spawning,
+ * steps, awaiting, sleeping) and cancel.c (cancellation, shields, timeout
+ * scopes, cleanup handlers).  Internal to src/task/.
+ */
+#ifndef COIL_TASK_IMPL_H
+#define COIL_TASK_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coil.h"
+#include "core/coro.h"
+#include "core/list.h"
+#include "core/name.h"
+#include "loop/loop.h"
+#include "task/future.h"
+
+#pragma GCC visibility push(hidden)
+
+struct coil_task {
+    coil_future fut;              /* first: a task is a future */
+    coil_coro *coro;              /* NULL once the task has ended */
+    coil_task_fn fn;
+    void *arg;
+    const char *fn_name;
+    coil__list link;              /* in its loop's live tasks */
+    coil__waiter waiter;          /* .link in awaiting->waiters while it
+                                     waits; .wake queued while a step is
+                                     due */
+    coil_cleanup *cleanup;        /* newest cleanup handler */
+    coil_future *awaiting;        /* what it is suspended on */
+    int cancel_requests;
+    int delivered;                /* requests delivered as ECANCELED */
+    int shield_depth;
+    unsigned flags;
+    int exit_error;               /* from coil_task_error() */
+    uint8_t started;
+    uint8_t debug;                /* its loop was in debug mode at spawn */
+    uint8_t unwinding;
+    size_t stack_request;         /* the stack size it was spawned with */
+    unsigned long id;             /* N of a default name "Task-N" */
+    char name[COIL_NAME_MAX];     /* "" until a default name is asked for */
+    coil_coro coro_storage;       /* what coro points to while it lives */
+};
+
+/* The task whose step is running on this thread (or a raw coroutine it
+ * resumed: see self()), or NULL. */
+extern __thread coil_task *coil__task_running
+    __attribute__((tls_model("initial-exec")));
+
+/* The task whose own coroutine is running, or NULL.  A raw coil_coro that
+ * a task resumes runs on the task's thread with coil__task_running still set,
+ * but it is not the task: were it to suspend as the task, it would hand
+ * the CPU back to the task as if the task had yielded.  Every call that
+ * acts for "the calling task" asks this, so that such a coroutine is
+ * refused (EPERM) like any code outside a task. */
+static inline coil_task *self(void)
+{
+    coil_task *t = coil__task_running;
+    return t && coil__coro_running == t->coro ? t : NULL;
+}
+
+static inline coil_task *from_future(coil_future *f)
+{
+    return (coil_task *)f;        /* fut is the first member */
+}
+
+static inline int is_done(const coil_task *t)
+{
+    return coil__future_is_done(&t->fut);
+}
+
+/* Queue a step unless one is queued: no allocation, so it cannot fail.
+ * Only a live task has a step queued (retire takes it off), and a live
+ * task holds a reference to itself: the step needs none of its own. */
+static inline void schedule_step(coil_task *t)
+{
+    if (!is_done(t))
+        coil__loop_post(t->fut.loop, &t->waiter.wake);
+}
+
+/* Whether a cancellation request may be delivered to t now: one is
+ * pending, and t is neither shielded nor already unwinding.  Asked at every
+ * suspension point, so inline. */
+static inline int deliverable(const coil_task *t)
+{
+    return t->cancel_requests > 0 && t->shield_depth == 0 && !t->unwinding;
+}
+
+/* Deliver one pending request at a suspension point (cancel.c): -1 with
+ * errno ECANCELED in error mode, else an unwind that does not return. */
+int coil__task_deliver(coil_task *t);
+
+/* Cancel t (cancel.c): coil_task_cancel after its checks. */
+int coil__task_cancel(coil_task *t);
+
+/* task.c's ends of a task, for cancel.c: retire one that never ran; end
+ * the running one CANCELLED after its unwinding (does not return). */
+void coil__task_retire(coil_task *t);
+__attribute__((noreturn)) void coil__task_exit_cancelled(coil_task *t);
+
+#pragma GCC visibility pop
+
+#endif

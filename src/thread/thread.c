@@ -1,0 +1,406 @@
+/*
+ * src/thread/thread.c — across threads (layer 5): thread-safe futures
+ * for tasks spawned from other threads (the inboxes they travel by are
+ * the loop's: src/loop/inbox.c).
+ *
+ * Thread-safe futures (coil_tfuture) are a mutex, a condition variable and
+ * a list of waiting tasks on other loops.  A plain thread blocks on the
+ * condition variable; a task registers a waiter and awaits a local future
+ * of its own loop, which the completing loop completes by posting to that
+ * loop's inbox — the awaiting loop never blocks.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "coil.h"
+#include "core/list.h"
+#include "loop/loop.h"
+#include "loop/inbox.h"
+
+/* ------------------------------------------------ thread-safe futures */
+
+enum { TF_PENDING, TF_DONE, TF_CANCELLED };
+
+/* A task on some loop waiting for a tfuture: `local` is a future of that
+ * loop, completed (through that loop's inbox) when the tfuture is. */
+typedef struct waiter {
+    struct waiter *next;
+    coil_loop *loop;
+    coil_future *local;           /* the waiter's reference */
+    coil__inbox_item note;        /* the notification: completing a tfuture
+                                     allocates nothing, so it cannot lose a
+                                     waiter for want of memory */
+} waiter;
+
+struct coil_tfuture {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint refs;
+    int state;                    /* TF_*, under mu */
+    int error;
+    void *result;
+    waiter *waiters;              /* under mu */
+    int cancel_requested;         /* under mu */
+    coil_loop *loop;              /* the task's loop */
+    /* The task's loop thread only: */
+    coil_task *task;
+    int cancel_sent;
+    coil_task_fn fn;
+    void *arg;
+    const char *fn_name;
+};
+
+static coil_tfuture *tf_new(coil_loop *loop)
+{
+    coil_tfuture *tf = calloc(1, sizeof *tf);
+    if (!tf) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_init(&tf->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);  /* coil_time's clock */
+    pthread_cond_init(&tf->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&tf->refs, 1);
+    tf->state = TF_PENDING;
+    tf->loop = loop;
+    return tf;
+}
+
+coil_tfuture *coil_tfuture_retain(coil_tfuture *tf)
+{
+    if (tf)
+        atomic_fetch_add_explicit(&tf->refs, 1, memory_order_relaxed);
+    return tf;
+}
+
+int coil_tfuture_release(coil_tfuture *tf)
+{
+    if (!tf ||
+        atomic_fetch_sub_explicit(&tf->refs, 1, memory_order_acq_rel) != 1)
+        return 0;
+    pthread_cond_destroy(&tf->cv);
+    pthread_mutex_destroy(&tf->mu);
+    free(tf);
+    return 0;
+}
+
+/* On the waiter's loop: wake the task awaiting w->local. */
+static void waiter_notify(void *arg)
+{
+    waiter *w = arg;
+    coil_future_set_result(w->local, NULL);   /* EALREADY if it gave up */
+    coil_future_release(w->local);
+    free(w);
+}
+
+/* Its loop closed before the notification ran: the awaiting task is
+ * abandoned with it. */
+static void waiter_drop(void *arg)
+{
+    waiter *w = arg;
+    coil_future_release(w->local);
+    free(w);
+}
+
+/* Complete tf (first completion wins) and tell everyone waiting. */
+static void tf_complete(coil_tfuture *tf, int state, void *result, int error)
+{
+    pthread_mutex_lock(&tf->mu);
+    if (tf->state != TF_PENDING) {
+        pthread_mutex_unlock(&tf->mu);
+        return;
+    }
+    tf->state = state;
+    tf->result = result;
+    tf->error = error;
+    waiter *ws = tf->waiters;
+    tf->waiters = NULL;
+    pthread_cond_broadcast(&tf->cv);
+    pthread_mutex_unlock(&tf->mu);
+    while (ws) {
+        waiter *w = ws;
+        ws = w->next;
+        w->note = (coil__inbox_item){.fn = waiter_notify, .drop = waiter_drop, .arg = w,
+                         .embedded = 1};
+        if (coil__inbox_post(w->loop, &w->note, 0) != 0)
+            waiter_drop(w);     /* its loop is gone, and its task with it */
+    }
+}
+
+static void on_task_done(coil_future *f, void *arg)
+{
+    coil_tfuture *tf = arg;
+    void *result = NULL;
+    if (coil_future_result(f, &result) == 0)
+        tf_complete(tf, TF_DONE, result, 0);
+    else if (errno == ECANCELED)
+        tf_complete(tf, TF_CANCELLED, NULL, ECANCELED);
+    else
+        tf_complete(tf, TF_DONE, NULL, errno);
+    coil_task_release(tf->task);
+    tf->task = NULL;
+    coil_tfuture_release(tf);     /* the spawn's reference */
+}
+
+/* Loop thread: deliver a cancellation asked for from elsewhere, once. */
+static void send_cancel(coil_tfuture *tf)
+{
+    pthread_mutex_lock(&tf->mu);
+    int wanted = tf->cancel_requested;
+    pthread_mutex_unlock(&tf->mu);
+    if (wanted && tf->task && !tf->cancel_sent) {
+        tf->cancel_sent = 1;
+        coil_task_cancel(tf->task);
+    }
+}
+
+/* On the target loop: spawn the task and watch it. */
+static void spawn_on_loop(void *arg)
+{
+    coil_tfuture *tf = arg;
+    coil_task_attr attr = {.loop = tf->loop};
+    coil_task *t = coil_task_spawn(&attr, tf->fn, tf->arg, tf->fn_name);
+    if (!t || coil_future_add_done_callback(coil_task_future(t),
+                                            on_task_done, tf) != 0) {
+        int err = errno;
+        if (t) {
+            coil_task_cancel(t);
+            coil_task_release(t);
+        }
+        tf_complete(tf, TF_DONE, NULL, err);
+        coil_tfuture_release(tf);
+        return;
+    }
+    tf->task = t;
+    send_cancel(tf);              /* a request that came before the task */
+}
+
+static void spawn_drop(void *arg)
+{
+    tf_complete(arg, TF_DONE, NULL, ESHUTDOWN);
+    coil_tfuture_release(arg);
+}
+
+coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
+                                         void *arg, const char *fn_name)
+{
+    if (!loop || !fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coil_tfuture *tf = tf_new(loop);
+    if (!tf)
+        return NULL;
+    tf->fn = fn;
+    tf->arg = arg;
+    tf->fn_name = fn_name ? fn_name : "?";
+    atomic_store(&tf->refs, 2);   /* the caller's, and the spawn's */
+    if (coil__inbox_submit(loop, spawn_on_loop, spawn_drop, tf, 1) != 0) {
+        int err = errno;
+        atomic_store(&tf->refs, 1);
+        coil_tfuture_release(tf);
+        errno = err;
+        return NULL;
+    }
+    return tf;
+}
+
+static void cancel_on_loop(void *arg)
+{
+    send_cancel(arg);
+    coil_tfuture_release(arg);
+}
+
+static void cancel_drop(void *arg)
+{
+    coil_tfuture_release(arg);
+}
+
+int coil_tfuture_cancel(coil_tfuture *tf)
+{
+    if (!tf) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&tf->mu);
+    int pending = tf->state == TF_PENDING;
+    int first = pending && !tf->cancel_requested;
+    tf->cancel_requested |= pending;
+    pthread_mutex_unlock(&tf->mu);
+    if (!pending)
+        return 0;
+    if (first) {
+        coil_tfuture_retain(tf);
+        if (coil__inbox_submit(tf->loop, cancel_on_loop, cancel_drop, tf, 0) != 0) {
+            int err = errno;
+            pthread_mutex_lock(&tf->mu);
+            tf->cancel_requested = 0;     /* not sent: a retry must send it */
+            pthread_mutex_unlock(&tf->mu);
+            coil_tfuture_release(tf);
+            errno = err;
+            return -1;
+        }
+    }
+    return 1;
+}
+
+/* tf's outcome; mu held, tf done. */
+static int outcome(coil_tfuture *tf, void **out)
+{
+    if (tf->error) {
+        errno = tf->error;
+        return -1;
+    }
+    if (out)
+        *out = tf->result;
+    return 0;
+}
+
+int coil_tfuture_result(coil_tfuture *tf, void **out)
+{
+    if (!tf) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&tf->mu);
+    int r;
+    if (tf->state == TF_PENDING) {
+        errno = EAGAIN;
+        r = -1;
+    } else {
+        r = outcome(tf, out);
+    }
+    pthread_mutex_unlock(&tf->mu);
+    return r;
+}
+
+int coil_tfuture_done(coil_tfuture *tf)
+{
+    if (!tf) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&tf->mu);
+    int done = tf->state != TF_PENDING;
+    pthread_mutex_unlock(&tf->mu);
+    return done;
+}
+
+/* A plain thread: sleep on the condition variable. */
+static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
+{
+    struct timespec until;
+    if (timeout >= 0) {
+        coil_time t = coil__time_after(coil_clock(), timeout);
+        until.tv_sec = (time_t)(t / COIL_SEC(1));
+        until.tv_nsec = (long)(t % COIL_SEC(1));
+    }
+    pthread_mutex_lock(&tf->mu);
+    int err = 0;
+    while (tf->state == TF_PENDING && err == 0)
+        err = timeout < 0 ? pthread_cond_wait(&tf->cv, &tf->mu)
+                          : pthread_cond_timedwait(&tf->cv, &tf->mu, &until);
+    int r;
+    if (tf->state != TF_PENDING) {
+        r = outcome(tf, out);
+    } else {
+        errno = err;               /* ETIMEDOUT */
+        r = -1;
+    }
+    pthread_mutex_unlock(&tf->mu);
+    return r;
+}
+
+typedef struct waiting {
+    coil_tfuture *tf;
+    waiter *w;
+    coil_future *local;           /* the waiting task's reference */
+} waiting;
+
+/* After the wait, returned from or unwound: drop the task's reference to
+ * its local future, and take w off tf's list if the completer has not
+ * taken it (then the notification owns it).  Compares pointers only: w
+ * may already be freed. */
+static void waiter_forget(void *arg)
+{
+    waiting *wg = arg;
+    coil_future_release(wg->local);
+    pthread_mutex_lock(&wg->tf->mu);
+    waiter *found = NULL;
+    for (waiter **pp = &wg->tf->waiters; *pp; pp = &(*pp)->next)
+        if (*pp == wg->w) {
+            found = *pp;
+            *pp = found->next;
+            break;
+        }
+    pthread_mutex_unlock(&wg->tf->mu);
+    if (found)
+        waiter_drop(found);
+}
+
+/* A task: await a local future that tf's completion completes. */
+static int wait_in_task(coil_tfuture *tf, coil_time timeout, void **out)
+{
+    coil_future *local = coil_future_new(NULL);
+    waiter *w = malloc(sizeof *w);
+    if (!local || !w) {
+        coil_future_release(local);
+        free(w);
+        errno = ENOMEM;
+        return -1;
+    }
+    pthread_mutex_lock(&tf->mu);
+    if (tf->state != TF_PENDING) {
+        int r = outcome(tf, out);
+        int err = errno;
+        pthread_mutex_unlock(&tf->mu);
+        coil_future_release(local);
+        free(w);
+        errno = err;
+        return r;
+    }
+    w->loop = coil_loop_current();
+    w->local = coil_future_retain(local);
+    w->next = tf->waiters;
+    tf->waiters = w;
+    pthread_mutex_unlock(&tf->mu);
+
+    waiting wg = {tf, w, local};
+    int r, err;
+    coil_cleanup_push(waiter_forget, &wg);
+    r = timeout < 0 ? coil_await(local, NULL)
+                    : coil_wait_for(local, timeout, NULL);
+    err = errno;
+    coil_cleanup_pop(1);
+    pthread_mutex_lock(&tf->mu);
+    if (tf->state != TF_PENDING && (r == 0 || err == ETIMEDOUT)) {
+        r = outcome(tf, out);
+        err = errno;
+    }
+    pthread_mutex_unlock(&tf->mu);
+    errno = err;
+    return r;
+}
+
+int coil_tfuture_wait(coil_tfuture *tf, coil_time timeout, void **out)
+{
+    if (!tf) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (coil_task_current())
+        return wait_in_task(tf, timeout, out);
+    /* The loop that would complete tf is this thread's and is not
+     * running a task: blocking here would wait for ever. */
+    if (coil__inbox_loop_is_mine(tf->loop) && !coil_tfuture_done(tf)) {
+        errno = EDEADLK;
+        return -1;
+    }
+    return wait_blocking(tf, timeout, out);
+}
