@@ -136,8 +136,8 @@ static void *write_when_blocked(void *arg)
     late_writer *lw = arg;
     char path[64], line[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)lw->tid);
-    coil_time since = 0;
-    for (;;) {
+    coil_time since = 0, give_up = coil_clock() + COIL_SEC(20);
+    while (coil_clock() < give_up) {      /* never hang the test */
         int fd = open(path, O_RDONLY);
         ssize_t n = fd >= 0 ? read(fd, line, sizeof line - 1) : -1;
         close(fd);
@@ -164,6 +164,11 @@ static void *blocked_task(void *arg)
 
 TEST(the_slow_step_report_says_which_call_blocked_and_who_made_it)
 {
+    /* qemu-user runs the program's syscalls as its own: /proc shows the
+     * host's syscall numbers, so neither the watcher nor this test can
+     * see a read(2) there. */
+    if (getenv("COIL_TEST_EMULATED"))
+        SKIP("under qemu-user /proc/.../syscall shows the host's syscalls");
     int p[2];
     CHECK(pipe(p) == 0);
     coil_loop *loop = coil_loop_default();
