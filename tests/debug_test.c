@@ -205,6 +205,13 @@ TEST(the_slow_step_report_gives_a_running_steps_backtrace)
     const char *err = stop_capture();
     printf("  %s", err);
     CHECK(strstr(err, "held the loop for") && strstr(err, "It was running "));
+    fflush(stdout);
+#if defined(__riscv)
+    /* Under qemu-riscv64 the unwinder stops at the signal frame: the
+     * report says the step was running, but not where. */
+    if (getenv("COIL_TEST_EMULATED"))
+        return;
+#endif
     CHECK(strstr(err, "busy_step+"));
 }
 

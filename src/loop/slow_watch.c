@@ -16,7 +16,8 @@
  *     thread is not in a syscall, so no call of the program's is
  *     interrupted) makes it record its own backtrace.
  * (Under qemu-user, /proc shows the emulator's own syscalls, numbered
- * for the host: the call named there may be wrong.)
+ * for the host: the call named there may be wrong; and qemu-riscv64's
+ * unwinder stops at the signal frame, so a running step is not located.)
  * What the watcher finds waits in the thread's slot until the step ends
  * and the loop prints it with the slow-step report.  Nothing of this runs
  * outside debug mode; in it, a step costs two clock reads and two stores.
