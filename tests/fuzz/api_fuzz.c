@@ -306,8 +306,11 @@ static void op_shield(fuzz *f, unsigned b)
     REQUIRE(sh);
     int r = coil_wait_for(sh, COIL_USEC(b / 4 % 4 * 500), NULL);
     REQUIRE_OK_OR(r, EIO, ECANCELED, ETIMEDOUT);
+    /* The time-out adds no request to t.  Requests t already had may be
+     * delivered while we wait (t reached a suspension point), so the
+     * count can go down: found by the fuzzer, before=2 now=0. */
     if (r == -1 && errno == ETIMEDOUT)
-        REQUIRE(coil_task_cancelling(t) == before);
+        REQUIRE(coil_task_cancelling(t) <= before);
     REQUIRE(coil_future_release(sh) == 0);
 }
 
