@@ -200,38 +200,37 @@ void coil__slow_watch_begin(coil_time threshold)
 
 /* ------------------------------------------------------- the report */
 
-static const char *syscall_name(long nr)
+/* The blocking calls a report names, and whether their first argument
+ * is an fd (then the report says which file). */
+typedef struct {
+    long nr;
+    const char *name;
+    int fd_first;
+} known_call;
+
+static const known_call *known(long nr)
 {
-    static const struct { long nr; const char *name; } names[] = {
-        {SYS_read, "read"}, {SYS_write, "write"}, {SYS_readv, "readv"},
-        {SYS_writev, "writev"}, {SYS_recvfrom, "recvfrom"},
-        {SYS_sendto, "sendto"}, {SYS_recvmsg, "recvmsg"},
-        {SYS_sendmsg, "sendmsg"}, {SYS_connect, "connect"},
-        {SYS_accept4, "accept4"}, {SYS_ppoll, "ppoll"},
-        {SYS_pselect6, "pselect6"}, {SYS_clock_nanosleep, "clock_nanosleep"},
-        {SYS_futex, "futex"}, {SYS_epoll_pwait, "epoll_pwait"},
-        {SYS_wait4, "wait4"}, {SYS_openat, "openat"}, {SYS_fsync, "fsync"},
-        {SYS_pread64, "pread64"}, {SYS_flock, "flock"},
+    static const known_call calls[] = {
+        {SYS_read, "read", 1}, {SYS_write, "write", 1},
+        {SYS_readv, "readv", 1}, {SYS_writev, "writev", 1},
+        {SYS_recvfrom, "recvfrom", 1}, {SYS_sendto, "sendto", 1},
+        {SYS_recvmsg, "recvmsg", 1}, {SYS_sendmsg, "sendmsg", 1},
+        {SYS_connect, "connect", 1}, {SYS_accept4, "accept4", 1},
+        {SYS_ppoll, "ppoll", 0}, {SYS_pselect6, "pselect6", 0},
+        {SYS_clock_nanosleep, "clock_nanosleep", 0}, {SYS_futex, "futex", 0},
+        {SYS_epoll_pwait, "epoll_pwait", 1}, {SYS_wait4, "wait4", 0},
+        {SYS_openat, "openat", 0}, {SYS_fsync, "fsync", 1},
+        {SYS_pread64, "pread64", 1}, {SYS_flock, "flock", 1},
 #ifdef SYS_poll
-        {SYS_poll, "poll"}, {SYS_select, "select"},
-        {SYS_nanosleep, "nanosleep"}, {SYS_accept, "accept"},
-        {SYS_epoll_wait, "epoll_wait"},
+        {SYS_poll, "poll", 0}, {SYS_select, "select", 0},
+        {SYS_nanosleep, "nanosleep", 0}, {SYS_accept, "accept", 0},
+        {SYS_epoll_wait, "epoll_wait", 0},
 #endif
     };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].nr == nr)
-            return names[i].name;
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (calls[i].nr == nr)
+            return &calls[i];
     return NULL;
-}
-
-/* Does the call take an fd first? */
-static int takes_fd(long nr)
-{
-    return nr == SYS_read || nr == SYS_write || nr == SYS_readv ||
-           nr == SYS_writev || nr == SYS_recvfrom || nr == SYS_sendto ||
-           nr == SYS_recvmsg || nr == SYS_sendmsg || nr == SYS_connect ||
-           nr == SYS_accept4 || nr == SYS_fsync || nr == SYS_pread64 ||
-           nr == SYS_flock || nr == SYS_epoll_pwait;
 }
 
 /* "fn+0x1f (object)", or "object+0x1234" without a symbol. */
@@ -276,11 +275,12 @@ static int interrupted_frame(const slot *s)
 
 static void describe_blocked(const slot *s, char *buf, size_t size)
 {
-    const char *name = syscall_name(s->sysno);
-    size_t n = name ? (size_t)snprintf(buf, size, " It was blocked in %s(2)", name)
+    const known_call *call = known(s->sysno);
+    size_t n = call ? (size_t)snprintf(buf, size, " It was blocked in %s(2)",
+                                       call->name)
                     : (size_t)snprintf(buf, size, " It was blocked in syscall %ld",
                                        s->sysno);
-    if (takes_fd(s->sysno) && n < size) {
+    if (call && call->fd_first && n < size) {
         char link[64], target[128];
         snprintf(link, sizeof link, "/proc/self/fd/%d", (int)s->arg0);
         ssize_t t = readlink(link, target, sizeof target - 1);
