@@ -165,30 +165,36 @@ static int drain(coil_stream *s, coil_time deadline)
     return send_down_to(s, s->low, 1, deadline);
 }
 
-int coil_stream_drain(coil_stream *s, coil_time deadline)
+/* Run op as s's one writer: enter (EBUSY if another task writes), and
+ * leave on every way out, unwinding included, with op's errno kept. */
+static int as_writer(coil_stream *s, const char *call,
+                     int (*op)(coil_stream *s, coil_time deadline),
+                     coil_time deadline)
 {
-    if (write_enter(s, "coil_stream_drain") != 0)
+    if (write_enter(s, call) != 0)
         return -1;
     int r, e;
     coil_cleanup_push(write_leave, s);
-    r = drain(s, deadline);
+    r = op(s, deadline);
     e = errno;
     coil_cleanup_pop(1);
     errno = e;
     return r;
 }
 
+static int flush(coil_stream *s, coil_time deadline)
+{
+    return send_down_to(s, 0, 1, deadline);
+}
+
+int coil_stream_drain(coil_stream *s, coil_time deadline)
+{
+    return as_writer(s, "coil_stream_drain", drain, deadline);
+}
+
 int coil_stream_flush(coil_stream *s, coil_time deadline)
 {
-    if (write_enter(s, "coil_stream_flush") != 0)
-        return -1;
-    int r, e;
-    coil_cleanup_push(write_leave, s);
-    r = send_down_to(s, 0, 1, deadline);
-    e = errno;
-    coil_cleanup_pop(1);
-    errno = e;
-    return r;
+    return as_writer(s, "coil_stream_flush", flush, deadline);
 }
 
 static int write_eof(coil_stream *s, coil_time deadline)
@@ -205,15 +211,7 @@ static int write_eof(coil_stream *s, coil_time deadline)
 
 int coil_stream_write_eof(coil_stream *s, coil_time deadline)
 {
-    if (write_enter(s, "coil_stream_write_eof") != 0)
-        return -1;
-    int r, e;
-    coil_cleanup_push(write_leave, s);
-    r = write_eof(s, deadline);
-    e = errno;
-    coil_cleanup_pop(1);
-    errno = e;
-    return r;
+    return as_writer(s, "coil_stream_write_eof", write_eof, deadline);
 }
 
 /* ------------------------------------------------------- socket wrappers */
