@@ -150,12 +150,54 @@
  * 9. Threads.  A context may be resumed on any thread, but code that caches
  *    thread-local addresses (errno, every compiler does) will then use the
  *    wrong thread's.  coil's higher layers never migrate contexts.
+ *
+ * 10. Backends.  Everything above is the native backend: coil's own
+ *    assembly, one file per CPU (x86_64, aarch64, riscv64).  On any other
+ *    CPU, or when built with -DCOIL_CTX_BACKEND=fcontext, the same API runs
+ *    over Boost.Context's make_fcontext()/jump_fcontext() (asm/fcontext.c,
+ *    linked with the system's libboost_context).  coil_ctx_backend() below
+ *    names the backend at run time, COIL_CTX_FCONTEXT (coil/ctx_config.h,
+ *    included here) at compile time; the CMake package sets
+ *    COIL_CTX_BACKEND and coil.pc has ctx_backend=.  fcontext keeps points
+ *    1, 4 (alignment, data and arg), 5, 8 and 9 on every CPU, and differs
+ *    here:
+ *
+ *    FP control state.  coil_ctx_switch() keeps it per context, as in
+ *    point 1: on x86_64 Boost's switch saves and restores MXCSR and the x87
+ *    control word itself; elsewhere coil brackets the jump with
+ *    fegetmode()/fesetmode().  coil_ctx_switch_nofp() is NOT point 2's
+ *    variant on x86_64: Boost restores the resumed context's FP control
+ *    state on every jump, so it, too, keeps it per context and costs what
+ *    the full switch costs.  Elsewhere it leaves the FP control state to
+ *    whatever Boost's assembly for the CPU does (unchecked: not promised).
+ *    A fresh context starts with the FP control state in force when
+ *    coil_ctx_make() ran (x86_64: Boost's make_fcontext() records it) or
+ *    when it was first switched to (elsewhere), not the psABI defaults.
+ *    coil_ctx_fp_policy() knows RELOAD only (Boost writes on every jump).
+ *
+ *    Frame.  coil_ctx_make() writes Boost's frame plus a 32-byte start
+ *    record below the aligned top: COIL_CTX_FRAME_SIZE is an upper bound
+ *    for it, not its exact size.
+ *
+ *    Entry (point 4).  entry runs from Boost's start routine and a C one of
+ *    coil's: the frame pointer is not zero, and unwinders stop at Boost's
+ *    start routine (whose return address leads to _exit), not at a frame
+ *    marked undefined.
+ *
+ *    How control moves (points 6, 7).  Boost's switch is out of line and
+ *    resumes by an indirect jump on x86_64; there is no inline switch.
+ *    Debian 12's libboost_context carries no endbr64, BTI pads or property
+ *    note, so linking it turns IBT/BTI off for the whole program.
+ *
+ *    tests/ctx_test.c checks each backend against what it promises here.
  * ======================================================================
  */
 #ifndef COIL_CTX_H
 #define COIL_CTX_H
 
 #include <stddef.h>
+
+#include <coil/ctx_config.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -173,13 +215,18 @@ typedef void *(*coil_ctx_entry)(void *data, void *arg);
  * initial frame; your entry function will need far more. */
 #define COIL_CTX_MIN_STACK 1024
 
-/* Bytes of the initial frame coil_ctx_make() writes below the aligned top. */
-#if defined(__x86_64__)
+/* Bytes of the initial frame coil_ctx_make() writes below the aligned top
+ * (fcontext: an upper bound, point 10). */
+#if COIL_CTX_FCONTEXT
+#define COIL_CTX_FRAME_SIZE 512
+#elif defined(__x86_64__)
 #define COIL_CTX_FRAME_SIZE 80
 #elif defined(__aarch64__)
 #define COIL_CTX_FRAME_SIZE 192
 #elif defined(__riscv) && __riscv_xlen == 64
 #define COIL_CTX_FRAME_SIZE 224
+#else
+#error "coil/ctx.h: no native port for this CPU: build coil with -DCOIL_CTX_BACKEND=fcontext"
 #endif
 
 /* Prepare *ctx to start running entry(data, arg) on the stack [stack,
@@ -217,10 +264,18 @@ void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
  * other threads switch.  coil chooses one for the CPU before main() runs.
  * aarch64 and riscv64 always compare (reading FPCR or frm is a register
  * move): QUERY and COMPARE return COMPARE, RELOAD fails with ENOTSUP.
+ * The fcontext backend always reloads: QUERY and RELOAD return RELOAD,
+ * COMPARE fails with ENOTSUP.
  * Returns -1 with errno EINVAL for any other value.  Does not suspend. */
 int coil_ctx_fp_policy(int policy);
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE)
+/* Which backend the library runs (contract point 10): "native" or
+ * "fcontext", a static string.  Cannot fail, sets no errno, does not
+ * suspend. */
+const char *coil_ctx_backend(void);
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE) \
+    && !COIL_CTX_FCONTEXT
 /* The registers any call may change, which the resumed side may have
  * changed: the switch tells the compiler so, and saves the callee-saved
  * ones in the frame itself (the frame layout is asm/x86_64_sysv.S's). */
