@@ -14,7 +14,10 @@
  * the side it resumes.  So every switch hands the resumed side a `hop` (on
  * the switching side's stack, alive while that side is suspended), and the
  * resumed side, first thing, stores what it was given into hop->from.
+ * That switch is inline in coil/ctx.h (point 10 says why); this file has
+ * the out-of-line functions, the fresh context and the rest of the API.
  */
+#define COIL_CTX_NO_INLINE 1       /* this file defines the functions */
 #include <coil/ctx.h>
 
 #include <errno.h>
@@ -23,21 +26,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-typedef void *fcontext_t;
-typedef struct {
-    fcontext_t fctx;                 /* the context that jumped to us */
-    void *data;                      /* the vp it passed */
-} transfer_t;
-transfer_t jump_fcontext(fcontext_t to, void *vp);
-fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
-
-/* What a switch hands the side it resumes. */
-typedef struct hop {
-    coil_ctx *from;                  /* where to store the suspended side */
-    const coil_ctx *to;              /* the resumed one: a fresh context
-                                        finds its start record from it */
-    void *arg;
-} hop;
+/* Boost's C ABI: jump_fcontext() is declared in coil/ctx.h, whose inline
+ * switch calls it too (coil__fctx_jump), with the hop both sides agree
+ * on: where to store the suspended side, the resumed one (a fresh context
+ * finds its start record from it), and the argument. */
+typedef coil__fctx_transfer transfer_t;
+typedef coil__fctx_hop hop;
+void *make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
 
 /* What coil_ctx_make() leaves at the aligned top of a fresh stack, right
  * above Boost's frame.  Boost's start routine hands the entry only the
@@ -73,12 +68,8 @@ static inline void *land(transfer_t t)
     return h->arg;
 }
 
-static inline __attribute__((always_inline)) void *
-jump(coil_ctx *from, const coil_ctx *to, void *arg)
-{
-    hop h = {from, to, arg};
-    return land(jump_fcontext(to->sp, &h));
-}
+/* The switch itself: coil/ctx.h's inline one, so that both agree. */
+#define jump coil__fctx_switch_inline
 
 void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg)
 {
@@ -207,6 +198,6 @@ __attribute__((constructor)) static void measure_boost_frame(void)
 {
     static _Alignas(16) char scratch[COIL_CTX_MIN_STACK];
     char *top = scratch + sizeof scratch;
-    fcontext_t fresh = make_fcontext(top, sizeof scratch, coil_ctx_start);
+    void *fresh = make_fcontext(top, sizeof scratch, coil_ctx_start);
     record_offset = (size_t)(top - (char *)fresh);
 }

@@ -673,9 +673,6 @@ TEST(backend_is_the_one_the_header_was_configured_for)
                                                        : "native") == 0);
 }
 
-#if COIL_CTX_FCONTEXT && defined(COIL__CTX_INLINE)
-#error "the fcontext backend has no inline switch (ctx.h point 10)"
-#endif
 
 RUN_TESTS(T(every_callee_saved_register_survives_a_switch),
           T(every_callee_saved_register_survives_a_nofp_switch),

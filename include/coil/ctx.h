@@ -179,15 +179,23 @@
  *    record below the aligned top: COIL_CTX_FRAME_SIZE is an upper bound
  *    for it, not its exact size.
  *
- *    Entry (point 4).  entry runs from Boost's start routine and a C one of
- *    coil's: the frame pointer is not zero, and unwinders stop at Boost's
- *    start routine (whose return address leads to _exit), not at a frame
- *    marked undefined.
+ *    Entry (point 4).  entry is called by coil's start routine, which
+ *    Boost's calls: the frame pointer above entry is not zero, so
+ *    frame-pointer walkers go on into Boost's start code.  On x86_64,
+ *    aarch64 and riscv64 coil's start routine marks its return address
+ *    undefined, so DWARF unwinders stop there as with the native backend;
+ *    on other CPUs they go on too.
  *
- *    How control moves (points 6, 7).  Boost's switch is out of line and
- *    resumes by an indirect jump on x86_64; there is no inline switch.
- *    Debian 12's libboost_context carries no endbr64, BTI pads or property
- *    note, so linking it turns IBT/BTI off for the whole program.
+ *    How control moves (points 6, 7).  Boost's switch resumes by an
+ *    indirect jump to the return address of the jump_fcontext() call, so
+ *    with GCC or Clang coil_ctx_switch_nofp() (and on x86_64 also
+ *    coil_ctx_switch()) is a macro that calls jump_fcontext() inline at
+ *    the call site: a program using ctx.h then links libboost_context
+ *    itself (coil's CMake package and coil.pc say so).  COIL_CTX_NO_INLINE
+ *    and (coil_ctx_switch)(...) give the out-of-line functions, which cost
+ *    a mispredicted return per switch.  Debian 12's libboost_context
+ *    carries no endbr64, BTI pads or property note, so linking it turns
+ *    IBT/BTI off for the whole program.
  *
  *    tests/ctx_test.c checks each backend against what it promises here.
  * ======================================================================
@@ -392,6 +400,52 @@ coil__ctx_switch_nofp_inline(coil_ctx *from, const coil_ctx *to, void *arg)
     coil__ctx_switch_inline((from), (to), (arg))
 #define coil_ctx_switch_nofp(from, to, arg)                                 \
     coil__ctx_switch_nofp_inline((from), (to), (arg))
+#endif
+
+#if COIL_CTX_FCONTEXT || defined(COIL__CTX_WANT_FCONTEXT)
+/* The fcontext backend's switch, inline at the call site (point 10): Boost
+ * resumes by a jump to the return address of the jump_fcontext() call, so
+ * a call site that calls it directly returns along predicted addresses,
+ * while an out-of-line wrapper would end every switch in a `ret` that the
+ * return-stack buffer mispredicts (measured: 2.6x Boost's switch instead
+ * of 1.0x).  jump_fcontext() hands the suspended context to the side it
+ * resumes, so each side passes the other a hop and, once resumed, stores
+ * what it was given where the hop says (asm/fcontext.c).  Boost's C ABI,
+ * under a name of coil's so as not to clash with Boost's own headers. */
+typedef struct coil__fctx_transfer {
+    void *fctx;
+    void *data;
+} coil__fctx_transfer;
+typedef struct coil__fctx_hop {
+    coil_ctx *from;
+    const coil_ctx *to;
+    void *arg;
+} coil__fctx_hop;
+coil__fctx_transfer coil__fctx_jump(void *to, void *vp)
+    __asm__("jump_fcontext");
+
+static inline __attribute__((always_inline)) void *
+coil__fctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
+{
+    coil__fctx_hop hop = {from, to, arg};
+    coil__fctx_transfer t = coil__fctx_jump(to->sp, &hop);
+    coil__fctx_hop *back = (coil__fctx_hop *)t.data;
+    back->from->sp = t.fctx;
+    return back->arg;
+}
+#endif
+
+#if COIL_CTX_FCONTEXT && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE)
+
+#define COIL__CTX_INLINE 1
+#define coil_ctx_switch_nofp(from, to, arg)                                 \
+    coil__fctx_switch_inline((from), (to), (arg))
+#if defined(__x86_64__)
+/* Boost keeps the FP control state on x86_64: the full switch is the same
+ * jump.  Elsewhere it stays out of line (fegetmode() around the jump). */
+#define coil_ctx_switch(from, to, arg)                                      \
+    coil__fctx_switch_inline((from), (to), (arg))
+#endif
 #endif
 
 #ifdef __cplusplus
