@@ -193,7 +193,8 @@
  *    the call site: a program using ctx.h then links libboost_context
  *    itself (coil's CMake package and coil.pc say so).  COIL_CTX_NO_INLINE
  *    and (coil_ctx_switch)(...) give the out-of-line functions, which cost
- *    a mispredicted return per switch.  Debian 12's libboost_context
+ *    a mispredicted return per switch; so does AddressSanitizer, whose
+ *    fake stack must not hold what a switch hands the other side.  Debian 12's libboost_context
  *    carries no endbr64, BTI pads or property note, so linking it turns
  *    IBT/BTI off for the whole program.
  *
@@ -435,7 +436,19 @@ coil__fctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
 }
 #endif
 
-#if COIL_CTX_FCONTEXT && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE)
+/* Under AddressSanitizer the hop would live on ASan's fake stack, which
+ * __sanitizer_start_switch_fiber(NULL, ...) (a context that ends) frees
+ * before the jump: the out-of-line switch keeps it on the real stack. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COIL__CTX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COIL__CTX_ASAN 1
+#endif
+#endif
+
+#if COIL_CTX_FCONTEXT && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE) \
+    && !defined(COIL__CTX_ASAN)
 
 #define COIL__CTX_INLINE 1
 #define coil_ctx_switch_nofp(from, to, arg)                                 \
