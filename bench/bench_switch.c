@@ -14,6 +14,11 @@
  */
 #include "bench.h"
 
+/* The fcontext backend's inline switch, for the coil_fcontext row, in
+ * whichever backend's build. */
+#ifdef COIL_BENCH_HAVE_BOOST
+#define COIL__CTX_WANT_FCONTEXT 1
+#endif
 #include <coil/ctx.h>
 
 #include <errno.h>
@@ -168,7 +173,7 @@ static int run_coil_nofp_call(long switches, uint64_t *elapsed_ns, char *err)
                          elapsed_ns, err);
 }
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !COIL_CTX_FCONTEXT
 /* The full switch under each MXCSR policy (ctx.h point 2), whatever the
  * library picked for this CPU: the rows that justify its pick. */
 static int run_coil_policy(int policy, long switches, uint64_t *elapsed_ns,
@@ -229,6 +234,40 @@ static int run_boost(long switches, uint64_t *elapsed_ns, char *err)
         peer = t.fctx;          /* where the peer is suspended now */
         sum += (uintptr_t)t.data;
     }
+    *elapsed_ns = bench_now_ns() - t0;
+    return check_sum(sum, trips, err);
+}
+
+/* coil's API over the fcontext backend, as a program of that build gets
+ * it (ctx.h's inline switch; coil_ctx_make from bench_fcontext.c, the
+ * library's code under another name): the seam's cost on top of the
+ * Boost switch just above, whatever backend libcoil has. */
+int bench_fctx_make(coil_ctx *ctx, void *stack, size_t size,
+                    coil_ctx_entry entry, void *data, coil_ctx *link);
+
+static void *fctx_echo(void *data, void *arg)
+{
+    (void)data;
+    coil_echo_loop(coil__fctx_switch_inline, arg);
+    return NULL;
+}
+
+static int run_coil_fcontext(long switches, uint64_t *elapsed_ns, char *err)
+{
+    char *stack = get_peer_stack(err);
+    if (stack == NULL)
+        return -1;
+    if (bench_fctx_make(&coil_peer, stack, PEER_STACK_SIZE, fctx_echo, NULL,
+                        NULL) != 0) {
+        snprintf(err, BENCH_ERR_MAX, "coil_ctx_make: %s", strerror(errno));
+        return -1;
+    }
+    long trips = switches / 2;
+    uintptr_t sum = 0;
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < trips; i++)
+        sum += (uintptr_t)coil__fctx_switch_inline(&coil_main, &coil_peer,
+                                                   (void *)(uintptr_t)i);
     *elapsed_ns = bench_now_ns() - t0;
     return check_sum(sum, trips, err);
 }
@@ -348,12 +387,13 @@ static int run_pthread(long switches, uint64_t *elapsed_ns, char *err)
 const switch_impl bench_switch_impls[] = {
 #ifdef COIL_BENCH_HAVE_BOOST
     {"boost_fcontext", 1, 0, run_boost},
+    {"coil_fcontext", 1, 0, run_coil_fcontext},
 #endif
     {"coil", 1, 0, run_coil},
     {"coil_nofp", 1, 0, run_coil_nofp},
     {"coil_call", 1, 0, run_coil_call},
     {"coil_nofp_call", 1, 0, run_coil_nofp_call},
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !COIL_CTX_FCONTEXT
     {"coil_fp_compare", 1, 0, run_coil_compare},
     {"coil_fp_reload", 1, 0, run_coil_reload},
 #endif

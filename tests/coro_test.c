@@ -416,6 +416,9 @@ static void *fp_body(void *arg)
 
 TEST(frame_pointer_chain_ends_with_zero_inside_a_coroutine)
 {
+#if COIL_CTX_FCONTEXT
+    SKIP("fcontext: Boost's start leaves no zero frame pointer (ctx.h point 10)");
+#endif
     coil_coro *co = coil_coro_create(NULL, fp_body, NULL);
     CHECK(coil_coro_resume(co, NULL, NULL) == 0);
     printf("  the frame-pointer walk found %d frames\n", fp_frames);

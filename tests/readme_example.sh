@@ -2,14 +2,17 @@
 # The example in README.md ("## Ten lines") compiles cleanly against the
 # built library and does what it says: prints "1 2 4" after ~400 ms, not 700.
 set -eu
-readme=$1 include=$2 lib=$3
+# Arguments: README.md, the include directories (source, then build: the
+# generated coil/ctx_config.h), libcoil.a, then what else it needs.
+readme=$1 include=$2 build_include=$3 lib=$4
+shift 4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 awk '/^## Ten lines/ {on = 1} on && /^```c$/ {code = 1; next}
      code && /^```$/ {exit} code {print}' "$readme" >"$tmp/example.c"
 [ -s "$tmp/example.c" ] || { echo "readme_example: no example found"; exit 1; }
-cc -std=gnu11 -Wall -Wextra -Werror -I"$include" "$tmp/example.c" "$lib" \
-   -lpthread -o "$tmp/example"
+cc -std=gnu11 -Wall -Wextra -Werror -I"$include" -I"$build_include" \
+   "$tmp/example.c" "$lib" "$@" -lpthread -o "$tmp/example"
 start=$(date +%s%N)
 out=$("$tmp/example")
 ms=$(( ($(date +%s%N) - start) / 1000000 ))

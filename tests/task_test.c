@@ -562,26 +562,40 @@ TEST(each_task_keeps_its_rounding_mode_across_hand_offs)
 }
 
 /* COIL_TASK_NOFP tasks leave the FP control state to the thread: a mode
- * one of them sets is what the next one finds. */
+ * one of them sets is what the next one finds.  Not over fcontext (ctx.h
+ * point 10): on x86_64 Boost keeps it per task all the same, which the
+ * test then checks instead; elsewhere nothing is promised. */
 static void *set_upward(void *arg)
 {
     (void)arg;
     CHECK(fesetround(FE_UPWARD) == 0);
     CHECK(coil_yield() == 0);         /* hands off to see_upward */
+#if COIL_CTX_FCONTEXT
+    CHECK(fegetround() == FE_UPWARD);     /* its own, kept */
+    CHECK(fesetround(FE_TONEAREST) == 0);
+#else
     CHECK(fegetround() == FE_TONEAREST);  /* which put it back */
+#endif
     return NULL;
 }
 
 static void *see_upward(void *arg)
 {
     (void)arg;
+#if COIL_CTX_FCONTEXT
+    CHECK(fegetround() == FE_TONEAREST);  /* the mode it was spawned in */
+#else
     CHECK(fegetround() == FE_UPWARD);
+#endif
     CHECK(fesetround(FE_TONEAREST) == 0);
     return NULL;
 }
 
 TEST(nofp_tasks_share_the_threads_rounding_mode)
 {
+#if COIL_CTX_FCONTEXT && !defined(__x86_64__)
+    SKIP("fcontext: a nofp task's FP control state is Boost's (ctx.h point 10)");
+#endif
     coil_task_attr a = {.flags = COIL_TASK_NOFP};
     coil_task *t1 = coil_task_spawn(&a, set_upward, NULL, "set_upward");
     coil_task *t2 = coil_task_spawn(&a, see_upward, NULL, "see_upward");

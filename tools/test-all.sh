@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/test-all.sh — the one test command: installs what it needs, then
-# builds and runs the whole suite six ways (CMakePresets.json):
+# builds and runs the whole suite seven ways (CMakePresets.json):
 #   release   native, plus valgrind, gdb and install checks
+#   fcontext  the same over the fcontext backend (Boost.Context's switch)
 #   asan      Debug with AddressSanitizer + UndefinedBehaviorSanitizer
 #   aarch64   cross-built, every test run under qemu-aarch64
 #   riscv64   cross-built (coil's own riscv64 port), every test run under
@@ -32,7 +33,7 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
 # not for arm64 or riscv64, so the cross builds find none and leave those
 # out.)
 
-presets=${COIL_PRESETS:-release asan aarch64 riscv64 tsan clang}
+presets=${COIL_PRESETS:-release fcontext asan aarch64 riscv64 tsan clang}
 passed=0 failed=0 broken=()
 for preset in $presets; do
   echo "==== $preset"

@@ -150,12 +150,63 @@
  * 9. Threads.  A context may be resumed on any thread, but code that caches
  *    thread-local addresses (errno, every compiler does) will then use the
  *    wrong thread's.  coil's higher layers never migrate contexts.
+ *
+ * 10. Backends.  Everything above is the native backend: coil's own
+ *    assembly, one file per CPU (x86_64, aarch64, riscv64).  On any other
+ *    CPU, or when built with -DCOIL_CTX_BACKEND=fcontext, the same API runs
+ *    over Boost.Context's make_fcontext()/jump_fcontext() (asm/fcontext.c,
+ *    linked with the system's libboost_context).  coil_ctx_backend() below
+ *    names the backend at run time, COIL_CTX_FCONTEXT (coil/ctx_config.h,
+ *    included here) at compile time; the CMake package sets
+ *    COIL_CTX_BACKEND and coil.pc has ctx_backend=.  fcontext keeps points
+ *    1, 4 (alignment, data and arg), 5, 8 and 9 on every CPU, and differs
+ *    here:
+ *
+ *    FP control state.  coil_ctx_switch() keeps it per context, as in
+ *    point 1: on x86_64 Boost's switch saves and restores MXCSR and the x87
+ *    control word itself; elsewhere coil brackets the jump with
+ *    fegetmode()/fesetmode().  coil_ctx_switch_nofp() is NOT point 2's
+ *    variant on x86_64: Boost restores the resumed context's FP control
+ *    state on every jump, so it, too, keeps it per context and costs what
+ *    the full switch costs.  Elsewhere it leaves the FP control state to
+ *    whatever Boost's assembly for the CPU does (unchecked: not promised).
+ *    A fresh context starts with the FP control state in force when
+ *    coil_ctx_make() ran (x86_64: Boost's make_fcontext() records it) or
+ *    when it was first switched to (elsewhere), not the psABI defaults.
+ *    coil_ctx_fp_policy() knows RELOAD only (Boost writes on every jump).
+ *
+ *    Frame.  coil_ctx_make() writes Boost's frame plus a 32-byte start
+ *    record below the aligned top: COIL_CTX_FRAME_SIZE is an upper bound
+ *    for it, not its exact size.
+ *
+ *    Entry (point 4).  entry is called by coil's start routine, which
+ *    Boost's calls: the frame pointer above entry is not zero, so
+ *    frame-pointer walkers go on into Boost's start code.  On x86_64,
+ *    aarch64 and riscv64 coil's start routine marks its return address
+ *    undefined, so DWARF unwinders stop there as with the native backend;
+ *    on other CPUs they go on too.
+ *
+ *    How control moves (points 6, 7).  Boost's switch resumes by an
+ *    indirect jump to the return address of the jump_fcontext() call, so
+ *    with GCC or Clang coil_ctx_switch_nofp() (and on x86_64 also
+ *    coil_ctx_switch()) is a macro that calls jump_fcontext() inline at
+ *    the call site: a program using ctx.h then links libboost_context
+ *    itself (coil's CMake package and coil.pc say so).  COIL_CTX_NO_INLINE
+ *    and (coil_ctx_switch)(...) give the out-of-line functions, which cost
+ *    a mispredicted return per switch; so does AddressSanitizer, whose
+ *    fake stack must not hold what a switch hands the other side.  Debian 12's libboost_context
+ *    carries no endbr64, BTI pads or property note, so linking it turns
+ *    IBT/BTI off for the whole program.
+ *
+ *    tests/ctx_test.c checks each backend against what it promises here.
  * ======================================================================
  */
 #ifndef COIL_CTX_H
 #define COIL_CTX_H
 
 #include <stddef.h>
+
+#include <coil/ctx_config.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -173,13 +224,18 @@ typedef void *(*coil_ctx_entry)(void *data, void *arg);
  * initial frame; your entry function will need far more. */
 #define COIL_CTX_MIN_STACK 1024
 
-/* Bytes of the initial frame coil_ctx_make() writes below the aligned top. */
-#if defined(__x86_64__)
+/* Bytes of the initial frame coil_ctx_make() writes below the aligned top
+ * (fcontext: an upper bound, point 10). */
+#if COIL_CTX_FCONTEXT
+#define COIL_CTX_FRAME_SIZE 512
+#elif defined(__x86_64__)
 #define COIL_CTX_FRAME_SIZE 80
 #elif defined(__aarch64__)
 #define COIL_CTX_FRAME_SIZE 192
 #elif defined(__riscv) && __riscv_xlen == 64
 #define COIL_CTX_FRAME_SIZE 224
+#else
+#error "coil/ctx.h: no native port for this CPU: build coil with -DCOIL_CTX_BACKEND=fcontext"
 #endif
 
 /* Prepare *ctx to start running entry(data, arg) on the stack [stack,
@@ -217,10 +273,18 @@ void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
  * other threads switch.  coil chooses one for the CPU before main() runs.
  * aarch64 and riscv64 always compare (reading FPCR or frm is a register
  * move): QUERY and COMPARE return COMPARE, RELOAD fails with ENOTSUP.
+ * The fcontext backend always reloads: QUERY and RELOAD return RELOAD,
+ * COMPARE fails with ENOTSUP.
  * Returns -1 with errno EINVAL for any other value.  Does not suspend. */
 int coil_ctx_fp_policy(int policy);
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE)
+/* Which backend the library runs (contract point 10): "native" or
+ * "fcontext", a static string.  Cannot fail, sets no errno, does not
+ * suspend. */
+const char *coil_ctx_backend(void);
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE) \
+    && !COIL_CTX_FCONTEXT
 /* The registers any call may change, which the resumed side may have
  * changed: the switch tells the compiler so, and saves the callee-saved
  * ones in the frame itself (the frame layout is asm/x86_64_sysv.S's). */
@@ -337,6 +401,64 @@ coil__ctx_switch_nofp_inline(coil_ctx *from, const coil_ctx *to, void *arg)
     coil__ctx_switch_inline((from), (to), (arg))
 #define coil_ctx_switch_nofp(from, to, arg)                                 \
     coil__ctx_switch_nofp_inline((from), (to), (arg))
+#endif
+
+#if COIL_CTX_FCONTEXT || defined(COIL__CTX_WANT_FCONTEXT)
+/* The fcontext backend's switch, inline at the call site (point 10): Boost
+ * resumes by a jump to the return address of the jump_fcontext() call, so
+ * a call site that calls it directly returns along predicted addresses,
+ * while an out-of-line wrapper would end every switch in a `ret` that the
+ * return-stack buffer mispredicts (measured: 2.6x Boost's switch instead
+ * of 1.0x).  jump_fcontext() hands the suspended context to the side it
+ * resumes, so each side passes the other a hop and, once resumed, stores
+ * what it was given where the hop says (asm/fcontext.c).  Boost's C ABI,
+ * under a name of coil's so as not to clash with Boost's own headers. */
+typedef struct coil__fctx_transfer {
+    void *fctx;
+    void *data;
+} coil__fctx_transfer;
+typedef struct coil__fctx_hop {
+    coil_ctx *from;
+    const coil_ctx *to;
+    void *arg;
+} coil__fctx_hop;
+coil__fctx_transfer coil__fctx_jump(void *to, void *vp)
+    __asm__("jump_fcontext");
+
+static inline __attribute__((always_inline)) void *
+coil__fctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
+{
+    coil__fctx_hop hop = {from, to, arg};
+    coil__fctx_transfer t = coil__fctx_jump(to->sp, &hop);
+    coil__fctx_hop *back = (coil__fctx_hop *)t.data;
+    back->from->sp = t.fctx;
+    return back->arg;
+}
+#endif
+
+/* Under AddressSanitizer the hop would live on ASan's fake stack, which
+ * __sanitizer_start_switch_fiber(NULL, ...) (a context that ends) frees
+ * before the jump: the out-of-line switch keeps it on the real stack. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COIL__CTX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COIL__CTX_ASAN 1
+#endif
+#endif
+
+#if COIL_CTX_FCONTEXT && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE) \
+    && !defined(COIL__CTX_ASAN)
+
+#define COIL__CTX_INLINE 1
+#define coil_ctx_switch_nofp(from, to, arg)                                 \
+    coil__fctx_switch_inline((from), (to), (arg))
+#if defined(__x86_64__)
+/* Boost keeps the FP control state on x86_64: the full switch is the same
+ * jump.  Elsewhere it stays out of line (fegetmode() around the jump). */
+#define coil_ctx_switch(from, to, arg)                                      \
+    coil__fctx_switch_inline((from), (to), (arg))
+#endif
 #endif
 
 #ifdef __cplusplus

@@ -297,7 +297,7 @@ static size_t stack_color(const coil__stack *st)
     return (size_t)st->color * 64u;
 }
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !COIL_CTX_FCONTEXT
 /* coil_ctx_make's fresh frame (asm/x86_64_sysv.S: FRAME_*, FRESH_SIZE) for
  * a stack ending at top, resuming in coil__ctx_start_tail: written here,
  * as the inline switch of coil/ctx.h knows the frame too, to spare a call
@@ -349,7 +349,7 @@ init_core(coil_coro *co, size_t stack_size, unsigned flags, coil_coro_fn fn,
     co->state = COIL_CORO_CREATED;
     co->nofp = (flags & COIL_CORO_NOFP) != 0;
     size_t size = co->stack.size - stack_color(&co->stack);
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !COIL_CTX_FCONTEXT
     if (flags & COIL__CORO_TAIL)
         make_tail_frame(&co->ctx, co->stack.lo + size, coro_main_tail, co);
     else

@@ -68,7 +68,7 @@ struct coil_coro {
  * (asm/x86_64_sysv.S explains). */
 void *coil__ctx_handoff(coil_ctx *from, const coil_ctx *to, void *arg);
 void *coil__ctx_handoff_nofp(coil_ctx *from, const coil_ctx *to, void *arg);
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !COIL_CTX_FCONTEXT
 /* Where a COIL__CORO_TAIL coroutine's fresh frame resumes (the .S says). */
 void coil__ctx_start_tail(void);
 #endif
