@@ -78,11 +78,33 @@ static inline NO_ASAN void *land(transfer_t t)
     return h->arg;
 }
 
-static inline NO_ASAN void *jump(coil_ctx *from, const coil_ctx *to,
-                                 void *arg)
+/* Callee-saved registers that Boost's switch for the CPU does not save
+ * (ctx.h point 10): declared clobbered right after the jump, they make the
+ * compiler save them in this function's prologue, on the stack of the
+ * side that jumps, and restore them in its epilogue once that side is
+ * resumed.  That holds only if nothing of the caller's is kept in them
+ * across the jump inside this function, hence noinline: it holds no values
+ * of its own there. */
+#if defined(__powerpc64__)
+#define UNSAVED_BY_BOOST                                                    \
+    "fr14", "fr15", "fr16", "fr17", "fr18", "fr19", "fr20", "fr21",         \
+    "fr22", "fr23", "fr24", "fr25", "fr26", "fr27", "fr28", "fr29",         \
+    "fr30", "fr31", "v20", "v21", "v22", "v23", "v24", "v25", "v26",        \
+    "v27", "v28", "v29", "v30", "v31"
+#define JUMP_INLINE __attribute__((noinline))
+#else
+#define JUMP_INLINE inline
+#endif
+
+static JUMP_INLINE NO_ASAN void *jump(coil_ctx *from, const coil_ctx *to,
+                                      void *arg)
 {
     hop h = {from, to, arg};
-    return land(coil__fctx_jump(to->sp, &h));
+    transfer_t t = coil__fctx_jump(to->sp, &h);
+#ifdef UNSAVED_BY_BOOST
+    __asm__ volatile("" ::: UNSAVED_BY_BOOST);
+#endif
+    return land(t);
 }
 
 NO_ASAN void *coil_ctx_switch_nofp(coil_ctx *from, const coil_ctx *to,
@@ -165,6 +187,10 @@ static __attribute__((noreturn)) void no_link(void)
 #define END_UNWINDING() __asm__ volatile(".cfi_undefined x30")
 #elif defined(__riscv)
 #define END_UNWINDING() __asm__ volatile(".cfi_undefined ra")
+#elif defined(__powerpc64__)
+#define END_UNWINDING() __asm__ volatile(".cfi_undefined lr")
+#elif defined(__s390x__)
+#define END_UNWINDING() __asm__ volatile(".cfi_undefined r14")
 #else
 #define END_UNWINDING() ((void)0)
 #endif

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # tools/test-all.sh — the one test command: installs what it needs, then
-# builds and runs the whole suite seven ways (CMakePresets.json):
+# builds and runs the whole suite nine ways (CMakePresets.json):
 #   release   native, plus valgrind, gdb and install checks
 #   fcontext  the same over the fcontext backend (Boost.Context's switch)
 #   asan      Debug with AddressSanitizer + UndefinedBehaviorSanitizer
 #   aarch64   cross-built, every test run under qemu-aarch64
 #   riscv64   cross-built (coil's own riscv64 port), every test run under
 #             qemu-riscv64
+#   ppc64le   cross-built over fcontext (no coil port: Debian's Boost.Context
+#   s390x     for the CPU, tools/cross-boost.sh), every test run under qemu
 #   tsan      Debug with ThreadSanitizer over the thread, sync, loop, task
 #             and IO suites (ThreadSanitizer counts each coroutine against
 #             its 8,128-thread limit, so the 100,000-coroutine and
@@ -23,6 +25,8 @@ cd "$(dirname "$0")/.."
 coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
           gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
+          gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross \
+          gcc-s390x-linux-gnu libc6-dev-s390x-cross \
           python3 redis-server libhiredis-dev clang \
           libcurl4-openssl-dev libpq-dev postgresql libssl-dev openssl \
           libevent-dev || exit 1
@@ -33,10 +37,14 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
 # not for arm64 or riscv64, so the cross builds find none and leave those
 # out.)
 
-presets=${COIL_PRESETS:-release fcontext asan aarch64 riscv64 tsan clang}
+presets=${COIL_PRESETS:-release fcontext asan aarch64 riscv64 ppc64le s390x tsan clang}
 passed=0 failed=0 broken=()
 for preset in $presets; do
   echo "==== $preset"
+  case $preset in   # Boost.Context for the CPU, unpacked beside the build
+    ppc64le) ./tools/cross-boost.sh ppc64el ;;
+    s390x) ./tools/cross-boost.sh s390x ;;
+  esac
   log=$(mktemp)
   cmake --workflow --preset "$preset" --fresh 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}

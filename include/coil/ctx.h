@@ -182,9 +182,14 @@
  *    Entry (point 4).  entry is called by coil's start routine, which
  *    Boost's calls: the frame pointer above entry is not zero, so
  *    frame-pointer walkers go on into Boost's start code.  On x86_64,
- *    aarch64 and riscv64 coil's start routine marks its return address
- *    undefined, so DWARF unwinders stop there as with the native backend;
- *    on other CPUs they go on too.
+ *    aarch64, riscv64, ppc64le and s390x coil's start routine marks its
+ *    return address undefined, so DWARF unwinders stop there as with the
+ *    native backend; on other CPUs they go on too.
+ *
+ *    Registers (point 5) on ppc64le.  Boost 1.74's switch there saves
+ *    r14-r31, CR and LR but not the callee-saved f14-f31 and v20-v31;
+ *    coil's switch saves them itself, out of line (no inline macro on
+ *    that CPU), so point 5 holds there too.
  *
  *    How control moves (points 6, 7).  Boost's switch resumes by an
  *    indirect jump to the return address of the jump_fcontext() call, so
@@ -447,8 +452,19 @@ coil__fctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
 #endif
 #endif
 
-#if COIL_CTX_FCONTEXT && defined(__GNUC__) && !defined(COIL_CTX_NO_INLINE) \
-    && !defined(COIL__CTX_ASAN)
+/* Boost 1.74's jump_fcontext() for 64-bit PowerPC (ELFv2) saves r14-r31,
+ * CR and LR, but not f14-f31 and v20-v31, which the ABI makes callee-saved
+ * too (tests/ctx_test.c sees them change across a switch).  There coil's
+ * out-of-line switch makes the compiler save them around the jump
+ * (asm/fcontext.c), and no inline switch is offered. */
+#if defined(__powerpc64__)
+#define COIL__FCTX_SAVES_ALL 0
+#else
+#define COIL__FCTX_SAVES_ALL 1
+#endif
+
+#if COIL_CTX_FCONTEXT && COIL__FCTX_SAVES_ALL && defined(__GNUC__) \
+    && !defined(COIL_CTX_NO_INLINE) && !defined(COIL__CTX_ASAN)
 
 #define COIL__CTX_INLINE 1
 #define coil_ctx_switch_nofp(from, to, arg)                                 \

@@ -279,6 +279,10 @@ static uintptr_t fault_sp(void *ucontext)
     return (uintptr_t)uc->uc_mcontext.sp;
 #elif defined(__riscv)
     return (uintptr_t)uc->uc_mcontext.__gregs[REG_SP];
+#elif defined(__powerpc64__)
+    return (uintptr_t)uc->uc_mcontext.gp_regs[1];
+#elif defined(__s390x__)
+    return (uintptr_t)uc->uc_mcontext.gregs[15];
 #else
     (void)uc;
     return 0;

@@ -221,9 +221,21 @@ static const known_call *known(long nr)
         {SYS_epoll_pwait, "epoll_pwait", 1}, {SYS_wait4, "wait4", 0},
         {SYS_openat, "openat", 0}, {SYS_fsync, "fsync", 1},
         {SYS_pread64, "pread64", 1}, {SYS_flock, "flock", 1},
+        /* Older calls that not every CPU's Linux has: the newer ABIs
+         * (aarch64, riscv64) keep only nanosleep, s390x has no accept. */
 #ifdef SYS_poll
-        {SYS_poll, "poll", 0}, {SYS_select, "select", 0},
-        {SYS_nanosleep, "nanosleep", 0}, {SYS_accept, "accept", 0},
+        {SYS_poll, "poll", 0},
+#endif
+#ifdef SYS_select
+        {SYS_select, "select", 0},
+#endif
+#ifdef SYS_nanosleep
+        {SYS_nanosleep, "nanosleep", 0},
+#endif
+#ifdef SYS_accept
+        {SYS_accept, "accept", 0},
+#endif
+#ifdef SYS_epoll_wait
         {SYS_epoll_wait, "epoll_wait", 0},
 #endif
     };
