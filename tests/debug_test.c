@@ -206,12 +206,16 @@ TEST(the_slow_step_report_gives_a_running_steps_backtrace)
     printf("  %s", err);
     CHECK(strstr(err, "held the loop for") && strstr(err, "It was running "));
     fflush(stdout);
-#if defined(__riscv)
-    /* Under qemu-riscv64 the unwinder stops at the signal frame: the
-     * report says the step was running, but not where. */
-    if (getenv("COIL_TEST_EMULATED"))
-        return;
+    /* Under qemu-user the unwinder may stop at the signal frame (always on
+     * riscv64) or one frame above it (aarch64, when the signal lands in
+     * block_loop, which has no dynamic symbol): there the report must
+     * still place the step in this program. */
+    if (getenv("COIL_TEST_EMULATED") && !strstr(err, "busy_step+")) {
+#if !defined(__riscv)
+        CHECK(strstr(err, "It was running ") && strstr(err, "debug_test"));
 #endif
+        return;
+    }
     CHECK(strstr(err, "busy_step+"));
 }
 
@@ -254,7 +258,9 @@ TEST(an_error_that_was_read_is_not_reported)
 {
     start_capture();
     run_failing(1);
-    CHECK(strcmp(stop_capture(), "") == 0);
+    /* Not "nothing at all": on a loaded machine (under qemu above all) a
+     * step may pass the slow-step threshold and be reported. */
+    CHECK(strstr(stop_capture(), "nobody read") == NULL);
 }
 
 static void *forever(void *arg)
