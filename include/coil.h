@@ -1139,6 +1139,78 @@ int coil_queue_join_until(coil_queue *q, coil_time deadline);
 int coil_queue_shutdown(coil_queue *q);
 
 /* ======================================================================
+ * Select (layer 5)
+ *
+ * Go's select over coil's queues, events and futures: wait until the
+ * first of several operations can be done, do exactly that one, and say
+ * which.  A case is a get from or a put into a queue, a wait for an event
+ * to be set, or a wait for a future to be done.
+ *
+ *     coil_select_case c[] = {
+ *         {.op = COIL_SELECT_GET, .queue = jobs},
+ *         {.op = COIL_SELECT_PUT, .queue = results, .item = r},
+ *         {.op = COIL_SELECT_EVENT, .event = quit},
+ *     };
+ *     switch (coil_select(c, 3, coil_deadline_in(COIL_SEC(1)))) {
+ *     case 0: work(c[0].item); break;           ... c[0].error first
+ *
+ * Fairness: when several cases are ready on entry, one of them is chosen
+ * uniformly at random (as Go does), so a busy case cannot starve the
+ * others.  When none is, the task waits in the waiter list of every case
+ * at once, in each object's FIFO order; the first object to serve it wins
+ * and the task is taken off all the other lists in the same step, before
+ * anything else can run, so no second case is ever served.
+ *
+ * Exactly one: a get removes one item, a put adds one, an event or a
+ * future case consumes nothing.  A task cancelled while selecting (or
+ * whose deadline passes) has performed none of the cases: an item or a
+ * slot that was already handed to it goes back exactly as for a
+ * cancelled coil_queue_get or coil_queue_put.
+ *
+ * A queue that is shut down makes its cases ready, as a closed channel
+ * does in Go: a put at once, a get once the items left are drained.  The
+ * case fires with its `error` set to ESHUTDOWN and nothing performed.
+ *
+ * The objects must outlive the call.  A queue or event with a selecting
+ * task on it is busy (its free fails with EBUSY); a future is held by a
+ * reference of its own while the task waits.
+ * ====================================================================== */
+
+enum {
+    COIL_SELECT_GET = 1,     /* .queue: take an item into .item */
+    COIL_SELECT_PUT = 2,     /* .queue: put .item */
+    COIL_SELECT_EVENT = 3,   /* .event: wait until it is set */
+    COIL_SELECT_FUTURE = 4   /* .future: wait until it is done */
+};
+
+typedef struct coil_select_case {
+    int op;                  /* COIL_SELECT_* */
+    coil_queue *queue;       /* GET, PUT */
+    coil_event *event;       /* EVENT */
+    coil_future *future;     /* FUTURE: read its outcome yourself */
+    void *item;              /* PUT: the item; GET: set to the item got */
+    int error;               /* set for the case that fired: 0, or
+                                ESHUTDOWN (its queue is shut down) */
+} coil_select_case;
+
+/* Wait until one of the n cases can be done, do it, and return its index.
+ * Must run in a task.  May suspend (not if a case is ready on entry).
+ * Returns the index, or -1 with errno EINVAL (cases NULL, n == 0, an
+ * unknown op, or the object its op needs is NULL), EPERM (outside a
+ * task, or an object of another thread), ETIMEDOUT (the deadline —
+ * absolute loop time, negative for none — passed first: at once if it
+ * already had and no case is ready), ECANCELED (COIL_TASK_CANCEL_AS_ERROR
+ * tasks; in the default mode cancellation unwinds) or ENOMEM; on every
+ * failure no case was performed. */
+int coil_select(coil_select_case *cases, size_t n, coil_time deadline);
+
+/* The non-blocking form (Go's select with a default case): do one ready
+ * case, chosen as coil_select does, and return its index, or -1 with
+ * errno EAGAIN if none is ready.  Works outside a task.  Does not
+ * suspend.  Other errors: EINVAL, EPERM (another thread), ENOMEM. */
+int coil_select_try(coil_select_case *cases, size_t n);
+
+/* ======================================================================
  * Threads (layer 5)
  *
  * A loop and its tasks belong to one thread, but other threads may hand

@@ -82,11 +82,19 @@ int coil__sync_check_free(const coil__sync_obj *o)
     return 0;
 }
 
-void coil__sync_grant(coil__sync_waiter *w)
+void coil__sync_serve(coil__sync_waiter *w, int state)
 {
     coil__list_remove(&w->link);
-    w->state = COIL__W_GRANTED;
-    coil__task_wake(w->task);
+    w->state = state;
+    if (w->sel)
+        coil__select_fired(w);
+    else
+        coil__task_wake(w->task);
+}
+
+void coil__sync_grant(coil__sync_waiter *w)
+{
+    coil__sync_serve(w, COIL__W_GRANTED);
 }
 
 coil__sync_waiter *coil__sync_first(coil__list *list)
@@ -378,6 +386,17 @@ int coil_event_is_set(const coil_event *e)
         return -1;
     }
     return e->set;
+}
+
+coil__list *coil__event_waitlist(coil_event *e, coil__sync_waiter *w)
+{
+    w->obj = &e->obj;
+    return &e->waiters;
+}
+
+coil__sync_obj *coil__event_obj(coil_event *e)
+{
+    return e ? &e->obj : NULL;
 }
 
 int coil_event_wait_until(coil_event *e, coil_time deadline)
