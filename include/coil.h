@@ -565,6 +565,11 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
 #define coil_spawn(fn, arg) coil_task_spawn(NULL, (fn), (arg), #fn)
 #define coil_spawn_attr(attr, fn, arg) coil_task_spawn((attr), (fn), (arg), #fn)
 
+/* Take another reference to t, for a second owner of the handle (each
+ * releases its own).  NULL is ignored.  Does not suspend.  Returns t;
+ * cannot fail. */
+coil_task *coil_task_retain(coil_task *t);
+
 /* Drop your reference to t.  NULL is ignored.  Does not suspend.
  * Returns 0; cannot fail (dropping one reference too many is a bug,
  * which Debug builds report and abort on). */
@@ -789,6 +794,16 @@ coil_task *coil_group_spawn(coil_group *g, const coil_task_attr *attr,
  * as coil_await for the caller (in error mode, ECANCELED: then g's tasks
  * are cancelled and waited for before it returns). */
 int coil_group_wait(coil_group *g);
+
+/* Cancel g as a unit: request cancellation of every task in it (a task
+ * of the group calling this cancels itself too, at its next suspension
+ * point), and refuse later spawns into it with ECANCELED.  These
+ * cancellations are not failures; coil_group_wait still waits for every
+ * task's cleanup and then reports ECANCELED, or the error of a task that
+ * had failed before the cancel.  Idempotent.  Call it from g's loop
+ * thread, from any task or callback (not only the one that made g).
+ * Does not suspend.  Returns 0, or -1 with errno EINVAL for NULL. */
+int coil_group_cancel(coil_group *g);
 
 /* ======================================================================
  * Combinators (layer 4)

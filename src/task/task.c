@@ -504,6 +504,13 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     return t;
 }
 
+coil_task *coil_task_retain(coil_task *t)
+{
+    if (t)
+        t->fut.refs++;
+    return t;
+}
+
 int coil_task_release(coil_task *t)
 {
     if (!t)
