@@ -624,6 +624,40 @@ int coil_yield(void);
 int coil_sleep(coil_time delay);
 int coil_sleep_until(coil_time when);
 
+/* Task-local storage: a value per task and key (pthread_setspecific for
+ * tasks, Boost.Fiber's fiber_specific_ptr, asyncio's contextvars).  Keys
+ * are process-wide (any thread's tasks may use one); values belong to one
+ * task.  A spawned task starts with no values: children do not inherit
+ * their spawner's (pass what they need in arg).  When a task ends — its
+ * function returned, it failed, or cancellation unwound it — each key's
+ * destructor runs once for each non-NULL value the task holds under it,
+ * on the task's own stack, after its cleanup handlers and before its
+ * future completes; coil_task_current() is still the task there.  A
+ * destructor must not suspend.  If destructors set values again, the
+ * rounds repeat, four at most (as pthread does). */
+typedef unsigned coil_task_key;
+
+/* Make a key; destructor (may be NULL) gets each value left under it by
+ * a task that ends.  At most 256 keys live at once.  Works outside a
+ * task.  Does not suspend.  Returns 0 and stores the key in *key, or -1
+ * with errno EINVAL (key NULL) or EAGAIN (no key left). */
+int coil_task_key_new(coil_task_key *key, void (*destructor)(void *value));
+
+/* Free key: values still held under it are not destroyed (their owner's
+ * job, as with pthread_key_delete) and are no longer visible.  Does not
+ * suspend.  Returns 0, or -1 with errno EINVAL (not a live key). */
+int coil_task_key_free(coil_task_key key);
+
+/* Set the calling task's value for key (NULL clears it).  A value it
+ * replaces is not destroyed.  Does not suspend.  Returns 0, or -1 with
+ * errno EPERM (outside a task), EINVAL (not a live key) or ENOMEM. */
+int coil_task_local_set(coil_task_key key, void *value);
+
+/* The calling task's value for key, or NULL when it has none.  Does not
+ * suspend.  Cannot fail otherwise, but outside a task it returns NULL
+ * with errno EPERM. */
+void *coil_task_local_get(coil_task_key key);
+
 /* ======================================================================
  * Cancellation
  *
