@@ -840,6 +840,89 @@ int coil_group_wait(coil_group *g);
 int coil_group_cancel(coil_group *g);
 
 /* ======================================================================
+ * Generators (layer 4)
+ *
+ * A generator is a function that produces a sequence of values for the
+ * task driving it, one per request, and may wait for anything in between
+ * (IO, timers, queues): asyncio's async generators, neco's neco_gen.
+ *
+ *     static void *lines(coil_gen *g, void *arg) {
+ *         char buf[256];
+ *         while (coil_stream_read_line(arg, buf, sizeof buf, -1) > 0)
+ *             coil_gen_yield(g, strdup(buf));
+ *         return NULL;                        ... end of the sequence
+ *     }
+ *     coil_gen *g = coil_gen_new(NULL, lines, stream);
+ *     void *line;
+ *     while (coil_gen_next(g, &line, -1) == 1) ...
+ *     coil_gen_close(g);
+ *
+ * The function runs in a task of its own, which first runs at the first
+ * coil_gen_next and is suspended in coil_gen_yield from a value until the
+ * next request: it never runs ahead by more than the value asked for.
+ *
+ * End and errors: when the function returns, the sequence ends (next
+ * returns 0); when it fails (returns coil_task_error(e)), next returns -1
+ * with errno e; when its task is cancelled, with ECANCELED.  Both stay:
+ * every later next says the same.
+ *
+ * Cancellation of the driver: a next that is cancelled or times out
+ * loses nothing; a value the generator produces meanwhile is kept for the
+ * next call.  Early exit: coil_gen_close cancels a generator that has not
+ * ended (it unwinds from its coil_gen_yield or whatever it waits in; its
+ * cleanup handlers run, as Python's aclose() raises GeneratorExit), waits
+ * for it and frees it.  Every generator is closed exactly once.
+ * ====================================================================== */
+
+typedef struct coil_gen coil_gen;
+
+/* A generator's body: yield values with coil_gen_yield(g, v), return to
+ * end the sequence (the return value is dropped), or return
+ * coil_task_error(e) to end it with an error. */
+typedef void *(*coil_gen_fn)(coil_gen *g, void *arg);
+
+/* Make a generator running fn(g, arg) in a task spawned with attr (as
+ * coil_task_spawn; attr may be NULL) on the caller's loop.  Does not
+ * suspend.  Returns the generator, or NULL with errno as coil_task_spawn
+ * (EINVAL for fn NULL) or ENOMEM. */
+coil_gen *coil_gen_new(const coil_task_attr *attr, coil_gen_fn fn,
+                       void *arg);
+
+/* From inside the generator's function: hand value to the driver and
+ * wait until it asks for the next one.  May suspend.  Returns 0, or -1
+ * with errno EINVAL (g NULL), EPERM (not g's own task) or ECANCELED (the
+ * generator is being closed, in a COIL_TASK_CANCEL_AS_ERROR generator:
+ * return from the function; in the default mode it unwinds instead). */
+int coil_gen_yield(coil_gen *g, void *value);
+
+/* Ask g for its next value and wait for it until deadline (absolute loop
+ * time, negative for none).  Must run in a task; one task at a time per
+ * generator.  May suspend.  Returns 1 with the value in *out (out may be
+ * NULL), 0 when the sequence has ended, or -1 with errno: the error the
+ * generator ended with, ECANCELED (its task was cancelled, or the caller
+ * in COIL_TASK_CANCEL_AS_ERROR mode), ETIMEDOUT, EBUSY (another task is
+ * inside coil_gen_next on g), EINVAL (g NULL) or EPERM (outside a task,
+ * or g belongs to another thread). */
+int coil_gen_next(coil_gen *g, void **out, coil_time deadline);
+
+/* g's task, to name, describe or cancel it (the driver's next then fails
+ * with ECANCELED).  Does not suspend.  Returns the task (borrowed: valid
+ * until coil_gen_close), or NULL for NULL; cannot fail otherwise. */
+coil_task *coil_gen_task(coil_gen *g);
+
+/* End g: cancel its task if it has not ended, wait for its cleanup, and
+ * free g (values it yielded and nobody took are the caller's loss: a
+ * generator that owns them frees them in a cleanup handler).  The wait
+ * is shielded: a cancellation of the caller that arrives meanwhile is
+ * delivered after g is freed.  Outside a task it runs the loop, as
+ * coil_await does.  May suspend.  Returns 0 (g is freed), or -1 with
+ * errno EINVAL (NULL, or called by g's own task), EBUSY (a task is inside
+ * coil_gen_next on g: cancel it first; or, outside any task, the loop is
+ * already running, as for coil_await; nothing freed then) or EPERM
+ * (another thread). */
+int coil_gen_close(coil_gen *g);
+
+/* ======================================================================
  * Combinators (layer 4)
  *
  * All of these may suspend: inside a task they suspend it, outside any task
