@@ -1870,6 +1870,42 @@ coil_stream *coil_stream_dial(const char *host, int port,
 coil_stream *coil_stream_accept(int lfd, const coil_stream_attr *attr,
                                 coil_time deadline);
 
+/* A connection's handler for coil_stream_serve: serve s, then return.
+ * It runs in a task of its own; the server closes s after it returns (or
+ * is unwound), so any task it gave s to must have left s by then. */
+typedef void (*coil_stream_handler)(coil_stream *s, void *arg);
+
+/* How coil_stream_serve serves; zero fields take the defaults. */
+typedef struct coil_serve_attr {
+    size_t max_conns;                /* connections served at once; 0:
+                                        1024.  At the cap the server stops
+                                        accepting (the backlog holds the
+                                        rest) until one ends */
+    const coil_stream_attr *stream;  /* each connection's stream; NULL:
+                                        defaults (it owns its fd) */
+    const coil_task_attr *task;      /* each connection's task; NULL:
+                                        defaults */
+} coil_serve_attr;
+
+/* asyncio's start_server + serve_forever: accept connections on the
+ * listening socket lfd and run fn(stream, arg) for each, in a task per
+ * connection, at most attr->max_conns at once.  Runs in the calling task
+ * until it is cancelled or accepting fails for good; never returns
+ * otherwise.  Transient accept errors are ridden out: out of fds or
+ * memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) pause accepting, 1 ms doubling
+ * to 100 ms, as coil.h's "Sockets" section advises; a connection aborted
+ * before it was accepted is skipped.  On every way out — cancellation of
+ * the calling task (either mode), or an accept error such as EBADF after
+ * lfd was coil_close()d — the server cancels the connection tasks still
+ * running, waits (shielded) until every one has ended and its stream is
+ * closed, and only then returns or unwinds.  lfd stays open (the
+ * caller's).  May suspend; must run in a task.  Returns only -1, with
+ * errno EINVAL (fn NULL, a bad attr->stream), EPERM (outside a task),
+ * ECANCELED (COIL_TASK_CANCEL_AS_ERROR callers; the default mode unwinds),
+ * or as coil_accept_until for a lasting accept error. */
+int coil_stream_serve(int lfd, const coil_serve_attr *attr,
+                      coil_stream_handler fn, void *arg);
+
 /* Read up to n bytes: what is buffered, else one read of the fd, straight
  * into buf (no copy) when n is at least the read buffer's size.  May
  * suspend.  Returns the bytes read (at least 1 for n > 0), 0 at EOF or
