@@ -73,6 +73,7 @@ TEST(select_outside_a_task_is_eperm_but_try_works)
     CHECK_ERRNO(coil_select(c, 1, -1), EPERM);
     CHECK_ERRNO(coil_select_try(c, 1), EAGAIN);
     CHECK(coil_queue_try_put(q, I(7)) == 0);
+    CHECK_ERRNO(coil_select(c, 1, -1), EPERM);       /* even when ready */
     CHECK(coil_select_try(c, 1) == 0);
     CHECK(c[0].item == I(7) && c[0].error == 0);
     CHECK(coil_queue_free(q) == 0);
@@ -475,6 +476,39 @@ TEST(ready_cases_are_chosen_uniformly_over_10000_rounds)
     run_main(fair_ready_main, NULL);
 }
 
+/* More ready cases than the scan keeps in its array: the reservoir past
+ * it must stay uniform too. */
+static void *fair_many_main(void *arg)
+{
+    (void)arg;
+    enum { N = 20, R = 20000 };
+    coil_queue *q[N];
+    coil_select_case c[N];
+    int hits[N] = {0};
+    for (int i = 0; i < N; i++) {
+        q[i] = fifo(0);
+        CHECK(coil_queue_put(q[i], I(i)) == 0);
+        c[i] = get_case(q[i]);
+    }
+    for (int r = 0; r < R; r++) {
+        int i = coil_select(c, N, -1);
+        CHECK(i >= 0 && i < N && c[i].item == I(i));
+        hits[i]++;
+        CHECK(coil_queue_put(q[i], I(i)) == 0);
+    }
+    /* 1000 each, standard deviation about 31. */
+    for (int i = 0; i < N; i++)
+        CHECK(hits[i] > 700 && hits[i] < 1300);
+    for (int i = 0; i < N; i++)
+        CHECK(coil_queue_free(q[i]) == 0);
+    return NULL;
+}
+
+TEST(twenty_ready_cases_are_chosen_uniformly_too)
+{
+    run_main(fair_many_main, NULL);
+}
+
 /* Two producers that never stop, one consumer selecting over both: the
  * consumer, waiting, is served by whichever puts first, and neither
  * producer is starved. */
@@ -538,4 +572,5 @@ RUN_TESTS(T(bad_cases_are_einval),
           T(cancelled_after_a_put_slot_was_granted_puts_nothing),
           T(cancelled_after_its_event_was_set_reports_cancellation),
           T(ready_cases_are_chosen_uniformly_over_10000_rounds),
+          T(twenty_ready_cases_are_chosen_uniformly_too),
           T(busy_producers_share_a_selecting_consumer))

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -44,6 +45,7 @@ struct coil_queue {
     unsigned long long seq;
     coil__list getters, putters, joiners;
 };
+_Static_assert(offsetof(coil_queue, obj) == 0, "select.c casts to it");
 
 static int ent_before(const coil_queue *q, const entry *a, const entry *b)
 {
@@ -356,11 +358,6 @@ int coil__queue_can_get(const coil_queue *q)
 int coil__queue_can_put(const coil_queue *q)
 {
     return q->shut || (!is_full(q) && coil__list_empty(&q->putters));
-}
-
-coil__sync_obj *coil__queue_obj(coil_queue *q)
-{
-    return q ? &q->obj : NULL;
 }
 
 int coil_queue_get(coil_queue *q, void **out)

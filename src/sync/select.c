@@ -15,6 +15,7 @@
  * (sync.c) — a cancelled select has done nothing.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -57,34 +58,29 @@ static uint64_t next_random(void)
     return rng * 0x2545F4914F6CDD1DULL;
 }
 
-static coil__sync_obj *case_obj(const coil_select_case *c)
+/* The object a queue or event case waits on: every sync object starts
+ * with its coil__sync_obj (sync.h), so this is a cast, not a call. */
+static const coil__sync_obj *case_obj(const coil_select_case *c)
 {
     if (c->op == COIL_SELECT_GET || c->op == COIL_SELECT_PUT)
-        return coil__queue_obj(c->queue);
-    return coil__event_obj(c->event);
+        return (const coil__sync_obj *)(const void *)c->queue;
+    return (const coil__sync_obj *)(const void *)c->event;
 }
 
-/* 0 if every case names a known op and a usable object; -1 with errno
+/* 0 if c names a known op and an object of this thread; -1 with errno
  * EINVAL or EPERM. */
-static int check_cases(const coil_select_case *cases, size_t n)
+static int check_case(const coil_select_case *c, pthread_t me)
 {
-    if (!cases || n == 0 || n > INT32_MAX) {
+    if (c->op == COIL_SELECT_FUTURE)
+        return coil__future_check(c->future);
+    if (c->op < COIL_SELECT_GET || c->op > COIL_SELECT_EVENT ||
+        !case_obj(c)) {
         errno = EINVAL;
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        const coil_select_case *c = &cases[i];
-        int r;
-        if (c->op == COIL_SELECT_FUTURE)
-            r = coil__future_check(c->future);
-        else if (c->op >= COIL_SELECT_GET && c->op <= COIL_SELECT_EVENT)
-            r = coil__sync_check(case_obj(c));
-        else {
-            errno = EINVAL;
-            r = -1;
-        }
-        if (r != 0)
-            return -1;
+    if (!pthread_equal(case_obj(c)->thread, me)) {
+        errno = EPERM;
+        return -1;
     }
     return 0;
 }
@@ -103,19 +99,42 @@ static int is_ready(const coil_select_case *c)
     }
 }
 
-/* One of the ready cases, each as likely as the others (a reservoir of
- * one over the scan), or -1. */
-static int pick_ready(const coil_select_case *cases, size_t n)
+/* A uniform pick in [0, n) from one random number: a multiply and a
+ * shift instead of a division. */
+static size_t pick_below(size_t n)
 {
-    int pick = -1;
-    uint64_t nready = 0;
-    for (size_t i = 0; i < n; i++)
-        if (is_ready(&cases[i])) {
-            nready++;
-            if (nready == 1 || next_random() % nready == 0)
-                pick = (int)i;
-        }
-    return pick;
+    return (size_t)(((next_random() >> 32) * (uint64_t)n) >> 32);
+}
+
+/* Check every case and choose one of the ready ones, each as likely as
+ * the others.  Returns 0 with *pick its index, or -1 if none is ready;
+ * -2 with errno EINVAL or EPERM for a bad case.  One pass, and one
+ * random number only when several are ready: this is select's fast
+ * path, and a ready case is the common one. */
+static int scan(const coil_select_case *cases, size_t n, int *pick)
+{
+    if (!cases || n == 0 || n > INT32_MAX) {
+        errno = EINVAL;
+        return -2;
+    }
+    pthread_t me = pthread_self();
+    int ready[SMALL];
+    size_t nready = 0, seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (check_case(&cases[i], me) != 0)
+            return -2;
+        if (!is_ready(&cases[i]))
+            continue;
+        seen++;
+        if (nready < SMALL)
+            ready[nready++] = (int)i;
+        else if (pick_below(seen) < SMALL)  /* beyond it: a reservoir */
+            ready[pick_below(SMALL)] = (int)i;
+    }
+    if (seen == 0)
+        return -1;
+    *pick = ready[nready == 1 ? 0 : pick_below(nready)];
+    return 0;
 }
 
 /* Do the ready case c now.  Returns 0 (c->error set), or -1 with errno
@@ -135,22 +154,20 @@ static int perform_now(coil_select_case *c)
     return r;
 }
 
-/* The ready case to do now, done: its index, or -1 with errno EAGAIN
- * (none ready) or ENOMEM. */
+/* Check the cases and do one ready case now: its index, or -1 with
+ * errno EAGAIN (none ready), EINVAL, EPERM or ENOMEM. */
 static int select_now(coil_select_case *cases, size_t n)
 {
-    int i = pick_ready(cases, n);
-    if (i < 0) {
+    int i, r = scan(cases, n, &i);
+    if (r == -1)
         errno = EAGAIN;
+    if (r != 0)
         return -1;
-    }
     return perform_now(&cases[i]) == 0 ? i : -1;
 }
 
 int coil_select_try(coil_select_case *cases, size_t n)
 {
-    if (check_cases(cases, n) != 0)
-        return -1;
     return select_now(cases, n);
 }
 
@@ -330,8 +347,6 @@ static int select_wait(coil__select *sel, size_t n, coil_time deadline)
 
 int coil_select(coil_select_case *cases, size_t n, coil_time deadline)
 {
-    if (check_cases(cases, n) != 0)
-        return -1;
     coil_task *t = coil_task_current();
     if (!t)
         return coil__debug_outside_task("coil_select");

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -333,6 +334,7 @@ struct coil_event {
     int set;
     coil__list waiters;
 };
+_Static_assert(offsetof(coil_event, obj) == 0, "select.c casts to it");
 
 static void nothing_to_undo(coil__sync_obj *o, coil__sync_waiter *w)
 {
@@ -392,11 +394,6 @@ coil__list *coil__event_waitlist(coil_event *e, coil__sync_waiter *w)
 {
     w->obj = &e->obj;
     return &e->waiters;
-}
-
-coil__sync_obj *coil__event_obj(coil_event *e)
-{
-    return e ? &e->obj : NULL;
 }
 
 int coil_event_wait_until(coil_event *e, coil_time deadline)

@@ -36,7 +36,9 @@ typedef struct coil__sync_obj coil__sync_obj;
 typedef struct coil__sync_waiter coil__sync_waiter;
 typedef struct coil__select coil__select;
 
-/* What every object starts with. */
+/* What every object starts with: its first member, so that select.c can
+ * reach it from a queue or event pointer with a cast (the objects'
+ * files assert the offset). */
 struct coil__sync_obj {
     pthread_t thread;             /* the one that made it */
     unsigned inflight;            /* waiters listed or granted, not gone */
@@ -101,10 +103,6 @@ int coil__queue_put_granted(coil_queue *q, void *item);
 
 /* The same for an event: its waiter list, w's obj set. */
 coil__list *coil__event_waitlist(coil_event *e, coil__sync_waiter *w);
-
-/* The object inside a queue or an event, for the thread check. */
-coil__sync_obj *coil__queue_obj(coil_queue *q);
-coil__sync_obj *coil__event_obj(coil_event *e);
 
 /* The first waiter of list, or NULL. */
 coil__sync_waiter *coil__sync_first(coil__list *list);
