@@ -340,7 +340,7 @@ typedef struct row {
     char error[BENCH_ERR_MAX];
 } row;
 
-#define MAX_ROWS 64
+#define MAX_ROWS 96
 static row rows[MAX_ROWS];
 static size_t nrows;
 
@@ -1138,6 +1138,28 @@ static void print_threads_row(const row *r)
  * sched.go.  ok = 0 and a note if it cannot be had. */
 static bench_peer go_threads;
 
+/* Build threads.go into go_threads, once (the threads and the toolbox
+ * benches both run it). */
+static void build_go_threads(void)
+{
+    static int built;
+    char err[BENCH_ERR_MAX];
+
+    if (built++)
+        return;
+    go_threads = *PEER_GO;
+    if (PEER_GO->ok) {
+        pin(0);        /* the compiler may use every CPU */
+        if (bench_peer_go_build(PEER_GO, "threads.go", "threads",
+                                go_threads.exe, sizeof go_threads.exe,
+                                err) != 0) {
+            go_threads.ok = 0;
+            snprintf(go_threads.note, sizeof go_threads.note, "%s", err);
+        }
+        pin(1);
+    }
+}
+
 static void print_threads_header(const options *o)
 {
     printf("\nthreads benches: %ld repetitions, ns per operation; vs = "
@@ -1203,19 +1225,7 @@ static void threads_group(const options *o, const char *bench, int kind,
 
 static void run_threads(const options *o)
 {
-    char err[BENCH_ERR_MAX];
-
-    go_threads = *PEER_GO;
-    if (PEER_GO->ok) {
-        pin(0);        /* the compiler may use every CPU */
-        if (bench_peer_go_build(PEER_GO, "threads.go", "threads",
-                                go_threads.exe, sizeof go_threads.exe,
-                                err) != 0) {
-            go_threads.ok = 0;
-            snprintf(go_threads.note, sizeof go_threads.note, "%s", err);
-        }
-        pin(1);
-    }
+    build_go_threads();
     print_threads_header(o);
 
     /* Even counts: the handoff benches split them between two sides. */
@@ -1348,20 +1358,8 @@ static void toolbox_group(const options *o, const char *bench, int kind,
 
 static void run_toolbox(const options *o)
 {
-    char err[BENCH_ERR_MAX];
-    /* threads.go holds the select4 command: built here unless the threads
-     * benches built it already. */
-    if (!go_threads.ok && go_threads.exe[0] == '\0' && PEER_GO->ok) {
-        go_threads = *PEER_GO;
-        pin(0);
-        if (bench_peer_go_build(PEER_GO, "threads.go", "threads",
-                                go_threads.exe, sizeof go_threads.exe,
-                                err) != 0) {
-            go_threads.ok = 0;
-            snprintf(go_threads.note, sizeof go_threads.note, "%s", err);
-        }
-        pin(1);
-    }
+    /* threads.go holds the select4 command. */
+    build_go_threads();
     printf("\ntoolbox benches (issue 21): %ld repetitions, ns per operation "
            "(line_echo: server CPU ns per round trip); vs = median / the "
            "reference row's\n", o->threads_reps);
