@@ -12,7 +12,9 @@
  *                are the others) and the load generator;
  * bench_threads.c coil across threads (call_soon_threadsafe, to_thread) and
  *                between tasks (lock, queue), each against plain pthreads
- *                (threads.go is the Go side, run as a peer).
+ *                (threads.go is the Go side, run as a peer);
+ * bench_toolbox.c streams and select (issue 21) against hand-written
+ *                loops, the byte echo, a single queue and Go's select.
  *
  * Every measuring function does one repetition and returns 0 with the
  * elapsed time, or -1 with a message in err: a benchmark that cannot run
@@ -207,5 +209,26 @@ int bench_echo_run(echo_load *l, uint64_t warm_ns, uint64_t run_ns,
 
 /* Close the connections (NULL is ignored). */
 void bench_echo_close(echo_load *l);
+
+/* ---------------------------------------------------------------- toolbox */
+
+/* bench_toolbox.c: issue 21's streams and select against what they
+ * replace; `reference` picks the yardstick side. */
+
+/* count 64-byte lines read from a socketpair a plain thread fills: with
+ * coil_stream_read_line in a task, or (reference) blocking read + memchr. */
+int bench_read_line(int reference, long count, uint64_t *elapsed_ns,
+                    char *err);
+
+/* count round trips of a 64-byte line to an echo server in another
+ * thread: *cpu_ns is the server thread's CPU time.  Streams, or
+ * (reference) coil_read + coil_write_all. */
+int bench_line_echo(int reference, long count, uint64_t *cpu_ns, char *err);
+
+/* count items from a producer task to a consumer task: round-robin over
+ * 4 queues of 16 taken with coil_select, or (reference) one queue of 64
+ * and coil_queue_get. */
+int bench_select4(int reference, long count, uint64_t *elapsed_ns,
+                  char *err);
 
 #endif /* COIL_BENCH_H */

@@ -29,7 +29,13 @@
  *   lock_handoff           ns per handoff of a coil_lock between two tasks;
  *   queue_64               ns per item through a coil_queue of 64;
  *                          each against the same done with plain pthreads
- *                          (mutexes and condition variables).
+ *                          (mutexes and condition variables);
+ *   read_line, line_echo,  issue 21's toolbox (bench_toolbox.c): stream
+ *   select_4               read_line vs a read + memchr loop, ns per
+ *                          64-byte line; a stream line echo vs coil's byte
+ *                          echo, server CPU ns per round trip; coil_select
+ *                          over 4 queues vs one queue's get, and vs Go's
+ *                          4-case select, ns per item (--only toolbox).
  * The scheduler, echo and threads benches are also measured in Go (and
  * the first two in Python's asyncio), when a go and a python3 are on PATH
  * (see bench_peer.c), for comparison.
@@ -100,7 +106,7 @@ typedef struct options {
     long threads_reps;
     int pin;
     const char *only;  /* NULL, "switch", "create", "scale", "sched",
-                          "echo" or "threads" */
+                          "echo", "threads" or "toolbox" */
     const char *json;
     const char *echo_alt;  /* another coil_bench whose coil server joins the
                               echo rows as coil_alt (A/B of two builds) */
@@ -149,7 +155,8 @@ static void usage(FILE *f)
 "  --handoffs N   lock handoffs and queue items per repetition (default\n"
 "                 1000000; pthread runs N/%d and N/%d)\n"
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
-"  --only WHAT    run only switch, create, scale, sched, echo or threads\n"
+"  --only WHAT    run only switch, create, scale, sched, echo, threads or\n"
+"                 toolbox\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
 "  --json FILE    also write the results as a JSON array to FILE\n"
 "  --echo-alt EXE  add the coil echo server of another coil_bench build\n"
@@ -233,7 +240,8 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--only") == 0 && v != NULL &&
                  (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
                   strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0 ||
-                  strcmp(v, "echo") == 0 || strcmp(v, "threads") == 0))
+                  strcmp(v, "echo") == 0 || strcmp(v, "threads") == 0 ||
+                  strcmp(v, "toolbox") == 0))
             o->only = v;
         else {
             fprintf(stderr, "coil_bench: bad option '%s%s%s'\n", a,
@@ -332,7 +340,7 @@ typedef struct row {
     char error[BENCH_ERR_MAX];
 } row;
 
-#define MAX_ROWS 64
+#define MAX_ROWS 96
 static row rows[MAX_ROWS];
 static size_t nrows;
 
@@ -1130,6 +1138,28 @@ static void print_threads_row(const row *r)
  * sched.go.  ok = 0 and a note if it cannot be had. */
 static bench_peer go_threads;
 
+/* Build threads.go into go_threads, once (the threads and the toolbox
+ * benches both run it). */
+static void build_go_threads(void)
+{
+    static int built;
+    char err[BENCH_ERR_MAX];
+
+    if (built++)
+        return;
+    go_threads = *PEER_GO;
+    if (PEER_GO->ok) {
+        pin(0);        /* the compiler may use every CPU */
+        if (bench_peer_go_build(PEER_GO, "threads.go", "threads",
+                                go_threads.exe, sizeof go_threads.exe,
+                                err) != 0) {
+            go_threads.ok = 0;
+            snprintf(go_threads.note, sizeof go_threads.note, "%s", err);
+        }
+        pin(1);
+    }
+}
+
 static void print_threads_header(const options *o)
 {
     printf("\nthreads benches: %ld repetitions, ns per operation; vs = "
@@ -1195,19 +1225,7 @@ static void threads_group(const options *o, const char *bench, int kind,
 
 static void run_threads(const options *o)
 {
-    char err[BENCH_ERR_MAX];
-
-    go_threads = *PEER_GO;
-    if (PEER_GO->ok) {
-        pin(0);        /* the compiler may use every CPU */
-        if (bench_peer_go_build(PEER_GO, "threads.go", "threads",
-                                go_threads.exe, sizeof go_threads.exe,
-                                err) != 0) {
-            go_threads.ok = 0;
-            snprintf(go_threads.note, sizeof go_threads.note, "%s", err);
-        }
-        pin(1);
-    }
+    build_go_threads();
     print_threads_header(o);
 
     /* Even counts: the handoff benches split them between two sides. */
@@ -1222,6 +1240,140 @@ static void run_threads(const options *o)
                   PTHREAD_HANDOFF_DIVISOR, 0);
     threads_group(o, "queue_64", T_QUEUE, 0, handoffs,
                   PTHREAD_QUEUE_DIVISOR, 0);
+}
+
+/* ---------------------------------------------------------------- toolbox */
+
+enum { TB_READ_LINE, TB_LINE_ECHO, TB_SELECT };
+
+/* A toolbox row: which bench, and coil's side or the one it is held
+ * against (the hand-written loop, the byte echo, the single queue). */
+typedef struct toolbox_job {
+    int kind;
+    int reference;
+    const bench_peer *go;      /* select_4's Go row */
+} toolbox_job;
+
+static int toolbox_rep(const void *ctx, long count, uint64_t *ns, char *err)
+{
+    const toolbox_job *t = ctx;
+    if (t->go != NULL) {
+        char n[24], line[512];
+        snprintf(n, sizeof n, "%ld", count);
+        const char *args[3] = {"select4", n, NULL};
+        if (bench_peer_run(t->go, args, line, sizeof line, err) != 0)
+            return -1;
+        return peer_elapsed(line, count, ns, err);
+    }
+    switch (t->kind) {
+    case TB_READ_LINE:
+        return bench_read_line(t->reference, count, ns, err);
+    case TB_LINE_ECHO:
+        return bench_line_echo(t->reference, count, ns, err);
+    default:
+        return bench_select4(t->reference, count, ns, err);
+    }
+}
+
+/* The row r is compared with, and the issue's target for the ratio. */
+typedef struct toolbox_target {
+    const char *bench, *impl, *vs;
+    double max;                /* median / vs's median must not exceed */
+    int higher_is_better;      /* throughput: compare vs / median */
+} toolbox_target;
+
+static const toolbox_target toolbox_targets[] = {
+    /* >= 0.9x the hand-written loop's throughput: time <= 1/0.9. */
+    {"read_line", "coil", "memchr", 0.9, 1},
+    {"line_echo", "stream", "bytes", 1.1, 0},
+    {"select_4", "coil", "get_1", 2.0, 0},
+    {"select_4", "coil", "go", 1.0, 0},
+};
+
+static void print_toolbox_targets(void)
+{
+    printf("\n  issue 21 targets (medians):\n");
+    for (size_t i = 0; i < sizeof toolbox_targets / sizeof *toolbox_targets;
+         i++) {
+        const toolbox_target *t = &toolbox_targets[i];
+        const row *a = find_row(t->bench, t->impl);
+        const row *b = find_row(t->bench, t->vs);
+        if (a == NULL || b == NULL) {
+            printf("    %-10s %s vs %s: not measured\n", t->bench, t->impl,
+                   t->vs);
+            continue;
+        }
+        double ratio = t->higher_is_better ? b->median_ns / a->median_ns
+                                           : a->median_ns / b->median_ns;
+        int met = t->higher_is_better ? ratio >= t->max : ratio <= t->max;
+        printf("    %-10s %s vs %s: %.2fx (%s %.1fx) %s\n", t->bench,
+               t->impl, t->vs, ratio,
+               t->higher_is_better ? "throughput, target >=" : "target <=",
+               t->max, met ? "met" : "MISSED");
+    }
+}
+
+static void print_toolbox_row(const row *r, const char *vs)
+{
+    printf("%-22s %-10s %10ld ", r->bench, r->impl, r->count);
+    if (r->ok) {
+        printf("%10.1f %10.1f", r->median_ns, r->min_ns);
+        const row *o = vs ? find_row(r->bench, vs) : NULL;
+        if (o != NULL && o != r)
+            printf(" %9.2fx", r->median_ns / o->median_ns);
+    }
+    if (r->error[0])
+        printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* coil's row and its reference row (and Go's, for select) measured
+ * together.  threaded: the rows use a second thread (never pinned). */
+static void toolbox_group(const options *o, const char *bench, int kind,
+                          const char *impl, const char *ref, long count,
+                          int threaded, const bench_peer *go)
+{
+    job jobs[3];
+    toolbox_job tj[3];
+    size_t n = 0;
+    tj[n] = (toolbox_job){kind, 0, NULL};
+    jobs[n] = (job){new_row(bench, impl, count, o->threads_reps),
+                    toolbox_rep, &tj[n], threaded, 0, NULL};
+    n++;
+    tj[n] = (toolbox_job){kind, 1, NULL};
+    jobs[n] = (job){new_row(bench, ref, count, o->threads_reps),
+                    toolbox_rep, &tj[n], threaded, 0, NULL};
+    n++;
+    if (go != NULL && go->ok) {
+        tj[n] = (toolbox_job){kind, 0, go};
+        jobs[n] = (job){new_row(bench, "go", count, o->threads_reps),
+                        toolbox_rep, &tj[n], threaded, 1, NULL};
+        n++;
+    }
+    measure(jobs, n);
+    for (size_t i = 0; i < n; i++)
+        print_toolbox_row(jobs[i].r, ref);
+}
+
+static void run_toolbox(const options *o)
+{
+    /* threads.go holds the select4 command. */
+    build_go_threads();
+    printf("\ntoolbox benches (issue 21): %ld repetitions, ns per operation "
+           "(line_echo: server CPU ns per round trip); vs = median / the "
+           "reference row's\n", o->threads_reps);
+    printf("\n%-22s %-10s %10s %10s %10s %10s\n", "bench", "impl",
+           "count/rep", "median ns", "min ns", "vs ref");
+    long lines = o->handoffs;
+    long trips = o->round_trips;
+    toolbox_group(o, "read_line", TB_READ_LINE, "coil", "memchr", lines, 1,
+                  NULL);
+    toolbox_group(o, "line_echo", TB_LINE_ECHO, "stream", "bytes", trips, 1,
+                  NULL);
+    toolbox_group(o, "select_4", TB_SELECT, "coil", "get_1", o->handoffs, 0,
+                  &go_threads);
+    print_toolbox_targets();
 }
 
 /* ---------------------------------------------------------------- targets */
@@ -1417,7 +1569,7 @@ int main(int argc, char **argv)
     /* The peers serve both: set up once.  Setup builds the Go program:
      * let the compiler use every CPU. */
     if (wanted(&o, "sched") || wanted(&o, "echo") ||
-        wanted(&o, "threads")) {
+        wanted(&o, "threads") || wanted(&o, "toolbox")) {
         pin(0);
         bench_peers_setup(&peers[0], &peers[1]);
         pin(1);
@@ -1428,6 +1580,8 @@ int main(int argc, char **argv)
      * coil's executor stays, idle. */
     if (wanted(&o, "threads"))
         run_threads(&o);
+    if (wanted(&o, "toolbox"))
+        run_toolbox(&o);
     /* Last: a minute of saturated loopback TCP and child processes
      * should heat nothing the other benches measure. */
     if (wanted(&o, "echo"))

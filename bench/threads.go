@@ -24,6 +24,10 @@
 //	                               all; GOMAXPROCS=1
 //	threads queue COUNT            COUNT values through a channel of 64
 //	                               from one goroutine to another; GOMAXPROCS=1
+//	threads select4 COUNT          COUNT values sent round-robin into 4
+//	                               channels of 16 by one goroutine, taken
+//	                               by another with a 4-case select;
+//	                               GOMAXPROCS=1 (coil's select_4 row)
 //	threads version                the Go version it was built with
 //
 // GOMAXPROCS: 1 where coil runs on one thread (handoff, queue: the tasks of
@@ -171,6 +175,42 @@ func queueRun(count int) (time.Duration, error) {
 	return d, nil
 }
 
+// select4Run mirrors coil's select_4: the same 64 slots as queue, split
+// over 4 channels, so the difference from queueRun is the select.
+func select4Run(count int) (time.Duration, error) {
+	var chs [4]chan int
+	for i := range chs {
+		chs[i] = make(chan int, 16)
+	}
+	done := make(chan bool)
+	go func() {
+		ok := true
+		for i := 1; i <= count; i++ {
+			var v int
+			select {
+			case v = <-chs[0]:
+			case v = <-chs[1]:
+			case v = <-chs[2]:
+			case v = <-chs[3]:
+			}
+			if v < 1 || v > count {
+				ok = false
+			}
+		}
+		done <- ok
+	}()
+	t0 := time.Now()
+	for i := 1; i <= count; i++ {
+		chs[i%4] <- i
+	}
+	ok := <-done
+	d := time.Since(t0)
+	if !ok {
+		return 0, errors.New("select4: a value that was never sent")
+	}
+	return d, nil
+}
+
 func tenth(n int) int {
 	if n/10 < 1 {
 		return 1
@@ -194,7 +234,8 @@ func measure(bench string, count int, run func(int) (time.Duration, error)) erro
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: threads [pingpong COUNT | pingpong_locked COUNT | "+
-		"submit SENDERS COUNT | offload COUNT | handoff COUNT | queue COUNT | version]")
+		"submit SENDERS COUNT | offload COUNT | handoff COUNT | queue COUNT | "+
+		"select4 COUNT | version]")
 	os.Exit(2)
 }
 
@@ -254,6 +295,9 @@ func main() {
 	case args[0] == "queue" && len(counts) == 1:
 		procs(1)
 		err = measure("queue_64", counts[0], queueRun)
+	case args[0] == "select4" && len(counts) == 1:
+		procs(1)
+		err = measure("select_4", counts[0], select4Run)
 	default:
 		usage()
 	}

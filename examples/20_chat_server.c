@@ -10,8 +10,10 @@
  * write buffer (coil_stream_write never waits), so a client that stops
  * reading slows nobody down: its unsent bytes pile up in its own buffer,
  * and once they pass LIMIT bytes (default 256 KiB) it is disconnected.
- * Ctrl-C cancels the main task; its cleanup disconnects every client and
- * waits for their tasks before the program ends. */
+ * coil_stream_serve runs the accept loop and a task per client (the
+ * reader), and closes each client's stream when its task is over.
+ * Ctrl-C cancels the main task; coil_stream_serve then cancels every
+ * client's task and waits for their cleanup before the program ends. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -25,23 +27,20 @@
 enum { LINE_MAX_LEN = 1024, KERNEL_SNDBUF = 64 * 1024 };
 
 typedef struct client {
-    coil_stream *s;
-    coil_task *reader, *writer;
+    coil_stream *s;                /* coil_stream_serve's: it closes it */
+    coil_task *reader, *writer;    /* reader: the connection's own task */
     coil_event *wake;              /* something to flush */
     int id;
-    int started;                   /* the reader runs: cancel it to drop */
     int dropped;
+    int left;                      /* it hung up (not dropped, not Ctrl-C) */
     struct client *prev, *next;
 } client;
 
-/* Everyone connected.  A client is listed from its accept on; its reader
- * task unlists it on its way out.  A task cancelled before it ever runs
- * never runs its cleanup, so nobody cancels a reader that has not started:
- * it finds `dropped` or `closing` set when it starts and leaves at once. */
+/* Everyone connected.  A client is listed while its reader runs: the
+ * reader lists it first thing and unlists it on its way out. */
 static client *clients;
-static int online, next_id = 1, closing;
+static int online, next_id = 1;
 static size_t limit = 256 * 1024;
-static coil_event *none_online;    /* set whenever online drops to 0 */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -80,8 +79,7 @@ static void drop(client *c)
     c->dropped = 1;
     say("dropped client-%d: it stopped reading (%zd bytes unsent)", c->id,
         coil_stream_write_pending(c->s));
-    if (c->started)
-        coil_task_cancel(c->reader);
+    coil_task_cancel(c->reader);
 }
 
 /* Queue text to every client but `from`.  Never waits. */
@@ -108,8 +106,8 @@ static void announce(const client *c, const char *what)
 
 /* ----------------------------------------------------------- the reader */
 
-/* Runs however the reader ends (EOF, an error, dropped, Ctrl-C): unlink,
- * stop the writer, close. */
+/* Runs however the reader ends (EOF, an error, dropped, Ctrl-C): unlink
+ * and stop the writer; coil_stream_serve closes the stream after. */
 static void client_gone(void *arg)
 {
     client *c = arg;
@@ -119,7 +117,7 @@ static void client_gone(void *arg)
         clients = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (!c->dropped && !closing)
+    if (c->left)
         announce(c, "left");
     if (c->writer) {
         coil_task_cancel(c->writer);
@@ -127,12 +125,8 @@ static void client_gone(void *arg)
         coil_task_release(c->writer);
     }
     coil_event_free(c->wake);
-    coil_stream_close(c->s);
     say("client-%d gone (%d online)", c->id, --online);
-    coil_task_release(c->reader);      /* our own handle: we are ending */
     free(c);
-    if (online == 0)
-        coil_event_set(none_online);
 }
 
 static void chat(client *c)
@@ -156,26 +150,16 @@ static void chat(client *c)
     }
 }
 
-static void *reader(void *arg)
-{
-    client *c = arg;
-    c->started = 1;
-    coil_cleanup_push(client_gone, c);
-    if (!c->dropped && !closing && (c->writer = coil_spawn(writer, c)))
-        chat(c);
-    coil_cleanup_pop(1);
-    return NULL;
-}
-
-/* A new connection: listed, its reader spawned.  0, or -1 with errno. */
-static int join(coil_stream *s)
+/* A new connection: listed.  Returns it, or NULL with errno. */
+static client *join(coil_stream *s)
 {
     client *c = calloc(1, sizeof *c);
     if (!c || !(c->wake = coil_event_new())) {
         free(c);
-        return -1;
+        return NULL;
     }
     c->s = s;
+    c->reader = coil_task_current();
     c->id = next_id++;
     /* Left alone, the kernel grows a socket's send buffer up to
      * net.ipv4.tcp_wmem's maximum (4 MiB here) for a peer that does not
@@ -183,59 +167,40 @@ static int join(coil_stream *s)
     int sndbuf = KERNEL_SNDBUF;
     setsockopt(coil_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &sndbuf,
                sizeof sndbuf);
-    if (!(c->reader = coil_spawn(reader, c))) {
-        coil_event_free(c->wake);
-        free(c);
-        return -1;
-    }
     c->next = clients;
     if (clients)
         clients->prev = c;
     clients = c;
     online++;
-    coil_event_clear(none_online);
     say("client-%d joined (%d online)", c->id, online);
     announce(c, "joined");
-    return 0;
+    return c;
+}
+
+/* A connection's task, run by coil_stream_serve. */
+static void reader(coil_stream *s, void *arg)
+{
+    (void)arg;
+    client *c = join(s);
+    if (!c)
+        return;
+    coil_cleanup_push(client_gone, c);
+    if ((c->writer = coil_spawn(writer, c))) {
+        chat(c);                   /* a drop or Ctrl-C unwinds from here */
+        c->left = 1;
+    }
+    coil_cleanup_pop(1);
 }
 
 /* ------------------------------------------------------------- serving */
 
-/* Ctrl-C (or any cancellation of main): disconnect everyone and wait
- * until each client's cleanup has run. */
+/* Ctrl-C (or any cancellation of main).  coil_stream_serve's own cleanup
+ * runs first: by now every client's task has ended and its stream is
+ * closed. */
 static void shut_down(void *arg)
 {
     coil_close((int)(intptr_t)arg);
-    closing = 1;
-    say("shutting down, disconnecting %d clients", online);
-    for (client *c = clients; c; c = c->next)
-        if (c->started)
-            coil_task_cancel(c->reader);
-    while (online > 0)
-        coil_event_wait(none_online);
-    coil_event_free(none_online);
     say("shut down");
-}
-
-static void serve(int lfd)
-{
-    coil_time pause = COIL_MSEC(1);
-    for (;;) {
-        coil_stream *s = coil_stream_accept(lfd, NULL, -1);
-        if (s) {
-            pause = COIL_MSEC(1);
-            if (join(s) != 0)
-                coil_stream_close(s);
-        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                   errno == ENOMEM) {
-            coil_sleep(pause);         /* out of fds: back off, retry */
-            if (pause < COIL_MSEC(100))
-                pause *= 2;
-        } else if (errno != ECONNABORTED && errno != EINTR) {
-            say("accept: %s", strerror(errno));
-            return;
-        }
-    }
 }
 
 static void *main_task(void *arg)
@@ -246,13 +211,10 @@ static void *main_task(void *arg)
         say("listen: %s", strerror(errno));
         return coil_task_error(errno);
     }
-    if (!(none_online = coil_event_new())) {
-        coil_close(lfd);
-        return coil_task_error(errno);
-    }
     say("listening on 127.0.0.1:%d", coil_socket_port(lfd));
     coil_cleanup_push(shut_down, (void *)(intptr_t)lfd);
-    serve(lfd);
+    coil_stream_serve(lfd, NULL, reader, NULL);
+    say("serve: %s", strerror(errno));        /* only on a lasting error */
     coil_cleanup_pop(1);
     return NULL;
 }

@@ -566,6 +566,11 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
 #define coil_spawn(fn, arg) coil_task_spawn(NULL, (fn), (arg), #fn)
 #define coil_spawn_attr(attr, fn, arg) coil_task_spawn((attr), (fn), (arg), #fn)
 
+/* Take another reference to t, for a second owner of the handle (each
+ * releases its own).  NULL is ignored.  Does not suspend.  Returns t;
+ * cannot fail. */
+coil_task *coil_task_retain(coil_task *t);
+
 /* Drop your reference to t.  NULL is ignored.  Does not suspend.
  * Returns 0; cannot fail (dropping one reference too many is a bug,
  * which Debug builds report and abort on). */
@@ -619,6 +624,40 @@ int coil_yield(void);
  * ECANCELED (COIL_TASK_CANCEL_AS_ERROR tasks only). */
 int coil_sleep(coil_time delay);
 int coil_sleep_until(coil_time when);
+
+/* Task-local storage: a value per task and key (pthread_setspecific for
+ * tasks, Boost.Fiber's fiber_specific_ptr, asyncio's contextvars).  Keys
+ * are process-wide (any thread's tasks may use one); values belong to one
+ * task.  A spawned task starts with no values: children do not inherit
+ * their spawner's (pass what they need in arg).  When a task ends — its
+ * function returned, it failed, or cancellation unwound it — each key's
+ * destructor runs once for each non-NULL value the task holds under it,
+ * on the task's own stack, after its cleanup handlers and before its
+ * future completes; coil_task_current() is still the task there.  A
+ * destructor must not suspend.  If destructors set values again, the
+ * rounds repeat, four at most (as pthread does). */
+typedef unsigned coil_task_key;
+
+/* Make a key; destructor (may be NULL) gets each value left under it by
+ * a task that ends.  At most 256 keys live at once.  Works outside a
+ * task.  Does not suspend.  Returns 0 and stores the key in *key, or -1
+ * with errno EINVAL (key NULL) or EAGAIN (no key left). */
+int coil_task_key_new(coil_task_key *key, void (*destructor)(void *value));
+
+/* Free key: values still held under it are not destroyed (their owner's
+ * job, as with pthread_key_delete) and are no longer visible.  Does not
+ * suspend.  Returns 0, or -1 with errno EINVAL (not a live key). */
+int coil_task_key_free(coil_task_key key);
+
+/* Set the calling task's value for key (NULL clears it).  A value it
+ * replaces is not destroyed.  Does not suspend.  Returns 0, or -1 with
+ * errno EPERM (outside a task), EINVAL (not a live key) or ENOMEM. */
+int coil_task_local_set(coil_task_key key, void *value);
+
+/* The calling task's value for key, or NULL when it has none.  Does not
+ * suspend.  Cannot fail otherwise, but outside a task it returns NULL
+ * with errno EPERM. */
+void *coil_task_local_get(coil_task_key key);
 
 /* ======================================================================
  * Cancellation
@@ -790,6 +829,99 @@ coil_task *coil_group_spawn(coil_group *g, const coil_task_attr *attr,
  * as coil_await for the caller (in error mode, ECANCELED: then g's tasks
  * are cancelled and waited for before it returns). */
 int coil_group_wait(coil_group *g);
+
+/* Cancel g as a unit: request cancellation of every task in it (a task
+ * of the group calling this cancels itself too, at its next suspension
+ * point), and refuse later spawns into it with ECANCELED.  These
+ * cancellations are not failures; coil_group_wait still waits for every
+ * task's cleanup and then reports ECANCELED, or the error of a task that
+ * had failed before the cancel.  Idempotent.  Call it from g's loop
+ * thread, from any task or callback (not only the one that made g).
+ * Does not suspend.  Returns 0, or -1 with errno EINVAL for NULL. */
+int coil_group_cancel(coil_group *g);
+
+/* ======================================================================
+ * Generators (layer 4)
+ *
+ * A generator is a function that produces a sequence of values for the
+ * task driving it, one per request, and may wait for anything in between
+ * (IO, timers, queues): asyncio's async generators, neco's neco_gen.
+ *
+ *     static void *lines(coil_gen *g, void *arg) {
+ *         char buf[256];
+ *         while (coil_stream_read_line(arg, buf, sizeof buf, -1) > 0)
+ *             coil_gen_yield(g, strdup(buf));
+ *         return NULL;                        ... end of the sequence
+ *     }
+ *     coil_gen *g = coil_gen_new(NULL, lines, stream);
+ *     void *line;
+ *     while (coil_gen_next(g, &line, -1) == 1) ...
+ *     coil_gen_close(g);
+ *
+ * The function runs in a task of its own, which first runs at the first
+ * coil_gen_next and is suspended in coil_gen_yield from a value until the
+ * next request: it never runs ahead by more than the value asked for.
+ *
+ * End and errors: when the function returns, the sequence ends (next
+ * returns 0); when it fails (returns coil_task_error(e)), next returns -1
+ * with errno e; when its task is cancelled, with ECANCELED.  Both stay:
+ * every later next says the same.
+ *
+ * Cancellation of the driver: a next that is cancelled or times out
+ * loses nothing; a value the generator produces meanwhile is kept for the
+ * next call.  Early exit: coil_gen_close cancels a generator that has not
+ * ended (it unwinds from its coil_gen_yield or whatever it waits in; its
+ * cleanup handlers run, as Python's aclose() raises GeneratorExit), waits
+ * for it and frees it.  Every generator is closed exactly once.
+ * ====================================================================== */
+
+typedef struct coil_gen coil_gen;
+
+/* A generator's body: yield values with coil_gen_yield(g, v), return to
+ * end the sequence (the return value is dropped), or return
+ * coil_task_error(e) to end it with an error. */
+typedef void *(*coil_gen_fn)(coil_gen *g, void *arg);
+
+/* Make a generator running fn(g, arg) in a task spawned with attr (as
+ * coil_task_spawn; attr may be NULL) on the caller's loop.  Does not
+ * suspend.  Returns the generator, or NULL with errno as coil_task_spawn
+ * (EINVAL for fn NULL) or ENOMEM. */
+coil_gen *coil_gen_new(const coil_task_attr *attr, coil_gen_fn fn,
+                       void *arg);
+
+/* From inside the generator's function: hand value to the driver and
+ * wait until it asks for the next one.  May suspend.  Returns 0, or -1
+ * with errno EINVAL (g NULL), EPERM (not g's own task) or ECANCELED (the
+ * generator is being closed, in a COIL_TASK_CANCEL_AS_ERROR generator:
+ * return from the function; in the default mode it unwinds instead). */
+int coil_gen_yield(coil_gen *g, void *value);
+
+/* Ask g for its next value and wait for it until deadline (absolute loop
+ * time, negative for none).  Must run in a task; one task at a time per
+ * generator.  May suspend.  Returns 1 with the value in *out (out may be
+ * NULL), 0 when the sequence has ended, or -1 with errno: the error the
+ * generator ended with, ECANCELED (its task was cancelled, or the caller
+ * in COIL_TASK_CANCEL_AS_ERROR mode), ETIMEDOUT, EBUSY (another task is
+ * inside coil_gen_next on g), EINVAL (g NULL) or EPERM (outside a task,
+ * or g belongs to another thread). */
+int coil_gen_next(coil_gen *g, void **out, coil_time deadline);
+
+/* g's task, to name, describe or cancel it (the driver's next then fails
+ * with ECANCELED).  Does not suspend.  Returns the task (borrowed: valid
+ * until coil_gen_close), or NULL for NULL; cannot fail otherwise. */
+coil_task *coil_gen_task(coil_gen *g);
+
+/* End g: cancel its task if it has not ended, wait for its cleanup, and
+ * free g (values it yielded and nobody took are the caller's loss: a
+ * generator that owns them frees them in a cleanup handler).  The wait
+ * is shielded: a cancellation of the caller that arrives meanwhile is
+ * delivered after g is freed.  Outside a task it runs the loop, as
+ * coil_await does.  May suspend.  Returns 0 (g is freed), or -1 with
+ * errno EINVAL (NULL, or called by g's own task), EBUSY (a task is inside
+ * coil_gen_next on g: cancel it first; or, outside any task, the loop is
+ * already running, as for coil_await; nothing freed then) or EPERM
+ * (another thread). */
+int coil_gen_close(coil_gen *g);
 
 /* ======================================================================
  * Combinators (layer 4)
@@ -1138,6 +1270,78 @@ int coil_queue_join_until(coil_queue *q, coil_time deadline);
  * ESHUTDOWN.  Idempotent.  Works outside a task.  Does not suspend.
  * Returns 0, or -1 with errno EINVAL or EPERM (another thread). */
 int coil_queue_shutdown(coil_queue *q);
+
+/* ======================================================================
+ * Select (layer 5)
+ *
+ * Go's select over coil's queues, events and futures: wait until the
+ * first of several operations can be done, do exactly that one, and say
+ * which.  A case is a get from or a put into a queue, a wait for an event
+ * to be set, or a wait for a future to be done.
+ *
+ *     coil_select_case c[] = {
+ *         {.op = COIL_SELECT_GET, .queue = jobs},
+ *         {.op = COIL_SELECT_PUT, .queue = results, .item = r},
+ *         {.op = COIL_SELECT_EVENT, .event = quit},
+ *     };
+ *     switch (coil_select(c, 3, coil_deadline_in(COIL_SEC(1)))) {
+ *     case 0: work(c[0].item); break;           ... c[0].error first
+ *
+ * Fairness: when several cases are ready on entry, one of them is chosen
+ * uniformly at random (as Go does), so a busy case cannot starve the
+ * others.  When none is, the task waits in the waiter list of every case
+ * at once, in each object's FIFO order; the first object to serve it wins
+ * and the task is taken off all the other lists in the same step, before
+ * anything else can run, so no second case is ever served.
+ *
+ * Exactly one: a get removes one item, a put adds one, an event or a
+ * future case consumes nothing.  A task cancelled while selecting (or
+ * whose deadline passes) has performed none of the cases: an item or a
+ * slot that was already handed to it goes back exactly as for a
+ * cancelled coil_queue_get or coil_queue_put.
+ *
+ * A queue that is shut down makes its cases ready, as a closed channel
+ * does in Go: a put at once, a get once the items left are drained.  The
+ * case fires with its `error` set to ESHUTDOWN and nothing performed.
+ *
+ * The objects must outlive the call.  A queue or event with a selecting
+ * task on it is busy (its free fails with EBUSY); a future is held by a
+ * reference of its own while the task waits.
+ * ====================================================================== */
+
+enum {
+    COIL_SELECT_GET = 1,     /* .queue: take an item into .item */
+    COIL_SELECT_PUT = 2,     /* .queue: put .item */
+    COIL_SELECT_EVENT = 3,   /* .event: wait until it is set */
+    COIL_SELECT_FUTURE = 4   /* .future: wait until it is done */
+};
+
+typedef struct coil_select_case {
+    int op;                  /* COIL_SELECT_* */
+    coil_queue *queue;       /* GET, PUT */
+    coil_event *event;       /* EVENT */
+    coil_future *future;     /* FUTURE: read its outcome yourself */
+    void *item;              /* PUT: the item; GET: set to the item got */
+    int error;               /* set for the case that fired: 0, or
+                                ESHUTDOWN (its queue is shut down) */
+} coil_select_case;
+
+/* Wait until one of the n cases can be done, do it, and return its index.
+ * Must run in a task.  May suspend (not if a case is ready on entry).
+ * Returns the index, or -1 with errno EINVAL (cases NULL, n == 0, an
+ * unknown op, or the object its op needs is NULL), EPERM (outside a
+ * task, or an object of another thread), ETIMEDOUT (the deadline —
+ * absolute loop time, negative for none — passed first: at once if it
+ * already had and no case is ready), ECANCELED (COIL_TASK_CANCEL_AS_ERROR
+ * tasks; in the default mode cancellation unwinds) or ENOMEM; on every
+ * failure no case was performed. */
+int coil_select(coil_select_case *cases, size_t n, coil_time deadline);
+
+/* The non-blocking form (Go's select with a default case): do one ready
+ * case, chosen as coil_select does, and return its index, or -1 with
+ * errno EAGAIN if none is ready.  Works outside a task.  Does not
+ * suspend.  Other errors: EINVAL, EPERM (another thread), ENOMEM. */
+int coil_select_try(coil_select_case *cases, size_t n);
 
 /* ======================================================================
  * Threads (layer 5)
@@ -1666,6 +1870,42 @@ coil_stream *coil_stream_dial(const char *host, int port,
  * (nothing is left open). */
 coil_stream *coil_stream_accept(int lfd, const coil_stream_attr *attr,
                                 coil_time deadline);
+
+/* A connection's handler for coil_stream_serve: serve s, then return.
+ * It runs in a task of its own; the server closes s after it returns (or
+ * is unwound), so any task it gave s to must have left s by then. */
+typedef void (*coil_stream_handler)(coil_stream *s, void *arg);
+
+/* How coil_stream_serve serves; zero fields take the defaults. */
+typedef struct coil_serve_attr {
+    size_t max_conns;                /* connections served at once; 0:
+                                        1024.  At the cap the server stops
+                                        accepting (the backlog holds the
+                                        rest) until one ends */
+    const coil_stream_attr *stream;  /* each connection's stream; NULL:
+                                        defaults (it owns its fd) */
+    const coil_task_attr *task;      /* each connection's task; NULL:
+                                        defaults */
+} coil_serve_attr;
+
+/* asyncio's start_server + serve_forever: accept connections on the
+ * listening socket lfd and run fn(stream, arg) for each, in a task per
+ * connection, at most attr->max_conns at once.  Runs in the calling task
+ * until it is cancelled or accepting fails for good; never returns
+ * otherwise.  Transient accept errors are ridden out: out of fds or
+ * memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) pause accepting, 1 ms doubling
+ * to 100 ms, as coil.h's "Sockets" section advises; a connection aborted
+ * before it was accepted is skipped.  On every way out — cancellation of
+ * the calling task (either mode), or an accept error such as EBADF after
+ * lfd was coil_close()d — the server cancels the connection tasks still
+ * running, waits (shielded) until every one has ended and its stream is
+ * closed, and only then returns or unwinds.  lfd stays open (the
+ * caller's).  May suspend; must run in a task.  Returns only -1, with
+ * errno EINVAL (fn NULL, a bad attr->stream), EPERM (outside a task),
+ * ECANCELED (COIL_TASK_CANCEL_AS_ERROR callers; the default mode unwinds),
+ * or as coil_accept_until for a lasting accept error. */
+int coil_stream_serve(int lfd, const coil_serve_attr *attr,
+                      coil_stream_handler fn, void *arg);
 
 /* Read up to n bytes: what is buffered, else one read of the fd, straight
  * into buf (no copy) when n is at least the read buffer's size.  May

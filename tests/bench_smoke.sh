@@ -25,6 +25,13 @@ for bench in threadsafe_rtt threadsafe_1 threadsafe_4 to_thread lock_handoff \
     grep -q "$row" "$json" || { echo "bench_smoke: no measured $impl $bench row in:"; cat "$json"; exit 1; }
   done
 done
+# The toolbox rows (issue 21): each bench's coil row and its reference.
+for row in 'read_line", "impl": "coil' 'read_line", "impl": "memchr' \
+           'line_echo", "impl": "stream' 'line_echo", "impl": "bytes' \
+           'select_4", "impl": "coil' 'select_4", "impl": "get_1'; do
+  grep -q "\"bench\": \"$row\", \"median_ns\": [0-9]" "$json" ||
+    { echo "bench_smoke: no measured $row row in:"; cat "$json"; exit 1; }
+done
 grep -q '"bench": "spawn_threadsafe_rtt", "impl": "coil", "median_ns": [0-9]' "$json" ||
   { echo "bench_smoke: no measured coil spawn_threadsafe_rtt row in:"; cat "$json"; exit 1; }
 # The echo bench is skipped in a cross build (the command has an emulator

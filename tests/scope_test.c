@@ -441,6 +441,94 @@ TEST(group_bad_arguments_are_einval)
     CHECK_ERRNO(coil_group_spawn(NULL, NULL, sleeper, NULL, "x"), EINVAL);
 }
 
+/* Cancelling a group as a unit: every task is cancelled and cleaned up,
+ * one that had already finished keeps its result, the wait reports
+ * ECANCELED, later spawns are refused, and the owner is not cancelled. */
+static coil_group *cancel_group;
+
+static void *cancel_group_from_a_member(void *arg)
+{
+    (void)arg;
+    coil_sleep(UNIT);
+    CHECK(coil_group_cancel(cancel_group) == 0);
+    coil_sleep(COIL_SEC(10));                  /* cancelled itself */
+    note("!");
+    return NULL;
+}
+
+static void *group_cancelled_as_a_unit(void *arg)
+{
+    ntrail = 0;
+    cancel_group = coil_group_new();
+    coil_task *quick = coil_group_go(cancel_group, sleeper, (void *)0);
+    coil_group_go(cancel_group, sleeper, (void *)50);
+    coil_group_go(cancel_group, sleeper, (void *)50);
+    coil_time t0 = coil_clock();
+    if (arg) {
+        coil_group_go(cancel_group, cancel_group_from_a_member, NULL);
+    } else {
+        coil_sleep(UNIT);
+        CHECK(coil_group_cancel(cancel_group) == 0);
+        CHECK(coil_group_cancel(cancel_group) == 0);   /* idempotent */
+        CHECK_ERRNO(coil_group_go(cancel_group, sleeper, (void *)1),
+                    ECANCELED);
+        void *v = (void *)1;                   /* it ended before: kept */
+        CHECK(coil_future_result(coil_task_future(quick), &v) == 0 && !v);
+    }
+    CHECK_ERRNO(coil_group_wait(cancel_group), ECANCELED);
+    CHECK(coil_clock() - t0 < 20 * UNIT);      /* not the 50 units */
+    CHECK(strcmp(trail, "cc") == 0);           /* both cleaned up first */
+    CHECK(coil_task_cancelling(coil_task_current()) == 0);
+    CHECK(coil_sleep(0) == 0);                 /* the owner goes on */
+    return NULL;
+}
+
+TEST(cancelling_a_group_cancels_its_tasks_and_wait_reports_ecanceled)
+{
+    CHECK(run_task(group_cancelled_as_a_unit, NULL, NULL) == 0);
+}
+
+TEST(a_task_of_the_group_may_cancel_the_whole_group)
+{
+    CHECK(run_task(group_cancelled_as_a_unit, (void *)1, NULL) == 0);
+}
+
+static void *group_failed_then_cancelled(void *arg)
+{
+    (void)arg;
+    coil_group *g = coil_group_new();
+    coil_group_go(g, failer, (void *)0);
+    coil_group_go(g, sleeper, (void *)50);
+    coil_sleep(UNIT);
+    CHECK(coil_group_cancel(g) == 0);
+    CHECK_ERRNO(coil_group_wait(g), EIO);       /* the earlier failure */
+    return NULL;
+}
+
+TEST(a_failure_before_the_group_cancel_is_what_wait_reports)
+{
+    CHECK(run_task(group_failed_then_cancelled, NULL, NULL) == 0);
+    CHECK_ERRNO(coil_group_cancel(NULL), EINVAL);
+}
+
+/* A second owner of a task handle: each reference is released once. */
+static void *retained_main(void *arg)
+{
+    (void)arg;
+    coil_task *t = coil_spawn(sleeper, (void *)0);
+    CHECK(coil_task_retain(t) == t);
+    CHECK(coil_task_retain(NULL) == NULL);
+    coil_task_release(t);
+    CHECK(coil_await(coil_task_future(t), NULL) == 0);  /* still valid */
+    coil_task_release(t);
+    return NULL;
+}
+
+TEST(a_retained_task_stays_valid_until_its_last_release)
+{
+    CHECK(run_task(retained_main, NULL, NULL) == 0);
+}
+
 RUN_TESTS(T(timeout_scope_unwinds_to_its_end_and_reports_etimedout),
           T(timeout_scope_that_does_not_fire_changes_nothing),
           T(outer_scope_firing_is_reported_by_the_outer_scope),
@@ -457,4 +545,8 @@ RUN_TESTS(T(timeout_scope_unwinds_to_its_end_and_reports_etimedout),
           T(cancelling_the_owner_inside_the_wait_unwinds_and_frees_the_group),
           T(group_wait_covers_tasks_spawned_into_it_while_it_waits),
           T(spawning_into_a_failed_group_is_ecanceled),
-          T(group_bad_arguments_are_einval))
+          T(group_bad_arguments_are_einval),
+          T(cancelling_a_group_cancels_its_tasks_and_wait_reports_ecanceled),
+          T(a_task_of_the_group_may_cancel_the_whole_group),
+          T(a_failure_before_the_group_cancel_is_what_wait_reports),
+          T(a_retained_task_stays_valid_until_its_last_release))

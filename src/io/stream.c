@@ -138,14 +138,19 @@ static void consume(coil_stream *s, size_t n)
 }
 
 /* Room for `need` bytes from rpos, and for at least one more: compact,
- * then grow (doubling, so a long line costs O(n) copies).  Never called
- * while a fill is suspended, so moving rbuf is safe.  0, or -1 with errno
- * ENOMEM. */
+ * then grow (doubling, so a long line costs O(n) copies).  Compact also
+ * when less than half a read is left at the end: the unread part is then
+ * usually the head of one line, cheap to move, while a read into the last
+ * few bytes of the buffer would spend a syscall on them (the read + memchr
+ * loop that bench/bench_toolbox.c holds read_line against compacts before
+ * every read).  Never called while a fill is suspended, so moving rbuf is
+ * safe.  0, or -1 with errno ENOMEM. */
 static int reserve(coil_stream *s, size_t need)
 {
     if (need <= avail(s))
         need = avail(s) + 1;
-    if (need <= s->rcap - s->rpos)
+    int short_tail = s->rcap - s->rlen < s->rsize / 2;
+    if (need <= s->rcap - s->rpos && !(short_tail && s->rpos))
         return 0;
     if (s->rpos) {
         memmove(s->rbuf, s->rbuf + s->rpos, avail(s));
@@ -337,6 +342,22 @@ static ssize_t read_line(coil_stream *s, char *buf, size_t size,
     }
 }
 
+/* The common case, a whole line already buffered and no overlong one
+ * being dropped: hand it out without the cleanup handler that a call
+ * which may suspend needs.  Returns its length, or 0 to take the full
+ * path. */
+static ssize_t buffered_line(coil_stream *s, char *buf, size_t size)
+{
+    char *base = unread(s, 0);
+    char *nl = base && !s->skip_line ? memchr(base, '\n', avail(s)) : NULL;
+    size_t len = nl ? (size_t)(nl - base) + 1 : 0;
+    if (len == 0 || len > size - 1)
+        return 0;
+    take(s, buf, len);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
 ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
                               coil_time deadline)
 {
@@ -346,8 +367,12 @@ ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
     }
     if (read_enter(s, "coil_stream_read_line") != 0)
         return -1;
+    ssize_t r = buffered_line(s, buf, size);
+    if (r > 0) {
+        s->reader = NULL;
+        return r;
+    }
     read_call c = {.s = s};
-    ssize_t r;
     int e;
     coil_cleanup_push(read_leave, &c);
     r = read_line(s, buf, size, deadline);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -44,6 +45,7 @@ struct coil_queue {
     unsigned long long seq;
     coil__list getters, putters, joiners;
 };
+_Static_assert(offsetof(coil_queue, obj) == 0, "select.c casts to it");
 
 static int ent_before(const coil_queue *q, const entry *a, const entry *b)
 {
@@ -264,6 +266,11 @@ int coil_queue_put_until(coil_queue *q, void *item, coil_time deadline)
     coil__sync_waiter w = {.obj = &q->obj, .kind = PUTTER};
     if (coil__sync_wait(&w, &q->putters, deadline) != 0)
         return -1;
+    return coil__queue_put_granted(q, item);
+}
+
+int coil__queue_put_granted(coil_queue *q, void *item)
+{
     q->reserved--;                /* the slot granted to us */
     int r;
     if (q->shut) {
@@ -318,12 +325,39 @@ int coil_queue_get_until(coil_queue *q, void **out, coil_time deadline)
         coil__sync_waiter w = {.obj = &q->obj, .kind = GETTER};
         if (coil__sync_wait(&w, &q->getters, deadline) != 0)
             return -1;
-        item = w.item;
-        q->handed--;
+        item = coil__queue_took_item(q, &w);
     }
     if (out)
         *out = item;
     return 0;
+}
+
+void *coil__queue_took_item(coil_queue *q, coil__sync_waiter *w)
+{
+    q->handed--;
+    return w->item;
+}
+
+coil__list *coil__queue_waitlist(coil_queue *q, coil__sync_waiter *w,
+                                 int put)
+{
+    w->obj = &q->obj;
+    w->kind = put ? PUTTER : GETTER;
+    return put ? &q->putters : &q->getters;
+}
+
+/* What try_get and try_put check, without doing it: a select case that
+ * is ready now is performed at once, and one that is not waits, as the
+ * plain calls do (getters only on an empty queue, putters only behind a
+ * full one). */
+int coil__queue_can_get(const coil_queue *q)
+{
+    return q->count > 0 || q->shut;
+}
+
+int coil__queue_can_put(const coil_queue *q)
+{
+    return q->shut || (!is_full(q) && coil__list_empty(&q->putters));
 }
 
 int coil_queue_get(coil_queue *q, void **out)
@@ -374,11 +408,8 @@ int coil_queue_join(coil_queue *q)
 static void shut_out(coil__list *list)
 {
     coil__sync_waiter *w;
-    while ((w = coil__sync_first(list))) {
-        coil__list_remove(&w->link);
-        w->state = COIL__W_SHUTDOWN;
-        coil__task_wake(w->task);
-    }
+    while ((w = coil__sync_first(list)))
+        coil__sync_serve(w, COIL__W_SHUTDOWN);
 }
 
 int coil_queue_shutdown(coil_queue *q)

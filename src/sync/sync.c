@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -82,11 +83,19 @@ int coil__sync_check_free(const coil__sync_obj *o)
     return 0;
 }
 
-void coil__sync_grant(coil__sync_waiter *w)
+void coil__sync_serve(coil__sync_waiter *w, int state)
 {
     coil__list_remove(&w->link);
-    w->state = COIL__W_GRANTED;
-    coil__task_wake(w->task);
+    w->state = state;
+    if (w->sel)
+        coil__select_fired(w);
+    else
+        coil__task_wake(w->task);
+}
+
+void coil__sync_grant(coil__sync_waiter *w)
+{
+    coil__sync_serve(w, COIL__W_GRANTED);
 }
 
 coil__sync_waiter *coil__sync_first(coil__list *list)
@@ -325,6 +334,7 @@ struct coil_event {
     int set;
     coil__list waiters;
 };
+_Static_assert(offsetof(coil_event, obj) == 0, "select.c casts to it");
 
 static void nothing_to_undo(coil__sync_obj *o, coil__sync_waiter *w)
 {
@@ -378,6 +388,12 @@ int coil_event_is_set(const coil_event *e)
         return -1;
     }
     return e->set;
+}
+
+coil__list *coil__event_waitlist(coil_event *e, coil__sync_waiter *w)
+{
+    w->obj = &e->obj;
+    return &e->waiters;
 }
 
 int coil_event_wait_until(coil_event *e, coil_time deadline)

@@ -28,13 +28,17 @@ enum {
     COIL__W_GRANTED,      /* served, its task not yet run */
     COIL__W_TAKEN,        /* the task took what it was handed */
     COIL__W_TIMEDOUT,
-    COIL__W_SHUTDOWN      /* the object turned it away (queue shutdown) */
+    COIL__W_SHUTDOWN,     /* the object turned it away (queue shutdown) */
+    COIL__W_WITHDRAWN     /* a select case taken off when another fired */
 };
 
 typedef struct coil__sync_obj coil__sync_obj;
 typedef struct coil__sync_waiter coil__sync_waiter;
+typedef struct coil__select coil__select;
 
-/* What every object starts with. */
+/* What every object starts with: its first member, so that select.c can
+ * reach it from a queue or event pointer with a cast (the objects'
+ * files assert the offset). */
 struct coil__sync_obj {
     pthread_t thread;             /* the one that made it */
     unsigned inflight;            /* waiters listed or granted, not gone */
@@ -53,6 +57,7 @@ struct coil__sync_waiter {
     int kind;                     /* the object's: queue putter or getter */
     void *item;                   /* queue: the item handed to a getter */
     unsigned long long seq;       /* queue: that item's order */
+    coil__select *sel;            /* NULL, or the select it is a case of */
 };
 
 void coil__sync_init(coil__sync_obj *o,
@@ -71,6 +76,33 @@ int coil__sync_check_free(const coil__sync_obj *o);
 
 /* Hand w what it waited for: unlink it, mark it GRANTED, wake its task. */
 void coil__sync_grant(coil__sync_waiter *w);
+
+/* Serve w with `state` (GRANTED, or SHUTDOWN for one turned away): unlink
+ * it and wake its task.  A waiter that is one case of a select first
+ * takes its sibling cases off their objects (coil__select_fired), so no
+ * other object can serve the same select. */
+void coil__sync_serve(coil__sync_waiter *w, int state);
+
+/* src/sync/select.c: w, a case of w->sel, was just served (unlinked, its
+ * state set); withdraw the other cases and wake the selecting task. */
+void coil__select_fired(coil__sync_waiter *w);
+
+/* For select.c: where a select case waits, and how it takes what it was
+ * handed.  coil__queue_waitlist sets w's obj and kind for a get (put
+ * false) or a put on q and returns the list to wait in; coil__queue_can_*
+ * say whether the try_* call would not return EAGAIN (it would succeed,
+ * or fail for good: ESHUTDOWN).  coil__queue_took_item gives a granted
+ * getter its item; coil__queue_put_granted puts item in the slot a
+ * granted putter was given (0, or -1 with errno ESHUTDOWN or ENOMEM). */
+coil__list *coil__queue_waitlist(coil_queue *q, coil__sync_waiter *w,
+                                 int put);
+int coil__queue_can_get(const coil_queue *q);
+int coil__queue_can_put(const coil_queue *q);
+void *coil__queue_took_item(coil_queue *q, coil__sync_waiter *w);
+int coil__queue_put_granted(coil_queue *q, void *item);
+
+/* The same for an event: its waiter list, w's obj set. */
+coil__list *coil__event_waitlist(coil_event *e, coil__sync_waiter *w);
 
 /* The first waiter of list, or NULL. */
 coil__sync_waiter *coil__sync_first(coil__list *list);

@@ -517,6 +517,18 @@ coil_task *coil_group_spawn(coil_group *g, const coil_task_attr *attr,
     return t;
 }
 
+int coil_group_cancel(coil_group *g)
+{
+    if (!g) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!g->failure)
+        g->failure = ECANCELED;       /* what wait reports */
+    group_cancel_all(g);
+    return 0;
+}
+
 int coil_group_wait(coil_group *g)
 {
     if (!g) {

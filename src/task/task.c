@@ -302,6 +302,8 @@ static coil_task *sole_waiter(coil_task *t)
  * it when it sees it done, and does not return. */
 static coil_coro *task_end(coil_task *t, int state, void *result)
 {
+    if (__builtin_expect(t->locals != NULL, 0))
+        coil__task_locals_end(t);     /* still the running task */
     int error = state == COIL_DONE ? t->exit_error : 0;
     if (state != COIL_DONE || error)
         result = NULL;
@@ -495,12 +497,20 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     t->cancel_requests = t->delivered = t->shield_depth = 0;
     t->flags = attr->flags;
     t->exit_error = 0;
+    t->locals = NULL;
     t->started = t->unwinding = 0;
     t->debug = (uint8_t)coil__loop_runq(loop)->debug;
     coil__list_push_back(coil__loop_tasks(loop), &t->link);
     coil__list_init(&t->waiter.link);
     coil__work_init(&t->waiter.wake, step, t);
     coil__loop_post(loop, &t->waiter.wake);
+    return t;
+}
+
+coil_task *coil_task_retain(coil_task *t)
+{
+    if (t)
+        t->fut.refs++;
     return t;
 }
 

@@ -35,6 +35,7 @@ struct coil_task {
     int shield_depth;
     unsigned flags;
     int exit_error;               /* from coil_task_error() */
+    struct coil__locals *locals;  /* task-local values (local.c), or NULL */
     uint8_t started;
     uint8_t debug;                /* its loop was in debug mode at spawn */
     uint8_t unwinding;
@@ -46,6 +47,10 @@ struct coil_task {
 
 /* The task whose step is running on this thread (or a raw coroutine it
  * resumed: see self()), or NULL. */
+/* Run the destructors of t's task-local values and free them: the
+ * running task t is ending, on its own stack (src/task/local.c). */
+void coil__task_locals_end(coil_task *t);
+
 extern __thread coil_task *coil__task_running
     __attribute__((tls_model("initial-exec")));
 
