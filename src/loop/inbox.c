@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct coil__inbox {
     coil__list posted;            /* drained, not yet run: loop thread */
     atomic_long outstanding;      /* submitted, not yet run */
     atomic_long limit;            /* user submissions refused beyond: 0 none */
+    int ever;                     /* something was drained once: loop thread */
 };
 
 /* The default bound on callbacks submitted to a loop and not yet run: an
@@ -149,6 +151,11 @@ int coil__inbox_pending(coil__inbox *in)
     return in && atomic_load_explicit(&in->pending, memory_order_acquire);
 }
 
+int coil__inbox_ever_used(const coil__inbox *in)
+{
+    return in && in->ever;
+}
+
 const atomic_int *coil__inbox_flag(coil__inbox *in)
 {
     return &in->pending;
@@ -164,6 +171,7 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
     in->tail = &in->head;
     atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
     pthread_mutex_unlock(&in->mu);
+    in->ever = 1;
     for (; it; it = it->next) {
         coil__work_init(&it->work, item_run, it);
         coil__list_push_back(&in->posted, &it->posted);

@@ -217,6 +217,22 @@ static inline void **coil__loop_slot(coil_loop *loop, int slot)
  * someone waiting).  Registered from a constructor too. */
 void coil__loop_run_at_close(coil_callback fn);
 
+/* Deadlock detection (coil_run's; docs/debugging.md states the rule).
+ * A loop told to stop when stalled stops, instead of polling with no
+ * timeout, when it has live tasks, nothing queued, no timer, nothing from
+ * another thread pending nor ever received, and no registered waker says
+ * that something outside its tasks may still wake it.  A waker is a layer
+ * above that knows such ways (task.c: a task waiting on an fd, a
+ * thread-safe future, an executor job; signal.c: a signal routed to the
+ * loop); registered once, from a constructor.  Loop thread only. */
+typedef int (*coil__loop_waker)(coil_loop *loop);
+void coil__loop_add_waker(coil__loop_waker may_wake);
+void coil__loop_stop_when_stalled(coil_loop *loop, int on);
+
+/* Whether the loop stopped because it stalled (cleared by the next
+ * coil__loop_stop_when_stalled). */
+int coil__loop_stalled(const coil_loop *loop);
+
 /* A signal handler ran on this thread (the hook layer's, src/hook/intr.c,
  * which interrupts the program's blocking calls as the kernel would):
  * note it and make the poll return, so that the loop calls the function

@@ -492,6 +492,8 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     t->fn_name = fn_name ? fn_name : "?";
     t->cleanup = NULL;
     t->awaiting = NULL;
+    t->wait_kind = NULL;
+    t->since = 0;
     t->cancel_requests = t->delivered = t->shield_depth = 0;
     t->flags = attr->flags;
     t->exit_error = 0;
@@ -577,8 +579,11 @@ static const coil__future_kind kind = {free_future, cancel_future};
 
 /* What the lower layers call back for tasks, registered so that they need
  * not name task.c (tools/layers.py checks that they do not). */
+static int task_may_wake(coil_loop *loop);
+
 COIL__REGISTER static void register_tasks(void)
 {
+    coil__loop_add_waker(task_may_wake);
     coil__future_set_task_kind(&kind);
     coil__debug_add_describer(describe_step);
     coil__loop_register(loop_closing);
@@ -634,6 +639,7 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
             return coil__task_deliver(t);
         coil__list_push_back(&f->waiters, &t->waiter.link);
         t->awaiting = f;
+        t->since = coil_loop_time(t->fut.loop);
         do
             suspend(t);
         while (!coil__future_is_done(f) && !deliverable(t));
@@ -653,8 +659,11 @@ int coil_await(coil_future *f, void **out)
     if (coil__future_check(f) != 0)
         return -1;
     coil_task *t = self();
-    if (t)
-        return await_in_task(t, f, out);
+    if (t) {
+        int r = await_in_task(t, f, out);
+        t->wait_kind = NULL;              /* whatever the way out */
+        return r;
+    }
     if (coil__task_running) {           /* a raw coroutine inside a task */
         coil__debug_outside_task("coil_await");
         return -1;
@@ -671,7 +680,19 @@ int coil_await(coil_future *f, void **out)
 typedef struct sleeper {
     coil_future *done;
     coil_handle *timer;
+    coil_time when;
 } sleeper;
+
+static void describe_sleep(const void *obj, coil_time now, char *buf,
+                           size_t size)
+{
+    const sleeper *s = obj;
+    char in[32];
+    coil__format_delay(in, sizeof in, s->when - now);
+    snprintf(buf, size, "sleep: timer %s", in);
+}
+
+static const coil__wait_kind sleep_wait = {describe_sleep, 1};
 
 static void sleep_fire(void *arg)
 {
@@ -695,7 +716,7 @@ int coil_sleep_until(coil_time when)
     coil_task *t = self();
     if (!t)
         return coil__debug_outside_task("coil_sleep_until");
-    sleeper s = {coil_future_new(t->fut.loop), NULL};
+    sleeper s = {coil_future_new(t->fut.loop), NULL, when};
     if (!s.done)
         return -1;
     coil_future_retain(s.done);       /* for the timer */
@@ -706,6 +727,7 @@ int coil_sleep_until(coil_time when)
     }
     int r;
     coil_cleanup_push(sleep_cleanup, &s);
+    coil__task_note_wait(&sleep_wait, &s);
     r = coil_await(s.done, NULL);
     coil_cleanup_pop(1);
     return r;
@@ -717,10 +739,38 @@ int coil_sleep_until(coil_time when)
 int coil__task_park(void)
 {
     coil_task *t = self();
-    if (deliverable(t))
+    if (deliverable(t)) {
+        t->wait_kind = NULL;
         return coil__task_deliver(t);
+    }
+    t->since = coil_loop_time(t->fut.loop);
     suspend(t);
+    t->wait_kind = NULL;
     return deliverable(t) ? coil__task_deliver(t) : 0;
+}
+
+/* The deadlock rule's question to tasks (loop.h): may something outside
+ * the loop's tasks end one of their waits?  A task waiting with no note
+ * and on no future is parked by a service that does not say what on:
+ * counted as yes, so that an unknown wait is never called a deadlock. */
+static int task_may_wake(coil_loop *loop)
+{
+    coil__list_each(pos, coil__loop_tasks(loop)) {
+        coil_task *t = coil__container_of(pos, coil_task, link);
+        if (!t->started || (t->wait_kind && t->wait_kind->outside) ||
+            (!t->wait_kind && !t->awaiting))
+            return 1;
+    }
+    return 0;
+}
+
+void coil__task_note_wait(const coil__wait_kind *how, const void *obj)
+{
+    coil_task *t = self();
+    if (t) {
+        t->wait_kind = how;
+        t->wait_obj = obj;
+    }
 }
 
 void coil__task_wake(coil_task *t)
@@ -750,6 +800,7 @@ int coil_sleep(coil_time delay)
 }
 
 /* ------------------------------------------------------------ introspect */
+
 
 int coil_task_describe(const coil_task *t, char *buf, size_t size)
 {

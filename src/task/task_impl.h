@@ -30,6 +30,9 @@ struct coil_task {
                                      due */
     coil_cleanup *cleanup;        /* newest cleanup handler */
     coil_future *awaiting;        /* what it is suspended on */
+    const struct coil__wait_kind *wait_kind;  /* and in words (task.h), */
+    const void *wait_obj;         /* while it waits; else NULL */
+    coil_time since;              /* loop time it last began to wait */
     int cancel_requests;
     int delivered;                /* requests delivered as ECANCELED */
     int shield_depth;
