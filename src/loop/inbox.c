@@ -60,6 +60,17 @@ static pthread_rwlock_t registry_lock =
     PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static coil__inbox *registry[BUCKETS];
 
+/* Where a debugger finds every live loop without debug info for coil:
+ * tools/gdb/coil-gdb.py reads these words from memory (a live process or
+ * a core) and walks the registry's buckets.  Never read by coil itself;
+ * `used` keeps it in a static link. */
+__attribute__((visibility("default"), used)) const struct {
+    uintptr_t version;
+    const void *table;
+    uintptr_t buckets, inbox_loop, inbox_next;
+} coil__gdb_loops = {1, registry, BUCKETS, offsetof(coil__inbox, loop),
+                     offsetof(coil__inbox, bucket_next)};
+
 static unsigned bucket_of(const coil_loop *loop)
 {
     uintptr_t p = (uintptr_t)loop;

@@ -801,6 +801,30 @@ int coil_sleep(coil_time delay)
 
 /* ------------------------------------------------------------ introspect */
 
+/* Where a debugger finds a loop's tasks and their saved contexts without
+ * debug info for coil (tools/gdb/coil-gdb.py reads these words; inbox.c's
+ * coil__gdb_loops finds the loops).  A new field appends a word and bumps
+ * the version only if a meaning changes. */
+__attribute__((visibility("default"), used)) const uintptr_t
+    coil__gdb_tasks[] = {
+        1,                                     /* version */
+        offsetof(coil__runq, tasks),           /* loop -> live tasks list */
+        offsetof(coil_task, link),
+        offsetof(coil_task, id),
+        offsetof(coil_task, name),
+        offsetof(coil_task, fn_name),
+        offsetof(coil_task, coro),
+        offsetof(coil_task, started),
+        offsetof(coil_task, fut) + offsetof(coil_future, state),
+        offsetof(coil_coro, ctx),              /* its saved sp */
+        offsetof(coil_coro, state),
+        offsetof(coil_task, wait_kind),
+        offsetof(coil_task, awaiting),
+        offsetof(coil_task, cancel_requests),
+        offsetof(coil_task, shield_depth),
+        sizeof(coil_task),
+        offsetof(coil__runq, thread),          /* the owner's token */
+};
 
 int coil_task_describe(const coil_task *t, char *buf, size_t size)
 {
