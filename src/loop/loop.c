@@ -478,6 +478,7 @@ static coil_time loop_now(coil_loop *loop)
 {
     if (!loop->now_valid) {
         loop->now = coil_clock();
+        loop->q.clock_seen = loop->now;
         loop->now_valid = 1;
         loop->q.items_unclocked = 0;
     }
@@ -756,6 +757,8 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
     /* A wait that may sleep needs no clock read: it is not a busy look,
      * and a busy look right after it is at worst one syscall early. */
     int woken = coil__poll_wait(loop->poll, trim_stacks(timeout));
+    if (timeout != 0)                 /* it may have slept: worth a read */
+        loop->q.clock_seen = coil_clock();
     loop->q.prefetch = woken >= PREFETCH_CROWD;
     if (signal_noted)
         take_signal();

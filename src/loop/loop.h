@@ -46,6 +46,8 @@ typedef struct coil__runq {
                                      slot, because every spawn links into
                                      it; the loop only initialises it */
     int prefetch;                 /* the last poll woke a crowd */
+    coil_time clock_seen;         /* the loop's last clock read: at the
+                                     last timer check or poll that slept */
     void *slots[4];               /* coil__loop_slot: layers above */
 } coil__runq;
 
@@ -148,6 +150,14 @@ int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg);
  * and the byte (a future's state) rules it out without a call. */
 int coil__loop_run_until_gated(coil_loop *loop, int (*done)(void *arg),
                                void *arg, const uint8_t *gate, uint8_t open);
+
+/* The loop's time as last read, without reading the clock: late by at most
+ * the current iteration's work.  For reports ("suspended for 2.1 s") that
+ * must cost nothing where they are recorded. */
+static inline coil_time coil__loop_time_seen(coil_loop *loop)
+{
+    return coil__loop_runq(loop)->clock_seen;
+}
 
 /* The loop's list of live tasks (NULL for NULL); task.c links and
  * unlinks them. */

@@ -639,7 +639,7 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
             return coil__task_deliver(t);
         coil__list_push_back(&f->waiters, &t->waiter.link);
         t->awaiting = f;
-        t->since = coil_loop_time(t->fut.loop);
+        t->since = coil__loop_time_seen(t->fut.loop);
         do
             suspend(t);
         while (!coil__future_is_done(f) && !deliverable(t));
@@ -743,7 +743,7 @@ int coil__task_park(void)
         t->wait_kind = NULL;
         return coil__task_deliver(t);
     }
-    t->since = coil_loop_time(t->fut.loop);
+    t->since = coil__loop_time_seen(t->fut.loop);
     suspend(t);
     t->wait_kind = NULL;
     return deliverable(t) ? coil__task_deliver(t) : 0;
