@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <alloca.h>
 #include <signal.h>
 
 #include "check.h"
@@ -288,8 +289,82 @@ TEST(dump_signal_prints_the_dump_and_the_program_keeps_serving)
     check_stuck_entry(err, fd);
 }
 
+/* ------------------------------------------------ debug: stack census */
+
+static size_t census_depth;
+
+static void *deep_task(void *arg)
+{
+    (void)arg;
+    volatile char *buf = alloca(census_depth);   /* on the real stack,
+                                                    ASan's fake one or not */
+    for (size_t i = 0; i < census_depth; i += 512)
+        buf[i] = 1;
+    buf[0] = 1;
+    return NULL;
+}
+
+static void *census_main(void *arg)
+{
+    (void)arg;
+    coil_task *t = coil_spawn(deep_task, NULL);
+    coil_await(coil_task_future(t), NULL);
+    coil_task_release(t);
+    coil_dump_tasks(stderr, COIL_DUMP_NO_BACKTRACE);
+    return NULL;
+}
+
+static void census_body(void)
+{
+    setenv("COIL_DEBUG", "1", 1);
+    CHECK(coil_run(census_main, NULL, NULL) == 0);
+}
+
+/* "deep_task: 40.3 KiB of 64.0 KiB deepest in 1 task": KiB used. */
+static double census_kib(const char *text, double *of)
+{
+    const char *at = strstr(text, "coil: stack census: deep_task: ");
+    CHECK(at);
+    double used = -1;
+    CHECK(sscanf(at, "coil: stack census: deep_task: %lf KiB of %lf KiB "
+                     "deepest in 1 task", &used, of) == 2);
+    return used;
+}
+
+TEST(census_reports_a_deep_task_at_its_true_depth_within_a_page)
+{
+    static char text[16384];
+    census_depth = 40 * 1024;
+    int status = run_capturing_stderr(census_body, text, sizeof text);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    double of = 0, used = census_kib(text, &of);
+    long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+    if (!(used >= 40 && used < 40 + 2.0 * (double)page_kib))
+        fprintf(stderr, "%s", text);
+    /* The frames above the buffer add a little; the page rounding at most
+     * one page. */
+    CHECK(used >= 40 && used < 40 + 2.0 * (double)page_kib);
+    CHECK(!strstr(text, "within 10%"));
+}
+
+TEST(census_warns_once_about_a_task_within_ten_percent_of_its_stack)
+{
+    static char text[16384];
+    census_depth = 59 * 1024;         /* of the default 64 KiB: 92% */
+    int status = run_capturing_stderr(census_body, text, sizeof text);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    double of = 0;
+    census_kib(text, &of);
+    if (of != 64.0)
+        SKIP("the default stack is not 64 KiB in this build");
+    CHECK(strstr(text, "stack census: a task of deep_task reached "));
+    CHECK(strstr(text, "within 10% of overflowing"));
+}
+
 RUN_TESTS(T(dump_names_the_stuck_reader_its_fd_and_its_three_callers),
           T(dump_without_backtraces_is_a_line_per_task),
           T(dump_refuses_bad_arguments_and_other_threads_loops),
           T(runtime_dump_walks_every_loop_on_its_own_thread),
-          T(dump_signal_prints_the_dump_and_the_program_keeps_serving))
+          T(dump_signal_prints_the_dump_and_the_program_keeps_serving),
+          T(census_reports_a_deep_task_at_its_true_depth_within_a_page),
+          T(census_warns_once_about_a_task_within_ten_percent_of_its_stack))

@@ -17,6 +17,7 @@
 #include "io/io.h"
 #include "loop/loop.h"
 #include "run/dump_signal.h"
+#include "task/census.h"
 #include "task/task.h"
 
 typedef struct run_state {
@@ -83,6 +84,8 @@ int coil_run(coil_task_fn fn, void *arg, void **result)
             report_deadlock(loop);
     }
     coil__loop_shutdown(loop);
+    if (coil_loop_get_debug(loop) == 1)
+        coil__census_print(stderr);   /* debug mode's close report */
     coil_loop_remove_signal_handler(loop, SIGINT);
     coil__dump_signal_remove(loop, dump_signo);
     coil_task_release(rs.main_task);

@@ -21,6 +21,7 @@
 #include "loop/loop.h"
 #include "task/task.h"
 #include "task/task_impl.h"
+#include "task/census.h"
 
 enum { FRAMES = 32, LINE = 256, TASK_TEXT = 8192 };
 
@@ -185,6 +186,8 @@ static void dump(dump_job *d)
         put_task(coil__container_of(pos, coil_task, link), d, now, sym, tx);
         fwrite(tx->buf, 1, tx->n, d->out);
     }
+    if (coil__loop_runq(d->loop)->debug)
+        coil__census_print(d->out);
     fflush(d->out);
     free(tx);
     coil__symbolizer_close(sym);

@@ -35,6 +35,7 @@
 #include "core/name.h"
 #include "task/task.h"
 #include "task/task_impl.h"
+#include "task/census.h"
 
 __thread coil_task *coil__task_running;
 static __thread coil_task *dead_task;   /* ended, its stack not yet free */
@@ -122,6 +123,8 @@ static void retire(coil_task *t)
     coil__list_remove(&t->link);
     coil__list_remove(&t->waiter.wake.node);
     if (t->coro) {
+        if (t->debug && t->started)
+            coil__census_record(t->fn_name, &t->coro->stack);
         int keep = kept_stacks < KEPT_STACKS_MAX && t->coro->stack.lo;
         coil__coro_fini(t->coro, keep);
         kept_stacks += keep;
