@@ -28,7 +28,7 @@ exec 4>"$tmp/stdin"                   # its stdin: closed at the end
 read -r line <"$tmp/ready"            # blocks until every task waits
 [ "$line" = ready ] || fail "target did not start: '$line'"
 
-probe=$(gdb -batch -p "$pid" -ex "info inferiors" 2>&1)
+probe=$(timeout 60 gdb -batch -p "$pid" -ex "info inferiors" 2>&1)
 case $probe in
   *"ptrace: Operation not permitted"*|*"Could not attach"*)
     echo "skipped: gdb may not attach here (ptrace refused:" \
@@ -38,7 +38,7 @@ esac
 
 ask() {   # ask OUTPUT gdb-args...: the coil commands on one target
   out=$1; shift
-  gdb -batch -nx "$@" -x "$script" \
+  timeout 300 gdb -batch -nx "$@" -x "$script" \
       -ex "coil tasks" -ex "coil bt stuck" -ex "coil task stuck" \
       -ex "frame function stuck_level2" -ex "info locals" >"$out" 2>&1
 }
@@ -64,7 +64,7 @@ check() {   # check OUTPUT WHAT
 ask "$tmp/live.txt" -p "$pid"
 check "$tmp/live.txt" "live process (gdb -p)"
 
-gdb -batch -nx -p "$pid" -ex "gcore $tmp/core" >"$tmp/gcore.txt" 2>&1
+timeout 300 gdb -batch -nx -p "$pid" -ex "gcore $tmp/core" >"$tmp/gcore.txt" 2>&1
 [ -s "$tmp/core" ] || { cat "$tmp/gcore.txt"; fail "gcore wrote no core"; }
 ask "$tmp/core.txt" "$target" "$tmp/core"
 check "$tmp/core.txt" "core file (gcore)"
