@@ -122,12 +122,15 @@ static void put_backtrace(coil_task *t, const dump_job *d,
     void *pcs[FRAMES];
     const coil_task *caller = d->caller;
     int n;
-    if (t == caller)
-        n = d->caller_frames, memcpy(pcs, d->caller_pcs, sizeof pcs);
-    else if (t->started && coil_coro_state(t->coro) == COIL_CORO_SUSPENDED)
+    if (t == caller) {
+        n = d->caller_frames;
+        memcpy(pcs, d->caller_pcs, sizeof pcs);
+    } else if (t->started &&
+               coil_coro_state(t->coro) == COIL_CORO_SUSPENDED) {
         n = coil__coro_backtrace(t->coro, pcs, FRAMES);
-    else
+    } else {
         return;
+    }
     for (int i = 0; i < n; i++) {
         char name[LINE];
         put(out, "      #%-2d %s\n", i, coil__symbolize(sym, pcs[i], name,
