@@ -48,6 +48,14 @@ static void *idle_task(void *arg)
     return NULL;
 }
 
+/* Where a debugger that cannot attach (qemu's gdbstub) stops: every task
+ * waits by then. */
+__attribute__((noinline)) void all_tasks_waiting(void);
+__attribute__((noinline)) void all_tasks_waiting(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
 static void *main_task(void *arg)
 {
     (void)arg;
@@ -60,6 +68,7 @@ static void *main_task(void *arg)
                            : coil_spawn(idle_task, NULL);
     }
     coil_yield();
+    all_tasks_waiting();
     if (write(3, "ready\n", 6) != 6)
         return NULL;
     char c;
