@@ -342,6 +342,61 @@ coil_ctx_start:
     .cfi_endproc
     .size   coil_ctx_start, .-coil_ctx_start
 
+/* ------------------------------------------------------------------------
+ * void coil__ctx_unwind_from(const coil_ctx *ctx, void *resumed_sp,
+ *                            void (*fn)(void *), void *arg)
+ *
+ * Internal to coil (hidden): call fn(arg), on the caller's own stack, inside
+ * a frame whose unwind info says that its caller is the suspended context
+ * *ctx, so that an unwinder started in fn walks on into the suspended stack
+ * as if the switch had just returned there (the x86_64 file says more).
+ * x19 holds the saved frame: CFA = x19 + FRAME_SIZE, which is the sp the
+ * switch returns with, and x19..x30 lie at FRAME_* below it.  resumed_sp
+ * is not needed here: no switch on this CPU is inlined, so sp at the
+ * resume address is always the CFA.  The suspended stack is only read.
+ * ------------------------------------------------------------------------ */
+    .globl  coil__ctx_unwind_from
+    .hidden coil__ctx_unwind_from
+    .type   coil__ctx_unwind_from, %function
+    .p2align 4
+coil__ctx_unwind_from:
+    .cfi_startproc
+    BTI_C
+    stp     x29, x30, [sp, #-32]!
+    .cfi_def_cfa_offset 32
+    .cfi_offset x29, -32
+    .cfi_offset x30, -24
+    str     x19, [sp, #16]
+    .cfi_offset x19, -16
+    mov     x29, sp
+    ldr     x19, [x0]
+    mov     x0, x3
+    .cfi_remember_state
+    .cfi_def_cfa x19, FRAME_SIZE
+    .cfi_offset x19, FRAME_X19 - FRAME_SIZE
+    .cfi_offset x20, FRAME_X19 + 8 - FRAME_SIZE
+    .cfi_offset x21, FRAME_X21 - FRAME_SIZE
+    .cfi_offset x22, FRAME_X21 + 8 - FRAME_SIZE
+    .cfi_offset x23, FRAME_X23 - FRAME_SIZE
+    .cfi_offset x24, FRAME_X23 + 8 - FRAME_SIZE
+    .cfi_offset x25, FRAME_X25 - FRAME_SIZE
+    .cfi_offset x26, FRAME_X25 + 8 - FRAME_SIZE
+    .cfi_offset x27, FRAME_X27 - FRAME_SIZE
+    .cfi_offset x28, FRAME_X27 + 8 - FRAME_SIZE
+    .cfi_offset x29, FRAME_X29 - FRAME_SIZE
+    .cfi_offset x30, FRAME_X29 + 8 - FRAME_SIZE
+    blr     x2
+    .cfi_restore_state
+    ldr     x19, [sp, #16]
+    .cfi_restore x19
+    ldp     x29, x30, [sp], #32
+    .cfi_def_cfa_offset 0
+    .cfi_restore x29
+    .cfi_restore x30
+    ret
+    .cfi_endproc
+    .size   coil__ctx_unwind_from, .-coil__ctx_unwind_from
+
 /* A local alias, so the start routine's call binds inside this object. */
     .set    coil__ctx_switch_local, coil_ctx_switch
 

@@ -406,6 +406,60 @@ coil_ctx_start:
     .cfi_endproc
     .size   coil_ctx_start, .-coil_ctx_start
 
+/* ------------------------------------------------------------------------
+ * void coil__ctx_unwind_from(const coil_ctx *ctx, void *resumed_sp,
+ *                            void (*fn)(void *), void *arg)
+ *
+ * Internal to coil (hidden): call fn(arg), on the caller's own stack, inside
+ * a frame whose unwind info says that its caller is the suspended context
+ * *ctx, so that an unwinder started in fn walks on into the suspended stack
+ * as if the switch had just returned there (the x86_64 file says more).
+ * s1 holds the saved frame: CFA = s1 + FRAME_SIZE, the sp the switch
+ * returns with; ra, s0..s11 lie at FRAME_* below it.  resumed_sp is not
+ * needed: no switch on this CPU is inlined.  The suspended stack is only
+ * read.
+ * ------------------------------------------------------------------------ */
+    .globl  coil__ctx_unwind_from
+    .hidden coil__ctx_unwind_from
+    .type   coil__ctx_unwind_from, @function
+    .p2align 2
+coil__ctx_unwind_from:
+    .cfi_startproc
+    addi    sp, sp, -16
+    .cfi_def_cfa_offset 16
+    sd      ra, 8(sp)
+    sd      s1, 0(sp)
+    .cfi_offset ra, -8
+    .cfi_offset s1, -16
+    ld      s1, 0(a0)
+    mv      a0, a3
+    .cfi_remember_state
+    .cfi_def_cfa s1, FRAME_SIZE
+    .cfi_offset ra, FRAME_RA - FRAME_SIZE
+    .cfi_offset s0, FRAME_S0 - FRAME_SIZE
+    .cfi_offset s1, FRAME_S1 + 0 - FRAME_SIZE
+    .cfi_offset s2, FRAME_S1 + 8 - FRAME_SIZE
+    .cfi_offset s3, FRAME_S1 + 16 - FRAME_SIZE
+    .cfi_offset s4, FRAME_S1 + 24 - FRAME_SIZE
+    .cfi_offset s5, FRAME_S1 + 32 - FRAME_SIZE
+    .cfi_offset s6, FRAME_S1 + 40 - FRAME_SIZE
+    .cfi_offset s7, FRAME_S1 + 48 - FRAME_SIZE
+    .cfi_offset s8, FRAME_S1 + 56 - FRAME_SIZE
+    .cfi_offset s9, FRAME_S1 + 64 - FRAME_SIZE
+    .cfi_offset s10, FRAME_S1 + 72 - FRAME_SIZE
+    .cfi_offset s11, FRAME_S1 + 80 - FRAME_SIZE
+    jalr    a2
+    .cfi_restore_state
+    ld      s1, 0(sp)
+    .cfi_restore s1
+    ld      ra, 8(sp)
+    .cfi_restore ra
+    addi    sp, sp, 16
+    .cfi_def_cfa_offset 0
+    ret
+    .cfi_endproc
+    .size   coil__ctx_unwind_from, .-coil__ctx_unwind_from
+
 /* A local alias, so the start routine's call binds inside this object. */
     .set    coil__ctx_switch_local, coil_ctx_switch
 

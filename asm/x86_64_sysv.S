@@ -433,6 +433,69 @@ coil__ctx_start_tail:
     .cfi_endproc
     .size   coil__ctx_start_tail, .-coil__ctx_start_tail
 
+/* ------------------------------------------------------------------------
+ * void coil__ctx_unwind_from(const coil_ctx *ctx, void *resumed_sp,
+ *                            void (*fn)(void *), void *arg)
+ *
+ * Internal to coil (hidden): call fn(arg), on the caller's own stack, inside
+ * a frame whose unwind info says that its caller is the suspended context
+ * *ctx.  An unwinder started in fn (_Unwind_Backtrace, gdb) walks from here
+ * into the suspended stack as if the switch had just returned there: the
+ * resume address and the callee-saved registers come from the saved frame,
+ * rsp from resumed_sp.  That is the value rsp has at the resume address:
+ * ctx->sp + 64 after an out-of-line switch, 128 bytes (the red zone)
+ * less than the function's own rsp after ctx.h's inline switch, whose
+ * resume address the caller recognises.  Nothing is written to the
+ * suspended stack and no register of it is loaded: it is read, by the
+ * unwinder, only.
+ *
+ *   rbx = the saved frame: CFA = rbx + 64, the resume address at CFA - 8
+ *         and rbp, rbx, r12..r15 below it, as FRAME_* above;
+ *   r12 = resumed_sp, the caller's rsp (DW_CFA_val_expression: rsp = r12).
+ * fn preserves both, as the ABI makes them callee-saved.
+ * ------------------------------------------------------------------------ */
+    .globl  coil__ctx_unwind_from
+    .hidden coil__ctx_unwind_from
+    .type   coil__ctx_unwind_from, @function
+    .p2align 4
+coil__ctx_unwind_from:
+    .cfi_startproc
+    endbr64
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    subq    $8, %rsp                /* rsp ≡ 0 mod 16 at the call */
+    .cfi_adjust_cfa_offset 8
+    movq    (%rdi), %rbx
+    movq    %rsi, %r12
+    movq    %rcx, %rdi
+    .cfi_remember_state
+    .cfi_def_cfa rbx, FRAME_SIZE
+    .cfi_offset rip, FRAME_PC - FRAME_SIZE
+    .cfi_offset rbp, FRAME_RBP - FRAME_SIZE
+    .cfi_offset rbx, FRAME_RBX - FRAME_SIZE
+    .cfi_offset r12, FRAME_R12 - FRAME_SIZE
+    .cfi_offset r13, FRAME_R13 - FRAME_SIZE
+    .cfi_offset r14, FRAME_R14 - FRAME_SIZE
+    .cfi_offset r15, FRAME_R15 - FRAME_SIZE
+    .cfi_escape 0x16, 0x07, 0x02, 0x7c, 0x00   /* val_expression rsp: breg12 0 */
+    callq   *%rdx
+    .cfi_restore_state
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq    %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r12
+    popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    ret
+    .cfi_endproc
+    .size   coil__ctx_unwind_from, .-coil__ctx_unwind_from
+
 /* A local alias, so the start routine's call binds inside this object and
  * never goes through the PLT. */
     .set    coil__ctx_switch_local, coil_ctx_switch

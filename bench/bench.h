@@ -73,6 +73,12 @@ typedef struct scale_result {
  * describes what was reached before it. */
 int bench_scale(long n, scale_result *r, char *err);
 
+/* ---------------------------------------------------------------- dumps */
+
+/* ntasks tasks asleep under coil_run; *ns is one coil_dump_tasks(flags) of
+ * them all (and main) to /dev/null. */
+int bench_dump(long ntasks, unsigned flags, uint64_t *ns, char *err);
+
 /* ---------------------------------------------------------------- scheduler */
 
 /* count coil_yield()s shared by ntasks tasks (count / ntasks each) under

@@ -28,6 +28,9 @@
  *   to_thread              ns per coil_to_thread(trivial) from a task;
  *   lock_handoff           ns per handoff of a coil_lock between two tasks;
  *   queue_64               ns per item through a coil_queue of 64;
+ *   dump_tasks             ns per task of one coil_dump_tasks over 100,000
+ *                          sleeping tasks, with backtraces (dump_tasks_brief:
+ *                          without; the line under them gives the whole);
  *                          each against the same done with plain pthreads
  *                          (mutexes and condition variables);
  *   read_line, line_echo,  issue 21's toolbox (bench_toolbox.c): stream
@@ -104,9 +107,10 @@ typedef struct options {
     long submits;      /* callbacks per threadsafe_N repetition */
     long handoffs;     /* lock handoffs, and queue items, per repetition */
     long threads_reps;
+    long dump_tasks;   /* tasks in the dump bench */
     int pin;
     const char *only;  /* NULL, "switch", "create", "scale", "sched",
-                          "echo", "threads" or "toolbox" */
+                          "echo", "threads", "toolbox" or "dump" */
     const char *json;
     const char *echo_alt;  /* another coil_bench whose coil server joins the
                               echo rows as coil_alt (A/B of two builds) */
@@ -155,8 +159,8 @@ static void usage(FILE *f)
 "  --handoffs N   lock handoffs and queue items per repetition (default\n"
 "                 1000000; pthread runs N/%d and N/%d)\n"
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
-"  --only WHAT    run only switch, create, scale, sched, echo, threads or\n"
-"                 toolbox\n"
+"  --only WHAT    run only switch, create, scale, sched, echo, threads,\n"
+"                 toolbox or dump\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
 "  --json FILE    also write the results as a JSON array to FILE\n"
 "  --echo-alt EXE  add the coil echo server of another coil_bench build\n"
@@ -241,7 +245,7 @@ static int parse_options(int argc, char **argv, options *o)
                  (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
                   strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0 ||
                   strcmp(v, "echo") == 0 || strcmp(v, "threads") == 0 ||
-                  strcmp(v, "toolbox") == 0))
+                  strcmp(v, "toolbox") == 0 || strcmp(v, "dump") == 0))
             o->only = v;
         else {
             fprintf(stderr, "coil_bench: bad option '%s%s%s'\n", a,
@@ -261,6 +265,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->yields = yields ? yields : quick ? 10000 : 2000000;
     o->spawns = spawns ? spawns : quick ? 1000 : 200000;
     o->sleeps = sleeps ? sleeps : quick ? 20 : 500;
+    o->dump_tasks = quick ? 1000 : 100000;
     /* A round of scheduler repetitions (coil's, go's, python's with the
      * interpreter's start) takes a few seconds: five keep the whole run
      * under a minute, and the medians of these longer runs settle
@@ -459,7 +464,7 @@ static void print_header(const options *o)
 {
     /* The scheduler benches print a table of their own (run_sched). */
     int table = wanted(o, "switch") || wanted(o, "create") ||
-                wanted(o, "scale");
+                wanted(o, "scale") || wanted(o, "dump");
     coil_guard_mode g = coil_stack_guard_mode();
 
     printf("coil_bench: %s, ", ARCH_NAME);
@@ -554,6 +559,28 @@ static void run_create(const options *o)
     measure(jobs, 2);
     print_row(jobs[0].r);
     print_row(jobs[1].r);
+}
+
+/* ----------------------------------------------------------------- dump */
+
+static void run_dump(const options *o)
+{
+    static const struct {
+        const char *name;
+        unsigned flags;
+    } kinds[] = {{"dump_tasks", 0}, {"dump_tasks_brief", COIL_DUMP_NO_BACKTRACE}};
+    long n = o->dump_tasks;
+    for (size_t k = 0; k < 2; k++) {
+        row *r = new_row(kinds[k].name, "coil", n, 1);
+        uint64_t ns = 0;
+        if (bench_dump(n, kinds[k].flags, &ns, r->error) == 0) {
+            r->ok = 1;                /* one repetition: median = minimum */
+            r->median_ns = r->min_ns = (double)ns / (double)n;
+        }
+        print_row(r);
+        if (r->ok)
+            printf("    %ld tasks dumped in %.3f s\n", n, (double)ns / 1e9);
+    }
 }
 
 /* ---------------------------------------------------------------- scale */
@@ -1562,6 +1589,8 @@ int main(int argc, char **argv)
      * pool, which nothing that maps stacks should have to share. */
     if (wanted(&o, "scale"))
         run_scale(&o);
+    if (wanted(&o, "dump"))
+        run_dump(&o);
     /* After it all the same: its table has columns of its own.  Its tasks
      * take stacks from the pool and give them back, warm or cold as they
      * would be without the scale run, and its children are started with

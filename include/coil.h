@@ -58,6 +58,7 @@
 
 #include <setjmp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <coil/ctx.h>
@@ -606,6 +607,31 @@ int coil_task_describe(const coil_task *t, char *buf, size_t size);
  * are in all.  The pointers are borrowed.  -1 with errno EINVAL.  Does
  * not suspend. */
 int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max);
+
+/* Flags of coil_loop_dump_tasks. */
+#define COIL_DUMP_NO_BACKTRACE 0x1u  /* one line per task, no stacks */
+#define COIL_DUMP_NO_LINES     0x2u  /* stacks without file:line (libdw) */
+
+/* Print every live task of loop (NULL: current/default) to out, in spawn
+ * order: its id, name and function, its state and for how long, what it
+ * waits on in words ("fd 7 readable, deadline in 1.20 s", "lock held by
+ * task 4 'writer'", "task 9 'fetch'"), its cancellation state, and the
+ * backtrace of its suspended stack, innermost first.  Backtraces are
+ * unwound from each task's saved context with the program's DWARF unwind
+ * tables (no frame pointers needed: release builds work) and named with
+ * libdw when it is installed (static functions, file:line where there is
+ * debug info), else with dladdr (exported symbols: link the program with
+ * -rdynamic to see its own functions).  Call it on the loop's own thread:
+ * from a task, a callback, or outside the loop; COIL_DUMP_SIGNAL makes
+ * coil_run's loops do it on a signal (docs/debugging.md).  Does not
+ * suspend.  Returns the number of tasks, or -1 with errno EINVAL (bad
+ * flags, no out), EPERM (another thread's loop) or ENOMEM. */
+int coil_loop_dump_tasks(coil_loop *loop, FILE *out, unsigned flags);
+
+/* coil_loop_dump_tasks(NULL, out, flags): the calling thread's loop.
+ * Does not suspend.  Returns the number of tasks, or -1 with errno as
+ * coil_loop_dump_tasks. */
+int coil_dump_tasks(FILE *out, unsigned flags);
 
 /* Mark the calling task as failed with err (> 0); return the result from
  * the task function: `return coil_task_error(EIO);`.  An err that is not
@@ -2340,6 +2366,14 @@ int coil_runtime_stop(coil_runtime *rt);
  * 0, or -1 with errno EINVAL (NULL) or EDEADLK (called on one of rt's
  * threads: it would wait for itself; rt stays as it was). */
 int coil_runtime_join(coil_runtime *rt);
+
+/* coil_loop_dump_tasks for every loop of rt, one after another, each made
+ * on its own loop's thread (a callback posted to it) while the caller
+ * waits.  Call it from a thread that is not one of rt's.  Does not
+ * suspend: it blocks the calling thread.  Returns the number of tasks
+ * in all, or -1 with errno EINVAL, EDEADLK (called on one of rt's
+ * threads), ESHUTDOWN (rt is stopping) or as coil_loop_dump_tasks. */
+int coil_runtime_dump_tasks(coil_runtime *rt, FILE *out, unsigned flags);
 
 #ifdef __cplusplus
 }

@@ -91,6 +91,7 @@ struct waiter {
     fd_state *st;
     unsigned events;                      /* the directions it waits for */
     coil_handle *timer;                   /* deadline, or NULL */
+    coil_time deadline;                   /* its time, for a task dump */
     const volatile int *intr;             /* a hooked call's: EINTR if set */
     uint8_t timed_out;
     uint8_t closed;                       /* coil_close took the fd away */
@@ -383,6 +384,29 @@ static int ensure_registered(fd_state *st)
     return -1;
 }
 
+/* A waiter in words, for coil_dump_tasks: "fd 7 readable (pipe:[123]),
+ * deadline in 1.20 s". */
+static void describe_waiter(const void *obj, coil_time now, char *buf,
+                            size_t size)
+{
+    const waiter *w = obj;
+    char link[32], target[96], when[40];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", w->st->fd);
+    ssize_t t = COIL__LIBC(readlink(link, target, sizeof target - 1));
+    target[t > 0 ? t : 0] = '\0';
+    if (w->deadline >= 0)
+        coil__format_delay(when, sizeof when, w->deadline - now);
+    snprintf(buf, size, "fd %d %s%s%s%s, %s%s", w->st->fd,
+             w->events == (COIL_READABLE | COIL_WRITABLE) ? "readable or writable"
+             : w->events & COIL_READABLE                  ? "readable"
+                                                          : "writable",
+             t > 0 ? " (" : "", target, t > 0 ? ")" : "",
+             w->deadline >= 0 ? "deadline " : "no deadline",
+             w->deadline >= 0 ? when : "");
+}
+
+static const coil__wait_kind fd_wait = {describe_waiter, 1};
+
 /* Suspend until one of `events` is latched on st, the deadline passes, the
  * fd is closed through coil, *intr is set (a hooked call interrupted by a
  * signal handler, src/hook/intr.c; intr NULL for coil's own calls), or
@@ -411,7 +435,8 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline,
         return -1;
     if (renewed && (ensure_registered(st) != 0 || st->always_ready))
         return st->always_ready ? 0 : -1;
-    waiter w = {.task = t, .st = st, .events = events, .intr = intr};
+    waiter w = {.task = t, .st = st, .events = events, .intr = intr,
+                .deadline = deadline};
     if (deadline >= 0 &&
         coil_call_at(loop, deadline, deadline_fire, &w, &w.timer) != 0)
         return -1;
@@ -421,12 +446,14 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline,
     int r = 0, err = 0;
     coil_cleanup_push(waiter_forget, &w);
     while (!w.closed && !(st->ready & events) && !w.timed_out &&
-           !(intr && *intr))
+           !(intr && *intr)) {
+        coil__task_note_wait(&fd_wait, &w);
         if (coil__task_park() != 0) {
             r = -1;
             err = errno;                  /* ECANCELED */
             break;
         }
+    }
     if (r == 0 && w.closed) {
         r = -1;
         err = EBADF;

@@ -69,6 +69,11 @@ COIL__HOOK_API void coil__io_forget(int fd);
  * No syscall.  Does not suspend. */
 COIL__HOOK_API void coil__io_fresh(int fd);
 
+/* Let loop's handler for signo (coil_run's SIGINT, COIL_DUMP_SIGNAL) not
+ * count as a way to wake the loop in the deadlock rule (loop.h): a program
+ * that only an interrupt could end is still reported (src/io/signal.c). */
+void coil__signal_quiet(coil_loop *loop, int signo);
+
 #pragma GCC visibility pop
 
 #endif

@@ -17,9 +17,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "io/io.h"
 #include "loop/debug.h"
 #include "task/future.h"
 #include "loop/loop.h"
@@ -43,6 +45,7 @@ struct coil__signals {
     handler handlers[NSIG];
     sigset_t waited;              /* routed because a task waited for it */
     sigset_t pending;             /* arrived with no waiter and no handler */
+    sigset_t quiet;               /* handlers the deadlock rule ignores */
     coil__list waiters;           /* sig_waiter, oldest first */
 };
 
@@ -121,6 +124,7 @@ static coil__signals *signals_for(coil_loop *loop)
     sigemptyset(&s->blocked_before);
     sigemptyset(&s->waited);
     sigemptyset(&s->pending);
+    sigemptyset(&s->quiet);
     coil__list_init(&s->waiters);
     s->fd = signalfd(-1, &s->mask, SFD_NONBLOCK | SFD_CLOEXEC);
     s->watch.ready = on_ready;
@@ -211,6 +215,28 @@ int coil_loop_add_signal_handler(coil_loop *loop, int signo, coil_callback fn,
     return 0;
 }
 
+void coil__signal_quiet(coil_loop *loop, int signo)
+{
+    coil__signals *s = *slot_of(loop);
+    if (s && signo > 0 && signo < NSIG)
+        sigaddset(&s->quiet, signo);
+}
+
+/* The deadlock rule's question (loop.h): a signal routed to the loop for a
+ * waiting task, or to a handler that is not quiet, may wake it. */
+static int signal_may_wake(coil_loop *loop)
+{
+    coil__signals *s = *slot_of(loop);
+    if (!s)
+        return 0;
+    for (int signo = 1; signo < NSIG; signo++)
+        if (sigismember(&s->mask, signo) &&
+            (sigismember(&s->waited, signo) ||
+             (s->handlers[signo].fn && !sigismember(&s->quiet, signo))))
+            return 1;
+    return 0;
+}
+
 int coil_loop_remove_signal_handler(coil_loop *loop, int signo)
 {
     if (!loop || signo <= 0 || signo >= NSIG) {
@@ -249,6 +275,7 @@ static void signals_free(coil_loop *loop, void **slot)
 
 COIL__REGISTER static void register_signals(void)
 {
+    coil__loop_add_waker(signal_may_wake);
     signals_slot = coil__loop_register(signals_free);
 }
 
@@ -291,6 +318,21 @@ static int take_pending(coil__signals *s, const sigset_t *set)
         }
     return 0;
 }
+
+/* For a task dump: "signal 10 or 12". */
+static void describe_signal_wait(const void *obj, coil_time now, char *buf,
+                                 size_t size)
+{
+    (void)now;
+    const sig_waiter *w = obj;
+    int n = snprintf(buf, size, "signal");
+    for (int signo = 1; signo < NSIG && n > 0 && (size_t)n < size; signo++)
+        if (sigismember(&w->set, signo))
+            n += snprintf(buf + n, size - (size_t)n, " %d (%s)", signo,
+                          sigabbrev_np(signo) ? sigabbrev_np(signo) : "?");
+}
+
+static const coil__wait_kind signal_wait = {describe_signal_wait, 1};
 
 int coil_wait_signal(const int *signals, size_t n, coil_time deadline)
 {
@@ -335,12 +377,14 @@ int coil_wait_signal(const int *signals, size_t n, coil_time deadline)
     coil__list_push_back(&s->waiters, &w.node);
     int r = 0, err = 0;
     coil_cleanup_push(waiter_forget, &w);
-    while (!w.got && !w.timed_out)
+    while (!w.got && !w.timed_out) {
+        coil__task_note_wait(&signal_wait, &w);
         if (coil__task_park() != 0) {
             r = -1;
             err = errno;                  /* ECANCELED */
             break;
         }
+    }
     w.returned = r == 0 && w.got;
     coil_cleanup_pop(1);
     if (w.returned)

@@ -85,6 +85,25 @@ void coil__debug_name_callback(coil_callback fn, void *arg, char *buf,
         snprintf(buf, size, "callback %p(%p)", (void *)(size_t)fn, arg);
 }
 
+void coil__format_duration(char *buf, size_t size, coil_time ns)
+{
+    if (ns >= COIL_SEC(1))
+        snprintf(buf, size, "%.2f s", (double)ns / 1e9);
+    else if (ns >= COIL_MSEC(1))
+        snprintf(buf, size, "%lld ms", (long long)(ns / 1000000));
+    else if (ns >= 1000)
+        snprintf(buf, size, "%lld us", (long long)(ns / 1000));
+    else
+        snprintf(buf, size, "%lld ns", (long long)ns);
+}
+
+void coil__format_delay(char *buf, size_t size, coil_time delay)
+{
+    char d[24];
+    coil__format_duration(d, sizeof d, delay < 0 ? -delay : delay);
+    snprintf(buf, size, delay < 0 ? "passed %s ago" : "in %s", d);
+}
+
 int coil__debug_outside_task(const char *call)
 {
     coil_loop *loop = coil_loop_current();

@@ -47,6 +47,13 @@ typedef int (*coil__debug_describer)(coil_callback fn, void *arg, char *buf,
                                      size_t size);
 void coil__debug_add_describer(coil__debug_describer d);
 
+/* A duration for a report: "1.20 s", "300 ms", "12 us", "800 ns". */
+void coil__format_duration(char *buf, size_t size, coil_time ns);
+
+/* A deadline `delay` ns away, for a report: "in 1.20 s", or "passed
+ * 3 ms ago" when it is behind. */
+void coil__format_delay(char *buf, size_t size, coil_time delay);
+
 /* A suspending call made outside any task: report it in debug mode (of
  * the current or default loop) and fail with EPERM.  Returns -1. */
 int coil__debug_outside_task(const char *call);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct coil__inbox {
     coil__list posted;            /* drained, not yet run: loop thread */
     atomic_long outstanding;      /* submitted, not yet run */
     atomic_long limit;            /* user submissions refused beyond: 0 none */
+    int ever;                     /* something was drained once: loop thread */
 };
 
 /* The default bound on callbacks submitted to a loop and not yet run: an
@@ -57,6 +59,17 @@ struct coil__inbox {
 static pthread_rwlock_t registry_lock =
     PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static coil__inbox *registry[BUCKETS];
+
+/* Where a debugger finds every live loop without debug info for coil:
+ * tools/gdb/coil-gdb.py reads these words from memory (a live process or
+ * a core) and walks the registry's buckets.  Never read by coil itself;
+ * `used` keeps it in a static link. */
+__attribute__((visibility("default"), used)) const struct {
+    uintptr_t version;
+    const void *table;
+    uintptr_t buckets, inbox_loop, inbox_next;
+} coil__gdb_loops = {1, registry, BUCKETS, offsetof(coil__inbox, loop),
+                     offsetof(coil__inbox, bucket_next)};
 
 static unsigned bucket_of(const coil_loop *loop)
 {
@@ -149,6 +162,11 @@ int coil__inbox_pending(coil__inbox *in)
     return in && atomic_load_explicit(&in->pending, memory_order_acquire);
 }
 
+int coil__inbox_ever_used(const coil__inbox *in)
+{
+    return in && in->ever;
+}
+
 const atomic_int *coil__inbox_flag(coil__inbox *in)
 {
     return &in->pending;
@@ -164,6 +182,7 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
     in->tail = &in->head;
     atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
     pthread_mutex_unlock(&in->mu);
+    in->ever = 1;
     for (; it; it = it->next) {
         coil__work_init(&it->work, item_run, it);
         coil__list_push_back(&in->posted, &it->posted);

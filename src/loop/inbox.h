@@ -50,6 +50,10 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
 /* Whether something arrived that drain has not moved yet. */
 int coil__inbox_pending(coil__inbox *in);
 
+/* Whether another thread has ever posted to the loop (drained once): one
+ * that did may again, which the deadlock rule counts as a way to wake. */
+int coil__inbox_ever_used(const coil__inbox *in);
+
 /* The flag coil__inbox_pending reads, for the loop to read without a call
  * on its hot path. */
 const atomic_int *coil__inbox_flag(coil__inbox *in);

@@ -87,6 +87,8 @@ struct coil_loop {
     uint8_t gate_open;
     coil_time slow;          /* debug: report callbacks longer than this */
     unsigned long iterations; /* run_once calls, for tests */
+    uint8_t stall_check;     /* coil__loop_stop_when_stalled */
+    uint8_t stalled;         /* and it did */
 };
 
 __thread char coil__loop_token;          /* its address names the thread */
@@ -476,6 +478,7 @@ static coil_time loop_now(coil_loop *loop)
 {
     if (!loop->now_valid) {
         loop->now = coil_clock();
+        loop->q.clock_seen = loop->now;
         loop->now_valid = 1;
         loop->q.items_unclocked = 0;
     }
@@ -637,6 +640,44 @@ static coil_time poll_timeout(coil_loop *loop)
     return t->when > now ? t->when - now : 0;
 }
 
+/* -------------------------------------------------- deadlock detection */
+
+static coil__loop_waker wakers[4];
+static int nwakers;
+
+/* From constructors, before any thread exists: no lock. */
+void coil__loop_add_waker(coil__loop_waker may_wake)
+{
+    if (nwakers == (int)(sizeof wakers / sizeof wakers[0]))
+        abort();
+    wakers[nwakers++] = may_wake;
+}
+
+void coil__loop_stop_when_stalled(coil_loop *loop, int on)
+{
+    loop->stall_check = (uint8_t)(on != 0);
+    loop->stalled = 0;
+}
+
+int coil__loop_stalled(const coil_loop *loop)
+{
+    return loop->stalled;
+}
+
+/* Asked only when the poll would wait with no timeout (nothing queued, no
+ * timer), so a loop that is not stalled pays for it only as it goes to
+ * sleep with nothing to do. */
+static int stalled(coil_loop *loop)
+{
+    if (coil__list_empty(&loop->q.tasks) ||
+        coil__inbox_ever_used(loop->inbox))
+        return 0;
+    for (int i = 0; i < nwakers; i++)
+        if (wakers[i](loop))
+            return 0;
+    return 1;
+}
+
 /* The thread's stack pool hands back stacks that stayed idle beyond its
  * quota for a whole period (stack.c), and has no clock of its own: before
  * each poll, do a trim that is due, and sleep no longer than until the
@@ -697,6 +738,11 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
     move_due_timers(loop);
     run_ready(loop);
     coil_time timeout = (done && done(arg)) ? 0 : poll_timeout(loop);
+    if (timeout < 0 && loop->stall_check && stalled(loop)) {
+        loop->stalled = 1;
+        coil__loop_mark_stop(loop);
+        return 0;
+    }
     /* A look with no wait is a syscall that costs more than many task
      * switches: while callbacks keep coming, look at most once per
      * BUSY_POLL_INTERVAL of loop time.  IO is still noticed within that
@@ -711,6 +757,8 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
     /* A wait that may sleep needs no clock read: it is not a busy look,
      * and a busy look right after it is at worst one syscall early. */
     int woken = coil__poll_wait(loop->poll, trim_stacks(timeout));
+    if (timeout != 0)                 /* it may have slept: worth a read */
+        loop->q.clock_seen = coil_clock();
     loop->q.prefetch = woken >= PREFETCH_CROWD;
     if (signal_noted)
         take_signal();

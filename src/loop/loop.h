@@ -46,6 +46,8 @@ typedef struct coil__runq {
                                      slot, because every spawn links into
                                      it; the loop only initialises it */
     int prefetch;                 /* the last poll woke a crowd */
+    coil_time clock_seen;         /* the loop's last clock read: at the
+                                     last timer check or poll that slept */
     void *slots[4];               /* coil__loop_slot: layers above */
 } coil__runq;
 
@@ -149,6 +151,14 @@ int coil__loop_run_until(coil_loop *loop, int (*done)(void *arg), void *arg);
 int coil__loop_run_until_gated(coil_loop *loop, int (*done)(void *arg),
                                void *arg, const uint8_t *gate, uint8_t open);
 
+/* The loop's time as last read, without reading the clock: late by at most
+ * the current iteration's work.  For reports ("suspended for 2.1 s") that
+ * must cost nothing where they are recorded. */
+static inline coil_time coil__loop_time_seen(coil_loop *loop)
+{
+    return coil__loop_runq(loop)->clock_seen;
+}
+
 /* The loop's list of live tasks (NULL for NULL); task.c links and
  * unlinks them. */
 static inline coil__list *coil__loop_tasks(coil_loop *loop)
@@ -216,6 +226,22 @@ static inline void **coil__loop_slot(coil_loop *loop, int slot)
  * references and wake other threads: dropping them would leak or leave
  * someone waiting).  Registered from a constructor too. */
 void coil__loop_run_at_close(coil_callback fn);
+
+/* Deadlock detection (coil_run's; docs/debugging.md states the rule).
+ * A loop told to stop when stalled stops, instead of polling with no
+ * timeout, when it has live tasks, nothing queued, no timer, nothing from
+ * another thread pending nor ever received, and no registered waker says
+ * that something outside its tasks may still wake it.  A waker is a layer
+ * above that knows such ways (task.c: a task waiting on an fd, a
+ * thread-safe future, an executor job; signal.c: a signal routed to the
+ * loop); registered once, from a constructor.  Loop thread only. */
+typedef int (*coil__loop_waker)(coil_loop *loop);
+void coil__loop_add_waker(coil__loop_waker may_wake);
+void coil__loop_stop_when_stalled(coil_loop *loop, int on);
+
+/* Whether the loop stopped because it stalled (cleared by the next
+ * coil__loop_stop_when_stalled). */
+int coil__loop_stalled(const coil_loop *loop);
 
 /* A signal handler ran on this thread (the hook layer's, src/hook/intr.c,
  * which interrupts the program's blocking calls as the kernel would):

@@ -286,6 +286,75 @@ coil_tfuture *coil_runtime_spawn_task(coil_runtime *rt, size_t i,
     return tf;
 }
 
+/* --------------------------------------------------------------- dumps */
+
+/* One loop's dump, made by a callback on that loop's thread while the
+ * caller waits: a loop's tasks may be walked only between its steps. */
+typedef struct dump_job {
+    coil_loop *loop;
+    FILE *out;
+    unsigned flags;
+    int result, error, done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} dump_job;
+
+static void dump_on_loop(void *arg)
+{
+    dump_job *d = arg;
+    int r = coil_loop_dump_tasks(d->loop, d->out, d->flags);
+    pthread_mutex_lock(&d->mu);
+    d->result = r;
+    d->error = errno;
+    d->done = 1;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static int dump_one(coil_loop *loop, FILE *out, unsigned flags)
+{
+    dump_job d = {loop, out, flags, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER,
+                  PTHREAD_COND_INITIALIZER};
+    if (coil_call_soon_threadsafe(loop, dump_on_loop, &d) != 0)
+        return -1;
+    pthread_mutex_lock(&d.mu);
+    while (!d.done)
+        pthread_cond_wait(&d.cv, &d.mu);
+    pthread_mutex_unlock(&d.mu);
+    pthread_cond_destroy(&d.cv);
+    pthread_mutex_destroy(&d.mu);
+    errno = d.error;
+    return d.result;
+}
+
+int coil_runtime_dump_tasks(coil_runtime *rt, FILE *out, unsigned flags)
+{
+    if (!rt || !out) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (this_thread_runtime == rt) {
+        errno = EDEADLK;
+        return -1;
+    }
+    /* The gate keeps every loop open until the last dump is back. */
+    pthread_rwlock_rdlock(&rt->gate);
+    int total = 0, err = 0;
+    if (atomic_load(&rt->stopping))
+        err = ESHUTDOWN;
+    for (size_t i = 0; i < rt->n && !err; i++) {
+        fprintf(out, "coil: runtime loop %zu of %zu\n", i, rt->n);
+        int r = dump_one(rt->workers[i].loop, out, flags);
+        if (r < 0)
+            err = errno;
+        else
+            total += r;
+    }
+    pthread_rwlock_unlock(&rt->gate);
+    errno = err;
+    return err ? -1 : total;
+}
+
 /* ------------------------------------------------------------ stopping */
 
 int coil_runtime_stop(coil_runtime *rt)

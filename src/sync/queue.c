@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "coil.h"
 #include "core/list.h"
@@ -189,6 +191,16 @@ static void queue_undo(coil__sync_obj *o, coil__sync_waiter *w)
     }
 }
 
+/* For a task dump: "queue 0x.. get (empty)", "queue 0x.. put (full, 8)". */
+static void describe_queue(const coil__sync_obj *o, const coil__sync_waiter *w,
+                           char *buf, size_t size)
+{
+    const coil_queue *q = (const coil_queue *)(const void *)o;
+    snprintf(buf, size, "queue %p %s (%zu of %zu items)", (const void *)q,
+             w->kind == GETTER ? "get" : w->kind == PUTTER ? "put" : "join",
+             q->count, q->maxsize);
+}
+
 coil_queue *coil_queue_new(int kind, size_t maxsize,
                            int (*cmp)(const void *a, const void *b))
 {
@@ -204,6 +216,7 @@ coil_queue *coil_queue_new(int kind, size_t maxsize,
         return NULL;
     }
     coil__sync_init(&q->obj, queue_undo, NULL);
+    q->obj.describe = describe_queue;
     q->kind = kind;
     q->cmp = cmp;
     q->maxsize = maxsize;

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "coil.h"
 #include "loop/debug.h"
@@ -48,6 +50,8 @@ void coil__sync_init(coil__sync_obj *o,
     o->inflight = 0;
     o->undo = undo;
     o->withdraw = withdraw;
+    o->describe = NULL;
+    o->what = "sync object";
 }
 
 int coil__sync_check(const coil__sync_obj *o)
@@ -147,6 +151,7 @@ static int waiter_enter(coil__sync_waiter *w, coil__list *list,
     }
     w->task = t;
     w->timer = NULL;
+    w->deadline = deadline;
     w->state = COIL__W_WAITING;
     if (deadline >= 0 &&
         coil_call_at(loop, deadline, deadline_fire, w, &w->timer) != 0)
@@ -155,6 +160,30 @@ static int waiter_enter(coil__sync_waiter *w, coil__list *list,
     w->obj->inflight++;
     return 0;
 }
+
+/* A sync waiter in words, for coil_dump_tasks: the object's own words and
+ * the deadline. */
+static void describe_waiter(const void *obj, coil_time now, char *buf,
+                            size_t size)
+{
+    const coil__sync_waiter *w = obj;
+    char when[40] = "no deadline";
+    int n = 0;
+    if (w->obj->describe) {
+        w->obj->describe(w->obj, w, buf, size);
+        n = (int)strlen(buf);
+    } else {
+        n = snprintf(buf, size, "%s %p", w->obj->what, (void *)w->obj);
+    }
+    if (w->deadline >= 0) {
+        memcpy(when, "deadline ", 10);
+        coil__format_delay(when + 9, sizeof when - 9, w->deadline - now);
+    }
+    if (n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ", %s", when);
+}
+
+static const coil__wait_kind sync_wait = {describe_waiter, 0};
 
 /* Park until w is granted, times out, is shut out, or the task is
  * cancelled; then leave through waiter_exit.  Returns 0 when granted (w is
@@ -165,12 +194,14 @@ static int waiter_park(coil__sync_waiter *w)
 {
     int r = 0, err = 0;
     coil_cleanup_push(waiter_exit, w);
-    while (w->state == COIL__W_WAITING)
+    while (w->state == COIL__W_WAITING) {
+        coil__task_note_wait(&sync_wait, w);
         if (coil__task_park() != 0) {
             r = -1;
             err = errno;          /* ECANCELED */
             break;
         }
+    }
     if (r == 0) {
         if (w->state == COIL__W_GRANTED)
             w->state = COIL__W_TAKEN;
@@ -201,6 +232,18 @@ struct coil_lock {
     coil__list waiters;
 };
 
+static void describe_lock(const coil__sync_obj *o, const coil__sync_waiter *w,
+                          char *buf, size_t size)
+{
+    (void)w;
+    const coil_lock *l = (const coil_lock *)(const void *)o;
+    if (l->owner)
+        snprintf(buf, size, "lock %p held by '%s'", (const void *)l,
+                 coil_task_name(l->owner));
+    else
+        snprintf(buf, size, "lock %p (being handed over)", (const void *)l);
+}
+
 /* Hand the lock to the next waiter, or leave it free. */
 static void lock_pass(coil_lock *l)
 {
@@ -224,6 +267,7 @@ coil_lock *coil_lock_new(void)
         return NULL;
     }
     coil__sync_init(&l->obj, lock_undo, NULL);
+    l->obj.describe = describe_lock;
     coil__list_init(&l->waiters);
     return l;
 }
@@ -350,6 +394,7 @@ coil_event *coil_event_new(void)
         return NULL;
     }
     coil__sync_init(&e->obj, nothing_to_undo, NULL);
+    e->obj.what = "event";
     coil__list_init(&e->waiters);
     return e;
 }
@@ -444,6 +489,7 @@ static coil_sem *sem_make(unsigned value, unsigned bound)
         return NULL;
     }
     coil__sync_init(&s->obj, sem_undo, NULL);
+    s->obj.what = "semaphore";
     s->value = value;
     s->bound = bound;
     coil__list_init(&s->waiters);
@@ -552,6 +598,7 @@ coil_cond *coil_cond_new(void)
         return NULL;
     }
     coil__sync_init(&c->obj, cond_undo, NULL);
+    c->obj.what = "condition";
     coil__list_init(&c->waiters);
     return c;
 }
@@ -645,6 +692,7 @@ coil_barrier *coil_barrier_new(unsigned parties)
         return NULL;
     }
     coil__sync_init(&b->obj, nothing_to_undo, barrier_withdraw);
+    b->obj.what = "barrier";
     b->parties = parties;
     coil__list_init(&b->waiters);
     return b;

@@ -46,12 +46,18 @@ struct coil__sync_obj {
     void (*undo)(coil__sync_obj *, coil__sync_waiter *w);
     /* w left unserved: timed out or cancelled while WAITING (optional). */
     void (*withdraw)(coil__sync_obj *, coil__sync_waiter *w);
+    /* For a task dump: what w waits on in words, "lock 0x.. held by
+     * 'writer'" (optional; without it the dump says "sync object"). */
+    void (*describe)(const coil__sync_obj *, const coil__sync_waiter *w,
+                     char *buf, size_t size);
+    const char *what;             /* else its kind: "event", "semaphore" */
 };
 
 struct coil__sync_waiter {
     coil__list link;              /* in its object's list while WAITING */
     coil_task *task;
     coil_handle *timer;           /* deadline, or NULL */
+    coil_time deadline;           /* its time, for a task dump */
     coil__sync_obj *obj;          /* set by the caller */
     int state;                    /* COIL__W_* */
     int kind;                     /* the object's: queue putter or getter */

@@ -35,6 +35,7 @@
 #include "core/name.h"
 #include "task/task.h"
 #include "task/task_impl.h"
+#include "task/census.h"
 
 __thread coil_task *coil__task_running;
 static __thread coil_task *dead_task;   /* ended, its stack not yet free */
@@ -122,6 +123,8 @@ static void retire(coil_task *t)
     coil__list_remove(&t->link);
     coil__list_remove(&t->waiter.wake.node);
     if (t->coro) {
+        if (t->debug && t->started)
+            coil__census_record(t->fn_name, &t->coro->stack);
         int keep = kept_stacks < KEPT_STACKS_MAX && t->coro->stack.lo;
         coil__coro_fini(t->coro, keep);
         kept_stacks += keep;
@@ -494,6 +497,8 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
     t->fn_name = fn_name ? fn_name : "?";
     t->cleanup = NULL;
     t->awaiting = NULL;
+    t->wait_kind = NULL;
+    t->since = 0;
     t->cancel_requests = t->delivered = t->shield_depth = 0;
     t->flags = attr->flags;
     t->exit_error = 0;
@@ -587,8 +592,11 @@ static const coil__future_kind kind = {free_future, cancel_future};
 
 /* What the lower layers call back for tasks, registered so that they need
  * not name task.c (tools/layers.py checks that they do not). */
+static int task_may_wake(coil_loop *loop);
+
 COIL__REGISTER static void register_tasks(void)
 {
+    coil__loop_add_waker(task_may_wake);
     coil__future_set_task_kind(&kind);
     coil__debug_add_describer(describe_step);
     coil__loop_register(loop_closing);
@@ -644,6 +652,7 @@ static int await_in_task(coil_task *t, coil_future *f, void **out)
             return coil__task_deliver(t);
         coil__list_push_back(&f->waiters, &t->waiter.link);
         t->awaiting = f;
+        t->since = coil__loop_time_seen(t->fut.loop);
         do
             suspend(t);
         while (!coil__future_is_done(f) && !deliverable(t));
@@ -663,8 +672,11 @@ int coil_await(coil_future *f, void **out)
     if (coil__future_check(f) != 0)
         return -1;
     coil_task *t = self();
-    if (t)
-        return await_in_task(t, f, out);
+    if (t) {
+        int r = await_in_task(t, f, out);
+        t->wait_kind = NULL;              /* whatever the way out */
+        return r;
+    }
     if (coil__task_running) {           /* a raw coroutine inside a task */
         coil__debug_outside_task("coil_await");
         return -1;
@@ -681,7 +693,19 @@ int coil_await(coil_future *f, void **out)
 typedef struct sleeper {
     coil_future *done;
     coil_handle *timer;
+    coil_time when;
 } sleeper;
+
+static void describe_sleep(const void *obj, coil_time now, char *buf,
+                           size_t size)
+{
+    const sleeper *s = obj;
+    char in[32];
+    coil__format_delay(in, sizeof in, s->when - now);
+    snprintf(buf, size, "sleep: timer %s", in);
+}
+
+static const coil__wait_kind sleep_wait = {describe_sleep, 1};
 
 static void sleep_fire(void *arg)
 {
@@ -705,7 +729,7 @@ int coil_sleep_until(coil_time when)
     coil_task *t = self();
     if (!t)
         return coil__debug_outside_task("coil_sleep_until");
-    sleeper s = {coil_future_new(t->fut.loop), NULL};
+    sleeper s = {coil_future_new(t->fut.loop), NULL, when};
     if (!s.done)
         return -1;
     coil_future_retain(s.done);       /* for the timer */
@@ -716,6 +740,7 @@ int coil_sleep_until(coil_time when)
     }
     int r;
     coil_cleanup_push(sleep_cleanup, &s);
+    coil__task_note_wait(&sleep_wait, &s);
     r = coil_await(s.done, NULL);
     coil_cleanup_pop(1);
     return r;
@@ -727,10 +752,38 @@ int coil_sleep_until(coil_time when)
 int coil__task_park(void)
 {
     coil_task *t = self();
-    if (deliverable(t))
+    if (deliverable(t)) {
+        t->wait_kind = NULL;
         return coil__task_deliver(t);
+    }
+    t->since = coil__loop_time_seen(t->fut.loop);
     suspend(t);
+    t->wait_kind = NULL;
     return deliverable(t) ? coil__task_deliver(t) : 0;
+}
+
+/* The deadlock rule's question to tasks (loop.h): may something outside
+ * the loop's tasks end one of their waits?  A task waiting with no note
+ * and on no future is parked by a service that does not say what on:
+ * counted as yes, so that an unknown wait is never called a deadlock. */
+static int task_may_wake(coil_loop *loop)
+{
+    coil__list_each(pos, coil__loop_tasks(loop)) {
+        coil_task *t = coil__container_of(pos, coil_task, link);
+        if (!t->started || (t->wait_kind && t->wait_kind->outside) ||
+            (!t->wait_kind && !t->awaiting))
+            return 1;
+    }
+    return 0;
+}
+
+void coil__task_note_wait(const coil__wait_kind *how, const void *obj)
+{
+    coil_task *t = self();
+    if (t) {
+        t->wait_kind = how;
+        t->wait_obj = obj;
+    }
 }
 
 void coil__task_wake(coil_task *t)
@@ -760,6 +813,31 @@ int coil_sleep(coil_time delay)
 }
 
 /* ------------------------------------------------------------ introspect */
+
+/* Where a debugger finds a loop's tasks and their saved contexts without
+ * debug info for coil (tools/gdb/coil-gdb.py reads these words; inbox.c's
+ * coil__gdb_loops finds the loops).  A new field appends a word and bumps
+ * the version only if a meaning changes. */
+__attribute__((visibility("default"), used)) const uintptr_t
+    coil__gdb_tasks[] = {
+        1,                                     /* version */
+        offsetof(coil__runq, tasks),           /* loop -> live tasks list */
+        offsetof(coil_task, link),
+        offsetof(coil_task, id),
+        offsetof(coil_task, name),
+        offsetof(coil_task, fn_name),
+        offsetof(coil_task, coro),
+        offsetof(coil_task, started),
+        offsetof(coil_task, fut) + offsetof(coil_future, state),
+        offsetof(coil_coro, ctx),              /* its saved sp */
+        offsetof(coil_coro, state),
+        offsetof(coil_task, wait_kind),
+        offsetof(coil_task, awaiting),
+        offsetof(coil_task, cancel_requests),
+        offsetof(coil_task, shield_depth),
+        sizeof(coil_task),
+        offsetof(coil__runq, thread),          /* the owner's token */
+};
 
 int coil_task_describe(const coil_task *t, char *buf, size_t size)
 {

@@ -10,9 +10,30 @@
 #ifndef COIL_TASK_H
 #define COIL_TASK_H
 
+#include <stddef.h>
+
 #include "coil.h"
 
 #pragma GCC visibility push(hidden)
+
+/* What a suspended task waits on, in words: each service that suspends a
+ * task describes its own waits, so that coil_dump_tasks can say "fd 7
+ * readable, deadline in 1.2 s" or "lock held by 'writer'" without task.c
+ * knowing fds or locks.  describe writes into buf (size > 0) what obj —
+ * the service's waiter record, on the waiting task's stack — waits on;
+ * now is the loop's time.  Runs on the loop's thread, between steps. */
+typedef struct coil__wait_kind {
+    void (*describe)(const void *obj, coil_time now, char *buf, size_t size);
+    /* 1: something outside the loop's tasks may end the wait (an fd, a
+     * signal, another thread); 0: only a task of the loop can (a lock, a
+     * queue).  What coil_run's deadlock rule asks of a waiting task. */
+    int outside;
+} coil__wait_kind;
+
+/* Note what the calling task's next suspension (coil__task_park or
+ * coil_await) waits on; the note is dropped when that wait ends.  No-op
+ * outside a task.  Two stores: services call it on every wait. */
+void coil__task_note_wait(const coil__wait_kind *how, const void *obj);
 
 /* Suspend the calling task (which must be one) until coil__task_wake() or
  * a cancellation request.  Returns 0 when woken — possibly spuriously: the

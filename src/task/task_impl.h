@@ -43,6 +43,12 @@ struct coil_task {
     unsigned long id;             /* N of a default name "Task-N" */
     char name[COIL_NAME_MAX];     /* "" until a default name is asked for */
     coil_coro coro_storage;       /* what coro points to while it lives */
+    /* For coil_dump_tasks only, so last: the fields above keep the cache
+     * lines the switch paths were tuned to. */
+    const struct coil__wait_kind *wait_kind;  /* what it is suspended on, in
+                                     words (task.h), while it waits */
+    const void *wait_obj;
+    coil_time since;              /* the loop time it last began to wait */
 };
 
 /* The task whose step is running on this thread (or a raw coroutine it

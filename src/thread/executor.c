@@ -26,12 +26,15 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "coil.h"
 #include "core/list.h"
 #include "loop/inbox.h"
+#include "task/task.h"
 
 #define DEFAULT_THREADS 4
 #define DEFAULT_QUEUE 256
@@ -54,6 +57,32 @@ typedef struct job {
     coil_future *fut;             /* loop thread only; NULL once abandoned */
     int delivered;                /* fut was completed (loop thread) */
 } job;
+
+/* For a task dump: "executor job blocking_fn(0x..)"; the pool thread may
+ * be running it, so only the fields set before it was queued are read. */
+static void describe_job(const void *obj, coil_time now, char *buf,
+                         size_t size)
+{
+    (void)now;
+    const job *j = obj;
+    Dl_info at;
+    if (dladdr((void *)(size_t)j->fn, &at) && at.dli_sname)
+        snprintf(buf, size, "executor job %s(%p)", at.dli_sname, j->arg);
+    else
+        snprintf(buf, size, "executor job %p(%p)", (void *)(size_t)j->fn,
+                 j->arg);
+}
+
+static void describe_slot(const void *obj, coil_time now, char *buf,
+                          size_t size)
+{
+    (void)obj;
+    (void)now;
+    snprintf(buf, size, "a free slot in the executor's full queue");
+}
+
+static const coil__wait_kind job_wait_kind = {describe_job, 1};
+static const coil__wait_kind slot_wait_kind = {describe_slot, 1};
 
 typedef struct slot_waiter {
     coil__list link;              /* in pool.waiters until woken (mu) */
@@ -380,6 +409,7 @@ static int enqueue(job *j)
         slot_wait sw = {w, 0};
         int r, err;
         coil_cleanup_push(slot_wait_end, &sw);
+        coil__task_note_wait(&slot_wait_kind, NULL);
         r = coil_await(fut, NULL);
         err = errno;
         sw.keep = r == 0;
@@ -443,6 +473,7 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
     }
     job_wait jw = {j, 0};
     coil_cleanup_push(job_wait_end, &jw);
+    coil__task_note_wait(&job_wait_kind, j);
     r = coil_await(fut, NULL);
     err = errno;
     if (r == 0) {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,6 +20,7 @@
 #include "core/list.h"
 #include "loop/loop.h"
 #include "loop/inbox.h"
+#include "task/task.h"
 
 /* ------------------------------------------------ thread-safe futures */
 
@@ -344,6 +346,15 @@ static void waiter_forget(void *arg)
         waiter_drop(found);
 }
 
+static void describe_tfuture(const void *obj, coil_time now, char *buf,
+                             size_t size)
+{
+    (void)now;
+    snprintf(buf, size, "tfuture %p (completed by another thread)", obj);
+}
+
+static const coil__wait_kind tfuture_wait = {describe_tfuture, 1};
+
 /* A task: await a local future that tf's completion completes. */
 static int wait_in_task(coil_tfuture *tf, coil_time timeout, void **out)
 {
@@ -374,6 +385,7 @@ static int wait_in_task(coil_tfuture *tf, coil_time timeout, void **out)
     waiting wg = {tf, w, local};
     int r, err;
     coil_cleanup_push(waiter_forget, &wg);
+    coil__task_note_wait(&tfuture_wait, tf);
     r = timeout < 0 ? coil_await(local, NULL)
                     : coil_wait_for(local, timeout, NULL);
     err = errno;
