@@ -110,6 +110,12 @@ static void check_stuck_entry(const char *dump, int fd)
     CHECK(strstr(entry, want));
     CHECK(strstr(entry, "no deadline"));
     CHECK(strstr(entry, "cancellation: none requested"));
+#if COIL_CTX_FCONTEXT
+    /* Over fcontext a suspended stack is not walked, and the dump says so
+     * (src/core/backtrace.c). */
+    CHECK(strstr(entry, "no backtrace: the fcontext backend"));
+    return;
+#endif
     const char *l3 = strstr(entry, "stuck_level3");
     const char *l2 = strstr(entry, "stuck_level2");
     const char *l1 = strstr(entry, "stuck_level1");
