@@ -1184,6 +1184,28 @@ int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
  * NULL) or ESHUTDOWN (no such live loop). */
 int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit);
 
+/* Spinning before sleeping.  A loop about to wait in epoll with nothing
+ * due within the window, and an executor thread about to wait for a job,
+ * first watch for a hand-off from another thread in user space, with CPU
+ * pause hints (and sched_yield() in the window's second half).  A
+ * submitter that finds the other side spinning skips the eventfd or futex
+ * wake-up, which costs about 10 us on a VM: a cross-thread round trip pays
+ * two.  The window adapts per loop and per executor thread: it starts at
+ * zero, doubles (from 1 us) whenever the thread was woken from the kernel
+ * by a hand-off, and halves whenever a spin finds nothing, so a thread
+ * with no cross-thread traffic never spins and an idle one spins at most
+ * once, for the window, before it sleeps at no CPU cost.  A spinning loop
+ * still looks at its fds (with a zero-timeout epoll) every 16 us.
+ *
+ * coil_spin_set_window sets the ceiling of every window, process-wide, in
+ * ns: 0 turns spinning off, at most 10 ms.  The default is 50 us, or
+ * COIL_SPIN_USEC=<us> from the environment (read at first use; an
+ * unparsable or out-of-range value gives the default).  From any thread;
+ * does not suspend.  Returns 0, or -1 with errno EINVAL (negative or over
+ * 10 ms).  coil_spin_window returns the ceiling; it cannot fail. */
+int coil_spin_set_window(coil_time ns);
+coil_time coil_spin_window(void);
+
 /* A thread-safe future: the outcome of a task spawned from another thread.
  * Unlike a coil_future it may be waited for, read, cancelled, retained and
  * released from any thread.  States: pending, then done with a result or
