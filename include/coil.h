@@ -1950,7 +1950,26 @@ void coil_process_cleanup(void *p);
  *     which wait in epoll without a pool thread.
  *   - Bad arguments: fd < 0 is EBADF, a NULL buffer or path is EINVAL,
  *     as is a negative offset.
+ *   - io_uring.  Where the kernel allows it (Linux 5.6 or later, io_uring
+ *     not disabled by kernel.io_uring_disabled or a seccomp filter, coil
+ *     built with liburing), read, pread, write, pwrite, fsync and
+ *     fdatasync do not take the executor hop: they are submitted to an
+ *     io_uring that each loop makes on first use (its eventfd in the
+ *     loop's epoll set), and a read the page cache serves completes
+ *     without suspending.  The buffer rules above hold unchanged (the
+ *     ring, too, reads and writes a buffer of the call's own; a cancelled
+ *     call is withdrawn with IORING_OP_ASYNC_CANCEL and its late result
+ *     dropped).  open, close, read_all and write_all stay on the
+ *     executor.  The choice is made once per process at first use, by a
+ *     probe; COIL_FILE_BACKEND=executor in the environment forces the
+ *     executor (=uring asks for the ring, and still falls back where the
+ *     probe fails).
  * ====================================================================== */
+
+/* Which backend coil_file_* use in this process: "io_uring" or
+ * "executor" (see above), probing on first call.  Does not suspend;
+ * cannot fail. */
+const char *coil_file_backend(void);
 
 /* open(2) on the executor, O_CLOEXEC always added (every fd coil makes is
  * close-on-exec).  mode is used with O_CREAT or O_TMPFILE.  Opening a FIFO

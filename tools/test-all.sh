@@ -24,10 +24,12 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
           python3 redis-server libhiredis-dev clang \
           libcurl4-openssl-dev libpq-dev postgresql libssl-dev openssl \
-          libevent-dev || exit 1
+          libevent-dev liburing-dev || exit 1
 # (redis-server and hiredis are for examples/16 and its test; they, curl,
 # libpq + PostgreSQL and OpenSSL for the hook layer's tests against real
-# servers (tests/hook_libs_test.sh), libevent for the hiredis benchmark.
+# servers (tests/hook_libs_test.sh), libevent for the hiredis benchmark,
+# liburing for file IO on io_uring (the file suite runs once on it and
+# once on the executor).
 # All natively only: the libraries are installed for the build machine,
 # not for arm64 or riscv64, so the cross builds find none and leave those
 # out.)
