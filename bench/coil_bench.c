@@ -53,6 +53,10 @@
  */
 #include "bench.h"
 
+#ifdef COIL_BENCH_HAVE_UV
+#include <uv.h>
+#endif
+
 #include <coil.h>
 
 #include <errno.h>
@@ -328,11 +332,14 @@ typedef struct row {
     double rss_per_coro;   /* scale only; < 0: none */
     double p99_ns;         /* sleep only; < 0: none */
     double rps;            /* echo only: median round trips/s; < 0: none */
+    double server_ns;      /* echo only: median server CPU ns per round
+                              trip; < 0: none */
+    double gen_share;      /* echo only: median load generator busy share */
     int per_second;        /* show 1e9 / median as a rate (spawn) */
     char error[BENCH_ERR_MAX];
 } row;
 
-#define MAX_ROWS 64
+#define MAX_ROWS 80
 static row rows[MAX_ROWS];
 static size_t nrows;
 
@@ -354,6 +361,8 @@ static row *new_row(const char *bench, const char *impl, long count,
     r->rss_per_coro = -1;
     r->p99_ns = -1;
     r->rps = -1;
+    r->server_ns = -1;
+    r->gen_share = -1;
     return r;
 }
 
@@ -865,9 +874,9 @@ static const int cross_build = 1;
 static const int cross_build = 0;
 #endif
 
-enum { ECHO_COIL, ECHO_RAW, ECHO_GO, ECHO_PY, ECHO_ALT, ECHO_IMPLS };
+enum { ECHO_COIL, ECHO_RAW, ECHO_GO, ECHO_PY, ECHO_UV, ECHO_ALT, ECHO_IMPLS };
 static const char *const echo_impls[ECHO_IMPLS] = {
-    "coil", "raw_epoll", "go", "python_asyncio", "coil_alt"};
+    "coil", "raw_epoll", "go", "python_asyncio", "libuv", "coil_alt"};
 
 /* The CPU the echo servers run on: one of ours other than the load
  * generator's, or -1 (not pinned, or a single CPU). */
@@ -913,12 +922,31 @@ static void echo_start_servers(int cpu, const char *alt, echo_server *srv,
         char *argv[] = {peers[1].exe, py_script, NULL};
         bench_echo_start(argv, NULL, cpu, &srv[ECHO_PY], note[ECHO_PY]);
     }
+#ifdef COIL_BENCH_HAVE_UV
+    {
+        char *argv[] = {self, flag, (char *)echo_impls[ECHO_UV], NULL};
+        bench_echo_start(argv, NULL, cpu, &srv[ECHO_UV], note[ECHO_UV]);
+    }
+#else
+    snprintf(note[ECHO_UV], BENCH_ERR_MAX,
+             "skipped: built without libuv (Debian libuv1-dev)");
+#endif
     /* --echo-alt: the coil server of another build, for an A/B (or, given
      * this very program, an A/A that shows the machine's noise). */
     if (alt != NULL) {
         char *argv[] = {(char *)alt, flag, "coil", NULL};
         bench_echo_start(argv, NULL, cpu, &srv[ECHO_ALT], note[ECHO_ALT]);
     }
+}
+
+/* A ratio of r's server CPU per round trip to impl's, or "-". */
+static void print_cpu_ratio(const row *r, const char *impl)
+{
+    const row *o = find_row(r->bench, impl);
+    if (o != NULL && o->ok && o->server_ns > 0 && r->server_ns > 0)
+        printf(" %8.2fx", r->server_ns / o->server_ns);
+    else
+        printf(" %9s", "-");
 }
 
 static void print_echo_row(const row *r)
@@ -934,11 +962,55 @@ static void print_echo_row(const row *r)
             else
                 printf(" %12s", "-");
         }
+        if (r->server_ns > 0)
+            printf(" %9.0f", r->server_ns);
+        else
+            printf(" %9s", "-");
+        const char *cpu_vs[3] = {"raw_epoll", "go", "libuv"};
+        for (int i = 0; i < 3; i++)
+            print_cpu_ratio(r, cpu_vs[i]);
+        printf(" %5.1f%%%s", r->gen_share * 100,
+               r->gen_share >= 0.95 ? " generator-bound" : "");
     }
     if (r->error[0])
         printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
     printf("\n");
     fflush(stdout);
+}
+
+/* The median of n values of v (sorted here). */
+static double median_of(double *v, long n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* r's figures from its n repetitions: each the median of its own. */
+static void echo_summarise(row *r, const echo_result *res, long n)
+{
+    double *v = malloc((size_t)n * sizeof *v);
+    if (v == NULL) {
+        snprintf(r->error, BENCH_ERR_MAX, "out of memory");
+        return;
+    }
+    double best = 0;
+    for (long j = 0; j < n; j++) {
+        v[j] = res[j].rps;
+        best = res[j].rps > best ? res[j].rps : best;
+    }
+    r->rps = median_of(v, n);
+    r->median_ns = 1e9 / r->rps;
+    r->min_ns = 1e9 / best;
+    long known = 0;
+    for (long j = 0; j < n; j++)
+        if (res[j].server_ns > 0)
+            v[known++] = res[j].server_ns;
+    r->server_ns = known ? median_of(v, known) : -1;
+    for (long j = 0; j < n; j++)
+        v[j] = res[j].gen_share;
+    r->gen_share = median_of(v, n);
+    r->ok = 1;
+    free(v);
 }
 
 /* Every connection count, every server, repetitions interleaved as in
@@ -988,18 +1060,29 @@ static void run_echo(const options *o)
         else if (i == ECHO_GO)
             printf("  go: %s, GOMAXPROCS=1, goroutine per connection\n",
                    peers[0].version);
+#ifdef COIL_BENCH_HAVE_UV
+        else if (i == ECHO_UV)
+            printf("  libuv: %s, uv_read_start + uv_write per read\n",
+                   uv_version_string());
+#endif
         else
             printf("  python_asyncio: python %s, asyncio.Protocol\n",
                    peers[1].version);
     }
-    printf("\n%-10s %-15s %6s %11s %11s %12s %12s\n", "bench", "impl",
-           "conns", "median rps", "best rps", "vs raw_epoll", "vs go");
+    printf("  cpu ns/rt: the server's CPU time (all threads) per round trip "
+           "over the window,\n  and its ratio to raw_epoll's, go's and "
+           "libuv's; gen: the load generator's busy\n  share (>= 95%%: "
+           "generator-bound, the rps ratio then says nothing)\n");
+    printf("\n%-10s %-15s %6s %11s %11s %12s %12s %9s %9s %9s %9s %6s\n",
+           "bench", "impl", "conns", "median rps", "best rps",
+           "vs raw_epoll", "vs go", "cpu ns/rt", "vs raw", "vs go",
+           "vs libuv", "gen");
     fflush(stdout);
 
     for (int k = 0; k < 2; k++) {
         row *rs[ECHO_IMPLS] = {NULL};
         echo_load *loads[ECHO_IMPLS] = {NULL};
-        double *rps[ECHO_IMPLS] = {NULL};
+        echo_result *rps[ECHO_IMPLS] = {NULL};
 
         for (int i = 0; i < ECHO_IMPLS; i++) {
             /* A missing peer gets no row; a broken server a failed one. */
@@ -1022,22 +1105,15 @@ static void run_echo(const options *o)
             for (int j = 0; j < ECHO_IMPLS; j++) {
                 int i = (int)((j + rep) % ECHO_IMPLS);
                 if (loads[i] != NULL && !rs[i]->error[0])
-                    bench_echo_run(loads[i],
+                    bench_echo_run(loads[i], srv[i].pid,
                                    (uint64_t)o->echo_warm_ms * 1000000u,
                                    (uint64_t)o->echo_ms * 1000000u,
                                    &rps[i][rep], rs[i]->error);
             }
         for (int i = 0; i < ECHO_IMPLS; i++) {
             row *r = rs[i];
-            if (r != NULL && !r->error[0]) {
-                long n = o->echo_reps;
-                qsort(rps[i], (size_t)n, sizeof *rps[i], cmp_double);
-                r->rps = n % 2 ? rps[i][n / 2]
-                               : (rps[i][n / 2 - 1] + rps[i][n / 2]) / 2;
-                r->median_ns = 1e9 / r->rps;
-                r->min_ns = 1e9 / rps[i][n - 1];
-                r->ok = 1;
-            }
+            if (r != NULL && !r->error[0])
+                echo_summarise(r, rps[i], o->echo_reps);
             free(rps[i]);
             bench_echo_close(loads[i]);
         }
@@ -1356,6 +1432,15 @@ static int write_json(const char *path)
                 fprintf(f, ", \"rps\": %.1f", r->rps);
             else
                 fprintf(f, ", \"rps\": null");
+            if (r->server_ns >= 0)
+                fprintf(f, ", \"server_cpu_ns_per_rt\": %.1f",
+                        r->server_ns);
+            else
+                fprintf(f, ", \"server_cpu_ns_per_rt\": null");
+            if (r->gen_share >= 0)
+                fprintf(f, ", \"generator_share\": %.3f, "
+                        "\"generator_bound\": %s", r->gen_share,
+                        r->gen_share >= 0.95 ? "true" : "false");
         }
         if (strcmp(r->bench, "sleep_1ms") == 0) {
             if (r->ok)

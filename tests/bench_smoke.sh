@@ -32,6 +32,9 @@ grep -q '"bench": "spawn_threadsafe_rtt", "impl": "coil", "median_ns": [0-9]' "$
 if [ $# -eq 1 ]; then
   grep -q '"bench": "echo_50", "impl": "coil", "median_ns": [0-9]' "$json" ||
     { echo "bench_smoke: no measured coil echo_50 row in:"; cat "$json"; exit 1; }
+  # Each server's CPU per round trip and the generator's share (issue 18).
+  grep -q '"bench": "echo_50", "impl": "coil", .*"server_cpu_ns_per_rt": [0-9].*"generator_share": [0-9]' "$json" ||
+    { echo "bench_smoke: no server CPU / generator share in coil's echo_50 row:"; cat "$json"; exit 1; }
   # --echo-alt adds a second coil server (here the same build: an A/A).
   "$1" --only echo --quick --echo-alt "$1" --json "$json" >/dev/null
   grep -q '"bench": "echo_1000", "impl": "coil_alt", "median_ns": [0-9]' "$json" ||
