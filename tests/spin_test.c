@@ -9,6 +9,8 @@
 
 #include <coil.h>
 
+#include "loop_thread.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -41,40 +43,6 @@ TEST(an_unparsable_environment_value_gives_the_default)
 {
     setenv("COIL_SPIN_USEC", "fast", 1);
     CHECK(coil_spin_window() == COIL_USEC(50));
-}
-
-/* ------------------------------------------- a loop in its own thread */
-
-typedef struct bg {
-    pthread_t thread;
-    coil_loop *loop;
-    sem_t ready;
-} bg;
-
-static void *bg_main(void *arg)
-{
-    bg *b = arg;
-    b->loop = coil_loop_new();
-    CHECK(b->loop != NULL);
-    sem_post(&b->ready);
-    CHECK(coil_loop_run_forever(b->loop) == 0);
-    CHECK(coil_loop_close(b->loop) == 0);
-    return NULL;
-}
-
-static void bg_start(bg *b)
-{
-    sem_init(&b->ready, 0, 0);
-    CHECK(pthread_create(&b->thread, NULL, bg_main, b) == 0);
-    while (sem_wait(&b->ready) != 0)
-        ;
-}
-
-static void bg_stop(bg *b)
-{
-    CHECK(coil_loop_stop(b->loop) == 0);
-    CHECK(pthread_join(b->thread, NULL) == 0);
-    sem_destroy(&b->ready);
 }
 
 /* ---------------------------------------- no hand-off is ever lost */
