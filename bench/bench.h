@@ -95,6 +95,12 @@ int bench_spawn_fanout(long width, long count, uint64_t *elapsed_ns,
 int bench_sleep(long count, int64_t delay_ns, int64_t *overshoot_ns,
                 char *err);
 
+/* The floor under it: count plain clock_nanosleep(delay_ns) calls on the
+ * calling thread (the one coil's loop ran on, with the timer slack the
+ * loop gave it), overshoots as bench_sleep's.  0, or -1 with err. */
+int bench_sleep_floor(long count, int64_t delay_ns, int64_t *overshoot_ns,
+                      char *err);
+
 /* ---------------------------------------------------------------- threads */
 
 /* In each of these, use_pthread picks the plain-pthread yardstick instead

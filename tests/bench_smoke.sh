@@ -13,7 +13,7 @@ for row in '"bench": "switch", "impl": "coil"' '"bench": "switch", "impl": "coil
            '"rss_bytes_per_coroutine"' \
            '"bench": "yield_2", "impl": "coil"' '"bench": "yield_1000", "impl": "coil"' \
            '"bench": "spawn_await", "impl": "coil"' '"bench": "sleep_1ms", "impl": "coil"' \
-           '"p99_overshoot_ns"'; do
+           '"p99_overshoot_ns"' '"bench": "sleep_1ms", "impl": "nanosleep_floor"'; do
   grep -q "$row" "$json" || { echo "bench_smoke: no $row in:"; cat "$json"; exit 1; }
 done
 # The threads rows, coil's and pthread's, must all have been measured (a
