@@ -103,6 +103,12 @@ int bench_spawn_fanout(long width, long count, uint64_t *elapsed_ns,
 int bench_sleep(long count, int64_t delay_ns, int64_t *overshoot_ns,
                 char *err);
 
+/* The floor under it: count plain clock_nanosleep(delay_ns) calls on the
+ * calling thread (the one coil's loop ran on, with the timer slack the
+ * loop gave it), overshoots as bench_sleep's.  0, or -1 with err. */
+int bench_sleep_floor(long count, int64_t delay_ns, int64_t *overshoot_ns,
+                      char *err);
+
 /* ---------------------------------------------------------------- threads */
 
 /* In each of these, use_pthread picks the plain-pthread yardstick instead
@@ -207,11 +213,23 @@ void bench_echo_stop(echo_server *s);
 typedef struct echo_load echo_load;
 echo_load *bench_echo_connect(int port, long n, char *err);
 
+/* What one echo measurement found. */
+typedef struct echo_result {
+    double rps;          /* round trips per second */
+    double server_ns;    /* the server's CPU ns per round trip; < 0: unknown */
+    double gen_share;    /* the load generator's busy share, 0..1 */
+} echo_result;
+
 /* One measurement: every connection in ping-pong with 64-byte messages,
- * round trips counted for run_ns after warm_ns.  0 with round trips per
- * second in *rps, or -1 with a message in err. */
-int bench_echo_run(echo_load *l, uint64_t warm_ns, uint64_t run_ns,
-                   double *rps, char *err);
+ * round trips counted for run_ns after warm_ns, with the CPU time of the
+ * server (process server) over the same window.  0 with *out filled, or
+ * -1 with a message in err. */
+int bench_echo_run(echo_load *l, pid_t server, uint64_t warm_ns,
+                   uint64_t run_ns, echo_result *out, char *err);
+
+/* The libuv echo server (bench_echo_uv.c), for --echo-server libuv: an
+ * exit status if it cannot start (or libuv was not built in). */
+int bench_echo_uv_serve(void);
 
 /* Close the connections (NULL is ignored). */
 void bench_echo_close(echo_load *l);

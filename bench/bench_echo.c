@@ -19,6 +19,15 @@
  * loop, level-triggered, over N non-blocking connections, each sending a
  * 64-byte message, waiting for all 64 bytes to come back (checked), and
  * sending the next.  It counts round trips over a fixed time.
+ *
+ * Round trips per second say little once the load generator is the
+ * bottleneck (every server then reads the same), so each measurement also
+ * takes the server's CPU time per round trip — all its threads' time on
+ * a CPU (/proc/PID/task/TID/schedstat, in ns: utime+stime without the
+ * 10 ms ticks of /proc/PID/stat) over the measured window, divided by the
+ * round trips in it — and the generator's busy share: the part of the
+ * window it spent not in empty polls.  At >= 95% the generator was the
+ * limit ("generator-bound"), and the rps ratio says nothing.
  */
 #include "bench.h"
 
@@ -38,6 +47,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -162,6 +172,8 @@ int bench_echo_serve(const char *impl)
         return raw_epoll_serve();
     if (strcmp(impl, "coil") == 0)
         return coil_run(coil_echo_main, NULL, NULL) == 0 ? 0 : 1;
+    if (strcmp(impl, "libuv") == 0)
+        return bench_echo_uv_serve();
     fprintf(stderr, "coil_bench: no echo server '%s'\n", impl);
     return 2;
 }
@@ -391,8 +403,38 @@ echo_load *bench_echo_connect(int port, long n, char *err)
     return l;
 }
 
-int bench_echo_run(echo_load *l, uint64_t warm_ns, uint64_t run_ns,
-                   double *rps, char *err)
+/* The CPU time, in ns, that all of pid's threads have had so far; 0 if
+ * the kernel does not say (no schedstat). */
+static uint64_t process_cpu_ns(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    uint64_t sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char stat[320];
+        snprintf(stat, sizeof stat, "/proc/%d/task/%s/schedstat", (int)pid,
+                 e->d_name);
+        FILE *f = fopen(stat, "r");
+        unsigned long long ns = 0;
+        if (f != NULL) {
+            if (fscanf(f, "%llu", &ns) != 1)
+                ns = 0;
+            fclose(f);
+        }
+        sum += ns;
+    }
+    closedir(d);
+    return sum;
+}
+
+int bench_echo_run(echo_load *l, pid_t server, uint64_t warm_ns,
+                   uint64_t run_ns, echo_result *out, char *err)
 {
     long inflight = 0, done = 0, done0 = 0, done1 = 0;
     for (long i = 0; i < l->n; i++) {
@@ -410,8 +452,10 @@ int bench_echo_run(echo_load *l, uint64_t warm_ns, uint64_t run_ns,
     struct epoll_event evs[512];
     unsigned char want[MSG_SIZE];
 
-    uint64_t last = start;
+    uint64_t last = start, idle = 0, idle0 = 0, idle1 = 0;
+    uint64_t cpu0 = 0, cpu1 = 0;
     while (inflight > 0) {
+        uint64_t polled = bench_now_ns();
         /* Polled, never asleep: the load generator has a CPU of its own,
          * and waking it up would put the VM's cross-CPU wake-up latency
          * into every server's figure (with 50 connections it halved them
@@ -422,7 +466,9 @@ int bench_echo_run(echo_load *l, uint64_t warm_ns, uint64_t run_ns,
             return -1;
         }
         if (k <= 0) {
-            if (bench_now_ns() - last > 5000000000u) {
+            uint64_t now = bench_now_ns();
+            idle += now - polled;           /* nothing to do: not busy */
+            if (now - last > 5000000000u) {
                 snprintf(err, BENCH_ERR_MAX, "no echo for 5 s");
                 return -1;
             }
@@ -459,14 +505,22 @@ int bench_echo_run(echo_load *l, uint64_t warm_ns, uint64_t run_ns,
         uint64_t t = last = bench_now_ns();
         if (!measuring && t - start >= warm_ns) {
             measuring = 1;
-            t0 = t;
+            cpu0 = process_cpu_ns(server);
+            t0 = bench_now_ns();
             done0 = done;
+            idle0 = idle;
         } else if (measuring && !stopping && t - t0 >= run_ns) {
             stopping = 1;
             t1 = t;
+            cpu1 = process_cpu_ns(server);
             done1 = done;
+            idle1 = idle;
         }
     }
-    *rps = (double)(done1 - done0) * 1e9 / (double)(t1 - t0);
+    double trips = (double)(done1 - done0), span = (double)(t1 - t0);
+    out->rps = trips * 1e9 / span;
+    out->server_ns = cpu1 > cpu0 && trips > 0
+                         ? (double)(cpu1 - cpu0) / trips : -1;
+    out->gen_share = 1.0 - (double)(idle1 - idle0) / span;
     return 0;
 }

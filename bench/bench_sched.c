@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* What a main task reports back besides its result. */
 typedef struct run_state {
@@ -260,6 +261,24 @@ static void *sleep_main(void *arg)
         s->overshoot_ns[i] = coil_clock() - t0 - s->delay_ns;
     }
     return NULL;
+}
+
+int bench_sleep_floor(long count, int64_t delay_ns, int64_t *overshoot_ns,
+                      char *err)
+{
+    struct timespec ts = {delay_ns / 1000000000, delay_ns % 1000000000};
+    for (long i = 0; i < count; i++) {
+        coil_time t0 = coil_clock();
+        int e;
+        while ((e = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL)) == EINTR)
+            ;
+        if (e != 0) {
+            snprintf(err, BENCH_ERR_MAX, "clock_nanosleep: %s", strerror(e));
+            return -1;
+        }
+        overshoot_ns[i] = coil_clock() - t0 - delay_ns;
+    }
+    return 0;
 }
 
 int bench_sleep(long count, int64_t delay_ns, int64_t *overshoot_ns,

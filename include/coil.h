@@ -1415,6 +1415,28 @@ int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
  * NULL) or ESHUTDOWN (no such live loop). */
 int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit);
 
+/* Spinning before sleeping.  A loop about to wait in epoll with nothing
+ * due within the window, and an executor thread about to wait for a job,
+ * first watch for a hand-off from another thread in user space, with CPU
+ * pause hints (and sched_yield() in the window's second half).  A
+ * submitter that finds the other side spinning skips the eventfd or futex
+ * wake-up, which costs about 10 us on a VM: a cross-thread round trip pays
+ * two.  The window adapts per loop and per executor thread: it starts at
+ * zero, doubles (from 1 us) whenever the thread was woken from the kernel
+ * by a hand-off, and halves whenever a spin finds nothing, so a thread
+ * with no cross-thread traffic never spins and an idle one spins at most
+ * once, for the window, before it sleeps at no CPU cost.  A spinning loop
+ * still looks at its fds (with a zero-timeout epoll) every 16 us.
+ *
+ * coil_spin_set_window sets the ceiling of every window, process-wide, in
+ * ns: 0 turns spinning off, at most 10 ms.  The default is 50 us, or
+ * COIL_SPIN_USEC=<us> from the environment (read at first use; an
+ * unparsable or out-of-range value gives the default).  From any thread;
+ * does not suspend.  Returns 0, or -1 with errno EINVAL (negative or over
+ * 10 ms).  coil_spin_window returns the ceiling; it cannot fail. */
+int coil_spin_set_window(coil_time ns);
+coil_time coil_spin_window(void);
+
 /* A thread-safe future: the outcome of a task spawned from another thread.
  * Unlike a coil_future it may be waited for, read, cancelled, retained and
  * released from any thread.  States: pending, then done with a result or
@@ -2195,7 +2217,26 @@ void coil_process_cleanup(void *p);
  *     which wait in epoll without a pool thread.
  *   - Bad arguments: fd < 0 is EBADF, a NULL buffer or path is EINVAL,
  *     as is a negative offset.
+ *   - io_uring.  Where the kernel allows it (Linux 5.6 or later, io_uring
+ *     not disabled by kernel.io_uring_disabled or a seccomp filter, coil
+ *     built with liburing), read, pread, write, pwrite, fsync and
+ *     fdatasync do not take the executor hop: they are submitted to an
+ *     io_uring that each loop makes on first use (its eventfd in the
+ *     loop's epoll set), and a read the page cache serves completes
+ *     without suspending.  The buffer rules above hold unchanged (the
+ *     ring, too, reads and writes a buffer of the call's own; a cancelled
+ *     call is withdrawn with IORING_OP_ASYNC_CANCEL and its late result
+ *     dropped).  open, close, read_all and write_all stay on the
+ *     executor.  The choice is made once per process at first use, by a
+ *     probe; COIL_FILE_BACKEND=executor in the environment forces the
+ *     executor (=uring asks for the ring, and still falls back where the
+ *     probe fails).
  * ====================================================================== */
+
+/* Which backend coil_file_* use in this process: "io_uring" or
+ * "executor" (see above), probing on first call.  Does not suspend;
+ * cannot fail. */
+const char *coil_file_backend(void);
 
 /* open(2) on the executor, O_CLOEXEC always added (every fd coil makes is
  * close-on-exec).  mode is used with O_CREAT or O_TMPFILE.  Opening a FIFO

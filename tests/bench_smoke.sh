@@ -13,7 +13,7 @@ for row in '"bench": "switch", "impl": "coil"' '"bench": "switch", "impl": "coil
            '"rss_bytes_per_coroutine"' \
            '"bench": "yield_2", "impl": "coil"' '"bench": "yield_1000", "impl": "coil"' \
            '"bench": "spawn_await", "impl": "coil"' '"bench": "sleep_1ms", "impl": "coil"' \
-           '"p99_overshoot_ns"'; do
+           '"p99_overshoot_ns"' '"bench": "sleep_1ms", "impl": "nanosleep_floor"'; do
   grep -q "$row" "$json" || { echo "bench_smoke: no $row in:"; cat "$json"; exit 1; }
 done
 # The threads rows, coil's and pthread's, must all have been measured (a
@@ -39,6 +39,9 @@ grep -q '"bench": "spawn_threadsafe_rtt", "impl": "coil", "median_ns": [0-9]' "$
 if [ $# -eq 1 ]; then
   grep -q '"bench": "echo_50", "impl": "coil", "median_ns": [0-9]' "$json" ||
     { echo "bench_smoke: no measured coil echo_50 row in:"; cat "$json"; exit 1; }
+  # Each server's CPU per round trip and the generator's share (issue 18).
+  grep -q '"bench": "echo_50", "impl": "coil", .*"server_cpu_ns_per_rt": [0-9].*"generator_share": [0-9]' "$json" ||
+    { echo "bench_smoke: no server CPU / generator share in coil's echo_50 row:"; cat "$json"; exit 1; }
   # --echo-alt adds a second coil server (here the same build: an A/A).
   "$1" --only echo --quick --echo-alt "$1" --json "$json" >/dev/null
   grep -q '"bench": "echo_1000", "impl": "coil_alt", "median_ns": [0-9]' "$json" ||

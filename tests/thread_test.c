@@ -18,43 +18,9 @@
 
 #include "check.h"
 #include "coil.h"
+#include "loop_thread.h"
 
 /* ------------------------------------------------------------- helpers */
-
-/* A loop running forever in a thread of its own, like the seeds' example. */
-typedef struct bg {
-    pthread_t thread;
-    coil_loop *loop;
-    sem_t ready;
-    int run_result;
-} bg;
-
-static void *bg_main(void *arg)
-{
-    bg *b = arg;
-    b->loop = coil_loop_new();
-    CHECK(b->loop != NULL);
-    sem_post(&b->ready);
-    b->run_result = coil_loop_run_forever(b->loop);
-    CHECK(coil_loop_close(b->loop) == 0);
-    return NULL;
-}
-
-static void bg_start(bg *b)
-{
-    sem_init(&b->ready, 0, 0);
-    CHECK(pthread_create(&b->thread, NULL, bg_main, b) == 0);
-    while (sem_wait(&b->ready) != 0)
-        ;
-}
-
-static void bg_stop(bg *b)
-{
-    CHECK(coil_loop_stop(b->loop) == 0);
-    CHECK(pthread_join(b->thread, NULL) == 0);
-    CHECK(b->run_result == 0);
-    sem_destroy(&b->ready);
-}
 
 static void pause_ms(long ms)
 {

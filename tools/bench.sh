@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
-coil_need cmake make gcc libboost-context-dev golang-go
+coil_need cmake make gcc libboost-context-dev golang-go libuv1-dev
 cmake --preset release >/dev/null
 cmake --build --preset release --target coil_bench >/dev/null
 exec build/release/bench/coil_bench --json build/bench.json "$@"

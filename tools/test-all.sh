@@ -32,14 +32,16 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           gcc-s390x-linux-gnu libc6-dev-s390x-cross \
           python3 redis-server libhiredis-dev clang \
           libcurl4-openssl-dev libpq-dev postgresql libssl-dev openssl \
-          libevent-dev libdw1 gdb-multiarch || exit 1
+          libevent-dev libdw1 gdb-multiarch liburing-dev || exit 1
 # (redis-server and hiredis are for examples/16 and its test; they, curl,
 # libpq + PostgreSQL and OpenSSL for the hook layer's tests against real
 # servers (tests/hook_libs_test.sh), libevent for the hiredis benchmark;
 # libdw1 (elfutils) gives task dumps their static function names and
 # file:line (loaded at run time when present: tests/dump_test.c passes
 # without it too, naming exported functions with dladdr); gdb-multiarch
-# runs tools/gdb/coil-gdb.py on the aarch64 build through qemu's gdbstub.
+# runs tools/gdb/coil-gdb.py on the aarch64 build through qemu's gdbstub;
+# liburing for file IO on io_uring (the file suite runs once on it and
+# once on the executor).
 # All natively only: the libraries are installed for the build machine,
 # not for arm64 or riscv64, so the cross builds find none and leave those
 # out.)

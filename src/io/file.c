@@ -17,6 +17,12 @@
  * that hold a resource (an fd that was opened for nobody) and of work
  * that must happen anyway (a close that never got to run).  Inline ops
  * use the caller's memory directly: the caller is blocked in them.
+ *
+ * Reads, writes and syncs go to the loop's io_uring instead where the
+ * process has one (file_uring.c): the same heap op with its own buffer,
+ * the same per-fd count, only the hop is gone.  Opens, closes and the
+ * whole-file calls stay on the executor (several syscalls each, or a
+ * path to copy), as does everything when the ring is unavailable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +36,7 @@
 #include "coil.h"
 #include "loop/debug.h"
 #include "io/io.h"
+#include "io/file_uring.h"
 
 /* Linux moves at most this much per read/write call (MAX_RW_COUNT). */
 #define MAX_RW ((size_t)0x7ffff000)
@@ -391,6 +398,82 @@ nomem:
     return NULL;
 }
 
+/* The ring's name for an op kind, or -1 for one it does not run. */
+static int ring_kind(int kind)
+{
+    switch (kind) {
+    case OP_READ: case OP_PREAD:    return COIL__URING_READ;
+    case OP_WRITE: case OP_PWRITE:  return COIL__URING_WRITE;
+    case OP_FSYNC:                  return COIL__URING_FSYNC;
+    case OP_FDATASYNC:              return COIL__URING_FDATASYNC;
+    default:                        return -1;
+    }
+}
+
+/* The caller of a ring op has gone and the kernel is done with op. */
+static void ring_abandon(void *arg, int res)
+{
+    (void)res;
+    file_op *op = arg;
+    use_end(op->fd);
+    op_free(op);
+}
+
+/* A heap op for the ring: tmpl's data copied in, a read's landing buffer
+ * allocated here (no pool thread to do it), counted on its fd.  NULL
+ * (ENOMEM). */
+static file_op *ring_op(const file_op *tmpl)
+{
+    file_op *op = op_copy(tmpl);
+    int reads = tmpl->kind == OP_READ || tmpl->kind == OP_PREAD;
+    if (op && reads && !(op->buf = malloc(op->n ? op->n : 1))) {
+        op_free(op);
+        return NULL;
+    }
+    if (op && use_begin(op->fd) != 0) {
+        op_free(op);
+        return NULL;
+    }
+    if (op)
+        op->tracked = 1;
+    return op;
+}
+
+/* tmpl's syscall on the loop's io_uring.  Returns as dispatch, or
+ * COIL__URING_UNAVAILABLE (nothing done: use the executor). */
+static int dispatch_ring(const file_op *tmpl, file_op **out)
+{
+    /* io_uring ignores the offset of a pipe or socket and reads it as a
+     * stream (and may wait for ever), where pread(2) says ESPIPE: one
+     * lseek tells them apart, far cheaper than the hop it replaces. */
+    int positional = tmpl->kind == OP_PREAD || tmpl->kind == OP_PWRITE;
+    if (positional && lseek(tmpl->fd, 0, SEEK_CUR) < 0)
+        return fail(errno);
+    file_op *op = ring_op(tmpl);
+    if (!op)
+        return fail(ENOMEM);
+    int at_pos = op->kind == OP_READ || op->kind == OP_WRITE;
+    coil__uring_req req = {.kind = ring_kind(op->kind), .fd = op->fd,
+                           .buf = op->buf, .n = op->n,
+                           .off = at_pos ? -1 : op->off,
+                           .abandon = ring_abandon, .arg = op};
+    int res = 0;
+    int r = coil__uring_run(&req, &res);
+    if (r == COIL__URING_UNAVAILABLE) {
+        use_end(op->fd);                 /* nothing ran: no close was due */
+        op_free(op);
+        return r;
+    }
+    if (r != 0)
+        return -1;                       /* ring_abandon has op now */
+    use_end(op->fd);
+    op->ran = 1;
+    op->ret = res < 0 ? -1 : res;
+    op->err = res < 0 ? -res : 0;
+    *out = op;
+    return 0;
+}
+
 /* Run tmpl's syscall: inline when no loop runs on this thread (*out is
  * tmpl), on the executor in a task (*out is a heap copy, to be freed with
  * op_free once its results are read).  Returns 0 with the outcome in
@@ -407,6 +490,11 @@ static int dispatch(file_op *tmpl, file_op **out)
         op_main(tmpl);
         *out = tmpl;
         return 0;
+    }
+    if (ring_kind(tmpl->kind) >= 0 && coil__uring_enabled()) {
+        int r = dispatch_ring(tmpl, out);
+        if (r != COIL__URING_UNAVAILABLE)
+            return r;
     }
     file_op *op = op_copy(tmpl);
     int uses_fd = tmpl->kind != OP_OPEN && tmpl->kind != OP_CLOSE &&

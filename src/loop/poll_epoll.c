@@ -19,6 +19,17 @@
  * 1 ns, leaving only the kernel's rule for long waits (0.1% of the
  * timeout).  COIL_TIMER_SLACK=<ns> sets another; "keep", 0 or anything
  * unparsable leaves the thread's own.  (The timerfd is never slack.)
+ *
+ * Spinning.  Before a wait that could sleep with nothing due soon, the
+ * poller may first watch for a wake-up in user space (spin.h: an adaptive
+ * window, grown by wake-ups that found it asleep).  spin_state is one word
+ * that the waker and the spinner both change with atomic read-modify-
+ * writes: a waker that turns SPINNING into KICKED has been seen by the
+ * spinner's final exchange and needs no eventfd write; one that finds IDLE
+ * writes it as before.  One location, so no fence pairing is needed.
+ * While it spins the poller does not see fds, so every SLICE it takes a
+ * look with no wait, and an fd that becomes ready is noticed at most that
+ * late.
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,8 +44,12 @@
 #include <unistd.h>
 
 #include "loop/poll.h"
+#include "loop/spin.h"
 
 #define MAX_EVENTS 64       /* per wait; the rest stay ready for the next */
+#define SLICE COIL_USEC(16) /* longest spin between looks at the fds */
+
+enum { SPIN_IDLE, SPIN_SPINNING, SPIN_KICKED };
 
 struct coil__poll {
     int epfd;
@@ -42,6 +57,9 @@ struct coil__poll {
     int timerfd;            /* -1 when epoll_pwait2 does the timeouts */
     int timer_armed;
     atomic_int wake_pending; /* a wake was written and not yet drained */
+    atomic_int spin_state;   /* SPIN_*: see the top of the file */
+    coil__spin spin;         /* the adaptive window: loop thread only */
+    int woke;                /* the last wait drained a wake-up */
 };
 
 /* 1: epoll_pwait2 works, -1: use the timerfd, 0: not probed yet. */
@@ -142,6 +160,7 @@ coil__poll *coil__poll_new(void)
     }
     *p = (coil__poll){.epfd = -1, .wakefd = -1, .timerfd = -1};
     atomic_init(&p->wake_pending, 0);
+    atomic_init(&p->spin_state, SPIN_IDLE);
     if ((p->epfd = new_epoll()) < 0 || (p->wakefd = new_eventfd()) < 0 ||
         ctl_add(p, p->wakefd, EPOLLIN, &p->wakefd) != 0)
         goto fail;
@@ -187,9 +206,13 @@ int coil__poll_del(coil__poll *p, int fd)
 
 /* ----------------------------------------------------------- waking */
 
-/* Async-signal-safe: an atomic exchange and a write, errno preserved. */
+/* Async-signal-safe: lock-free atomics and a write, errno preserved. */
 void coil__poll_wake(coil__poll *p)
 {
+    int seen = SPIN_SPINNING;
+    if (atomic_compare_exchange_strong(&p->spin_state, &seen, SPIN_KICKED) ||
+        seen == SPIN_KICKED)
+        return;                          /* the spinner sees the kick */
     if (atomic_exchange(&p->wake_pending, 1))
         return;                          /* the pending write wakes it */
     int saved = errno;
@@ -275,6 +298,7 @@ static int dispatch(coil__poll *p, const struct epoll_event *evs, int n)
         void *tag = evs[i].data.ptr;
         if (tag == &p->wakefd) {
             drain_wake(p);
+            p->woke = 1;
         } else if (tag == &p->timerfd) {
             drain(p->timerfd);
             p->timer_armed = 0;
@@ -287,7 +311,7 @@ static int dispatch(coil__poll *p, const struct epoll_event *evs, int n)
     return ran;
 }
 
-int coil__poll_wait(coil__poll *p, coil_time timeout)
+static int wait_kernel(coil__poll *p, coil_time timeout)
 {
     struct epoll_event evs[MAX_EVENTS];
     int n = p->timerfd < 0 ? wait_pwait2(p, timeout, evs)
@@ -295,4 +319,58 @@ int coil__poll_wait(coil__poll *p, coil_time timeout)
     if (n < 0)
         return errno == EINTR ? 0 : -1;
     return dispatch(p, evs, n);
+}
+
+/* What a spin waits for: a kick, or a wake-up written before it began. */
+static int spin_over(void *arg)
+{
+    coil__poll *p = arg;
+    return atomic_load_explicit(&p->spin_state, memory_order_relaxed) ==
+               SPIN_KICKED ||
+           atomic_load_explicit(&p->wake_pending, memory_order_relaxed);
+}
+
+/* Spin for up to window ns, in slices with a look at the fds between
+ * them.  Returns what a wait returns if the spin ended it (a kick: 0; fds
+ * ready: how many ran), or -2 if the poller must still wait. */
+static int spin_then_look(coil__poll *p, coil_time window)
+{
+    atomic_store(&p->spin_state, SPIN_SPINNING);
+    int ran = -2;
+    for (coil_time left = window; left > 0 && ran == -2; left -= SLICE) {
+        if (coil__spin_wait(spin_over, p, left < SLICE ? left : SLICE))
+            break;
+        p->woke = 0;
+        int n = wait_kernel(p, 0);
+        if (n != 0 || p->woke)
+            ran = n;                     /* fds ready, or a wake-up drained */
+    }
+    int kicked = atomic_exchange(&p->spin_state, SPIN_IDLE) == SPIN_KICKED;
+    if (ran == -2 && !kicked &&
+        !atomic_load_explicit(&p->wake_pending, memory_order_relaxed))
+        coil__spin_missed(&p->spin);
+    return kicked && ran < 0 ? 0 : ran;
+}
+
+int coil__poll_wait(coil__poll *p, coil_time timeout)
+{
+    if (timeout == 0)
+        return wait_kernel(p, 0);
+    coil_time window = coil__spin_window(&p->spin);
+    if (window > 0 && (timeout < 0 || timeout > window)) {
+        coil_time start = coil_clock();
+        int r = spin_then_look(p, window);
+        if (r != -2)
+            return r;
+        if (timeout > 0) {               /* the spin spent part of it */
+            timeout -= coil_clock() - start;
+            if (timeout <= 0)
+                timeout = 1;             /* still a wait: it may sleep */
+        }
+    }
+    p->woke = 0;
+    int r = wait_kernel(p, timeout);
+    if (p->woke)
+        coil__spin_slept(&p->spin);
+    return r;
 }

@@ -21,6 +21,14 @@
  * and the pool side) and freed by whichever lets go last (atomic counts).
  * coil objects (the local futures) are only ever touched on the caller's
  * loop thread: the caller owns them, and hands them back to nobody.
+ *
+ * A pool thread with nothing to do spins for a while (loop/spin.h) before
+ * it sleeps on the condition variable, listed in pool.spinners.  A
+ * submitter that finds a spinner hands it the job by a flag instead of a
+ * futex wake-up, and takes it off the list so that the next job goes to
+ * another thread.  The list and the flag are changed under mu, and a
+ * spinner that gives up takes mu and looks at the queue before it sleeps,
+ * so a job is never left queued with every thread asleep.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +43,7 @@
 #include "core/list.h"
 #include "loop/inbox.h"
 #include "task/task.h"
+#include "loop/spin.h"
 
 #define DEFAULT_THREADS 4
 #define DEFAULT_QUEUE 256
@@ -83,6 +92,11 @@ static void describe_slot(const void *obj, coil_time now, char *buf,
 
 static const coil__wait_kind job_wait_kind = {describe_job, 1};
 static const coil__wait_kind slot_wait_kind = {describe_slot, 1};
+/* A pool thread spinning for a job: on its stack, in pool.spinners. */
+typedef struct spinner {
+    coil__list link;              /* in pool.spinners until handed (mu) */
+    atomic_int handed;            /* a job was queued for it (set under mu) */
+} spinner;
 
 typedef struct slot_waiter {
     coil__list link;              /* in pool.waiters until woken (mu) */
@@ -97,6 +111,7 @@ static struct {
     pthread_cond_t work;
     coil__list queue;             /* of job */
     coil__list waiters;           /* of slot_waiter, FIFO */
+    coil__list spinners;          /* of spinner, not handed a job yet */
     size_t queued;                /* jobs in queue */
     size_t reserved;              /* slots promised to woken waiters */
     size_t threads, cap;
@@ -106,6 +121,7 @@ static struct {
     .work = PTHREAD_COND_INITIALIZER,
     .queue = {&pool.queue, &pool.queue},
     .waiters = {&pool.waiters, &pool.waiters},
+    .spinners = {&pool.spinners, &pool.spinners},
     .threads = DEFAULT_THREADS,
     .cap = DEFAULT_QUEUE,
 };
@@ -233,15 +249,49 @@ static void job_complete(void *arg)
     job_unref(j);
 }
 
+static int was_handed(void *arg)
+{
+    spinner *me = arg;
+    return atomic_load_explicit(&me->handed, memory_order_acquire);
+}
+
+/* mu held, the queue empty: spin for a job if the window allows, else (or
+ * if none came) sleep until signalled.  Returns with mu held; the queue
+ * may still be empty (another thread took the job, or a spurious wake). */
+static void wait_for_job(coil__spin *sp)
+{
+    coil_time window = coil__spin_window(sp);
+    if (window > 0) {
+        spinner me;
+        atomic_init(&me.handed, 0);
+        coil__list_push_back(&pool.spinners, &me.link);
+        pthread_mutex_unlock(&pool.mu);
+        coil__spin_wait(was_handed, &me, window);
+        pthread_mutex_lock(&pool.mu);
+        /* Read under mu, where it is set: a job handed after the spin gave
+         * up is still this thread's to take. */
+        if (!atomic_load_explicit(&me.handed, memory_order_relaxed)) {
+            coil__list_remove(&me.link);
+            coil__spin_missed(sp);
+        }
+        if (!coil__list_empty(&pool.queue))
+            return;
+    }
+    pthread_cond_wait(&pool.work, &pool.mu);
+    if (!coil__list_empty(&pool.queue))
+        coil__spin_slept(sp);     /* a spin would have saved the wake-up */
+}
+
 static void *pool_main(void *unused)
 {
     (void)unused;
+    coil__spin spin = {0};
     for (;;) {
         coil__list wake;
         coil__list_init(&wake);
         pthread_mutex_lock(&pool.mu);
         while (coil__list_empty(&pool.queue))
-            pthread_cond_wait(&pool.work, &pool.mu);
+            wait_for_job(&spin);
         coil__list *n = pool.queue.next;
         coil__list_remove(n);
         pool.queued--;
@@ -367,6 +417,20 @@ static void job_wait_end(void *arg)
     job_unref(j);
 }
 
+/* mu held, a job just queued: hand it to a spinning pool thread if there
+ * is one (no syscall), else wake a sleeping one. */
+static void hand_or_signal(void)
+{
+    if (coil__list_empty(&pool.spinners)) {
+        pthread_cond_signal(&pool.work);
+        return;
+    }
+    coil__list *n = pool.spinners.next;
+    coil__list_remove(n);
+    spinner *s = coil__container_of(n, spinner, link);
+    atomic_store_explicit(&s->handed, 1, memory_order_release);
+}
+
 /* Wait for a queue slot and enqueue j.  Returns 0, or -1 with errno
  * (ECANCELED in error mode, ENOMEM); unwinds if cancelled otherwise. */
 static int enqueue(job *j)
@@ -387,7 +451,7 @@ static int enqueue(job *j)
                 pool.reserved--;
             coil__list_push_back(&pool.queue, &j->link);
             pool.queued++;
-            pthread_cond_signal(&pool.work);
+            hand_or_signal();
             pthread_mutex_unlock(&pool.mu);
             return 0;
         }

@@ -1,0 +1,392 @@
+/*
+ * src/io/file_uring.c — file IO on an io_uring owned by the loop (layer 6).
+ *
+ * Why: on the executor every coil_file_* call is two cross-thread hops
+ * (a futex to a pool thread, an eventfd back), about 10 us each on a VM,
+ * while a read of a cached page is a microsecond.  A ring per loop
+ * (made on first use, freed at coil_loop_close) takes the request in the
+ * loop's own thread; a read the page cache can serve completes inside
+ * io_uring_enter, so the task gets its result without suspending.  Others
+ * complete later, in the kernel's own workers or as task work run in the
+ * loop's thread; the ring's eventfd, in the loop's epoll set, wakes the
+ * loop for them.  (Not the "async" eventfd, IORING_REGISTER_EVENTFD_ASYNC:
+ * it stays silent for completions run as task work in the loop's thread,
+ * and a task waited for such a one for ever.  An inline completion costs
+ * a spurious wake-up instead, which reads the eventfd and finds nothing.)
+ *
+ * Which backend.  Once per process: COIL_FILE_BACKEND=executor forces the
+ * executor; otherwise (or with =uring) a probe ring must be made and
+ * support what this file uses (READ/WRITE at the file position, FSYNC,
+ * ASYNC_CANCEL: Linux 5.6), else the executor it is — an old kernel,
+ * kernel.io_uring_disabled, a seccomp filter (EPERM), an emulator that
+ * does not know the syscalls (qemu-user: ENOSYS).  A build without liburing
+ * (COIL_HAVE_URING unset: cross builds here) has only the executor.  A loop
+ * whose own ring cannot be made (ENOMEM, RLIMIT_MEMLOCK on kernels before
+ * 5.12) also falls back, loop by loop.
+ *
+ * Cancellation.  A request is a `pending` record, the CQE's user_data.  A
+ * caller cancelled while the kernel still has the request leaves at once:
+ * its pending loses its future, an IORING_OP_ASYNC_CANCEL is submitted,
+ * and when the request's CQE comes (cancelled or not) the reaper calls
+ * abandon() for the buffer's owner.  The buffer is file.c's bounce buffer,
+ * never the caller's, so a late completion writes nothing the caller can
+ * see.  At coil_loop_close every request still in the kernel is cancelled
+ * and waited for (1 s at most): one that does not end by then keeps its
+ * record and buffer for ever rather than free memory the kernel may
+ * write.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "coil.h"
+#include "core/list.h"
+#include "io/file_uring.h"
+#include "loop/loop.h"
+#include "loop/poll.h"
+
+const char *coil_file_backend(void)
+{
+    return coil__uring_enabled() ? "io_uring" : "executor";
+}
+
+#ifndef COIL_HAVE_URING
+
+int coil__uring_enabled(void)
+{
+    return 0;
+}
+
+int coil__uring_run(const coil__uring_req *req, int *res)
+{
+    (void)req;
+    (void)res;
+    return COIL__URING_UNAVAILABLE;
+}
+
+#else
+
+#include <liburing.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define RING_ENTRIES 256
+/* How long coil_loop_close waits for cancelled requests to end. */
+#define CLOSE_WAIT COIL_SEC(1)
+
+typedef struct pending {
+    coil__list link;              /* in ring.inflight until its CQE */
+    coil_future *fut;             /* the waiting caller's; NULL once gone */
+    int res;                      /* the CQE's result, once done */
+    int done;
+    void (*abandon)(void *arg, int res);
+    void *arg;
+} pending;
+
+typedef struct ring {
+    struct io_uring uring;
+    int efd;                      /* eventfd: async completions */
+    coil__poll_watch watch;       /* efd in the loop's epoll set */
+    coil__work reap;              /* posted when efd fires */
+    coil_loop *loop;
+    coil__list inflight;          /* of pending */
+} ring;
+
+/* A loop whose ring could not be made: its slot holds this. */
+static char no_ring;
+/* The user_data of ASYNC_CANCEL requests: their CQEs are ignored. */
+static char cancel_tag;
+
+/* ------------------------------------------------- the process's choice */
+
+/* 1: io_uring, -1: executor, 0: not decided yet. */
+static atomic_int backend;
+
+static int ring_has_what_we_use(struct io_uring *u, unsigned features)
+{
+    if (!(features & IORING_FEAT_RW_CUR_POS) || !(features & IORING_FEAT_NODROP))
+        return 0;
+    struct io_uring_probe *p = io_uring_get_probe_ring(u);
+    if (!p)
+        return 0;
+    int ok = io_uring_opcode_supported(p, IORING_OP_READ) &&
+             io_uring_opcode_supported(p, IORING_OP_WRITE) &&
+             io_uring_opcode_supported(p, IORING_OP_FSYNC) &&
+             io_uring_opcode_supported(p, IORING_OP_ASYNC_CANCEL);
+    io_uring_free_probe(p);
+    return ok;
+}
+
+static int probe(void)
+{
+    const char *want = getenv("COIL_FILE_BACKEND");
+    if (want && strcasecmp(want, "executor") == 0)
+        return -1;
+    struct io_uring u;
+    struct io_uring_params params;
+    memset(&params, 0, sizeof params);
+    if (io_uring_queue_init_params(4, &u, &params) < 0)
+        return -1;               /* ENOSYS, EPERM, ENOMEM: the executor */
+    int ok = ring_has_what_we_use(&u, params.features);
+    io_uring_queue_exit(&u);
+    return ok ? 1 : -1;
+}
+
+int coil__uring_enabled(void)
+{
+    int b = atomic_load_explicit(&backend, memory_order_relaxed);
+    if (b == 0) {
+        int saved = errno;
+        b = probe();                     /* racing probes agree */
+        errno = saved;
+        atomic_store_explicit(&backend, b, memory_order_relaxed);
+    }
+    return b > 0;
+}
+
+/* ------------------------------------------------------- completions */
+
+/* One CQE: hand the result to the waiting caller, or to abandon(). */
+static void complete(ring *r, pending *p, int res)
+{
+    coil__list_remove(&p->link);
+    p->res = res;
+    p->done = 1;
+    if (p->fut) {
+        (void)coil_future_set_result(p->fut, NULL);
+        return;
+    }
+    (void)r;
+    p->abandon(p->arg, res);
+    free(p);
+}
+
+/* Take every CQE there is: no syscall, the queue is shared memory. */
+static void reap(ring *r)
+{
+    struct io_uring_cqe *cqe;
+    while (io_uring_peek_cqe(&r->uring, &cqe) == 0) {
+        void *tag = io_uring_cqe_get_data(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(&r->uring, cqe);
+        /* liburing's own timeouts (kernels without EXT_ARG) carry
+         * LIBURING_UDATA_TIMEOUT. */
+        if (tag && tag != &cancel_tag &&
+            cqe->user_data != LIBURING_UDATA_TIMEOUT)
+            complete(r, tag, res);
+    }
+}
+
+static void reap_posted(void *arg)
+{
+    ring *r = arg;
+    uint64_t count;
+    while (read(r->efd, &count, sizeof count) < 0 && errno == EINTR)
+        ;
+    reap(r);
+}
+
+/* In the poller's dispatch: only schedule (poll.h's rule). */
+static void efd_ready(coil__poll_watch *w, unsigned events)
+{
+    (void)events;
+    ring *r = coil__container_of(w, ring, watch);
+    coil__loop_post(r->loop, &r->reap);
+}
+
+/* ------------------------------------------------------- the loop's ring */
+
+static int ring_slot;
+
+/* Cancel what is in flight and wait for it, up to CLOSE_WAIT; nobody
+ * waits for the results any more (the loop's tasks are abandoned). */
+static void drain_at_close(ring *r)
+{
+    for (coil__list *n = r->inflight.next; n != &r->inflight; n = n->next) {
+        pending *p = coil__container_of(n, pending, link);
+        p->fut = NULL;                   /* may be freed with its task */
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+        if (sqe) {
+            io_uring_prep_cancel(sqe, p, 0);
+            io_uring_sqe_set_data(sqe, &cancel_tag);
+        }
+    }
+    io_uring_submit(&r->uring);
+    coil_time until = coil_clock() + CLOSE_WAIT;
+    while (!coil__list_empty(&r->inflight) && coil_clock() < until) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {0, COIL_MSEC(10)};
+        if (io_uring_wait_cqe_timeout(&r->uring, &cqe, &ts) == 0)
+            reap(r);
+    }
+}
+
+static void ring_free(coil_loop *loop, void **slot)
+{
+    (void)loop;
+    ring *r = *slot;
+    if (!r || r == (void *)&no_ring)
+        return;
+    drain_at_close(r);
+    io_uring_queue_exit(&r->uring);
+    close(r->efd);                       /* leaves the epoll set with it */
+    /* A request that never ended keeps r->inflight's records: leaked. */
+    free(r);
+}
+
+COIL__REGISTER static void register_ring(void)
+{
+    ring_slot = coil__loop_register(ring_free);
+}
+
+static ring *ring_new(coil_loop *loop)
+{
+    ring *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->loop = loop;
+    r->efd = -1;
+    coil__list_init(&r->inflight);
+    coil__work_init(&r->reap, reap_posted, r);
+    r->watch.ready = efd_ready;
+    if (io_uring_queue_init(RING_ENTRIES, &r->uring, 0) < 0) {
+        free(r);
+        return NULL;
+    }
+    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->efd < 0 || io_uring_register_eventfd(&r->uring, r->efd) < 0 ||
+        coil__poll_add(coil__loop_poll(loop), r->efd, &r->watch) != 0) {
+        if (r->efd >= 0)
+            close(r->efd);
+        io_uring_queue_exit(&r->uring);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static ring *ring_of(coil_loop *loop)
+{
+    void **slot = coil__loop_slot(loop, ring_slot);
+    if (!*slot) {
+        ring *r = ring_new(loop);
+        *slot = r ? (void *)r : (void *)&no_ring;
+    }
+    return *slot == (void *)&no_ring ? NULL : *slot;
+}
+
+/* --------------------------------------------------------- submitting */
+
+static struct io_uring_sqe *sqe_for(ring *r)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+    if (!sqe && io_uring_submit(&r->uring) >= 0)   /* the SQ was full */
+        sqe = io_uring_get_sqe(&r->uring);
+    return sqe;
+}
+
+static void prep(struct io_uring_sqe *sqe, const coil__uring_req *req)
+{
+    unsigned n = req->n > 0x7ffff000u ? 0x7ffff000u : (unsigned)req->n;
+    __u64 off = req->off < 0 ? (__u64)-1 : (__u64)req->off;
+    switch (req->kind) {
+    case COIL__URING_READ:
+        io_uring_prep_read(sqe, req->fd, req->buf, n, off);
+        break;
+    case COIL__URING_WRITE:
+        io_uring_prep_write(sqe, req->fd, req->buf, n, off);
+        break;
+    default:
+        io_uring_prep_fsync(sqe, req->fd,
+                            req->kind == COIL__URING_FDATASYNC
+                                ? IORING_FSYNC_DATASYNC : 0);
+        break;
+    }
+}
+
+/* Once the caller's wait is over, returned from or unwound. */
+typedef struct wait_end_arg {
+    ring *r;
+    pending *p;
+    int taken;                    /* the caller has the result */
+} wait_end_arg;
+
+static void wait_end(void *arg)
+{
+    wait_end_arg *w = arg;
+    pending *p = w->p;
+    coil_future_release(p->fut);
+    p->fut = NULL;
+    if (p->done) {
+        if (!w->taken)                   /* it came, but the cancel won */
+            p->abandon(p->arg, p->res);
+        free(p);
+        return;
+    }
+    /* ...the kernel still has it: ask it to stop; the reaper finishes. */
+    struct io_uring_sqe *sqe = sqe_for(w->r);
+    if (sqe) {
+        io_uring_prep_cancel(sqe, p, 0);
+        io_uring_sqe_set_data(sqe, &cancel_tag);
+        io_uring_submit(&w->r->uring);
+        /* A cancellation done inside that submit has posted its CQE
+         * already: take it now, sparing the wake-up.  p may go here. */
+        reap(w->r);
+    }
+}
+
+int coil__uring_run(const coil__uring_req *req, int *res)
+{
+    coil_loop *loop = coil_loop_current();
+    ring *r = loop ? ring_of(loop) : NULL;
+    if (!r)
+        return COIL__URING_UNAVAILABLE;
+    pending *p = calloc(1, sizeof *p);
+    coil_future *fut = p ? coil_future_new(NULL) : NULL;
+    struct io_uring_sqe *sqe = fut ? sqe_for(r) : NULL;
+    if (!sqe) {
+        if (fut)
+            coil_future_release(fut);
+        free(p);
+        return COIL__URING_UNAVAILABLE;
+    }
+    p->fut = fut;
+    p->abandon = req->abandon;
+    p->arg = req->arg;
+    prep(sqe, req);
+    io_uring_sqe_set_data(sqe, p);
+    coil__list_push_back(&r->inflight, &p->link);
+    if (io_uring_submit(&r->uring) < 0) {
+        /* Not taken: the SQE is still queued, so make it a no-op whose
+         * completion nobody waits for. */
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data(sqe, &cancel_tag);
+        coil__list_remove(&p->link);
+        coil_future_release(fut);
+        free(p);
+        return COIL__URING_UNAVAILABLE;
+    }
+    reap(r);                             /* served inline: no suspension */
+    int rc = 0, err = 0;
+    if (!p->done) {
+        wait_end_arg w = {r, p, 0};
+        coil_cleanup_push(wait_end, &w);
+        rc = coil_await(fut, NULL);
+        err = errno;
+        if (rc == 0) {
+            *res = p->res;
+            w.taken = 1;
+        }
+        coil_cleanup_pop(1);
+    } else {
+        *res = p->res;
+        coil_future_release(fut);
+        free(p);
+    }
+    errno = err;
+    return rc;
+}
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * tests/spin_test.c — spinning before sleeping (src/loop/spin.c, the
+ * poller's and the executor's use of it): no hand-off is lost at the
+ * boundary between a spin, a kick and a sleep, and an idle thread stops
+ * spinning.  Speed is the benchmark's business (bench/, threadsafe_*,
+ * to_thread), not this file's.
+ */
+#include "check.h"
+
+#include <coil.h>
+
+#include "loop_thread.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ the knob */
+
+TEST(the_window_is_50_us_by_default_and_settable)
+{
+    unsetenv("COIL_SPIN_USEC");
+    CHECK(coil_spin_window() == COIL_USEC(50));
+    CHECK(coil_spin_set_window(COIL_USEC(7)) == 0);
+    CHECK(coil_spin_window() == COIL_USEC(7));
+    CHECK(coil_spin_set_window(0) == 0);
+    CHECK(coil_spin_window() == 0);
+    CHECK_ERRNO(coil_spin_set_window(-1), EINVAL);
+    CHECK_ERRNO(coil_spin_set_window(COIL_MSEC(10) + 1), EINVAL);
+    CHECK(coil_spin_window() == 0);
+}
+
+TEST(the_environment_sets_the_window_at_first_use)
+{
+    setenv("COIL_SPIN_USEC", "120", 1);
+    CHECK(coil_spin_window() == COIL_USEC(120));
+}
+
+TEST(an_unparsable_environment_value_gives_the_default)
+{
+    setenv("COIL_SPIN_USEC", "fast", 1);
+    CHECK(coil_spin_window() == COIL_USEC(50));
+}
+
+/* ---------------------------------------- no hand-off is ever lost */
+
+enum { SENDERS = 8 };
+
+static long bursty_per, bursty_total;
+static unsigned char *bursty_counts;
+static atomic_long bursty_ran;
+static sem_t bursty_done;
+
+static void bursty_call(void *arg)
+{
+    bursty_counts[(uintptr_t)arg]++;             /* the loop's thread only */
+    if (atomic_fetch_add(&bursty_ran, 1) + 1 == bursty_total)
+        sem_post(&bursty_done);
+}
+
+/* A few calls, then a pause of a random length around the spin window:
+ * the loop is caught spinning, just giving up, and asleep. */
+static void pause_around_the_window(unsigned *seed)
+{
+    long us = rand_r(seed) % 80;
+    if (us < 40) {
+        coil_time until = coil_clock() + COIL_USEC(us);
+        while (coil_clock() < until)
+            sched_yield();
+    } else {
+        struct timespec ts = {0, us * 1000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *bursty_sender(void *arg)
+{
+    coil_loop *loop = *(coil_loop **)arg;
+    static atomic_int next_index;
+    uintptr_t index = (uintptr_t)atomic_fetch_add(&next_index, 1);
+    unsigned seed = (unsigned)index * 7919u + 1u;
+    for (long i = 0; i < bursty_per;) {
+        long burst = 1 + rand_r(&seed) % 8;
+        for (; burst > 0 && i < bursty_per; burst--, i++) {
+            uintptr_t id = (uintptr_t)i * SENDERS + index;
+            CHECK(coil_call_soon_threadsafe(loop, bursty_call, (void *)id) ==
+                  0);
+        }
+        pause_around_the_window(&seed);
+    }
+    return NULL;
+}
+
+TEST(bursts_from_eight_threads_around_the_spin_window_all_run_exactly_once)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    bursty_per = scaled(20000);
+    bursty_total = bursty_per * SENDERS;
+    bursty_counts = calloc((size_t)bursty_total, 1);
+    CHECK(bursty_counts != NULL);
+    sem_init(&bursty_done, 0, 0);
+    bg b;
+    bg_start(&b);
+    pthread_t th[SENDERS];
+    for (int i = 0; i < SENDERS; i++)
+        CHECK(pthread_create(&th[i], NULL, bursty_sender, &b.loop) == 0);
+    for (int i = 0; i < SENDERS; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    alarm(120);                       /* a lost wake-up hangs here */
+    while (sem_wait(&bursty_done) != 0)
+        ;
+    alarm(0);
+    bg_stop(&b);
+    for (long id = 0; id < bursty_total; id++)
+        CHECK(bursty_counts[id] == 1);
+    printf("  %ld calls in bursts from %d threads, each ran once\n",
+           bursty_total, SENDERS);
+    free(bursty_counts);
+}
+
+/* A round trip at a time: each call finds the loop spinning or asleep. */
+static sem_t ping_back;
+
+static void ping(void *arg)
+{
+    (*(long *)arg)++;
+    sem_post(&ping_back);
+}
+
+TEST(round_trips_through_a_spinning_loop_lose_no_wake_up)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    sem_init(&ping_back, 0, 0);
+    bg b;
+    bg_start(&b);
+    long pinged = 0, n = scaled(20000);
+    alarm(120);
+    for (long i = 0; i < n; i++) {
+        CHECK(coil_call_soon_threadsafe(b.loop, ping, &pinged) == 0);
+        while (sem_wait(&ping_back) != 0)
+            ;
+    }
+    alarm(0);
+    bg_stop(&b);
+    CHECK(pinged == n);
+    sem_destroy(&ping_back);
+}
+
+/* ------------------------------------------------- the executor's side */
+
+static void *plus_one(void *arg)
+{
+    return (void *)((uintptr_t)arg + 1);
+}
+
+static void *offloader(void *arg)
+{
+    long n = (long)(uintptr_t)arg;
+    for (long i = 0; i < n; i++) {
+        void *out = NULL;
+        CHECK(coil_to_thread(plus_one, (void *)(uintptr_t)i, &out) == 0);
+        CHECK(out == (void *)(uintptr_t)(i + 1));
+    }
+    return NULL;
+}
+
+static void *offload_from_many(void *arg)
+{
+    (void)arg;
+    enum { TASKS = 16 };
+    coil_task *t[TASKS];
+    for (int i = 0; i < TASKS; i++) {
+        t[i] = coil_spawn(offloader, (void *)(uintptr_t)scaled(2000));
+        CHECK(t[i] != NULL);
+    }
+    for (int i = 0; i < TASKS; i++) {
+        CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+    return NULL;
+}
+
+TEST(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_result)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    alarm(120);
+    CHECK(coil_run(offload_from_many, NULL, NULL) == 0);
+    alarm(0);
+}
+
+/* ----------------------------------------------- idle costs nothing */
+
+static coil_time thread_cpu(pthread_t t)
+{
+    clockid_t id;
+    struct timespec ts;
+    CHECK(pthread_getcpuclockid(t, &id) == 0);
+    CHECK(clock_gettime(id, &ts) == 0);
+    return (coil_time)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sleep_ns(coil_time ns)
+{
+    struct timespec ts = {ns / 1000000000LL, ns % 1000000000LL};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Generous: 1 s of spinning would be 1e9; one window is 5e4. */
+#define IDLE_CPU_BOUND COIL_MSEC(50)
+
+TEST(an_idle_loop_uses_no_cpu_after_its_spin_window)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    sem_init(&ping_back, 0, 0);
+    bg b;
+    bg_start(&b);
+    long pinged = 0;
+    /* Round trips grow the loop's window to its ceiling. */
+    for (long i = 0; i < 2000; i++) {
+        CHECK(coil_call_soon_threadsafe(b.loop, ping, &pinged) == 0);
+        while (sem_wait(&ping_back) != 0)
+            ;
+    }
+    sleep_ns(COIL_MSEC(10));              /* past any spin window */
+    coil_time before = thread_cpu(b.thread);
+    sleep_ns(COIL_SEC(1));
+    coil_time used = thread_cpu(b.thread) - before;
+    printf("  idle loop thread: %lld us of CPU in 1 s\n", used / 1000);
+    CHECK(used < IDLE_CPU_BOUND);
+    bg_stop(&b);
+    sem_destroy(&ping_back);
+}
+
+static coil_time process_cpu(void)
+{
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_SELF, &ru) == 0);
+    return ((coil_time)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+               1000000000LL +
+           ((coil_time)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
+TEST(idle_executor_threads_use_no_cpu_after_their_spin_window)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    CHECK(coil_run(offload_from_many, NULL, NULL) == 0);
+    sleep_ns(COIL_MSEC(10));
+    coil_time before = process_cpu();
+    sleep_ns(COIL_SEC(1));
+    coil_time used = process_cpu() - before;
+    printf("  idle process with 4 pool threads: %lld us of CPU in 1 s\n",
+           used / 1000);
+    CHECK(used < IDLE_CPU_BOUND);
+}
+
+RUN_TESTS(T(the_window_is_50_us_by_default_and_settable),
+          T(the_environment_sets_the_window_at_first_use),
+          T(an_unparsable_environment_value_gives_the_default),
+          T(bursts_from_eight_threads_around_the_spin_window_all_run_exactly_once),
+          T(round_trips_through_a_spinning_loop_lose_no_wake_up),
+          T(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_result),
+          T(an_idle_loop_uses_no_cpu_after_its_spin_window),
+          T(idle_executor_threads_use_no_cpu_after_their_spin_window))
