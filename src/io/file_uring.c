@@ -236,8 +236,17 @@ static void ring_free(coil_loop *loop, void **slot)
     free(r);
 }
 
+/* The deadlock rule's question (loop.h): a request in flight ends by the
+ * kernel's completion, which wakes the loop through the ring's eventfd. */
+static int ring_may_wake(coil_loop *loop)
+{
+    ring *r = *coil__loop_slot(loop, ring_slot);
+    return r && !coil__list_empty(&r->inflight);
+}
+
 COIL__REGISTER static void register_ring(void)
 {
+    coil__loop_add_waker(ring_may_wake);
     ring_slot = coil__loop_register(ring_free);
 }
 
