@@ -27,8 +27,10 @@ cmake --preset "$preset" >"$log" 2>&1 &&
 # Defined in native builds with gdb only.
 cmake --build "$dir" --target gdb_target >/dev/null 2>&1
 backend=$(sed -n 's/^COIL_CTX_BACKEND:[A-Z]*=//p' "$dir/CMakeCache.txt")
-cpu=$(sed -n 's/^CMAKE_SYSTEM_PROCESSOR:[A-Z]*=//p' "$dir/CMakeCache.txt")
-[ -n "$cpu" ] || cpu=$(uname -m)
+# The toolchain file sets the CPU without caching it; CMake's own record
+# of the target system has it.
+cpu=$(sed -n 's/^set(CMAKE_SYSTEM_PROCESSOR "\(.*\)")$/\1/p' \
+        "$dir"/CMakeFiles/*/CMakeSystem.cmake 2>/dev/null | head -1)
 # -V puts each test's own "ok name" / "FAIL name" / "skip name" lines in the
 # log, prefixed by the test's number.
 ctest --test-dir "$dir" -V -R '^(ctx|coro|elf_notes|gdb_backtrace)$' >"$log" 2>&1
