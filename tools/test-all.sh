@@ -2,7 +2,9 @@
 # tools/test-all.sh — the one test command: installs what it needs, then
 # builds and runs the suite ten ways (CMakePresets.json):
 #   release   native, plus valgrind, gdb and install checks
-#   fcontext  the same over the fcontext backend (Boost.Context's switch)
+#   fcontext  over the fcontext backend (Boost.Context's switch): the
+#             core suites, README's example, the installed package
+#             (its link line names Boost), task dumps and chaos
 #   asan      Debug with AddressSanitizer + UndefinedBehaviorSanitizer
 #   aarch64   cross-built, every test run under qemu-aarch64
 #   riscv64   cross-built (coil's own riscv64 port), every test run under
