@@ -23,6 +23,18 @@ fuzzer=$build/tests/fuzz/api_fuzz
 mkdir -p "$build/corpus"
 # -timeout: one input runs in tens of milliseconds; 10 s is a hang.
 # detect_leaks stays on: a leak is a finding.
+# libFuzzer prints a line per new input (a thousand in a minute): they go
+# to $build/fuzz.log, and the terminal gets the final statistics, or the
+# last 60 lines when the run found something.
+log=$build/fuzz.log
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
           -print_final_stats=1 -artifact_prefix="$build/" \
-          "$build/corpus" tests/fuzz/corpus
+          "$build/corpus" tests/fuzz/corpus >"$log" 2>&1
+status=$?
+if [ $status -eq 0 ]; then
+  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log"
+else
+  tail -n 60 "$log"
+  echo "fuzz: the fuzzer exited with $status (whole output: $log)"
+fi
+exit $status

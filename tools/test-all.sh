@@ -23,7 +23,8 @@
 #             test's 64 KiB frame to one byte)
 # then 60 s of the API fuzzer (tools/fuzz.sh; COIL_FUZZ_SECONDS=0 skips it),
 # counted as one more passed or failed entry.
-# Ends with one line "total: N passed, N failed".
+# Ends with one line "N passed, N failed" (ctest entries summed over the
+# presets, the fuzz run counted as one), after a ctest-style summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
@@ -82,5 +83,6 @@ if [ "$fuzz_seconds" -gt 0 ]; then
   fi
 fi
 [ ${#broken[@]} -eq 0 ] || echo "coil: failing presets: ${broken[*]}"
-echo "total: $passed passed, $failed failed"
+echo "$((passed * 100 / ((passed + failed) > 0 ? passed + failed : 1)))% tests passed, $failed tests failed out of $((passed + failed))"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ ${#broken[@]} -eq 0 ]
