@@ -6,7 +6,7 @@
 #ifndef COIL_STREAM_H
 #define COIL_STREAM_H
 
-#include <pthread.h>
+#include <errno.h>
 #include <stddef.h>
 #include "coil.h"
 
@@ -15,7 +15,8 @@
 struct coil_stream {
     int fd;
     unsigned flags;               /* COIL_STREAM_* */
-    pthread_t thread;             /* the thread that made it */
+    const char *thread;           /* the thread that made it: the address
+                                     of its coil__stream_thread_mark */
 
     /* Read side: the bytes not yet handed out are rbuf[rpos, rlen). */
     char *rbuf;                   /* NULL until the first read needs it */
@@ -34,12 +35,28 @@ struct coil_stream {
     coil_task *writer;            /* inside drain/flush/write_eof, or NULL */
 };
 
+/* Names the calling thread by its address (a TLS offset, no call into
+ * libc as pthread_self() is: every buffered read checks it). */
+extern __thread char coil__stream_thread_mark
+    __attribute__((tls_model("initial-exec")));
+
 /* s is usable from this thread: 0, or -1 with errno EINVAL or EPERM. */
-int coil__stream_check(const coil_stream *s);
+static inline int coil__stream_check(const coil_stream *s)
+{
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s->thread != &coil__stream_thread_mark) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
 
 /* As coil__stream_check, and the caller is a task (EPERM, reported by
- * debug mode, naming `call`). */
-int coil__stream_check_task(const coil_stream *s, const char *call);
+ * debug mode, naming `call`): that task, or NULL with errno set. */
+coil_task *coil__stream_task(const coil_stream *s, const char *call);
 
 /* Check attr (NULL: the defaults) and, if s is not NULL, set s's flags,
  * sizes and water marks from it.  0, or -1 with errno EINVAL. */

@@ -140,7 +140,8 @@ static void write_leave(void *arg)
 
 static int write_enter(coil_stream *s, const char *call)
 {
-    if (coil__stream_check_task(s, call) != 0)
+    coil_task *t = coil__stream_task(s, call);
+    if (!t)
         return -1;
     if (s->writer) {
         errno = EBUSY;
@@ -150,7 +151,7 @@ static int write_enter(coil_stream *s, const char *call)
         errno = s->werr;
         return -1;
     }
-    s->writer = coil_task_current();
+    s->writer = t;
     return 0;
 }
 

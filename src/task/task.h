@@ -13,8 +13,34 @@
 #include <stddef.h>
 
 #include "coil.h"
+#include "core/coro.h"
+#include "task/future.h"
 
 #pragma GCC visibility push(hidden)
+
+/* The task whose coroutine runs on this thread (set by task.c's switches;
+ * NULL on the thread's own stack), and the head of struct coil_task
+ * (task_impl.h asserts that the two agree), so that hot paths of the
+ * layers above can ask coil_task_current()'s question without a call. */
+extern __thread coil_task *coil__task_running
+    __attribute__((tls_model("initial-exec")));
+struct coil__task_head {
+    struct coil_future fut;
+    coil_coro *coro;
+};
+
+/* coil_task_current(), inline.  A raw coil_coro that a task resumes runs
+ * on the task's thread with coil__task_running still set, but it is not
+ * the task: were it to suspend as the task, it would hand the CPU back to
+ * the task as if the task had yielded.  So the running coroutine must be
+ * the task's own; such a coroutine is refused (EPERM) like any code
+ * outside a task. */
+static inline coil_task *coil__task_self(void)
+{
+    coil_task *t = coil__task_running;
+    return t && coil__coro_running == ((struct coil__task_head *)t)->coro
+               ? t : NULL;
+}
 
 /* What a suspended task waits on, in words: each service that suspends a
  * task describes its own waits, so that coil_dump_tasks can say "fd 7

@@ -15,6 +15,7 @@
 #include "core/name.h"
 #include "loop/loop.h"
 #include "task/future.h"
+#include "task/task.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -57,19 +58,17 @@ struct coil_task {
  * running task t is ending, on its own stack (src/task/local.c). */
 void coil__task_locals_end(coil_task *t);
 
-extern __thread coil_task *coil__task_running
-    __attribute__((tls_model("initial-exec")));
+/* task.h's view of the head of a task: keep the two in step. */
+_Static_assert(offsetof(struct coil_task, coro) ==
+                   offsetof(struct coil__task_head, coro),
+               "struct coil__task_head must match struct coil_task");
 
-/* The task whose own coroutine is running, or NULL.  A raw coil_coro that
- * a task resumes runs on the task's thread with coil__task_running still set,
- * but it is not the task: were it to suspend as the task, it would hand
- * the CPU back to the task as if the task had yielded.  Every call that
- * acts for "the calling task" asks this, so that such a coroutine is
- * refused (EPERM) like any code outside a task. */
+/* The task whose own coroutine is running, or NULL (task.h says why a
+ * raw coroutine that a task resumes is not the task).  Every call that
+ * acts for "the calling task" asks this. */
 static inline coil_task *self(void)
 {
-    coil_task *t = coil__task_running;
-    return t && coil__coro_running == t->coro ? t : NULL;
+    return coil__task_self();
 }
 
 static inline coil_task *from_future(coil_future *f)
