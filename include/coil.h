@@ -1566,12 +1566,13 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
  *     that a plain close() leaves stale.  A stale record is found out
  *     before it can do harm: sockets are read and written with
  *     MSG_DONTWAIT, other fds are checked for O_NONBLOCK before each
- *     syscall, and the file's identity (st_dev, st_ino) is checked before
- *     a task parks; the record is then made afresh for the new fd.  So an
- *     fd that inherits a stale record's number costs at most a few extra
- *     syscalls, never a blocking call on the loop's thread nor a wait
- *     that cannot wake (docs/hooks.md, "Stale records").  Waiters of the
- *     old fd wake with EBADF when that happens.
+ *     syscall, and a wait that lasts 50 to 100 ms checks the file's
+ *     identity (st_dev, st_ino) once; the record is then made afresh for
+ *     the new fd and the wait goes on.  So an fd that inherits a stale
+ *     record's number costs at most a few extra syscalls and that delay,
+ *     never a blocking call on the loop's thread nor a wait that cannot
+ *     wake (docs/hooks.md, "Stale records").  Another task waiting on the
+ *     old fd wakes with EBADF when that happens.
  *   - At most one task waits to read, and one to write, an fd at a time:
  *     a second that would have to wait fails with EBUSY (two readers of
  *     one stream would get its bytes interleaved; give each fd one reader

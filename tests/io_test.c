@@ -899,6 +899,50 @@ TEST(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop)
     run_main(reuse_main, "ss");
 }
 
+/* The file replaced while a task already waits on its number: another
+ * task closes the socket with plain close(2) and a new socketpair takes
+ * the number.  The wait checks its record once it has lasted a while
+ * (io.c: VERIFY_PERIOD), finds it stale, registers the new socket and is
+ * woken by its data — where a wait that trusted its record never would. */
+typedef struct swap_under {
+    int old[2], fresh[2];
+} swap_under;
+
+static void *swap_under_reader(void *arg)
+{
+    swap_under *x = arg;
+    char c;
+    CHECK(coil_read_until(x->old[0], &c, 1, now() + 50 * UNIT) == 1);
+    CHECK(c == 'n');
+    return NULL;
+}
+
+static void *swap_under_main(void *arg)
+{
+    (void)arg;
+    swap_under x;
+    watchdog();
+    pair(x.old);
+    char buf[4];
+    CHECK(coil_write(x.old[1], "ab", 2) == 2);        /* make a record */
+    CHECK(coil_read(x.old[0], buf, sizeof buf) == 2);
+    coil_task *r = coil_spawn(swap_under_reader, &x);
+    coil_yield();              /* the reader runs first, finds no data, parks */
+    CHECK(close(x.old[0]) == 0 && close(x.old[1]) == 0);
+    pair(x.fresh);
+    CHECK(x.fresh[0] == x.old[0]);                    /* the same number */
+    CHECK(write(x.fresh[1], "n", 1) == 1);
+    await_task(r);
+    CHECK(coil_close(x.fresh[0]) == 0 && coil_close(x.fresh[1]) == 0);
+    alarm(0);
+    return NULL;
+}
+
+TEST(a_wait_goes_on_when_its_fds_file_is_replaced_under_it)
+{
+    run_main(swap_under_main, NULL);
+}
+
 RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(reader_suspends_until_a_sleeping_writer_writes_while_others_run),
           T(ten_megabytes_through_a_pipe_with_write_all_and_read_full),
@@ -919,4 +963,5 @@ RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(a_pipe_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
           T(a_pipe_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop),
           T(a_socket_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
-          T(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop))
+          T(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop),
+          T(a_wait_goes_on_when_its_fds_file_is_replaced_under_it))

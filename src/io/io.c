@@ -84,6 +84,10 @@ struct coil__io {
     coil_loop *loop;
     fd_state **fds;                       /* by fd; records never move */
     size_t cap;
+    coil__list unverified;                /* waiters not yet checked for a
+                                             stale record, oldest first */
+    coil_handle *sweep;                   /* checks them: see below */
+    unsigned long period;                 /* the sweep's, counted */
 };
 
 struct waiter {
@@ -93,6 +97,10 @@ struct waiter {
     coil_handle *timer;                   /* deadline, or NULL */
     coil_time deadline;                   /* its time, for a task dump */
     const volatile int *intr;             /* a hooked call's: EINTR if set */
+    coil__list link;                      /* in io->unverified, if listed */
+    unsigned long period;                 /* the sweep period it was listed in */
+    uint8_t listed;
+    uint8_t verify_due;                   /* the sweep asks for the check */
     uint8_t timed_out;
     uint8_t closed;                       /* coil_close took the fd away */
 };
@@ -120,6 +128,7 @@ static void table_free(coil_loop *loop, void **slot)
     for (size_t i = 0; i < io->cap; i++)
         free(io->fds[i]);
     free(io->fds);
+    coil__timer_disarm(&io->sweep);       /* the loop dropped the timer */
     free(io);
 }
 
@@ -138,6 +147,7 @@ static coil__io *io_for(coil_loop *loop)
             return NULL;
         }
         io->loop = loop;
+        coil__list_init(&io->unverified);
         *slot = io;
     }
     return *slot;
@@ -258,12 +268,23 @@ static fd_state *use_fd(int fd)
  *     socket;
  *   - any other fd costs one fcntl(F_GETFL) before each try: without
  *     O_NONBLOCK it is not the file coil switched;
- *   - before a task parks, fstat's (st_dev, st_ino) must match the ones
- *     noted at first use: an epoll registration goes away with its file,
- *     so waiting on a new file under an old record would never wake.
- * A record found stale is made afresh (its waiters, if any, wake with
- * EBADF); the worst a stale record costs is these checks' syscalls.
+ *   - a wait that goes on for a whole sweep period checks, once, that fstat's
+ *     (st_dev, st_ino) match the ones noted at first use: an epoll
+ *     registration goes away with its file, so a wait on a new file under
+ *     an old record would never be woken by it.  Found stale, the record
+ *     is made afresh, the new file registered, and the wait goes on.
+ * Not every wait checks before it parks: an fstat costs a syscall (1.3 to
+ * 1.5 us on the VM coil is measured on, a sixth of a request/response
+ * round trip's CPU), and nearly every wait of a busy connection ends
+ * within a period.  A stale record is found one to two periods after its
+ * wait began instead.  A record found stale is made afresh (its other
+ * waiter, if any, wakes with EBADF); the worst a stale record costs is
+ * these checks' syscalls and that delay.
  */
+
+/* The sweep's period: a wait listed during one is checked when the next
+ * one ends, so after 50 to 100 ms. */
+#define VERIFY_PERIOD COIL_MSEC(50)
 
 /* Make st afresh for the file its number is now. */
 static int renew(fd_state *st)
@@ -351,12 +372,87 @@ static void deadline_fire(void *arg)
     wake(w);
 }
 
+/* ------------------------------------------- checking long waits, lazily */
+
+static void sweep_fire(void *arg);
+static int ensure_registered(fd_state *st);
+
+/* List w, about to park, for the check that a wait lasting a whole sweep
+ * period makes; arm the sweep unless it is armed (reading the clock only
+ * then: a wait without a deadline reads none).  0, or -1 with errno
+ * ENOMEM. */
+static int unverified_add(coil__io *io, waiter *w)
+{
+    if (!io->sweep) {
+        coil_time now = coil_loop_time(io->loop);
+        if (coil_call_at(io->loop, coil__time_after(now, VERIFY_PERIOD),
+                         sweep_fire, io, &io->sweep) != 0)
+            return -1;
+        io->period++;                     /* a period begins */
+    }
+    w->period = io->period;
+    w->listed = 1;
+    coil__list_push_back(&io->unverified, &w->link);
+    return 0;
+}
+
+static void unverified_remove(waiter *w)
+{
+    if (w->listed) {
+        coil__list_remove(&w->link);
+        w->listed = 0;
+    }
+}
+
+/* A period ended: ask every wait listed before it began for its check,
+ * and begin the next period if any wait is left.  A sweep is left to fire
+ * when its list empties, rather than cancelled and armed again by the
+ * next wait: one timer per period at most, not one per wait. */
+static void sweep_fire(void *arg)
+{
+    coil__io *io = arg;
+    coil__timer_disarm(&io->sweep);       /* fired: drop the handle */
+    while (!coil__list_empty(&io->unverified)) {
+        waiter *w = coil__container_of(io->unverified.next, waiter, link);
+        if (w->period == io->period)      /* listed during this one */
+            break;
+        unverified_remove(w);
+        w->verify_due = 1;
+        wake(w);
+    }
+    if (!coil__list_empty(&io->unverified) &&
+        coil_call_at(io->loop,
+                     coil__time_after(coil_loop_time(io->loop), VERIFY_PERIOD),
+                     sweep_fire, io, &io->sweep) == 0)
+        io->period++;                     /* ENOMEM: the next wait arms it */
+}
+
+/* The check (see "Stale records"): w's record still names the file it was
+ * made for, or it is made afresh for the file the number is now and that
+ * is registered, with w waiting on it.  0, or -1 with errno (EBADF: the
+ * number is closed). */
+static int verify(waiter *w)
+{
+    fd_state *st = w->st;
+    for (int d = RD; d <= WR; d++)        /* renewing wakes the waiters: */
+        if (st->waiters[d] == w)          /* not this one */
+            st->waiters[d] = NULL;
+    int r = check_identity(st);
+    if (r > 0)
+        r = ensure_registered(st);
+    for (int d = RD; d <= WR; d++)
+        if (w->events & dir_bit[d])
+            st->waiters[d] = w;
+    return r < 0 ? -1 : 0;
+}
+
 /* On every way out of a wait, unwinding included: forget the waiter and
  * its timer. */
 static void waiter_forget(void *arg)
 {
     waiter *w = arg;
     coil__timer_disarm(&w->timer);
+    unverified_remove(w);
     for (int d = RD; d <= WR; d++)
         if (!w->closed && w->st->waiters[d] == w)
             w->st->waiters[d] = NULL;
@@ -430,23 +526,31 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline,
         errno = ETIMEDOUT;
         return -1;
     }
-    int renewed = check_identity(st);
-    if (renewed < 0)
-        return -1;
-    if (renewed && (ensure_registered(st) != 0 || st->always_ready))
-        return st->always_ready ? 0 : -1;
     waiter w = {.task = t, .st = st, .events = events, .intr = intr,
                 .deadline = deadline};
     if (deadline >= 0 &&
         coil_call_at(loop, deadline, deadline_fire, &w, &w.timer) != 0)
         return -1;
+    if (unverified_add(st->io, &w) != 0) {
+        coil__timer_disarm(&w.timer);
+        return -1;
+    }
     for (int d = RD; d <= WR; d++)
         if (events & dir_bit[d])
             st->waiters[d] = &w;
     int r = 0, err = 0;
     coil_cleanup_push(waiter_forget, &w);
-    while (!w.closed && !(st->ready & events) && !w.timed_out &&
-           !(intr && *intr)) {
+    while (!w.closed && !(st->ready & events) && !st->always_ready &&
+           !w.timed_out && !(intr && *intr)) {
+        if (w.verify_due) {
+            w.verify_due = 0;
+            if (verify(&w) != 0) {
+                r = -1;
+                err = errno;
+                break;
+            }
+            continue;                     /* a renewed record may be ready */
+        }
         coil__task_note_wait(&fd_wait, &w);
         if (coil__task_park() != 0) {
             r = -1;
@@ -454,13 +558,14 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline,
             break;
         }
     }
+    int ready = (st->ready & events) || st->always_ready;
     if (r == 0 && w.closed) {
         r = -1;
         err = EBADF;
-    } else if (r == 0 && !(st->ready & events) && intr && *intr) {
+    } else if (r == 0 && !ready && intr && *intr) {
         r = -1;
         err = EINTR;
-    } else if (r == 0 && !(st->ready & events)) {
+    } else if (r == 0 && !ready) {
         r = -1;
         err = ETIMEDOUT;
     }
