@@ -829,7 +829,7 @@ static void *spawn_and_await_many(void *arg)
  * twice per spawn + await. */
 TEST(a_pending_timer_does_not_send_every_hand_off_back_to_the_loop)
 {
-    long n = 10000;
+    long n = scaled(10000);           /* under ThreadSanitizer: 1,000 */
     coil_loop *loop = coil_loop_default();
     coil_handle *far = NULL;
     CHECK(loop && coil_call_later(loop, COIL_SEC(600), set_stop, NULL,
