@@ -245,11 +245,9 @@ int bench_read_line(int reference, long count, uint64_t *elapsed_ns,
                     char *err);
 
 /* count round trips of a 64-byte line to an echo server in another
- * thread: *cpu_ns is the server thread's CPU time (user_only: its
- * user-mode CPU time alone).  Streams, or (reference) coil_read +
- * coil_write_all. */
-int bench_line_echo(int reference, int user_only, long count,
-                    uint64_t *cpu_ns, char *err);
+ * thread: *cpu_ns is the server thread's CPU time.  Streams, or
+ * (reference) coil_read + coil_write_all. */
+int bench_line_echo(int reference, long count, uint64_t *cpu_ns, char *err);
 
 /* count items from a producer task to a consumer task: round-robin over
  * 4 queues of 16 taken with coil_select, or (reference) one queue of 64

@@ -9,10 +9,7 @@
  *               runs in a thread of its own and what is timed is its CPU
  *               time (CLOCK_THREAD_CPUTIME_ID): streams (read_line, write,
  *               flush) against coil's byte echo (coil_read +
- *               coil_write_all, bench_echo.c's server loop); the
- *               line_echo_user rows time only its user-mode CPU
- *               (getrusage RUSAGE_THREAD), which the kernel's share of a
- *               round trip (tens of microseconds on a VM) does not drown;
+ *               coil_write_all, bench_echo.c's server loop);
  *   select_4    values through 4 queues of 16, put round-robin by one task
  *               and taken by another with coil_select, against one queue
  *               of 64 and coil_queue_get (bench_threads.c's queue_64).
@@ -26,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,19 +178,12 @@ int bench_read_line(int baseline, long count, uint64_t *elapsed_ns,
 typedef struct line_server {
     int fd;
     int bytes;                    /* byte echo instead of streams */
-    int user_only;                /* time user-mode CPU only */
     uint64_t cpu_ns;
     int error;
 } line_server;
 
-static uint64_t thread_cpu_ns(int user_only)
+static uint64_t thread_cpu_ns(void)
 {
-    if (user_only) {
-        struct rusage ru;
-        getrusage(RUSAGE_THREAD, &ru);
-        return (uint64_t)ru.ru_utime.tv_sec * 1000000000u +
-               (uint64_t)ru.ru_utime.tv_usec * 1000u;
-    }
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -237,12 +226,12 @@ static void echo_bytes(line_server *e)
 static void *echo_task(void *arg)
 {
     line_server *e = arg;
-    uint64_t t0 = thread_cpu_ns(e->user_only);
+    uint64_t t0 = thread_cpu_ns();
     if (e->bytes)
         echo_bytes(e);
     else
         echo_lines(e);
-    e->cpu_ns = thread_cpu_ns(e->user_only) - t0;
+    e->cpu_ns = thread_cpu_ns() - t0;
     return NULL;
 }
 
@@ -275,13 +264,12 @@ static int ping(int fd, long count)
     return memcmp(in, out, LINE) == 0 ? 0 : (errno = EPROTO, -1);
 }
 
-int bench_line_echo(int bytes, int user_only, long count, uint64_t *cpu_ns,
-                    char *err)
+int bench_line_echo(int bytes, long count, uint64_t *cpu_ns, char *err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         return fail_errno(err, "socketpair", errno);
-    line_server e = {sv[0], bytes, user_only, 0, 0};
+    line_server e = {sv[0], bytes, 0, 0};
     pthread_t t;
     int rc = pthread_create(&t, NULL, echo_thread, &e);
     if (rc != 0) {

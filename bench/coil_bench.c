@@ -36,8 +36,7 @@
  *   read_line, line_echo,  issue 21's toolbox (bench_toolbox.c): stream
  *   select_4               read_line vs a read + memchr loop, ns per
  *                          64-byte line; a stream line echo vs coil's byte
- *                          echo, server CPU ns per round trip (and its
- *                          user-mode part: line_echo_user); coil_select
+ *                          echo, server CPU ns per round trip; coil_select
  *                          over 4 queues vs one queue's get, and vs Go's
  *                          4-case select, ns per item (--only toolbox).
  * The scheduler, echo and threads benches are also measured in Go (and
@@ -1359,7 +1358,7 @@ static void run_threads(const options *o)
 
 /* ---------------------------------------------------------------- toolbox */
 
-enum { TB_READ_LINE, TB_LINE_ECHO, TB_LINE_ECHO_USER, TB_SELECT };
+enum { TB_READ_LINE, TB_LINE_ECHO, TB_SELECT };
 
 /* A toolbox row: which bench, and coil's side or the one it is held
  * against (the hand-written loop, the byte echo, the single queue). */
@@ -1384,9 +1383,7 @@ static int toolbox_rep(const void *ctx, long count, uint64_t *ns, char *err)
     case TB_READ_LINE:
         return bench_read_line(t->reference, count, ns, err);
     case TB_LINE_ECHO:
-    case TB_LINE_ECHO_USER:
-        return bench_line_echo(t->reference, t->kind == TB_LINE_ECHO_USER,
-                               count, ns, err);
+        return bench_line_echo(t->reference, count, ns, err);
     default:
         return bench_select4(t->reference, count, ns, err);
     }
@@ -1403,9 +1400,6 @@ static const toolbox_target toolbox_targets[] = {
     /* >= 0.9x the hand-written loop's throughput: time <= 1/0.9. */
     {"read_line", "coil", "memchr", 0.9, 1},
     {"line_echo", "stream", "bytes", 1.1, 0},
-    /* Not the issue's: the same row in user-mode CPU, where the stream's
-     * own work shows (line_echo's kernel share varies by +-10% here). */
-    {"line_echo_user", "stream", "bytes", 1.1, 0},
     {"select_4", "coil", "get_1", 2.0, 0},
     {"select_4", "coil", "go", 1.0, 0},
 };
@@ -1481,9 +1475,8 @@ static void run_toolbox(const options *o)
     /* threads.go holds the select4 command. */
     build_go_threads();
     printf("\ntoolbox benches (issue 21): %ld repetitions, ns per operation "
-           "(line_echo: server CPU ns per round trip, line_echo_user: its "
-           "user-mode part); vs = median / the reference row's\n",
-           o->threads_reps);
+           "(line_echo: server CPU ns per round trip); vs = median / the "
+           "reference row's\n", o->threads_reps);
     printf("\n%-22s %-10s %10s %10s %10s %10s\n", "bench", "impl",
            "count/rep", "median ns", "min ns", "vs ref");
     long lines = o->handoffs;
@@ -1492,8 +1485,6 @@ static void run_toolbox(const options *o)
                   NULL);
     toolbox_group(o, "line_echo", TB_LINE_ECHO, "stream", "bytes", trips, 1,
                   NULL);
-    toolbox_group(o, "line_echo_user", TB_LINE_ECHO_USER, "stream", "bytes",
-                  trips, 1, NULL);
     toolbox_group(o, "select_4", TB_SELECT, "coil", "get_1", o->handoffs, 0,
                   &go_threads);
     print_toolbox_targets();
