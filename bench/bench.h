@@ -157,6 +157,12 @@ typedef struct bench_peer {
  * gets ok = 0 and a note. */
 void bench_peers_setup(bench_peer *go, bench_peer *python);
 
+/* A peer that is a program of its own (Boost.Fiber's fiber_sched, built
+ * beside coil_bench; exe NULL: not built).  Cannot fail: ok = 0 and a
+ * note if it cannot run. */
+void bench_peer_setup_program(bench_peer *p, const char *impl,
+                              const char *exe);
+
 /* Run one measurement, args (NULL-terminated) naming it: {"yield", "2",
  * "2000000", NULL}.  0 with the JSON line it printed in line, or -1 with a
  * message in err. */

@@ -421,6 +421,23 @@ void bench_peers_setup(bench_peer *go, bench_peer *python)
     setup_python(python);
 }
 
+void bench_peer_setup_program(bench_peer *p, const char *impl,
+                              const char *exe)
+{
+    char line[256];
+    memset(p, 0, sizeof *p);
+    p->impl = impl;
+    if (exe == NULL) {
+        snprintf(p->note, sizeof p->note, "skipped: not built (%s)",
+                 CROSS_BUILD ? "cross-compiled build"
+                             : "Debian libboost-fiber-dev missing");
+        return;
+    }
+    snprintf(p->exe, sizeof p->exe, "%s", exe);
+    if (probe(p, line, sizeof line) == 0)
+        p->ok = 1;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type,
                         struct FTW *ftw)
 {

@@ -626,9 +626,14 @@ static void run_scale(const options *o)
 
 /* ---------------------------------------------------------------- sched */
 
-/* The peers (Go, asyncio), set up once; ok = 0 when skipped. */
-static bench_peer peers[2];
+/* The peers (Go, asyncio, and for the yield and spawn rows Boost.Fiber),
+ * set up once; ok = 0 when skipped. */
+static bench_peer peers[3];
 #define PEER_GO (&peers[0])
+#define PEER_FIBER (&peers[2])
+#ifndef COIL_BENCH_FIBER
+#define COIL_BENCH_FIBER NULL
+#endif
 
 static int cmp_int64(const void *a, const void *b)
 {
@@ -724,12 +729,15 @@ static void print_sched_header(const options *o)
 {
     printf("\nscheduler benches: %ld repetitions; vs go = median / go's "
            "median\n", o->sched_reps);
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 3; i++) {
         const bench_peer *p = &peers[i];
         if (!p->ok)
             printf("  %s: %s\n", p->impl, p->note);
         else if (p == PEER_GO)
             printf("  go: %s, GOMAXPROCS=1\n", p->version);
+        else if (p == PEER_FIBER)
+            printf("  boost_fiber: Boost %s, one thread, round robin, 64 KiB "
+                   "fixed-size stacks (yield and spawn rows)\n", p->version);
         else
             printf("  %s: python %s, %s\n", p->impl, p->version, p->exe);
     }
@@ -756,10 +764,10 @@ static void run_sched_timed(const options *o)
                                   per_task_multiple(o->yields, ntasks[k]),
                                   o->sched_reps),
                           yield_rep, &ntasks[k], 0, 0, NULL};
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < 3; i++) {
             const bench_peer *p = &peers[i];
-            long count = p == PEER_GO ? o->yields
-                                      : o->yields / PY_YIELD_DIVISOR;
+            long count = p != &peers[1] ? o->yields
+                                        : o->yields / PY_YIELD_DIVISOR;
             if (!p->ok)
                 continue;
             pjobs[n] = (peer_job){p, "yield", ntasks[k]};
@@ -778,9 +786,10 @@ static void run_sched_timed(const options *o)
     n = 0;
     jobs[n++] = (job){new_row("spawn_await", "coil", o->spawns,
                               o->sched_reps), spawn_rep, &inside, 0, 0, NULL};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 3; i++) {
         const bench_peer *p = &peers[i];
-        long count = p == PEER_GO ? o->spawns : o->spawns / PY_SPAWN_DIVISOR;
+        long count = p != &peers[1] ? o->spawns
+                                    : o->spawns / PY_SPAWN_DIVISOR;
         if (!p->ok)
             continue;
         pjobs[n] = (peer_job){p, "spawn", 0};
@@ -1546,6 +1555,18 @@ static void print_targets(void)
             printf("  %-27s %8s   target <= %.2fx  not checked (no go "
                    "row)\n", label, "-", vs_go_target[i]);
     }
+    /* Issue 18: ahead of every C/C++ peer, Boost.Fiber among them. */
+    for (size_t i = 0; i < sizeof vs_go / sizeof *vs_go; i++) {
+        const row *c = find_row(vs_go[i], "coil");
+        const row *f = find_row(vs_go[i], "boost_fiber");
+        char label[40];
+        if (c == NULL || f == NULL || !c->ok || !f->ok)
+            continue;
+        double r = c->median_ns / f->median_ns;
+        snprintf(label, sizeof label, "%s coil / boost_fiber", vs_go[i]);
+        printf("  %-31s %7.3fx   target <  1.00x  %s\n", label, r,
+               r < 1.0 ? "met" : "MISSED");
+    }
     if (sleep)
         printf("  sleep_1ms p99 overshoot     %7.1f us  target < 200 us  "
                "%s\n", sleep->p99_ns / 1000,
@@ -1707,6 +1728,7 @@ int main(int argc, char **argv)
         wanted(&o, "threads") || wanted(&o, "toolbox")) {
         pin(0);
         bench_peers_setup(&peers[0], &peers[1]);
+        bench_peer_setup_program(PEER_FIBER, "boost_fiber", COIL_BENCH_FIBER);
         pin(1);
     }
     if (wanted(&o, "sched"))

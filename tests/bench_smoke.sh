@@ -37,6 +37,13 @@ grep -q '"bench": "spawn_threadsafe_rtt", "impl": "coil", "median_ns": [0-9]' "$
 # The echo bench is skipped in a cross build (the command has an emulator
 # in front, so more than one argument); natively coil's row must be there.
 if [ $# -eq 1 ]; then
+  # Boost.Fiber's yield and spawn rows, where its program was built (issue 18).
+  if [ -x "$(dirname "$1")/fiber_sched" ]; then
+    for bench in yield_2 yield_1000 spawn_await; do
+      grep -q "\"bench\": \"$bench\", \"impl\": \"boost_fiber\", \"median_ns\": [0-9]" "$json" ||
+        { echo "bench_smoke: no measured boost_fiber $bench row in:"; cat "$json"; exit 1; }
+    done
+  fi
   grep -q '"bench": "echo_50", "impl": "coil", "median_ns": [0-9]' "$json" ||
     { echo "bench_smoke: no measured coil echo_50 row in:"; cat "$json"; exit 1; }
   # Each server's CPU per round trip and the generator's share (issue 18).

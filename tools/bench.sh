@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/bench.sh — build the release preset and run the benchmark: context
 # switch vs Boost.Context / ucontext / threads, coroutine create+destroy,
-# a million live coroutines, the scheduler vs Go and Python's asyncio
+# a million live coroutines, the scheduler vs Go, Python's asyncio and
+# Boost.Fiber
 # (Go from Debian's golang-go; python3 is whichever is on PATH), a TCP echo
 # server, and work across threads and between tasks (call_soon_threadsafe,
 # to_thread, lock, queue) vs pthreads and Go.  Writes build/bench.json as
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
-coil_need cmake make gcc libboost-context-dev golang-go libuv1-dev
+coil_need cmake make gcc g++ libboost-context-dev libboost-fiber-dev golang-go libuv1-dev
 cmake --preset release >/dev/null
 cmake --build --preset release --target coil_bench >/dev/null
 exec build/release/bench/coil_bench --json build/bench.json "$@"

@@ -35,7 +35,7 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
           gcc-s390x-linux-gnu libc6-dev-s390x-cross \
           python3 redis-server libhiredis-dev clang \
           libcurl4-openssl-dev libpq-dev postgresql libssl-dev openssl \
-          libevent-dev libdw1 gdb-multiarch liburing-dev || exit 1
+          libevent-dev libdw1 gdb-multiarch liburing-dev libboost-fiber-dev || exit 1
 # (redis-server and hiredis are for examples/16 and its test; they, curl,
 # libpq + PostgreSQL and OpenSSL for the hook layer's tests against real
 # servers (tests/hook_libs_test.sh), libevent for the hiredis benchmark;
