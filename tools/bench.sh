@@ -2,10 +2,10 @@
 # tools/bench.sh — build the release preset and run the benchmark: context
 # switch vs Boost.Context / ucontext / threads, coroutine create+destroy,
 # a million live coroutines, the scheduler vs Go, Python's asyncio and
-# Boost.Fiber
-# (Go from Debian's golang-go; python3 is whichever is on PATH), a TCP echo
-# server, and work across threads and between tasks (call_soon_threadsafe,
-# to_thread, lock, queue) vs pthreads and Go.  Writes build/bench.json as
+# Boost.Fiber (Go from Debian's golang-go; python3 is whichever is on PATH;
+# Boost.Fiber from libboost-fiber-dev), a TCP echo server, and work across
+# threads and between tasks (call_soon_threadsafe, to_thread, lock, queue)
+# vs pthreads and Go.  Writes build/bench.json as
 # well; arguments are passed on (--only threads, --quick, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
