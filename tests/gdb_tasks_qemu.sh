@@ -12,16 +12,27 @@ gdb=$(command -v gdb-multiarch) ||
   { echo "skipped: gdb-multiarch is not installed"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-port=$((20000 + $$ % 20000))
-"$qemu" -L "$sysroot" -g "$port" "$target" </dev/null 3>/dev/null &
-qpid=$!
 out=$tmp/out.txt
-timeout 300 "$gdb" -batch -nx "$target" -ex "set sysroot $sysroot" \
-    -ex "target remote :$port" -ex "break all_tasks_waiting" -ex continue \
-    -x "$script" -ex "coil tasks" -ex "coil bt stuck" -ex "coil task stuck" \
-    -ex "frame function stuck_level2" -ex "info locals" -ex kill \
-    >"$out" 2>&1
-wait "$qpid" 2>/dev/null
+# A port the kernel says is free now; another program (a second test run
+# on the machine) may still take it before qemu listens, and qemu then
+# exits with "could not open gdbserver": try again with another.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+for attempt in 1 2 3 4 5; do
+  port=$(free_port) || fail "no free port"
+  "$qemu" -L "$sysroot" -g "$port" "$target" </dev/null 3>/dev/null \
+      2>"$tmp/qemu.err" &
+  qpid=$!
+  timeout 300 "$gdb" -batch -nx "$target" -ex "set sysroot $sysroot" \
+      -ex "target remote :$port" -ex "break all_tasks_waiting" -ex continue \
+      -x "$script" -ex "coil tasks" -ex "coil bt stuck" -ex "coil task stuck" \
+      -ex "frame function stuck_level2" -ex "info locals" -ex kill \
+      >"$out" 2>&1
+  wait "$qpid" 2>/dev/null
+  grep -q "could not open gdbserver" "$tmp/qemu.err" || break
+  echo "port $port was taken before qemu could listen: another try"
+done
 grep -q "task [0-9]* 'stuck' fn=stuck_task .*suspended, waits on an fd" "$out" ||
   { cat "$out"; fail "coil tasks does not list the stuck task"; }
 grep -q "coil: 101 live tasks" "$out" || { cat "$out"; fail "not 101 tasks"; }
