@@ -56,9 +56,9 @@ static int status_of(void (*fn)(void))
 static int died_of_sigill(int status)
 {
     if (WIFSIGNALED(status))
-        printf("  child died of signal %d\n", WTERMSIG(status));
+        fprintf(stderr, "  child died of signal %d\n", WTERMSIG(status));
     else
-        printf("  child exited with %d\n", WEXITSTATUS(status));
+        fprintf(stderr, "  child exited with %d\n", WEXITSTATUS(status));
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGILL;
 }
 
