@@ -99,3 +99,28 @@ probe_entry:
     .size   probe_entry, .-probe_entry
 
     .section .note.GNU-stack, "", %progbits
+
+/* GNU property note (AAELF64, GNU_PROPERTY_AARCH64_FEATURE_1_AND), written
+ * when the build asks for branch protection, as the compiler does for C:
+ * BTI, because both functions start with a `bti c` landing pad (C calls
+ * them through pointers); PAC when return addresses are signed, which this
+ * file never does and so never breaks.  The linker ANDs the bits over all
+ * its inputs: without this note every test program linking this file loses
+ * BTI (the aarch64-bti preset's `marks` test reads the final programs). */
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#if defined(__ARM_FEATURE_PAC_DEFAULT) && __ARM_FEATURE_PAC_DEFAULT
+#define REGS_FEATURES 3
+#else
+#define REGS_FEATURES 1
+#endif
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                       /* n_namesz: "GNU\0" */
+    .long   16                      /* n_descsz */
+    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+    .long   4                       /* pr_datasz */
+    .long   REGS_FEATURES           /* 1 = BTI, 2 = PAC */
+    .long   0                       /* pad to 8 */
+#endif

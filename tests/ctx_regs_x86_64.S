@@ -111,3 +111,21 @@ trash_caller_saved:
     .size   trash_caller_saved, .-trash_caller_saved
 
     .section .note.GNU-stack, "", @progbits
+
+/* GNU property note (x86-64 psABI, "Program Property"): this object is
+ * IBT-compatible (every function above starts with endbr64: C calls them
+ * through pointers) and SHSTK-compatible (each call returns by ret to its
+ * own caller; the switch it makes is the library's business, and the
+ * library says so in its own note).  The linker ANDs these bits over all
+ * its inputs, so one unmarked object turns IBT off for the whole program:
+ * tests/cet_report.sh links this file with coil's own objects to check. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                       /* n_namesz: "GNU\0" */
+    .long   16                      /* n_descsz */
+    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
+    .long   4                       /* pr_datasz */
+    .long   0x3                     /* IBT (1) | SHSTK (2) */
+    .long   0                       /* pad to 8 */

@@ -4,7 +4,9 @@
 #     executable stack (checked on a linked test program too);
 #   - x86_64: a GNU property note claiming IBT and not SHSTK, and endbr64 as
 #     the first instruction of every entry point and of the start routine;
-#   - aarch64: a BTI landing pad first in every entry point;
+#   - aarch64: a BTI landing pad first in every entry point, and a BTI
+#     claim only by a switch that resumes with ret (a BR may not land on a
+#     C return address on guarded pages; ctx.h point 7);
 #   - riscv64: no landing pads to check (Zicfilp is beyond rv64gc and
 #     Debian 12's toolchain): the GNU-stack checks only.
 # Over the fcontext backend (ctx.h point 10) coil has no switch of its own
@@ -40,7 +42,16 @@ x86_64)
   grep -q 'SHSTK' <<<"$notes" && fail "claims SHSTK without switching shadow stacks"
   pad=endbr64 ;;
 aarch64)
-  pad='bti' ;;
+  pad='bti'
+  resumes=$("$objdump" -d --no-show-raw-insn "$obj" |
+            awk '$2 == "<coil_ctx_switch>:" {on = 1; next} on && /^$/ {exit}
+                 on && ($2 == "ret" || $2 == "br") {print $2; exit}')
+  if "$readelf" -n "$obj" | grep -q 'AArch64 feature: BTI'; then
+    [ "$resumes" = ret ] || fail "claims BTI but coil_ctx_switch resumes with '$resumes'"
+    echo "elf_notes: claims BTI, coil_ctx_switch resumes with ret"
+  else
+    [ "$resumes" = br ] || fail "no BTI claim, yet coil_ctx_switch resumes with '$resumes', not br"
+  fi ;;
 riscv64)
   echo "elf_notes: ok ($obj; riscv64 has no landing pads to check)"
   echo "1 passed, 0 failed"

@@ -2,11 +2,12 @@
 # tools/port-check.sh PRESET — the porting kit's checklist (docs/porting.md).
 #
 # Builds one preset of CMakePresets.json (release, fcontext, aarch64,
-# riscv64, aarch64-fcontext, ppc64le, s390x, or a new CPU's), runs the
-# conformance tests under the preset's emulator (ctest knows it:
-# CMAKE_CROSSCOMPILING_EMULATOR in the toolchain file), and prints one line
-# per promise of include/coil/ctx.h with PASS, FAIL, SKIP (the test said
-# why) or ----- (this build has no such test, e.g. gdb in a cross build).
+# aarch64-bti, riscv64, aarch64-fcontext, ppc64le, s390x, or a new
+# CPU's), runs the conformance tests under the preset's emulator (ctest
+# knows it: CMAKE_CROSSCOMPILING_EMULATOR in the toolchain file), and
+# prints one line per promise of include/coil/ctx.h with PASS, FAIL, SKIP
+# (the test said why) or ----- (this build has no such test, e.g. gdb in
+# a cross build).
 # Exits non-zero when any line failed.  The whole suite is
 # `cmake --workflow --preset PRESET`; this is the part a port is about.
 set -uo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/test-all.sh — the one test command: installs what it needs, then
-# builds and runs the suite ten ways (CMakePresets.json):
+# builds and runs the suite eleven ways (CMakePresets.json):
 #   release   native, plus valgrind, gdb and install checks
 #   fcontext  over the fcontext backend (Boost.Context's switch): the
 #             core suites, README's example, the installed package
@@ -9,6 +9,10 @@
 #   aarch64   cross-built, every test run under qemu-aarch64
 #   riscv64   cross-built (coil's own riscv64 port), every test run under
 #             qemu-riscv64
+#   aarch64-bti  built with -mbranch-protection=standard and linked with
+#             coil's own marked start files, so the programs are BTI-marked;
+#             the switch, coroutine, task, loop, IO and thread suites and a
+#             SIGILL check run under qemu-aarch64 -cpu max, which enforces BTI
 #   aarch64-fcontext  the core suites over fcontext, under qemu-aarch64
 #   ppc64le   cross-built over fcontext (no coil port: Debian's Boost.Context
 #   s390x     for the CPU, tools/cross-boost.sh), the core suites under qemu
@@ -49,7 +53,7 @@ coil_need cmake make gcc g++ pkg-config libboost-context-dev gdb valgrind \
 # not for arm64 or riscv64, so the cross builds find none and leave those
 # out.)
 
-presets=${COIL_PRESETS:-release fcontext asan aarch64 aarch64-fcontext riscv64 ppc64le s390x tsan clang}
+presets=${COIL_PRESETS:-release fcontext asan aarch64 aarch64-bti aarch64-fcontext riscv64 ppc64le s390x tsan clang}
 passed=0 failed=0 broken=()
 for preset in $presets; do
   echo "==== $preset"
