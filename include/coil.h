@@ -41,7 +41,9 @@
  *   - A function returning a pointer returns NULL with errno set on failure.
  *   - Bad arguments give EINVAL; nothing in coil crashes on a NULL handle.
  *   - "May suspend" means the call can switch away from the calling
- *     coroutine; every other call returns without switching.
+ *     coroutine; every other call returns without switching.  The fd and
+ *     stream calls may also switch when they need not wait: a forced
+ *     yield once the task's cooperative budget is spent (coil_budget_set).
  *   - Objects belong to the thread that created them: using one from
  *     another thread gives EPERM (coroutines never migrate: compilers cache
  *     the address of thread-locals such as errno across calls).
@@ -1099,7 +1101,8 @@ int coil_run(coil_task_fn fn, void *arg, void **result);
  *     already past still lets the call succeed if it need not wait.  A
  *     COIL_TASK_CANCEL_AS_ERROR task that is cancelled while waiting gets
  *     ECANCELED; in the default mode it unwinds out of the call.  Calls
- *     that do not need to wait return without suspending.
+ *     that do not need to wait return without suspending: they do not
+ *     count against the cooperative budget (coil_budget_set) either.
  *   - Cancellation (or a deadline) never leaves an object inconsistent.
  *     A waiter that is cancelled after it was handed something but before
  *     it ran gives it back: the lock passes to the next waiter, a permit
