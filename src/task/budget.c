@@ -22,11 +22,11 @@
 #include "task/task_impl.h"
 
 /* 128, as Tokio's coop budget.  The cheapest counted operation is a line
- * handed out of a stream's buffer, ~30 ns; a forced yield costs one
- * switch, ~10 ns (or nothing but the scheduler's checks when no other task
- * is ready): under 1% of a slice of 128 such reads.  The slice itself stays
- * short: 128 syscalls that found data are ~100-200 us on this VM, about a
- * poll interval of a busy loop (50 us) or a few. */
+ * handed out of a stream's buffer, ~25 ns (docs/benchmarks.md); a forced
+ * yield costs what coil_yield does, ~13 ns with other tasks ready (less
+ * with none): 0.4% of a slice of 128 such reads.  The slice itself stays
+ * short: 128 syscalls that found data are ~100-300 us on this VM, a few
+ * of the busy loop's 50 us looks at IO. */
 #define DEFAULT_OPS 128u
 
 /* The budget a task gets when it is resumed: ops, or all ones for "off". */
