@@ -41,7 +41,9 @@
  *   - A function returning a pointer returns NULL with errno set on failure.
  *   - Bad arguments give EINVAL; nothing in coil crashes on a NULL handle.
  *   - "May suspend" means the call can switch away from the calling
- *     coroutine; every other call returns without switching.
+ *     coroutine; every other call returns without switching.  The fd and
+ *     stream calls may also switch when they need not wait: a forced
+ *     yield once the task's cooperative budget is spent (coil_budget_set).
  *   - Objects belong to the thread that created them: using one from
  *     another thread gives EPERM (coroutines never migrate: compilers cache
  *     the address of thread-locals such as errno across calls).
@@ -651,6 +653,49 @@ int coil_yield(void);
 int coil_sleep(coil_time delay);
 int coil_sleep_until(coil_time when);
 
+/* The cooperative budget (Tokio's coop budget): a task that has completed
+ * `ops` counted calls without suspending yields at its next counted call,
+ * so that a task whose input never runs dry (a client flooding its
+ * socket) cannot keep every other task from running.  The budget is full
+ * again whenever the task is resumed after any suspension.
+ *
+ * Counted: the fd calls of "IO" and "Sockets" below (coil_read, coil_write
+ * and their kin, coil_accept, coil_connect, coil_wait_fd, coil_recvfrom,
+ * coil_sendto; coil_read_full and coil_write_all count each syscall;
+ * calls with MSG_DONTWAIT in flags are not counted), the hook layer's
+ * calls built on them, and each stream read call (coil_stream_read_some,
+ * read_line, read_until, read_exactly, peek: one each, plus the fd reads
+ * it makes; drain, flush and write_eof count their fd writes).  These are
+ * the calls whose input comes from outside the loop, so a run of them that
+ * never waits need never end.  Not counted: calls documented not to
+ * suspend (never: coil_stream_write, coil_close, try_* calls), the
+ * synchronisation objects, select and coil_await of a done future — what
+ * they find ready was made ready by the loop's own tasks and callbacks,
+ * which cannot run while the task does not suspend, so such a run ends by
+ * itself; and "Synchronisation" promises that a call which need not wait
+ * does not suspend.
+ *
+ * The yield comes first, before the call looks at its fd or stream, and
+ * is a plain coil_yield(): the task stays ready, behind everything ready
+ * now.  So the call then runs as if it were made just after a
+ * coil_yield(): its result is the same, and a cancellation delivered by
+ * the yield (where the call may suspend anyway) finds nothing consumed —
+ * in error mode the call returns ECANCELED having read or written
+ * nothing.  A task in a shield is not cancelled there, as ever.
+ *
+ * coil_budget_set sets ops for every task of the process, from any thread
+ * (a task running now counts from the new setting at once if it is
+ * lower; others from their next resumption); 0 turns the budget off.
+ * The default is 128, or COIL_BUDGET=<ops> from the environment (read as
+ * the library loads; an unparsable value gives the default): a forced
+ * yield costs one task switch, under 1% of 128 of the cheapest counted
+ * calls (a line out of a stream's buffer), while 128 calls that each
+ * make a syscall hold the loop for a few hundred microseconds at most.
+ * Neither call suspends; they cannot fail.  coil_budget_set returns the
+ * previous setting, coil_budget the current one (0: off). */
+unsigned coil_budget_set(unsigned ops);
+unsigned coil_budget(void);
+
 /* Task-local storage: a value per task and key (pthread_setspecific for
  * tasks, Boost.Fiber's fiber_specific_ptr, asyncio's contextvars).  Keys
  * are process-wide (any thread's tasks may use one); values belong to one
@@ -1056,7 +1101,8 @@ int coil_run(coil_task_fn fn, void *arg, void **result);
  *     already past still lets the call succeed if it need not wait.  A
  *     COIL_TASK_CANCEL_AS_ERROR task that is cancelled while waiting gets
  *     ECANCELED; in the default mode it unwinds out of the call.  Calls
- *     that do not need to wait return without suspending.
+ *     that do not need to wait return without suspending: they do not
+ *     count against the cooperative budget (coil_budget_set) either.
  *   - Cancellation (or a deadline) never leaves an object inconsistent.
  *     A waiter that is cancelled after it was handed something but before
  *     it ran gives it back: the lock passes to the next waiter, a permit
@@ -1588,8 +1634,13 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
  *     with SIGPIPE blocked in the calling thread around the write, the one
  *     it raised consumed with sigtimedwait (a thread that blocks SIGPIPE
  *     itself keeps it pending, as it arranged).
- *   - A task whose fd always has data never suspends in these calls; call
- *     coil_yield() now and then in such a loop to let others run.
+ *   - Fairness: a task whose fd always has data would never wait in these
+ *     calls.  They count against the task's cooperative budget
+ *     (coil_budget_set): after coil_budget() of them (128 by default)
+ *     without a suspension, the next one yields before it does anything,
+ *     then goes on as it would have.
+ *     So "may suspend" includes that yield, even when the fd is ready;
+ *     no coil_yield() of your own is needed in a read loop.
  * ====================================================================== */
 
 /* Events for coil_wait_fd. */
@@ -1861,6 +1912,13 @@ ssize_t coil_sendto_until(int fd, const void *buf, size_t n, int flags,
  *     ECANCELED or EBUSY (EPIPE, ECONNRESET, ...) breaks the write side for
  *     good: its buffered bytes are dropped and every later write, drain or
  *     flush fails with the same errno.
+ *   - Fairness: every read call counts against the task's cooperative
+ *     budget (coil_budget_set), even one that the buffer serves, and so
+ *     do the fd reads and writes the calls make.  A call that finds the
+ *     budget spent yields at its start, already inside the stream (a
+ *     second reader gets EBUSY, coil_stream_close EBUSY) and before it
+ *     has consumed or sent anything.  So "may suspend" holds even with
+ *     data buffered, and drain may yield below high water.
  *   - The fd: the stream switches it to O_NONBLOCK (as the IO calls do).
  *     It closes it in coil_stream_close only if it owns it
  *     (COIL_STREAM_OWN_FD; streams from coil_stream_dial/accept do).

@@ -30,6 +30,16 @@
  * cleanup handler on every way out, unwinding included, as is the
  * deadline timer.
  *
+ * Fairness: a task whose fd always has data would never wait here, and
+ * with no wait no other task runs.  So every call that may suspend counts
+ * against the task's cooperative budget (task.h, coil_budget_set) at its
+ * start, before it looks the fd up or makes a syscall, and yields first
+ * once the budget is spent: the call then runs as one made just after a
+ * coil_yield().  Before, not after: cancellation delivered by that yield
+ * finds nothing consumed, as if the call had waited for an empty fd;
+ * after the syscall it would have to drop the bytes read.  Calls given
+ * MSG_DONTWAIT asked not to wait and are not counted.
+ *
  * Past 800 lines on purpose: the fd table, the wait and the calls stay in
  * one translation unit because coil_read's and coil_write's fast paths
  * (read_here, send_here) inline the record lookup and the retry loop, and
@@ -589,6 +599,8 @@ int coil__io_wait(int fd, unsigned events, coil_time deadline,
         errno = EINVAL;
         return -1;
     }
+    if (coil__budget_spend() != 0)
+        return -1;
     fd_state *st = use_fd(fd);
     if (!st)
         return -1;
@@ -686,8 +698,9 @@ static ssize_t io_loop(fd_state *st, int fd, int dir, coil_time deadline,
     }
 }
 
-static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
-                      io_op *op)
+/* run_io for a call that has counted itself against the budget. */
+static ssize_t run_io_counted(const char *call, int fd, int dir,
+                              coil_time deadline, io_op *op)
 {
     if (!coil_task_current())
         return coil__debug_outside_task(call);
@@ -695,6 +708,14 @@ static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
     if (!st)
         return -1;
     return io_loop(st, fd, dir, deadline, op);
+}
+
+static ssize_t run_io(const char *call, int fd, int dir, coil_time deadline,
+                      io_op *op)
+{
+    if (!(op->flags & MSG_DONTWAIT) && coil__budget_spend() != 0)
+        return -1;                        /* see "Fairness" above */
+    return run_io_counted(call, fd, dir, deadline, op);
 }
 
 ssize_t coil__io_run(const char *call, int fd, int dir, coil_time deadline,
@@ -847,18 +868,29 @@ send_here(fd_state *st, int fd, const void *buf, size_t n, coil_time deadline)
                ? -1 : io_loop(st, fd, WR, deadline, &op);
 }
 
-ssize_t coil_read_until(int fd, void *buf, size_t n, coil_time deadline)
+/* coil_read_until's body, inlined into coil_read too: there a deadline
+ * of -1 folds away, as it did when coil_read's call was small enough for
+ * the compiler to inline by itself (the budget's check tipped it). */
+static inline __attribute__((always_inline)) ssize_t
+read_call(int fd, void *buf, size_t n, coil_time deadline)
 {
+    if (coil__budget_spend() != 0)        /* before the lookup: "Fairness" */
+        return -1;
     fd_state *st = known_fd(fd);
     if (st)
         return read_here(st, fd, buf, n, deadline);
     io_op op = {.fn = op_read, .buf = buf, .len = n, .drains = 1};
-    return run_io("coil_read", fd, RD, deadline, &op);
+    return run_io_counted("coil_read", fd, RD, deadline, &op);
+}
+
+ssize_t coil_read_until(int fd, void *buf, size_t n, coil_time deadline)
+{
+    return read_call(fd, buf, n, deadline);
 }
 
 ssize_t coil_read(int fd, void *buf, size_t n)
 {
-    return coil_read_until(fd, buf, n, -1);
+    return read_call(fd, buf, n, -1);
 }
 
 ssize_t coil_write_until(int fd, const void *buf, size_t n, coil_time deadline)
@@ -995,6 +1027,8 @@ int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
 {
     if (!coil_task_current())
         return coil__debug_outside_task("coil_connect");
+    if (coil__budget_spend() != 0)
+        return -1;
     fd_state *st = use_fd(fd);
     if (!st || check_nonblocking(st) != 0)
         return -1;
@@ -1107,9 +1141,10 @@ ssize_t coil_write_all_until(int fd, const void *buf, size_t n, size_t *done,
     fd_state *st = known_fd(fd);
     while (put < n) {
         const char *at = (const char *)buf + put;
-        ssize_t r = st && st->socket ? send_here(st, fd, at, n - put, deadline)
-                                     : coil_write_until(fd, at, n - put,
-                                                        deadline);
+        ssize_t r = st && st->socket
+                        ? (coil__budget_spend() != 0
+                               ? -1 : send_here(st, fd, at, n - put, deadline))
+                        : coil_write_until(fd, at, n - put, deadline);
         if (r < 0)
             return -1;
         put += (size_t)r;

@@ -12,6 +12,13 @@
  * read_exactly that reads straight into the caller's buffer, puts what it
  * got back into the read buffer on the way out (give_back below).
  *
+ * Each read call counts once against the task's cooperative budget
+ * (task.h), and the fd reads it makes count as coil_read's do.  Its yield,
+ * once the budget is spent, comes after read_enter, under read_leave:
+ * the call is inside the stream while it yields, so a second reader gets
+ * EBUSY and coil_stream_close refuses to free the stream under it, as
+ * they would while it waited; and before anything is consumed.
+ *
  * Only the reading task touches rbuf, and a second reader is refused
  * (EBUSY) for the whole call, not only while it waits: the first may be
  * suspended in a read into rbuf, which a second could otherwise move.
@@ -269,7 +276,9 @@ ssize_t coil_stream_read_some(coil_stream *s, void *buf, size_t n,
     ssize_t r;
     int e;
     coil_cleanup_push(read_leave, &c);
-    r = n ? read_some(s, buf, n, deadline) : 0;
+    r = coil__budget_spend() != 0 ? -1
+        : n                       ? read_some(s, buf, n, deadline)
+                                  : 0;
     e = errno;
     coil_cleanup_pop(1);
     errno = e;
@@ -351,7 +360,7 @@ static inline ssize_t buffered_line(coil_stream *s, char *buf, size_t size)
     char *base = s->rbuf + s->rpos;
     char *nl = memchr(base, '\n', n);
     size_t len = nl ? (size_t)(nl - base) + 1 : 0;
-    if (len == 0 || len >= size || !coil__task_self())
+    if (len == 0 || len >= size || !coil__task_self() || !coil__budget_take())
         return 0;
     memcpy(buf, base, len);
     buf[len] = '\0';
@@ -369,7 +378,7 @@ read_line_waiting(coil_stream *s, char *buf, size_t size, coil_time deadline)
     ssize_t r;
     int e;
     coil_cleanup_push(read_leave, &c);
-    r = read_line(s, buf, size, deadline);
+    r = coil__budget_spend() != 0 ? -1 : read_line(s, buf, size, deadline);
     e = errno;
     coil_cleanup_pop(1);
     errno = e;
@@ -441,7 +450,8 @@ ssize_t coil_stream_read_until(coil_stream *s, const void *delim,
     ssize_t r;
     int e;
     coil_cleanup_push(read_leave, &c);
-    r = read_until(s, delim, dlen, buf, size, deadline);
+    r = coil__budget_spend() != 0
+            ? -1 : read_until(s, delim, dlen, buf, size, deadline);
     e = errno;
     coil_cleanup_pop(1);
     errno = e;
@@ -556,7 +566,9 @@ ssize_t coil_stream_read_exactly(coil_stream *s, void *buf, size_t n,
     int e;
     coil_cleanup_push(read_leave, &c);
     size_t cap = s->rcap > s->rsize ? s->rcap : s->rsize;
-    if (n == 0)
+    if (coil__budget_spend() != 0)
+        r = -1;
+    else if (n == 0)
         r = 0;
     else if (n < cap)
         r = exactly_buffered(s, buf, n, got, deadline);
@@ -583,7 +595,7 @@ ssize_t coil_stream_peek(coil_stream *s, void *buf, size_t n,
     ssize_t r = -1;
     int e;
     coil_cleanup_push(read_leave, &c);
-    if (buffer_up_to(s, n, deadline) == 0) {
+    if (coil__budget_spend() == 0 && buffer_up_to(s, n, deadline) == 0) {
         r = (ssize_t)(avail(s) < n ? avail(s) : n);
         if (r > 0)
             memcpy(buf, unread(s, 0), (size_t)r);

@@ -145,10 +145,19 @@ int coil__task_kept_stacks(int *max)
     return kept_stacks;
 }
 
+/* Fill the running task's budget (budget.c): it has just been resumed,
+ * so nothing counts against it yet.  A relaxed load and a store. */
+static inline void refill_budget(void)
+{
+    coil__budget_left = atomic_load_explicit(&coil__budget_full,
+                                             memory_order_relaxed);
+}
+
 /* Mark t as the running task, before switching to it. */
 static void enter(coil_task *t)
 {
     coil__task_running = t;
+    refill_budget();
     t->started = 1;
     t->fut.state = COIL_RUNNING;
 }
@@ -276,8 +285,11 @@ static void suspend(coil_task *t)
         return;
     }
     coil_task *next = w->arg;
-    if (next == t)
+    if (next == t) {
+        refill_budget();              /* a yield all the same: what was
+                                         ready before it has run */
         return;
+    }
     prefetch_following(t->fut.loop);
     enter(next);
     coil__coro_transfer(next->coro, 0);

@@ -11,6 +11,7 @@
 #define COIL_TASK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "coil.h"
 #include "core/coro.h"
@@ -73,6 +74,47 @@ int coil__task_park(void);
  * (src/hook/intr.c), which wakes the tasks whose calls a signal
  * interrupted. */
 __attribute__((visibility("default"))) void coil__task_wake(coil_task *t);
+
+/* The cooperative budget (coil.h's coil_budget_set, docs/scheduler.md
+ * "Fairness"): how many more counted operations the running task may
+ * complete before it yields.  Filled whenever a task is resumed (task.c's
+ * enter), so it counts the operations since the running task last
+ * suspended: a task never migrates, and only one runs per thread at a
+ * time.  64 bits so that "off" (all ones) is never used up. */
+extern __thread uint64_t coil__budget_left
+    __attribute__((tls_model("initial-exec")));
+
+/* The budget is spent: yield as coil_yield does (cancellation may be
+ * delivered), then count the operation.  0, or -1 with errno ECANCELED
+ * (error mode); in unwind mode cancellation does not return.  Outside a
+ * task's own coroutine it does nothing and returns 0: the call goes on to
+ * report EPERM as it would have (src/task/budget.c). */
+int coil__budget_yield(void);
+
+/* Count one operation of a call that may suspend, at its start, before it
+ * does anything it could not take back: if the running task has used its
+ * budget up, it yields first, so that cancellation, if delivered there,
+ * finds nothing consumed.  Only for calls documented "may suspend" (a
+ * call documented not to suspend must never reach it).  0, or as
+ * coil__budget_yield. */
+static inline int coil__budget_spend(void)
+{
+    if (__builtin_expect(coil__budget_left == 0, 0))
+        return coil__budget_yield();
+    coil__budget_left--;
+    return 0;
+}
+
+/* A fast path's half of coil__budget_spend: count the operation and
+ * return 1 if the budget allows it without a yield, else 0 (nothing
+ * counted: the caller takes its slow path, which spends). */
+static inline int coil__budget_take(void)
+{
+    if (__builtin_expect(coil__budget_left == 0, 0))
+        return 0;
+    coil__budget_left--;
+    return 1;
+}
 
 /* Before closing loop (not running, on its own thread): cancel every task
  * still alive, run the loop until their cleanup has finished, and run the

@@ -98,6 +98,10 @@ static inline int deliverable(const coil_task *t)
     return t->cancel_requests > 0 && t->shield_depth == 0 && !t->unwinding;
 }
 
+/* What the running task's budget is refilled to when it is resumed
+ * (budget.c): coil_budget_set's ops, or all ones for "off". */
+extern _Atomic uint64_t coil__budget_full;
+
 /* Deliver one pending request at a suspension point (cancel.c): -1 with
  * errno ECANCELED in error mode, else an unwind that does not return. */
 int coil__task_deliver(coil_task *t);
