@@ -6,7 +6,9 @@
 #     the first instruction of every entry point and of the start routine;
 #   - aarch64: a BTI landing pad first in every entry point;
 #   - riscv64: no landing pads to check (Zicfilp is beyond rv64gc and
-#     Debian 12's toolchain): the GNU-stack checks only.
+#     Debian 12's toolchain): the GNU-stack checks only;
+#   - ppc64le: no landing pads either (Power has no indirect-branch
+#     targets to mark): the GNU-stack checks only.
 # Over the fcontext backend (ctx.h point 10) coil has no switch of its own
 # to mark: the GNU-stack checks only, on asm/fcontext.c's object.
 # Arguments: archive (libcoil.a), a linked program, objdump, readelf, cpu,
@@ -20,7 +22,7 @@ ar x "$archive"
 if [ "$backend" = fcontext ]; then
   obj=$(ls | grep -E '^fcontext\.c\.o$')
 else
-  obj=$(ls | grep -E '(x86_64_sysv|aarch64_aapcs|riscv64_lp64d)\.S\.o$')
+  obj=$(ls | grep -E '(x86_64_sysv|aarch64_aapcs|riscv64_lp64d|ppc64le_elfv2)\.S\.o$')
 fi
 fail() { echo "elf_notes: $*"; exit 1; }
 
@@ -41,8 +43,8 @@ x86_64)
   pad=endbr64 ;;
 aarch64)
   pad='bti' ;;
-riscv64)
-  echo "elf_notes: ok ($obj; riscv64 has no landing pads to check)"
+riscv64|ppc64le|powerpc64le)
+  echo "elf_notes: ok ($obj; $cpu has no landing pads to check)"
   echo "1 passed, 0 failed"
   exit 0 ;;
 *) fail "unknown cpu $cpu" ;;
