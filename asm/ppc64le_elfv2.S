@@ -247,9 +247,9 @@
     std     %r1, 0(%r3)             /* suspend: publish our frame */
     ld      %r1, 0(%r4)             /* same frame shape: CFI still holds */
     .cfi_remember_state
-    /* mtfsf is execution-synchronising, and in most programs every
-     * context holds the same modes: write only when the resumed context's
-     * differ from the ones we leave (r7). */
+    /* Writing the FPSCR may serialise floating-point work on some cores,
+     * and in most programs every context holds the same modes: write only
+     * when the resumed context's differ from the ones we leave (r7). */
     ld      %r4, FRAME_FPSCR(%r1)
     cmpd    %r7, %r4
     bne-    .Lload_fpscr_\name
@@ -357,10 +357,10 @@
  * int coil_ctx_fp_policy(int policy)
  *
  * x86_64 can write MXCSR on every switch or only when it differs (ctx.h
- * point 2).  Here the FPSCR is read with mffs, an FPR move, while mtfsf
- * synchronises execution, so comparing first is always the cheaper way, as
- * on aarch64: -1 (query) and 0 (COIL_CTX_FP_COMPARE) return 0; 1
- * (COIL_CTX_FP_RELOAD) fails with ENOTSUP, anything else with EINVAL.
+ * point 2).  Here the switch reads the FPSCR anyway (mffs) to record it,
+ * and a write may serialise floating-point work, so comparing first is the
+ * one policy, as on aarch64: -1 (query) and 0 (COIL_CTX_FP_COMPARE) return
+ * 0; 1 (COIL_CTX_FP_RELOAD) fails with ENOTSUP, anything else with EINVAL.
  * ------------------------------------------------------------------------ */
     .globl  coil_ctx_fp_policy
     .type   coil_ctx_fp_policy, @function
