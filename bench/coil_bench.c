@@ -82,6 +82,8 @@
 #define ARCH_NAME "aarch64"
 #elif defined(__riscv) && __riscv_xlen == 64
 #define ARCH_NAME "riscv64"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARCH_NAME "ppc64le"
 #else
 #define ARCH_NAME "unknown"
 #endif

@@ -1,9 +1,10 @@
 # Cross build for ppc64le Linux with Debian's gcc-powerpc64le-linux-gnu and
 # libc6-dev-ppc64el-cross; tests run under qemu-ppc64le (Debian qemu-user) against
-# the cross libc.  coil has no native port for this CPU: it builds with the
-# fcontext backend over Debian's Boost.Context for ppc64el, which
-# tools/cross-boost.sh unpacks into build/sysroot/ppc64el.  coil links its
-# libboost_context.a, so the test programs need no Boost at run time.
+# the cross libc.  coil's own port (asm/ppc64le_elfv2.S) is the default; with
+# -DCOIL_CTX_BACKEND=fcontext (preset ppc64le-fcontext) coil builds over
+# Debian's Boost.Context for ppc64el instead, which tools/cross-boost.sh
+# unpacks into build/sysroot/ppc64el.  coil links its libboost_context.a,
+# so the test programs need no Boost at run time.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR ppc64le)
 set(CMAKE_C_COMPILER powerpc64le-linux-gnu-gcc)

@@ -128,6 +128,38 @@ regs_roundtrip:
     blr
     .size   regs_roundtrip, .-regs_roundtrip
 
+/* uint64_t toc_roundtrip(uint64_t toc, coil_ctx *from, const coil_ctx *to,
+ *                        void *arg, switch_fn fn)
+ *   r3 = toc, r4 = from, r5 = to, r6 = arg, r7 = fn
+ * Calls fn(from, to, arg) with r2 = toc, as a caller in another module
+ * (another TOC) would reach a switch with a single entry point (st_other
+ * 0: r2 preserved), and returns r2 as the call left it, without the TOC
+ * reload a call through a pointer normally has.  Native port only: a C
+ * switch (fcontext) sets up its own r2 at its global entry, which the ABI
+ * allows. */
+    .globl  toc_roundtrip
+    .type   toc_roundtrip, @function
+    .p2align 4
+toc_roundtrip:
+    mflr    0
+    std     0, 16(1)
+    stdu    1, -32(1)
+    std     2, 24(1)
+    mr      2, 3
+    mr      12, 7
+    mtctr   12
+    mr      3, 4
+    mr      4, 5
+    mr      5, 6
+    bctrl
+    mr      3, 2
+    ld      2, 24(1)
+    addi    1, 1, 32
+    ld      0, 16(1)
+    mtlr    0
+    blr
+    .size   toc_roundtrip, .-toc_roundtrip
+
 /* void *probe_entry(void *data, void *arg): a coil_ctx_entry that records
  * r1 (the stack pointer) and r31 (the frame pointer, when one is kept) as
  * the entry found them, then tail-calls probe_entry_body.  It reaches its

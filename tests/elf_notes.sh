@@ -8,7 +8,9 @@
 #     claim only by a switch that resumes with ret (a BR may not land on a
 #     C return address on guarded pages; ctx.h point 7);
 #   - riscv64: no landing pads to check (Zicfilp is beyond rv64gc and
-#     Debian 12's toolchain): the GNU-stack checks only.
+#     Debian 12's toolchain): the GNU-stack checks only;
+#   - ppc64le: no landing pads either (Power has no indirect-branch
+#     targets to mark): the GNU-stack checks only.
 # Over the fcontext backend (ctx.h point 10) coil has no switch of its own
 # to mark: the GNU-stack checks only, on asm/fcontext.c's object.
 # Arguments: archive (libcoil.a), a linked program, objdump, readelf, cpu,
@@ -22,7 +24,7 @@ ar x "$archive"
 if [ "$backend" = fcontext ]; then
   obj=$(ls | grep -E '^fcontext\.c\.o$')
 else
-  obj=$(ls | grep -E '(x86_64_sysv|aarch64_aapcs|riscv64_lp64d)\.S\.o$')
+  obj=$(ls | grep -E '(x86_64_sysv|aarch64_aapcs|riscv64_lp64d|ppc64le_elfv2)\.S\.o$')
 fi
 fail() { echo "elf_notes: $*"; exit 1; }
 
@@ -52,8 +54,8 @@ aarch64)
   else
     [ "$resumes" = br ] || fail "no BTI claim, yet coil_ctx_switch resumes with '$resumes', not br"
   fi ;;
-riscv64)
-  echo "elf_notes: ok ($obj; riscv64 has no landing pads to check)"
+riscv64|ppc64le|powerpc64le)
+  echo "elf_notes: ok ($obj; $cpu has no landing pads to check)"
   echo "1 passed, 0 failed"
   exit 0 ;;
 *) fail "unknown cpu $cpu" ;;

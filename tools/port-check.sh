@@ -2,20 +2,21 @@
 # tools/port-check.sh PRESET — the porting kit's checklist (docs/porting.md).
 #
 # Builds one preset of CMakePresets.json (release, fcontext, aarch64,
-# aarch64-bti, riscv64, aarch64-fcontext, ppc64le, s390x, or a new
-# CPU's), runs the conformance tests under the preset's emulator (ctest
-# knows it: CMAKE_CROSSCOMPILING_EMULATOR in the toolchain file), and
-# prints one line per promise of include/coil/ctx.h with PASS, FAIL, SKIP
-# (the test said why) or ----- (this build has no such test, e.g. gdb in
-# a cross build).
+# aarch64-bti, riscv64, aarch64-fcontext, ppc64le, ppc64le-fcontext,
+# s390x, or a new CPU's), runs the conformance tests under the preset's
+# emulator (ctest knows it: CMAKE_CROSSCOMPILING_EMULATOR in the toolchain
+# file), and prints one line per promise of include/coil/ctx.h with PASS,
+# FAIL, SKIP (the test said why) or ----- (this build has no such test,
+# e.g. gdb in a cross build).
 # Exits non-zero when any line failed.  The whole suite is
 # `cmake --workflow --preset PRESET`; this is the part a port is about.
 set -uo pipefail
 preset=${1:?usage: tools/port-check.sh PRESET (e.g. riscv64)}
 cd "$(dirname "$0")/.."
-case $preset in    # the fcontext presets link Debian's Boost for the CPU
+case $preset in    # fcontext presets link Debian's Boost for the CPU (and
+                   # switch-insns.sh compares ppc64le's port with Boost's)
   aarch64-fcontext) ./tools/cross-boost.sh arm64 || exit 1 ;;
-  ppc64le) ./tools/cross-boost.sh ppc64el || exit 1 ;;
+  ppc64le|ppc64le-*) ./tools/cross-boost.sh ppc64el || exit 1 ;;
   s390x) ./tools/cross-boost.sh s390x || exit 1 ;;
 esac
 dir=build/$preset
@@ -70,6 +71,8 @@ echo "port-check: $preset ($cpu, backend $backend)"
 line "callee-saved registers, integer and FP/SIMD, survive both switches" \
   every_callee_saved_register_survives_a_switch \
   every_callee_saved_register_survives_a_nofp_switch
+line "ppc64le: each context keeps its own TOC pointer (r2)" \
+  each_context_keeps_its_own_toc_pointer
 line "values cross a switch both ways; many contexts in a ring" \
   values_cross_a_switch_in_both_directions token_passes_round_a_ring_of_many_contexts
 line "FP control state: per context (full switch), policy as documented" \

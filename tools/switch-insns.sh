@@ -13,7 +13,7 @@
 # row alike.  Prints a table and writes build/switch_insns.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-presets=${*:-release fcontext aarch64 aarch64-fcontext riscv64 ppc64le s390x}
+presets=${*:-release fcontext aarch64 aarch64-fcontext riscv64 ppc64le-core ppc64le-fcontext s390x}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -23,7 +23,7 @@ target() {
     release|fcontext) echo "gcc qemu-x86_64 /usr/lib/x86_64-linux-gnu/libboost_context.a" ;;
     aarch64|aarch64-fcontext) echo "aarch64-linux-gnu-gcc qemu-aarch64 build/sysroot/arm64/usr/lib/aarch64-linux-gnu/libboost_context.a" ;;
     riscv64) echo "riscv64-linux-gnu-gcc qemu-riscv64 -" ;;
-    ppc64le) echo "powerpc64le-linux-gnu-gcc qemu-ppc64le build/sysroot/ppc64el/usr/lib/powerpc64le-linux-gnu/libboost_context.a" ;;
+    ppc64le|ppc64le-*) echo "powerpc64le-linux-gnu-gcc qemu-ppc64le build/sysroot/ppc64el/usr/lib/powerpc64le-linux-gnu/libboost_context.a" ;;
     s390x) echo "s390x-linux-gnu-gcc qemu-s390x build/sysroot/s390x/usr/lib/s390x-linux-gnu/libboost_context.a" ;;
     *) return 1 ;;
   esac

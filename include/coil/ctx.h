@@ -27,11 +27,17 @@
  *      riscv64 LP64D:    s0 (fp), s1-s11, sp, and all 64 bits of
  *                        fs0-fs11 (FLEN is 64 under the D ABI);
  *                        frm: see the policy below.
+ *      ppc64le ELFv2:    r14-r31, r1 (sp), r2 (the TOC pointer: each
+ *                        context gets its own back, so contexts suspended
+ *                        in different modules mix), CR2-CR4, f14-f31,
+ *                        all 128 bits of v20-v31;
+ *                        FPSCR control: see the policy below.
  *
  *    Everything else (caller-saved registers, flags, the x87 stack and status
- *    word, FPSR, riscv64's fflags; ra on riscv64, which its psABI does not
- *    preserve; gp and tp, which no switch touches) is clobbered, or left
- *    alone, exactly as by any call.
+ *    word, FPSR, riscv64's fflags, the FPSCR's status bits and VSCR; ra on
+ *    riscv64 and LR on ppc64le, which their ABIs do not preserve; gp and tp,
+ *    r13 and VRSAVE (reserved for the system under ELFv2), which no switch
+ *    touches) is clobbered, or left alone, exactly as by any call.
  *
  *    FPCR policy (aarch64).  AAPCS64 makes FPCR's rounding mode, FZ and DN
  *    bits "global": a routine may change them only if that is its purpose
@@ -49,9 +55,20 @@
  *    context all the same, and coil_ctx_switch_nofp() leaves it to the
  *    thread.  fflags, the accrued exception flags, are status: clobbered.
  *
+ *    FPSCR policy (ppc64le): the same again.  ELFv2 calls the FPSCR's
+ *    control fields "limited-access" (changed only by routines whose
+ *    purpose that is), not nonvolatile; coil_ctx_switch() keeps its
+ *    control byte per context — RN (rounding), NI, and the VE/OE/UE/ZE/XE
+ *    enables, FPSCR bits 56-63 — and coil_ctx_switch_nofp() leaves it to
+ *    the thread.  The status bits (FX, FEX, the sticky exception bits,
+ *    FPRF, FR, FI) are clobbered; DRN, the decimal rounding mode, and the
+ *    trap mode feenableexcept() sets in the MSR (prctl PR_SET_FPEXC) are
+ *    the thread's.
+ *
  * 2. The no-FP-control variant.  coil_ctx_switch_nofp() neither records nor
  *    restores the FP control state (MXCSR and x87 control word on x86_64, FPCR
- *    on aarch64, frm on riscv64): with it the control state belongs to the
+ *    on aarch64, frm on riscv64, the FPSCR's control byte on ppc64le): with
+ *    it the control state belongs to the
  *    thread and flows across switches.  Reading and writing those registers is
  *    most of what separates a switch from a bare register save.  A context it
  *    suspends is marked as having no FP state of its own, so the two variants
@@ -61,7 +78,8 @@
  *
  *    How the full switch restores the control state is a speed question
  *    only (both ways keep this contract): it writes the x87 control word,
- *    FPCR and frm only when the resumed context's value differs; for MXCSR
+ *    FPCR, frm and the FPSCR only when the resumed context's value differs;
+ *    for MXCSR
  *    the cheaper way depends on the CPU, so coil picks one when it is loaded
  *    (write every time on AMD and Hygon, compare first elsewhere) and
  *    coil_ctx_fp_policy() below reads or overrides the choice.
@@ -71,7 +89,8 @@
  *    the callee-saved slots hold zero except those that carry the entry
  *    function, its data and the link context; the FP control slots hold the
  *    psABI defaults (MXCSR 0x1F80, x87 CW 0x037F; FPCR 0 = round to nearest,
- *    no flush-to-zero; frm 0 = round to nearest, ties to even); the resume
+ *    no flush-to-zero; frm 0 = round to nearest, ties to even; FPSCR
+ *    control 0 = round to nearest, no enables, NI off); the resume
  *    address is coil's start routine.  The frame uses COIL_CTX_FRAME_SIZE
  *    bytes below the 16-byte-aligned top of the stack; nothing else of the
  *    stack is touched, so untouched pages of a lazily committed stack stay
@@ -81,8 +100,12 @@
  *        entry(data, arg)
  *    where data was given to coil_ctx_make() and arg to coil_ctx_switch().
  *    The entry function starts with the stack aligned as the ABI demands at a
- *    call (x86_64: rsp + 8 is a multiple of 16; aarch64 and riscv64: sp is a
- *    multiple of 16) and with a zero frame pointer (rbp / x29 / s0) above it.
+ *    call (x86_64: rsp + 8 is a multiple of 16; aarch64, riscv64 and
+ *    ppc64le: sp is a multiple of 16) and with a zero frame pointer (rbp /
+ *    x29 / s0 / r31) above it.  On ppc64le the start routine's frame is the
+ *    ABI's 32-byte minimum (back chain 0, so back-chain walkers stop too;
+ *    CR, LR and TOC save words for entry and the linker's stubs), and r2
+ *    is coil's TOC.
  *    The start routine's unwind info marks the return address undefined, so
  *    gdb, backtrace() and the C++ unwinder stop there, and frame-pointer
  *    walkers stop at the zero frame pointer.
@@ -100,7 +123,9 @@
  *    mispredicts, because the return-stack buffer still holds the caller of
  *    the switch we came from.  (On riscv64 "indirect jump" is a matter of
  *    register choice: `jr` through ra or t0 is a return hint, so the switch
- *    jumps through t2.)  coil's own scheduler hands the CPU between tasks
+ *    jumps through t2; on ppc64le the switch jumps by bctr, which the count
+ *    cache predicts, where blr would use the link stack.)  coil's own
+ *    scheduler hands the CPU between tasks
  *    with hidden variants that do resume by `ret` (coil__ctx_handoff*,
  *    src/core/coro.h), where the return stack predicts it: the .S files explain.
  *
@@ -136,7 +161,8 @@
  *    property note; otherwise it resumes with `br` (the fast path) and makes
  *    no BTI claim, like every object built without branch protection.
  *    riscv64: no landing pads and no property note: the Zicfilp extension
- *    is beyond rv64gc and Debian 12's toolchain.
+ *    is beyond rv64gc and Debian 12's toolchain.  ppc64le: none either:
+ *    Power has no indirect-branch landing pads to mark.
  *
  * 8. Stacks.  Any memory you own, at least COIL_CTX_MIN_STACK bytes.  The
  *    stack grows down from stack + size.  Overflow detection is not this
@@ -152,7 +178,8 @@
  *    wrong thread's.  coil's higher layers never migrate contexts.
  *
  * 10. Backends.  Everything above is the native backend: coil's own
- *    assembly, one file per CPU (x86_64, aarch64, riscv64).  On any other
+ *    assembly, one file per CPU (x86_64, aarch64, riscv64, ppc64le).  On any
+ *    other
  *    CPU, or when built with -DCOIL_CTX_BACKEND=fcontext, the same API runs
  *    over Boost.Context's make_fcontext()/jump_fcontext() (asm/fcontext.c,
  *    linked with the system's libboost_context).  coil_ctx_backend() below
@@ -186,10 +213,12 @@
  *    return address undefined, so DWARF unwinders stop there as with the
  *    native backend; on other CPUs they go on too.
  *
- *    Registers (point 5) on ppc64le.  Boost 1.74's switch there saves
+ *    Registers (point 1) on ppc64le.  Boost 1.74's switch there saves
  *    r14-r31, CR and LR but not the callee-saved f14-f31 and v20-v31;
- *    coil's switch saves them itself, out of line (no inline macro on
- *    that CPU), so point 5 holds there too.
+ *    over fcontext coil's switch makes the compiler save them around the
+ *    jump, out of line (no inline macro on that CPU), so point 1 holds
+ *    there too.  The native port, ppc64le's default, saves them in its own
+ *    frame.
  *
  *    How control moves (points 6, 7).  Boost's switch resumes by an
  *    indirect jump to the return address of the jump_fcontext() call, so
@@ -239,6 +268,9 @@ typedef void *(*coil_ctx_entry)(void *data, void *arg);
 #define COIL_CTX_FRAME_SIZE 192
 #elif defined(__riscv) && __riscv_xlen == 64
 #define COIL_CTX_FRAME_SIZE 224
+#elif defined(__powerpc64__) && _CALL_ELF == 2 \
+    && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define COIL_CTX_FRAME_SIZE 576
 #else
 #error "coil/ctx.h: no native port for this CPU: build coil with -DCOIL_CTX_BACKEND=fcontext"
 #endif
@@ -454,9 +486,11 @@ coil__fctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
 
 /* Boost 1.74's jump_fcontext() for 64-bit PowerPC (ELFv2) saves r14-r31,
  * CR and LR, but not f14-f31 and v20-v31, which the ABI makes callee-saved
- * too (tests/ctx_test.c sees them change across a switch).  There coil's
- * out-of-line switch makes the compiler save them around the jump
- * (asm/fcontext.c), and no inline switch is offered. */
+ * too (tests/ctx_test.c sees them change across a switch).  There, over
+ * fcontext, coil's out-of-line switch makes the compiler save them around
+ * the jump (asm/fcontext.c), and no inline switch is offered.  Only the
+ * fcontext backend reads this: the native port (asm/ppc64le_elfv2.S)
+ * saves them itself. */
 #if defined(__powerpc64__)
 #define COIL__FCTX_SAVES_ALL 0
 #else

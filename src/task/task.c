@@ -215,6 +215,8 @@ static inline void prefetch(const void *p)
     /* rv64gc has no prefetch instruction (Zicbop's prefetch.r is an
      * extension beyond it): nothing to do. */
     (void)p;
+#elif defined(__powerpc64__)
+    __asm__ volatile("dcbt 0, %0" : : "r"(p));
 #else
     __builtin_prefetch(p);
 #endif
