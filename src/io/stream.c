@@ -353,18 +353,16 @@ static ssize_t read_line(coil_stream *s, char *buf, size_t size,
  * to take the full path, which makes every check again and reports. */
 static inline ssize_t buffered_line(coil_stream *s, char *buf, size_t size)
 {
-    size_t n = s->rlen - s->rpos;
-    if (n == 0 || s->thread != &coil__stream_thread_mark || s->reader ||
-        s->skip_line)
+    if (avail(s) == 0 || s->thread != &coil__stream_thread_mark ||
+        s->reader || s->skip_line)
         return 0;
-    char *base = s->rbuf + s->rpos;
-    char *nl = memchr(base, '\n', n);
+    char *base = unread(s, 0);
+    char *nl = memchr(base, '\n', avail(s));
     size_t len = nl ? (size_t)(nl - base) + 1 : 0;
     if (len == 0 || len >= size || !coil__task_self() || !coil__budget_take())
         return 0;
-    memcpy(buf, base, len);
+    take(s, buf, len);
     buf[len] = '\0';
-    consume(s, len);
     return (ssize_t)len;
 }
 
