@@ -19,12 +19,9 @@
  * quick steps need not pay it.  While the loop is busy the pacing reads it
  * at least once per CLOCK_EVERY work items.
  *
- * A coil_handle is shared by the loop and, if it asked, the caller: the
- * loop holds a reference while the callback is scheduled, the caller from
- * coil_call_* until coil_handle_release.  Whoever drops the last one frees
- * it, so a handle outlives its callback, its cancellation and its loop for
- * as long as the caller keeps it.  The count is atomic so that a handle
- * may be released from any thread.
+ * What the user schedules with coil_call_soon/_at/_later (a coil_handle)
+ * is src/loop/handle.c: here it is one more work item, and the timer heap
+ * holds only handles.
  */
 #include <errno.h>
 #include <limits.h>
@@ -41,8 +38,7 @@
 #include "core/stack.h"
 #include "loop/inbox.h"
 #include "loop/timer.h"
-
-enum handle_state { PENDING, RAN, CANCELLED };
+#include "loop/handle.h"
 
 /* While callbacks are ready, look for IO no more often than this. */
 #define BUSY_POLL_INTERVAL COIL_USEC(50)
@@ -55,20 +51,6 @@ enum handle_state { PENDING, RAN, CANCELLED };
  * is still cached and prefetching would only cost instructions. */
 #define PREFETCH_CROWD 16
 
-struct coil_handle {
-    coil__work work;         /* in the ready queue (or a batch) when due */
-    coil__timer timer;       /* in the timer heap until due */
-    coil_callback fn;
-    void *arg;
-    coil_loop *loop;         /* while PENDING; NULL after */
-    const char *thread;      /* the loop's owner, for EPERM */
-    atomic_uint refs;
-    unsigned char state;     /* enum handle_state */
-    unsigned magic;          /* COIL__MAGIC_LIVE until freed: past the
-                                first 16 bytes, which malloc's free lists
-                                reuse, so a second release still sees DEAD
-                                in a release build */
-};
 
 struct coil_loop {
     coil__runq q;            /* first: loop.h reaches it without a call */
@@ -94,184 +76,6 @@ struct coil_loop {
 __thread char coil__loop_token;          /* its address names the thread */
 __thread coil_loop *coil__loop_running;  /* the loop running on this thread */
 static __thread coil_loop *default_loop;
-
-/* ------------------------------------------------------------ handles */
-
-static void run_handle_work(void *h);
-
-static coil_handle *handle_new(coil_loop *loop, coil_callback fn, void *arg,
-                               int caller_ref)
-{
-    coil_handle *h = malloc(sizeof *h);
-    if (!h) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    coil__work_init(&h->work, run_handle_work, h);
-    h->timer = (coil__timer){.slot = COIL__TIMER_NONE};
-    h->fn = fn;
-    h->arg = arg;
-    h->loop = loop;
-    h->thread = loop->q.thread;
-    atomic_init(&h->refs, caller_ref ? 2u : 1u);
-    h->state = PENDING;
-    h->magic = COIL__MAGIC_LIVE;
-    return h;
-}
-
-static void handle_unref(coil_handle *h)
-{
-#ifdef COIL_DEBUG_CHECKS
-    coil__debug_check_live(h->magic, "coil_handle_release", h);
-    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
-        h->magic = COIL__MAGIC_DEAD;
-        coil__debug_quarantine(h);
-    }
-#else
-    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
-        /* volatile: a store just before free() is otherwise dropped */
-        *(volatile unsigned *)&h->magic = COIL__MAGIC_DEAD;
-        free(h);
-    }
-#endif
-}
-
-/* Take a pending handle off its loop, for good: the callback never runs,
- * and the loop's reference goes.  Used by cancel and by close. */
-static void handle_drop(coil_handle *h)
-{
-    if (coil__timer_queued(&h->timer))
-        coil__timers_remove(&h->loop->timers, &h->timer);
-    else
-        coil__list_remove(&h->work.node);
-    h->state = CANCELLED;
-    h->loop = NULL;
-    handle_unref(h);
-}
-
-/* State is set before fn runs, so that fn cancelling its own handle gets 0
- * (it is running: too late to stop it). */
-static void handle_run(coil_handle *h)
-{
-    h->state = RAN;
-    h->loop = NULL;
-    h->fn(h->arg);
-    handle_unref(h);
-}
-
-static void run_handle_work(void *h)
-{
-    handle_run(h);
-}
-
-int coil_handle_cancel(coil_handle *h)
-{
-    if (!h) {
-        errno = EINVAL;
-        return -1;
-    }
-#ifdef COIL_DEBUG_CHECKS
-    coil__debug_check_live(h->magic, "coil_handle_cancel", h);
-#endif
-    if (h->thread != &coil__loop_token) {
-        errno = EPERM;
-        return -1;
-    }
-    if (h->state != PENDING)
-        return 0;
-    handle_drop(h);
-    return 1;
-}
-
-int coil_handle_release(coil_handle *h)
-{
-    if (!h)
-        return 0;
-#ifndef COIL_DEBUG_CHECKS
-    /* A cheap guard, not a guarantee (the memory may be reused by then);
-     * Debug builds quarantine freed handles and abort with a report. */
-    if (h->magic != COIL__MAGIC_LIVE) {
-        errno = EINVAL;
-        return -1;
-    }
-#endif
-    handle_unref(h);
-    return 0;
-}
-
-/* ---------------------------------------------------------- scheduling */
-
-/* The checks coil_call_* share; returns the loop to schedule on. */
-static coil_loop *call_target(coil_loop *loop, coil_callback fn,
-                              coil_handle **handle)
-{
-    if (handle)
-        *handle = NULL;
-    if (!fn) {
-        errno = EINVAL;
-        return NULL;
-    }
-    loop = coil__loop_resolve(loop);
-    if (loop && !coil__loop_owned(loop)) {
-        errno = EPERM;
-        return NULL;
-    }
-    return loop;
-}
-
-int coil_call_soon(coil_loop *loop, coil_callback fn, void *arg,
-                   coil_handle **handle)
-{
-    loop = call_target(loop, fn, handle);
-    coil_handle *h = loop ? handle_new(loop, fn, arg, handle != NULL) : NULL;
-    if (!h)
-        return -1;
-    coil__list_push_back(&loop->q.ready, &h->work.node);
-    if (handle)
-        *handle = h;
-    return 0;
-}
-
-static int schedule_at(coil_loop *loop, coil_time when, coil_callback fn,
-                       void *arg, coil_handle **handle)
-{
-    coil_handle *h = handle_new(loop, fn, arg, handle != NULL);
-    if (!h)
-        return -1;
-    h->timer.when = when;
-    if (coil__timers_push(&loop->timers, &h->timer) != 0) {
-        free(h);
-        return -1;
-    }
-    if (handle)
-        *handle = h;
-    return 0;
-}
-
-int coil_call_at(coil_loop *loop, coil_time when, coil_callback fn, void *arg,
-                 coil_handle **handle)
-{
-    loop = call_target(loop, fn, handle);
-    return loop ? schedule_at(loop, when, fn, arg, handle) : -1;
-}
-
-/* A delay counts from the live clock, not from the iteration's cached
- * time: a callback that computed for 10 ms and then sleeps 5 ms must
- * still sleep 5 ms.  Saturates rather than overflow. */
-int coil_call_later(coil_loop *loop, coil_time delay, coil_callback fn,
-                    void *arg, coil_handle **handle)
-{
-    loop = call_target(loop, fn, handle);
-    if (!loop)
-        return -1;
-    return schedule_at(loop, coil__time_after(coil_clock(), delay), fn, arg,
-                       handle);
-}
-
-coil_time coil_deadline_in(coil_time delay)
-{
-    return delay < 0 ? -1 : coil__time_after(coil_loop_time(NULL), delay);
-}
 
 /* ------------------------------------------------------------ lifetime */
 
@@ -371,8 +175,9 @@ static void drain_at_close(coil_loop *loop)
 {
     while (!coil__list_empty(&loop->q.ready)) {
         coil__work *w = coil__container_of(loop->q.ready.next, coil__work, node);
-        if (w->fn == run_handle_work) {
-            handle_drop(w->arg);
+        coil_handle *h = coil__handle_of(w);
+        if (h) {
+            coil__handle_drop(h);
         } else if (runs_at_close(w->fn)) {
             coil__list_remove(&w->node);
             w->fn(w->arg);
@@ -393,7 +198,7 @@ int coil_loop_close(coil_loop *loop)
     /* After the queue: a work item run there may have added a timer. */
     coil__timer *t;
     while ((t = coil__timers_first(&loop->timers)) != NULL)
-        handle_drop(coil__container_of(t, coil_handle, timer));
+        coil__handle_drop(coil__handle_of_timer(t));
     coil__inbox_close(loop->inbox);   /* before the poller: others wake it */
     for (int i = 0; i < nclose_hooks; i++)
         close_hooks[i](loop, &loop->q.slots[i]);
@@ -461,6 +266,11 @@ unsigned long coil__loop_iterations(const coil_loop *loop)
     return loop->iterations;
 }
 
+coil__timer_heap *coil__loop_timers(coil_loop *loop)
+{
+    return &loop->timers;
+}
+
 coil__poll *coil__loop_poll(coil_loop *loop)
 {
     return loop->poll;
@@ -491,8 +301,8 @@ static void move_due_timers(coil_loop *loop)
     while ((t = coil__timers_first(&loop->timers)) != NULL &&
            t->when <= loop_now(loop)) {
         coil__timers_remove(&loop->timers, t);
-        coil_handle *h = coil__container_of(t, coil_handle, timer);
-        coil__list_push_back(&loop->q.ready, &h->work.node);
+        coil__list_push_back(&loop->q.ready,
+                             &coil__handle_of_timer(t)->work.node);
     }
 }
 
@@ -515,9 +325,10 @@ static void work_run_timed(coil_loop *loop, coil__work *w)
 {
     coil_callback fn = w->fn;
     void *arg = w->arg;
-    if (fn == run_handle_work) {        /* name the user's callback */
-        fn = ((coil_handle *)arg)->fn;
-        arg = ((coil_handle *)arg)->arg;
+    coil_handle *h = coil__handle_of(w);
+    if (h) {                            /* name the user's callback */
+        fn = h->fn;
+        arg = h->arg;
     }
     coil_time start = coil_clock();
     coil__slow_watch_begin(loop->slow);

@@ -8,9 +8,15 @@
  * waits on comes from the note its service left (task.h, coil__wait_kind);
  * a plain coil_await of a task or future is described from t->awaiting.
  * Costs nothing until called: the notes are two stores per wait.
+ *
+ * The rest of what shows a task from outside is here too: the table of
+ * offsets a debugger reads (coil__gdb_tasks), coil_task_describe and
+ * coil_loop_tasks.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,4 +250,70 @@ int coil_loop_dump_tasks(coil_loop *loop, FILE *out, unsigned flags)
 int coil_dump_tasks(FILE *out, unsigned flags)
 {
     return coil_loop_dump_tasks(NULL, out, flags);
+}
+
+/* ------------------------------------------ a task described, a loop's tasks */
+
+/* Where a debugger finds a loop's tasks and their saved contexts without
+ * debug info for coil (tools/gdb/coil-gdb.py reads these words; inbox.c's
+ * coil__gdb_loops finds the loops).  A new field appends a word and bumps
+ * the version only if a meaning changes. */
+__attribute__((visibility("default"), used)) const uintptr_t
+    coil__gdb_tasks[] = {
+        1,                                     /* version */
+        offsetof(coil__runq, tasks),           /* loop -> live tasks list */
+        offsetof(coil_task, link),
+        offsetof(coil_task, id),
+        offsetof(coil_task, name),
+        offsetof(coil_task, fn_name),
+        offsetof(coil_task, coro),
+        offsetof(coil_task, started),
+        offsetof(coil_task, fut) + offsetof(coil_future, state),
+        offsetof(coil_coro, ctx),              /* its saved sp */
+        offsetof(coil_coro, state),
+        offsetof(coil_task, wait_kind),
+        offsetof(coil_task, awaiting),
+        offsetof(coil_task, cancel_requests),
+        offsetof(coil_task, shield_depth),
+        sizeof(coil_task),
+        offsetof(coil__runq, thread),          /* the owner's token */
+};
+
+int coil_task_describe(const coil_task *t, char *buf, size_t size)
+{
+    if (!t || (!buf && size)) {
+        errno = EINVAL;
+        return -1;
+    }
+    switch (t->fut.state) {
+    case COIL_CANCELLED:
+        return snprintf(buf, size, "<Task cancelled name='%s' fn=%s>",
+                        coil_task_name(t), t->fn_name);
+    case COIL_DONE:
+        if (t->fut.error)
+            return snprintf(buf, size, "<Task done name='%s' fn=%s error=%s>",
+                            coil_task_name(t), t->fn_name,
+                            strerrorname_np(t->fut.error));
+        return snprintf(buf, size, "<Task done name='%s' fn=%s result=%p>",
+                        coil_task_name(t), t->fn_name, t->fut.result);
+    default:
+        return snprintf(buf, size, "<Task pending name='%s' fn=%s>", coil_task_name(t),
+                        t->fn_name);
+    }
+}
+
+int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max)
+{
+    loop = coil__loop_resolve(loop);
+    if (!loop || (!out && max)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int n = 0;
+    coil__list_each(pos, coil__loop_tasks(loop)) {
+        if ((size_t)n < max)
+            out[n] = coil__container_of(pos, coil_task, link);
+        n++;
+    }
+    return n;
 }

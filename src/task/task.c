@@ -16,8 +16,9 @@
  * free the stack it runs on, so whoever runs next retires it (reap).
  *
  * Cancellation (requests, delivery at suspension points, shields, timeout
- * scopes, cleanup handlers) is src/task/cancel.c; the struct both files
- * share is src/task/task_impl.h.
+ * scopes, cleanup handlers) is src/task/cancel.c; where a task's memory
+ * and stack come from, src/task/task_mem.c; describing tasks, dump.c.  The
+ * struct they share is src/task/task_impl.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -73,48 +74,6 @@ static const char *task_name(const coil_task *ct)
 
 static void step(void *arg);
 
-/* --------------------------------------------------------- kept stacks */
-
-/* A task that ended keeps its stack, a few per thread, and the next spawn
- * that gets its memory from the task cache (below) takes the stack over
- * with it: no trip through the stack pool on either side, which is a tenth
- * of a short task's life (spawn + await 66 -> 60 ns measured).  The stack
- * waits in the task's memory while its handle is held and then in the
- * cache; the few kept are on top of the pool's max_idle.  Debug-check
- * builds keep none, as they cache no task memory. */
-#ifdef COIL_DEBUG_CHECKS
-enum { KEPT_STACKS_MAX = 0 };
-#else
-enum { KEPT_STACKS_MAX = 8 };
-#endif
-static __thread int kept_stacks;
-
-/* Only for an ended task (t->coro NULL): its coroutine's stack is kept. */
-static int has_kept_stack(const coil_task *t)
-{
-    return t->coro_storage.stack.lo != NULL;
-}
-
-static void free_kept_stack(coil_task *t)
-{
-    if (has_kept_stack(t)) {
-        coil__stack_free(&t->coro_storage.stack);
-        kept_stacks--;
-    }
-}
-
-/* At spawn, t's memory fresh from task_alloc: a stack kept there becomes
- * the new coroutine's if it is of the size asked for, else it goes. */
-static void adopt_kept_stack(coil_task *t, size_t request)
-{
-    if (has_kept_stack(t)) {
-        kept_stacks--;
-        if (t->stack_request != request)
-            coil__stack_free(&t->coro_storage.stack);
-    }
-    t->stack_request = request;
-}
-
 /* The task has ended (its function returned, it was unwound, or it was
  * cancelled before it ever ran): free its coroutine, keeping the stack if
  * there is room, and let go of itself. */
@@ -125,10 +84,7 @@ static void retire(coil_task *t)
     if (t->coro) {
         if (t->debug && t->started)
             coil__census_record(t->fn_name, &t->coro->stack);
-        int keep = kept_stacks < KEPT_STACKS_MAX && t->coro->stack.lo;
-        coil__coro_fini(t->coro, keep);
-        kept_stacks += keep;
-        t->coro = NULL;
+        coil__task_fini_coro(t);
     }
     coil_task_release(t);             /* the task's hold on itself */
 }
@@ -136,13 +92,6 @@ static void retire(coil_task *t)
 void coil__task_retire(coil_task *t)
 {
     retire(t);
-}
-
-int coil__task_kept_stacks(int *max)
-{
-    if (max)
-        *max = KEPT_STACKS_MAX;
-    return kept_stacks;
 }
 
 /* Fill the running task's budget (budget.c): it has just been resumed,
@@ -378,96 +327,6 @@ static void *coroutine_body(void *arg)
 
 /* ---------------------------------------------------------------- spawn */
 
-/* Task memory is kept for reuse, a few dozen per thread: spawning is a hot
- * path (a task per connection, per request), and malloc and free cost as
- * much as the rest of a short task's life.  A task is freed on its loop's
- * thread (coil_task_release is loop-thread only), so the cache needs no
- * lock; what it holds at thread exit is freed then.  Debug-check builds
- * skip it, so that AddressSanitizer sees every use after free. */
-#ifndef COIL_DEBUG_CHECKS
-enum { TASK_CACHE_MAX = 64 };
-
-/* Entries [0, bare) hold no kept stack, [bare, n) do: a spawn pops from
- * the top, so it gets a kept stack whenever one is cached.  Without the
- * split, a burst of more tasks than KEPT_STACKS_MAX leaves the stackless
- * ones on top and the kept stacks buried under them for good, and every
- * later spawn goes to the pool (spawn + await 60 -> 66 ns measured). */
-typedef struct task_cache {
-    coil_task *free[TASK_CACHE_MAX];
-    int n, bare;
-} task_cache;
-
-static __thread task_cache *thread_cache;
-static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t cache_key;
-
-/* At thread exit.  The stacks kept in the tasks are left alone: they die
- * with the pool's slabs, which may be gone already. */
-static void cache_drop(void *arg)
-{
-    task_cache *c = arg;
-    while (c->n > 0)
-        free(c->free[--c->n]);
-    free(c);
-    thread_cache = NULL;
-}
-
-static void make_cache_key(void)
-{
-    pthread_key_create(&cache_key, cache_drop);
-}
-
-static task_cache *cache_get(void)
-{
-    if (!thread_cache) {
-        pthread_once(&cache_key_once, make_cache_key);
-        thread_cache = calloc(1, sizeof *thread_cache);
-        if (thread_cache)
-            pthread_setspecific(cache_key, thread_cache);
-    }
-    return thread_cache;
-}
-#endif
-
-/* Memory for a task (coil_task_spawn sets every field; the stack may be
- * one kept, see above), or NULL with errno ENOMEM. */
-static coil_task *task_alloc(void)
-{
-#ifndef COIL_DEBUG_CHECKS
-    task_cache *c = thread_cache;
-    if (c && c->n > 0) {
-        coil_task *t = c->free[--c->n];
-        if (c->bare > c->n)
-            c->bare = c->n;
-        return t;
-    }
-#endif
-    coil_task *t = malloc(sizeof *t);
-    if (!t)
-        errno = ENOMEM;
-    else
-        t->coro_storage.stack.lo = NULL;
-    return t;
-}
-
-static void task_free(coil_task *t)
-{
-#ifndef COIL_DEBUG_CHECKS
-    task_cache *c = cache_get();
-    if (c && c->n < TASK_CACHE_MAX) {
-        if (has_kept_stack(t)) {
-            c->free[c->n++] = t;
-        } else {                      /* below the ones with a stack */
-            c->free[c->n++] = c->free[c->bare];
-            c->free[c->bare++] = t;
-        }
-        return;
-    }
-#endif
-    free_kept_stack(t);
-    free(t);
-}
-
 coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
                            void *arg, const char *fn_name)
 {
@@ -486,10 +345,9 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
         errno = EPERM;
         return NULL;
     }
-    coil_task *t = task_alloc();
+    coil_task *t = coil__task_alloc(attr->stack_size);
     if (!t)
         return NULL;
-    adopt_kept_stack(t, attr->stack_size);
     t->id = next_task_id();
     if (attr->name && *attr->name)
         coil__set_name(t->name, sizeof t->name, attr->name, "", 0);
@@ -499,7 +357,7 @@ coil_task *coil_task_spawn(const coil_task_attr *attr, coil_task_fn fn,
                              (attr->flags & COIL_TASK_NOFP) != 0,
                              coroutine_body, t) != 0) {
         int e = errno;
-        task_free(t);
+        coil__task_free(t);
         errno = e;
         return NULL;
     }
@@ -544,7 +402,7 @@ int coil_task_release(coil_task *t)
         /* What coil__future_destroy comes to for most tasks, without its
          * two calls: nothing to free but the task, nothing to report. */
         if (!t->fut.callbacks && !t->debug)
-            task_free(t);
+            coil__task_free(t);
         else
             coil__future_destroy(&t->fut);
     }
@@ -564,7 +422,7 @@ static void free_future(coil_future *f)
     f->magic = COIL__MAGIC_DEAD;
     coil__debug_quarantine(t);
 #else
-    task_free(t);
+    coil__task_free(t);
 #endif
 }
 
@@ -824,70 +682,4 @@ int coil_sleep(coil_time delay)
         return coil__debug_outside_task("coil_sleep");
     return coil_sleep_until(
         coil__time_after(coil_loop_time(t->fut.loop), delay));
-}
-
-/* ------------------------------------------------------------ introspect */
-
-/* Where a debugger finds a loop's tasks and their saved contexts without
- * debug info for coil (tools/gdb/coil-gdb.py reads these words; inbox.c's
- * coil__gdb_loops finds the loops).  A new field appends a word and bumps
- * the version only if a meaning changes. */
-__attribute__((visibility("default"), used)) const uintptr_t
-    coil__gdb_tasks[] = {
-        1,                                     /* version */
-        offsetof(coil__runq, tasks),           /* loop -> live tasks list */
-        offsetof(coil_task, link),
-        offsetof(coil_task, id),
-        offsetof(coil_task, name),
-        offsetof(coil_task, fn_name),
-        offsetof(coil_task, coro),
-        offsetof(coil_task, started),
-        offsetof(coil_task, fut) + offsetof(coil_future, state),
-        offsetof(coil_coro, ctx),              /* its saved sp */
-        offsetof(coil_coro, state),
-        offsetof(coil_task, wait_kind),
-        offsetof(coil_task, awaiting),
-        offsetof(coil_task, cancel_requests),
-        offsetof(coil_task, shield_depth),
-        sizeof(coil_task),
-        offsetof(coil__runq, thread),          /* the owner's token */
-};
-
-int coil_task_describe(const coil_task *t, char *buf, size_t size)
-{
-    if (!t || (!buf && size)) {
-        errno = EINVAL;
-        return -1;
-    }
-    switch (t->fut.state) {
-    case COIL_CANCELLED:
-        return snprintf(buf, size, "<Task cancelled name='%s' fn=%s>",
-                        task_name(t), t->fn_name);
-    case COIL_DONE:
-        if (t->fut.error)
-            return snprintf(buf, size, "<Task done name='%s' fn=%s error=%s>",
-                            task_name(t), t->fn_name,
-                            strerrorname_np(t->fut.error));
-        return snprintf(buf, size, "<Task done name='%s' fn=%s result=%p>",
-                        task_name(t), t->fn_name, t->fut.result);
-    default:
-        return snprintf(buf, size, "<Task pending name='%s' fn=%s>", task_name(t),
-                        t->fn_name);
-    }
-}
-
-int coil_loop_tasks(coil_loop *loop, coil_task **out, size_t max)
-{
-    loop = coil__loop_resolve(loop);
-    if (!loop || (!out && max)) {
-        errno = EINVAL;
-        return -1;
-    }
-    int n = 0;
-    coil__list_each(pos, coil__loop_tasks(loop)) {
-        if ((size_t)n < max)
-            out[n] = coil__container_of(pos, coil_task, link);
-        n++;
-    }
-    return n;
 }

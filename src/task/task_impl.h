@@ -114,6 +114,15 @@ int coil__task_cancel(coil_task *t);
 void coil__task_retire(coil_task *t);
 __attribute__((noreturn)) void coil__task_exit_cancelled(coil_task *t);
 
+/* A task's memory and stack (task_mem.c).  alloc: memory for a task,
+ * with a kept stack in its coroutine storage if one of stack_request's
+ * size was cached (coil_task_spawn sets every field), or NULL with errno
+ * ENOMEM.  free: give it back.  fini_coro: end t's coroutine (t->coro
+ * becomes NULL), keeping its stack for a later spawn while there is room. */
+coil_task *coil__task_alloc(size_t stack_request);
+void coil__task_free(coil_task *t);
+void coil__task_fini_coro(coil_task *t);
+
 #pragma GCC visibility pop
 
 #endif
