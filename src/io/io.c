@@ -437,22 +437,32 @@ static void sweep_fire(void *arg)
         io->period++;                     /* ENOMEM: the next wait arms it */
 }
 
+/* Seat w in st's slots for the directions it waits on, or take it out. */
+static void waiter_seat(waiter *w)
+{
+    for (int d = RD; d <= WR; d++)
+        if (w->events & dir_bit[d])
+            w->st->waiters[d] = w;
+}
+
+static void waiter_unseat(waiter *w)
+{
+    for (int d = RD; d <= WR; d++)
+        if (w->st->waiters[d] == w)
+            w->st->waiters[d] = NULL;
+}
+
 /* The check (see "Stale records"): w's record still names the file it was
  * made for, or it is made afresh for the file the number is now and that
  * is registered, with w waiting on it.  0, or -1 with errno (EBADF: the
  * number is closed). */
 static int verify(waiter *w)
 {
-    fd_state *st = w->st;
-    for (int d = RD; d <= WR; d++)        /* renewing wakes the waiters: */
-        if (st->waiters[d] == w)          /* not this one */
-            st->waiters[d] = NULL;
-    int r = check_identity(st);
+    waiter_unseat(w);                     /* renewing wakes the waiters: */
+    int r = check_identity(w->st);        /* not this one */
     if (r > 0)
-        r = ensure_registered(st);
-    for (int d = RD; d <= WR; d++)
-        if (w->events & dir_bit[d])
-            st->waiters[d] = w;
+        r = ensure_registered(w->st);
+    waiter_seat(w);
     return r < 0 ? -1 : 0;
 }
 
@@ -463,9 +473,8 @@ static void waiter_forget(void *arg)
     waiter *w = arg;
     coil__timer_disarm(&w->timer);
     unverified_remove(w);
-    for (int d = RD; d <= WR; d++)
-        if (!w->closed && w->st->waiters[d] == w)
-            w->st->waiters[d] = NULL;
+    if (!w->closed)
+        waiter_unseat(w);
 }
 
 /* Register st with the poller on its first wait.  Returns 0, or -1 with
@@ -545,9 +554,7 @@ static int wait_ready(fd_state *st, unsigned events, coil_time deadline,
         coil__timer_disarm(&w.timer);
         return -1;
     }
-    for (int d = RD; d <= WR; d++)
-        if (events & dir_bit[d])
-            st->waiters[d] = &w;
+    waiter_seat(&w);
     int r = 0, err = 0;
     coil_cleanup_push(waiter_forget, &w);
     while (!w.closed && !(st->ready & events) && !st->always_ready &&
