@@ -90,7 +90,7 @@ coil_stream *coil_stream_new(int fd, const coil_stream_attr *attr)
         return NULL;
     }
     s->fd = fd;
-    s->thread = &coil__stream_thread_mark;
+    s->thread = s->idle_on = &coil__stream_thread_mark;
     return s;
 }
 
@@ -224,6 +224,7 @@ static void read_leave(void *arg)
         s->rlen = c->got;
     }
     s->reader = NULL;
+    s->idle_on = s->skip_line ? NULL : s->thread;
 }
 
 static int read_enter(coil_stream *s, const char *call)
@@ -236,6 +237,7 @@ static int read_enter(coil_stream *s, const char *call)
         return -1;
     }
     s->reader = t;
+    s->idle_on = NULL;
     return 0;
 }
 
@@ -346,19 +348,19 @@ static ssize_t read_line(coil_stream *s, char *buf, size_t size,
 
 /* The common case, checked first and cheaply (this is the whole cost of
  * most calls: bench_toolbox's read_line row holds it against a bare
- * memchr + memcpy loop): the stream is this thread's, the caller a task
- * with budget left, no other call is reading and no overlong line is
- * being dropped, and a whole line that fits is buffered.  It is handed out
- * without the cleanup handler that a call which may suspend needs.
- * Returns its length, or 0 to take the full path, which makes every check
- * again and reports.  Every check but the '\n' comes before the memchr,
- * so that little has to live across that call (callgrind counts each
- * value kept there as a saved register and a reload per line). */
+ * memchr + memcpy loop): the stream is this thread's, no other call is
+ * reading and no overlong line is being dropped (all three in idle_on),
+ * something is buffered, and the caller is a task with budget left.  Then
+ * coil_stream_read_line looks for a whole line that fits and hands it out
+ * without the cleanup handler that a call which may suspend needs; else
+ * read_line_slow makes every check again and reports.  The checks come
+ * before the memchr and the copy comes last, so that few values live
+ * across the two calls (callgrind counts each one kept as a saved
+ * register, a spill and a reload per line). */
 static inline int buffered_line_may(const coil_stream *s)
 {
-    return avail(s) != 0 && s->thread == &coil__stream_thread_mark &&
-           !s->reader && !s->skip_line && coil__task_self() &&
-           coil__budget_left != 0;
+    return s->idle_on == &coil__stream_thread_mark && avail(s) != 0 &&
+           coil__task_self() && coil__budget_left != 0;
 }
 
 /* A read_line that may suspend: under the cleanup handler that leaves the
@@ -400,11 +402,11 @@ ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
         char *base = s->rbuf + s->rpos;
         char *nl = memchr(base, '\n', avail(s));
         size_t len = (size_t)(nl - base) + 1;
-        if (nl && len < size) {
+        if (nl && len < size) {       /* the copy last: only len lives on */
             coil__budget_left--;
-            memcpy(buf, base, len);
+            consume(s, len);          /* rbuf stays: base is still good */
             buf[len] = '\0';
-            consume(s, len);
+            memcpy(buf, base, len);
             return (ssize_t)len;
         }
     }

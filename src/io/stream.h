@@ -25,6 +25,9 @@ struct coil_stream {
     int eof;                      /* the fd said EOF: no more reads */
     int skip_line;                /* an overlong line's tail is still due */
     coil_task *reader;            /* inside a read call, or NULL */
+    const char *idle_on;          /* `thread` while reader is NULL and
+                                     skip_line 0, else NULL: the one
+                                     check of a buffered read_line */
 
     /* Write side: the bytes not yet sent are wbuf[wpos, wlen). */
     char *wbuf;
