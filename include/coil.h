@@ -1462,12 +1462,12 @@ int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
 int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit);
 
 /* Spinning before sleeping.  A loop about to wait in epoll with nothing
- * due within the window, and an executor thread about to wait for a job,
- * first watch for a hand-off from another thread in user space, with CPU
+ * due within the window, an executor thread about to wait for a job, and
+ * a plain thread in coil_tfuture_wait, first watch for a hand-off from another thread in user space, with CPU
  * pause hints (and sched_yield() in the window's second half).  A
  * submitter that finds the other side spinning skips the eventfd or futex
  * wake-up, which costs about 10 us on a VM: a cross-thread round trip pays
- * two.  The window adapts per loop and per executor thread: it starts at
+ * two.  The window adapts per loop and per waiting thread: it starts at
  * zero, doubles (from 1 us) whenever the thread was woken from the kernel
  * by a hand-off, and halves whenever a spin finds nothing, so a thread
  * with no cross-thread traffic never spins and an idle one spins at most
@@ -1507,8 +1507,10 @@ coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
     coil_task_spawn_threadsafe((loop), (fn), (arg), #fn)
 
 /* Wait for f for at most `timeout` ns (negative: no limit) and read its
- * outcome.  In a plain thread (no task running) this blocks the thread
- * (mutex and condition variable).  Inside a task — on any loop — it
+ * outcome.  In a plain thread (no task running) this blocks the thread:
+ * it first watches f for a short adaptive window (the spin of
+ * coil_spin_set_window: a reply that lands in it costs neither thread a
+ * kernel wake-up), then sleeps on a condition variable.  Inside a task — on any loop — it
  * suspends the task instead, and its loop runs on: the completing loop
  * tells the waiting loop through its inbox.  Returns 0 and stores the
  * result in *out (if out is not NULL), or -1 with errno: the task's error,

@@ -149,6 +149,83 @@ TEST(round_trips_through_a_spinning_loop_lose_no_wake_up)
     sem_destroy(&ping_back);
 }
 
+/* ------------------------------------- a plain thread waiting a reply */
+
+/* A task that takes a random time around the spin window: the waiting
+ * thread is caught spinning, just giving up, and asleep. */
+static void *reply_after_a_while(void *arg)
+{
+    uintptr_t i = (uintptr_t)arg;
+    unsigned seed = (unsigned)i * 2654435761u + 1u;
+    long us = rand_r(&seed) % 120;
+    if (us >= 60)
+        CHECK(coil_sleep(COIL_USEC(us)) == 0);
+    else if (us >= 20) {
+        coil_time until = coil_clock() + COIL_USEC(us);
+        while (coil_clock() < until)
+            ;
+    }
+    return (void *)(i + 1);
+}
+
+TEST(tfuture_waits_that_spin_then_sleep_get_every_reply)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    bg b;
+    bg_start(&b);
+    long n = scaled(5000);
+    alarm(120);
+    for (long i = 0; i < n; i++) {
+        coil_tfuture *f = coil_spawn_threadsafe(b.loop, reply_after_a_while,
+                                                (void *)(uintptr_t)i);
+        CHECK(f != NULL);
+        void *out = NULL;
+        /* Every other wait has a limit, far beyond the task's time. */
+        CHECK(coil_tfuture_wait(f, i % 2 ? COIL_SEC(60) : -1, &out) == 0);
+        CHECK(out == (void *)(uintptr_t)(i + 1));
+        CHECK(coil_tfuture_release(f) == 0);
+    }
+    alarm(0);
+    bg_stop(&b);
+}
+
+static void *never_replies(void *arg)
+{
+    (void)arg;
+    CHECK(coil_sleep(COIL_SEC(3600)) != 0);   /* cancelled at the end */
+    return NULL;
+}
+
+/* A limit shorter than the spin window is kept: the spin stops at it. */
+TEST(a_tfuture_wait_limit_shorter_than_the_spin_window_is_kept)
+{
+    CHECK(coil_spin_set_window(COIL_MSEC(10)) == 0);
+    bg b;
+    bg_start(&b);
+    coil_tfuture *f = coil_spawn_threadsafe(b.loop, never_replies, NULL);
+    CHECK(f != NULL);
+    coil_time longest = 0;
+    for (int i = 0; i < 20; i++) {
+        coil_time t0 = coil_clock();
+        CHECK_ERRNO(coil_tfuture_wait(f, COIL_USEC(100), NULL), ETIMEDOUT);
+        coil_time took = coil_clock() - t0;
+        CHECK(took >= COIL_USEC(100));
+        if (took > longest)
+            longest = took;
+    }
+    printf("  100 us limit with a 10 ms window: longest wait %lld us\n",
+           longest / 1000);
+    /* Only the first waits can spin (a miss halves the window), and none
+     * past its limit: 10 ms of spinning would show as >= 10 ms here;
+     * 5 ms leaves a busy machine's scheduling room. */
+    CHECK(longest < COIL_MSEC(5));
+    CHECK(coil_tfuture_cancel(f) == 1);
+    CHECK_ERRNO(coil_tfuture_wait(f, COIL_SEC(60), NULL), ECANCELED);
+    CHECK(coil_tfuture_release(f) == 0);
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    bg_stop(&b);
+}
+
 /* ------------------------------------------------- the executor's side */
 
 static void *plus_one(void *arg)
@@ -262,6 +339,8 @@ RUN_TESTS(T(the_window_is_50_us_by_default_and_settable),
           T(an_unparsable_environment_value_gives_the_default),
           T(bursts_from_eight_threads_around_the_spin_window_all_run_exactly_once),
           T(round_trips_through_a_spinning_loop_lose_no_wake_up),
+          T(tfuture_waits_that_spin_then_sleep_get_every_reply),
+          T(a_tfuture_wait_limit_shorter_than_the_spin_window_is_kept),
           T(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_result),
           T(an_idle_loop_uses_no_cpu_after_its_spin_window),
           T(idle_executor_threads_use_no_cpu_after_their_spin_window))

@@ -20,6 +20,7 @@
 #include "core/list.h"
 #include "loop/loop.h"
 #include "loop/inbox.h"
+#include "loop/spin.h"
 #include "task/task.h"
 
 /* ------------------------------------------------ thread-safe futures */
@@ -41,7 +42,8 @@ struct coil_tfuture {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_uint refs;
-    int state;                    /* TF_*, under mu */
+    atomic_int state;             /* TF_*: changed under mu, set last (a
+                                     plain thread's wait spins on it) */
     int error;
     void *result;
     waiter *waiters;              /* under mu */
@@ -69,7 +71,7 @@ static coil_tfuture *tf_new(coil_loop *loop)
     pthread_cond_init(&tf->cv, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&tf->refs, 1);
-    tf->state = TF_PENDING;
+    atomic_init(&tf->state, TF_PENDING);
     tf->loop = loop;
     return tf;
 }
@@ -118,9 +120,9 @@ static void tf_complete(coil_tfuture *tf, int state, void *result, int error)
         pthread_mutex_unlock(&tf->mu);
         return;
     }
-    tf->state = state;
     tf->result = result;
     tf->error = error;
+    atomic_store_explicit(&tf->state, state, memory_order_release);
     waiter *ws = tf->waiters;
     tf->waiters = NULL;
     pthread_cond_broadcast(&tf->cv);
@@ -294,7 +296,35 @@ int coil_tfuture_done(coil_tfuture *tf)
     return done;
 }
 
-/* A plain thread: sleep on the condition variable. */
+/* A plain thread's spin window for replies (spin.h): it grows each time
+ * the thread slept and was woken by the completion, and shrinks when a spin
+ * runs out, so a thread whose replies take long soon stops spinning. */
+static __thread coil__spin reply_spin;
+
+static int settled(void *arg)
+{
+    coil_tfuture *tf = arg;
+    return atomic_load_explicit(&tf->state, memory_order_acquire) !=
+           TF_PENDING;
+}
+
+/* Before sleeping, watch tf for the spin window (never past the timeout):
+ * a reply that lands in it costs neither side a futex call.  Returns
+ * whether tf settled. */
+static int spin_for(coil_tfuture *tf, coil_time timeout)
+{
+    coil_time window = coil__spin_window(&reply_spin);
+    if (timeout >= 0 && window > timeout)
+        window = timeout;
+    if (window <= 0)
+        return settled(tf);
+    if (coil__spin_wait(settled, tf, window))
+        return 1;
+    coil__spin_missed(&reply_spin);
+    return 0;
+}
+
+/* A plain thread: spin briefly, then sleep on the condition variable. */
 static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
 {
     struct timespec until;
@@ -303,11 +333,16 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
         until.tv_sec = (time_t)(t / COIL_SEC(1));
         until.tv_nsec = (long)(t % COIL_SEC(1));
     }
+    int spun = spin_for(tf, timeout);
     pthread_mutex_lock(&tf->mu);
-    int err = 0;
-    while (tf->state == TF_PENDING && err == 0)
+    int err = 0, slept = 0;
+    while (!spun && tf->state == TF_PENDING && err == 0) {
         err = timeout < 0 ? pthread_cond_wait(&tf->cv, &tf->mu)
                           : pthread_cond_timedwait(&tf->cv, &tf->mu, &until);
+        slept = 1;
+    }
+    if (slept && tf->state != TF_PENDING)
+        coil__spin_slept(&reply_spin);   /* a spin would have caught it */
     int r;
     if (tf->state != TF_PENDING) {
         r = outcome(tf, out);
