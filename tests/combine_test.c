@@ -585,6 +585,11 @@ static void *wait_timeout_main(void *arg)
     coil_future *p = coil_future_new(NULL);
     coil_future *fs[3] = {F(t[0]), F(t[1]), p}, *done[3], *pending[3];
     size_t nd = 99, np = 99;
+    /* The quick job has ended before the wait begins: were it still due
+     * when a busy machine stalls the loop past both its end and the
+     * wait's timeout, the two would fire in one iteration, in either
+     * order. */
+    CHECK(coil_await(fs[0], NULL) == 0);
     coil_time t0 = coil_clock();
     CHECK(coil_wait(fs, 3, COIL_ALL_COMPLETED, 2 * UNIT, done, &nd, pending,
                     &np) == 0);
@@ -1117,7 +1122,8 @@ TEST(wait_for_in_an_error_mode_task_cancelled_during_the_cleanup_wait_is_ecancel
 
 TEST(wait_for_of_a_shield_times_out_and_leaves_the_inner_task_running)
 {
-    job j = {.units = 4, .result = 11};
+    /* 25 units: still running when checked, through a long stall. */
+    job j = {.units = 25, .result = 11};
     coil_task *t = spawn_job(&j, 0);
     coil_future *s = coil_shield(F(t));
     coil_time t0 = coil_clock();
@@ -1201,7 +1207,9 @@ static void *shield_awaiter(void *arg)
 
 TEST(shield_awaited_by_a_cancelled_task_leaves_the_inner_task_running)
 {
-    job j = {.units = 4, .result = 9};
+    /* 25 units: the inner task is still running when checked below even
+     * if a busy machine stalls the loop for most of that. */
+    job j = {.units = 25, .result = 9};
     coil_task *inner = spawn_job(&j, 0);
     coil_task *outer = coil_spawn(shield_awaiter, F(inner));
     coil_call_later(NULL, UNIT, cancel_task_cb, outer, NULL);
@@ -1214,7 +1222,7 @@ TEST(shield_awaited_by_a_cancelled_task_leaves_the_inner_task_running)
     void *v;
     CHECK(coil_await(F(inner), &v) == 0 && v == (void *)9);
     CHECK(!j.ignored && !j.cleaned);
-    CHECK(units_since(t0) >= 3.95);
+    CHECK(units_since(t0) >= 24.95);
     coil_task_release(outer);
     coil_task_release(inner);
 }
