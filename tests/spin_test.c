@@ -10,6 +10,7 @@
 #include <coil.h>
 
 #include "loop_thread.h"
+#include "loop/spin.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -43,6 +44,34 @@ TEST(an_unparsable_environment_value_gives_the_default)
 {
     setenv("COIL_SPIN_USEC", "fast", 1);
     CHECK(coil_spin_window() == COIL_USEC(50));
+}
+
+/* ------------------------------------------------ the window's policy */
+
+TEST(the_window_grows_to_twice_the_hand_offs_it_missed_and_shrinks_when_idle)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    coil__spin s = {0};
+    CHECK(coil__spin_window(&s) == 0);            /* no spinning at first */
+    /* The other side answers in 6 us: a spin that short of it misses and
+     * sleeps, and the wake-up after 6 us sets the window past it. */
+    coil__spin_slept(&s, COIL_USEC(6));
+    CHECK(coil__spin_window(&s) >= COIL_USEC(12));
+    for (int i = 0; i < 10; i++) {                /* miss, then wake: */
+        coil__spin_missed(&s);                    /* never stuck below */
+        coil__spin_slept(&s, COIL_USEC(6) + coil__spin_window(&s));
+        CHECK(coil__spin_window(&s) >= COIL_USEC(12));
+    }
+    CHECK(coil__spin_window(&s) <= COIL_USEC(50));  /* the ceiling holds */
+    /* A hand-off slower than any window allowed, or none: it shrinks to
+     * nothing. */
+    for (int i = 0; i < 8; i++)
+        coil__spin_slept(&s, COIL_SEC(1));
+    CHECK(coil__spin_window(&s) == 0);
+    coil__spin_slept(&s, COIL_USEC(2));
+    for (int i = 0; i < 8; i++)
+        coil__spin_missed(&s);
+    CHECK(coil__spin_window(&s) == 0);
 }
 
 /* ---------------------------------------- no hand-off is ever lost */
@@ -337,6 +366,7 @@ TEST(idle_executor_threads_use_no_cpu_after_their_spin_window)
 RUN_TESTS(T(the_window_is_50_us_by_default_and_settable),
           T(the_environment_sets_the_window_at_first_use),
           T(an_unparsable_environment_value_gives_the_default),
+          T(the_window_grows_to_twice_the_hand_offs_it_missed_and_shrinks_when_idle),
           T(bursts_from_eight_threads_around_the_spin_window_all_run_exactly_once),
           T(round_trips_through_a_spinning_loop_lose_no_wake_up),
           T(tfuture_waits_that_spin_then_sleep_get_every_reply),

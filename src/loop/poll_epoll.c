@@ -357,8 +357,8 @@ int coil__poll_wait(coil__poll *p, coil_time timeout)
     if (timeout == 0)
         return wait_kernel(p, 0);
     coil_time window = coil__spin_window(&p->spin);
+    coil_time start = coil_clock();      /* for the window's adapting */
     if (window > 0 && (timeout < 0 || timeout > window)) {
-        coil_time start = coil_clock();
         int r = spin_then_look(p, window);
         if (r != -2)
             return r;
@@ -371,6 +371,6 @@ int coil__poll_wait(coil__poll *p, coil_time timeout)
     p->woke = 0;
     int r = wait_kernel(p, timeout);
     if (p->woke)
-        coil__spin_slept(&p->spin);
+        coil__spin_slept(&p->spin, coil_clock() - start);
     return r;
 }

@@ -2,8 +2,9 @@
  * src/loop/spin.c — spinning briefly before a thread sleeps (layer 3).
  *
  * The policy (spin.h): a window per sleeper that grows when a kernel
- * wake-up from another thread shows a spin would have caught the hand-off,
- * and halves when a spin runs out.  The ceiling is process-wide:
+ * wake-up from another thread shows a spin would have caught the hand-off
+ * (to twice the time the hand-off took), and halves when a spin runs out
+ * or a hand-off took longer than any window allowed.  The ceiling is process-wide:
  * coil_spin_set_window(), or COIL_SPIN_USEC=<us> in the environment,
  * default 50 us — a round trip on the VM coil is measured on is two ~10 us
  * kernel wake-ups plus the other side's work, and a window shorter than
@@ -68,10 +69,20 @@ coil_time coil__spin_window(const coil__spin *s)
     return s->window < c ? s->window : c;
 }
 
-void coil__spin_slept(coil__spin *s)
+void coil__spin_slept(coil__spin *s, coil_time waited)
 {
     coil_time c = coil_spin_window();
+    if (waited > c) {                /* no window allowed would have caught */
+        coil__spin_missed(s);        /* it: the other side is slow, or idle */
+        return;
+    }
+    /* A spin of `waited` would have caught it: room for twice that.  Not
+     * just a doubling of the window, which the halving of the miss before
+     * this sleep undoes: a window once short of the other side's
+     * turnaround stayed short of it for good. */
     coil_time w = s->window < MIN_WINDOW ? MIN_WINDOW : s->window * 2;
+    if (w < 2 * waited)
+        w = 2 * waited;
     s->window = w < c ? w : c;
 }
 
@@ -90,6 +101,11 @@ static inline void relax(void)
     __asm__ volatile("pause" ::: "memory");
 #elif defined(__aarch64__)
     __asm__ volatile("yield" ::: "memory");
+#elif defined(__powerpc64__)
+    /* Priority hints: low for the wait, medium (the normal level) again
+     * before the next look, so the sibling hardware threads get the core
+     * meanwhile.  No-ops where SMT is off. */
+    __asm__ volatile("or 1,1,1\n\tor 2,2,2" ::: "memory");
 #elif defined(__riscv)
     /* Zihintpause's pause, encoded by hand for older assemblers; a core
      * without the extension runs it as a no-op fence. */

@@ -27,9 +27,11 @@ typedef struct coil__spin {
 /* The window to spin for now: 0 for none. */
 coil_time coil__spin_window(const coil__spin *s);
 
-/* The sleeper was woken from the kernel by another thread's hand-off: a
- * spin would have saved that wake-up, so the window grows. */
-void coil__spin_slept(coil__spin *s);
+/* The sleeper was woken from the kernel by another thread's hand-off,
+ * `waited` ns after it began to wait (its spin included): if a window
+ * allowed could have caught it, the window grows to at least twice that;
+ * if not, it shrinks as after a miss. */
+void coil__spin_slept(coil__spin *s, coil_time waited);
 
 /* A spin ran its whole window for nothing: the window halves. */
 void coil__spin_missed(coil__spin *s);

@@ -261,6 +261,7 @@ static int was_handed(void *arg)
 static void wait_for_job(coil__spin *sp)
 {
     coil_time window = coil__spin_window(sp);
+    coil_time start = coil_clock();      /* for the window's adapting */
     if (window > 0) {
         spinner me;
         atomic_init(&me.handed, 0);
@@ -279,7 +280,7 @@ static void wait_for_job(coil__spin *sp)
     }
     pthread_cond_wait(&pool.work, &pool.mu);
     if (!coil__list_empty(&pool.queue))
-        coil__spin_slept(sp);     /* a spin would have saved the wake-up */
+        coil__spin_slept(sp, coil_clock() - start);
 }
 
 static void *pool_main(void *unused)

@@ -333,6 +333,7 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
         until.tv_sec = (time_t)(t / COIL_SEC(1));
         until.tv_nsec = (long)(t % COIL_SEC(1));
     }
+    coil_time start = coil_clock();      /* for the window's adapting */
     int spun = spin_for(tf, timeout);
     pthread_mutex_lock(&tf->mu);
     int err = 0, slept = 0;
@@ -342,7 +343,7 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
         slept = 1;
     }
     if (slept && tf->state != TF_PENDING)
-        coil__spin_slept(&reply_spin);   /* a spin would have caught it */
+        coil__spin_slept(&reply_spin, coil_clock() - start);
     int r;
     if (tf->state != TF_PENDING) {
         r = outcome(tf, out);
