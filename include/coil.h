@@ -1468,10 +1468,12 @@ int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit);
  * submitter that finds the other side spinning skips the eventfd or futex
  * wake-up, which costs about 10 us on a VM: a cross-thread round trip pays
  * two.  The window adapts per loop and per waiting thread: it starts at
- * zero, doubles (from 1 us) whenever the thread was woken from the kernel
- * by a hand-off, and halves whenever a spin finds nothing, so a thread
- * with no cross-thread traffic never spins and an idle one spins at most
- * once, for the window, before it sleeps at no CPU cost.  A spinning loop
+ * zero; when the thread was woken from the kernel by a hand-off that came
+ * within the ceiling, it grows to at least twice the time that hand-off
+ * took; it halves whenever a spin finds nothing or a hand-off took longer
+ * than the ceiling.  So a thread with no cross-thread traffic never spins
+ * and an idle one spins at most once, for the window, before it sleeps at
+ * no CPU cost.  A spinning loop
  * still looks at its fds (with a zero-timeout epoll) every 16 us.
  *
  * coil_spin_set_window sets the ceiling of every window, process-wide, in
