@@ -262,7 +262,9 @@ static void wait_for_job(coil__spin *sp)
 {
     coil_time window = coil__spin_window(sp);
     coil_time start = coil_clock();      /* for the window's adapting */
-    if (window > 0) {
+    /* One spinner catches the next job as well as four would: the others
+     * would only take the CPU from the threads that make the jobs. */
+    if (window > 0 && coil__list_empty(&pool.spinners)) {
         spinner me;
         atomic_init(&me.handed, 0);
         coil__list_push_back(&pool.spinners, &me.link);
