@@ -8,6 +8,7 @@
  * as guarded pages, and a BLR to bti_unpadded must then raise a branch
  * target exception, which Linux (and qemu-user) deliver as SIGILL.
  */
+#include "gnu_property.h"
     .text
 
 /* int bti_padded(void): 42, behind a `bti c` pad, which accepts a BLR. */
@@ -32,13 +33,4 @@ bti_unpadded:
 
     .section .note.GNU-stack, "", %progbits
 
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4                       /* n_namesz: "GNU\0" */
-    .long   16                      /* n_descsz */
-    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz  "GNU"
-    .long   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
-    .long   4                       /* pr_datasz */
-    .long   3                       /* BTI | PAC */
-    .long   0                       /* pad to 8 */
+    gnu_property_note 0xc0000000, 3                   /* BTI | PAC */

@@ -3,6 +3,7 @@
  * chosen values in every callee-saved register across a switch, and look at
  * the stack pointer exactly at a fresh context's entry.
  */
+#include "gnu_property.h"
     .text
 
 /* int regs_roundtrip(const uint64_t vals[19], coil_ctx *from,
@@ -113,14 +114,5 @@ probe_entry:
 #else
 #define REGS_FEATURES 1
 #endif
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4                       /* n_namesz: "GNU\0" */
-    .long   16                      /* n_descsz */
-    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz  "GNU"
-    .long   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
-    .long   4                       /* pr_datasz */
-    .long   REGS_FEATURES           /* 1 = BTI, 2 = PAC */
-    .long   0                       /* pad to 8 */
+    gnu_property_note 0xc0000000, REGS_FEATURES
 #endif

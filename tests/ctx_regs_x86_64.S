@@ -3,6 +3,7 @@
  * chosen values in every callee-saved register across a switch, and look at
  * the stack pointer exactly at a fresh context's entry.
  */
+#include "gnu_property.h"
     .text
 
 /* int regs_roundtrip(const uint64_t vals[6], coil_ctx *from,
@@ -119,13 +120,4 @@ trash_caller_saved:
  * library says so in its own note).  The linker ANDs these bits over all
  * its inputs, so one unmarked object turns IBT off for the whole program:
  * tests/cet_report.sh links this file with coil's own objects to check. */
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4                       /* n_namesz: "GNU\0" */
-    .long   16                      /* n_descsz */
-    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz  "GNU"
-    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
-    .long   4                       /* pr_datasz */
-    .long   0x3                     /* IBT (1) | SHSTK (2) */
-    .long   0                       /* pad to 8 */
+    gnu_property_note 0xc0000002, 0x3                 /* IBT | SHSTK */

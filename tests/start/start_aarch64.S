@@ -34,6 +34,7 @@
  * Since glibc 2.34 init and fini are NULL: the library runs .init_array
  * and .fini_array itself.  It never returns (it calls exit(main(...))).
  */
+#include "../gnu_property.h"
     .text
     .globl  _start
     .type   _start, %function
@@ -72,13 +73,4 @@ __dso_handle:
 
 /* BTI (1): _start begins with a landing pad; PAC (2): nothing here signs
  * return addresses, so nothing here can fail to authenticate one. */
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4                       /* n_namesz: "GNU\0" */
-    .long   16                      /* n_descsz */
-    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz  "GNU"
-    .long   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
-    .long   4                       /* pr_datasz */
-    .long   3                       /* BTI | PAC */
-    .long   0                       /* pad to 8 */
+    gnu_property_note 0xc0000000, 3                   /* BTI | PAC */

@@ -19,6 +19,7 @@
  * init and fini are NULL since glibc 2.34; the seventh argument goes on
  * the stack.  It never returns.
  */
+#include "../gnu_property.h"
     .text
     .globl  _start
     .type   _start, @function
@@ -54,13 +55,4 @@ __dso_handle:
 
 /* IBT (1): _start begins with endbr64; SHSTK (2): it makes one call that
  * never returns and no ret, so it cannot break a shadow stack. */
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4                       /* n_namesz: "GNU\0" */
-    .long   16                      /* n_descsz */
-    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz  "GNU"
-    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
-    .long   4                       /* pr_datasz */
-    .long   3                       /* IBT | SHSTK */
-    .long   0                       /* pad to 8 */
+    gnu_property_note 0xc0000002, 3                   /* IBT | SHSTK */
