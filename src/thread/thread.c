@@ -328,12 +328,13 @@ static int spin_for(coil_tfuture *tf, coil_time timeout)
 static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
 {
     struct timespec until;
+    coil_time start = coil_clock();      /* the limit's base, and the
+                                            window's adapting */
     if (timeout >= 0) {
-        coil_time t = coil__time_after(coil_clock(), timeout);
+        coil_time t = coil__time_after(start, timeout);
         until.tv_sec = (time_t)(t / COIL_SEC(1));
         until.tv_nsec = (long)(t % COIL_SEC(1));
     }
-    coil_time start = coil_clock();      /* for the window's adapting */
     int spun = spin_for(tf, timeout);
     pthread_mutex_lock(&tf->mu);
     int err = 0, slept = 0;
