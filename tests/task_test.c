@@ -996,6 +996,57 @@ TEST(an_ended_tasks_awaiter_runs_after_what_was_ready_and_its_callbacks)
     CHECK(strcmp(end_order, "xmcM") == 0);
 }
 
+/* Sleeps in 1 ms steps until the pool's surplus is handed back, or until
+ * *arg (a coil_time) passes. */
+static void *sleep_until_trimmed(void *arg)
+{
+    coil_time limit = *(const coil_time *)arg;
+    coil__stack_stats st;
+    do {
+        if (coil_sleep(COIL_MSEC(1)) != 0)
+            return NULL;
+        coil__stack_pool_stats(&st);
+    } while (st.idle_warm > 64 && coil_clock() < limit);
+    return (void *)1;
+}
+
+/* A trim that falls due while a task sleeps in 1 ms steps (so the loop
+ * never waits long, and never without a timer) still hands the surplus
+ * back: its batches run in the waits with room for them, or, if none has,
+ * after COIL__TRIM_PUT_OFF_MAX. */
+TEST(a_trim_due_between_short_sleeps_still_hands_the_surplus_back)
+{
+    enum { BURST = 300, MAX_IDLE = 64 };     /* the pool's default quota */
+    coil__stack_set_trim_period(COIL_MSEC(20));
+    coil_task *t[BURST];
+    for (int i = 0; i < BURST; i++)
+        t[i] = coil_spawn(finish_first, NULL);
+    for (int i = 0; i < BURST; i++) {
+        CHECK(t[i] && coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+    coil__stack_stats before, after;
+    coil__stack_pool_stats(&before);
+    size_t idle = before.idle_warm + before.idle_cold +
+                  (size_t)coil__task_kept_stacks(NULL);
+    CHECK(idle >= BURST);
+    /* Nine batches of 32 at most; each waits at most the put-off limit. */
+    coil_time limit = coil_clock() + 9 * COIL__TRIM_PUT_OFF_MAX + COIL_SEC(2);
+    coil_task *sleeper = coil_spawn(sleep_until_trimmed, &limit);
+    void *out = NULL;
+    CHECK(sleeper && coil_await(coil_task_future(sleeper), &out) == 0);
+    CHECK(out == (void *)1);
+    coil_task_release(sleeper);
+    /* Every stack is idle again, and all beyond the quota went cold (the
+     * sleeper's may have come back to the pool after the trim). */
+    coil__stack_pool_stats(&after);
+    CHECK(after.idle_warm + after.idle_cold +
+          (size_t)coil__task_kept_stacks(NULL) == idle);
+    CHECK(after.idle_warm <= MAX_IDLE + 1);
+    CHECK(after.idle_cold >= before.idle_warm + before.idle_cold - MAX_IDLE - 1);
+    coil__stack_set_trim_period(0);
+}
+
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(unknown_attr_flags_are_einval),
           T(task_error_of_a_non_errno_fails_the_task_with_einval),
@@ -1026,6 +1077,7 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(cancel_from_another_thread_is_eperm),
           T(bad_arguments_are_einval),
           T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle),
+          T(a_trim_due_between_short_sleeps_still_hands_the_surplus_back),
           T(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size),
           T(a_burst_does_not_hide_the_kept_stacks_from_later_spawns),
           T(an_ended_tasks_awaiter_runs_after_what_was_ready_and_its_callbacks),

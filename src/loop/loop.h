@@ -227,6 +227,16 @@ static inline void **coil__loop_slot(coil_loop *loop, int slot)
  * someone waiting).  Registered from a constructor too. */
 void coil__loop_run_at_close(coil_callback fn);
 
+/* Whether a stack trim that is due (src/core/stack.c) may run its next
+ * batch before a poll that would wait `timeout` ns (-1: no limit, 0: not
+ * at all, so never while the loop is busy): when the wait has room for COIL__TRIM_ROOM times `cost` (what
+ * the thread's last batch took), or when the trim has been put off for
+ * COIL__TRIM_PUT_OFF_MAX already (a loop whose timers never leave room
+ * still hands its memory back, a batch at a time).  Pure: for tests. */
+enum { COIL__TRIM_ROOM = 4 };
+#define COIL__TRIM_PUT_OFF_MAX COIL_SEC(1)
+int coil__trim_fits(coil_time timeout, coil_time cost, coil_time put_off_for);
+
 /* Deadlock detection (coil_run's; docs/debugging.md states the rule).
  * A loop told to stop when stalled stops, instead of polling with no
  * timeout, when it has live tasks, nothing queued, no timer, nothing from
