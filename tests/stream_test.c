@@ -221,6 +221,61 @@ TEST(a_line_of_size_minus_one_fits_one_more_byte_does_not)
     run_main(exact_fit_main, NULL);
 }
 
+/* Every line length from 1 to 300 bytes, all in the buffer at once: the
+ * buffered case's scans and copies (16-byte blocks on x86-64, up to 128
+ * bytes; memchr beyond) hand out each line whole, write nothing past its
+ * NUL, and a line one byte too long for the caller (odd lengths from 3
+ * here) is EMSGSIZE, dropped, with the next line intact. */
+enum { MAX_LEN = 300, SLACK = 40 };
+
+static void make_length_line(char *p, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        p[i] = (char)((len * 7 + i * 13) % 251 + 1);
+        if (p[i] == '\n')
+            p[i] = '\r';
+    }
+    p[len - 1] = '\n';
+}
+
+static void *lengths_main(void *arg)
+{
+    (void)arg;
+    static char text[MAX_LEN * (MAX_LEN + 1) / 2];
+    size_t at = 0;
+    for (size_t len = 1; len <= MAX_LEN; len++, at += len - 1)
+        make_length_line(text + at, len);
+    feed f = {.text = text, .len = at};
+    coil_stream_attr attr = {.read_size = sizeof text};
+    coil_task *t;
+    coil_stream *s = fed_stream(&f, &attr, &t);
+    char buf[MAX_LEN + 1 + SLACK];
+    at = 0;
+    for (size_t len = 1; len <= MAX_LEN; at += len, len++) {
+        memset(buf, 0xA5, sizeof buf);
+        int short_by_one = len % 2 && len > 1;   /* size 1 is EINVAL */
+        ssize_t n = coil_stream_read_line(s, buf, short_by_one ? len : len + 1,
+                                          -1);
+        if (short_by_one) {
+            CHECK(n == -1 && errno == EMSGSIZE);
+            continue;
+        }
+        CHECK(n == (ssize_t)len);
+        CHECK(memcmp(buf, text + at, len) == 0 && buf[len] == '\0');
+        for (size_t i = len + 1; i < sizeof buf; i++)
+            CHECK((unsigned char)buf[i] == 0xA5);
+    }
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == 0);
+    await_task(t);
+    CHECK(coil_stream_close(s) == 0);
+    return NULL;
+}
+
+TEST(every_line_length_to_300_comes_out_whole_and_writes_nothing_past_it)
+{
+    run_main(lengths_main, NULL);
+}
+
 /* ------------------------------------------------------------ read_until */
 
 static const char delim_text[] = "one--B--tw-o---B--x-B-B--B----B--tail";
@@ -1035,6 +1090,7 @@ RUN_TESTS(T(lines_split_across_reads_in_every_position_lf_and_crlf),
           T(lines_longer_than_the_read_buffer_grow_it),
           T(a_line_over_the_limit_is_emsgsize_and_the_stream_goes_on),
           T(a_line_of_size_minus_one_fits_one_more_byte_does_not),
+          T(every_line_length_to_300_comes_out_whole_and_writes_nothing_past_it),
           T(a_multibyte_delimiter_split_across_reads_is_found),
           T(read_until_overrun_is_emsgsize_and_leaves_the_bytes_buffered),
           T(read_exactly_at_early_eof_is_epipe_with_the_partial_count),

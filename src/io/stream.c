@@ -346,6 +346,86 @@ static ssize_t read_line(coil_stream *s, char *buf, size_t size,
     }
 }
 
+/* Short lines, on CPUs with SSE2 (every x86-64): the '\n' is looked for
+ * in 64-byte windows and the line copied in 16-byte blocks, inline.  Calls
+ * to memchr and memcpy cost a 64-byte line more than the scanning and the
+ * copying themselves: the values that must live across them (saved
+ * registers, spills, reloads), the PLT, and their own set-up for a length
+ * they do not know.  A line not found in the first SHORT_LINE bytes, or a
+ * buffer holding less than a window, goes the memchr way.  Elsewhere
+ * memchr and memcpy do it all. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define COIL_SHORT_LINE_SCAN 1
+enum { WINDOW = 64, SHORT_LINE = 2 * WINDOW };
+
+static inline uint64_t newline_bits_16(const char *p)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8('\n')));
+}
+
+/* Bit i set: p[i] is a '\n', for the WINDOW bytes at p. */
+static inline uint64_t newline_bits(const char *p)
+{
+    return newline_bits_16(p) | newline_bits_16(p + 16) << 16 |
+           newline_bits_16(p + 32) << 32 | newline_bits_16(p + 48) << 48;
+}
+
+/* The first '\n' in p[0, n) if it is among the first SHORT_LINE bytes and
+ * n holds the windows it is in; else NULL.  Nothing past p + n is read. */
+static inline const char *short_line_end(const char *p, size_t n)
+{
+    uint64_t bits;
+    if (n < WINDOW)
+        return NULL;
+    if ((bits = newline_bits(p)) != 0)
+        return p + (unsigned)__builtin_ctzll(bits);
+    if (n < 2 * WINDOW || (bits = newline_bits(p + WINDOW)) == 0)
+        return NULL;
+    return p + WINDOW + (unsigned)__builtin_ctzll(bits);
+}
+
+static inline void copy_16(char *d, const char *s)
+{
+    _mm_storeu_si128((__m128i *)(void *)d,
+                     _mm_loadu_si128((const __m128i *)(const void *)s));
+}
+
+/* Copy n bytes, 1 <= n <= SHORT_LINE: 16-byte blocks from both ends,
+ * overlapping in the middle, or two overlapping words below 16. */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 16) {
+        if (n > 32) {
+            for (size_t i = 32; i + 32 < n; i += 16)
+                copy_16(d + i, s + i);          /* lines over 64 bytes */
+            copy_16(d + 16, s + 16);
+            copy_16(d + n - 32, s + n - 32);
+        }
+        copy_16(d, s);
+        copy_16(d + n - 16, s + n - 16);
+    } else if (n >= 8) {
+        uint64_t lo, hi;
+        memcpy(&lo, s, 8);
+        memcpy(&hi, s + n - 8, 8);
+        memcpy(d, &lo, 8);
+        memcpy(d + n - 8, &hi, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        memcpy(d, &lo, 4);
+        memcpy(d + n - 4, &hi, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+#else
+#define COIL_SHORT_LINE_SCAN 0
+#endif
+
 /* The common case, checked first and cheaply (this is the whole cost of
  * most calls: bench_toolbox's read_line row holds it against a bare
  * memchr + memcpy loop): the stream is this thread's, no other call is
@@ -395,22 +475,60 @@ read_line_slow(coil_stream *s, char *buf, size_t size, coil_time deadline)
     return read_line_waiting(s, buf, size, deadline);
 }
 
+/* Hands out the buffered line of len bytes at base, which the caller has
+ * found and checked to fit in buf with its NUL.  The copy comes last, so
+ * that only len lives on across a call to memcpy; short_line: len is at
+ * most SHORT_LINE, and the copy needs no call. */
+static inline ssize_t hand_out_line(coil_stream *s, char *buf,
+                                    const char *base, size_t len,
+                                    int short_line)
+{
+    coil__budget_left--;
+    consume(s, len);                  /* rbuf stays: base is still good */
+    buf[len] = '\0';
+#if COIL_SHORT_LINE_SCAN
+    if (short_line) {
+        copy_short(buf, base, len);
+        return (ssize_t)len;
+    }
+#endif
+    (void)short_line;
+    memcpy(buf, base, len);
+    return (ssize_t)len;
+}
+
+/* The buffered case with memchr: any line length.  Out of line where
+ * short lines have their own scan (below), so that theirs makes no call
+ * and saves no register. */
+#if COIL_SHORT_LINE_SCAN
+static __attribute__((noinline))
+#else
+static inline
+#endif
+ssize_t read_buffered_line(coil_stream *s, char *buf, size_t size,
+                           coil_time deadline)
+{
+    const char *base = s->rbuf + s->rpos;
+    const char *nl = memchr(base, '\n', avail(s));
+    size_t len = (size_t)(nl - base) + 1;
+    if (nl && len < size)
+        return hand_out_line(s, buf, base, len, 0);
+    return read_line_slow(s, buf, size, deadline);
+}
+
 ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
                               coil_time deadline)
 {
-    if (s && buf && buffered_line_may(s)) {
-        char *base = s->rbuf + s->rpos;
-        char *nl = memchr(base, '\n', avail(s));
-        size_t len = (size_t)(nl - base) + 1;
-        if (nl && len < size) {       /* the copy last: only len lives on */
-            coil__budget_left--;
-            consume(s, len);          /* rbuf stays: base is still good */
-            buf[len] = '\0';
-            memcpy(buf, base, len);
-            return (ssize_t)len;
-        }
-    }
-    return read_line_slow(s, buf, size, deadline);
+    if (!s || !buf || !buffered_line_may(s))
+        return read_line_slow(s, buf, size, deadline);
+#if COIL_SHORT_LINE_SCAN
+    const char *base = s->rbuf + s->rpos;
+    const char *nl = short_line_end(base, avail(s));
+    size_t len = (size_t)(nl - base) + 1;
+    if (nl && len < size)
+        return hand_out_line(s, buf, base, len, 1);
+#endif
+    return read_buffered_line(s, buf, size, deadline);
 }
 
 /* -------------------------------------------------------------- read_until */
