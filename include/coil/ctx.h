@@ -334,8 +334,9 @@ const char *coil_ctx_backend(void);
 #define COIL__CTX_CLOBBER_AVX512
 #endif
 
-#define COIL__CTX_CLOBBERS                                                  \
-    "rcx", "r8", "r9", "r10", "r11", "memory", "cc",                        \
+#define COIL__CTX_CLOBBERS "r10", COIL__CTX_CLOBBERS_BUT_R10
+#define COIL__CTX_CLOBBERS_BUT_R10                                          \
+    "rcx", "r8", "r9", "r11", "memory", "cc",                               \
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",         \
     "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",   \
     "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",    \
@@ -377,8 +378,11 @@ static inline __attribute__((always_inline)) void *
 coil__ctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
 {
     void *result;
+    /* The policy in r10, a register the switch changes anyway: as a memory
+     * operand its address took a callee-saved register, which the caller
+     * then had to save on every switch. */
+    register unsigned policy __asm__("r10") = coil__ctx_fp_policy;
     __asm__ volatile(
-        "movzbl %[policy], %%r10d\n\t"
         COIL__CTX_SAVE
         "subq   $8, %%rsp\n\t"
         "stmxcsr (%%rsp)\n\t"
@@ -410,9 +414,9 @@ coil__ctx_switch_inline(coil_ctx *from, const coil_ctx *to, void *arg)
         "fldcw  4(%%rsp)\n\t"
         "jmp    5b\n"
         COIL__CTX_RESUMED_HERE
-        : "=&a"(result), "+D"(from), "+S"(to), "+d"(arg)
-        : [policy] "m"(coil__ctx_fp_policy)
-        : COIL__CTX_CLOBBERS);
+        : "=&a"(result), "+D"(from), "+S"(to), "+d"(arg), "+r"(policy)
+        :
+        : COIL__CTX_CLOBBERS_BUT_R10);
     return result;
 }
 

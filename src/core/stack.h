@@ -114,23 +114,43 @@ coil_guard_mode coil__guard_install(char *guard_lo);
  * reused (gives back the mprotect budget). */
 void coil__guard_release(char *guard_lo, coil_guard_mode mode);
 
+/* Write the overflow report for st and abort.  Async-signal-safe. */
+__attribute__((noreturn)) void coil__guard_report_overflow(
+    const coil__stack *st, const char *detail);
+
+/* The canary: CANARY_WORDS words at the top of a canary stack's guard gap,
+ * right below lo, each the secret xor its own address. */
+enum { COIL__GUARD_CANARY_WORDS = 16 };      /* 128 bytes */
+extern uintptr_t coil__guard_canary_secret;
+
+static inline int coil__guard_canary_intact(const char *lo)
+{
+    const uintptr_t *c = (const uintptr_t *)(const void *)lo -
+                         COIL__GUARD_CANARY_WORDS;
+    for (int i = 0; i < COIL__GUARD_CANARY_WORDS; i++)
+        if (c[i] != (coil__guard_canary_secret ^ (uintptr_t)&c[i]))
+            return 0;
+    return 1;
+}
+
 /* Abort with an overflow report if st is a canary stack whose canary is
- * broken.  Cheap: one branch for guarded stacks. */
-void coil__guard_check_canary(const coil__stack *st);
+ * broken.  Cheap: one branch for guarded stacks.  Inline all through, the
+ * report (which does not return) its only call: a coroutine switch checks
+ * the stack it leaves, and a call that returned would make the compiler
+ * save registers around it on every switch. */
 static inline void coil__guard_check(const coil__stack *st)
 {
-    if (__builtin_expect(st->mode == COIL_GUARD_CANARY, 0))
-        coil__guard_check_canary(st);
+    if (__builtin_expect(st->mode == COIL_GUARD_CANARY, 0) && st->lo &&
+        !coil__guard_canary_intact(st->lo))
+        coil__guard_report_overflow(st, "its stack canary was overwritten");
 }
+void coil__guard_check_canary(const coil__stack *st);
 
 /* Prepare the calling thread for overflow reports: an alternate signal
  * stack (unless it has one) and, once per process, the SIGSEGV/SIGBUS
  * handler.  Returns 0, or -1 with errno ENOMEM. */
 int coil__guard_thread_init(void);
 
-/* Write the overflow report for st and abort.  Async-signal-safe. */
-__attribute__((noreturn)) void coil__guard_report_overflow(
-    const coil__stack *st, const char *detail);
 
 #pragma GCC visibility pop
 

@@ -30,7 +30,7 @@
 #define MADV_GUARD_INSTALL 102   /* linux/mman.h, Linux 6.13 */
 #endif
 
-#define CANARY_WORDS 16          /* 128 bytes at the top of the guard gap */
+#define CANARY_WORDS COIL__GUARD_CANARY_WORDS
 #define ALTSTACK_SIZE (64u * 1024u)
 #define ALTSTACK_GUARD 4096u
 
@@ -39,7 +39,7 @@ __thread const coil__stack *coil__stack_running
 
 static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
 static coil_guard_mode process_mode;
-static uintptr_t canary_secret;
+uintptr_t coil__guard_canary_secret;
 static atomic_long mprotect_budget;      /* guards mprotect may still make */
 static atomic_long until_measure;        /* grants before the next count */
 static pthread_mutex_t measure_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -140,7 +140,7 @@ static uintptr_t make_secret(void)
 static void choose_mode(void)
 {
     const char *want = getenv("COIL_STACK_GUARD");
-    canary_secret = make_secret();
+    coil__guard_canary_secret = make_secret();
     /* The budget is counted from the entries in use at the first guard
      * (take_mprotect_budget), and again every MEASURE_EVERY guards. */
     max_map_count = read_max_map_count();
@@ -171,16 +171,7 @@ static void canary_write(char *guard_lo)
 {
     uintptr_t *c = (uintptr_t *)(guard_lo + COIL__GUARD_SIZE) - CANARY_WORDS;
     for (int i = 0; i < CANARY_WORDS; i++)
-        c[i] = canary_secret ^ (uintptr_t)&c[i];
-}
-
-static int canary_intact(const char *lo)
-{
-    const uintptr_t *c = (const uintptr_t *)lo - CANARY_WORDS;
-    for (int i = 0; i < CANARY_WORDS; i++)
-        if (c[i] != (canary_secret ^ (uintptr_t)&c[i]))
-            return 0;
-    return 1;
+        c[i] = coil__guard_canary_secret ^ (uintptr_t)&c[i];
 }
 
 static int take_mprotect_budget(void)
@@ -217,8 +208,7 @@ void coil__guard_release(char *guard_lo, coil_guard_mode mode)
 
 void coil__guard_check_canary(const coil__stack *st)
 {
-    if (st->lo && !canary_intact(st->lo))
-        coil__guard_report_overflow(st, "its stack canary was overwritten");
+    coil__guard_check(st);
 }
 
 /* ------------------------------------------------------------- the report */
