@@ -1519,7 +1519,9 @@ static void print_targets(void)
     const row *sleep = find_row("sleep_1ms", "coil");
     static const char *const vs_go[] = {"yield_2", "yield_1000",
                                         "spawn_await"};
-    static const double vs_go_target[] = {0.35, 0.35, 0.2};
+    /* Issue 18's targets, below libdill's and neco's figures on the same
+     * machine (the first wave's were 0.35x, 0.35x and 0.2x). */
+    static const double vs_go_target[] = {0.2, 0.2, 0.11};
 
     static const char *const echo[] = {"echo_50", "echo_1000"};
 
