@@ -396,9 +396,13 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
 /* Hand back the warm stacks of c that stayed idle for the whole period
  * beyond the first max_idle, at most *budget of them (taken off it): the
  * list is LIFO, so the bottom `low` items are exactly those nobody took
- * since the last trim.  The newest ones stay warm.  *cut tells whether
- * the budget left some of them due.  Returns whether c still has more
- * than max_idle warm. */
+ * since the last trim.  The newest ones stay warm.  A batch takes the
+ * youngest of the long-idle ones, just below `low`, so that only the items
+ * above it (those used during the period: few) move down to close the
+ * gap: taken from the bottom, every batch moved the whole list, and a
+ * million stacks left by a burst took minutes to trim and held up every
+ * free meanwhile.  *cut tells whether the budget left some of them due.
+ * Returns whether c still has more than max_idle warm. */
 static int trim_class(pool *p, size_class *c, size_t *budget, int *cut)
 {
     stack_list *w = &c->warm;
@@ -408,19 +412,20 @@ static int trim_class(pool *p, size_class *c, size_t *budget, int *cut)
     if (n > 0 && list_reserve(&c->cold, n) != 0)
         n = due = 0;                      /* no room to note them: not now */
     if (n > 0) {
-        for (size_t i = p->max_idle; i < p->max_idle + n; i++) {
+        size_t from = idle - n;
+        for (size_t i = from; i < idle; i++) {
             madvise(w->items[i].lo, w->items[i].size, MADV_DONTNEED);
             c->cold.items[c->cold.count++] = w->items[i];
         }
-        memmove(&w->items[p->max_idle], &w->items[p->max_idle + n],
-                (w->count - p->max_idle - n) * sizeof *w->items);
+        memmove(&w->items[from], &w->items[idle],
+                (w->count - idle) * sizeof *w->items);
         w->count -= n;
         *budget -= n;
     }
     /* Cut short: the rest of the due ones were idle all along and stay
      * due; else a new period starts with what is warm now. */
     *cut = n < due;
-    c->low = *cut ? p->max_idle + (due - n) : w->count;
+    c->low = *cut ? idle - n : w->count;
     return w->count > p->max_idle;
 }
 
