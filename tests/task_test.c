@@ -1047,6 +1047,55 @@ TEST(a_trim_due_between_short_sleeps_still_hands_the_surplus_back)
     coil__stack_set_trim_period(0);
 }
 
+/* Inside a running loop the frees never trim (a batch of madvises is a
+ * TLB shootdown each in a threaded process: done by the frees of a busy
+ * fan-out, it made every spawn cost microseconds); the loop's polls do,
+ * when a wait has room. */
+static void *free_past_due_then_sleep(void *arg)
+{
+    (void)arg;
+    enum { N = 400, CHURN = 150 };   /* N - CHURN stay idle all along */
+    static coil__stack st[N];
+    for (int i = 0; i < N; i++)
+        if (coil__stack_alloc(&st[i], 0, 1) != 0)
+            return NULL;
+    for (int i = 0; i < N; i++)
+        coil__stack_free(&st[i]);
+    int64_t due = coil__stack_trim_at();
+    if (due == 0)
+        return NULL;
+    while (coil_clock() < due)
+        ;                             /* no poll: the loop is held here */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < CHURN; i++)
+            if (coil__stack_alloc(&st[i], 0, 1) != 0)
+                return NULL;
+        for (int i = 0; i < CHURN; i++)
+            coil__stack_free(&st[i]);  /* 7 x 64 frees, trims due */
+    }
+    coil__stack_stats s;
+    coil__stack_pool_stats(&s);
+    if (s.idle_cold != 0)
+        return (void *)2;             /* a free trimmed */
+    coil_time limit = coil_clock() + COIL_SEC(10);
+    while (s.idle_cold == 0 && coil_clock() < limit) {
+        coil_sleep(COIL_MSEC(5));     /* waits with room: the loop trims */
+        coil__stack_pool_stats(&s);
+    }
+    return s.idle_cold != 0 ? (void *)1 : (void *)3;
+}
+
+TEST(in_a_running_loop_frees_leave_the_trim_to_the_polls)
+{
+    coil__stack_set_trim_period(COIL_MSEC(20));
+    coil_task *t = coil_spawn(free_past_due_then_sleep, NULL);
+    void *out = NULL;
+    CHECK(t && coil_await(coil_task_future(t), &out) == 0);
+    CHECK(out == (void *)1);
+    coil_task_release(t);
+    coil__stack_set_trim_period(0);
+}
+
 RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(unknown_attr_flags_are_einval),
           T(task_error_of_a_non_errno_fails_the_task_with_einval),
@@ -1078,6 +1127,7 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(bad_arguments_are_einval),
           T(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle),
           T(a_trim_due_between_short_sleeps_still_hands_the_surplus_back),
+          T(in_a_running_loop_frees_leave_the_trim_to_the_polls),
           T(ended_tasks_lend_their_stacks_to_spawns_of_the_same_size),
           T(a_burst_does_not_hide_the_kept_stacks_from_later_spawns),
           T(an_ended_tasks_awaiter_runs_after_what_was_ready_and_its_callbacks),

@@ -77,6 +77,9 @@ void coil__stack_free(coil__stack *st);
  * are due, the next trim time is `now`, and the loop's next poll does not
  * sleep before it. */
 enum { COIL__STACK_TRIM_BATCH = 32 };
+/* Non-zero while a loop runs on the calling thread (loop.c counts its
+ * runs in and out): then only its polls trim, when the wait has room. */
+extern __thread int coil__stack_loop_trims;
 int64_t coil__stack_trim_at(void);
 void coil__stack_pool_trim(int64_t now);
 

@@ -623,6 +623,7 @@ static coil_loop *enter(coil_loop *loop)
     coil_loop *prev = coil__loop_running;
     atomic_store_explicit(&loop->running, 1, memory_order_relaxed);
     coil__loop_running = loop;
+    coil__stack_loop_trims++;        /* its polls trim the stack pool */
     return prev;
 }
 
@@ -634,6 +635,7 @@ static void leave(coil_loop *loop, coil_loop *prev)
     atomic_store(&loop->stopping, 0);
     atomic_store_explicit(&loop->running, 0, memory_order_relaxed);
     coil__loop_running = prev;
+    coil__stack_loop_trims--;
 }
 
 int coil_loop_run_forever(coil_loop *loop)
