@@ -1009,20 +1009,28 @@ TEST(poller_wait_times_out_and_returns_early_when_woken)
 
 /* A due stack trim runs its next batch (a madvise a stack, hundreds of
  * µs) only before a wait with room for it, so that it never makes a
- * timer late: the 1 ms sleep's p99 was 3-5x the bare nanosleep's while a
- * trim ran batch after batch in front of it. */
+ * timer late (the 1 ms sleep's p99 was 3-5x the bare nanosleep's while a
+ * trim ran batch after batch in front of it); a busy loop, or one whose
+ * timers never leave room, gets one batch every COIL__TRIM_PUT_OFF_MAX. */
 TEST(a_stack_trim_waits_for_a_poll_with_room_for_it)
 {
-    coil_time put_off_max = COIL__TRIM_PUT_OFF_MAX;
-    CHECK(coil__trim_fits(-1, COIL_USEC(300), 0));       /* no timer */
-    CHECK(coil__trim_fits(COIL_MSEC(1), 0, 0));           /* cost unknown */
-    CHECK(coil__trim_fits(COIL_MSEC(1), COIL_USEC(250), 0));
-    CHECK(!coil__trim_fits(COIL_MSEC(1), COIL_USEC(251), 0));
-    CHECK(!coil__trim_fits(0, 0, 0));                     /* busy: not now */
-    CHECK(!coil__trim_fits(0, COIL_USEC(100), put_off_max - 1));
-    /* ...but a loop whose timers never leave room still trims. */
-    CHECK(coil__trim_fits(0, COIL_USEC(100), put_off_max));
-    CHECK(coil__trim_fits(COIL_USEC(10), COIL_MSEC(5), put_off_max));
+    coil_time now = COIL_SEC(100), batch = COIL_USEC(250);
+    coil__trim_pace fresh = {0, now};             /* no batch yet */
+    coil__trim_pace p = {batch, now};
+    CHECK(coil__trim_fits(&p, -1, now));           /* no timer */
+    CHECK(coil__trim_fits(&fresh, COIL_MSEC(1), now));
+    CHECK(!coil__trim_fits(&fresh, 0, now));       /* busy: not now */
+    CHECK(coil__trim_fits(&p, COIL_MSEC(1), now)); /* 4 x 250 us: room */
+    p.cost = batch + 1;
+    CHECK(!coil__trim_fits(&p, COIL_MSEC(1), now));
+    CHECK(!coil__trim_fits(&p, 0, now));
+    /* ...but a loop that never has room still trims, now and then. */
+    p.put_off = now - COIL__TRIM_PUT_OFF_MAX + 1;
+    CHECK(!coil__trim_fits(&p, 0, now));
+    CHECK(!coil__trim_fits(&p, COIL_USEC(10), now));
+    p.put_off = now - COIL__TRIM_PUT_OFF_MAX;
+    CHECK(coil__trim_fits(&p, COIL_USEC(10), now));
+    CHECK(coil__trim_fits(&p, 0, now));
 }
 
 RUN_TESTS(T(callbacks_run_in_fifo_order),

@@ -495,19 +495,23 @@ static int stalled(coil_loop *loop)
  * next one, so that memory a burst of tasks left idle goes back even if
  * nothing else happens.
  *
- * A trim goes in batches of a madvise a stack, a few hundred µs each on
- * the VM coil is measured on, and a batch run just before a wait would
- * make the wait's timer that late (it did: the 1 ms sleep's p99 was 3-5x
- * the bare nanosleep's, every late sleep a batch).  So a batch runs only
- * when the wait has room for it (coil__trim_fits), and the wait's timeout
- * counts the time the batch took.  Per thread, as the pool is. */
-static __thread coil_time trim_cost;       /* the last batch took, ns */
-static __thread coil_time trim_put_off;    /* since when one waits, or 0 */
+ * A trim goes in batches of a madvise a stack: a few hundred µs a batch
+ * on the VM coil is measured on, a millisecond and more once the process
+ * has other threads (each madvise is then a TLB shootdown).  A batch run
+ * just before a wait makes the wait's timer that late (it did: the 1 ms
+ * sleep's p99 was 3-5x the bare nanosleep's, every late sleep a batch),
+ * and one run at a busy look holds up the ready work as long (a task a
+ * timer had just woken, the same p99).  So a batch runs (coil__trim_fits)
+ * before a wait with room for it, and the wait's timeout counts the time
+ * it took; otherwise a batch waits up to COIL__TRIM_PUT_OFF_MAX.  Per
+ * thread, as the pool is. */
+static __thread coil__trim_pace trim_pace;
 
-int coil__trim_fits(coil_time timeout, coil_time cost, coil_time put_off_for)
+int coil__trim_fits(const coil__trim_pace *p, coil_time timeout,
+                    coil_time now)
 {
-    return timeout < 0 || (timeout > 0 && timeout >= COIL__TRIM_ROOM * cost) ||
-           put_off_for >= COIL__TRIM_PUT_OFF_MAX;
+    return timeout < 0 || (timeout > 0 && timeout >= COIL__TRIM_ROOM * p->cost) ||
+           now - p->put_off >= COIL__TRIM_PUT_OFF_MAX;
 }
 
 /* Returns the poll's timeout, bounded by the next trim and less the time
@@ -519,16 +523,19 @@ static coil_time trim_stacks(coil_time timeout)
         return timeout;
     coil_time now = coil_clock();
     if (now >= at) {
-        if (trim_put_off == 0)
-            trim_put_off = now;
-        if (!coil__trim_fits(timeout, trim_cost, now - trim_put_off))
-            return timeout;               /* later, in a longer wait */
+        coil__trim_pace *p = &trim_pace;
+        if (p->put_off == 0)
+            p->put_off = now;
+        if (!coil__trim_fits(p, timeout, now))
+            return timeout;           /* later, with more room */
         coil__stack_pool_trim(now);
-        coil_time after = coil_clock();
-        trim_cost = after - now;
-        trim_put_off = 0;
+        coil_time after = coil_clock(), took = after - now;
+        /* Up at once, down slowly: a call with little left to do must not
+         * make the next full batch look free. */
+        p->cost = took > p->cost ? took : (p->cost + took) / 2;
+        p->put_off = 0;
         if (timeout > 0)
-            timeout = timeout > trim_cost ? timeout - trim_cost : 0;
+            timeout = timeout > took ? timeout - took : 0;
         now = after;
         if ((at = coil__stack_trim_at()) == 0)
             return timeout;

@@ -227,15 +227,25 @@ static inline void **coil__loop_slot(coil_loop *loop, int slot)
  * someone waiting).  Registered from a constructor too. */
 void coil__loop_run_at_close(coil_callback fn);
 
-/* Whether a stack trim that is due (src/core/stack.c) may run its next
- * batch before a poll that would wait `timeout` ns (-1: no limit, 0: not
- * at all, so never while the loop is busy): when the wait has room for COIL__TRIM_ROOM times `cost` (what
- * the thread's last batch took), or when the trim has been put off for
- * COIL__TRIM_PUT_OFF_MAX already (a loop whose timers never leave room
- * still hands its memory back, a batch at a time).  Pure: for tests. */
+/* How a loop paces the batches of a stack trim (src/core/stack.c), per
+ * thread: what a batch takes (the last one's time, or more: it comes down
+ * slowly), and since when a due batch has been put off (0: none is). */
+typedef struct coil__trim_pace {
+    coil_time cost, put_off;
+} coil__trim_pace;
+
+/* Whether a due trim may run its next batch now, before a poll that would
+ * wait `timeout` ns (-1: no limit; 0: not at all, the loop is busy): with
+ * no timer; before a wait with room for COIL__TRIM_ROOM times a batch's
+ * cost; and whatever the loop does, once a batch has been put off for
+ * COIL__TRIM_PUT_OFF_MAX, so that a loop that is always busy or whose
+ * timers never leave room still hands its memory back, 32 stacks at a
+ * time, and holds its work up for one batch four times a second at most.
+ * Pure: for tests. */
 enum { COIL__TRIM_ROOM = 4 };
-#define COIL__TRIM_PUT_OFF_MAX COIL_SEC(1)
-int coil__trim_fits(coil_time timeout, coil_time cost, coil_time put_off_for);
+#define COIL__TRIM_PUT_OFF_MAX COIL_MSEC(250)
+int coil__trim_fits(const coil__trim_pace *p, coil_time timeout,
+                    coil_time now);
 
 /* Deadlock detection (coil_run's; docs/debugging.md states the rule).
  * A loop told to stop when stalled stops, instead of polling with no
