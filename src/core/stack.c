@@ -397,11 +397,11 @@ int coil__stack_alloc(coil__stack *st, size_t size, int pooled)
  * beyond the first max_idle, at most *budget of them (taken off it): the
  * list is LIFO, so the bottom `low` items are exactly those nobody took
  * since the last trim.  The newest ones stay warm.  A batch takes the
- * youngest of the long-idle ones, just below `low`, so that only the items
- * above it (those used during the period: few) move down to close the
- * gap: taken from the bottom, every batch moved the whole list, and a
- * million stacks left by a burst took minutes to trim and held up every
- * free meanwhile.  *cut tells whether the budget left some of them due.
+ * youngest of the long-idle ones, just below `low`, and closes the gap
+ * with what lies above it, never moving more than it takes: taken from
+ * the bottom with the rest moved down, every batch moved the whole list,
+ * and a million stacks left by a burst took minutes to trim and held up
+ * every free meanwhile.  *cut tells whether the budget left some of them due.
  * Returns whether c still has more than max_idle warm. */
 static int trim_class(pool *p, size_class *c, size_t *budget, int *cut)
 {
@@ -417,8 +417,17 @@ static int trim_class(pool *p, size_class *c, size_t *budget, int *cut)
             madvise(w->items[i].lo, w->items[i].size, MADV_DONTNEED);
             c->cold.items[c->cold.count++] = w->items[i];
         }
-        memmove(&w->items[from], &w->items[idle],
-                (w->count - idle) * sizeof *w->items);
+        /* Fill the gap with the top n: a memmove of all that lies above
+         * would cost as many as were freed since the period began (a
+         * million after a burst: 3.5 ms in one trim call).  Only those n
+         * lose their place on the LIFO. */
+        size_t above = w->count - idle;
+        if (above <= n)
+            memmove(&w->items[from], &w->items[idle],
+                    above * sizeof *w->items);
+        else
+            memcpy(&w->items[from], &w->items[w->count - n],
+                   n * sizeof *w->items);
         w->count -= n;
         *budget -= n;
     }
