@@ -147,13 +147,11 @@ static inline void coil__guard_check(const coil__stack *st)
         !coil__guard_canary_intact(st->lo))
         coil__guard_report_overflow(st, "its stack canary was overwritten");
 }
-void coil__guard_check_canary(const coil__stack *st);
 
 /* Prepare the calling thread for overflow reports: an alternate signal
  * stack (unless it has one) and, once per process, the SIGSEGV/SIGBUS
  * handler.  Returns 0, or -1 with errno ENOMEM. */
 int coil__guard_thread_init(void);
-
 
 #pragma GCC visibility pop
 

@@ -206,11 +206,6 @@ void coil__guard_release(char *guard_lo, coil_guard_mode mode)
         atomic_fetch_add(&mprotect_budget, 1);
 }
 
-void coil__guard_check_canary(const coil__stack *st)
-{
-    coil__guard_check(st);
-}
-
 /* ------------------------------------------------------------- the report */
 
 static char *put_str(char *p, char *end, const char *s)

@@ -386,10 +386,13 @@ static inline const char *short_line_end(const char *p, size_t n)
     return p + WINDOW + (unsigned)__builtin_ctzll(bits);
 }
 
-static inline void copy_16(char *d, const char *s)
+/* Copy n bytes, w <= n <= 2w, as two w-byte moves from both ends that
+ * overlap in the middle: w is a constant at every call, so each move is
+ * one load and one store. */
+static inline void copy_ends(char *d, const char *s, size_t n, size_t w)
 {
-    _mm_storeu_si128((__m128i *)(void *)d,
-                     _mm_loadu_si128((const __m128i *)(const void *)s));
+    memcpy(d, s, w);
+    memcpy(d + n - w, s + n - w, w);
 }
 
 /* Copy n bytes, 1 <= n <= SHORT_LINE: 16-byte blocks from both ends,
@@ -399,24 +402,15 @@ static inline void copy_short(char *d, const char *s, size_t n)
     if (n >= 16) {
         if (n > 32) {
             for (size_t i = 32; i + 32 < n; i += 16)
-                copy_16(d + i, s + i);          /* lines over 64 bytes */
-            copy_16(d + 16, s + 16);
-            copy_16(d + n - 32, s + n - 32);
+                memcpy(d + i, s + i, 16);      /* lines over 64 bytes */
+            memcpy(d + 16, s + 16, 16);
+            memcpy(d + n - 32, s + n - 32, 16);
         }
-        copy_16(d, s);
-        copy_16(d + n - 16, s + n - 16);
+        copy_ends(d, s, n, 16);
     } else if (n >= 8) {
-        uint64_t lo, hi;
-        memcpy(&lo, s, 8);
-        memcpy(&hi, s + n - 8, 8);
-        memcpy(d, &lo, 8);
-        memcpy(d + n - 8, &hi, 8);
+        copy_ends(d, s, n, 8);
     } else if (n >= 4) {
-        uint32_t lo, hi;
-        memcpy(&lo, s, 4);
-        memcpy(&hi, s + n - 4, 4);
-        memcpy(d, &lo, 4);
-        memcpy(d + n - 4, &hi, 4);
+        copy_ends(d, s, n, 4);
     } else {
         for (size_t i = 0; i < n; i++)
             d[i] = s[i];
