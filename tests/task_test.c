@@ -779,6 +779,22 @@ static void look_at_pool(void *arg)
     coil_future_set_result(seen->done, NULL);
 }
 
+/* n tasks under way at once (each a stack from the pool), all awaited:
+ * what a burst leaves in the pool. */
+static void run_burst(int n)
+{
+    coil_task *t[300];
+    CHECK(n <= (int)(sizeof t / sizeof t[0]));
+    for (int i = 0; i < n; i++)
+        t[i] = coil_spawn(finish_first, NULL);
+    for (int i = 0; i < n; i++) {
+        void *out = NULL;
+        CHECK(t[i] && coil_await(coil_task_future(t[i]), &out) == 0);
+        CHECK(out == (void *)42);
+        coil_task_release(t[i]);
+    }
+}
+
 /* A burst of tasks leaves its stacks warm for the next burst; once they
  * have stayed idle for trim periods, they go back to the kernel even if
  * the loop has nothing else to wake up for (it caps its sleep). */
@@ -786,15 +802,7 @@ TEST(an_idle_loop_wakes_to_hand_back_stacks_a_burst_left_idle)
 {
     enum { BURST = 100, MAX_IDLE = 64 };   /* the pool's default quota */
     coil__stack_set_trim_period(COIL_MSEC(20));
-    coil_task *t[BURST];
-    for (int i = 0; i < BURST; i++)
-        t[i] = coil_spawn(finish_first, NULL);
-    for (int i = 0; i < BURST; i++) {
-        void *out = NULL;
-        CHECK(t[i] && coil_await(coil_task_future(t[i]), &out) == 0);
-        CHECK(out == (void *)42);
-        coil_task_release(t[i]);
-    }
+    run_burst(BURST);
     /* Every stack is back: in the pool, or kept for the next spawns.  (On
      * an idle machine all are still warm; on a loaded one the burst may
      * outlast two trim periods, and some were handed back already.) */
@@ -1018,13 +1026,7 @@ TEST(a_trim_due_between_short_sleeps_still_hands_the_surplus_back)
 {
     enum { BURST = 300, MAX_IDLE = 64 };     /* the pool's default quota */
     coil__stack_set_trim_period(COIL_MSEC(20));
-    coil_task *t[BURST];
-    for (int i = 0; i < BURST; i++)
-        t[i] = coil_spawn(finish_first, NULL);
-    for (int i = 0; i < BURST; i++) {
-        CHECK(t[i] && coil_await(coil_task_future(t[i]), NULL) == 0);
-        coil_task_release(t[i]);
-    }
+    run_burst(BURST);
     coil__stack_stats before, after;
     coil__stack_pool_stats(&before);
     size_t idle = before.idle_warm + before.idle_cold +
