@@ -372,18 +372,21 @@ static inline uint64_t newline_bits(const char *p)
            newline_bits_16(p + 32) << 32 | newline_bits_16(p + 48) << 48;
 }
 
-/* The first '\n' in p[0, n) if it is among the first SHORT_LINE bytes and
- * n holds the windows it is in; else NULL.  Nothing past p + n is read. */
-static inline const char *short_line_end(const char *p, size_t n)
+/* The length through the first '\n' in p[0, n) if that '\n' is among
+ * the first SHORT_LINE bytes and n holds the windows it is in; else 0.
+ * A length, not a pointer: the caller wants one, and the conversions back
+ * and forth cost instructions on every line.  Nothing past p + n is
+ * read. */
+static inline size_t short_line_length(const char *p, size_t n)
 {
     uint64_t bits;
     if (n < WINDOW)
-        return NULL;
+        return 0;
     if ((bits = newline_bits(p)) != 0)
-        return p + (unsigned)__builtin_ctzll(bits);
+        return (size_t)__builtin_ctzll(bits) + 1;
     if (n < 2 * WINDOW || (bits = newline_bits(p + WINDOW)) == 0)
-        return NULL;
-    return p + WINDOW + (unsigned)__builtin_ctzll(bits);
+        return 0;
+    return WINDOW + (size_t)__builtin_ctzll(bits) + 1;
 }
 
 /* Copy n bytes, w <= n <= 2w, as two w-byte moves from both ends that
@@ -396,16 +399,17 @@ static inline void copy_ends(char *d, const char *s, size_t n, size_t w)
 }
 
 /* Copy n bytes, 1 <= n <= SHORT_LINE: 16-byte blocks from both ends,
- * overlapping in the middle, or two overlapping words below 16. */
+ * overlapping in the middle, or two overlapping words below 16.  Lines
+ * over 32 bytes are tested for first: most lines of text protocols are. */
 static inline void copy_short(char *d, const char *s, size_t n)
 {
-    if (n >= 16) {
-        if (n > 32) {
-            for (size_t i = 32; i + 32 < n; i += 16)
-                memcpy(d + i, s + i, 16);      /* lines over 64 bytes */
-            memcpy(d + 16, s + 16, 16);
-            memcpy(d + n - 32, s + n - 32, 16);
-        }
+    if (n > 32) {
+        for (size_t i = 32; i + 32 < n; i += 16)
+            memcpy(d + i, s + i, 16);          /* lines over 64 bytes */
+        memcpy(d + 16, s + 16, 16);
+        memcpy(d + n - 32, s + n - 32, 16);
+        copy_ends(d, s, n, 16);
+    } else if (n >= 16) {
         copy_ends(d, s, n, 16);
     } else if (n >= 8) {
         copy_ends(d, s, n, 8);
@@ -469,28 +473,6 @@ read_line_slow(coil_stream *s, char *buf, size_t size, coil_time deadline)
     return read_line_waiting(s, buf, size, deadline);
 }
 
-/* Hands out the buffered line of len bytes at base, which the caller has
- * found and checked to fit in buf with its NUL.  The copy comes last, so
- * that only len lives on across a call to memcpy; short_line: len is at
- * most SHORT_LINE, and the copy needs no call. */
-static inline ssize_t hand_out_line(coil_stream *s, char *buf,
-                                    const char *base, size_t len,
-                                    int short_line)
-{
-    coil__budget_left--;
-    consume(s, len);                  /* rbuf stays: base is still good */
-    buf[len] = '\0';
-#if COIL_SHORT_LINE_SCAN
-    if (short_line) {
-        copy_short(buf, base, len);
-        return (ssize_t)len;
-    }
-#endif
-    (void)short_line;
-    memcpy(buf, base, len);
-    return (ssize_t)len;
-}
-
 /* The buffered case with memchr: any line length.  Out of line where
  * short lines have their own scan (below), so that theirs makes no call
  * and saves no register. */
@@ -505,10 +487,27 @@ ssize_t read_buffered_line(coil_stream *s, char *buf, size_t size,
     const char *base = s->rbuf + s->rpos;
     const char *nl = memchr(base, '\n', avail(s));
     size_t len = (size_t)(nl - base) + 1;
-    if (nl && len < size)
-        return hand_out_line(s, buf, base, len, 0);
-    return read_line_slow(s, buf, size, deadline);
+    if (!nl || len >= size)
+        return read_line_slow(s, buf, size, deadline);
+    /* The copy comes last, so that only len lives on across memcpy. */
+    coil__budget_left--;
+    consume(s, len);                  /* rbuf stays: base is still good */
+    buf[len] = '\0';
+    memcpy(buf, base, len);
+    return (ssize_t)len;
 }
+
+#if COIL_SHORT_LINE_SCAN
+/* No short line buffered: give back what coil_stream_read_line counted,
+ * and go the memchr way. */
+static __attribute__((noinline)) ssize_t
+read_line_not_short(coil_stream *s, char *buf, size_t size,
+                    coil_time deadline)
+{
+    coil__budget_left++;
+    return read_buffered_line(s, buf, size, deadline);
+}
+#endif
 
 ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
                               coil_time deadline)
@@ -516,13 +515,23 @@ ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
     if (!s || !buf || !buffered_line_may(s))
         return read_line_slow(s, buf, size, deadline);
 #if COIL_SHORT_LINE_SCAN
+    /* Counted before the scan and given back (out of line) if it finds no
+     * short line: the budget's word then need not live across the scan,
+     * which left too few registers: three were saved and restored on
+     * every line, one is now. */
+    coil__budget_left--;
     const char *base = s->rbuf + s->rpos;
-    const char *nl = short_line_end(base, avail(s));
-    size_t len = (size_t)(nl - base) + 1;
-    if (nl && len < size)
-        return hand_out_line(s, buf, base, len, 1);
-#endif
+    size_t len = short_line_length(base, avail(s));
+    if (len != 0 && len < size) {
+        consume(s, len);              /* rbuf stays: base is still good */
+        buf[len] = '\0';
+        copy_short(buf, base, len);
+        return (ssize_t)len;
+    }
+    return read_line_not_short(s, buf, size, deadline);
+#else
     return read_buffered_line(s, buf, size, deadline);
+#endif
 }
 
 /* -------------------------------------------------------------- read_until */
