@@ -140,6 +140,44 @@ TEST(eight_threads_hammering_one_loop_every_call_runs_exactly_once)
     free(hammer_counts);
 }
 
+/* A drain runs what it took as one batch; in debug mode each callback
+ * goes alone (the slow-callback report times each).  Both keep the
+ * order, and a callback that submits more sees it run after the batch. */
+static long order_seen;
+static coil_loop *order_loop;
+
+static void in_order(void *arg)
+{
+    long seq = (long)(intptr_t)arg;
+    CHECK(seq == order_seen + 1);
+    order_seen = seq;
+    if (seq == 999)                       /* the last of the first 1000 */
+        CHECK(coil_call_soon_threadsafe(order_loop, in_order,
+                                        (void *)(intptr_t)1000) == 0);
+    if (seq == 1000)
+        coil_loop_stop(order_loop);
+}
+
+static void submit_in_order(int debug)
+{
+    order_loop = coil_loop_new();
+    CHECK(order_loop);
+    coil_loop_set_debug(order_loop, debug, COIL_SEC(10));
+    order_seen = -1;
+    for (long i = 0; i < 1000; i++)
+        CHECK(coil_call_soon_threadsafe(order_loop, in_order,
+                                        (void *)(intptr_t)i) == 0);
+    CHECK(coil_loop_run_forever(order_loop) == 0);
+    CHECK(order_seen == 1000);
+    CHECK(coil_loop_close(order_loop) == 0);
+}
+
+TEST(a_drained_batch_runs_in_order_with_and_without_debug_mode)
+{
+    submit_in_order(0);
+    submit_in_order(1);
+}
+
 /* --------------------------------------------------- a loop that closes */
 
 static void count_call(void *arg)
@@ -593,6 +631,7 @@ RUN_TESTS(T(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it),
           T(submissions_past_the_inbox_limit_are_eagain_until_the_loop_catches_up),
           T(call_soon_threadsafe_checks_its_arguments),
           T(eight_threads_hammering_one_loop_every_call_runs_exactly_once),
+          T(a_drained_batch_runs_in_order_with_and_without_debug_mode),
           T(submitting_to_a_closed_loop_fails_with_eshutdown),
           T(spawn_threadsafe_on_a_closed_loop_fails_with_eshutdown),
           T(a_loop_freed_while_another_thread_submits_gives_it_an_error),

@@ -20,13 +20,14 @@
 
 typedef struct coil__inbox coil__inbox;
 
-/* One submission: malloc'd by coil__inbox_submit, or the caller's own for
- * coil__inbox_post (embedded in a waiter, say). */
+/* One submission: the inbox's own for coil__inbox_submit (malloc'd, or a
+ * run one reused), or the caller's for coil__inbox_post (embedded in a
+ * waiter, say). */
 typedef struct coil__inbox_item {
-    struct coil__inbox_item *next; /* in the inbox, until drained */
-    coil__inbox *box;             /* counts it while outstanding */
-    coil__work work;              /* in the ready queue, once drained */
-    coil__list posted;            /* in inbox->posted while in the queue */
+    struct coil__inbox_item *next; /* in the inbox, then in its batch */
+    coil__inbox *box;             /* the inbox it was posted to */
+    coil__work work;              /* a batch's first: in the ready queue */
+    coil__list posted;            /* a batch's first: in inbox->posted */
     coil_callback fn;
     coil_callback drop;           /* instead of fn if the loop closes */
     void *arg;
@@ -43,8 +44,9 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll);
  * the ready queue must already have been emptied.  Loop thread only. */
 void coil__inbox_close(coil__inbox *in);
 
-/* Move what arrived to loop's ready queue, in arrival order.  Loop thread
- * only; cheap when nothing arrived. */
+/* Move what arrived to loop's ready queue, in arrival order, as one work
+ * item (one per callback in debug mode).  Loop thread only; cheap when
+ * nothing arrived. */
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
 
 /* Whether something arrived that drain has not moved yet. */
