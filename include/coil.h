@@ -1455,7 +1455,7 @@ int coil_call_soon_threadsafe(coil_loop *loop, coil_callback fn, void *arg);
  * and that have not run yet: past it those calls fail with EAGAIN, so a
  * loop that cannot keep up applies back-pressure instead of growing
  * without bound.  0 means no limit.  The default is 1,048,576 (about
- * 80 MiB of queued submissions).  coil's own cross-thread deliveries
+ * 27 MiB of queued submissions).  coil's own cross-thread deliveries
  * (results of thread futures, the executor) are never refused.  From any
  * thread; does not suspend.  Returns 0, or -1 with errno EINVAL (loop
  * NULL) or ESHUTDOWN (no such live loop). */

@@ -106,6 +106,50 @@ TEST(debug_mode_names_a_slow_plain_callback)
     CHECK(strstr(err, "callback "));
 }
 
+/* A callback from another thread runs in a batch with the others that
+ * came with it: debug mode still times it alone and names it. */
+void slow_threadsafe_callback(void *arg);
+void slow_threadsafe_callback(void *arg)
+{
+    block_loop(arg);
+    __asm__ volatile("" ::: "memory");    /* not a tail call */
+}
+
+static void quick_threadsafe_callback(void *arg)
+{
+    (void)arg;
+}
+
+static void *submit_slow_and_quick(void *arg)
+{
+    coil_loop *loop = arg;
+    for (int i = 0; i < 3; i++)
+        CHECK(coil_call_soon_threadsafe(loop, quick_threadsafe_callback,
+                                        NULL) == 0);
+    CHECK(coil_call_soon_threadsafe(loop, slow_threadsafe_callback,
+                                    (void *)(intptr_t)COIL_MSEC(60)) == 0);
+    CHECK(coil_loop_stop(loop) == 0);
+    return NULL;
+}
+
+TEST(debug_mode_times_and_names_each_threadsafe_callback_of_a_batch)
+{
+    coil_loop *loop = coil_loop_new();
+    CHECK(loop);
+    coil_loop_set_debug(loop, 1, COIL_MSEC(20));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, submit_slow_and_quick, loop) == 0);
+    CHECK(pthread_join(t, NULL) == 0);    /* all four queued, then a stop */
+    start_capture();
+    CHECK(coil_loop_run_forever(loop) == 0);
+    const char *err = stop_capture();
+    CHECK(strstr(err, "slow_threadsafe_callback"));
+    CHECK(strstr(err, "held the loop for"));
+    CHECK(!strstr(err, "quick_threadsafe_callback"));
+    CHECK(!strstr(err, "coil__inbox_run"));
+    CHECK(coil_loop_close(loop) == 0);
+}
+
 /* Where a slow step was: blocked in a syscall (named, with its fd and
  * its caller), or running (its backtrace).  Exported (ENABLE_EXPORTS),
  * so that dladdr can name them. */
@@ -389,6 +433,7 @@ RUN_TESTS(T(a_threads_default_loop_is_closed_when_the_thread_exits),
           T(debug_mode_names_the_task_that_held_the_loop_too_long),
           T(without_debug_mode_nothing_is_reported),
           T(debug_mode_names_a_slow_plain_callback),
+          T(debug_mode_times_and_names_each_threadsafe_callback_of_a_batch),
           T(the_slow_step_report_says_which_call_blocked_and_who_made_it),
           T(the_slow_step_report_gives_a_running_steps_backtrace),
           T(debug_mode_reports_a_task_error_nobody_read),

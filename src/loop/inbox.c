@@ -15,25 +15,28 @@
  * in: the inbox and the loop can then be freed.  The lock prefers writers,
  * so a stream of submitters cannot keep a close waiting.
  *
- * The inbox is a mutex-protected FIFO of items (one lock hold per
- * submission, a short one).  A submitter that finds it empty wakes the
- * loop (eventfd, coalesced): a loop found asleep then sees the item; one
- * that is running drains at its next iteration, and whoever made the inbox
- * non-empty again after a drain wakes it again, so no item waits for an
- * unrelated wake-up.
+ * The inbox is a mutex-protected FIFO of slots (fn, drop, arg) in chunks
+ * of CHUNK_SLOTS: one short lock hold per submission.  A submitter that
+ * finds it empty wakes the loop (eventfd, coalesced): a loop found asleep
+ * then sees the slot; one that is running drains at its next iteration,
+ * and whoever made the inbox non-empty again after a drain wakes it
+ * again, so no callback waits for an unrelated wake-up.
  *
- * What a drain takes goes to the ready queue as one work item, which runs
- * the callbacks in arrival order: each item is touched once by the loop,
- * not once to queue it and once more to run it.  (In debug mode each goes
- * alone, so that the slow-callback report times and names each one.)  A
- * run item goes back to the submitters for reuse at the next drain, in the
- * lock hold the drain takes anyway, up to SPARE_MAX of them: items malloc'd
- * on one thread and freed on another were most of a flood's cost (glibc
- * locks the allocating thread's arena for each such free).  The count of
- * items not yet run, for the limit, is kept the same way: submissions
- * counted under the lock, runs in a word only the loop writes, which the
- * submitters read only when the limit may be near.
-  */
+ * Why chunks of slots, and batches.  The loop reads what other threads
+ * wrote: each cache line it reads comes from another core.  A list of
+ * malloc'd items cost a line or two per callback, fetched one after the
+ * other (the next item's address is in the one before), and the drain
+ * walked the list once to queue each item and the loop once more to run
+ * it; glibc's malloc and free on different threads (a free locks the
+ * allocating thread's arena) did the rest.  Now a callback is 24 bytes
+ * beside the one before it, a drain queues what it took as one work item
+ * that runs the callbacks in order, and a drained chunk goes back to the
+ * submitters for reuse, at the next drain, in the lock hold that takes
+ * anyway (up to SPARE_CHUNKS).  The count of callbacks not yet run, for
+ * the limit, is kept the same way: submissions counted under the lock,
+ * runs in a word only the loop writes, which submitters read only when
+ * the limit may be near.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -53,8 +56,8 @@ struct coil__inbox {
     coil__poll *poll;
     struct coil__inbox *bucket_next;
     pthread_mutex_t mu;
-    coil__inbox_item *head, **tail;           /* under mu */
-    coil__inbox_item *spare;      /* run items to reuse: under mu */
+    coil__inbox_chunk *head, *tail;           /* under mu */
+    coil__inbox_chunk *spare;     /* drained chunks to reuse: under mu */
     size_t nspare;                /* under mu */
     long submitted;               /* ever: under mu */
     long ran_seen;                /* a value `ran` had: under mu */
@@ -64,19 +67,26 @@ struct coil__inbox {
     /* The loop thread's own: */
     atomic_long ran;              /* ever run: the loop writes */
     coil__list posted;            /* drained batches, not yet run */
-    coil__inbox_item *used, **used_tail;      /* run, for the spares */
-    size_t nused;
+    coil__inbox_chunk *used;      /* run, for the spares */
     int ever;                     /* something was drained once */
 };
 
-/* The default bound on callbacks submitted to a loop and not yet run: an
- * coil__inbox_item is ~80 bytes, so a loop that cannot keep up holds at
- * most ~80 MiB of them before submitters hear EAGAIN. */
+/* The default bound on callbacks submitted to a loop and not yet run: one
+ * takes ~27 bytes (its slot and its share of a chunk), so a loop that
+ * cannot keep up holds at most ~27 MiB of them before submitters hear
+ * EAGAIN. */
 #define INBOX_LIMIT_DEFAULT (1L << 20)
 
-/* Run items kept for reuse: enough for the bursts a loop that keeps up
- * sees (80 KiB); a flood's excess is freed. */
-#define SPARE_MAX 1024
+/* Slots per chunk, and drained chunks kept for reuse: a loop that keeps
+ * up reuses the same few; a flood's excess is freed (about 50 KiB kept). */
+#define CHUNK_SLOTS 32
+#define SPARE_CHUNKS 64
+
+/* A chunk the inbox allocates: its slots follow the header. */
+typedef struct chunk {
+    coil__inbox_chunk c;
+    coil__inbox_slot slots[CHUNK_SLOTS];
+} chunk;
 
 #define BUCKETS 64
 
@@ -120,8 +130,6 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
     in->loop = loop;
     in->poll = poll;
     pthread_mutex_init(&in->mu, NULL);
-    in->tail = &in->head;
-    in->used_tail = &in->used;
     atomic_init(&in->pending, 0);
     atomic_init(&in->ran, 0);
     atomic_init(&in->limit, INBOX_LIMIT_DEFAULT);
@@ -136,59 +144,53 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
     return in;
 }
 
-/* A run item of the submitters' (not embedded in its arg): kept for the
- * spares, handed over at the next drain. */
-static void used_push(coil__inbox *in, coil__inbox_item *it)
+static void free_chain(coil__inbox_chunk *c)
 {
-    it->next = NULL;
-    *in->used_tail = it;
-    in->used_tail = &it->next;
-    in->nused++;
-}
-
-static void free_chain(coil__inbox_item *it)
-{
-    for (coil__inbox_item *next; it; it = next) {
-        next = it->next;
-        free(it);
+    for (coil__inbox_chunk *next; c; c = next) {
+        next = c->next;
+        free(c);
     }
 }
 
-/* A drained batch: its callbacks in arrival order.  Each item is done
- * with before its callback runs: an embedded one may be freed by it. */
-static void batch_run(void *arg)
+/* A drained batch: the chunks from c on, their callbacks in arrival
+ * order.  An embedded chunk's one slot is read before its callback runs
+ * and never after: the callback may free it. */
+void coil__inbox_run(void *arg)
 {
-    coil__inbox_item *it = arg;
-    coil__inbox *in = it->box;
+    coil__inbox_chunk *c = arg;
+    coil__inbox *in = c->box;
     long ran = atomic_load_explicit(&in->ran, memory_order_relaxed);
-    coil__list_remove(&it->posted);
-    for (coil__inbox_item *next; it; it = next) {
-        next = it->next;
-        coil_callback fn = it->fn;
-        void *fn_arg = it->arg;
-        if (!it->embedded)
-            used_push(in, it);
-        atomic_store_explicit(&in->ran, ++ran, memory_order_relaxed);
-        fn(fn_arg);
+    coil__list_remove(&c->posted);
+    for (coil__inbox_chunk *next; c; c = next) {
+        next = c->next;
+        unsigned n = c->n;
+        int embedded = c->embedded;
+        const coil__inbox_slot *slot = c->slot;
+        for (unsigned i = 0; i < n; i++) {
+            coil_callback fn = slot[i].fn;
+            void *fn_arg = slot[i].arg;
+            atomic_store_explicit(&in->ran, ++ran, memory_order_relaxed);
+            coil__loop_call(in->loop, fn, fn_arg);
+        }
+        if (!embedded) {
+            c->next = in->used;
+            in->used = c;
+        }
     }
 }
 
-/* The loop closed first: drop(arg) instead of fn(arg).  An embedded item
- * goes with its arg, which drop frees. */
-static void item_drop(coil__inbox_item *it)
+/* The loop closed first: drop(arg) instead of fn(arg) for each slot. */
+static void drop_chain(coil__inbox_chunk *c)
 {
-    int own = !it->embedded;
-    if (it->drop)
-        it->drop(it->arg);
-    if (own)
-        free(it);
-}
-
-static void drop_chain(coil__inbox_item *it)
-{
-    for (coil__inbox_item *next; it; it = next) {
-        next = it->next;
-        item_drop(it);
+    for (coil__inbox_chunk *next; c; c = next) {
+        next = c->next;
+        unsigned n = c->n;
+        int embedded = c->embedded;
+        for (unsigned i = 0; i < n; i++)
+            if (c->slot[i].drop)
+                c->slot[i].drop(c->slot[i].arg);  /* embedded: frees c */
+        if (!embedded)
+            free(c);
     }
 }
 
@@ -203,10 +205,10 @@ void coil__inbox_close(coil__inbox *in)
     pthread_rwlock_unlock(&registry_lock);
     /* Nobody else can reach in now.  Drops may post to other loops. */
     while (!coil__list_empty(&in->posted)) {
-        coil__inbox_item *it =
-            coil__container_of(in->posted.next, coil__inbox_item, posted);
-        coil__list_remove(&it->posted);
-        drop_chain(it);
+        coil__inbox_chunk *c =
+            coil__container_of(in->posted.next, coil__inbox_chunk, posted);
+        coil__list_remove(&c->posted);
+        drop_chain(c);
     }
     drop_chain(in->head);
     free_chain(in->spare);
@@ -230,45 +232,28 @@ const atomic_int *coil__inbox_flag(coil__inbox *in)
     return &in->pending;
 }
 
-/* Queue a drained chain (it, it->next, ...) as one work item. */
-static void post_batch(coil__inbox *in, coil_loop *loop, coil__inbox_item *it)
-{
-    coil__work_init(&it->work, batch_run, it);
-    coil__list_push_back(&in->posted, &it->posted);
-    coil__loop_post(loop, &it->work);
-}
-
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
 {
     if (!coil__inbox_pending(in))
         return;
-    int keep = in->nused > 0 && in->nused <= SPARE_MAX;
     pthread_mutex_lock(&in->mu);
-    coil__inbox_item *it = in->head;
-    in->head = NULL;
-    in->tail = &in->head;
+    coil__inbox_chunk *c = in->head;
+    in->head = in->tail = NULL;
     atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
-    if (keep && in->nspare + in->nused <= SPARE_MAX) {
-        *in->used_tail = in->spare;
-        in->spare = in->used;
-        in->nspare += in->nused;
-        in->used = NULL;
+    while (in->used && in->nspare < SPARE_CHUNKS) {   /* back for reuse */
+        coil__inbox_chunk *u = in->used;
+        in->used = u->next;
+        u->next = in->spare;
+        in->spare = u;
+        in->nspare++;
     }
     pthread_mutex_unlock(&in->mu);
     free_chain(in->used);             /* more than the spares keep */
     in->used = NULL;
-    in->used_tail = &in->used;
-    in->nused = 0;
     in->ever = 1;
-    if (!coil_loop_get_debug(loop)) {
-        post_batch(in, loop, it);
-        return;
-    }
-    for (coil__inbox_item *next; it; it = next) {   /* each timed alone */
-        next = it->next;
-        it->next = NULL;
-        post_batch(in, loop, it);
-    }
+    coil__work_init(&c->work, coil__inbox_run, c);
+    coil__list_push_back(&in->posted, &c->posted);
+    coil__loop_post(loop, &c->work);
 }
 
 /* Whether a user's submission must be refused: the loop is that far
@@ -284,35 +269,70 @@ static int over_limit(coil__inbox *in)
     return in->submitted - in->ran_seen >= limit;
 }
 
-/* Append it (fn, drop, arg set) to the live inbox in: mu held, released
- * here.  Wakes the loop if the inbox was empty. */
-static int append(coil__inbox *in, coil__inbox_item *it, int bounded)
+/* c (empty, or an embedded one with its slot filled) becomes the tail. */
+static void link_chunk(coil__inbox *in, coil__inbox_chunk *c)
 {
-    if (bounded && over_limit(in)) {
-        pthread_mutex_unlock(&in->mu);
-        errno = EAGAIN;
-        return -1;
-    }
-    it->box = in;
-    it->next = NULL;
+    c->next = NULL;
+    c->box = in;
+    if (in->tail)
+        in->tail->next = c;
+    else
+        in->head = c;
+    in->tail = c;
+}
+
+static void chunk_init(chunk *k)
+{
+    k->c.n = 0;
+    k->c.cap = CHUNK_SLOTS;
+    k->c.embedded = 0;
+    k->c.slot = k->slots;
+}
+
+/* A free slot at the tail, taking a spare chunk if the tail is full; NULL
+ * if that needs a new chunk.  mu held. */
+static coil__inbox_slot *room(coil__inbox *in)
+{
+    coil__inbox_chunk *t = in->tail;
+    if (t && t->n < t->cap)
+        return &t->slot[t->n++];
+    if (!(t = in->spare))
+        return NULL;
+    in->spare = t->next;
+    in->nspare--;
+    t->n = 0;
+    link_chunk(in, t);
+    return &t->slot[t->n++];
+}
+
+/* The slot is filled: count it, release mu, wake the loop if the inbox
+ * was empty. */
+static void posted(coil__inbox *in)
+{
     in->submitted++;
-    int was_empty = in->head == NULL;
-    *in->tail = it;
-    in->tail = &it->next;
+    int was_empty = !atomic_load_explicit(&in->pending, memory_order_relaxed);
     if (was_empty)
         atomic_store_explicit(&in->pending, 1, memory_order_release);
     pthread_mutex_unlock(&in->mu);
     if (was_empty && !coil__loop_owned(in->loop))  /* alive: registry lock */
         coil__poll_wake(in->poll);
-    return 0;
 }
 
-/* The live inbox of loop, registry lock held; NULL with errno ESHUTDOWN. */
-static coil__inbox *live_inbox(const coil_loop *loop)
+/* The live inbox of loop, registry lock held, with mu taken; NULL with
+ * errno ESHUTDOWN, or EAGAIN if bounded and over the limit. */
+static coil__inbox *lock_inbox(const coil_loop *loop, int bounded)
 {
     coil__inbox *in = *find(loop);
-    if (!in)
+    if (!in) {
         errno = ESHUTDOWN;
+        return NULL;
+    }
+    pthread_mutex_lock(&in->mu);
+    if (bounded && over_limit(in)) {
+        pthread_mutex_unlock(&in->mu);
+        errno = EAGAIN;
+        return NULL;
+    }
     return in;
 }
 
@@ -321,28 +341,25 @@ int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
 {
     int rc = -1;
     pthread_rwlock_rdlock(&registry_lock);
-    coil__inbox *in = live_inbox(loop);
+    coil__inbox *in = lock_inbox(loop, bounded);
     if (!in)
         goto out;
-    pthread_mutex_lock(&in->mu);
-    coil__inbox_item *it = in->spare;
-    if (it) {
-        in->spare = it->next;
-        in->nspare--;
-    } else {
-        pthread_mutex_unlock(&in->mu);        /* no spare: malloc outside */
-        if (!(it = malloc(sizeof *it))) {
+    coil__inbox_slot *slot = room(in);
+    if (!slot) {
+        pthread_mutex_unlock(&in->mu);        /* malloc outside the lock */
+        chunk *k = malloc(sizeof *k);
+        if (!k) {
             errno = ENOMEM;
             goto out;
         }
+        chunk_init(k);
         pthread_mutex_lock(&in->mu);
+        link_chunk(in, &k->c);    /* the old tail may have room again: */
+        slot = &k->c.slot[k->c.n++];          /* left partly filled */
     }
-    *it = (coil__inbox_item){.fn = fn, .drop = drop, .arg = arg};
-    if ((rc = append(in, it, bounded)) != 0) {
-        int e = errno;
-        free(it);
-        errno = e;
-    }
+    *slot = (coil__inbox_slot){fn, drop, arg};
+    posted(in);
+    rc = 0;
 out:
     pthread_rwlock_unlock(&registry_lock);
     return rc;
@@ -350,15 +367,21 @@ out:
 
 int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded)
 {
-    int rc = -1;
     pthread_rwlock_rdlock(&registry_lock);
-    coil__inbox *in = live_inbox(loop);
+    coil__inbox *in = lock_inbox(loop, bounded);
     if (in) {
-        pthread_mutex_lock(&in->mu);
-        rc = append(in, it, bounded);
+        coil__inbox_slot *slot = room(in);
+        if (slot) {
+            *slot = it->one;
+        } else {                  /* no memory is needed: its own chunk */
+            it->chunk = (coil__inbox_chunk){.n = 1, .cap = 1, .embedded = 1,
+                                            .slot = &it->one};
+            link_chunk(in, &it->chunk);
+        }
+        posted(in);
     }
     pthread_rwlock_unlock(&registry_lock);
-    return rc;
+    return in ? 0 : -1;
 }
 
 int coil__inbox_stop(coil_loop *loop)

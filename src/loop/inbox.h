@@ -20,18 +20,30 @@
 
 typedef struct coil__inbox coil__inbox;
 
-/* One submission: the inbox's own for coil__inbox_submit (malloc'd, or a
- * run one reused), or the caller's for coil__inbox_post (embedded in a
- * waiter, say). */
-typedef struct coil__inbox_item {
-    struct coil__inbox_item *next; /* in the inbox, then in its batch */
-    coil__inbox *box;             /* the inbox it was posted to */
-    coil__work work;              /* a batch's first: in the ready queue */
-    coil__list posted;            /* a batch's first: in inbox->posted */
+/* One submission: what to call on the loop's thread. */
+typedef struct coil__inbox_slot {
     coil_callback fn;
     coil_callback drop;           /* instead of fn if the loop closes */
     void *arg;
-    int embedded;                 /* inside its arg's memory: not freed here */
+} coil__inbox_slot;
+
+/* Slots in a row, in the inbox and then in a drained batch (inbox.c). */
+typedef struct coil__inbox_chunk {
+    struct coil__inbox_chunk *next;
+    coil__work work;              /* a batch's first: in the ready queue */
+    coil__list posted;            /* a batch's first: in inbox->posted */
+    coil__inbox *box;             /* the inbox it was posted to */
+    unsigned n, cap;              /* slots filled (under the lock), room */
+    int embedded;                 /* a coil__inbox_item's: not freed here */
+    coil__inbox_slot *slot;
+} coil__inbox_chunk;
+
+/* The caller's memory for coil__inbox_post, for a post that must not fail
+ * for want of memory: the inbox uses it as a chunk of its own when it has
+ * no free slot without a malloc. */
+typedef struct coil__inbox_item {
+    coil__inbox_slot one;         /* set by the caller */
+    coil__inbox_chunk chunk;      /* the inbox's */
 } coil__inbox_item;
 
 /* Make loop's inbox and make loop reachable from other threads.  NULL with
@@ -45,8 +57,7 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll);
 void coil__inbox_close(coil__inbox *in);
 
 /* Move what arrived to loop's ready queue, in arrival order, as one work
- * item (one per callback in debug mode).  Loop thread only; cheap when
- * nothing arrived. */
+ * item (coil__inbox_run).  Loop thread only; cheap when nothing arrived. */
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
 
 /* Whether something arrived that drain has not moved yet. */
@@ -79,11 +90,17 @@ int coil__call_soon_threadsafe_always(coil_loop *loop, coil_callback fn,
 int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
                        void *arg, int bounded);
 
-/* coil__inbox_submit with the caller's item (fn, drop, arg set; next
- * NULL): a post that must not fail for want of memory brings its own.
- * Returns 0, or -1 with errno ESHUTDOWN or EAGAIN (bounded), the item
- * untouched then. */
+/* coil__inbox_submit with the caller's item (its `one` slot set): a post
+ * that must not fail for want of memory brings its own.  The item must
+ * stay valid until fn or drop has run (either may free it).  Returns 0,
+ * or -1 with errno ESHUTDOWN or EAGAIN (bounded), the item untouched
+ * then. */
 int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded);
+
+/* The work function of a drained batch: runs its callbacks in order, each
+ * through coil__loop_call (so debug mode times each).  For loop.c, which
+ * leaves the timing to it. */
+void coil__inbox_run(void *arg);
 
 /* Whether loop is alive and this thread's, without touching a freed loop:
  * for a loop pointer that came from another thread. */

@@ -320,29 +320,39 @@ static void take_all(coil__list *dst, coil__list *src)
 
 /* The batch is a list of its own, so a callback cancelling a later one of
  * the batch simply unlinks it, and new callbacks go to loop->q.ready. */
-/* Debug mode: time the callback and name whoever held the loop too long. */
-static void work_run_timed(coil_loop *loop, coil__work *w)
+/* Debug mode: time fn(arg) and name whoever held the loop too long:
+ * name_fn(name_arg), the user's callback behind the work item. */
+static void run_timed(coil_loop *loop, coil_callback fn, void *arg,
+                      coil_callback name_fn, void *name_arg)
 {
-    coil_callback fn = w->fn;
-    void *arg = w->arg;
-    coil_handle *h = coil__handle_of(w);
-    if (h) {                            /* name the user's callback */
-        fn = h->fn;
-        arg = h->arg;
-    }
     coil_time start = coil_clock();
     coil__slow_watch_begin(loop->slow);
-    w->fn(w->arg);
+    fn(arg);
     char where[320];
     coil__slow_watch_end(where, sizeof where);
     coil_time took = coil_clock() - start;
     if (took > loop->slow) {
         char name[160];
-        coil__debug_name_callback(fn, arg, name, sizeof name);
+        coil__debug_name_callback(name_fn, name_arg, name, sizeof name);
         coil__debug_report("%s held the loop for %.1f ms (over %.1f ms): "
                            "a blocking call where it should suspend?%s",
                            name, took / 1e6, loop->slow / 1e6, where);
     }
+}
+
+static void work_run_timed(coil_loop *loop, coil__work *w)
+{
+    if (w->fn == coil__inbox_run) {   /* a batch: it times each of its own */
+        w->fn(w->arg);
+        return;
+    }
+    coil_handle *h = coil__handle_of(w);
+    run_timed(loop, w->fn, w->arg, h ? h->fn : w->fn, h ? h->arg : w->arg);
+}
+
+void coil__loop_call_timed(coil_loop *loop, coil_callback fn, void *arg)
+{
+    run_timed(loop, fn, arg, fn, arg);
 }
 
 static void run_ready(coil_loop *loop)

@@ -70,6 +70,20 @@ static inline void coil__loop_post(coil_loop *loop, coil__work *w)
         coil__list_push_back(&coil__loop_runq(loop)->ready, &w->node);
 }
 
+/* Run fn(arg) as one of the loop's callbacks, from a work item that runs
+ * several (the inbox's batches): in debug mode timed and named as a work
+ * item of its own would be. */
+void coil__loop_call_timed(coil_loop *loop, coil_callback fn, void *arg);
+
+static inline void coil__loop_call(coil_loop *loop, coil_callback fn,
+                                   void *arg)
+{
+    if (coil__loop_runq(loop)->debug)
+        coil__loop_call_timed(loop, fn, arg);
+    else
+        fn(arg);
+}
+
 /* While the loop runs its batch: if the next item is a `fn` work item,
  * take it off the batch (it will not run there) and return it; else NULL.
  * When the batch has run out and the loop would do nothing before its next

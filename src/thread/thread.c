@@ -130,8 +130,7 @@ static void tf_complete(coil_tfuture *tf, int state, void *result, int error)
     while (ws) {
         waiter *w = ws;
         ws = w->next;
-        w->note = (coil__inbox_item){.fn = waiter_notify, .drop = waiter_drop, .arg = w,
-                         .embedded = 1};
+        w->note.one = (coil__inbox_slot){waiter_notify, waiter_drop, w};
         if (coil__inbox_post(w->loop, &w->note, 0) != 0)
             waiter_drop(w);     /* its loop is gone, and its task with it */
     }
