@@ -9,14 +9,17 @@
  * Reaching a loop from another thread.  A coil_loop * held by another
  * thread may be freed at any moment by its owner, so a submitter never
  * dereferences it: it looks the pointer up in a registry of live loops,
- * under a read lock, and works with the loop's inbox (and poller) only
- * while holding that lock.  coil_loop_close takes the write lock to
- * unregister, so once it has it no submitter is inside, and none can get
- * in: the inbox and the loop can then be freed.  The lock prefers writers,
- * so a stream of submitters cannot keep a close waiting.
+ * a hash table whose every bucket has a lock, and works with the loop's
+ * inbox (and poller) only while holding its bucket's lock.  That one lock
+ * also guards the inbox's queue: a submission takes one lock, not a
+ * registry lock and then an inbox lock (with four threads submitting,
+ * the two contended locks were most of a submission's cost).
+ * coil_loop_close takes the bucket's lock to unregister, so once it has
+ * it no submitter is inside, and none can get in: the inbox and the loop
+ * can then be freed.
  *
- * The inbox is a mutex-protected FIFO of slots (fn, drop, arg) in chunks
- * of CHUNK_SLOTS: one short lock hold per submission.  A submitter that
+ * The inbox is a FIFO of slots (fn, drop, arg) in chunks of CHUNK_SLOTS
+ * under that lock: one short lock hold per submission.  A submitter that
  * finds it empty wakes the loop (eventfd, coalesced): a loop found asleep
  * then sees the slot; one that is running drains at its next iteration,
  * and whoever made the inbox non-empty again after a drain wakes it
@@ -55,7 +58,7 @@ struct coil__inbox {
     coil_loop *loop;              /* registry key */
     coil__poll *poll;
     struct coil__inbox *bucket_next;
-    pthread_mutex_t mu;
+    pthread_mutex_t *mu;          /* its registry bucket's lock */
     coil__inbox_chunk *head, *tail;           /* under mu */
     coil__inbox_chunk *spare;     /* drained chunks to reuse: under mu */
     size_t nspare;                /* under mu */
@@ -90,9 +93,12 @@ typedef struct chunk {
 
 #define BUCKETS 64
 
-static pthread_rwlock_t registry_lock =
-    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static coil__inbox *registry[BUCKETS];
+
+/* Each bucket's lock, on a cache line of its own. */
+static struct {
+    _Alignas(64) pthread_mutex_t mu;
+} bucket_locks[BUCKETS] = {[0 ... BUCKETS - 1] = {PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
 
 /* Where a debugger finds every live loop without debug info for coil:
  * tools/gdb/coil-gdb.py reads these words from memory (a live process or
@@ -111,7 +117,12 @@ static unsigned bucket_of(const coil_loop *loop)
     return (unsigned)((p >> 4) ^ (p >> 10)) % BUCKETS;
 }
 
-/* Registry lock held (read or write). */
+static pthread_mutex_t *bucket_lock(const coil_loop *loop)
+{
+    return &bucket_locks[bucket_of(loop)].mu;
+}
+
+/* loop's bucket lock held. */
 static coil__inbox **find(const coil_loop *loop)
 {
     coil__inbox **pp = &registry[bucket_of(loop)];
@@ -129,18 +140,18 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
     }
     in->loop = loop;
     in->poll = poll;
-    pthread_mutex_init(&in->mu, NULL);
+    in->mu = bucket_lock(loop);
     atomic_init(&in->pending, 0);
     atomic_init(&in->ran, 0);
     atomic_init(&in->limit, INBOX_LIMIT_DEFAULT);
     coil__list_init(&in->posted);
-    pthread_rwlock_wrlock(&registry_lock);
+    pthread_mutex_lock(in->mu);
     coil__inbox **pp = find(loop);
     /* A stale entry for the same address cannot exist: close removes it
      * before the memory can be reused. */
     in->bucket_next = *pp;
     *pp = in;
-    pthread_rwlock_unlock(&registry_lock);
+    pthread_mutex_unlock(in->mu);
     return in;
 }
 
@@ -198,11 +209,11 @@ void coil__inbox_close(coil__inbox *in)
 {
     if (!in)
         return;
-    pthread_rwlock_wrlock(&registry_lock);
+    pthread_mutex_lock(in->mu);
     coil__inbox **pp = find(in->loop);
     if (*pp == in)
         *pp = in->bucket_next;
-    pthread_rwlock_unlock(&registry_lock);
+    pthread_mutex_unlock(in->mu);
     /* Nobody else can reach in now.  Drops may post to other loops. */
     while (!coil__list_empty(&in->posted)) {
         coil__inbox_chunk *c =
@@ -213,7 +224,6 @@ void coil__inbox_close(coil__inbox *in)
     drop_chain(in->head);
     free_chain(in->spare);
     free_chain(in->used);
-    pthread_mutex_destroy(&in->mu);
     free(in);
 }
 
@@ -236,7 +246,7 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
 {
     if (!coil__inbox_pending(in))
         return;
-    pthread_mutex_lock(&in->mu);
+    pthread_mutex_lock(in->mu);
     coil__inbox_chunk *c = in->head;
     in->head = in->tail = NULL;
     atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
@@ -247,7 +257,7 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
         in->spare = u;
         in->nspare++;
     }
-    pthread_mutex_unlock(&in->mu);
+    pthread_mutex_unlock(in->mu);
     free_chain(in->used);             /* more than the spares keep */
     in->used = NULL;
     in->ever = 1;
@@ -305,32 +315,30 @@ static coil__inbox_slot *room(coil__inbox *in)
     return &t->slot[t->n++];
 }
 
-/* The slot is filled: count it, release mu, wake the loop if the inbox
- * was empty. */
+/* The slot is filled: count it, wake the loop if the inbox was empty
+ * (under mu, which keeps the loop alive: once per drain, and only a
+ * flag's store if the loop is spinning), release mu. */
 static void posted(coil__inbox *in)
 {
     in->submitted++;
-    int was_empty = !atomic_load_explicit(&in->pending, memory_order_relaxed);
-    if (was_empty)
+    if (!atomic_load_explicit(&in->pending, memory_order_relaxed)) {
         atomic_store_explicit(&in->pending, 1, memory_order_release);
-    pthread_mutex_unlock(&in->mu);
-    if (was_empty && !coil__loop_owned(in->loop))  /* alive: registry lock */
-        coil__poll_wake(in->poll);
+        if (!coil__loop_owned(in->loop))
+            coil__poll_wake(in->poll);
+    }
+    pthread_mutex_unlock(in->mu);
 }
 
-/* The live inbox of loop, registry lock held, with mu taken; NULL with
- * errno ESHUTDOWN, or EAGAIN if bounded and over the limit. */
+/* The live inbox of loop, with its lock taken; NULL with errno
+ * ESHUTDOWN, or EAGAIN if bounded and over the limit. */
 static coil__inbox *lock_inbox(const coil_loop *loop, int bounded)
 {
+    pthread_mutex_t *mu = bucket_lock(loop);
+    pthread_mutex_lock(mu);
     coil__inbox *in = *find(loop);
-    if (!in) {
-        errno = ESHUTDOWN;
-        return NULL;
-    }
-    pthread_mutex_lock(&in->mu);
-    if (bounded && over_limit(in)) {
-        pthread_mutex_unlock(&in->mu);
-        errno = EAGAIN;
+    if (!in || (bounded && over_limit(in))) {
+        pthread_mutex_unlock(mu);
+        errno = in ? EAGAIN : ESHUTDOWN;
         return NULL;
     }
     return in;
@@ -339,61 +347,59 @@ static coil__inbox *lock_inbox(const coil_loop *loop, int bounded)
 int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
                        void *arg, int bounded)
 {
-    int rc = -1;
-    pthread_rwlock_rdlock(&registry_lock);
     coil__inbox *in = lock_inbox(loop, bounded);
     if (!in)
-        goto out;
+        return -1;
     coil__inbox_slot *slot = room(in);
     if (!slot) {
-        pthread_mutex_unlock(&in->mu);        /* malloc outside the lock */
+        /* malloc outside the lock; the loop may close meanwhile */
+        pthread_mutex_unlock(in->mu);
         chunk *k = malloc(sizeof *k);
         if (!k) {
             errno = ENOMEM;
-            goto out;
+            return -1;
+        }
+        if (!(in = lock_inbox(loop, bounded))) {
+            free(k);
+            return -1;
         }
         chunk_init(k);
-        pthread_mutex_lock(&in->mu);
         link_chunk(in, &k->c);    /* the old tail may have room again: */
         slot = &k->c.slot[k->c.n++];          /* left partly filled */
     }
     *slot = (coil__inbox_slot){fn, drop, arg};
     posted(in);
-    rc = 0;
-out:
-    pthread_rwlock_unlock(&registry_lock);
-    return rc;
+    return 0;
 }
 
 int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded)
 {
-    pthread_rwlock_rdlock(&registry_lock);
     coil__inbox *in = lock_inbox(loop, bounded);
-    if (in) {
-        coil__inbox_slot *slot = room(in);
-        if (slot) {
-            *slot = it->one;
-        } else {                  /* no memory is needed: its own chunk */
-            it->chunk = (coil__inbox_chunk){.n = 1, .cap = 1, .embedded = 1,
-                                            .slot = &it->one};
-            link_chunk(in, &it->chunk);
-        }
-        posted(in);
+    if (!in)
+        return -1;
+    coil__inbox_slot *slot = room(in);
+    if (slot) {
+        *slot = it->one;
+    } else {                      /* no memory is needed: its own chunk */
+        it->chunk = (coil__inbox_chunk){.n = 1, .cap = 1, .embedded = 1,
+                                        .slot = &it->one};
+        link_chunk(in, &it->chunk);
     }
-    pthread_rwlock_unlock(&registry_lock);
-    return in ? 0 : -1;
+    posted(in);
+    return 0;
 }
 
 int coil__inbox_stop(coil_loop *loop)
 {
-    pthread_rwlock_rdlock(&registry_lock);
+    pthread_mutex_t *mu = bucket_lock(loop);
+    pthread_mutex_lock(mu);
     coil__inbox *in = *find(loop);
     if (in) {
         coil__loop_mark_stop(loop);
         if (!coil__loop_owned(loop))
             coil__poll_wake(in->poll);
     }
-    pthread_rwlock_unlock(&registry_lock);
+    pthread_mutex_unlock(mu);
     if (!in) {
         errno = ESHUTDOWN;
         return -1;
@@ -403,9 +409,10 @@ int coil__inbox_stop(coil_loop *loop)
 
 int coil__inbox_loop_is_mine(const coil_loop *loop)
 {
-    pthread_rwlock_rdlock(&registry_lock);
+    pthread_mutex_t *mu = bucket_lock(loop);
+    pthread_mutex_lock(mu);
     int mine = *find(loop) != NULL && coil__loop_owned(loop);
-    pthread_rwlock_unlock(&registry_lock);
+    pthread_mutex_unlock(mu);
     return mine;
 }
 
@@ -430,11 +437,12 @@ int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit)
         errno = EINVAL;
         return -1;
     }
-    pthread_rwlock_rdlock(&registry_lock);
+    pthread_mutex_t *mu = bucket_lock(loop);
+    pthread_mutex_lock(mu);
     coil__inbox *in = *find(loop);
     if (in)
         atomic_store(&in->limit, (long)limit);
-    pthread_rwlock_unlock(&registry_lock);
+    pthread_mutex_unlock(mu);
     if (!in) {
         errno = ESHUTDOWN;
         return -1;
