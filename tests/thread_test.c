@@ -178,6 +178,83 @@ TEST(a_drained_batch_runs_in_order_with_and_without_debug_mode)
     submit_in_order(1);
 }
 
+/* Thread futures' completions, which bring their own inbox item (they
+ * must not fail for want of memory), arrive in an inbox that two threads
+ * flood with callbacks at the same time: every completion reaches its
+ * waiting task with its own result, and every callback runs once. */
+enum { MIXED_WAITERS = 200 };
+
+static void *returns_arg(void *arg);
+
+typedef struct mixed {
+    coil_loop *loop, *remote;
+    long per;                     /* callbacks per flooding thread */
+    long ran;                     /* loop thread only */
+} mixed;
+
+static void mixed_count(void *arg)
+{
+    ((mixed *)arg)->ran++;
+}
+
+static void *mixed_flood(void *arg)
+{
+    mixed *m = arg;
+    for (long i = 0; i < m->per; i++)
+        while (coil_call_soon_threadsafe(m->loop, mixed_count, m) != 0)
+            CHECK(errno == EAGAIN);
+    return NULL;
+}
+
+static coil_loop *mixed_remote;
+
+static void *await_remote(void *arg)
+{
+    uintptr_t i = (uintptr_t)arg;
+    coil_tfuture *f = coil_spawn_threadsafe(mixed_remote, returns_arg,
+                                            (void *)i);
+    CHECK(f != NULL);
+    void *out = NULL;
+    CHECK(coil_tfuture_wait(f, -1, &out) == 0);
+    CHECK(out == (void *)i);
+    CHECK(coil_tfuture_release(f) == 0);
+    return NULL;
+}
+
+static void *mixed_main(void *arg)
+{
+    mixed *m = arg;
+    m->loop = coil_loop_current();
+    pthread_t flooders[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&flooders[i], NULL, mixed_flood, m) == 0);
+    coil_task *t[MIXED_WAITERS];
+    for (uintptr_t i = 0; i < MIXED_WAITERS; i++)
+        CHECK((t[i] = coil_spawn(await_remote, (void *)(i + 1))) != NULL);
+    for (int i = 0; i < MIXED_WAITERS; i++) {
+        CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_join(flooders[i], NULL) == 0);
+    while (m->ran < 2 * m->per)       /* the rest are queued: they run */
+        CHECK(coil_yield() == 0);     /* between this task's turns */
+    CHECK(m->ran == 2 * m->per);
+    return NULL;
+}
+
+TEST(tfuture_completions_and_a_flood_share_one_inbox)
+{
+    bg b;
+    bg_start(&b);
+    mixed_remote = b.loop;
+    mixed m = {.per = scaled(100000)};
+    alarm(120);
+    CHECK(coil_run(mixed_main, &m, NULL) == 0);
+    alarm(0);
+    bg_stop(&b);
+}
+
 /* --------------------------------------------------- a loop that closes */
 
 static void count_call(void *arg)
@@ -632,6 +709,7 @@ RUN_TESTS(T(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it),
           T(call_soon_threadsafe_checks_its_arguments),
           T(eight_threads_hammering_one_loop_every_call_runs_exactly_once),
           T(a_drained_batch_runs_in_order_with_and_without_debug_mode),
+          T(tfuture_completions_and_a_flood_share_one_inbox),
           T(submitting_to_a_closed_loop_fails_with_eshutdown),
           T(spawn_threadsafe_on_a_closed_loop_fails_with_eshutdown),
           T(a_loop_freed_while_another_thread_submits_gives_it_an_error),
