@@ -140,8 +140,8 @@ TEST(eight_threads_hammering_one_loop_every_call_runs_exactly_once)
     free(hammer_counts);
 }
 
-/* A drain runs what it took as one batch; in debug mode each callback
- * goes alone (the slow-callback report times each).  Both keep the
+/* A drain runs what it took as one batch (in debug mode timing each
+ * callback alone, for the slow-callback report).  Both modes keep the
  * order, and a callback that submits more sees it run after the batch. */
 static long order_seen;
 static coil_loop *order_loop;
@@ -187,7 +187,7 @@ enum { MIXED_WAITERS = 200 };
 static void *returns_arg(void *arg);
 
 typedef struct mixed {
-    coil_loop *loop, *remote;
+    coil_loop *loop;
     long per;                     /* callbacks per flooding thread */
     long ran;                     /* loop thread only */
 } mixed;

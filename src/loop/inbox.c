@@ -391,19 +391,13 @@ int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded)
 
 int coil__inbox_stop(coil_loop *loop)
 {
-    pthread_mutex_t *mu = bucket_lock(loop);
-    pthread_mutex_lock(mu);
-    coil__inbox *in = *find(loop);
-    if (in) {
-        coil__loop_mark_stop(loop);
-        if (!coil__loop_owned(loop))
-            coil__poll_wake(in->poll);
-    }
-    pthread_mutex_unlock(mu);
-    if (!in) {
-        errno = ESHUTDOWN;
+    coil__inbox *in = lock_inbox(loop, 0);
+    if (!in)
         return -1;
-    }
+    coil__loop_mark_stop(loop);
+    if (!coil__loop_owned(loop))
+        coil__poll_wake(in->poll);
+    pthread_mutex_unlock(in->mu);
     return 0;
 }
 
@@ -437,16 +431,11 @@ int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit)
         errno = EINVAL;
         return -1;
     }
-    pthread_mutex_t *mu = bucket_lock(loop);
-    pthread_mutex_lock(mu);
-    coil__inbox *in = *find(loop);
-    if (in)
-        atomic_store(&in->limit, (long)limit);
-    pthread_mutex_unlock(mu);
-    if (!in) {
-        errno = ESHUTDOWN;
+    coil__inbox *in = lock_inbox(loop, 0);
+    if (!in)
         return -1;
-    }
+    atomic_store(&in->limit, (long)limit);
+    pthread_mutex_unlock(in->mu);
     return 0;
 }
 
