@@ -220,6 +220,54 @@ TEST(stream_reads_from_the_buffer_count_and_yield_once_per_budget)
     run_main(buffered_lines, NULL);
 }
 
+/* A raw coroutine that a task resumes is no task: its calls neither count
+ * against the task's budget nor refill it (coil_coro_resume hides the
+ * count and gives it back), so the task still yields once per budget. */
+static void *raw_reads(void *arg)
+{
+    int fd = *(int *)arg;
+    char c;
+    for (int i = 0; i < 3; i++)
+        CHECK_ERRNO(coil_read(fd, &c, 1), EPERM);
+    return arg;
+}
+
+static void *raw_coroutine_between(void *arg)
+{
+    (void)arg;
+    unsigned n = coil_budget();
+    int p[2];
+    full_pipe(p, 2 * n + 2);
+    peer_reset();
+    coil_task *pt = coil_spawn(peer, NULL);
+    CHECK(coil_yield() == 0);
+    worker_busy = 1;
+    char c;
+    for (unsigned i = 0; i < n + 1; i++) {
+        if (i == n / 2) {
+            coil_coro *co = coil_coro_create(NULL, raw_reads, &p[0]);
+            void *out = NULL;
+            CHECK(co && coil_coro_resume(co, NULL, &out) == 0 &&
+                  out == &p[0]);
+            CHECK(coil_coro_destroy(co) == 0);
+        }
+        CHECK(coil_read(p[0], &c, 1) == 1);
+        ops_done++;
+    }
+    worker_busy = 0;
+    CHECK(peer_runs == 1 && peer_log[0] == (int)n);
+    peer_stop = 1;
+    await_task(pt);
+    coil_close(p[0]);
+    coil_close(p[1]);
+    return NULL;
+}
+
+TEST(a_raw_coroutine_neither_spends_nor_refills_its_tasks_budget)
+{
+    run_main(raw_coroutine_between, NULL);
+}
+
 static void *budget_off(void *arg)
 {
     (void)arg;
@@ -663,6 +711,7 @@ static const test_case tests[] = {
     T(n_plus_1_immediate_reads_yield_exactly_once_to_a_waiting_peer),
     T(the_budget_is_full_again_after_every_suspension),
     T(stream_reads_from_the_buffer_count_and_yield_once_per_budget),
+    T(a_raw_coroutine_neither_spends_nor_refills_its_tasks_budget),
     T(budget_0_turns_the_forced_yield_off),
     T(cancellation_is_not_delivered_where_a_call_does_not_suspend),
     T(a_forced_yield_that_unwinds_consumes_nothing),

@@ -1006,6 +1006,64 @@ TEST(bad_input_is_einval_ebadf_or_eperm_never_a_crash)
     close(p[0]);
 }
 
+/* A line buffered is still refused outside a task: to a callback on the
+ * loop's own stack after tasks ran there, and to a raw coroutine that a
+ * task resumes (buffered_line_may's fast check must not let them by); the
+ * lines stay for the task, in order. */
+enum { LONG_LINE = 80 };              /* over the SSE2 scan's 64-byte window */
+
+static void refused_line(void *arg)
+{
+    char buf[2 * LONG_LINE];
+    CHECK_ERRNO(coil_stream_read_line(arg, buf, sizeof buf, -1), EPERM);
+    CHECK_ERRNO(coil_stream_read_some(arg, buf, 1, -1), EPERM);
+}
+
+static void *refused_line_coro(void *arg)
+{
+    refused_line(arg);
+    return arg;
+}
+
+static void *lines_refused_main(void *arg)
+{
+    (void)arg;
+    int p[2];
+    make_pipe(p);
+    char line[LONG_LINE];
+    for (int i = 0; i < 4; i++) {
+        memset(line, 'a' + i, sizeof line - 1);
+        line[sizeof line - 1] = '\n';
+        CHECK(write(p[1], line, sizeof line) == (ssize_t)sizeof line);
+    }
+    coil_stream *s = coil_stream_new(p[0], NULL);
+    char buf[2 * LONG_LINE];
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == LONG_LINE &&
+          buf[0] == 'a');
+    CHECK(coil_stream_buffered(s) == 3 * LONG_LINE);
+    CHECK(coil_call_soon(coil_loop_current(), refused_line, s, NULL) == 0);
+    CHECK(coil_yield() == 0);          /* the callback ran meanwhile */
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == LONG_LINE &&
+          buf[0] == 'b');
+    coil_coro *co = coil_coro_create(NULL, refused_line_coro, s);
+    void *out = NULL;
+    CHECK(co && coil_coro_resume(co, NULL, &out) == 0 && out == s);
+    CHECK(coil_coro_destroy(co) == 0);
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == LONG_LINE &&
+          buf[0] == 'c');
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == LONG_LINE &&
+          buf[0] == 'd');
+    CHECK(coil_stream_close(s) == 0);
+    coil_close(p[0]);
+    close(p[1]);
+    return NULL;
+}
+
+TEST(a_buffered_line_is_eperm_outside_a_task_and_stays_for_the_task)
+{
+    run_main(lines_refused_main, NULL);
+}
+
 static void *closed_reader(void *arg)
 {
     char buf[8];
@@ -1105,5 +1163,6 @@ RUN_TESTS(T(lines_split_across_reads_in_every_position_lf_and_crlf),
           T(unwound_mid_read_and_mid_drain_nothing_is_lost),
           T(a_second_reader_or_writer_is_ebusy_and_write_appends_meanwhile),
           T(bad_input_is_einval_ebadf_or_eperm_never_a_crash),
+          T(a_buffered_line_is_eperm_outside_a_task_and_stays_for_the_task),
           T(an_fd_closed_under_a_waiting_read_gives_ebadf),
           T(dial_and_accept_make_streams_that_own_their_sockets))

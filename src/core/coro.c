@@ -41,6 +41,7 @@
 #endif
 
 __thread coil_coro *coil__coro_running;
+__thread uint64_t coil__budget_left;
 #define current coil__coro_running
 static __thread char thread_token;       /* its address names the thread */
 #ifdef COIL_ASAN
@@ -495,7 +496,10 @@ int coil_coro_resume(coil_coro *co, void *in, void **out)
 {
     if (check_resumable(co, in) != 0)
         return -1;
+    uint64_t budget = coil__budget_left;  /* co is no task: coro.h */
+    coil__budget_left = 0;
     coil_coro *back = coil__coro_resume_any(co, in, out);
+    coil__budget_left = budget;
     if (back->state == COIL_CORO_DEAD)
         release_stack(back);             /* back to the pool right away */
     return 0;

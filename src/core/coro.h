@@ -77,6 +77,15 @@ void coil__ctx_start_tail(void);
  * what coil_coro_current() returns, for the scheduler's hot paths. */
 extern __thread coil_coro *coil__coro_running;
 
+/* The cooperative budget's count (the task layer's: task.h says what it
+ * counts).  Defined here because coil_coro_resume hides it: the coroutine
+ * it resumes runs with 0, and the resumer finds its own count again when
+ * that coroutine hands control back.  So the word is never nonzero outside
+ * a task's own coroutine, and a fast path that finds budget left knows it
+ * runs in a task without asking which coroutine is running. */
+extern __thread uint64_t coil__budget_left
+    __attribute__((tls_model("initial-exec")));
+
 /* Set up a coroutine in memory the caller owns (a task embeds its own),
  * as coil_coro_create does.  Returns 0, or -1 with errno as it. */
 int coil__coro_init(coil_coro *co, const coil_coro_attr *attr,

@@ -372,16 +372,18 @@ static inline uint64_t newline_bits(const char *p)
            newline_bits_16(p + 32) << 32 | newline_bits_16(p + 48) << 48;
 }
 
-/* The length through the first '\n' in p[0, n) if that '\n' is among
- * the first SHORT_LINE bytes and n holds the windows it is in; else 0.
- * A length, not a pointer: the caller wants one, and the conversions back
- * and forth cost instructions on every line.  Nothing past p + n is
- * read. */
-static inline size_t short_line_length(const char *p, size_t n)
+/* The length through the first '\n' in the n bytes at buf + at if that
+ * '\n' is among the first SHORT_LINE bytes and n holds the windows it is
+ * in; else 0.  A length, not a pointer: the caller wants one, and the
+ * conversions back and forth cost instructions on every line.  Nothing
+ * past buf + at + n is read, and with n too small to scan, buf may be
+ * NULL (a stream that has not read yet). */
+static inline size_t short_line_length(const char *buf, size_t at, size_t n)
 {
     uint64_t bits;
     if (n < WINDOW)
         return 0;
+    const char *p = buf + at;
     if ((bits = newline_bits(p)) != 0)
         return (size_t)__builtin_ctzll(bits) + 1;
     if (n < 2 * WINDOW || (bits = newline_bits(p + WINDOW)) == 0)
@@ -428,7 +430,9 @@ static inline void copy_short(char *d, const char *s, size_t n)
  * most calls: bench_toolbox's read_line row holds it against a bare
  * memchr + memcpy loop): the stream is this thread's, no other call is
  * reading and no overlong line is being dropped (all three in idle_on),
- * something is buffered, and the caller is a task with budget left.  Then
+ * and the caller is a task with budget left (both in the budget's word,
+ * which is 0 outside a task: task.h).  Whether anything is buffered is
+ * left to the scans, which find no line in nothing.  Then
  * coil_stream_read_line looks for a whole line that fits and hands it out
  * without the cleanup handler that a call which may suspend needs; else
  * read_line_slow makes every check again and reports.  The checks come
@@ -437,8 +441,7 @@ static inline void copy_short(char *d, const char *s, size_t n)
  * register, a spill and a reload per line). */
 static inline int buffered_line_may(const coil_stream *s)
 {
-    return s->idle_on == &coil__stream_thread_mark && avail(s) != 0 &&
-           coil__task_self() && coil__budget_left != 0;
+    return s->idle_on == &coil__stream_thread_mark && coil__budget_left != 0;
 }
 
 /* A read_line that may suspend: under the cleanup handler that leaves the
@@ -484,6 +487,8 @@ static inline
 ssize_t read_buffered_line(coil_stream *s, char *buf, size_t size,
                            coil_time deadline)
 {
+    if (avail(s) == 0)                /* rbuf may be NULL yet */
+        return read_line_slow(s, buf, size, deadline);
     const char *base = s->rbuf + s->rpos;
     const char *nl = memchr(base, '\n', avail(s));
     size_t len = (size_t)(nl - base) + 1;
@@ -520,9 +525,9 @@ ssize_t coil_stream_read_line(coil_stream *s, char *buf, size_t size,
      * which left too few registers: three were saved and restored on
      * every line, one is now. */
     coil__budget_left--;
-    const char *base = s->rbuf + s->rpos;
-    size_t len = short_line_length(base, avail(s));
+    size_t len = short_line_length(s->rbuf, s->rpos, avail(s));
     if (len != 0 && len < size) {
+        const char *base = s->rbuf + s->rpos;
         consume(s, len);              /* rbuf stays: base is still good */
         buf[len] = '\0';
         copy_short(buf, base, len);

@@ -3,8 +3,10 @@
  * completed coil_budget() counted operations without suspending yields at
  * its next one (docs/scheduler.md, "Fairness").
  *
- * The count lives in one thread-local word, coil__budget_left (task.h),
- * and costs the counted calls a compare and a decrement: task.c's enter()
+ * The count lives in one thread-local word, coil__budget_left (task.h
+ * says what it holds when; core/coro.c keeps it, as coil_coro_resume
+ * hides it), and costs the counted calls a compare and a decrement:
+ * task.c's enter()
  * fills it from coil__budget_full each time it hands the CPU to a task,
  * so it always counts from the running task's last suspension.  Only the
  * setting is here: the default and the environment, and the yield once
@@ -31,7 +33,6 @@
 
 /* The budget a task gets when it is resumed: ops, or all ones for "off". */
 _Atomic uint64_t coil__budget_full = DEFAULT_OPS;
-__thread uint64_t coil__budget_left;
 
 static uint64_t full_for(unsigned ops)
 {

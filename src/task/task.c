@@ -126,10 +126,12 @@ static void step(void *arg)
 {
     coil_task *t = arg;
     coil_task *outer = coil__task_running;
+    uint64_t outer_budget = coil__budget_left;  /* 0 but in a task */
     enter(t);
     coil__coro_resume_any(t->coro, NULL, NULL);
     coil_task *back = coil__task_running;   /* t, or the last it handed to */
     coil__task_running = outer;
+    coil__budget_left = outer_budget;
     if (back != dead_task && is_done(back))
         retire(back);                 /* ended inside a coroutine of its own */
     reap();

@@ -76,13 +76,16 @@ int coil__task_park(void);
 __attribute__((visibility("default"))) void coil__task_wake(coil_task *t);
 
 /* The cooperative budget (coil.h's coil_budget_set, docs/scheduler.md
- * "Fairness"): how many more counted operations the running task may
- * complete before it yields.  Filled whenever a task is resumed (task.c's
- * enter), so it counts the operations since the running task last
- * suspended: a task never migrates, and only one runs per thread at a
- * time.  64 bits so that "off" (all ones) is never used up. */
-extern __thread uint64_t coil__budget_left
-    __attribute__((tls_model("initial-exec")));
+ * "Fairness"): coil__budget_left (declared in core/coro.h) is how many
+ * more counted operations the running task may complete before it
+ * yields.  Filled whenever a task is resumed (task.c's enter), so it
+ * counts the operations since the running task last suspended: a task
+ * never migrates, and only one runs per thread at a time.  0 everywhere
+ * but in a task's own coroutine: task.c's step gives the loop back the
+ * value it had, 0 on the thread's own stack, and coil_coro_resume hides
+ * it from a coroutine that is not a task's.  So nonzero budget says "a
+ * task is calling", as coil__task_self() would, in one load.  64 bits so
+ * that "off" (all ones) is never used up. */
 
 /* The budget is spent: yield as coil_yield does (cancellation may be
  * delivered), then count the operation.  0, or -1 with errno ECANCELED
