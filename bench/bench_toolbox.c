@@ -9,7 +9,13 @@
  *               runs in a thread of its own and what is timed is its CPU
  *               time (CLOCK_THREAD_CPUTIME_ID): streams (read_line, write,
  *               flush) against coil's byte echo (coil_read +
- *               coil_write_all, bench_echo.c's server loop);
+ *               coil_write_all, bench_echo.c's server loop).  Both threads
+ *               run on coil_bench's pinned CPU: on two CPUs each round
+ *               trip's cross-CPU wake-up is in the server's time, and
+ *               where the kernel placed the pair moved a repetition from
+ *               20 to 29 us (measured, 15 repetitions), four times
+ *               the 10% the row is judged by.  On one CPU the
+ *               repetitions fell within 8.1-8.6 us;
  *   select_4    values through 4 queues of 16, put round-robin by one task
  *               and taken by another with coil_select, against one queue
  *               of 64 and coil_queue_get (bench_threads.c's queue_64).
