@@ -119,6 +119,13 @@ int bench_sleep_floor(long count, int64_t delay_ns, int64_t *overshoot_ns,
 int bench_threadsafe_rtt(int use_pthread, long count, uint64_t *elapsed_ns,
                          char *err);
 
+/* count round trips between two plain threads that hand a turn through
+ * one atomic word and spin for it (pause hints; sched_yield now and then,
+ * so that one CPU still makes progress): no library, no system call, two
+ * cache-line transfers.  The least any cross-thread round trip can cost
+ * on this machine. */
+int bench_spin_rtt(long count, uint64_t *elapsed_ns, char *err);
+
 /* count round trips of coil_spawn_threadsafe + coil_tfuture_wait from a
  * plain thread to a loop in another thread (coil only). */
 int bench_spawn_threadsafe_rtt(long count, uint64_t *elapsed_ns, char *err);

@@ -1199,6 +1199,7 @@ typedef struct threads_job {
     long senders;              /* T_SUBMIT */
     const bench_peer *go;      /* a Go row: threads.go, built */
     const char *go_cmd;        /* its command */
+    int floor;                 /* the spin_floor row (T_RTT) */
 } threads_job;
 
 static int threads_go_rep(const threads_job *t, long count, uint64_t *ns,
@@ -1223,6 +1224,8 @@ static int threads_rep(const void *ctx, long count, uint64_t *ns, char *err)
 
     if (t->go != NULL)
         return threads_go_rep(t, count, ns, err);
+    if (t->floor)
+        return bench_spin_rtt(count, ns, err);
     switch (t->kind) {
     case T_RTT:
         return bench_threadsafe_rtt(t->use_pthread, count, ns, err);
@@ -1312,17 +1315,17 @@ static void threads_group(const options *o, const char *bench, int kind,
                           long senders, long count, long pthread_div,
                           int coil_threaded)
 {
-    job jobs[4];
-    threads_job tj[4];
+    job jobs[5];
+    threads_job tj[5];
     size_t n = 0;
 
-    tj[n] = (threads_job){kind, 0, senders, NULL, NULL};
+    tj[n] = (threads_job){kind, 0, senders, NULL, NULL, 0};
     jobs[n] = (job){new_row(bench, "coil", count, o->threads_reps),
                     threads_rep, &tj[n], coil_threaded, 0, NULL};
     n++;
     if (pthread_div > 0) {
         long c = count / pthread_div < 2 ? 2 : count / pthread_div;
-        tj[n] = (threads_job){kind, 1, senders, NULL, NULL};
+        tj[n] = (threads_job){kind, 1, senders, NULL, NULL, 0};
         /* Two or more threads: never pinned to one CPU. */
         jobs[n] = (job){new_row(bench, "pthread", c & ~1L, o->threads_reps),
                         threads_rep, &tj[n], 1, 0, NULL};
@@ -1330,7 +1333,7 @@ static void threads_group(const options *o, const char *bench, int kind,
     }
     if (go_threads.ok && go_threads_cmd[kind] != NULL) {
         tj[n] = (threads_job){kind, 0, senders, &go_threads,
-                              go_threads_cmd[kind]};
+                              go_threads_cmd[kind], 0};
         /* Pinned where Go runs with one P, as coil's single thread is. */
         jobs[n] = (job){new_row(bench, "go", count, o->threads_reps),
                         threads_rep, &tj[n], coil_threaded, 1, NULL};
@@ -1340,14 +1343,46 @@ static void threads_group(const options *o, const char *bench, int kind,
      * makes it cross threads, as the others do. */
     if (go_threads.ok && kind == T_RTT) {
         tj[n] = (threads_job){kind, 0, senders, &go_threads,
-                              "pingpong_locked"};
+                              "pingpong_locked", 0};
         jobs[n] = (job){new_row(bench, "go_locked", count, o->threads_reps),
                         threads_rep, &tj[n], 1, 1, NULL};
+        n++;
+    }
+    /* What no cross-thread round trip can beat here (bench_threads.c). */
+    if (kind == T_RTT) {
+        tj[n] = (threads_job){kind, 0, senders, NULL, NULL, 1};
+        jobs[n] = (job){new_row(bench, "spin_floor", count, o->threads_reps),
+                        threads_rep, &tj[n], 1, 0, NULL};
         n++;
     }
     measure(jobs, n);
     for (size_t i = 0; i < n; i++)
         print_threads_row(jobs[i].r);
+}
+
+/* The round trips against the machine's floor for one (spin_floor): two
+ * cache-line transfers between CPUs, no library.  Go's rows stay under it
+ * because its scheduler runs both goroutines of a ping-pong, or a
+ * goroutine and the one that spawned it, on one thread: they cross no
+ * thread.  Printed for the reader; nothing here is a pass or a fail. */
+static void print_round_trip_floor(void)
+{
+    const row *f = find_row("threadsafe_rtt", "spin_floor");
+    if (f == NULL || !f->ok)
+        return;
+    static const char *const trips[][2] = {
+        {"threadsafe_rtt", "coil"}, {"threadsafe_rtt", "go"},
+        {"threadsafe_rtt", "go_locked"}, {"spawn_threadsafe_rtt", "coil"},
+        {"to_thread", "coil"}, {"to_thread", "go"}};
+    printf("\n  round trips / the floor (spin_floor %.0f ns; go's "
+           "threadsafe_rtt and to_thread\n  cross no thread):\n",
+           f->median_ns);
+    for (size_t i = 0; i < sizeof trips / sizeof *trips; i++) {
+        const row *r = find_row(trips[i][0], trips[i][1]);
+        if (r != NULL && r->ok)
+            printf("    %-22s %-10s %7.2fx\n", trips[i][0], trips[i][1],
+                   r->median_ns / f->median_ns);
+    }
 }
 
 static void run_threads(const options *o)
@@ -1367,6 +1402,7 @@ static void run_threads(const options *o)
                   PTHREAD_HANDOFF_DIVISOR, 0);
     threads_group(o, "queue_64", T_QUEUE, 0, handoffs,
                   PTHREAD_QUEUE_DIVISOR, 0);
+    print_round_trip_floor();
 }
 
 /* ---------------------------------------------------------------- toolbox */
