@@ -94,6 +94,7 @@ coil_loop *coil_loop_new(void)
         return NULL;
     }
     loop->q.thread = &coil__loop_token;
+    coil__loop_token = 1;                 /* loop.h: a thread that made one */
     loop->inbox = coil__inbox_open(loop, loop->poll);
     if (!loop->inbox) {
         coil__poll_free(loop->poll);

@@ -51,8 +51,10 @@ typedef struct coil__runq {
     void *slots[4];               /* coil__loop_slot: layers above */
 } coil__runq;
 
-/* Per thread: a byte whose address names the thread, and the loop that
- * runs on it now (NULL when none does). */
+/* Per thread: a byte whose address names the thread (its value: 1 once
+ * the thread has made a loop, so a thread that never did can tell at
+ * once that no loop is its own), and the loop that runs on it now (NULL
+ * when none does). */
 extern __thread char coil__loop_token
     __attribute__((tls_model("initial-exec")));
 extern __thread coil_loop *coil__loop_running
@@ -181,6 +183,12 @@ static inline coil__list *coil__loop_tasks(coil_loop *loop)
 }
 
 /* Whether the calling thread owns loop (made it). */
+/* Whether this thread has ever made a loop: if not, none is its own. */
+static inline int coil__thread_made_a_loop(void)
+{
+    return coil__loop_token != 0;
+}
+
 static inline int coil__loop_owned(const coil_loop *loop)
 {
     return loop && ((const coil__runq *)(const void *)loop)->thread ==

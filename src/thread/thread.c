@@ -253,7 +253,8 @@ int coil_tfuture_cancel(coil_tfuture *tf)
     return 1;
 }
 
-/* tf's outcome; mu held, tf done. */
+/* tf's outcome; tf done, and mu held or state seen settled by an
+ * acquire load (the outcome is written before state, once). */
 static int outcome(coil_tfuture *tf, void **out)
 {
     if (tf->error) {
@@ -334,10 +335,15 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
         until.tv_sec = (time_t)(t / COIL_SEC(1));
         until.tv_nsec = (long)(t % COIL_SEC(1));
     }
-    int spun = spin_for(tf, timeout);
+    if (spin_for(tf, timeout)) {
+        /* Settled (an acquire load of state, stored last and once): the
+         * outcome is final, and is read without the lock that the loop's
+         * thread has just released. */
+        return outcome(tf, out);
+    }
     pthread_mutex_lock(&tf->mu);
     int err = 0, slept = 0;
-    while (!spun && tf->state == TF_PENDING && err == 0) {
+    while (tf->state == TF_PENDING && err == 0) {
         err = timeout < 0 ? pthread_cond_wait(&tf->cv, &tf->mu)
                           : pthread_cond_timedwait(&tf->cv, &tf->mu, &until);
         slept = 1;
@@ -445,8 +451,12 @@ int coil_tfuture_wait(coil_tfuture *tf, coil_time timeout, void **out)
     if (coil_task_current())
         return wait_in_task(tf, timeout, out);
     /* The loop that would complete tf is this thread's and is not
-     * running a task: blocking here would wait for ever. */
-    if (coil__inbox_loop_is_mine(tf->loop) && !coil_tfuture_done(tf)) {
+     * running a task: blocking here would wait for ever.  Asked only of a
+     * thread that has made a loop: the answer takes the loop's bucket
+     * lock, which the loop itself is about to take to drain the spawn
+     * this thread just sent it. */
+    if (coil__thread_made_a_loop() && coil__inbox_loop_is_mine(tf->loop) &&
+        !coil_tfuture_done(tf)) {
         errno = EDEADLK;
         return -1;
     }
