@@ -18,27 +18,33 @@
  * it no submitter is inside, and none can get in: the inbox and the loop
  * can then be freed.
  *
- * The inbox is a FIFO of slots (fn, drop, arg) in chunks of CHUNK_SLOTS
- * under that lock: one short lock hold per submission.  A submitter that
- * finds it empty wakes the loop (eventfd, coalesced): a loop found asleep
- * then sees the slot; one that is running drains at its next iteration,
- * and whoever made the inbox non-empty again after a drain wakes it
- * again, so no callback waits for an unrelated wake-up.
+ * The inbox is a FIFO of slots (fn, drop, arg) in chunks of CHUNK_SLOTS.
+ * Submitters append under that lock, one short hold each; the loop reads
+ * without it.  A slot is published by its fn, stored last with release,
+ * and a chunk by the link to it (the one before's `next`, or `first` when
+ * the inbox was empty), so the loop follows links and reads slots with
+ * acquire loads and never waits for a submitter.  Why: a round trip
+ * between threads is a chain of cache misses, each ~0.24 us on the VM the
+ * benches run on, and the loop taking the bucket lock to drain put two or
+ * three more in the chain (the lock line, contended by the submitter that
+ * had just kicked it, and the chunk's header): a callback from a plain
+ * thread answered through a spinning flag took 1.4 us, the floor for two
+ * CPUs being 0.48.  The loop takes the lock only to hand the chunks it has
+ * read past back for reuse, once per CHUNK_SLOTS callbacks.
  *
- * Why chunks of slots, and batches.  The loop reads what other threads
- * wrote: each cache line it reads comes from another core.  A list of
- * malloc'd items cost a line or two per callback, fetched one after the
- * other (the next item's address is in the one before), and the drain
- * walked the list once to queue each item and the loop once more to run
- * it; glibc's malloc and free on different threads (a free locks the
- * allocating thread's arena) did the rest.  Now a callback is 24 bytes
- * beside the one before it, a drain queues what it took as one work item
- * that runs the callbacks in order, and a drained chunk goes back to the
- * submitters for reuse, at the next drain, in the lock hold that takes
- * anyway (up to SPARE_CHUNKS).  The count of callbacks not yet run, for
- * the limit, is kept the same way: submissions counted under the lock,
- * runs in a word only the loop writes, which submitters read only when
- * the limit may be near.
+ * Waking.  A submitter that finds `pending` clear sets it and wakes the
+ * loop (eventfd, coalesced; a flag's store if the loop is spinning).  The
+ * loop clears it before it looks for slots, with a full fence between, as
+ * the submitter has between publishing its slot and reading `pending`:
+ * either the loop sees the slot or the submitter sees the flag clear and
+ * wakes it.
+ *
+ * Running.  A look that finds a slot queues the inbox's one work item
+ * (coil__inbox_run), which runs what it finds in order, at most RUN_MAX
+ * callbacks before it queues itself again behind the loop's other work.
+ * The count of callbacks not yet run, for the limit, is kept apart:
+ * submissions counted under the lock, runs in a word only the loop
+ * writes, which submitters read only when the limit may be near.
  */
 #include <errno.h>
 #include <limits.h>
@@ -56,28 +62,33 @@
 #include "loop/poll.h"
 
 /* Three cache lines, each written from one side as far as it can be:
- * every line both a submitter and the drain write moves between their
- * CPUs at each hand-off (~0.24 us apiece on the VM the benches run on),
- * so all such words share one line, and the rest keep off it. */
+ * every line both a submitter and the loop write moves between their CPUs
+ * at each hand-off, so such words share one line and the rest keep off
+ * it. */
 struct coil__inbox {
-    /* Written by submitters and the drain (under mu), one line. */
+    /* Submitters', and the loop's when it clears pending or gives back
+     * chunks. */
     _Alignas(64) coil_loop *loop; /* registry key (read-only) */
     pthread_mutex_t *mu;          /* its registry bucket's lock (read-only) */
-    coil__inbox_chunk *head, *tail;           /* under mu */
-    coil__inbox_chunk *spare;     /* drained chunks to reuse: under mu */
-    long submitted;               /* ever: under mu */
+    coil__inbox_chunk *tail;      /* the last chunk linked, or NULL: mu */
+    coil__inbox_chunk *_Atomic first; /* linked when tail was NULL: mu */
+    coil__inbox_chunk *spare;     /* chunks to reuse: mu */
+    long submitted;               /* ever: mu */
     atomic_long limit;            /* user submissions refused beyond: 0 none */
-    atomic_int pending;           /* head != NULL, readable without mu */
-    unsigned nspare;              /* under mu */
-    /* Submitters' (and registry walks'): the drain never writes here. */
+    atomic_int pending;           /* set by a submitter that must wake us */
+    unsigned tail_n;              /* tail's slots handed out: mu */
+    /* Submitters' only (and registry walks'). */
     _Alignas(64) coil__poll *poll;
     struct coil__inbox *bucket_next;
-    long ran_seen;                /* a value `ran` had: under mu */
-    /* The loop thread's own: */
+    long ran_seen;                /* a value `ran` had: mu */
+    unsigned nspare;              /* mu */
+    /* The loop thread's own. */
     _Alignas(64) atomic_long ran; /* ever run: the loop writes */
-    coil__list posted;            /* drained batches, not yet run */
-    coil__inbox_chunk *used;      /* run, for the spares */
-    int ever;                     /* something was drained once */
+    coil__inbox_chunk *rd;        /* the chunk it reads, or NULL: first's */
+    unsigned rd_i;                /* the next slot of rd to read */
+    coil__inbox_chunk *used;      /* read past, to give back as spares */
+    coil__work run;               /* coil__inbox_run, queued or not */
+    int ever;                     /* something was run once */
 };
 
 /* The default bound on callbacks submitted to a loop and not yet run: one
@@ -90,6 +101,10 @@ struct coil__inbox {
  * up reuses the same few; a flood's excess is freed (about 50 KiB kept). */
 #define CHUNK_SLOTS 32
 #define SPARE_CHUNKS 64
+/* Callbacks one run of the inbox's work item takes before it lets the
+ * loop's other work go first: a flood from other threads cannot hold the
+ * loop's own tasks back for longer than that. */
+#define RUN_MAX 1024
 
 /* A chunk the inbox allocates: its slots follow the header. */
 typedef struct chunk {
@@ -148,10 +163,11 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
     in->loop = loop;
     in->poll = poll;
     in->mu = bucket_lock(loop);
+    atomic_init(&in->first, NULL);
     atomic_init(&in->pending, 0);
     atomic_init(&in->ran, 0);
     atomic_init(&in->limit, INBOX_LIMIT_DEFAULT);
-    coil__list_init(&in->posted);
+    coil__work_init(&in->run, coil__inbox_run, in);
     pthread_mutex_lock(in->mu);
     coil__inbox **pp = find(loop);
     /* A stale entry for the same address cannot exist: close removes it
@@ -165,51 +181,133 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
 static void free_chain(coil__inbox_chunk *c)
 {
     for (coil__inbox_chunk *next; c; c = next) {
-        next = c->next;
+        next = atomic_load_explicit(&c->next, memory_order_relaxed);
         free(c);
     }
 }
 
-/* A drained batch: the chunks from c on, their callbacks in arrival
- * order.  An embedded chunk's one slot is read before its callback runs
- * and never after: the callback may free it. */
-void coil__inbox_run(void *arg)
+/* ------------------------------------------------- the loop's reading */
+
+/* A slot's fn: non-NULL once it is published. */
+static coil_callback published(const coil__inbox_slot *slot)
 {
-    coil__inbox_chunk *c = arg;
-    coil__inbox *in = c->box;
-    long ran = atomic_load_explicit(&in->ran, memory_order_relaxed);
-    coil__list_remove(&c->posted);
-    for (coil__inbox_chunk *next; c; c = next) {
-        next = c->next;
-        unsigned n = c->n;
-        int embedded = c->embedded;
-        const coil__inbox_slot *slot = c->slot;
-        for (unsigned i = 0; i < n; i++) {
-            coil_callback fn = slot[i].fn;
-            void *fn_arg = slot[i].arg;
-            atomic_store_explicit(&in->ran, ++ran, memory_order_relaxed);
-            coil__loop_call(in->loop, fn, fn_arg);
-        }
-        if (!embedded) {
-            c->next = in->used;
-            in->used = c;
-        }
-    }
+    return __atomic_load_n(&slot->fn, __ATOMIC_ACQUIRE);
 }
 
-/* The loop closed first: drop(arg) instead of fn(arg) for each slot. */
-static void drop_chain(coil__inbox_chunk *c)
+/* The chunk the loop reads, taking up first if it had none; NULL if the
+ * inbox is empty. */
+static coil__inbox_chunk *reading(coil__inbox *in)
 {
-    for (coil__inbox_chunk *next; c; c = next) {
-        next = c->next;
-        unsigned n = c->n;
-        int embedded = c->embedded;
-        for (unsigned i = 0; i < n; i++)
-            if (c->slot[i].drop)
-                c->slot[i].drop(c->slot[i].arg);  /* embedded: frees c */
-        if (!embedded)
-            free(c);
+    if (!in->rd) {
+        in->rd = atomic_load_explicit(&in->first, memory_order_acquire);
+        in->rd_i = 0;
     }
+    return in->rd;
+}
+
+/* The loop read past the last slot of c, an embedded chunk, which its
+ * callback may free once it runs: unlink it now, under the lock, since
+ * submitters may still link to it if it is the tail. */
+static void leave_embedded(coil__inbox *in, coil__inbox_chunk *c)
+{
+    pthread_mutex_lock(in->mu);
+    coil__inbox_chunk *next = atomic_load_explicit(&c->next,
+                                                   memory_order_relaxed);
+    if (!next) {                      /* the tail: the inbox is empty */
+        in->tail = NULL;
+        atomic_store_explicit(&in->first, NULL, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(in->mu);
+    in->rd = next;
+    in->rd_i = 0;
+}
+
+/* The next published slot, its place taken (and, in a chunk of the
+ * inbox's, cleared for reuse): 1 with *out filled, or 0 if none is
+ * published yet.  Chunks read past go to `used`. */
+static int next_slot(coil__inbox *in, coil__inbox_slot *out)
+{
+    coil__inbox_chunk *c;
+    while ((c = reading(in)) != NULL) {
+        unsigned i = in->rd_i;
+        coil__inbox_slot *slot = i < c->cap ? &c->slot[i] : NULL;
+        coil_callback fn = slot ? published(slot) : NULL;
+        if (!fn) {
+            /* Not published, or past this chunk's end: it has one only
+             * once a later chunk is linked (its count is final then). */
+            coil__inbox_chunk *next =
+                atomic_load_explicit(&c->next, memory_order_acquire);
+            if (!next)
+                return 0;
+            if (i < c->n) {           /* filled before the link */
+                fn = published(slot);
+            } else {
+                in->rd = next;
+                in->rd_i = 0;
+                c->next = in->used;   /* no submitter reaches c now */
+                in->used = c;
+                continue;
+            }
+        }
+        *out = (coil__inbox_slot){fn, slot->drop, slot->arg};
+        in->rd_i = i + 1;
+        if (c->embedded)
+            leave_embedded(in, c);    /* before fn: fn may free c */
+        else
+            __atomic_store_n(&slot->fn, NULL, __ATOMIC_RELAXED);
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether a slot is published that the loop has not taken: peeks as
+ * next_slot reads, taking nothing. */
+static int readable(coil__inbox *in)
+{
+    coil__inbox_chunk *c = reading(in);
+    if (!c)
+        return 0;
+    if (in->rd_i < c->cap && published(&c->slot[in->rd_i]))
+        return 1;
+    return atomic_load_explicit(&c->next, memory_order_acquire) != NULL;
+}
+
+/* Give the chunks read past back to the submitters (up to SPARE_CHUNKS;
+ * the rest are freed). */
+static void give_back(coil__inbox *in)
+{
+    coil__inbox_chunk *keep = in->used;
+    in->used = NULL;
+    pthread_mutex_lock(in->mu);
+    while (keep && in->nspare < SPARE_CHUNKS) {
+        coil__inbox_chunk *u = keep;
+        keep = atomic_load_explicit(&u->next, memory_order_relaxed);
+        atomic_store_explicit(&u->next, in->spare, memory_order_relaxed);
+        in->spare = u;
+        in->nspare++;
+    }
+    pthread_mutex_unlock(in->mu);
+    free_chain(keep);
+}
+
+/* The inbox's work item: run published callbacks in order, each through
+ * coil__loop_call (so debug mode times each), at most RUN_MAX of them;
+ * then queue itself again if more are there. */
+void coil__inbox_run(void *arg)
+{
+    coil__inbox *in = arg;
+    long ran = atomic_load_explicit(&in->ran, memory_order_relaxed);
+    coil__inbox_slot s;
+    int n = 0;
+    while (n < RUN_MAX && next_slot(in, &s)) {
+        atomic_store_explicit(&in->ran, ++ran, memory_order_relaxed);
+        n++;
+        coil__loop_call(in->loop, s.fn, s.arg);
+    }
+    if (in->used)
+        give_back(in);
+    if (n == RUN_MAX && readable(in))
+        coil__loop_post(in->loop, &in->run);
 }
 
 void coil__inbox_close(coil__inbox *in)
@@ -221,14 +319,16 @@ void coil__inbox_close(coil__inbox *in)
     if (*pp == in)
         *pp = in->bucket_next;
     pthread_mutex_unlock(in->mu);
-    /* Nobody else can reach in now.  Drops may post to other loops. */
-    while (!coil__list_empty(&in->posted)) {
-        coil__inbox_chunk *c =
-            coil__container_of(in->posted.next, coil__inbox_chunk, posted);
-        coil__list_remove(&c->posted);
-        drop_chain(c);
-    }
-    drop_chain(in->head);
+    /* Nobody else can reach in now, and every slot handed out is filled.
+     * drop(arg) instead of fn(arg) for each not run.  Drops may post to
+     * other loops. */
+    coil__inbox_slot s;
+    while (next_slot(in, &s))
+        if (s.drop)
+            s.drop(s.arg);            /* an embedded one's frees its chunk */
+    coil__inbox_chunk *c = in->rd;    /* the tail, read to its end */
+    if (c && !c->embedded)
+        free(c);
     free_chain(in->spare);
     free_chain(in->used);
     free(in);
@@ -251,26 +351,13 @@ const atomic_int *coil__inbox_flag(coil__inbox *in)
 
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
 {
-    if (!coil__inbox_pending(in))
+    if (!atomic_load_explicit(&in->pending, memory_order_relaxed))
         return;
-    pthread_mutex_lock(in->mu);
-    coil__inbox_chunk *c = in->head;
-    in->head = in->tail = NULL;
     atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
-    while (in->used && in->nspare < SPARE_CHUNKS) {   /* back for reuse */
-        coil__inbox_chunk *u = in->used;
-        in->used = u->next;
-        u->next = in->spare;
-        in->spare = u;
-        in->nspare++;
-    }
-    pthread_mutex_unlock(in->mu);
-    free_chain(in->used);             /* more than the spares keep */
-    in->used = NULL;
+    atomic_thread_fence(memory_order_seq_cst);   /* the header's "Waking" */
     in->ever = 1;
-    coil__work_init(&c->work, coil__inbox_run, c);
-    coil__list_push_back(&in->posted, &c->posted);
-    coil__loop_post(loop, &c->work);
+    if (!coil__work_queued(&in->run) && readable(in))
+        coil__loop_post(loop, &in->run);
 }
 
 /* Whether a user's submission must be refused: the loop is that far
@@ -286,16 +373,20 @@ static int over_limit(coil__inbox *in)
     return in->submitted - in->ran_seen >= limit;
 }
 
-/* c (empty, or an embedded one with its slot filled) becomes the tail. */
+/* c becomes the tail (its slots are handed out from tail_n on); the old
+ * tail's count is final from now on, and the loop may read past it.
+ * mu held. */
 static void link_chunk(coil__inbox *in, coil__inbox_chunk *c)
 {
-    c->next = NULL;
-    c->box = in;
-    if (in->tail)
-        in->tail->next = c;
-    else
-        in->head = c;
+    atomic_store_explicit(&c->next, NULL, memory_order_relaxed);
+    if (in->tail) {
+        in->tail->n = in->tail_n;
+        atomic_store_explicit(&in->tail->next, c, memory_order_release);
+    } else {
+        atomic_store_explicit(&in->first, c, memory_order_release);
+    }
     in->tail = c;
+    in->tail_n = 0;
 }
 
 static void chunk_init(chunk *k)
@@ -304,6 +395,8 @@ static void chunk_init(chunk *k)
     k->c.cap = CHUNK_SLOTS;
     k->c.embedded = 0;
     k->c.slot = k->slots;
+    for (unsigned i = 0; i < CHUNK_SLOTS; i++)
+        __atomic_store_n(&k->slots[i].fn, NULL, __ATOMIC_RELAXED);
 }
 
 /* A free slot at the tail, taking a spare chunk if the tail is full; NULL
@@ -311,23 +404,28 @@ static void chunk_init(chunk *k)
 static coil__inbox_slot *room(coil__inbox *in)
 {
     coil__inbox_chunk *t = in->tail;
-    if (t && t->n < t->cap)
-        return &t->slot[t->n++];
+    if (t && in->tail_n < t->cap)
+        return &t->slot[in->tail_n++];
     if (!(t = in->spare))
         return NULL;
-    in->spare = t->next;
+    in->spare = atomic_load_explicit(&t->next, memory_order_relaxed);
     in->nspare--;
-    t->n = 0;
     link_chunk(in, t);
-    return &t->slot[t->n++];
+    return &t->slot[in->tail_n++];
 }
 
-/* The slot is filled: count it, wake the loop if the inbox was empty
- * (under mu, which keeps the loop alive: once per drain, and only a
- * flag's store if the loop is spinning), release mu. */
-static void posted(coil__inbox *in)
+/* Publish a slot handed out by room (fn stored last, with release), count
+ * it, wake the loop if it may not look again by itself (under mu, which
+ * keeps the loop alive: once per look, and only a flag's store if the loop
+ * is spinning), release mu. */
+static void publish(coil__inbox *in, coil__inbox_slot *slot,
+                    const coil__inbox_slot *what)
 {
+    slot->drop = what->drop;
+    slot->arg = what->arg;
+    __atomic_store_n(&slot->fn, what->fn, __ATOMIC_RELEASE);
     in->submitted++;
+    atomic_thread_fence(memory_order_seq_cst);   /* the header's "Waking" */
     if (!atomic_load_explicit(&in->pending, memory_order_relaxed)) {
         atomic_store_explicit(&in->pending, 1, memory_order_release);
         if (!coil__loop_owned(in->loop))
@@ -366,16 +464,17 @@ int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
             errno = ENOMEM;
             return -1;
         }
+        chunk_init(k);
         if (!(in = lock_inbox(loop, bounded))) {
             free(k);
             return -1;
         }
-        chunk_init(k);
-        link_chunk(in, &k->c);    /* the old tail may have room again: */
-        slot = &k->c.slot[k->c.n++];          /* left partly filled */
+        /* The tail may have room again (another submitter linked a
+         * spare): it is closed at what it has, and the loop reads past. */
+        link_chunk(in, &k->c);
+        slot = &k->c.slot[in->tail_n++];
     }
-    *slot = (coil__inbox_slot){fn, drop, arg};
-    posted(in);
+    publish(in, slot, &(coil__inbox_slot){fn, drop, arg});
     return 0;
 }
 
@@ -385,14 +484,15 @@ int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded)
     if (!in)
         return -1;
     coil__inbox_slot *slot = room(in);
-    if (slot) {
-        *slot = it->one;
-    } else {                      /* no memory is needed: its own chunk */
-        it->chunk = (coil__inbox_chunk){.n = 1, .cap = 1, .embedded = 1,
-                                        .slot = &it->one};
+    if (!slot) {                  /* no memory is needed: its own chunk */
+        it->chunk = (coil__inbox_chunk){.cap = 1, .embedded = 1,
+                                        .slot = &it->own};
+        __atomic_store_n(&it->own.fn, NULL, __ATOMIC_RELAXED);
         link_chunk(in, &it->chunk);
+        slot = &it->own;
+        in->tail_n = 1;
     }
-    posted(in);
+    publish(in, slot, &it->one);
     return 0;
 }
 

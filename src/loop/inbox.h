@@ -20,29 +20,30 @@
 
 typedef struct coil__inbox coil__inbox;
 
-/* One submission: what to call on the loop's thread. */
+/* One submission: what to call on the loop's thread.  In the inbox, fn is
+ * stored last, with release: a slot whose fn the loop reads as non-NULL
+ * (acquire) is published (inbox.c). */
 typedef struct coil__inbox_slot {
     coil_callback fn;
     coil_callback drop;           /* instead of fn if the loop closes */
     void *arg;
 } coil__inbox_slot;
 
-/* Slots in a row, in the inbox and then in a drained batch (inbox.c). */
+/* Slots in a row (inbox.c). */
 typedef struct coil__inbox_chunk {
-    struct coil__inbox_chunk *next;
-    coil__work work;              /* a batch's first: in the ready queue */
-    coil__list posted;            /* a batch's first: in inbox->posted */
-    coil__inbox *box;             /* the inbox it was posted to */
-    unsigned n, cap;              /* slots filled (under the lock), room */
+    struct coil__inbox_chunk *_Atomic next;   /* linked under the lock */
+    unsigned n;                   /* slots filled: final once next is set */
+    unsigned cap;                 /* room */
     int embedded;                 /* a coil__inbox_item's: not freed here */
     coil__inbox_slot *slot;
 } coil__inbox_chunk;
 
 /* The caller's memory for coil__inbox_post, for a post that must not fail
- * for want of memory: the inbox uses it as a chunk of its own when it has
- * no free slot without a malloc. */
+ * for want of memory: the inbox uses it as a chunk of its own, with one
+ * slot, when it has no free slot without a malloc. */
 typedef struct coil__inbox_item {
     coil__inbox_slot one;         /* set by the caller */
+    coil__inbox_slot own;         /* the inbox's: the chunk's one slot */
     coil__inbox_chunk chunk;      /* the inbox's */
 } coil__inbox_item;
 
@@ -56,14 +57,15 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll);
  * the ready queue must already have been emptied.  Loop thread only. */
 void coil__inbox_close(coil__inbox *in);
 
-/* Move what arrived to loop's ready queue, in arrival order, as one work
- * item (coil__inbox_run).  Loop thread only; cheap when nothing arrived. */
+/* If something arrived, queue the inbox's work item (coil__inbox_run) in
+ * loop's ready queue, unless it is queued already: it runs what arrived,
+ * in arrival order.  Loop thread only; cheap when nothing arrived. */
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
 
-/* Whether something arrived that drain has not moved yet. */
+/* Whether a submitter has asked the loop to look since drain last did. */
 int coil__inbox_pending(coil__inbox *in);
 
-/* Whether another thread has ever posted to the loop (drained once): one
+/* Whether another thread has ever posted to the loop (seen once): one
  * that did may again, which the deadlock rule counts as a way to wake. */
 int coil__inbox_ever_used(const coil__inbox *in);
 
@@ -97,7 +99,7 @@ int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
  * then. */
 int coil__inbox_post(coil_loop *loop, coil__inbox_item *it, int bounded);
 
-/* The work function of a drained batch: runs its callbacks in order, each
+/* The inbox's work item: runs what arrived, in order, each callback
  * through coil__loop_call (so debug mode times each).  For loop.c, which
  * leaves the timing to it. */
 void coil__inbox_run(void *arg);
