@@ -388,6 +388,47 @@ TEST(spawn_threadsafe_result_reaches_a_plain_thread)
     bg_stop(&b);
 }
 
+/* Either side may let go of a thread future first: the caller at once
+ * (the completer frees it), or after the wait (the caller frees it, the
+ * completer having let go as it published the outcome).  Every task runs
+ * once and every result arrives; ASan's leak check and its use-after-free
+ * reports say whether each future was freed exactly once. */
+static atomic_int released_early_ran;
+
+static void *count_and_return(void *arg)
+{
+    atomic_fetch_add(&released_early_ran, 1);
+    return arg;
+}
+
+TEST(a_thread_future_is_freed_by_whichever_side_lets_go_last)
+{
+    enum { N = 2000 };
+    bg b;
+    bg_start(&b);
+    atomic_store(&released_early_ran, 0);
+    for (int i = 0; i < N; i++) {
+        coil_tfuture *f = coil_spawn_threadsafe(b.loop, count_and_return,
+                                                (void *)(intptr_t)i);
+        CHECK(f != NULL);
+        if (i % 2) {
+            CHECK(coil_tfuture_release(f) == 0);      /* before it ran */
+            continue;
+        }
+        void *out = NULL;
+        CHECK(coil_tfuture_wait(f, COIL_SEC(10), &out) == 0);
+        CHECK(out == (void *)(intptr_t)i);
+        CHECK(coil_tfuture_release(f) == 0);
+    }
+    /* The last one waited for ran after every one before it. */
+    coil_tfuture *last = coil_spawn_threadsafe(b.loop, count_and_return,
+                                               NULL);
+    CHECK(last && coil_tfuture_wait(last, COIL_SEC(10), NULL) == 0);
+    coil_tfuture_release(last);
+    CHECK(atomic_load(&released_early_ran) == N + 1);
+    bg_stop(&b);
+}
+
 TEST(spawn_threadsafe_error_reaches_a_plain_thread)
 {
     bg b;
@@ -715,7 +756,8 @@ RUN_TESTS(T(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it),
           T(a_loop_freed_while_another_thread_submits_gives_it_an_error),
           T(a_spawn_pending_when_its_loop_closes_completes_with_eshutdown),
           T(spawn_threadsafe_result_reaches_a_plain_thread),
-          T(spawn_threadsafe_error_reaches_a_plain_thread),
+          T(a_thread_future_is_freed_by_whichever_side_lets_go_last),
+    T(spawn_threadsafe_error_reaches_a_plain_thread),
           T(tfuture_wait_times_out_then_cancel_reaches_the_task),
           T(a_cancel_before_the_task_is_made_means_it_never_runs),
           T(waiting_outside_a_task_for_ones_own_idle_loop_is_edeadlk),

@@ -27,6 +27,17 @@
 
 enum { TF_PENDING, TF_DONE, TF_CANCELLED };
 
+/* A tfuture's references and whether its outcome is published, in one
+ * word: the completer publishes the outcome and lets go of its reference
+ * in one atomic step, after its last touch of the future.  So a waiter
+ * that sees the outcome finds the completer gone, and its own release is
+ * normally the last: the thread that allocated the future frees it.  (The
+ * loop's thread freeing it into the waiter's malloc arena contended with
+ * the waiter's next allocation: futex calls on a third of the round trips
+ * of a spawn + wait.) */
+#define TF_REF 1u
+#define TF_SETTLED (1u << 31)
+
 /* A task on some loop waiting for a tfuture: `local` is a future of that
  * loop, completed (through that loop's inbox) when the tfuture is. */
 typedef struct waiter {
@@ -41,9 +52,8 @@ typedef struct waiter {
 struct coil_tfuture {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint refs;
-    atomic_int state;             /* TF_*: changed under mu, set last (a
-                                     plain thread's wait spins on it) */
+    atomic_uint word;             /* references | TF_SETTLED */
+    int state;                    /* TF_*: under mu (TF_SETTLED follows) */
     int error;
     void *result;
     waiter *waiters;              /* under mu */
@@ -70,8 +80,8 @@ static coil_tfuture *tf_new(coil_loop *loop)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);  /* coil_time's clock */
     pthread_cond_init(&tf->cv, &ca);
     pthread_condattr_destroy(&ca);
-    atomic_init(&tf->refs, 1);
-    atomic_init(&tf->state, TF_PENDING);
+    atomic_init(&tf->word, TF_REF);
+    tf->state = TF_PENDING;
     tf->loop = loop;
     return tf;
 }
@@ -79,18 +89,30 @@ static coil_tfuture *tf_new(coil_loop *loop)
 coil_tfuture *coil_tfuture_retain(coil_tfuture *tf)
 {
     if (tf)
-        atomic_fetch_add_explicit(&tf->refs, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&tf->word, TF_REF, memory_order_relaxed);
     return tf;
+}
+
+static void tf_free(coil_tfuture *tf)
+{
+    pthread_cond_destroy(&tf->cv);
+    pthread_mutex_destroy(&tf->mu);
+    free(tf);
+}
+
+/* Add `change` to tf's word and free tf if no reference is left. */
+static void tf_let_go(coil_tfuture *tf, unsigned change)
+{
+    unsigned was = atomic_fetch_add_explicit(&tf->word, change,
+                                             memory_order_acq_rel);
+    if (((was + change) & ~TF_SETTLED) == 0)
+        tf_free(tf);
 }
 
 int coil_tfuture_release(coil_tfuture *tf)
 {
-    if (!tf ||
-        atomic_fetch_sub_explicit(&tf->refs, 1, memory_order_acq_rel) != 1)
-        return 0;
-    pthread_cond_destroy(&tf->cv);
-    pthread_mutex_destroy(&tf->mu);
-    free(tf);
+    if (tf)
+        tf_let_go(tf, -TF_REF);
     return 0;
 }
 
@@ -112,21 +134,25 @@ static void waiter_drop(void *arg)
     free(w);
 }
 
-/* Complete tf (first completion wins) and tell everyone waiting. */
-static void tf_complete(coil_tfuture *tf, int state, void *result, int error)
+/* Complete tf (first completion wins), tell everyone waiting, and let go
+ * of the spawn's reference, which the caller held: tf may be gone on
+ * return. */
+static void tf_settle(coil_tfuture *tf, int state, void *result, int error)
 {
     pthread_mutex_lock(&tf->mu);
-    if (tf->state != TF_PENDING) {
-        pthread_mutex_unlock(&tf->mu);
-        return;
+    int first = tf->state == TF_PENDING;
+    waiter *ws = NULL;
+    if (first) {
+        tf->result = result;
+        tf->error = error;
+        tf->state = state;
+        ws = tf->waiters;
+        tf->waiters = NULL;
+        pthread_cond_broadcast(&tf->cv);
     }
-    tf->result = result;
-    tf->error = error;
-    atomic_store_explicit(&tf->state, state, memory_order_release);
-    waiter *ws = tf->waiters;
-    tf->waiters = NULL;
-    pthread_cond_broadcast(&tf->cv);
     pthread_mutex_unlock(&tf->mu);
+    /* Last, in one step (TF_SETTLED's comment says why). */
+    tf_let_go(tf, (first ? TF_SETTLED : 0u) - TF_REF);
     while (ws) {
         waiter *w = ws;
         ws = w->next;
@@ -140,15 +166,14 @@ static void on_task_done(coil_future *f, void *arg)
 {
     coil_tfuture *tf = arg;
     void *result = NULL;
-    if (coil_future_result(f, &result) == 0)
-        tf_complete(tf, TF_DONE, result, 0);
-    else if (errno == ECANCELED)
-        tf_complete(tf, TF_CANCELLED, NULL, ECANCELED);
-    else
-        tf_complete(tf, TF_DONE, NULL, errno);
+    int state = TF_DONE, error = 0;
+    if (coil_future_result(f, &result) != 0) {
+        error = errno;
+        state = error == ECANCELED ? TF_CANCELLED : TF_DONE;
+    }
     coil_task_release(tf->task);
     tf->task = NULL;
-    coil_tfuture_release(tf);     /* the spawn's reference */
+    tf_settle(tf, state, result, error);   /* and the spawn's reference */
 }
 
 /* Loop thread: deliver a cancellation asked for from elsewhere, once. */
@@ -176,8 +201,7 @@ static void spawn_on_loop(void *arg)
             coil_task_cancel(t);
             coil_task_release(t);
         }
-        tf_complete(tf, TF_DONE, NULL, err);
-        coil_tfuture_release(tf);
+        tf_settle(tf, TF_DONE, NULL, err);
         return;
     }
     tf->task = t;
@@ -186,8 +210,7 @@ static void spawn_on_loop(void *arg)
 
 static void spawn_drop(void *arg)
 {
-    tf_complete(arg, TF_DONE, NULL, ESHUTDOWN);
-    coil_tfuture_release(arg);
+    tf_settle(arg, TF_DONE, NULL, ESHUTDOWN);
 }
 
 coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
@@ -203,10 +226,10 @@ coil_tfuture *coil_task_spawn_threadsafe(coil_loop *loop, coil_task_fn fn,
     tf->fn = fn;
     tf->arg = arg;
     tf->fn_name = fn_name ? fn_name : "?";
-    atomic_store(&tf->refs, 2);   /* the caller's, and the spawn's */
+    atomic_store(&tf->word, 2 * TF_REF);  /* the caller's, the spawn's */
     if (coil__inbox_submit(loop, spawn_on_loop, spawn_drop, tf, 1) != 0) {
         int err = errno;
-        atomic_store(&tf->refs, 1);
+        atomic_store(&tf->word, TF_REF);
         coil_tfuture_release(tf);
         errno = err;
         return NULL;
@@ -253,8 +276,8 @@ int coil_tfuture_cancel(coil_tfuture *tf)
     return 1;
 }
 
-/* tf's outcome; tf done, and mu held or state seen settled by an
- * acquire load (the outcome is written before state, once). */
+/* tf's outcome; tf done, and mu held or TF_SETTLED seen by an acquire
+ * load (the outcome is written before it, once). */
 static int outcome(coil_tfuture *tf, void **out)
 {
     if (tf->error) {
@@ -304,8 +327,8 @@ static __thread coil__spin reply_spin;
 static int settled(void *arg)
 {
     coil_tfuture *tf = arg;
-    return atomic_load_explicit(&tf->state, memory_order_acquire) !=
-           TF_PENDING;
+    return (atomic_load_explicit(&tf->word, memory_order_acquire) &
+            TF_SETTLED) != 0;
 }
 
 /* Before sleeping, watch tf for the spin window (never past the timeout):
@@ -336,9 +359,9 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
         until.tv_nsec = (long)(t % COIL_SEC(1));
     }
     if (spin_for(tf, timeout)) {
-        /* Settled (an acquire load of state, stored last and once): the
-         * outcome is final, and is read without the lock that the loop's
-         * thread has just released. */
+        /* Settled (an acquire load of TF_SETTLED, set after the outcome
+         * was written): the outcome is final, and is read without the
+         * lock that the loop's thread has just released. */
         return outcome(tf, out);
     }
     pthread_mutex_lock(&tf->mu);
