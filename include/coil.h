@@ -1441,7 +1441,9 @@ int coil_select_try(coil_select_case *cases, size_t n);
  * any thread (the loop's own included).  A loop asleep in epoll is woken
  * (eventfd; wake-ups are coalesced).  Callbacks from one thread run in the
  * order submitted; those of different threads interleave in the order
- * they took the inbox's lock.  Callbacks still undelivered when loop is
+ * they took the inbox's lock.  A flood of them does not hold the loop's
+ * tasks back: at most 1,024 run before the tasks that became ready
+ * meanwhile get a turn.  Callbacks still undelivered when loop is
  * closed are dropped without running (as coil_call_soon's are).  Does not
  * suspend or block (beyond a short internal lock).  Returns 0, or -1 with
  * errno EINVAL (loop or fn NULL), ESHUTDOWN (loop is closed, or is not a

@@ -262,6 +262,67 @@ static void count_call(void *arg)
     atomic_fetch_add((atomic_long *)arg, 1);
 }
 
+/* A flood from another thread does not hold the loop's own tasks back:
+ * the inbox runs at most 1,024 callbacks (inbox.c's RUN_MAX) before the
+ * tasks ready meanwhile get a turn.  3,000 callbacks are all posted
+ * before the loop looks; a task that yields in a loop notes how many had
+ * run each time it ran. */
+enum { FLOOD = 3000, FLOOD_TURN_MAX = 1024 };
+static int flood_ran;
+static int flood_seen[64], flood_turns;
+
+static void flood_one(void *arg)
+{
+    (void)arg;
+    flood_ran++;
+}
+
+static void *flood_poster(void *arg)
+{
+    for (int i = 0; i < FLOOD; i++)
+        CHECK(coil_call_soon_threadsafe(arg, flood_one, NULL) == 0);
+    return NULL;
+}
+
+static void *flood_watcher(void *arg)
+{
+    (void)arg;
+    while (flood_ran < FLOOD && flood_turns < 64) {
+        flood_seen[flood_turns++] = flood_ran;
+        CHECK(coil_yield() == 0);
+    }
+    return NULL;
+}
+
+static void *flood_main(void *arg)
+{
+    (void)arg;
+    flood_ran = flood_turns = 0;
+    pthread_t poster;
+    CHECK(pthread_create(&poster, NULL, flood_poster,
+                         coil_loop_current()) == 0);
+    CHECK(pthread_join(poster, NULL) == 0);     /* all posted, none run */
+    CHECK(flood_ran == 0);
+    coil_task *w = coil_spawn(flood_watcher, NULL);
+    CHECK(coil_await(coil_task_future(w), NULL) == 0);
+    coil_task_release(w);
+    CHECK(flood_ran == FLOOD);
+    int gap = 0;
+    for (int i = 1; i < flood_turns; i++)
+        if (flood_seen[i] - flood_seen[i - 1] > gap)
+            gap = flood_seen[i] - flood_seen[i - 1];
+    if (FLOOD - flood_seen[flood_turns - 1] > gap)
+        gap = FLOOD - flood_seen[flood_turns - 1];
+    CHECK(flood_turns >= 3);
+    CHECK(gap <= FLOOD_TURN_MAX);
+    return NULL;
+}
+
+TEST(a_flood_of_callbacks_gives_the_loops_tasks_a_turn_every_1024)
+{
+    CHECK(coil_run(flood_main, NULL, NULL) == 0);
+}
+
 TEST(submitting_to_a_closed_loop_fails_with_eshutdown)
 {
     coil_loop *loop = coil_loop_new();
@@ -751,7 +812,8 @@ RUN_TESTS(T(call_soon_threadsafe_runs_on_the_loops_thread_and_wakes_it),
           T(eight_threads_hammering_one_loop_every_call_runs_exactly_once),
           T(a_drained_batch_runs_in_order_with_and_without_debug_mode),
           T(tfuture_completions_and_a_flood_share_one_inbox),
-          T(submitting_to_a_closed_loop_fails_with_eshutdown),
+          T(a_flood_of_callbacks_gives_the_loops_tasks_a_turn_every_1024),
+    T(submitting_to_a_closed_loop_fails_with_eshutdown),
           T(spawn_threadsafe_on_a_closed_loop_fails_with_eshutdown),
           T(a_loop_freed_while_another_thread_submits_gives_it_an_error),
           T(a_spawn_pending_when_its_loop_closes_completes_with_eshutdown),
