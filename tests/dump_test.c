@@ -207,14 +207,21 @@ TEST(runtime_dump_walks_every_loop_on_its_own_thread)
     char *text = NULL;
     size_t len = 0;
     int n = 0;
-    /* Spawning is asynchronous: dump until both sleepers are in. */
-    for (int tries = 0; tries < 1000 && n < 2; tries++) {
+    /* Spawning is asynchronous: dump until both sleepers are in and
+     * asleep.  A dump may count a task that is made but has not run yet
+     * (its spawn and the dump's request can arrive in one inbox run). */
+    int asleep = 0;
+    for (int tries = 0; tries < 1000 && (n < 2 || asleep < 2); tries++) {
         free(text);
         FILE *out = open_memstream(&text, &len);
         n = coil_runtime_dump_tasks(rt, out, 0);
         fclose(out);
+        asleep = 0;
+        for (const char *p = text;
+             (p = strstr(p, "fn=runtime_sleeper: suspended")) != NULL; p++)
+            asleep++;
     }
-    CHECK(n == 2);
+    CHECK(n == 2 && asleep == 2);
     CHECK(strstr(text, "coil: runtime loop 0 of 2"));
     CHECK(strstr(text, "coil: runtime loop 1 of 2"));
     CHECK(strstr(text, "fn=runtime_sleeper: suspended"));
