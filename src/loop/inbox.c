@@ -77,18 +77,19 @@ struct coil__inbox {
     atomic_long limit;            /* user submissions refused beyond: 0 none */
     atomic_int pending;           /* set by a submitter that must wake us */
     unsigned tail_n;              /* tail's slots handed out: mu */
-    /* Submitters' only (and registry walks'). */
+    /* Submitters' (and registry walks'); the loop's only when it gives
+     * chunks back, once per CHUNK_SLOTS callbacks. */
     _Alignas(64) coil__poll *poll;
     struct coil__inbox *bucket_next;
     long ran_seen;                /* a value `ran` had: mu */
-    unsigned nspare;              /* mu */
+    unsigned nspare;              /* mu (no room on the line above) */
     /* The loop thread's own. */
     _Alignas(64) atomic_long ran; /* ever run: the loop writes */
     coil__inbox_chunk *rd;        /* the chunk it reads, or NULL: first's */
     unsigned rd_i;                /* the next slot of rd to read */
     coil__inbox_chunk *used;      /* read past, to give back as spares */
     coil__work run;               /* coil__inbox_run, queued or not */
-    int ever;                     /* something was run once */
+    int ever;                     /* a submitter asked for a look once */
 };
 
 /* The default bound on callbacks submitted to a loop and not yet run: one
@@ -510,6 +511,10 @@ int coil__inbox_stop(coil_loop *loop)
 
 int coil__inbox_loop_is_mine(const coil_loop *loop)
 {
+    /* A thread that never made a loop owns none: no need for the bucket
+     * lock, which every submitter to that bucket takes. */
+    if (!coil__thread_made_a_loop())
+        return 0;
     pthread_mutex_t *mu = bucket_lock(loop);
     pthread_mutex_lock(mu);
     int mine = *find(loop) != NULL && coil__loop_owned(loop);

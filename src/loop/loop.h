@@ -182,13 +182,13 @@ static inline coil__list *coil__loop_tasks(coil_loop *loop)
     return loop ? &coil__loop_runq(loop)->tasks : NULL;
 }
 
-/* Whether the calling thread owns loop (made it). */
 /* Whether this thread has ever made a loop: if not, none is its own. */
 static inline int coil__thread_made_a_loop(void)
 {
     return coil__loop_token != 0;
 }
 
+/* Whether the calling thread owns loop (made it). */
 static inline int coil__loop_owned(const coil_loop *loop)
 {
     return loop && ((const coil__runq *)(const void *)loop)->thread ==

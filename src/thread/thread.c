@@ -474,12 +474,8 @@ int coil_tfuture_wait(coil_tfuture *tf, coil_time timeout, void **out)
     if (coil_task_current())
         return wait_in_task(tf, timeout, out);
     /* The loop that would complete tf is this thread's and is not
-     * running a task: blocking here would wait for ever.  Asked only of a
-     * thread that has made a loop: the answer takes the loop's bucket
-     * lock, which the loop itself is about to take to drain the spawn
-     * this thread just sent it. */
-    if (coil__thread_made_a_loop() && coil__inbox_loop_is_mine(tf->loop) &&
-        !coil_tfuture_done(tf)) {
+     * running a task: blocking here would wait for ever. */
+    if (coil__inbox_loop_is_mine(tf->loop) && !coil_tfuture_done(tf)) {
         errno = EDEADLK;
         return -1;
     }
