@@ -123,8 +123,10 @@ int bench_threadsafe_rtt(int use_pthread, long count, uint64_t *elapsed_ns,
  * one atomic word and spin for it (pause hints; sched_yield now and then,
  * so that one CPU still makes progress): no library, no system call, two
  * cache-line transfers.  The least any cross-thread round trip can cost
- * on this machine. */
-int bench_spin_rtt(long count, uint64_t *elapsed_ns, char *err);
+ * on this machine.  The calling thread runs on CPU here and the other on
+ * CPU there; -1 for either leaves both where the kernel puts them. */
+int bench_spin_rtt(int here, int there, long count, uint64_t *elapsed_ns,
+                   char *err);
 
 /* count round trips of coil_spawn_threadsafe + coil_tfuture_wait from a
  * plain thread to a loop in another thread (coil only). */

@@ -207,47 +207,40 @@ static void *spin_peer(void *arg)
     return NULL;
 }
 
-/* Put the caller on the CPU it runs on and *peer_cpu on another of its
- * mask: two spinners the kernel placed on one CPU would take turns by
- * sched_yield, and measure that instead (seen in coil_bench: 0.8-1.7 us
- * a round trip, against 0.5 us alone).  0, or -1 (fewer than two CPUs:
- * left as it was). */
-static int spread_over_two_cpus(cpu_set_t *saved, int *peer_cpu)
+/* Pin the calling thread to CPU here (its mask saved in *saved) and set
+ * attr's to CPU there.  Two spinners the kernel placed on one CPU take
+ * turns by sched_yield, and measure that instead (seen in coil_bench:
+ * 0.8-1.7 us a round trip, against 0.5 us pinned apart).  Whether it
+ * pinned: not when asked not to (-1) or when the mask cannot be read. */
+static int pin_apart(int here, int there, cpu_set_t *saved,
+                     pthread_attr_t *attr)
 {
-    int here = sched_getcpu();
-    if (here < 0 || sched_getaffinity(0, sizeof *saved, saved) != 0)
-        return -1;
-    *peer_cpu = -1;
-    for (int c = 0; c < CPU_SETSIZE && *peer_cpu < 0; c++)
-        if (c != here && CPU_ISSET(c, saved))
-            *peer_cpu = c;
-    if (*peer_cpu < 0)
-        return -1;
+    if (here < 0 || there < 0 ||
+        sched_getaffinity(0, sizeof *saved, saved) != 0)
+        return 0;
     cpu_set_t one;
     CPU_ZERO(&one);
+    CPU_SET(there, &one);
+    pthread_attr_setaffinity_np(attr, sizeof one, &one);
+    CPU_ZERO(&one);
     CPU_SET(here, &one);
-    return sched_setaffinity(0, sizeof one, &one);
+    sched_setaffinity(0, sizeof one, &one);
+    return 1;
 }
 
-int bench_spin_rtt(long count, uint64_t *elapsed_ns, char *err)
+int bench_spin_rtt(int here, int there, long count, uint64_t *elapsed_ns,
+                   char *err)
 {
     spin_state s = {0, count};
     cpu_set_t saved;
-    int peer_cpu;
-    int spread = spread_over_two_cpus(&saved, &peer_cpu) == 0;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    if (spread) {
-        cpu_set_t other;
-        CPU_ZERO(&other);
-        CPU_SET(peer_cpu, &other);
-        pthread_attr_setaffinity_np(&attr, sizeof other, &other);
-    }
+    int pinned = pin_apart(here, there, &saved, &attr);
     pthread_t peer;
     int rc = pthread_create(&peer, &attr, spin_peer, &s);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-        if (spread)
+        if (pinned)
             sched_setaffinity(0, sizeof saved, &saved);
         return fail_errno(err, "pthread_create", rc);
     }
@@ -262,7 +255,7 @@ int bench_spin_rtt(long count, uint64_t *elapsed_ns, char *err)
     }
     *elapsed_ns = bench_now_ns() - t0;
     pthread_join(peer, NULL);
-    if (spread)
+    if (pinned)
         sched_setaffinity(0, sizeof saved, &saved);
     return 0;
 }

@@ -937,9 +937,10 @@ enum { ECHO_COIL, ECHO_RAW, ECHO_GO, ECHO_PY, ECHO_UV, ECHO_ALT, ECHO_IMPLS };
 static const char *const echo_impls[ECHO_IMPLS] = {
     "coil", "raw_epoll", "go", "python_asyncio", "libuv", "coil_alt"};
 
-/* The CPU the echo servers run on: one of ours other than the load
- * generator's, or -1 (not pinned, or a single CPU). */
-static int echo_server_cpu(void)
+/* A CPU of ours other than the pinned one, or -1 (not pinned, or a single
+ * CPU): where the echo servers run while the load generator has the
+ * pinned one, and spin_floor's second thread. */
+static int other_cpu(void)
 {
     if (pin_cpu < 0)
         return -1;
@@ -1086,7 +1087,7 @@ static void run_echo(const options *o)
                "emulator they would time the emulator)\n");
         return;
     }
-    int cpu = echo_server_cpu();
+    int cpu = other_cpu();
     echo_server srv[ECHO_IMPLS];
     char note[ECHO_IMPLS][BENCH_ERR_MAX];
 
@@ -1225,7 +1226,7 @@ static int threads_rep(const void *ctx, long count, uint64_t *ns, char *err)
     if (t->go != NULL)
         return threads_go_rep(t, count, ns, err);
     if (t->floor)
-        return bench_spin_rtt(count, ns, err);
+        return bench_spin_rtt(pin_cpu, other_cpu(), count, ns, err);
     switch (t->kind) {
     case T_RTT:
         return bench_threadsafe_rtt(t->use_pthread, count, ns, err);
