@@ -14,7 +14,9 @@
  *                between tasks (lock, queue), each against plain pthreads
  *                (threads.go is the Go side, run as a peer);
  * bench_toolbox.c streams and select (issue 21) against hand-written
- *                loops, the byte echo, a single queue and Go's select.
+ *                loops, the byte echo, a single queue and Go's select;
+ * bench_file.c   4 KiB reads of a cached file: coil_file_pread on each
+ *                backend against plain pread(2) threads (issue 18).
  *
  * Every measuring function does one repetition and returns 0 with the
  * elapsed time, or -1 with a message in err: a benchmark that cannot run
@@ -269,5 +271,25 @@ int bench_line_echo(int reference, long count, uint64_t *cpu_ns, char *err);
  * and coil_queue_get. */
 int bench_select4(int reference, long count, uint64_t *elapsed_ns,
                   char *err);
+
+/* ---------------------------------------------------------------- files */
+
+/* bench_file.c: reads of a cached file (issue 18). */
+
+/* Make a file of mib MiB in $TMPDIR (else /var/tmp), each 4 KiB block
+ * starting with its index, written back so its pages are clean and
+ * cached; its name in path.  0, or -1 with a message in err. */
+int bench_file_make(long mib, char *path, size_t size, char *err);
+
+/* count 4 KiB pread(2)s at random blocks of path, shared by nthreads
+ * threads (1: the calling thread), each checked. */
+int bench_file_plain(const char *path, int nthreads, long count,
+                     uint64_t *elapsed_ns, char *err);
+
+/* The child that times coil's side: `--file-worker BACKEND TASKS COUNT
+ * PATH`, BACKEND uring or executor.  Prints {"elapsed_ns": N, "count":
+ * COUNT, ...}; returns the exit status. */
+int bench_file_worker(const char *backend, const char *tasks,
+                      const char *count, const char *path);
 
 #endif /* COIL_BENCH_H */

@@ -38,7 +38,14 @@
  *                          64-byte line (5 per handoff); a stream line echo vs coil's byte
  *                          echo, server CPU ns per round trip; coil_select
  *                          over 4 queues vs one queue's get, and vs Go's
- *                          4-case select, ns per item (--only toolbox).
+ *                          4-case select, ns per item (--only toolbox);
+ *   file_pread             ns per 4 KiB pread of a cached 256 MiB file at a
+ *                          random block: one task's coil_file_pread on
+ *                          io_uring and on the executor against plain
+ *                          pread(2) (bench_file.c);
+ *   file_pread_64          the same read by 64 tasks at once, ns per read
+ *                          of the whole (the inverse of throughput),
+ *                          against four plain threads (--only files).
  * The scheduler, echo and threads benches are also measured in Go (and
  * the first two in Python's asyncio), when a go and a python3 are on PATH
  * (see bench_peer.c), for comparison.
@@ -77,6 +84,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #define ARCH_NAME "x86_64"
@@ -116,9 +124,12 @@ typedef struct options {
     long handoffs;     /* lock handoffs, and queue items, per repetition */
     long threads_reps;
     long dump_tasks;   /* tasks in the dump bench */
+    long file_reads;   /* 4 KiB reads per file row repetition */
+    long file_mib;     /* the size of the file they read */
     int pin;
     const char *only;  /* NULL, "switch", "create", "scale", "sched",
-                          "echo", "threads", "toolbox" or "dump" */
+                          "echo", "threads", "toolbox", "files" or
+                          "dump" */
     const char *json;
     const char *echo_alt;  /* another coil_bench whose coil server joins the
                               echo rows as coil_alt (A/B of two builds) */
@@ -139,6 +150,10 @@ typedef struct options {
  * run time. */
 #define PTHREAD_HANDOFF_DIVISOR 50
 #define PTHREAD_QUEUE_DIVISOR 5
+
+/* One task reading a file through the executor waits for two thread
+ * wake-ups a read, ~10x the ring's time: it gets this fraction. */
+#define FILE_EXECUTOR_DIVISOR 10
 
 static void usage(FILE *f)
 {
@@ -166,16 +181,19 @@ static void usage(FILE *f)
 "                 (default 500000)\n"
 "  --handoffs N   lock handoffs and queue items per repetition (default\n"
 "                 1000000; pthread runs N/%d and N/%d)\n"
+"  --file-reads N 4 KiB reads per file repetition (default 200000; one\n"
+"                 task on the executor runs N/%d)\n"
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
 "  --only WHAT    run only switch, create, scale, sched, echo, threads,\n"
-"                 toolbox or dump\n"
+"                 toolbox, files or dump\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
 "  --json FILE    also write the results as a JSON array to FILE\n"
 "  --echo-alt EXE  add the coil echo server of another coil_bench build\n"
 "                 to the echo rows, as coil_alt: an A/B of two builds in\n"
 "                 one run (this program itself gives an A/A: the noise)\n",
             FRESH_DIVISOR, PY_YIELD_DIVISOR, PY_SPAWN_DIVISOR,
-            PTHREAD_HANDOFF_DIVISOR, PTHREAD_QUEUE_DIVISOR);
+            PTHREAD_HANDOFF_DIVISOR, PTHREAD_QUEUE_DIVISOR,
+            FILE_EXECUTOR_DIVISOR);
 }
 
 static int parse_count(const char *opt, const char *s, long *out)
@@ -197,7 +215,7 @@ static int parse_options(int argc, char **argv, options *o)
      * them apart and apply the defaults last. */
     long switches = 0, reps = 0, creates = 0, scale = 0;
     long yields = 0, spawns = 0, sleeps = 0, echo_ms = 0;
-    long round_trips = 0, submits = 0, handoffs = 0;
+    long round_trips = 0, submits = 0, handoffs = 0, file_reads = 0;
     int quick = 0;
 
     o->pin = 1;
@@ -245,6 +263,8 @@ static int parse_options(int argc, char **argv, options *o)
             count = &submits;
         else if (strcmp(a, "--handoffs") == 0)
             count = &handoffs;
+        else if (strcmp(a, "--file-reads") == 0)
+            count = &file_reads;
         else if (strcmp(a, "--json") == 0 && v != NULL)
             o->json = v;
         else if (strcmp(a, "--echo-alt") == 0 && v != NULL)
@@ -253,7 +273,8 @@ static int parse_options(int argc, char **argv, options *o)
                  (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
                   strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0 ||
                   strcmp(v, "echo") == 0 || strcmp(v, "threads") == 0 ||
-                  strcmp(v, "toolbox") == 0 || strcmp(v, "dump") == 0))
+                  strcmp(v, "toolbox") == 0 || strcmp(v, "files") == 0 ||
+                  strcmp(v, "dump") == 0))
             o->only = v;
         else {
             fprintf(stderr, "coil_bench: bad option '%s%s%s'\n", a,
@@ -299,6 +320,10 @@ static int parse_options(int argc, char **argv, options *o)
     o->submits = submits ? submits : quick ? 2000 : 500000;
     o->handoffs = handoffs ? handoffs : quick ? 2000 : 1000000;
     o->threads_reps = reps ? reps : quick ? 3 : 9;
+    /* The issue's 256 MiB: more than any CPU cache, so each read copies
+     * from memory as a server's would. */
+    o->file_reads = file_reads ? file_reads : quick ? 2000 : 200000;
+    o->file_mib = quick ? 8 : 256;
     return 0;
 }
 
@@ -1545,6 +1570,126 @@ static void run_toolbox(const options *o)
     print_toolbox_targets();
 }
 
+/* ---------------------------------------------------------------- files */
+
+/* A file row: plain threads in this process, or coil in a child. */
+typedef struct file_job {
+    const char *path;
+    int threads;               /* plain: how many threads read */
+    const bench_peer *child;   /* coil: this program as --file-worker */
+    const char *backend;       /* "uring" or "executor" */
+    long tasks;
+} file_job;
+
+static int file_rep(const void *ctx, long count, uint64_t *ns, char *err)
+{
+    const file_job *f = ctx;
+    if (f->child == NULL)
+        return bench_file_plain(f->path, f->threads, count, ns, err);
+    char tasks[24], n[24], line[512];
+    snprintf(tasks, sizeof tasks, "%ld", f->tasks);
+    snprintf(n, sizeof n, "%ld", count);
+    const char *args[] = {"--file-worker", f->backend, tasks, n, f->path,
+                          NULL};
+    if (bench_peer_run(f->child, args, line, sizeof line, err) != 0)
+        return -1;
+    return peer_elapsed(line, count, ns, err);
+}
+
+/* One group: plain threads, then coil on the ring and on the executor. */
+static void files_group(const options *o, const char *bench, int threads,
+                        long tasks, const char *path, const bench_peer *child)
+{
+    file_job fj[3] = {
+        {path, threads, NULL, NULL, 0},
+        {path, 0, child, "uring", tasks},
+        {path, 0, child, "executor", tasks},
+    };
+    const char *impl[3] = {threads > 1 ? "threads_4" : "pread", "coil_uring",
+                           "coil_executor"};
+    long count = o->file_reads;
+    /* Many readers keep the executor's threads awake; one does not. */
+    long executor_count = tasks > 1 ? count : count / FILE_EXECUTOR_DIVISOR;
+    job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        long c = i == 2 ? executor_count : count;
+        /* One reader runs on the pinned CPU; many use both. */
+        jobs[i] = (job){new_row(bench, impl[i], c < 64 ? 64 : c,
+                                o->threads_reps),
+                        file_rep, &fj[i], threads > 1 || tasks > 1,
+                        i > 0, NULL};
+    }
+    measure(jobs, 3);
+    for (int i = 0; i < 3; i++)
+        print_toolbox_row(jobs[i].r, impl[0]);
+}
+
+/* Issue 18's file targets, from the rows just measured. */
+static void print_file_targets(void)
+{
+    const row *plain = find_row("file_pread", "pread");
+    const row *one = find_row("file_pread", "coil_uring");
+    const row *threads = find_row("file_pread_64", "threads_4");
+    const row *many = find_row("file_pread_64", "coil_uring");
+    const row *many_ex = find_row("file_pread_64", "coil_executor");
+    printf("\n  issue 18 targets (medians):\n");
+    if (plain && one) {
+        double r = one->median_ns / plain->median_ns;
+        printf("    file_pread    coil_uring vs pread: %.2fx (latency, "
+               "target <= 2.0x) %s\n", r, r <= 2.0 ? "met" : "MISSED");
+    }
+    if (threads && many) {
+        double r = threads->median_ns / many->median_ns;
+        printf("    file_pread_64 coil_uring vs threads_4: %.2fx "
+               "(throughput, target >= 1.0x) %s\n", r,
+               r >= 1.0 ? "met" : "MISSED");
+    }
+    if (many_ex && many) {
+        double r = many_ex->median_ns / many->median_ns;
+        printf("    file_pread_64 coil_uring vs coil_executor: %.2fx "
+               "(throughput, target >= 2.0x) %s\n", r,
+               r >= 2.0 ? "met" : "MISSED");
+    }
+    if (!(plain && one) && !(threads && many))
+        printf("    not measured\n");
+}
+
+static void run_files(const options *o)
+{
+    static bench_peer self;
+    char path[PATH_MAX], err[BENCH_ERR_MAX];
+    ssize_t len;
+
+    printf("\nfile benches (issue 18): %ld repetitions, ns per 4 KiB read "
+           "of a cached %ld MiB file at random blocks (file_pread_64: of "
+           "the whole, 64 tasks or 4 threads at once); vs = median / the "
+           "plain row's\n", o->threads_reps, o->file_mib);
+    if (cross_build) {
+        /* The child is this program again, which an emulator would have
+         * to start; and a cross build has no io_uring backend. */
+        printf("  skipped: cross-compiled build\n");
+        return;
+    }
+    memset(&self, 0, sizeof self);
+    self.impl = "coil_bench";
+    len = readlink("/proc/self/exe", self.exe, sizeof self.exe - 1);
+    if (len <= 0) {
+        printf("  skipped: /proc/self/exe: %s\n", strerror(errno));
+        return;
+    }
+    self.exe[len] = '\0';
+    if (bench_file_make(o->file_mib, path, sizeof path, err) != 0) {
+        printf("  skipped: %s\n", err);
+        return;
+    }
+    printf("\n%-22s %-13s %10s %10s %10s %10s\n", "bench", "impl",
+           "count/rep", "median ns", "min ns", "vs plain");
+    files_group(o, "file_pread", 1, 1, path, &self);
+    files_group(o, "file_pread_64", 4, 64, path, &self);
+    unlink(path);
+    print_file_targets();
+}
+
 /* ---------------------------------------------------------------- targets */
 
 /* The project's goals, checked against what was just measured.  Printed
@@ -1749,6 +1894,9 @@ int main(int argc, char **argv)
      * again (see bench_echo.c). */
     if (argc == 3 && strcmp(argv[1], "--echo-server") == 0)
         return bench_echo_serve(argv[2]);
+    /* And the file bench its coil side (bench_file.c). */
+    if (argc == 6 && strcmp(argv[1], "--file-worker") == 0)
+        return bench_file_worker(argv[2], argv[3], argv[4], argv[5]);
     if (parse_options(argc, argv, &o) != 0)
         return 2;
 
@@ -1787,6 +1935,8 @@ int main(int argc, char **argv)
         run_threads(&o);
     if (wanted(&o, "toolbox"))
         run_toolbox(&o);
+    if (wanted(&o, "files"))
+        run_files(&o);
     /* Last: a minute of saturated loopback TCP and child processes
      * should heat nothing the other benches measure. */
     if (wanted(&o, "echo"))

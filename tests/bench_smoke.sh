@@ -44,6 +44,18 @@ if [ $# -eq 1 ]; then
         { echo "bench_smoke: no measured boost_fiber $bench row in:"; cat "$json"; exit 1; }
     done
   fi
+  # The file rows (issue 18): plain reads and coil's on both backends.
+  for row in 'file_pread", "impl": "pread' 'file_pread", "impl": "coil_executor' \
+             'file_pread_64", "impl": "threads_4' 'file_pread_64", "impl": "coil_executor'; do
+    grep -q "\"bench\": \"$row\", \"median_ns\": [0-9]" "$json" ||
+      { echo "bench_smoke: no measured $row row in:"; cat "$json"; exit 1; }
+  done
+  # io_uring's rows where this process can have a ring (the backend row
+  # says so when it cannot: the failure is then the kernel's, not coil's).
+  if grep -q '"bench": "file_pread", "impl": "coil_uring", "median_ns": null' "$json"; then
+    grep -q '"bench": "file_pread", "impl": "coil_uring".*io_uring unavailable' "$json" ||
+      { echo "bench_smoke: coil_uring file_pread failed:"; cat "$json"; exit 1; }
+  fi
   grep -q '"bench": "echo_50", "impl": "coil", "median_ns": [0-9]' "$json" ||
     { echo "bench_smoke: no measured coil echo_50 row in:"; cat "$json"; exit 1; }
   # Each server's CPU per round trip and the generator's share (issue 18).
