@@ -2233,10 +2233,10 @@ void coil_process_cleanup(void *p);
  * always "ready", yet a read may sit on the disk for milliseconds, or
  * for ever on a dead NFS server), so these calls hand the syscall to the
  * executor (coil_to_thread) and suspend the calling task until it
- * returns.  Each call costs a round trip to a pool thread: worth it for
- * large transfers, slow disks and network file systems; for a few bytes
- * of a file in the page cache a plain read(2) is cheaper (aiofiles'
- * trade-off too).  The usual shape of `async with aiofiles.open(...) as
+ * returns, or (reads, writes, syncs) to the loop's io_uring where the
+ * kernel has one; a read the page cache can serve is made right there,
+ * in one syscall, as a plain pread(2) would (see "Reads from the page
+ * cache" below).  The usual shape of `async with aiofiles.open(...) as
  * f: await f.read()` is
  *
  *     static void close_file(void *fd) { coil_file_close(*(int *)fd); }
@@ -2260,7 +2260,9 @@ void coil_process_cleanup(void *p);
  *     moves at most 0x7ffff000 bytes, as Linux's read/write do.
  *   - Inside a task, they suspend the task (the loop runs on) and may
  *     fail as coil_to_thread does besides: ENOMEM, EAGAIN (no pool
- *     thread), ECANCELED.  Outside any task, with no loop running on the
+ *     thread), ECANCELED.  Reads and writes count against the task's
+ *     cooperative budget (coil_budget_set), as some complete without
+ *     suspending (below).  Outside any task, with no loop running on the
  *     thread (main before coil_run, a plain thread, a coil_to_thread
  *     function), they run the syscall right there: nothing is held up.
  *     In a loop callback, which must not block its loop, they fail with
@@ -2292,10 +2294,27 @@ void coil_process_cleanup(void *p);
  *     ring, too, reads and writes a buffer of the call's own; a cancelled
  *     call is withdrawn with IORING_OP_ASYNC_CANCEL and its late result
  *     dropped).  open, close, read_all and write_all stay on the
- *     executor.  The choice is made once per process at first use, by a
- *     probe; COIL_FILE_BACKEND=executor in the environment forces the
- *     executor (=uring asks for the ring, and still falls back where the
- *     probe fails).
+ *     executor.  Requests made while other tasks or callbacks are ready
+ *     wait in the ring and go to the kernel together, one io_uring_enter
+ *     per turn of the loop (a lone request goes at once).  The choice is
+ *     made once per process at first use, by a probe;
+ *     COIL_FILE_BACKEND=executor in the environment forces the executor
+ *     for every call, the page cache's reads below included (=uring asks
+ *     for the ring, and still falls back where the probe fails).
+ *   - Reads from the page cache.  On either backend, a read or pread in a
+ *     task first asks the kernel for what the page cache holds, right
+ *     there (preadv2 with RWF_NOWAIT, into buf): a cached read costs one
+ *     syscall and does not suspend; only the part that would wait for the
+ *     disk (or an empty pipe) goes to the ring or the pool.  Not while a
+ *     ring batch is forming: the read joins the batch.  A read served in
+ *     part goes on for the rest, so a regular file's short counts stay
+ *     those of its end; if the rest fails with ECANCELED, buf may hold
+ *     the first part.
+ *   - pread and pwrite on the ring ask lseek once per fd whether it takes
+ *     an offset (io_uring would read a pipe as a stream where pread(2)
+ *     says ESPIPE), and remember the answer until coil_file_close: an fd
+ *     closed with close(2) whose number is then reused for a pipe is
+ *     taken for the old file.
  * ====================================================================== */
 
 /* Which backend coil_file_* use in this process: "io_uring" or
@@ -2316,7 +2335,9 @@ int coil_file_open(const char *path, int flags, mode_t mode);
  * at EOF (or for n == 0), or -1 with errno
  * as the syscall (EBADF, EISDIR, ESPIPE for pread of a pipe, EAGAIN, ...)
  * or as above; EINVAL for buf NULL or off < 0.  On ECANCELED (or
- * unwinding) buf is untouched.  May suspend. */
+ * unwinding) buf is untouched, but for a part the page cache served before
+ * the call suspended (above).  May suspend; a read the page cache serves
+ * whole does not, unless the budget is spent. */
 ssize_t coil_file_read(int fd, void *buf, size_t n);
 ssize_t coil_file_pread(int fd, void *buf, size_t n, off_t off);
 

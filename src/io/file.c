@@ -23,6 +23,14 @@
  * the same per-fd count, only the hop is gone.  Opens, closes and the
  * whole-file calls stay on the executor (several syscalls each, or a
  * path to copy), as does everything when the ring is unavailable.
+ *
+ * Before either, a read in a task asks the kernel for what the page cache
+ * holds, right there: preadv2 with RWF_NOWAIT, into the caller's buffer
+ * (the caller is blocked in it).  A cached read is then one syscall, the
+ * cost of a plain pread(2); only a read that would wait for the disk (or
+ * a pipe) takes the ring or the pool.  Every read and write in a task
+ * counts against its cooperative budget, as those that complete without
+ * suspending would otherwise never let another task run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +41,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <strings.h>
+#include <sys/uio.h>
+
 #include "coil.h"
 #include "loop/debug.h"
 #include "io/io.h"
 #include "io/file_uring.h"
+#include "task/task.h"
 
 /* Linux moves at most this much per read/write call (MAX_RW_COUNT). */
 #define MAX_RW ((size_t)0x7ffff000)
@@ -67,6 +79,7 @@ typedef struct file_op {
     int heap;                     /* on the executor: op, path and buf are
                                      owned copies */
     int tracked;                  /* counted in fd_uses until it ends */
+    int ring_buf;                 /* buf is the ring's (coil__uring_buf) */
 } file_op;
 
 static int fail(int err)
@@ -86,6 +99,8 @@ static int fail(int err)
 typedef struct fd_use {
     unsigned inflight;            /* executor ops on this fd not ended */
     int close_pending;            /* coil_file_close came meanwhile */
+    int seekable;                 /* lseek worked on it: it takes offsets
+                                     (until coil_file_close) */
 } fd_use;
 
 static struct {
@@ -131,6 +146,38 @@ static void use_end(int fd)
     pthread_mutex_unlock(&fd_uses.mu);
     if (close_now)
         close_once(fd);
+}
+
+/* Whether fd, counted in (use_begin), takes an offset: 0, or -1 with
+ * errno ESPIPE for a pipe or socket.  io_uring ignores the offset of a
+ * stream and reads it as one (and may wait for ever), where pread(2) says
+ * ESPIPE, so the ring's positional ops ask first; lseek answers, once per
+ * fd until coil_file_close forgets it: a syscall each time cost a ring
+ * read nearly twice a plain pread's time.  (An fd closed with close(2)
+ * and its number reused for a pipe keeps the answer: pread on it reads
+ * the pipe.  coil_file_close is the documented way to close.) */
+static int check_positional(int fd)
+{
+    pthread_mutex_lock(&fd_uses.mu);
+    int known = fd_uses.at[fd].seekable;
+    pthread_mutex_unlock(&fd_uses.mu);
+    if (known)
+        return 0;
+    if (lseek(fd, 0, SEEK_CUR) < 0)
+        return -1;
+    pthread_mutex_lock(&fd_uses.mu);
+    fd_uses.at[fd].seekable = 1;
+    pthread_mutex_unlock(&fd_uses.mu);
+    return 0;
+}
+
+/* fd is about to be closed: its number may name another file next. */
+static void forget_fd(int fd)
+{
+    pthread_mutex_lock(&fd_uses.mu);
+    if ((size_t)fd < fd_uses.cap)
+        fd_uses.at[fd].seekable = 0;
+    pthread_mutex_unlock(&fd_uses.mu);
 }
 
 /* If ops on fd are in flight, mark it to be closed by the last: 1. */
@@ -352,7 +399,10 @@ static void op_free(file_op *op)
     if (!op->heap)
         return;
     free((char *)op->path);
-    free(op->buf);
+    if (op->ring_buf)
+        coil__uring_buf_put(op->buf, op->n);
+    else
+        free(op->buf);
     free(op->whole);
     free(op);
 }
@@ -425,17 +475,20 @@ static void ring_abandon(void *arg, int res)
 static file_op *ring_op(const file_op *tmpl)
 {
     file_op *op = op_copy(tmpl);
-    int reads = tmpl->kind == OP_READ || tmpl->kind == OP_PREAD;
-    if (op && reads && !(op->buf = malloc(op->n ? op->n : 1))) {
+    if (!op)
+        return NULL;
+    if (tmpl->kind == OP_READ || tmpl->kind == OP_PREAD) {
+        if (!(op->buf = coil__uring_buf_get(op->n))) {
+            op_free(op);
+            return NULL;
+        }
+        op->ring_buf = 1;
+    }
+    if (use_begin(op->fd) != 0) {
         op_free(op);
         return NULL;
     }
-    if (op && use_begin(op->fd) != 0) {
-        op_free(op);
-        return NULL;
-    }
-    if (op)
-        op->tracked = 1;
+    op->tracked = 1;
     return op;
 }
 
@@ -443,15 +496,16 @@ static file_op *ring_op(const file_op *tmpl)
  * COIL__URING_UNAVAILABLE (nothing done: use the executor). */
 static int dispatch_ring(const file_op *tmpl, file_op **out)
 {
-    /* io_uring ignores the offset of a pipe or socket and reads it as a
-     * stream (and may wait for ever), where pread(2) says ESPIPE: one
-     * lseek tells them apart, far cheaper than the hop it replaces. */
     int positional = tmpl->kind == OP_PREAD || tmpl->kind == OP_PWRITE;
-    if (positional && lseek(tmpl->fd, 0, SEEK_CUR) < 0)
-        return fail(errno);
     file_op *op = ring_op(tmpl);
     if (!op)
         return fail(ENOMEM);
+    if (positional && check_positional(op->fd) != 0) {
+        int e = errno;
+        use_end(op->fd);
+        op_free(op);
+        return fail(e);
+    }
     int at_pos = op->kind == OP_READ || op->kind == OP_WRITE;
     coil__uring_req req = {.kind = ring_kind(op->kind), .fd = op->fd,
                            .buf = op->buf, .n = op->n,
@@ -515,6 +569,47 @@ static int dispatch(file_op *tmpl, file_op **out)
     return 0;
 }
 
+/* ------------------------------------------------- reads from the cache */
+
+/* Whether reads try the page cache first: not when COIL_FILE_BACKEND=
+ * executor asks for every call on the pool (its tests, its bench row),
+ * nor once the kernel has said it lacks preadv2.  1 yes, 0 no, -1 not
+ * decided yet. */
+static int cache_first = -1;
+
+static int reads_try_cache(void)
+{
+    if (cache_first < 0) {
+        const char *want = getenv("COIL_FILE_BACKEND");
+        cache_first = !(want && strcasecmp(want, "executor") == 0);
+    }
+    return cache_first;
+}
+
+/* tmpl's read as far as the page cache serves it, without waiting:
+ * the bytes read (0 at the end of the file), -1 with errno for a failure
+ * the read itself would report (ESPIPE for a pipe's pread, EBADF, ...), or
+ * NOT_SERVED when it would have to wait (EAGAIN: the pages are not in
+ * memory, an empty pipe) or cannot tell (EOPNOTSUPP: an fd with no
+ * non-blocking reads, a tty; an old kernel). */
+enum { NOT_SERVED = -2 };
+
+static ssize_t read_cached(const file_op *t)
+{
+    struct iovec iov = {t->buf, t->n};
+    off_t at = t->kind == OP_PREAD ? t->off : -1;  /* -1: the position */
+    ssize_t r;
+    do
+        r = preadv2(t->fd, &iov, 1, at, RWF_NOWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP &&
+                   errno != ENOSYS && errno != EPERM))
+        return r;
+    if (errno == ENOSYS)
+        cache_first = 0;                  /* no preadv2: never again */
+    return NOT_SERVED;
+}
+
 /* Dispatch and return the syscall's result as the syscall would. */
 static ssize_t dispatch_simple(file_op *tmpl)
 {
@@ -540,6 +635,30 @@ int coil_file_open(const char *path, int flags, mode_t mode)
     return (int)dispatch_simple(&t);
 }
 
+/* A read in a task: its turn against the budget, and the page cache
+ * first.  What the cache served, or NOT_SERVED for the rest of read_at;
+ * a short read (the pages after it not in memory) goes on there for the
+ * rest, at *t moved past what was read. */
+static ssize_t read_in_task(file_op *t, ssize_t *got)
+{
+    *got = 0;
+    if (coil__budget_spend() != 0)
+        return -1;
+    /* Where a ring batch is forming, the read joins it: a syscall of its
+     * own would cost more than its share of the batch's. */
+    if (!reads_try_cache() ||
+        (coil__uring_enabled() && coil__uring_batching()))
+        return NOT_SERVED;
+    ssize_t r = read_cached(t);
+    if (r <= 0 || (size_t)r == t->n)
+        return r;
+    *got = r;
+    t->buf += r;
+    t->n -= (size_t)r;
+    t->off += r;
+    return NOT_SERVED;
+}
+
 static ssize_t read_at(const char *call, int kind, int fd, void *buf,
                        size_t n, off_t off)
 {
@@ -549,14 +668,25 @@ static ssize_t read_at(const char *call, int kind, int fd, void *buf,
         return fail(EINVAL);
     file_op t = {.call = call, .kind = kind, .fd = fd, .buf = buf,
                  .n = n > MAX_RW ? MAX_RW : n, .off = off};
+    ssize_t got = 0;
+    if (coil_task_current()) {
+        ssize_t r = read_in_task(&t, &got);
+        if (r != NOT_SERVED)
+            return r;
+        buf = t.buf;
+    }
     file_op *op;
     if (dispatch(&t, &op) != 0)
-        return -1;
+        /* After a part from the cache, a failure comes again next time,
+         * as after a partial read(2); a cancellation must not wait. */
+        return got > 0 && errno != ECANCELED ? got : -1;
     ssize_t r = op->ret;
     int err = op->err;
     if (r > 0 && op->buf != buf)
         memcpy(buf, op->buf, (size_t)r);   /* the caller is still here */
     op_free(op);
+    if (got > 0)
+        return r > 0 ? got + r : got;
     if (r < 0)
         errno = err;
     return r;
@@ -581,6 +711,8 @@ static ssize_t write_at(const char *call, int kind, int fd, const void *buf,
         return fail(EINVAL);
     file_op t = {.call = call, .kind = kind, .fd = fd, .buf = (char *)buf,
                  .n = n > MAX_RW ? MAX_RW : n, .off = off};
+    if (coil_task_current() && coil__budget_spend() != 0)
+        return -1;                    /* the ring may not suspend either */
     return dispatch_simple(&t);
 }
 
@@ -617,6 +749,7 @@ int coil_file_close(int fd)
     if (fd < 0)
         return fail(EBADF);
     coil__io_forget(fd);
+    forget_fd(fd);
     if (close_deferred(fd))
         return 0;
     file_op t = {.call = "coil_file_close", .kind = OP_CLOSE, .fd = fd};

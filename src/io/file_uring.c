@@ -24,6 +24,15 @@
  * whose own ring cannot be made (ENOMEM, RLIMIT_MEMLOCK on kernels before
  * 5.12) also falls back, loop by loop.
  *
+ * Submitting in batches.  io_uring_enter costs more than a pread(2)
+ * (3.3 us against 2.0 on this VM, one 4 KiB cached read each); 64 reads
+ * in one enter cost 0.8 us each.  So a request made while the loop has
+ * other work ready joins a batch instead of entering the kernel: its SQE
+ * waits in the ring, and a work item posted with the batch's first
+ * request (behind whatever is ready now) submits them all in one enter and
+ * takes the completions.  A request made when nothing else is ready is
+ * submitted at once: a lone reader gets its answer without suspending.
+ *
  * Cancellation.  A request is a `pending` record, the CQE's user_data.  A
  * caller cancelled while the kernel still has the request leaves at once:
  * its pending loses its future, an IORING_OP_ASYNC_CANCEL is submitted,
@@ -58,6 +67,22 @@ int coil__uring_enabled(void)
     return 0;
 }
 
+int coil__uring_batching(void)
+{
+    return 0;
+}
+
+void *coil__uring_buf_get(size_t n)
+{
+    return malloc(n ? n : 1);
+}
+
+void coil__uring_buf_put(void *buf, size_t n)
+{
+    (void)n;
+    free(buf);
+}
+
 int coil__uring_run(const coil__uring_req *req, int *res)
 {
     (void)req;
@@ -85,11 +110,18 @@ typedef struct pending {
     void *arg;
 } pending;
 
+/* Landing buffers kept for reuse: size classes of 4 KiB << k. */
+enum { BUF_MIN = 4096, BUF_CLASSES = 5, BUF_KEEP = 8 };
+
 typedef struct ring {
     struct io_uring uring;
+    void *kept[BUF_CLASSES][BUF_KEEP];
+    int nkept[BUF_CLASSES];
     int efd;                      /* eventfd: async completions */
     coil__poll_watch watch;       /* efd in the loop's epoll set */
     coil__work reap;              /* posted when efd fires */
+    coil__work flush;             /* posted with a batch's first SQE */
+    unsigned batched;             /* SQEs not submitted yet */
     coil_loop *loop;
     coil__list inflight;          /* of pending */
 } ring;
@@ -188,6 +220,28 @@ static void reap_posted(void *arg)
     reap(r);
 }
 
+/* Submit every SQE the ring holds: the number, or -errno (the SQEs stay
+ * in the ring, for the next submit). */
+static int submit(ring *r)
+{
+    r->batched = 0;
+    return io_uring_submit(&r->uring);
+}
+
+/* The batch's work item: into the kernel, and the completions out. */
+static void flush_batch(void *arg)
+{
+    ring *r = arg;
+    reap(r);                          /* room in the CQ, if it was full */
+    if (submit(r) < 0) {
+        /* EAGAIN, EBUSY: short of memory or CQ room for now.  The
+         * requests still wait in the SQ: try again next iteration. */
+        r->batched = 1;
+        coil__loop_post(r->loop, &r->flush);
+    }
+    reap(r);
+}
+
 /* In the poller's dispatch: only schedule (poll.h's rule). */
 static void efd_ready(coil__poll_watch *w, unsigned events)
 {
@@ -230,6 +284,9 @@ static void ring_free(coil_loop *loop, void **slot)
     if (!r || r == (void *)&no_ring)
         return;
     drain_at_close(r);
+    for (int k = 0; k < BUF_CLASSES; k++)
+        while (r->nkept[k] > 0)
+            free(r->kept[k][--r->nkept[k]]);
     io_uring_queue_exit(&r->uring);
     close(r->efd);                       /* leaves the epoll set with it */
     /* A request that never ended keeps r->inflight's records: leaked. */
@@ -259,6 +316,7 @@ static ring *ring_new(coil_loop *loop)
     r->efd = -1;
     coil__list_init(&r->inflight);
     coil__work_init(&r->reap, reap_posted, r);
+    coil__work_init(&r->flush, flush_batch, r);
     r->watch.ready = efd_ready;
     if (io_uring_queue_init(RING_ENTRIES, &r->uring, 0) < 0) {
         free(r);
@@ -291,9 +349,67 @@ static ring *ring_of(coil_loop *loop)
 static struct io_uring_sqe *sqe_for(ring *r)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
-    if (!sqe && io_uring_submit(&r->uring) >= 0)   /* the SQ was full */
+    if (!sqe && submit(r) >= 0)          /* the SQ was full */
         sqe = io_uring_get_sqe(&r->uring);
     return sqe;
+}
+
+/* ------------------------------------------------------ landing buffers */
+
+/* n's size class, or -1 above the largest. */
+static int buf_class(size_t n)
+{
+    size_t size = BUF_MIN;
+    for (int k = 0; k < BUF_CLASSES; k++, size <<= 1)
+        if (n <= size)
+            return k;
+    return -1;
+}
+
+/* The running loop's ring, if it has one made. */
+static ring *running_ring(void)
+{
+    coil_loop *loop = coil__loop_running;
+    void *r = loop ? *coil__loop_slot(loop, ring_slot) : NULL;
+    return r == (void *)&no_ring ? NULL : r;
+}
+
+void *coil__uring_buf_get(size_t n)
+{
+    int k = buf_class(n);
+    if (k < 0)
+        return malloc(n);
+    ring *r = running_ring();
+    if (r && r->nkept[k] > 0)
+        return r->kept[k][--r->nkept[k]];
+    return malloc((size_t)BUF_MIN << k);
+}
+
+void coil__uring_buf_put(void *buf, size_t n)
+{
+    int k = buf_class(n);
+    ring *r = k >= 0 && buf ? running_ring() : NULL;
+    if (r && r->nkept[k] < BUF_KEEP)
+        r->kept[k][r->nkept[k]++] = buf;
+    else
+        free(buf);
+}
+
+/* --------------------------------------------------------- submitting */
+
+/* Whether a request made now joins a batch (see the top of the file). */
+static int batching(ring *r)
+{
+    return r->batched > 0 || coil__loop_has_ready(r->loop);
+}
+
+int coil__uring_batching(void)
+{
+    coil_loop *loop = coil__loop_running;
+    if (!loop || !coil__loop_has_ready(loop))
+        return 0;
+    ring *r = ring_of(loop);              /* made here if need be */
+    return r && batching(r);
 }
 
 static void prep(struct io_uring_sqe *sqe, const coil__uring_req *req)
@@ -339,7 +455,7 @@ static void wait_end(void *arg)
     if (sqe) {
         io_uring_prep_cancel(sqe, p, 0);
         io_uring_sqe_set_data(sqe, &cancel_tag);
-        io_uring_submit(&w->r->uring);
+        submit(w->r);                    /* a batched p goes in first */
         /* A cancellation done inside that submit has posted its CQE
          * already: take it now, sparing the wake-up.  p may go here. */
         reap(w->r);
@@ -367,7 +483,10 @@ int coil__uring_run(const coil__uring_req *req, int *res)
     prep(sqe, req);
     io_uring_sqe_set_data(sqe, p);
     coil__list_push_back(&r->inflight, &p->link);
-    if (io_uring_submit(&r->uring) < 0) {
+    if (batching(r)) {
+        if (r->batched++ == 0)
+            coil__loop_post(loop, &r->flush);
+    } else if (submit(r) < 0) {
         /* Not taken: the SQE is still queued, so make it a no-op whose
          * completion nobody waits for. */
         io_uring_prep_nop(sqe);

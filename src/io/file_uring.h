@@ -42,6 +42,20 @@ typedef struct coil__uring_req {
  * COIL_FILE_BACKEND (uring|executor) and a probe of the kernel. */
 int coil__uring_enabled(void);
 
+/* Whether a request made now on the running loop's ring would join a
+ * batch (file_uring.c: the loop has other work ready, or a batch is
+ * forming): then a read does better in the batch than in a syscall of
+ * its own.  0 where there is no ring. */
+int coil__uring_batching(void);
+
+/* A landing buffer of n bytes for a ring read, from the running loop's
+ * ring (which keeps a few of each size, up to 64 KiB, for the next read:
+ * malloc and free of a page or more cost a read a tenth of its time, in
+ * glibc's consolidation), or malloc's; NULL if out of memory.  Give it
+ * back with coil__uring_buf_put and the same n, on the loop's thread. */
+void *coil__uring_buf_get(size_t n);
+void coil__uring_buf_put(void *buf, size_t n);
+
 /* Run req on the calling task's loop's ring and suspend until it is
  * complete.  Returns 0 with the kernel's result in *res (>= 0, or
  * -errno), COIL__URING_UNAVAILABLE, or -1 with errno ECANCELED (error-mode

@@ -439,6 +439,12 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
     return w;
 }
 
+void coil__loop_note_long_item(coil_loop *loop)
+{
+    loop->now_valid = 0;
+    loop->q.items_unclocked = CLOCK_EVERY;
+}
+
 int coil__loop_direct_turn(coil_loop *loop)
 {
     coil__runq *q = &loop->q;

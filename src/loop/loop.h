@@ -72,6 +72,20 @@ static inline void coil__loop_post(coil_loop *loop, coil__work *w)
         coil__list_push_back(&coil__loop_runq(loop)->ready, &w->node);
 }
 
+/* The running work item has taken long, however few items ran (a task
+ * that spent its whole cooperative budget without suspending): the next
+ * turn reads the clock, so that due timers and the look at IO are not
+ * put off for CLOCK_EVERY more such items. */
+void coil__loop_note_long_item(coil_loop *loop);
+
+/* Whether other work waits to run in this iteration or the next (a task
+ * step, a callback): what the caller does now may wait for it. */
+static inline int coil__loop_has_ready(coil_loop *loop)
+{
+    coil__runq *q = coil__loop_runq(loop);
+    return !coil__list_empty(&q->batch) || !coil__list_empty(&q->ready);
+}
+
 /* Run fn(arg) as one of the loop's callbacks, from a work item that runs
  * several (the inbox's batches): in debug mode timed and named as a work
  * item of its own would be. */

@@ -76,8 +76,13 @@ unsigned coil_budget(void)
 
 int coil__budget_yield(void)
 {
-    if (!coil__task_self())
+    coil_task *t = coil__task_self();
+    if (!t)
         return 0;                     /* the call reports EPERM itself */
+    /* A whole budget's calls may have taken a while (128 syscalls that
+     * found data: ~250 us here), and a loop that counted items would look
+     * at its clock only every 32 of them: 8 ms for a due timer. */
+    coil__loop_note_long_item(t->fut.loop);
     if (coil_yield() != 0)
         return -1;
     /* Resumed with a full budget (task.c refills it on every resumption,
