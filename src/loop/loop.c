@@ -58,6 +58,8 @@ struct coil_loop {
     coil__timer_heap timers; /* coil_handle.timer */
     coil_time now;           /* the clock, if read in this iteration */
     int now_valid;           /* whether it was */
+    int clock_stale;         /* a long item ran: read the clock before the
+                                next look at the timers */
     atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
     coil__inbox *inbox;      /* inbox.c's: what other threads post */
@@ -291,6 +293,7 @@ static coil_time loop_now(coil_loop *loop)
         loop->now = coil_clock();
         loop->q.clock_seen = loop->now;
         loop->now_valid = 1;
+        loop->clock_stale = 0;
         loop->q.items_unclocked = 0;
     }
     return loop->now;
@@ -408,6 +411,13 @@ static int quiet_turn(coil_loop *loop)
             return 0;
     }
     coil__timer *t = coil__timers_first(&loop->timers);
+    if (t != NULL && loop->clock_stale) {
+        /* Fresh for the timers, but not counted as the pacing's read: the
+         * looks at IO keep their cadence of items. */
+        loop->now = coil_clock();
+        loop->q.clock_seen = loop->now;
+        loop->clock_stale = 0;
+    }
     return t == NULL || t->when > loop->now;
 }
 
@@ -442,7 +452,7 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
 void coil__loop_note_long_item(coil_loop *loop)
 {
     loop->now_valid = 0;
-    loop->q.items_unclocked = CLOCK_EVERY;
+    loop->clock_stale = 1;
 }
 
 int coil__loop_direct_turn(coil_loop *loop)

@@ -74,8 +74,8 @@ static inline void coil__loop_post(coil_loop *loop, coil__work *w)
 
 /* The running work item has taken long, however few items ran (a task
  * that spent its whole cooperative budget without suspending): the next
- * turn reads the clock, so that due timers and the look at IO are not
- * put off for CLOCK_EVERY more such items. */
+ * look at the timers reads the clock, so that a due timer is not put off
+ * for CLOCK_EVERY more such items.  The looks at IO keep their pace. */
 void coil__loop_note_long_item(coil_loop *loop);
 
 /* Whether other work waits to run in this iteration or the next (a task
