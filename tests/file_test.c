@@ -605,6 +605,37 @@ static void *half_cached_main(void *arg)
     return NULL;
 }
 
+/* What a pipe has is what a read returns, as read(2) gives it: the rest
+ * of a short read is only waited for in a regular file (the task would
+ * otherwise wait here for ever, the writer being this very task). */
+static void *pipe_part_main(void *arg)
+{
+    (void)arg;
+    int p[2];
+    char buf[64];
+    CHECK(pipe(p) == 0);
+    CHECK(write(p[1], "part", 4) == 4);
+    CHECK(coil_file_read(p[0], buf, sizeof buf) == 4);
+    CHECK(memcmp(buf, "part", 4) == 0);
+    close(p[0]);
+    close(p[1]);
+    /* And a regular file's end: short, without a second trip. */
+    CHECK(coil_file_write_all(in_dir("end"), "0123456789", 10, 0) == 0);
+    int fd = coil_file_open(in_dir("end"), O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK(coil_file_read(fd, buf, sizeof buf) == 10);
+    CHECK(coil_file_read(fd, buf, sizeof buf) == 0);
+    CHECK(coil_file_close(fd) == 0);
+    return NULL;
+}
+
+TEST(a_pipe_read_returns_what_the_pipe_has)
+{
+    make_dir();
+    run_main(pipe_part_main, NULL);
+    remove_dir();
+}
+
 TEST(a_read_half_in_the_cache_returns_the_whole)
 {
     make_dir();
@@ -874,6 +905,7 @@ RUN_TESTS(T(the_backend_is_the_one_asked_for_where_the_build_and_kernel_allow),
           T(cancel_blocked_read_unwinds_buffer_untouched),
           T(cancelled_open_closes_the_late_fd),
           T(many_tasks_some_cancelled_nothing_leaks),
+          T(a_pipe_read_returns_what_the_pipe_has),
           T(a_read_half_in_the_cache_returns_the_whole),
           T(a_task_reading_a_cached_file_lets_a_sleeper_wake),
           T(many_tasks_read_their_own_blocks_some_cancelled_waiting),

@@ -25,8 +25,8 @@
  * path to copy), as does everything when the ring is unavailable.
  *
  * Before either, a read in a task asks the kernel for what the page cache
- * holds, right there: preadv2 with RWF_NOWAIT, into the caller's buffer
- * (the caller is blocked in it).  A cached read is then one syscall, the
+ * holds, right there (file_cache.c), into the caller's buffer (the caller
+ * is blocked in it).  A cached read is then one syscall, the
  * cost of a plain pread(2); only a read that would wait for the disk (or
  * a pipe) takes the ring or the pool.  Every read and write in a task
  * counts against its cooperative budget, as those that complete without
@@ -41,12 +41,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <strings.h>
-#include <sys/uio.h>
-
 #include "coil.h"
 #include "loop/debug.h"
 #include "io/io.h"
+#include "io/file_cache.h"
 #include "io/file_uring.h"
 #include "task/task.h"
 
@@ -569,47 +567,6 @@ static int dispatch(file_op *tmpl, file_op **out)
     return 0;
 }
 
-/* ------------------------------------------------- reads from the cache */
-
-/* Whether reads try the page cache first: not when COIL_FILE_BACKEND=
- * executor asks for every call on the pool (its tests, its bench row),
- * nor once the kernel has said it lacks preadv2.  1 yes, 0 no, -1 not
- * decided yet. */
-static int cache_first = -1;
-
-static int reads_try_cache(void)
-{
-    if (cache_first < 0) {
-        const char *want = getenv("COIL_FILE_BACKEND");
-        cache_first = !(want && strcasecmp(want, "executor") == 0);
-    }
-    return cache_first;
-}
-
-/* tmpl's read as far as the page cache serves it, without waiting:
- * the bytes read (0 at the end of the file), -1 with errno for a failure
- * the read itself would report (ESPIPE for a pipe's pread, EBADF, ...), or
- * NOT_SERVED when it would have to wait (EAGAIN: the pages are not in
- * memory, an empty pipe) or cannot tell (EOPNOTSUPP: an fd with no
- * non-blocking reads, a tty; an old kernel). */
-enum { NOT_SERVED = -2 };
-
-static ssize_t read_cached(const file_op *t)
-{
-    struct iovec iov = {t->buf, t->n};
-    off_t at = t->kind == OP_PREAD ? t->off : -1;  /* -1: the position */
-    ssize_t r;
-    do
-        r = preadv2(t->fd, &iov, 1, at, RWF_NOWAIT);
-    while (r < 0 && errno == EINTR);
-    if (r >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP &&
-                   errno != ENOSYS && errno != EPERM))
-        return r;
-    if (errno == ENOSYS)
-        cache_first = 0;                  /* no preadv2: never again */
-    return NOT_SERVED;
-}
-
 /* Dispatch and return the syscall's result as the syscall would. */
 static ssize_t dispatch_simple(file_op *tmpl)
 {
@@ -636,9 +593,10 @@ int coil_file_open(const char *path, int flags, mode_t mode)
 }
 
 /* A read in a task: its turn against the budget, and the page cache
- * first.  What the cache served, or NOT_SERVED for the rest of read_at;
- * a short read (the pages after it not in memory) goes on there for the
- * rest, at *t moved past what was read. */
+ * first (file_cache.c).  What the cache served, or COIL__NOT_CACHED for
+ * the rest of read_at;
+ * a regular file's short read (the pages after it not in memory) goes on
+ * there for the rest, at *t moved past what was read (*got). */
 static ssize_t read_in_task(file_op *t, ssize_t *got)
 {
     *got = 0;
@@ -646,17 +604,18 @@ static ssize_t read_in_task(file_op *t, ssize_t *got)
         return -1;
     /* Where a ring batch is forming, the read joins it: a syscall of its
      * own would cost more than its share of the batch's. */
-    if (!reads_try_cache() ||
+    if (!coil__file_cache_first() ||
         (coil__uring_enabled() && coil__uring_batching()))
-        return NOT_SERVED;
-    ssize_t r = read_cached(t);
-    if (r <= 0 || (size_t)r == t->n)
+        return COIL__NOT_CACHED;
+    off_t at = t->kind == OP_PREAD ? t->off : -1;
+    ssize_t r = coil__file_read_cached(t->fd, t->buf, t->n, at);
+    if (r <= 0 || (size_t)r == t->n || !coil__file_has_more(t->fd, at, r))
         return r;
     *got = r;
     t->buf += r;
     t->n -= (size_t)r;
     t->off += r;
-    return NOT_SERVED;
+    return COIL__NOT_CACHED;
 }
 
 static ssize_t read_at(const char *call, int kind, int fd, void *buf,
@@ -671,7 +630,7 @@ static ssize_t read_at(const char *call, int kind, int fd, void *buf,
     ssize_t got = 0;
     if (coil_task_current()) {
         ssize_t r = read_in_task(&t, &got);
-        if (r != NOT_SERVED)
+        if (r != COIL__NOT_CACHED)
             return r;
         buf = t.buf;
     }
