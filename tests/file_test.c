@@ -348,6 +348,58 @@ static void *fifo_main(void *arg)
     return NULL;
 }
 
+/* A task dump says what a task blocked in a file read waits for: the
+ * ring's request (call, fd, path, size), or the executor's job. */
+static void *fifo_reader(void *arg)
+{
+    char buf[16];
+    coil_file_read((int)(intptr_t)arg, buf, sizeof buf);
+    return NULL;
+}
+
+static void *dump_main(void *arg)
+{
+    (void)arg;
+    CHECK(mkfifo(in_dir("dumped"), 0600) == 0);
+    int fd = open(in_dir("dumped"), O_RDWR | O_CLOEXEC);   /* no wait */
+    CHECK(fd >= 0);
+    coil_task *t = coil_spawn(fifo_reader, (void *)(intptr_t)fd);
+    CHECK(t);
+    CHECK(coil_sleep(COIL_MSEC(20)) == 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    CHECK(out);
+    CHECK(coil_dump_tasks(out, COIL_DUMP_NO_BACKTRACE) == 2);
+    CHECK(fclose(out) == 0);
+    char want[160];
+    if (strcmp(coil_file_backend(), "io_uring") == 0)
+        snprintf(want, sizeof want, "waits on io_uring read of fd %d (%s), "
+                 "16 bytes", fd, in_dir("dumped"));
+    else
+        snprintf(want, sizeof want, "waits on executor job");
+    if (!strstr(text, want))
+        printf("  no '%s' in:\n%s", want, text);
+    CHECK(strstr(text, want));
+    free(text);
+    coil_task_cancel(t);
+    CHECK(coil_await(coil_task_future(t), NULL) == -1 && errno == ECANCELED);
+    coil_task_release(t);
+    /* The executor's read is still in read(2): a byte lets it end, and
+     * coil_file_close waits for it (close(2) here would race with it). */
+    CHECK(write(fd, "x", 1) == 1);
+    CHECK(coil_file_close(fd) == 0);
+    drain_pool();
+    return NULL;
+}
+
+TEST(a_dump_names_the_file_read_a_task_waits_for)
+{
+    make_dir();
+    run_main(dump_main, NULL);
+    remove_dir();
+}
+
 TEST(loop_runs_while_a_fifo_read_blocks)
 {
     make_dir();
@@ -901,6 +953,7 @@ RUN_TESTS(T(the_backend_is_the_one_asked_for_where_the_build_and_kernel_allow),
           T(errors_ebadf_einval_enoent),
           T(write_all_then_read_all_equal_and_efbig),
           T(loop_runs_while_a_fifo_read_blocks),
+          T(a_dump_names_the_file_read_a_task_waits_for),
           T(cancel_blocked_read_error_mode_buffer_untouched),
           T(cancel_blocked_read_unwinds_buffer_untouched),
           T(cancelled_open_closes_the_late_fd),

@@ -94,8 +94,12 @@ int coil__uring_run(const coil__uring_req *req, int *res)
 
 #include <liburing.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "core/libc.h"
+#include "task/task.h"
 
 #define RING_ENTRIES 256
 /* How long coil_loop_close waits for cancelled requests to end. */
@@ -431,6 +435,28 @@ static void prep(struct io_uring_sqe *sqe, const coil__uring_req *req)
     }
 }
 
+/* For a task dump: "io_uring read of fd 5 (/path/of/it), 4096 bytes".
+ * obj is the caller's request, alive while it waits. */
+static void describe_request(const void *obj, coil_time now, char *buf,
+                             size_t size)
+{
+    (void)now;
+    static const char *const names[] = {"read", "write", "fsync",
+                                        "fdatasync"};
+    const coil__uring_req *req = obj;
+    char link[32], target[96], bytes[32] = "";
+    snprintf(link, sizeof link, "/proc/self/fd/%d", req->fd);
+    ssize_t t = COIL__LIBC(readlink(link, target, sizeof target - 1));
+    target[t > 0 ? t : 0] = '\0';
+    if (req->kind == COIL__URING_READ || req->kind == COIL__URING_WRITE)
+        snprintf(bytes, sizeof bytes, ", %zu bytes", req->n);
+    snprintf(buf, size, "io_uring %s of fd %d%s%s%s%s", names[req->kind],
+             req->fd, t > 0 ? " (" : "", target, t > 0 ? ")" : "", bytes);
+}
+
+/* Outside: the kernel ends the wait. */
+static const coil__wait_kind request_wait = {describe_request, 1};
+
 /* Once the caller's wait is over, returned from or unwound. */
 typedef struct wait_end_arg {
     ring *r;
@@ -501,6 +527,7 @@ int coil__uring_run(const coil__uring_req *req, int *res)
     if (!p->done) {
         wait_end_arg w = {r, p, 0};
         coil_cleanup_push(wait_end, &w);
+        coil__task_note_wait(&request_wait, req);
         rc = coil_await(fut, NULL);
         err = errno;
         if (rc == 0) {
