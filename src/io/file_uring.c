@@ -98,7 +98,7 @@ int coil__uring_run(const coil__uring_req *req, int *res)
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "core/libc.h"
+#include "loop/debug.h"
 #include "task/task.h"
 
 #define RING_ENTRIES 256
@@ -444,14 +444,12 @@ static void describe_request(const void *obj, coil_time now, char *buf,
     static const char *const names[] = {"read", "write", "fsync",
                                         "fdatasync"};
     const coil__uring_req *req = obj;
-    char link[32], target[96], bytes[32] = "";
-    snprintf(link, sizeof link, "/proc/self/fd/%d", req->fd);
-    ssize_t t = COIL__LIBC(readlink(link, target, sizeof target - 1));
-    target[t > 0 ? t : 0] = '\0';
+    char target[140], bytes[32] = "";
+    coil__format_fd_target(target, sizeof target, req->fd);
     if (req->kind == COIL__URING_READ || req->kind == COIL__URING_WRITE)
         snprintf(bytes, sizeof bytes, ", %zu bytes", req->n);
-    snprintf(buf, size, "io_uring %s of fd %d%s%s%s%s", names[req->kind],
-             req->fd, t > 0 ? " (" : "", target, t > 0 ? ")" : "", bytes);
+    snprintf(buf, size, "io_uring %s of fd %d%s%s", names[req->kind],
+             req->fd, target, bytes);
 }
 
 /* Outside: the kernel ends the wait. */

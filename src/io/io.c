@@ -505,18 +505,15 @@ static void describe_waiter(const void *obj, coil_time now, char *buf,
                             size_t size)
 {
     const waiter *w = obj;
-    char link[32], target[96], when[40];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", w->st->fd);
-    ssize_t t = COIL__LIBC(readlink(link, target, sizeof target - 1));
-    target[t > 0 ? t : 0] = '\0';
+    char target[140], when[40];
+    coil__format_fd_target(target, sizeof target, w->st->fd);
     if (w->deadline >= 0)
         coil__format_delay(when, sizeof when, w->deadline - now);
-    snprintf(buf, size, "fd %d %s%s%s%s, %s%s", w->st->fd,
+    snprintf(buf, size, "fd %d %s%s, %s%s", w->st->fd,
              w->events == (COIL_READABLE | COIL_WRITABLE) ? "readable or writable"
              : w->events & COIL_READABLE                  ? "readable"
                                                           : "writable",
-             t > 0 ? " (" : "", target, t > 0 ? ")" : "",
-             w->deadline >= 0 ? "deadline " : "no deadline",
+             target, w->deadline >= 0 ? "deadline " : "no deadline",
              w->deadline >= 0 ? when : "");
 }
 

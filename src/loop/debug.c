@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/libc.h"
 #include "loop/debug.h"
 
 int coil__debug_env(void)
@@ -102,6 +103,16 @@ void coil__format_delay(char *buf, size_t size, coil_time delay)
     char d[24];
     coil__format_duration(d, sizeof d, delay < 0 ? -delay : delay);
     snprintf(buf, size, delay < 0 ? "passed %s ago" : "in %s", d);
+}
+
+void coil__format_fd_target(char *buf, size_t size, int fd)
+{
+    char link[32], target[128];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t t = COIL__LIBC(readlink(link, target, sizeof target - 1));
+    target[t > 0 ? t : 0] = '\0';
+    snprintf(buf, size, "%s%s%s", t > 0 ? " (" : "", target,
+             t > 0 ? ")" : "");
 }
 
 int coil__debug_outside_task(const char *call)

@@ -54,6 +54,11 @@ void coil__format_duration(char *buf, size_t size, coil_time ns);
  * 3 ms ago" when it is behind. */
 void coil__format_delay(char *buf, size_t size, coil_time delay);
 
+/* What fd is, for a report after its number: " (/var/log/app.log)",
+ * " (pipe:[123])" as /proc/self/fd names it, or "" when that names
+ * nothing (closed, no /proc). */
+void coil__format_fd_target(char *buf, size_t size, int fd);
+
 /* A suspending call made outside any task: report it in debug mode (of
  * the current or default loop) and fail with EPERM.  Returns -1. */
 int coil__debug_outside_task(const char *call);

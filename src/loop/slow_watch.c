@@ -293,12 +293,10 @@ static void describe_blocked(const slot *s, char *buf, size_t size)
                     : (size_t)snprintf(buf, size, " It was blocked in syscall %ld",
                                        s->sysno);
     if (call && call->fd_first && n < size) {
-        char link[64], target[128];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", (int)s->arg0);
-        ssize_t t = readlink(link, target, sizeof target - 1);
-        target[t > 0 ? t : 0] = '\0';
-        n += (size_t)snprintf(buf + n, size - n, " on fd %d%s%s%s", (int)s->arg0,
-                              t > 0 ? " (" : "", target, t > 0 ? ")" : "");
+        char target[140];
+        coil__format_fd_target(target, sizeof target, (int)s->arg0);
+        n += (size_t)snprintf(buf + n, size - n, " on fd %d%s", (int)s->arg0,
+                              target);
     }
     if (s->nframes && n < size) {
         n += (size_t)snprintf(buf + n, size - n, ", called from (stack scan) ");
