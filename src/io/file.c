@@ -109,8 +109,9 @@ static struct {
 
 static int close_once(int fd);
 
-/* Count an op on fd.  Returns 0, or ENOMEM. */
-static int use_begin(int fd)
+/* Count an op on fd and, if seekable is not NULL, say there whether fd
+ * is known to take offsets (check_positional).  Returns 0, or ENOMEM. */
+static int use_begin(int fd, int *seekable)
 {
     int err = 0;
     pthread_mutex_lock(&fd_uses.mu);
@@ -126,8 +127,11 @@ static int use_begin(int fd)
         } else
             err = ENOMEM;
     }
-    if (!err)
+    if (!err) {
         fd_uses.at[fd].inflight++;
+        if (seekable)
+            *seekable = fd_uses.at[fd].seekable;
+    }
     pthread_mutex_unlock(&fd_uses.mu);
     return err;
 }
@@ -146,19 +150,17 @@ static void use_end(int fd)
         close_once(fd);
 }
 
-/* Whether fd, counted in (use_begin), takes an offset: 0, or -1 with
- * errno ESPIPE for a pipe or socket.  io_uring ignores the offset of a
- * stream and reads it as one (and may wait for ever), where pread(2) says
- * ESPIPE, so the ring's positional ops ask first; lseek answers, once per
+/* Whether fd, counted in by use_begin (which said whether it was known
+ * to: `known`), takes an offset: 0, or -1 with errno ESPIPE for a pipe or
+ * socket.  io_uring ignores the offset of a stream and reads it as one
+ * (and may wait for ever), where pread(2) says ESPIPE, so the ring's
+ * positional ops ask first; lseek answers, once per
  * fd until coil_file_close forgets it: a syscall each time cost a ring
  * read nearly twice a plain pread's time.  (An fd closed with close(2)
  * and its number reused for a pipe keeps the answer: pread on it reads
  * the pipe.  coil_file_close is the documented way to close.) */
-static int check_positional(int fd)
+static int check_positional(int fd, int known)
 {
-    pthread_mutex_lock(&fd_uses.mu);
-    int known = fd_uses.at[fd].seekable;
-    pthread_mutex_unlock(&fd_uses.mu);
     if (known)
         return 0;
     if (lseek(fd, 0, SEEK_CUR) < 0)
@@ -468,9 +470,9 @@ static void ring_abandon(void *arg, int res)
 }
 
 /* A heap op for the ring: tmpl's data copied in, a read's landing buffer
- * allocated here (no pool thread to do it), counted on its fd.  NULL
- * (ENOMEM). */
-static file_op *ring_op(const file_op *tmpl)
+ * allocated here (no pool thread to do it), counted on its fd (*seekable:
+ * as use_begin).  NULL (ENOMEM). */
+static file_op *ring_op(const file_op *tmpl, int *seekable)
 {
     file_op *op = op_copy(tmpl);
     if (!op)
@@ -482,7 +484,7 @@ static file_op *ring_op(const file_op *tmpl)
         }
         op->ring_buf = 1;
     }
-    if (use_begin(op->fd) != 0) {
+    if (use_begin(op->fd, seekable) != 0) {
         op_free(op);
         return NULL;
     }
@@ -495,10 +497,11 @@ static file_op *ring_op(const file_op *tmpl)
 static int dispatch_ring(const file_op *tmpl, file_op **out)
 {
     int positional = tmpl->kind == OP_PREAD || tmpl->kind == OP_PWRITE;
-    file_op *op = ring_op(tmpl);
+    int seekable = 0;
+    file_op *op = ring_op(tmpl, &seekable);
     if (!op)
         return fail(ENOMEM);
-    if (positional && check_positional(op->fd) != 0) {
+    if (positional && check_positional(op->fd, seekable) != 0) {
         int e = errno;
         use_end(op->fd);
         op_free(op);
@@ -551,7 +554,7 @@ static int dispatch(file_op *tmpl, file_op **out)
     file_op *op = op_copy(tmpl);
     int uses_fd = tmpl->kind != OP_OPEN && tmpl->kind != OP_CLOSE &&
                   tmpl->kind != OP_READ_ALL && tmpl->kind != OP_WRITE_ALL;
-    if (op && uses_fd && use_begin(op->fd) != 0) {
+    if (op && uses_fd && use_begin(op->fd, NULL) != 0) {
         op_free(op);
         op = NULL;
     }

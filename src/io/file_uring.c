@@ -125,7 +125,6 @@ typedef struct ring {
     coil__poll_watch watch;       /* efd in the loop's epoll set */
     coil__work reap;              /* posted when efd fires */
     coil__work flush;             /* posted with a batch's first SQE */
-    unsigned batched;             /* SQEs not submitted yet */
     coil_loop *loop;
     coil__list inflight;          /* of pending */
 } ring;
@@ -224,23 +223,14 @@ static void reap_posted(void *arg)
     reap(r);
 }
 
-/* Submit every SQE the ring holds: the number, or -errno (the SQEs stay
- * in the ring, for the next submit). */
-static int submit(ring *r)
-{
-    r->batched = 0;
-    return io_uring_submit(&r->uring);
-}
-
 /* The batch's work item: into the kernel, and the completions out. */
 static void flush_batch(void *arg)
 {
     ring *r = arg;
     reap(r);                          /* room in the CQ, if it was full */
-    if (submit(r) < 0) {
+    if (io_uring_submit(&r->uring) < 0) {
         /* EAGAIN, EBUSY: short of memory or CQ room for now.  The
          * requests still wait in the SQ: try again next iteration. */
-        r->batched = 1;
         coil__loop_post(r->loop, &r->flush);
     }
     reap(r);
@@ -353,7 +343,7 @@ static ring *ring_of(coil_loop *loop)
 static struct io_uring_sqe *sqe_for(ring *r)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
-    if (!sqe && submit(r) >= 0)          /* the SQ was full */
+    if (!sqe && io_uring_submit(&r->uring) >= 0)   /* the SQ was full */
         sqe = io_uring_get_sqe(&r->uring);
     return sqe;
 }
@@ -401,19 +391,18 @@ void coil__uring_buf_put(void *buf, size_t n)
 
 /* --------------------------------------------------------- submitting */
 
-/* Whether a request made now joins a batch (see the top of the file). */
+/* Whether a request made now joins a batch (see the top of the file):
+ * when other work is ready, which includes a batch's flush once posted. */
 static int batching(ring *r)
 {
-    return r->batched > 0 || coil__loop_has_ready(r->loop);
+    return coil__loop_has_ready(r->loop);
 }
 
 int coil__uring_batching(void)
 {
     coil_loop *loop = coil__loop_running;
-    if (!loop || !coil__loop_has_ready(loop))
-        return 0;
-    ring *r = ring_of(loop);              /* made here if need be */
-    return r && batching(r);
+    /* The ring is made here if need be: the read will go to it. */
+    return loop && coil__loop_has_ready(loop) && ring_of(loop) != NULL;
 }
 
 static void prep(struct io_uring_sqe *sqe, const coil__uring_req *req)
@@ -479,7 +468,7 @@ static void wait_end(void *arg)
     if (sqe) {
         io_uring_prep_cancel(sqe, p, 0);
         io_uring_sqe_set_data(sqe, &cancel_tag);
-        submit(w->r);                    /* a batched p goes in first */
+        io_uring_submit(&w->r->uring);   /* a batched p goes in first */
         /* A cancellation done inside that submit has posted its CQE
          * already: take it now, sparing the wake-up.  p may go here. */
         reap(w->r);
@@ -508,9 +497,8 @@ int coil__uring_run(const coil__uring_req *req, int *res)
     io_uring_sqe_set_data(sqe, p);
     coil__list_push_back(&r->inflight, &p->link);
     if (batching(r)) {
-        if (r->batched++ == 0)
-            coil__loop_post(loop, &r->flush);
-    } else if (submit(r) < 0) {
+        coil__loop_post(loop, &r->flush);   /* once: posting is idempotent */
+    } else if (io_uring_submit(&r->uring) < 0) {
         /* Not taken: the SQE is still queued, so make it a no-op whose
          * completion nobody waits for. */
         io_uring_prep_nop(sqe);

@@ -287,13 +287,19 @@ coil_loop *coil__loop_existing(void)
 /* ---------------------------------------------------------- one iteration */
 
 /* The loop's time in this iteration: read on first use, then cached. */
+/* Read the clock into loop->now (and what tasks see of it). */
+static void read_clock(coil_loop *loop)
+{
+    loop->now = coil_clock();
+    loop->q.clock_seen = loop->now;
+    loop->clock_stale = 0;
+}
+
 static coil_time loop_now(coil_loop *loop)
 {
     if (!loop->now_valid) {
-        loop->now = coil_clock();
-        loop->q.clock_seen = loop->now;
+        read_clock(loop);
         loop->now_valid = 1;
-        loop->clock_stale = 0;
         loop->q.items_unclocked = 0;
     }
     return loop->now;
@@ -411,13 +417,10 @@ static int quiet_turn(coil_loop *loop)
             return 0;
     }
     coil__timer *t = coil__timers_first(&loop->timers);
-    if (t != NULL && loop->clock_stale) {
-        /* Fresh for the timers, but not counted as the pacing's read: the
-         * looks at IO keep their cadence of items. */
-        loop->now = coil_clock();
-        loop->q.clock_seen = loop->now;
-        loop->clock_stale = 0;
-    }
+    /* Fresh for the timers, but not counted as the pacing's read: the
+     * looks at IO keep their cadence of items. */
+    if (t != NULL && loop->clock_stale)
+        read_clock(loop);
     return t == NULL || t->when > loop->now;
 }
 
