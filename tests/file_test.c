@@ -738,8 +738,7 @@ static void *budget_reader_main(void *arg)
      * did not make the loop read its clock (a timer then waited up to 32
      * budgets, ~8 ms), 0 without the budget. */
     CHECK(c.wakes >= 50);
-    CHECK(coil_await(coil_task_future(t), NULL) == 0);
-    coil_task_release(t);
+    await_task(t);
     CHECK(coil_file_close(fd) == 0);
     return NULL;
 }
@@ -842,8 +841,7 @@ static void *reused_number_main(void *arg)
     close(p[0]);
     close(p[1]);
     stop = 1;
-    CHECK(coil_await(coil_task_future(peer), NULL) == 0);
-    coil_task_release(peer);
+    await_task(peer);
     return NULL;
 }
 
