@@ -1,11 +1,11 @@
 #!/bin/sh
 # tests/gdb_tasks_qemu.sh TARGET COIL_GDB_PY QEMU SYSROOT — the gdb
-# extension on a cross build (aarch64), through qemu-user's gdbstub: gdb
-# cannot attach to an emulated process, so the target starts stopped under
-# qemu -g, runs to all_tasks_waiting() (every task waits by then), and
-# `coil tasks`, `coil bt` and `coil task` + `info locals` are checked as on
-# a native live process (tests/gdb_tasks_test.sh; no core here).  Exits 77
-# with the reason without gdb-multiarch.
+# extension on a cross build (aarch64, riscv64, ppc64le), through
+# qemu-user's gdbstub: gdb cannot attach to an emulated process, so the
+# target starts stopped under qemu -g, runs to all_tasks_waiting() (every
+# task waits by then), and `coil tasks`, `coil bt` and `coil task` + `info
+# locals` are checked as on a native live process (tests/gdb_tasks_test.sh;
+# no core here).  Exits 77 with the reason without gdb-multiarch.
 target=$1 script=$2 qemu=$3 sysroot=$4
 fail() { echo "FAIL: $*"; exit 1; }
 gdb=$(command -v gdb-multiarch) ||

@@ -42,7 +42,24 @@ FRAMES = {
                      [("x29", 80), ("x30", 88)]),
         "pc": 88, "sp": 176, "pc_reg": "pc", "sp_reg": "sp",
     },
+    # ra at 0 (also the resume address), s0 (fp) at 8, s1..s11 from 16;
+    # the frame is 208 bytes.
+    "riscv64": {
+        "regs": dict([("fp", 8), ("ra", 0)] +
+                     [("s%d" % (1 + i), 16 + 8 * i) for i in range(11)]),
+        "pc": 0, "sp": 208, "pc_reg": "pc", "sp_reg": "sp",
+    },
+    # A 528-byte frame made by stdu (its back chain at 0): LR at 16 (the
+    # resume address), the TOC (r2) at 24, r14..r31 from 32.
+    "ppc64le": {
+        "regs": dict([("r2", 24), ("lr", 16)] +
+                     [("r%d" % (14 + i), 32 + 8 * i) for i in range(18)]),
+        "pc": 16, "sp": 528, "pc_reg": "pc", "sp_reg": "r1",
+    },
 }
+# The register that holds a thread's pointer (its TLS lies near it).
+THREAD_POINTER = {"x86_64": "fs_base", "aarch64": "tpidr",
+                  "riscv64": "tp", "ppc64le": "r13"}
 # ctx.h's inline switch (x86_64) resumes at "leaq 128(%rsp), %rsp": there
 # the function's own rsp is 128 bytes further up.
 RED_ZONE_BACK = bytes([0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00])
@@ -71,6 +88,11 @@ def arch():
         return "x86_64"
     if "aarch64" in name:
         return "aarch64"
+    if name.startswith("riscv"):
+        return "riscv64"
+    if name.startswith("powerpc") and "little endian" in \
+            gdb.execute("show endian", to_string=True):
+        return "ppc64le"
     raise gdb.GdbError("coil: no frame layout for architecture " + name)
 
 
@@ -206,16 +228,19 @@ def loop_thread(task):
     the selected thread if that cannot be told."""
     token = word(task.loop + Layout().t["runq_thread"])
     best, best_d = None, None
-    reg = "fs_base" if arch() == "x86_64" else "tpidr"
+    reg = THREAD_POINTER[arch()]
     current = gdb.selected_thread()
     for th in inferior().threads():
         try:
             th.switch()
-            tp = int(gdb.parse_and_eval("$" + reg))
+            tp = int(gdb.parse_and_eval("(unsigned long)$" + reg))
         except gdb.error:
             continue
-        d = tp - token if arch() == "x86_64" else token - tp
-        if d >= 0 and (best_d is None or d < best_d):
+        # The static TLS block lies below the pointer on x86_64, above it
+        # on aarch64 and riscv64, and on ppc64 up to 0x7000 below it: the
+        # nearest pointer either way is the owner's.
+        d = abs(tp - token)
+        if best_d is None or d < best_d:
             best, best_d = th, d
     current.switch()
     return best or current
