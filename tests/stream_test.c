@@ -221,6 +221,33 @@ TEST(a_line_of_size_minus_one_fits_one_more_byte_does_not)
     run_main(exact_fit_main, NULL);
 }
 
+/* A last line without its '\n' that fills size - 1 exactly, its bytes read
+ * before the EOF comes (a socket's FIN after the data): it fits, and is
+ * returned once the EOF shows that no '\n' follows.  It used to be
+ * EMSGSIZE and dropped (found by tests/fuzz/stream_fuzz.c). */
+static void *exact_fit_last_main(void *arg)
+{
+    (void)arg;
+    static const size_t cut[] = {5};
+    feed f = {.text = "ab\ncdefghijklmnopq", .len = 18, .cuts = cut,
+              .ncuts = 1};
+    coil_task *t;
+    coil_stream *s = fed_stream(&f, NULL, &t);
+    char buf[16];
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == 3);
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == 15);
+    CHECK(strcmp(buf, "cdefghijklmnopq") == 0);
+    CHECK(coil_stream_read_line(s, buf, sizeof buf, -1) == 0);
+    await_task(t);
+    CHECK(coil_stream_close(s) == 0);
+    return NULL;
+}
+
+TEST(a_last_line_of_size_minus_one_fits_when_its_eof_comes_later)
+{
+    run_main(exact_fit_last_main, NULL);
+}
+
 /* Every line length from 1 to 300 bytes, all in the buffer at once: the
  * buffered case's scans and copies (16-byte blocks on x86-64, up to 128
  * bytes; memchr beyond) hand out each line whole, write nothing past its
@@ -1148,6 +1175,7 @@ RUN_TESTS(T(lines_split_across_reads_in_every_position_lf_and_crlf),
           T(lines_longer_than_the_read_buffer_grow_it),
           T(a_line_over_the_limit_is_emsgsize_and_the_stream_goes_on),
           T(a_line_of_size_minus_one_fits_one_more_byte_does_not),
+          T(a_last_line_of_size_minus_one_fits_when_its_eof_comes_later),
           T(every_line_length_to_300_comes_out_whole_and_writes_nothing_past_it),
           T(a_multibyte_delimiter_split_across_reads_is_found),
           T(read_until_overrun_is_emsgsize_and_leaves_the_bytes_buffered),

@@ -338,7 +338,9 @@ static ssize_t read_line(coil_stream *s, char *buf, size_t size,
             buf[len] = '\0';
             return (ssize_t)len;
         }
-        if (len >= limit)             /* its '\n' would make it longer */
+        /* One byte more than limit decides: a '\n' or more of the line
+         * make it too long; EOF instead makes it a last line that fits. */
+        if (len > limit)
             return overrun(s, len, 0);
         scanned = len;
         if (reserve(s, len + 1) != 0 || fill(s, deadline) < 0)
