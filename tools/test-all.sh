@@ -33,7 +33,8 @@
 #   clang     Release built with clang, the core suites (what one compiler
 #             keeps and another folds away differs: clang once shrank a
 #             test's 64 KiB frame to one byte)
-# then 60 s of the API fuzzer (tools/fuzz.sh; COIL_FUZZ_SECONDS=0 skips it),
+# then 60 s of each fuzzer, the API one and the streams one (tools/fuzz.sh;
+# COIL_FUZZ_SECONDS=0 skips them),
 # counted as one more passed or failed entry.
 # Ends with one line "N passed, N failed" (ctest entries summed over the
 # presets, the fuzz run counted as one), after a ctest-style summary line.
