@@ -5,18 +5,21 @@
  * Each input decodes into a byte stream (from a small alphabet, so that
  * lines, "\r\n" and the delimiters come often), the stream's read-buffer
  * size, how a writer task cuts the bytes into writes (chunk sizes, drains,
- * flushes, yields: so the reader sees them arrive in every kind of piece)
- * and a list of read operations: read_line, read_until, read_exactly,
- * peek, read_some, and the at_eof/buffered queries.  The writer sends
+ * flushes, yields and short pauses: so the reader sees them arrive in
+ * every kind of piece) and a list of read operations: read_line,
+ * read_until, read_exactly, peek, read_some, and the at_eof/buffered
+ * queries, one in eight with a deadline 0-200 us away.  The writer sends
  * through a coil_stream on one end of a socketpair, the reader runs the
  * operations on a coil_stream over the other end, and a model that holds
  * the whole byte string says what each must give: the value, the bytes,
  * the errno (EMSGSIZE, EPIPE, EINVAL), and how far the stream has moved.
  * What depends on timing is checked as a range: read_some returns 1 to n
- * of the next bytes.  After read_line's EMSGSIZE the next operation is
- * always a read_line: coil.h leaves the rest of the overlong line to it,
- * and what another call would see there depends on how much had arrived.
- * The reader then reads everything left and compares it too.
+ * of the next bytes, and a read with a short deadline either does what
+ * the model says or fails with ETIMEDOUT having consumed nothing.  After
+ * read_line's EMSGSIZE the next operation is always a read_line: coil.h
+ * leaves the rest of the overlong line to it, and what another call would
+ * see there depends on how much had arrived.  The reader then reads
+ * everything left and compares it too.
  *
  * Built two ways: a libFuzzer target in the fuzz build (tools/fuzz.sh),
  * and with STREAM_FUZZ_MAIN a plain program that runs random inputs from
@@ -85,12 +88,15 @@ typedef struct run {
     /* The reader's. */
     size_t nops;
     struct { unsigned op, a, b; } ops[MAX_OPS];
+    coil_time deadline;           /* the current read's */
+    int timed;                    /* ...and whether it may pass */
+    int naps;                     /* the writer's pauses so far */
 } run;
 
 /* What the inputs made the stream do, for the plain program's summary:
  * a run that never reaches an outcome tests nothing of it. */
 enum { LINE, LINE_LONG, UNTIL, UNTIL_LONG, UNTIL_EOF, EXACTLY, EXACTLY_EOF,
-       PEEK, SOME, NOUTCOMES };
+       PEEK, SOME, TIMEOUT, NOUTCOMES };
 static long outcomes[NOUTCOMES];
 
 static const char alphabet[] = "a\nb\r-=\n-";  /* 8: '\n' and '-' twice */
@@ -101,6 +107,17 @@ static coil_time soon(void)
     /* Every wait here ends as soon as the writer gets on: a deadline
      * turns a hang into a failure that says where. */
     return coil_deadline_in(COIL_SEC(10));
+}
+
+/* A read whose deadline passed: -1, ETIMEDOUT, and (coil.h) nothing
+ * consumed, which the caller checks by leaving the model as it was. */
+static int timed_out(run *r, ssize_t got)
+{
+    if (got != -1 || errno != ETIMEDOUT)
+        return 0;
+    REQUIRE(r->timed);
+    outcomes[TIMEOUT]++;
+    return 1;
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -115,7 +132,9 @@ static void *writer(void *arg)
     for (size_t i = 0; i < r->nchunks; i++) {
         REQUIRE(coil_stream_write(s, r->m.data + at, r->chunks[i].len) == 0);
         at += r->chunks[i].len;
-        switch (r->chunks[i].then % 4) {
+        switch (r->chunks[i].then % 8 < 4 ? r->chunks[i].then % 8
+                                          : r->chunks[i].then % 8 == 7 ? 4
+                                                                       : 3) {
         case 0:
             break;                    /* more to the write buffer first */
         case 1:
@@ -124,9 +143,16 @@ static void *writer(void *arg)
         case 2:
             REQUIRE(coil_stream_flush(s, soon()) == 0);
             break;
-        default:
+        case 3:
             REQUIRE(coil_stream_flush(s, soon()) == 0);
             REQUIRE(coil_yield() == 0);   /* let the reader see this much */
+            break;
+        default:
+            /* A pause the reader's short deadlines may run out in, mid-
+             * read: a few per input, or the fuzzer would mostly sleep. */
+            REQUIRE(coil_stream_flush(s, soon()) == 0);
+            if (r->naps++ < 4)
+                REQUIRE(coil_sleep(COIL_USEC(150)) == 0);
         }
     }
     REQUIRE(at == r->m.len);
@@ -142,11 +168,20 @@ static void check_line(run *r, coil_stream *s, size_t size)
 {
     model *m = &r->m;
     char buf[BIG + 2];
+    size_t was_pos = m->pos;
+    int was_skip = m->skip;
     if (m->skip) {
         m->pos = line_end(m, m->pos);
         m->skip = 0;
     }
-    ssize_t got = coil_stream_read_line(s, buf, size, soon());
+    ssize_t got = coil_stream_read_line(s, buf, size, r->deadline);
+    if (timed_out(r, got)) {
+        /* Whether the skip was done or is still to do, the next
+         * read_line ends up past the same '\n'. */
+        m->pos = was_pos;
+        m->skip = was_skip;
+        return;
+    }
     if (m->pos == m->len) {
         REQUIRE(got == 0);
         return;
@@ -170,11 +205,14 @@ static void check_until(run *r, coil_stream *s, unsigned which, size_t size)
     const char *delim = delims[which % 4];
     size_t dlen = strlen(delim);
     char buf[BIG];
-    ssize_t got = coil_stream_read_until(s, delim, dlen, buf, size, soon());
+    ssize_t got = coil_stream_read_until(s, delim, dlen, buf, size,
+                                         r->deadline);
     if (size < dlen) {
         REQUIRE(got == -1 && errno == EINVAL);
         return;
     }
+    if (timed_out(r, got))
+        return;
     const char *d = memmem(m->data + m->pos, m->len - m->pos, delim, dlen);
     size_t rest = m->len - m->pos;
     if (d) {
@@ -204,7 +242,11 @@ static void check_exactly(run *r, coil_stream *s, size_t n)
     model *m = &r->m;
     char buf[BIG];
     size_t got_n = 12345;
-    ssize_t got = coil_stream_read_exactly(s, buf, n, &got_n, soon());
+    ssize_t got = coil_stream_read_exactly(s, buf, n, &got_n, r->deadline);
+    if (timed_out(r, got)) {
+        REQUIRE(got_n == 0);
+        return;
+    }
     size_t rest = m->len - m->pos;
     if (rest >= n) {
         REQUIRE(got == (ssize_t)n && got_n == n);
@@ -222,7 +264,9 @@ static void check_peek(run *r, coil_stream *s, size_t n)
 {
     model *m = &r->m;
     char buf[BIG];
-    ssize_t got = coil_stream_peek(s, buf, n, soon());
+    ssize_t got = coil_stream_peek(s, buf, n, r->deadline);
+    if (timed_out(r, got))
+        return;
     size_t rest = m->len - m->pos, want = n < rest ? n : rest;
     REQUIRE(got == (ssize_t)want);
     REQUIRE(memcmp(buf, m->data + m->pos, want) == 0);
@@ -233,7 +277,9 @@ static void check_some(run *r, coil_stream *s, size_t n)
 {
     model *m = &r->m;
     char buf[BIG];
-    ssize_t got = coil_stream_read_some(s, buf, n, soon());
+    ssize_t got = coil_stream_read_some(s, buf, n, r->deadline);
+    if (timed_out(r, got))
+        return;
     size_t rest = m->len - m->pos;
     if (n == 0 || rest == 0) {
         REQUIRE(got == 0);
@@ -276,6 +322,11 @@ static void *reader(void *arg)
          * past it, which takes the direct-read and growing paths. */
         size_t n = a & 0x80 ? (b * 2u) % BIG : b % 48;
         unsigned op = r->m.skip ? 0 : r->ops[i].op % 6;
+        /* A read in eight with a deadline 0 to 200 us away: reads cut
+         * short in every state, which must consume nothing. */
+        r->timed = (r->ops[i].op & 0x70) == 0x70;
+        r->deadline = r->timed ? coil_deadline_in(COIL_USEC(b % 5 * 50))
+                               : soon();
         switch (op) {
         case 0:
             check_line(r, s, 2 + n % (BIG - 1));
@@ -296,6 +347,8 @@ static void *reader(void *arg)
             check_queries(r, s);
         }
     }
+    r->timed = 0;
+    r->deadline = soon();
     while (r->m.skip)                 /* drops the rest of the long line */
         check_line(r, s, BIG);
     while (r->m.pos < r->m.len)
@@ -394,7 +447,7 @@ static int run_files(int argc, char **argv)
 static const char *const outcome_names[NOUTCOMES] = {
     "lines", "overlong lines", "records", "overlong records",
     "records cut by EOF", "exact reads", "exact reads cut by EOF", "peeks",
-    "read_somes"};
+    "read_somes", "time-outs"};
 
 int main(int argc, char **argv)
 {
