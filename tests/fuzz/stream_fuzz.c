@@ -9,7 +9,9 @@
  * every kind of piece) and a list of read operations: read_line,
  * read_until, read_exactly, peek, read_some, and the at_eof/buffered
  * queries, one in eight with a deadline 0-200 us away.  The writer sends
- * through a coil_stream on one end of a socketpair, the reader runs the
+ * through a coil_stream on one end of a socketpair (half the time with the
+ * kernel's least buffers, so that its sends block and drain waits, after
+ * which at most high_water bytes are left unsent), the reader runs the
  * operations on a coil_stream over the other end, and a model that holds
  * the whole byte string says what each must give: the value, the bytes,
  * the errno (EMSGSIZE, EPIPE, EINVAL), and how far the stream has moved.
@@ -91,6 +93,7 @@ typedef struct run {
     coil_time deadline;           /* the current read's */
     int timed;                    /* ...and whether it may pass */
     int naps;                     /* the writer's pauses so far */
+    int small_buffers;            /* the socket's, set to the least */
 } run;
 
 /* What the inputs made the stream do, for the plain program's summary:
@@ -138,10 +141,14 @@ static void *writer(void *arg)
         case 0:
             break;                    /* more to the write buffer first */
         case 1:
+            /* Back-pressure: whatever it waited for, no more than
+             * high_water is left (at most low_water if it had to wait). */
             REQUIRE(coil_stream_drain(s, soon()) == 0);
+            REQUIRE(coil_stream_write_pending(s) <= (ssize_t)r->high_water);
             break;
         case 2:
             REQUIRE(coil_stream_flush(s, soon()) == 0);
+            REQUIRE(coil_stream_write_pending(s) == 0);
             break;
         case 3:
             REQUIRE(coil_stream_flush(s, soon()) == 0);
@@ -368,7 +375,9 @@ static void decode(run *r)
     input *in = &r->in;
     unsigned b = next(in);
     r->read_size = b == 255 ? 0 : 1 + b % 64;     /* 0: the default */
-    r->high_water = 1 + next(in) * 4u;
+    b = next(in);
+    r->high_water = 1 + b * 4u;
+    r->small_buffers = b & 1;
     /* Short byte strings mostly (up to 191 bytes), long ones too. */
     size_t len = next(in);
     if (len >= 192)
@@ -409,6 +418,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.in = (input){data, size, 0};
     decode(&r);
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r.fds) == 0);
+    if (r.small_buffers) {
+        /* The kernel's least (a few KiB): writes block while the reader
+         * lags, and drain and flush wait for it. */
+        int one = 1;
+        REQUIRE(setsockopt(r.fds[1], SOL_SOCKET, SO_SNDBUF, &one,
+                           sizeof one) == 0);
+        REQUIRE(setsockopt(r.fds[0], SOL_SOCKET, SO_RCVBUF, &one,
+                           sizeof one) == 0);
+    }
     REQUIRE(coil_run(reader, &r, NULL) == 0);
     /* The streams do not own the fds. */
     REQUIRE(close(r.fds[0]) == 0 && close(r.fds[1]) == 0);
