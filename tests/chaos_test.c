@@ -1,13 +1,14 @@
 /*
  * tests/chaos_test.c — 10,000 tasks doing random mixes of everything coil
- * offers (sleeps, every sync primitive, pipe and socketpair IO, child
- * tasks, groups, timeout scopes, wait_for, gather, shield, cleanup
- * handlers that suspend) while driver tasks cancel random tasks, fire
- * timeouts and coil_close random fds.  Every wait has a deadline, so the
- * run is bounded; at the end the invariants that no interleaving may break
- * are checked: every task ended, the loop closes with nothing pending,
- * locks free, semaphores back at their start, queue items conserved,
- * each cleanup handler ran exactly once or was popped, no fd leaked.
+ * offers (sleeps, every sync primitive, coil_select over queues and events,
+ * pipe and socketpair IO, child tasks, groups, timeout scopes, wait_for,
+ * gather, shield, cleanup handlers that suspend) while driver tasks cancel
+ * random tasks, fire timeouts and coil_close random fds.  Every wait has a
+ * deadline, so the run is bounded; at the end the invariants that no
+ * interleaving may break are checked: every task ended, the loop closes
+ * with nothing pending, locks free, semaphores back at their start, queue
+ * items conserved, each cleanup handler ran exactly once or was popped, no
+ * fd leaked.
  *
  * The seed is printed; COIL_CHAOS_SEED=<n> replays it (the interleaving
  * also depends on timing, so a replay makes the same choices, not
@@ -31,13 +32,14 @@ enum { NLOCK = 4, NSEM = 4, SEM_START = 3, NEVENT = 4, NQUEUE = 2,
  * spawn or nest (only leaves below MAX_DEPTH, which bounds the run). */
 enum { OP_SLEEP, OP_YIELD, OP_LOCK, OP_SEM, OP_EVENT, OP_COND, OP_BARRIER,
        OP_PUT, OP_GET, OP_READ, OP_WRITE, OP_POKE, OP_SHIELD_REGION,
-       NLEAF,
+       OP_SELECT, NLEAF,
        OP_AWAIT = NLEAF, OP_GROUP, OP_SCOPE, OP_WAIT_FOR, OP_GATHER,
        OP_SHIELD, OP_CLEANUP, NOPS };
 
 static const char *const op_names[NOPS] = {
     "sleep", "yield", "lock", "sem", "event", "cond", "barrier", "put",
-    "get", "read", "write", "poke", "shield_region", "await", "group",
+    "get", "read", "write", "poke", "shield_region", "select", "await",
+    "group",
     "scope", "wait_for", "gather", "shield", "cleanup"};
 
 /* One chaos run: its objects and its counters.  Everything here is
@@ -163,6 +165,46 @@ static void op_get(chaos *c, uint64_t *s)
     if (coil_queue_get_until(c->queues[q], &item, soon(s)) == 0) {
         CHECK(item == (void *)1);
         c->gets[q]++;
+    }
+}
+
+/* coil_select (or, one time in four, coil_select_try) over one to four
+ * cases: gets and puts on the queues, event waits.  Whatever ends it — a
+ * case, the deadline, a cancellation in either mode — the queues' counts
+ * at the end prove that exactly the case it returned was done. */
+static void op_select(chaos *c, uint64_t *s)
+{
+    coil_select_case cases[4];
+    unsigned n = 1 + pick(s, 4);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned kind = pick(s, 3), which = pick(s, NQUEUE);
+        if (kind == 0)
+            cases[i] = (coil_select_case){.op = COIL_SELECT_GET,
+                                          .queue = c->queues[which]};
+        else if (kind == 1)
+            cases[i] = (coil_select_case){.op = COIL_SELECT_PUT,
+                                          .queue = c->queues[which],
+                                          .item = (void *)1};
+        else
+            cases[i] = (coil_select_case){.op = COIL_SELECT_EVENT,
+                                          .event = c->events[pick(s, NEVENT)]};
+    }
+    int k = pick(s, 4) == 0 ? coil_select_try(cases, n)
+                            : coil_select(cases, n, soon(s));
+    if (k < 0) {
+        CHECK(errno == ETIMEDOUT || errno == EAGAIN || errno == ECANCELED);
+        return;
+    }
+    CHECK((unsigned)k < n && cases[k].error == 0);
+    for (unsigned q = 0; q < NQUEUE; q++) {
+        if (cases[k].queue != c->queues[q])
+            continue;
+        if (cases[k].op == COIL_SELECT_GET) {
+            CHECK(cases[k].item == (void *)1);
+            c->gets[q]++;
+        } else {
+            c->puts[q]++;
+        }
     }
 }
 
@@ -330,6 +372,7 @@ static void do_op(chaos *c, uint64_t *s, int depth)
     case OP_WRITE: op_io(c, s, 1); break;
     case OP_POKE: poke(c, s); break;
     case OP_SHIELD_REGION: op_shield_region(s); break;
+    case OP_SELECT: op_select(c, s); break;
     case OP_AWAIT: op_await(c, s); break;
     case OP_GROUP: op_group(c, s); break;
     case OP_SCOPE: op_scope(c, s, depth); break;

@@ -462,6 +462,18 @@ static int run_files(int argc, char **argv)
     return 0;
 }
 
+static int running_under_tsan(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return 1;
+#endif
+#endif
+    return 0;
+}
+
 static const char *const outcome_names[NOUTCOMES] = {
     "lines", "overlong lines", "records", "overlong records",
     "records cut by EOF", "exact reads", "exact reads cut by EOF", "peeks",
@@ -475,8 +487,8 @@ int main(int argc, char **argv)
     uint64_t seed = env ? strtoull(env, NULL, 10)
                         : (uint64_t)coil_clock() ^ (uint64_t)getpid() << 32;
     long runs = argc > 1 ? atol(argv[1]) : 5000;
-    if (getenv("COIL_TEST_EMULATED"))
-        runs /= 10;                   /* under qemu */
+    if (getenv("COIL_TEST_EMULATED") || running_under_tsan())
+        runs /= 10;                   /* ten times slower there */
     printf("seed %llu (replay: COIL_STREAM_FUZZ_SEED=%llu)\n",
            (unsigned long long)seed, (unsigned long long)seed);
     fflush(stdout);
