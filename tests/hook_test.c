@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/poll.h>          /* <poll.h> would be src/loop/poll.h */
@@ -492,6 +493,96 @@ TEST(cancellation_unwinds_hooked_calls_or_gives_ecanceled_and_scopes_cut_them)
     run_main(cancel_main, NULL);
 }
 
+/* ------------------------------------------------------ huge timeouts */
+
+/* A timeout too long for a 64-bit count of ns is "for ever" to the kernel:
+ * the hooked calls must wait too, where the product used to wrap into a
+ * deadline long past and the call returned at once.  Each wait below is
+ * ended by a UNIT-long timeout scope, which must be what ends it. */
+static void huge_wait(int kind, int pfd, int sfd)
+{
+    struct timespec ts = {LONG_MAX, 999999999};
+    struct timeval tv = {LONG_MAX, 999999};
+    struct pollfd pf = {pfd, POLLIN, 0};
+    fd_set rd;
+    char c;
+    switch (kind) {
+    case 0:
+        nanosleep(&ts, NULL);
+        CHECK(!"nanosleep returned");
+        break;
+    case 1:
+        clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+        CHECK(!"clock_nanosleep returned");
+        break;
+    case 2:
+        clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL);
+        CHECK(!"clock_nanosleep (absolute) returned");
+        break;
+    case 3:
+        ppoll(&pf, 1, &ts, NULL);
+        CHECK(!"ppoll returned");
+        break;
+    case 4:
+        FD_ZERO(&rd);
+        FD_SET(pfd, &rd);
+        select(pfd + 1, &rd, NULL, NULL, &tv);
+        CHECK(!"select returned");
+        break;
+    default:
+        read(sfd, &c, 1);                 /* SO_RCVTIMEO of LONG_MAX s */
+        CHECK(!"read returned");
+    }
+}
+
+/* Negative times are EINVAL, in a task as from libc: they used to be
+ * deadlines already past (a timeout of 0). */
+static void check_negative_times_einval(int pfd)
+{
+    struct timespec neg = {-1, 0};
+    struct timeval negtv = {-1, 0};
+    struct pollfd pf = {pfd, POLLIN, 0};
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(pfd, &rd);
+    CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &neg, NULL) == EINVAL);
+    CHECK_ERRNO(nanosleep(&neg, NULL), EINVAL);
+    CHECK_ERRNO(ppoll(&pf, 1, &neg, NULL), EINVAL);
+    CHECK_ERRNO(select(pfd + 1, &rd, NULL, NULL, &negtv), EINVAL);
+}
+
+static void *huge_timeouts_main(void *arg)
+{
+    (void)arg;
+    int p[2], sv[2];
+    CHECK(pipe(p) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct timeval forever = {LONG_MAX, 0};
+    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &forever,
+                     sizeof forever) == 0);
+    for (int kind = 0; kind < 6; kind++) {
+        coil_timeout scope;
+        coil_time t0 = now();
+        if (coil_timeout_begin(&scope, UNIT) == 0)
+            huge_wait(kind, p[0], sv[0]);
+        CHECK_ERRNO(coil_timeout_end(&scope), ETIMEDOUT);
+        CHECK(now() - t0 >= UNIT - COIL_MSEC(1));
+    }
+    check_negative_times_einval(p[0]);
+    close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
+    return NULL;
+}
+
+TEST(huge_timeouts_wait_and_negative_ones_are_einval)
+{
+    watchdog();
+    int p[2];
+    CHECK(pipe(p) == 0);
+    check_negative_times_einval(p[0]);    /* libc's answers: the same */
+    close(p[0]), close(p[1]);
+    run_main(huge_timeouts_main, NULL);
+}
+
 /* ------------------------------------------------------------- sleeps */
 
 static void *sleeper(void *arg)
@@ -906,6 +997,7 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop),
           T(a_blocking_write_writes_everything_and_so_sndtimeo_cuts_it_short),
           T(cancellation_unwinds_hooked_calls_or_gives_ecanceled_and_scopes_cut_them),
+          T(huge_timeouts_wait_and_negative_ones_are_einval),
           T(sleeps_in_forty_tasks_overlap),
           T(getaddrinfo_from_a_hundred_tasks_runs_on_the_executor),
           T(regular_files_stay_synchronous_by_default),

@@ -196,8 +196,11 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
     const struct timeval *tv = val;
     coil__hfd *h = coil__hfd_known(fd);
     if (h) {
-        coil_time ns = (coil_time)tv->tv_sec * 1000000000 +
-                       (coil_time)tv->tv_usec * 1000;
+        /* The kernel took it (tv_usec in range): a negative tv_sec is
+         * no timeout there, and a huge one for ever. */
+        coil_time ns = tv->tv_sec < 0 ? 0
+                       : coil__hook_span(tv->tv_sec,
+                                         (long long)tv->tv_usec * 1000);
         atomic_store(name == SO_RCVTIMEO ? &h->rcvtimeo : &h->sndtimeo, ns);
     }
     return r;

@@ -164,7 +164,20 @@ coil_time coil__hfd_deadline(const coil__hfd *h, int dir)
     coil_time t = atomic_load_explicit(dir == COIL__IO_RD ? &h->rcvtimeo
                                                           : &h->sndtimeo,
                                        memory_order_relaxed);
-    return t > 0 ? coil_clock() + t : -1;
+    return t > 0 ? coil__hook_after(t) : -1;
+}
+
+/* What is left until deadline (negative: none) as poll(2)'s timeout:
+ * whole ms rounded up, at most INT_MAX, -1 for none. */
+static int poll_ms(coil_time deadline)
+{
+    if (deadline < 0)
+        return -1;
+    coil_time left = deadline - coil_clock();
+    if (left <= 0)
+        return 0;
+    coil_time ms = left / 1000000 + (left % 1000000 != 0);
+    return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 int coil__hfd_block_outside(int fd, short events)
@@ -178,11 +191,15 @@ int coil__hfd_block_outside(int fd, short events)
     coil_time t = atomic_load_explicit(events & POLLIN ? &h->rcvtimeo
                                                        : &h->sndtimeo,
                                        memory_order_relaxed);
-    int ms = t > 0 ? (int)((t + 999999) / 1000000) : -1;
+    coil_time deadline = t > 0 ? coil__hook_after(t) : -1;
     struct pollfd p = {.fd = fd, .events = events};
     int saved = errno, r;
-    while ((r = LIBC(poll)(&p, 1, ms)) < 0 && errno == EINTR)
-        ;
+    do {
+        r = LIBC(poll)(&p, 1, poll_ms(deadline));
+        /* Again after EINTR, and after a wait that poll's int cut short
+         * of a timeout longer than INT_MAX ms. */
+    } while ((r < 0 && errno == EINTR) ||
+             (r == 0 && deadline >= 0 && coil_clock() < deadline));
     errno = saved;                        /* EAGAIN, if we give up */
     return r > 0;
 }

@@ -16,6 +16,7 @@
 #ifndef COIL_HOOK_H
 #define COIL_HOOK_H
 
+#include <limits.h>
 #include <signal.h>
 #include <sys/poll.h>             /* <poll.h> would be src/loop/poll.h */
 #include <sys/socket.h>
@@ -148,6 +149,25 @@ int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline);
 /* A relative timeout as poll(2) takes it (ms, negative: none) as a
  * deadline. */
 coil_time coil__hook_ms_deadline(int ms);
+
+/* sec seconds and ns nanoseconds (sec >= 0, ns >= 0 and below a few
+ * seconds' worth) as ns, at most LLONG_MAX.  A timeval or timespec may
+ * hold more seconds than a 64-bit count of ns: the kernel takes those as
+ * "for ever", and so does coil, where the product would wrap and make a
+ * deadline long past (a call that should wait would return at once). */
+static inline coil_time coil__hook_span(long long sec, long long ns)
+{
+    if (sec >= LLONG_MAX / 1000000000 - 4)
+        return LLONG_MAX;
+    return sec * 1000000000 + ns;
+}
+
+/* The deadline span ns from now: at most LLONG_MAX, which never comes. */
+static inline coil_time coil__hook_after(coil_time span)
+{
+    coil_time now = coil_clock();
+    return span > LLONG_MAX - now ? LLONG_MAX : now + span;
+}
 
 /* ------------------------------------------- signals (src/hook/intr.c) */
 

@@ -13,9 +13,16 @@
 
 #include "hook.h"
 
+/* A valid timespec (0 <= tv_nsec < 1e9, tv_sec >= 0) in ns, saturating. */
 static coil_time ts_ns(const struct timespec *ts)
 {
-    return (coil_time)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return coil__hook_span(ts->tv_sec, ts->tv_nsec);
+}
+
+static int ts_valid(const struct timespec *ts)
+{
+    return ts && ts->tv_sec >= 0 && ts->tv_nsec >= 0 &&
+           ts->tv_nsec < 1000000000;
 }
 
 static void set_left(struct timespec *rem, coil_time until)
@@ -42,12 +49,11 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!coil__hook_in_task())
         return LIBC(nanosleep)(req, rem);
-    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000 ||
-        req->tv_sec < 0) {
+    if (!ts_valid(req)) {
         errno = EINVAL;
         return -1;
     }
-    int err = sleep_until(coil_clock() + ts_ns(req), rem);
+    int err = sleep_until(coil__hook_after(ts_ns(req)), rem);
     if (err) {
         errno = err;
         return -1;
@@ -62,8 +68,8 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
         (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME &&
          clock != CLOCK_BOOTTIME && clock != CLOCK_TAI))
         return LIBC(clock_nanosleep)(clock, flags, req, rem);
-    if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000)
-        return EINVAL;
+    if (!ts_valid(req))
+        return EINVAL;                    /* a negative tv_sec too */
     coil_time delay = ts_ns(req);
     if (flags & TIMER_ABSTIME) {          /* relative to the clock asked */
         struct timespec now;
@@ -71,7 +77,7 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
         delay -= ts_ns(&now);
         rem = NULL;                       /* not reported for absolute */
     }
-    return sleep_until(coil_clock() + (delay > 0 ? delay : 0), rem);
+    return sleep_until(coil__hook_after(delay > 0 ? delay : 0), rem);
 }
 
 unsigned sleep(unsigned seconds)
@@ -79,7 +85,7 @@ unsigned sleep(unsigned seconds)
     if (!coil__hook_in_task())
         return LIBC(sleep)(seconds);
     struct timespec rem = {0, 0};
-    if (sleep_until(coil_clock() + COIL_SEC((coil_time)seconds), &rem) == 0)
+    if (sleep_until(coil__hook_after(COIL_SEC((coil_time)seconds)), &rem) == 0)
         return 0;
     return (unsigned)rem.tv_sec + (rem.tv_nsec > 0);
 }
@@ -88,7 +94,7 @@ int usleep(useconds_t us)
 {
     if (!coil__hook_in_task())
         return LIBC(usleep)(us);
-    int err = sleep_until(coil_clock() + (coil_time)us * 1000, NULL);
+    int err = sleep_until(coil__hook_after((coil_time)us * 1000), NULL);
     if (err) {
         errno = err;
         return -1;

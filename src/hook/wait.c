@@ -34,9 +34,33 @@ coil_time coil__hook_ms_deadline(int ms)
 
 static coil_time ts_deadline(const struct timespec *ts)
 {
-    if (!ts)
+    return ts ? coil__hook_after(coil__hook_span(ts->tv_sec, ts->tv_nsec))
+              : -1;
+}
+
+/* What the kernel refuses with EINVAL: a negative time, or (ppoll) a
+ * tv_nsec out of range.  select takes a tv_usec of a second or more and
+ * carries it over. */
+static int ts_bad(const struct timespec *ts)
+{
+    return ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 ||
+                  ts->tv_nsec >= 1000000000);
+}
+
+static int tv_bad(const struct timeval *tv)
+{
+    return tv && (tv->tv_sec < 0 || tv->tv_usec < 0);
+}
+
+static coil_time tv_deadline(const struct timeval *tv)
+{
+    if (!tv)
         return -1;
-    return coil_clock() + (coil_time)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    long long carry = tv->tv_usec / 1000000;
+    long long sec = tv->tv_sec > LLONG_MAX - carry ? LLONG_MAX
+                                                   : tv->tv_sec + carry;
+    return coil__hook_after(
+        coil__hook_span(sec, (long long)(tv->tv_usec % 1000000) * 1000));
 }
 
 static unsigned coil_events(short events)
@@ -121,8 +145,9 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
 int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
           const sigset_t *mask)
 {
-    if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !coil__hook_in_task())
-        return LIBC(ppoll)(fds, n, ts, mask);
+    if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !coil__hook_in_task() ||
+        ts_bad(ts))
+        return LIBC(ppoll)(fds, n, ts, mask);     /* EINVAL for a bad ts */
     return coil__hook_poll(fds, n, ts_deadline(ts));
 }
 
@@ -146,8 +171,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
     if ((tv && tv->tv_sec == 0 && tv->tv_usec == 0) || !coil__hook_in_task() ||
-        nfds < 0 || nfds > FD_SETSIZE)
-        return LIBC(select)(nfds, rd, wr, ex, tv);
+        nfds < 0 || nfds > FD_SETSIZE || tv_bad(tv))
+        return LIBC(select)(nfds, rd, wr, ex, tv);  /* EINVAL for a bad tv */
     struct pollfd p[FD_SETSIZE];
     nfds_t n = 0;
     for (int fd = 0; fd < nfds; fd++) {
@@ -157,10 +182,7 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
         if (ev)
             p[n++] = (struct pollfd){.fd = fd, .events = ev};
     }
-    coil_time deadline =
-        tv ? coil_clock() + (coil_time)tv->tv_sec * 1000000000 +
-                 (coil_time)tv->tv_usec * 1000
-           : -1;
+    coil_time deadline = tv_deadline(tv);
     int r = coil__hook_poll(p, n, deadline);
     if (r < 0)
         return -1;
