@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,6 +188,37 @@ TEST(an_fd_the_program_set_nonblocking_still_gets_eagain)
 {
     watchdog();
     run_main(nonblock_main, NULL);
+}
+
+/* MSG_DONTWAIT on a blocking socket asks for EAGAIN at once, in a task and
+ * out of one, even once coil has made the fd O_NONBLOCK underneath: the
+ * call used to wait in poll(2) for data, holding the loop's thread.  And
+ * writev of nothing is 0 even after a shutdown, as the kernel answers it
+ * (the hook's sendmsg form said EPIPE).  Found by hook_diff. */
+static void *dontwait_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    char c;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK_ERRNO(recv(sv[0], &c, 1, MSG_DONTWAIT), EAGAIN);
+    late_write lw = {sv[1], UNIT, "x"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    CHECK(read(sv[0], &c, 1) == 1 && c == 'x');   /* coil manages it now */
+    await_task(w);
+    CHECK_ERRNO(recv(sv[0], &c, 1, MSG_DONTWAIT), EAGAIN);
+    struct msghdr m = {.msg_iov = &(struct iovec){&c, 1}, .msg_iovlen = 1};
+    CHECK_ERRNO(recvmsg(sv[0], &m, MSG_DONTWAIT), EAGAIN);
+    CHECK(shutdown(sv[0], SHUT_WR) == 0);
+    CHECK(writev(sv[0], &(struct iovec){&c, 0}, 1) == 0);
+    close(sv[0]), close(sv[1]);
+    return NULL;
+}
+
+TEST(msg_dontwait_is_eagain_at_once_and_an_empty_writev_is_0)
+{
+    watchdog();
+    run_main(dontwait_main, NULL);
 }
 
 /* ----------------------------------------------------------- timeouts */
@@ -989,6 +1021,7 @@ TEST(a_handler_with_sa_restart_interrupts_only_sleeps_and_polls)
 RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(fortified_reads_and_polls_yield_too),
           T(an_fd_the_program_set_nonblocking_still_gets_eagain),
+          T(msg_dontwait_is_eagain_at_once_and_an_empty_writev_is_0),
           T(so_rcvtimeo_expiry_gives_eagain_on_time),
           T(a_connect_to_a_full_backlog_times_out_at_its_so_sndtimeo),
           T(dup2_onto_an_fd_another_task_reads_wakes_it_with_ebadf),

@@ -140,9 +140,25 @@ static ssize_t op_accept4(coil__io_op *op, int fd, int is_socket)
 
 /* ------------------------------------------------------------- reads */
 
+/* Whether a vector holds no byte.  readv and writev of nothing, and read
+ * of nothing from a socket, are 0 at once: the kernel answers them before
+ * it looks at the file (0 even on a socket shut down for writing, where
+ * sendmsg(2) of nothing says EPIPE).  So they go straight to libc, not to
+ * the MSG_DONTWAIT forms the ops use.  (write of nothing reaches the
+ * socket either way; it goes to libc too, as it never waits.) */
+static int iov_empty(const struct iovec *iov, int iovcnt)
+{
+    for (int i = 0; i < iovcnt; i++)
+        if (iov[i].iov_len != 0)
+            return 0;
+    return 1;
+}
+
 ssize_t read(int fd, void *buf, size_t n)
 {
     coil__hfd *h;
+    if (n == 0)
+        return LIBC(read)(fd, buf, n);
     if (!coil__hook_in_task())
         return OUTSIDE(fd, POLLIN, LIBC(read)(fd, buf, n));
     if (!(h = waiting_fd(fd)))
@@ -155,6 +171,8 @@ ssize_t read(int fd, void *buf, size_t n)
 ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
     coil__hfd *h;
+    if (iovcnt > 0 && iovcnt <= IOV_MAX && iov && iov_empty(iov, iovcnt))
+        return LIBC(readv)(fd, iov, iovcnt);
     if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
         return OUTSIDE(fd, POLLIN, LIBC(readv)(fd, iov, iovcnt));
     coil__io_op op = {.fn = op_readv, .iov = iov, .iovcnt = iovcnt};
@@ -165,8 +183,9 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                  socklen_t *addrlen)
 {
     coil__hfd *h;
-    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
-        !(h = waiting_fd(fd)))
+    if (flags & MSG_DONTWAIT)             /* its EAGAIN is the program's */
+        return LIBC(recvfrom)(fd, buf, n, flags, addr, addrlen);
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
         return OUTSIDE(fd, POLLIN,
                        LIBC(recvfrom)(fd, buf, n, flags, addr, addrlen));
     size_t got = 0;
@@ -190,8 +209,9 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     coil__hfd *h;
-    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
-        !(h = waiting_fd(fd)))
+    if (flags & MSG_DONTWAIT)
+        return LIBC(recvmsg)(fd, msg, flags);
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
         return OUTSIDE(fd, POLLIN, LIBC(recvmsg)(fd, msg, flags));
     coil__io_op op = {.fn = op_recvmsg, .buf = msg, .flags = flags};
     return run("recvmsg", fd, COIL__IO_RD, h, &op);
@@ -246,6 +266,8 @@ static ssize_t write_fully(const char *call, int fd, coil__hfd *h,
 ssize_t write(int fd, const void *buf, size_t n)
 {
     coil__hfd *h;
+    if (n == 0)
+        return LIBC(write)(fd, buf, n);
     if (!coil__hook_in_task())
         return OUTSIDE(fd, POLLOUT, LIBC(write)(fd, buf, n));
     if (!(h = waiting_fd(fd)))
@@ -259,8 +281,9 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                const struct sockaddr *addr, socklen_t addrlen)
 {
     coil__hfd *h;
-    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
-        !(h = waiting_fd(fd)))
+    if (flags & MSG_DONTWAIT)
+        return LIBC(sendto)(fd, buf, n, flags, addr, addrlen);
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
         return OUTSIDE(fd, POLLOUT,
                        LIBC(sendto)(fd, buf, n, flags, addr, addrlen));
     coil__io_op op = {.fn = op_sendto, .cbuf = buf, .flags = flags,
@@ -276,8 +299,9 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     coil__hfd *h;
-    if (!coil__hook_in_task() || (flags & MSG_DONTWAIT) ||
-        !(h = waiting_fd(fd)))
+    if (flags & MSG_DONTWAIT)
+        return LIBC(sendmsg)(fd, msg, flags);
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
         return OUTSIDE(fd, POLLOUT, LIBC(sendmsg)(fd, msg, flags));
     coil__io_op op = {.fn = op_sendmsg, .cbuf = msg, .flags = flags};
     return run("sendmsg", fd, COIL__IO_WR, h, &op);
@@ -301,7 +325,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     coil__hfd *h;
     if (!coil__hook_in_task() || !(h = waiting_fd(fd)) || iovcnt <= 0 ||
-        iovcnt > IOV_MAX)
+        iovcnt > IOV_MAX || !iov || iov_empty(iov, iovcnt))
         return OUTSIDE(fd, POLLOUT, LIBC(writev)(fd, iov, iovcnt));
     size_t total = 0, put = 0;
     for (int i = 0; i < iovcnt; i++)
