@@ -1,0 +1,316 @@
+/*
+ * tests/hook_diff_test.c — the hook layer against libc itself: the same
+ * random calls on two identical socketpairs, one end of one pair used by
+ * a task (the hooks' way: its waits suspend the task) and one end of the
+ * other by a pool thread (not a task: libc's way), must give the same
+ * results: return values, errno, the bytes read, what F_GETFL, FIONREAD,
+ * SO_RCVTIMEO, poll and select report, and the bytes that reach the peer.
+ *
+ * The calls: read, recv (MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL), readv,
+ * write, send (MSG_DONTWAIT), writev, fcntl F_SETFL/F_GETFL, ioctl
+ * FIONBIO/FIONREAD, setsockopt/getsockopt SO_RCVTIMEO (0 or 1-3 ms),
+ * poll and select (no wait or 1 ms), shutdown; and on the peer, writes
+ * and a shutdown that the subject reads.  A call that would block libc's
+ * thread for good (a blocking read with nothing to read and no
+ * SO_RCVTIMEO) is not made on either side; with SO_RCVTIMEO both sides
+ * wait it out and say EAGAIN, the task in its loop.
+ *
+ * Prints its seed; COIL_HOOK_DIFF_SEED=<n> makes the same calls again,
+ * and COIL_HOOK_DIFF_TRACE=1 prints each call as it is made.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/poll.h>          /* <poll.h> would be src/loop/poll.h */
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "coil.h"
+#include "task_helpers.h"
+
+enum { NOPS = 600, MAX_IO = 3000 };
+
+/* One call and what it gave. */
+typedef struct call {
+    int op;
+    size_t n;
+    int flag;                     /* the op's variant */
+    long r;
+    int err;
+    unsigned char data[MAX_IO];   /* bytes read, or a reported value */
+    size_t got;
+} call;
+
+typedef struct side {
+    int fd[2];                    /* [0] the subject, [1] its peer */
+} side;
+
+static uint64_t rng;
+
+static uint64_t next(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1DULL;
+}
+
+static size_t below(size_t n) { return (size_t)(next() % n); }
+
+enum { OP_PEER_WRITE, OP_PEER_SHUT, OP_READ, OP_RECV, OP_READV, OP_WRITE,
+       OP_SEND, OP_WRITEV, OP_NONBLOCK, OP_FIONBIO, OP_GETFL, OP_FIONREAD,
+       OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_SHUTDOWN, NOPKINDS };
+
+static void fill(unsigned char *p, size_t n, uint64_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (i % 8 * 8)) + (unsigned char)i;
+}
+
+/* Make the call c on side s, and record what it gave.  The same code runs
+ * in the task and on the pool thread: only where it runs differs. */
+static void perform(side *s, call *c)
+{
+    int fd = s->fd[0];
+    unsigned char out[MAX_IO];
+    fill(out, c->n, (uint64_t)c->n * 0x9E3779B97F4A7C15ULL);
+    errno = 0;
+    c->got = 0;
+    switch (c->op) {
+    case OP_PEER_WRITE:         /* the peer is not the subject: raw */
+        c->r = syscall(SYS_write, s->fd[1], out, c->n);
+        break;
+    case OP_PEER_SHUT:
+        c->r = syscall(SYS_shutdown, s->fd[1], SHUT_WR);
+        break;
+    case OP_READ:
+        c->r = read(fd, c->data, c->n);
+        break;
+    case OP_RECV: {
+        static const int flags[] = {0, MSG_PEEK, MSG_DONTWAIT,
+                                    MSG_PEEK | MSG_DONTWAIT, MSG_WAITALL};
+        c->r = recv(fd, c->data, c->n, flags[c->flag % 5]);
+        break;
+    }
+    case OP_READV: {
+        struct iovec iov[2] = {{c->data, c->n / 2},
+                               {c->data + c->n / 2, c->n - c->n / 2}};
+        c->r = readv(fd, iov, 2);
+        break;
+    }
+    case OP_WRITE:
+        c->r = write(fd, out, c->n);
+        break;
+    case OP_SEND:
+        c->r = send(fd, out, c->n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        break;
+    case OP_WRITEV: {
+        struct iovec iov[2] = {{out, c->n / 3}, {out + c->n / 3,
+                                                 c->n - c->n / 3}};
+        c->r = writev(fd, iov, 2);
+        break;
+    }
+    case OP_NONBLOCK: {
+        int fl = fcntl(fd, F_GETFL);
+        c->r = fcntl(fd, F_SETFL, c->flag & 1 ? fl | O_NONBLOCK
+                                               : fl & ~O_NONBLOCK);
+        break;
+    }
+    case OP_FIONBIO: {
+        int on = c->flag & 1;
+        c->r = ioctl(fd, FIONBIO, &on);
+        break;
+    }
+    case OP_GETFL:
+        c->r = fcntl(fd, F_GETFL);
+        break;
+    case OP_FIONREAD: {
+        int avail = -1;
+        c->r = ioctl(fd, FIONREAD, &avail);
+        memcpy(c->data, &avail, sizeof avail);
+        c->got = sizeof avail;
+        break;
+    }
+    case OP_RCVTIMEO: {
+        struct timeval tv = {0, c->flag % 4 * 1000};
+        socklen_t len = sizeof tv;
+        c->r = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (c->r == 0)
+            c->r = getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+        memcpy(c->data, &tv, sizeof tv);
+        c->got = sizeof tv;
+        break;
+    }
+    case OP_POLL: {
+        struct pollfd p = {fd, (short)(c->flag & 1 ? POLLIN | POLLOUT
+                                                   : POLLIN), 0};
+        c->r = poll(&p, 1, c->flag & 2 ? 1 : 0);
+        memcpy(c->data, &p.revents, sizeof p.revents);
+        c->got = sizeof p.revents;
+        break;
+    }
+    case OP_SELECT: {
+        fd_set rd, wr;
+        FD_ZERO(&rd);
+        FD_ZERO(&wr);
+        FD_SET(fd, &rd);
+        if (c->flag & 1)
+            FD_SET(fd, &wr);
+        struct timeval tv = {0, c->flag & 2 ? 1000 : 0};
+        c->r = select(fd + 1, &rd, &wr, NULL, &tv);
+        c->data[0] = (unsigned char)(FD_ISSET(fd, &rd) | FD_ISSET(fd, &wr) << 1);
+        c->got = 1;
+        break;
+    }
+    default:
+        c->r = shutdown(fd, c->flag & 1 ? SHUT_WR : SHUT_RD);
+    }
+    c->err = c->r < 0 ? errno : 0;
+    if (c->r > 0 && (c->op == OP_READ || c->op == OP_RECV ||
+                     c->op == OP_READV))
+        c->got = (size_t)c->r;
+}
+
+/* The peer's bytes so far, read raw (without waiting): what the subject's
+ * writes delivered. */
+static size_t drain_peer(side *s, unsigned char *buf, size_t cap)
+{
+    size_t got = 0;
+    for (;;) {
+        long r = syscall(SYS_recvfrom, s->fd[1], buf + got, cap - got,
+                         MSG_DONTWAIT, NULL, NULL);
+        if (r <= 0 || (got += (size_t)r) == cap)
+            return got;
+    }
+}
+
+/* Whether libc's call c on s could block its thread for good: a wait for
+ * bytes with none to come (the peer may still write, but only when the
+ * test says so) and no SO_RCVTIMEO to end it. */
+static int would_hang(side *s, const call *c)
+{
+    int reads = c->op == OP_READ || c->op == OP_RECV || c->op == OP_READV;
+    /* read and readv of nothing return at once; recv of nothing waits
+     * for a byte like any other (the kernel's low-water mark is 1). */
+    if (!reads || (c->n == 0 && c->op != OP_RECV))
+        return 0;
+    if (c->op == OP_RECV && (c->flag % 5 == 2 || c->flag % 5 == 3))
+        return 0;                          /* MSG_DONTWAIT */
+    int fl = (int)syscall(SYS_fcntl, s->fd[0], F_GETFL);
+    if (fl & O_NONBLOCK)
+        return 0;
+    struct timeval tv;
+    socklen_t len = sizeof tv;
+    CHECK(syscall(SYS_getsockopt, s->fd[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+                  &len) == 0);
+    if (tv.tv_sec || tv.tv_usec)
+        return 0;                          /* it times out: EAGAIN */
+    int avail = 0;
+    CHECK(syscall(SYS_ioctl, s->fd[0], FIONREAD, &avail) == 0);
+    struct pollfd p = {s->fd[0], POLLIN, 0};
+    struct timespec zero = {0, 0};       /* raw ppoll: aarch64 has no poll */
+    CHECK(syscall(SYS_ppoll, &p, 1, &zero, NULL, 0) >= 0);
+    int eof = (p.revents & (POLLHUP | POLLRDHUP)) != 0 ||
+              ((p.revents & POLLIN) && avail == 0);
+    if (eof)
+        return 0;
+    if (c->op == OP_RECV && c->flag % 5 == 4)     /* MSG_WAITALL */
+        return (size_t)avail < (c->n ? c->n : 1);
+    return avail == 0;
+}
+
+typedef struct job {
+    side *s;
+    call *c;
+} job;
+
+static void *perform_on_pool(void *arg)
+{
+    job *j = arg;
+    perform(j->s, j->c);
+    return NULL;
+}
+
+static void compare(const call *a, const call *b, int i)
+{
+    if (a->r == b->r && a->err == b->err && a->got == b->got &&
+        memcmp(a->data, b->data, a->got) == 0)
+        return;
+    fprintf(stderr, "  call %d: op %d n %zu flag %d: task %ld (errno %d, %zu bytes), "
+           "libc %ld (errno %d, %zu bytes)\n", i, a->op, a->n, a->flag, a->r,
+           a->err, a->got, b->r, b->err, b->got);
+    CHECK(!"the hooked call differs from libc's");
+}
+
+static void *diff_main(void *arg)
+{
+    long *count = arg;
+    side hooked, plain;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, hooked.fd) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, plain.fd) == 0);
+    static call a, b;
+    static unsigned char pa[1 << 20], pb[1 << 20];
+    int peer_shut = 0, trace = getenv("COIL_HOOK_DIFF_TRACE") != NULL;
+    for (int i = 0; i < NOPS; i++) {
+        memset(&a, 0, sizeof a);
+        a.op = (int)below(NOPKINDS);
+        if (a.op == OP_SHUTDOWN && below(8) != 0)
+            a.op = OP_READ;               /* a rare end, not a common one */
+        if (a.op == OP_PEER_SHUT && (peer_shut || below(8) != 0))
+            a.op = OP_PEER_WRITE;
+        a.n = below(4) == 0 ? below(MAX_IO) : below(64);
+        a.flag = (int)below(16);
+        if (would_hang(&plain, &a))
+            continue;
+        memcpy(&b, &a, sizeof a);
+        if (trace)
+            fprintf(stderr, "  call %d: op %d n %zu flag %d\n", i, a.op,
+                    a.n, a.flag);
+        perform(&hooked, &a);             /* in this task: the hooks */
+        if (trace)
+            fprintf(stderr, "    task: %ld, errno %d\n", a.r, a.err);
+        job j = {&plain, &b};
+        CHECK(coil_to_thread(perform_on_pool, &j, NULL) == 0);  /* libc */
+        compare(&a, &b, i);
+        if (a.op == OP_PEER_SHUT && a.r == 0)
+            peer_shut = 1;
+        size_t na = drain_peer(&hooked, pa, sizeof pa),
+               nb = drain_peer(&plain, pb, sizeof pb);
+        CHECK(na == nb && memcmp(pa, pb, na) == 0);
+        (*count)++;
+    }
+    for (int k = 0; k < 2; k++)
+        close(hooked.fd[k]), close(plain.fd[k]);
+    return NULL;
+}
+
+TEST(random_calls_in_a_task_give_what_libc_gives)
+{
+    const char *env = getenv("COIL_HOOK_DIFF_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10)
+                        : (uint64_t)coil_clock() ^ (uint64_t)getpid() << 32;
+    printf("  seed %" PRIu64 " (replay: COIL_HOOK_DIFF_SEED=%" PRIu64 ")\n",
+           seed, seed);
+    fflush(stdout);
+    /* A write after a shutdown: EPIPE on both sides, not the signal. */
+    signal(SIGPIPE, SIG_IGN);
+    alarm(30);                /* a call that hangs on one side: fail */
+    long count = 0;
+    for (int run = 0; run < 20; run++) {
+        rng = (seed + (uint64_t)run * 0x9E3779B97F4A7C15ULL) | 1;
+        run_main(diff_main, &count);
+    }
+    printf("  %ld calls, each the same as libc's\n", count);
+}
+
+RUN_TESTS(T(random_calls_in_a_task_give_what_libc_gives))
