@@ -1,15 +1,17 @@
 /*
  * tests/hook_diff_test.c — the hook layer against libc itself: the same
- * random calls on two identical socketpairs, one end of one pair used by
- * a task (the hooks' way: its waits suspend the task) and one end of the
- * other by a pool thread (not a task: libc's way), must give the same
- * results: return values, errno, the bytes read, what F_GETFL, FIONREAD,
- * SO_RCVTIMEO, poll and select report, and the bytes that reach the peer.
+ * random calls on two identical socketpairs (or, one run in four, pipes),
+ * one end of one pair used by a task (the hooks' way: its waits suspend the
+ * task) and one end of the other by a pool thread (not a task: libc's way),
+ * must give the same results: return values, errno, the bytes read, what
+ * F_GETFL, FIONREAD, SO_RCVTIMEO, poll and select report, and the bytes
+ * that reach the peer.
  *
  * The calls: read, recv (MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL), readv,
  * write, send (MSG_DONTWAIT), writev, fcntl F_SETFL/F_GETFL, ioctl
  * FIONBIO/FIONREAD, setsockopt/getsockopt SO_RCVTIMEO (0 or 1-3 ms),
- * poll and select (no wait or 1 ms), shutdown; and on the peer, writes
+ * poll and select (no wait or 1 ms), dup (the copy's flags, timeout and
+ * a MSG_DONTWAIT read, then close), shutdown; and on the peer, writes
  * and a shutdown that the subject reads.  A call that would block libc's
  * thread for good (a blocking read with nothing to read and no
  * SO_RCVTIMEO) is not made on either side; with SO_RCVTIMEO both sides
@@ -69,7 +71,7 @@ static size_t below(size_t n) { return (size_t)(next() % n); }
 
 enum { OP_PEER_WRITE, OP_PEER_SHUT, OP_READ, OP_RECV, OP_READV, OP_WRITE,
        OP_SEND, OP_WRITEV, OP_NONBLOCK, OP_FIONBIO, OP_GETFL, OP_FIONREAD,
-       OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_SHUTDOWN, NOPKINDS };
+       OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_DUP, OP_SHUTDOWN, NOPKINDS };
 
 static void fill(unsigned char *p, size_t n, uint64_t v)
 {
@@ -172,6 +174,30 @@ static void perform(side *s, call *c)
         c->got = 1;
         break;
     }
+    case OP_DUP: {
+        /* A copy shares the open file (its O_NONBLOCK) and the socket
+         * (its SO_RCVTIMEO): what the copy reports and how its
+         * non-blocking read goes must agree too; then it closes. */
+        int d = c->flag & 1 ? dup(fd) : fcntl(fd, F_DUPFD_CLOEXEC, 100);
+        if (d < 0) {
+            c->r = -1;
+            break;
+        }
+        int fl = fcntl(d, F_GETFL);
+        struct timeval tv = {0, 0};       /* stays so on a pipe */
+        socklen_t len = sizeof tv;
+        int t = getsockopt(d, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+        long r = recv(d, c->data + 32, c->n < 64 ? c->n : 64, MSG_DONTWAIT);
+        int e = r < 0 ? errno : 0;
+        memcpy(c->data, &fl, sizeof fl);
+        memcpy(c->data + 4, &t, sizeof t);
+        memcpy(c->data + 8, &tv, sizeof tv);
+        memcpy(c->data + 24, &e, sizeof e);
+        c->got = 32 + (r > 0 ? (size_t)r : 0);
+        c->r = close(d) == 0 ? r : -2;
+        errno = e;
+        break;
+    }
     default:
         c->r = shutdown(fd, c->flag & 1 ? SHUT_WR : SHUT_RD);
     }
@@ -211,9 +237,8 @@ static int would_hang(side *s, const call *c)
         return 0;
     struct timeval tv;
     socklen_t len = sizeof tv;
-    CHECK(syscall(SYS_getsockopt, s->fd[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
-                  &len) == 0);
-    if (tv.tv_sec || tv.tv_usec)
+    if (syscall(SYS_getsockopt, s->fd[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+                &len) == 0 && (tv.tv_sec || tv.tv_usec))
         return 0;                          /* it times out: EAGAIN */
     int avail = 0;
     CHECK(syscall(SYS_ioctl, s->fd[0], FIONREAD, &avail) == 0);
@@ -252,12 +277,29 @@ static void compare(const call *a, const call *b, int i)
     CHECK(!"the hooked call differs from libc's");
 }
 
+typedef struct diff_run {
+    long count;
+    int pipes;                    /* pipes (read end, write end) instead */
+} diff_run;
+
+/* Two identical pairs: socketpairs, or pipes whose read end is the
+ * subject (its writes, sockopts and shutdowns are then errors, the same
+ * on both sides) and whose write end the peer writes to. */
+static void make_pair(side *s, int pipes)
+{
+    if (pipes)
+        CHECK(pipe(s->fd) == 0);
+    else
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, s->fd) == 0);
+}
+
 static void *diff_main(void *arg)
 {
-    long *count = arg;
+    diff_run *dr = arg;
+    long *count = &dr->count;
     side hooked, plain;
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, hooked.fd) == 0);
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, plain.fd) == 0);
+    make_pair(&hooked, dr->pipes);
+    make_pair(&plain, dr->pipes);
     static call a, b;
     static unsigned char pa[1 << 20], pb[1 << 20];
     int peer_shut = 0, trace = getenv("COIL_HOOK_DIFF_TRACE") != NULL;
@@ -305,12 +347,13 @@ TEST(random_calls_in_a_task_give_what_libc_gives)
     /* A write after a shutdown: EPIPE on both sides, not the signal. */
     signal(SIGPIPE, SIG_IGN);
     alarm(30);                /* a call that hangs on one side: fail */
-    long count = 0;
+    diff_run dr = {0, 0};
     for (int run = 0; run < 20; run++) {
         rng = (seed + (uint64_t)run * 0x9E3779B97F4A7C15ULL) | 1;
-        run_main(diff_main, &count);
+        dr.pipes = run % 4 == 3;
+        run_main(diff_main, &dr);
     }
-    printf("  %ld calls, each the same as libc's\n", count);
+    printf("  %ld calls, each the same as libc's\n", dr.count);
 }
 
 RUN_TESTS(T(random_calls_in_a_task_give_what_libc_gives))
