@@ -9,13 +9,14 @@
  *
  * The calls: read, recv (MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL), readv,
  * write, send (MSG_DONTWAIT), writev, fcntl F_SETFL/F_GETFL, ioctl
- * FIONBIO/FIONREAD, setsockopt/getsockopt SO_RCVTIMEO (0 or 1-3 ms),
- * poll and select (no wait or 1 ms), dup (the copy's flags, timeout and
- * a MSG_DONTWAIT read, then close), shutdown; and on the peer, writes
- * and a shutdown that the subject reads.  A call that would block libc's
- * thread for good (a blocking read with nothing to read and no
- * SO_RCVTIMEO) is not made on either side; with SO_RCVTIMEO both sides
- * wait it out and say EAGAIN, the task in its loop.
+ * FIONBIO/FIONREAD, setsockopt/getsockopt SO_RCVTIMEO (0 or 1-3 ms), poll
+ * and select (no wait or 1 ms), poll on several entries (the subject twice,
+ * its peer, -1, an fd not open), dup (the copy's flags, timeout and a
+ * MSG_DONTWAIT read, then close), shutdown; and on the peer, writes and a
+ * shutdown that the subject reads.  A call that would block libc's thread
+ * for good (a blocking read with nothing to read and no SO_RCVTIMEO) is not
+ * made on either side; with SO_RCVTIMEO both sides wait it out and say
+ * EAGAIN, the task in its loop.
  *
  * Prints its seed; COIL_HOOK_DIFF_SEED=<n> makes the same calls again,
  * and COIL_HOOK_DIFF_TRACE=1 prints each call as it is made.
@@ -71,7 +72,8 @@ static size_t below(size_t n) { return (size_t)(next() % n); }
 
 enum { OP_PEER_WRITE, OP_PEER_SHUT, OP_READ, OP_RECV, OP_READV, OP_WRITE,
        OP_SEND, OP_WRITEV, OP_NONBLOCK, OP_FIONBIO, OP_GETFL, OP_FIONREAD,
-       OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_DUP, OP_SHUTDOWN, NOPKINDS };
+       OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_DUP, OP_POLL_MANY, OP_SHUTDOWN,
+       NOPKINDS };
 
 static void fill(unsigned char *p, size_t n, uint64_t v)
 {
@@ -172,6 +174,26 @@ static void perform(side *s, call *c)
         c->r = select(fd + 1, &rd, &wr, NULL, &tv);
         c->data[0] = (unsigned char)(FD_ISSET(fd, &rd) | FD_ISSET(fd, &wr) << 1);
         c->got = 1;
+        break;
+    }
+    case OP_POLL_MANY: {
+        /* Several entries (the hooks' private-epoll path): the subject,
+         * its peer, the subject again, -1 (ignored), and an fd that is not
+         * open (POLLNVAL), each with events from the flag's bits. */
+        const int pick[4] = {fd, s->fd[1], c->n % 3 ? fd : -1, 1000};
+        struct pollfd p[4];
+        int k = 2 + (int)(c->n % 3);
+        for (int i = 0; i < k; i++) {
+            unsigned bits = (unsigned)(c->flag + i * 5) % 8;
+            p[i] = (struct pollfd){pick[i], (short)((bits & 1 ? POLLIN : 0) |
+                                                    (bits & 2 ? POLLOUT : 0) |
+                                                    (bits & 4 ? POLLPRI : 0)),
+                                   0};
+        }
+        c->r = poll(p, (nfds_t)k, c->n & 4 ? 1 : 0);
+        for (int i = 0; i < k; i++)
+            memcpy(c->data + 2 * i, &p[i].revents, 2);
+        c->got = 2 * (size_t)k;
         break;
     }
     case OP_DUP: {
