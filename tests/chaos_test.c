@@ -169,7 +169,7 @@ static void op_get(chaos *c, uint64_t *s)
 }
 
 /* coil_select (or, one time in four, coil_select_try) over one to four
- * cases: gets and puts on the queues, event waits.  Whatever ends it — a
+ * cases: gets and puts on the queues, event waits, workers' ends.  Whatever ends it — a
  * case, the deadline, a cancellation in either mode — the queues' counts
  * at the end prove that exactly the case it returned was done. */
 static void op_select(chaos *c, uint64_t *s)
@@ -177,7 +177,7 @@ static void op_select(chaos *c, uint64_t *s)
     coil_select_case cases[4];
     unsigned n = 1 + pick(s, 4);
     for (unsigned i = 0; i < n; i++) {
-        unsigned kind = pick(s, 3), which = pick(s, NQUEUE);
+        unsigned kind = pick(s, 4), which = pick(s, NQUEUE);
         if (kind == 0)
             cases[i] = (coil_select_case){.op = COIL_SELECT_GET,
                                           .queue = c->queues[which]};
@@ -185,9 +185,14 @@ static void op_select(chaos *c, uint64_t *s)
             cases[i] = (coil_select_case){.op = COIL_SELECT_PUT,
                                           .queue = c->queues[which],
                                           .item = (void *)1};
-        else
+        else if (kind == 2)
             cases[i] = (coil_select_case){.op = COIL_SELECT_EVENT,
                                           .event = c->events[pick(s, NEVENT)]};
+        else                          /* a worker's end (maybe its own) */
+            cases[i] = (coil_select_case){
+                .op = COIL_SELECT_FUTURE,
+                .future = coil_task_future(
+                    c->workers[pick(s, (unsigned)c->ntasks)])};
     }
     int k = pick(s, 4) == 0 ? coil_select_try(cases, n)
                             : coil_select(cases, n, soon(s));
@@ -196,6 +201,8 @@ static void op_select(chaos *c, uint64_t *s)
         return;
     }
     CHECK((unsigned)k < n && cases[k].error == 0);
+    if (cases[k].op == COIL_SELECT_FUTURE)
+        CHECK(coil_future_done(cases[k].future) == 1);
     for (unsigned q = 0; q < NQUEUE; q++) {
         if (cases[k].queue != c->queues[q])
             continue;
