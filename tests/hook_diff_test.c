@@ -23,7 +23,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -378,4 +380,176 @@ TEST(random_calls_in_a_task_give_what_libc_gives)
     printf("  %ld calls, each the same as libc's\n", dr.count);
 }
 
-RUN_TESTS(T(random_calls_in_a_task_give_what_libc_gives))
+/* ------------------------------------------------ connect and accept */
+
+/* Each side's TCP listener on 127.0.0.1 and the connections made to it:
+ * clients the test dialled (in the order made) and what was accepted. */
+typedef struct tcp_side {
+    int listener;
+    int clients[8], nclients;     /* oldest first */
+    int pending;                  /* connected, not yet accepted */
+} tcp_side;
+
+enum { T_CONNECT, T_ACCEPT, T_NONBLOCK, T_SOERROR, T_CLOSE, NTKINDS };
+
+typedef struct tcp_call {
+    int op, flag;
+    long r;
+    int err;
+    int view[3];                  /* F_GETFL of a new fd, SO_ERROR, ... */
+} tcp_call;
+
+static void tcp_open(tcp_side *t)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK((t->listener = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+    CHECK(bind(t->listener, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(listen(t->listener, 8) == 0);
+    t->nclients = t->pending = 0;
+}
+
+static void tcp_perform(tcp_side *t, tcp_call *c)
+{
+    errno = 0;
+    switch (c->op) {
+    case T_CONNECT: {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        CHECK(getsockname(t->listener, (struct sockaddr *)&a, &len) == 0);
+        int fd = socket(AF_INET, SOCK_STREAM | (c->flag & 1 ? SOCK_NONBLOCK
+                                                            : 0), 0);
+        CHECK(fd >= 0);
+        c->r = connect(fd, (struct sockaddr *)&a, len);
+        c->view[0] = fcntl(fd, F_GETFL) & O_NONBLOCK;
+        t->clients[t->nclients++] = fd;
+        break;
+    }
+    case T_ACCEPT: {
+        static const int flags[] = {0, SOCK_NONBLOCK, SOCK_CLOEXEC};
+        int fd = c->flag & 4 ? accept(t->listener, NULL, NULL)
+                             : accept4(t->listener, NULL, NULL,
+                                       flags[c->flag % 3]);
+        c->r = fd < 0 ? -1 : 0;
+        if (fd >= 0) {
+            c->view[0] = fcntl(fd, F_GETFL) & O_NONBLOCK;
+            c->view[1] = fcntl(fd, F_GETFD) & FD_CLOEXEC;
+            close(fd);
+        }
+        break;
+    }
+    case T_NONBLOCK: {
+        int fl = fcntl(t->listener, F_GETFL);
+        c->r = fcntl(t->listener, F_SETFL, c->flag & 1 ? fl | O_NONBLOCK
+                                                        : fl & ~O_NONBLOCK);
+        c->view[0] = fcntl(t->listener, F_GETFL) & O_NONBLOCK;
+        break;
+    }
+    case T_SOERROR: {
+        int e = -1;
+        socklen_t len = sizeof e;
+        c->r = t->nclients ? getsockopt(t->clients[t->nclients - 1],
+                                        SOL_SOCKET, SO_ERROR, &e, &len)
+                           : 0;
+        c->view[0] = t->nclients ? e : 0;
+        break;
+    }
+    default:
+        c->r = t->nclients ? close(t->clients[--t->nclients]) : 0;
+    }
+    c->err = c->r < 0 ? errno : 0;
+}
+
+typedef struct tcp_job {
+    tcp_side *t;
+    tcp_call *c;
+} tcp_job;
+
+static void *tcp_on_pool(void *arg)
+{
+    tcp_job *j = arg;
+    tcp_perform(j->t, j->c);
+    return NULL;
+}
+
+/* Whether libc's accept on t would wait for good: no connection pending
+ * on a blocking listener. */
+static int accept_would_hang(const tcp_side *t)
+{
+    struct pollfd p = {t->listener, POLLIN, 0};
+    struct timespec zero = {0, 0};
+    int blocking = !((int)syscall(SYS_fcntl, t->listener, F_GETFL) &
+                     O_NONBLOCK);
+    return blocking && syscall(SYS_ppoll, &p, 1, &zero, NULL, 0) == 0;
+}
+
+static void *tcp_main(void *arg)
+{
+    long *count = arg;
+    tcp_side hooked, plain;
+    tcp_open(&hooked);
+    tcp_open(&plain);
+    for (int i = 0; i < 300; i++) {
+        tcp_call a = {.op = (int)below(NTKINDS), .flag = (int)below(8)};
+        /* At most 8 clients, and never more connections waiting to be
+         * accepted than the backlog (a blocking connect to a full one
+         * would wait for good). */
+        if (a.op == T_CONNECT && (hooked.nclients == 8 || hooked.pending == 6))
+            a.op = T_CLOSE;
+        if (a.op == T_ACCEPT && accept_would_hang(&plain))
+            continue;
+        tcp_call b = a;
+        if (getenv("COIL_HOOK_DIFF_TRACE"))
+            fprintf(stderr, "  tcp call %d: op %d flag %d\n", i, a.op,
+                    a.flag);
+        tcp_perform(&hooked, &a);
+        tcp_job j = {&plain, &b};
+        CHECK(coil_to_thread(tcp_on_pool, &j, NULL) == 0);
+        if (a.r != b.r || a.err != b.err ||
+            memcmp(a.view, b.view, sizeof a.view) != 0) {
+            fprintf(stderr, "  tcp call %d: op %d flag %d: task %ld (errno "
+                    "%d, view %d %d), libc %ld (errno %d, view %d %d)\n", i,
+                    a.op, a.flag, a.r, a.err, a.view[0], a.view[1], b.r,
+                    b.err, b.view[0], b.view[1]);
+            CHECK(!"the hooked call differs from libc's");
+        }
+        /* A connection waits in the accept queue until accepted, closed
+         * client or not. */
+        int d = a.op == T_CONNECT && (a.r == 0 || a.err == EINPROGRESS) ? 1
+              : a.op == T_ACCEPT && a.r == 0 ? -1 : 0;
+        hooked.pending += d;
+        plain.pending += d;
+        (*count)++;
+    }
+    for (tcp_side *t = &hooked; t; t = t == &hooked ? &plain : NULL) {
+        while (t->nclients)
+            close(t->clients[--t->nclients]);
+        close(t->listener);
+    }
+    return NULL;
+}
+
+/* connect (blocking and not) to a listener on loopback, accept and
+ * accept4 (SOCK_NONBLOCK, SOCK_CLOEXEC) on a blocking or non-blocking
+ * listener, SO_ERROR, closes: the same in a task as from libc, with what
+ * the new fds report (O_NONBLOCK, FD_CLOEXEC). */
+TEST(connect_and_accept_in_a_task_give_what_libc_gives)
+{
+    const char *env = getenv("COIL_HOOK_DIFF_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10)
+                        : (uint64_t)coil_clock() ^ (uint64_t)getpid() << 32;
+    printf("  seed %" PRIu64 " (replay: COIL_HOOK_DIFF_SEED=%" PRIu64 ")\n",
+           seed, seed);
+    fflush(stdout);
+    signal(SIGPIPE, SIG_IGN);
+    alarm(30);
+    long count = 0;
+    for (int run = 0; run < 10; run++) {
+        rng = (seed + (uint64_t)run * 0x9E3779B97F4A7C15ULL) | 1;
+        run_main(tcp_main, &count);
+    }
+    printf("  %ld calls, each the same as libc's\n", count);
+}
+
+RUN_TESTS(T(random_calls_in_a_task_give_what_libc_gives),
+          T(connect_and_accept_in_a_task_give_what_libc_gives))
