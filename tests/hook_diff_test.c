@@ -11,7 +11,9 @@
  * write, send (MSG_DONTWAIT), writev, fcntl F_SETFL/F_GETFL, ioctl
  * FIONBIO/FIONREAD, setsockopt/getsockopt SO_RCVTIMEO (0 or 1-3 ms), poll
  * and select (no wait or 1 ms), poll on several entries (the subject twice,
- * its peer, -1, an fd not open), dup (the copy's flags, timeout and a
+ * its peer, -1, an fd not open), epoll_wait on an epoll set of the
+ * program's holding the subject (level or edge triggered, one-shot,
+ * re-armed with EPOLL_CTL_MOD), dup (the copy's flags, timeout and a
  * MSG_DONTWAIT read, then close), shutdown; and on the peer, writes and a
  * shutdown that the subject reads.  A call that would block libc's thread
  * for good (a blocking read with nothing to read and no SO_RCVTIMEO) is not
@@ -29,6 +31,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/poll.h>          /* <poll.h> would be src/loop/poll.h */
 #include <sys/select.h>
@@ -58,6 +61,7 @@ typedef struct call {
 
 typedef struct side {
     int fd[2];                    /* [0] the subject, [1] its peer */
+    int epfd;                     /* a "library's" epoll set, holding [0] */
 } side;
 
 static uint64_t rng;
@@ -74,8 +78,8 @@ static size_t below(size_t n) { return (size_t)(next() % n); }
 
 enum { OP_PEER_WRITE, OP_PEER_SHUT, OP_READ, OP_RECV, OP_READV, OP_WRITE,
        OP_SEND, OP_WRITEV, OP_NONBLOCK, OP_FIONBIO, OP_GETFL, OP_FIONREAD,
-       OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_DUP, OP_POLL_MANY, OP_SHUTDOWN,
-       NOPKINDS };
+       OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_DUP, OP_POLL_MANY, OP_EPOLL_WAIT,
+       OP_EPOLL_MOD, OP_SHUTDOWN, NOPKINDS };
 
 static void fill(unsigned char *p, size_t n, uint64_t v)
 {
@@ -198,6 +202,27 @@ static void perform(side *s, call *c)
         c->got = 2 * (size_t)k;
         break;
     }
+    case OP_EPOLL_WAIT: {
+        /* A library's own epoll fd: the hooks wait until it is readable,
+         * then ask it. */
+        struct epoll_event ev[2];
+        memset(ev, 0, sizeof ev);
+        c->r = epoll_wait(s->epfd, ev, 2, c->flag & 1 ? 1 : 0);
+        for (int i = 0; i < 2; i++)
+            memcpy(c->data + 4 * i, &ev[i].events, 4);
+        c->got = 8;
+        break;
+    }
+    case OP_EPOLL_MOD: {
+        unsigned bits = (unsigned)c->flag;
+        struct epoll_event ev = {
+            .events = (bits & 1 ? EPOLLIN : 0) | (bits & 2 ? EPOLLOUT : 0) |
+                      (bits & 4 ? EPOLLET : 0) |
+                      (bits & 8 ? EPOLLONESHOT : 0),
+            .data.u32 = 7};
+        c->r = epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+        break;
+    }
     case OP_DUP: {
         /* A copy shares the open file (its O_NONBLOCK) and the socket
          * (its SO_RCVTIMEO): what the copy reports and how its
@@ -315,6 +340,9 @@ static void make_pair(side *s, int pipes)
         CHECK(pipe(s->fd) == 0);
     else
         CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, s->fd) == 0);
+    CHECK((s->epfd = epoll_create1(EPOLL_CLOEXEC)) >= 0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7};
+    CHECK(epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->fd[0], &ev) == 0);
 }
 
 static void *diff_main(void *arg)
@@ -357,6 +385,7 @@ static void *diff_main(void *arg)
     }
     for (int k = 0; k < 2; k++)
         close(hooked.fd[k]), close(plain.fd[k]);
+    close(hooked.epfd), close(plain.epfd);
     return NULL;
 }
 
