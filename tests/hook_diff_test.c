@@ -11,14 +11,15 @@
  * write, send (MSG_DONTWAIT), writev, fcntl F_SETFL/F_GETFL, ioctl
  * FIONBIO/FIONREAD, setsockopt/getsockopt SO_RCVTIMEO (0 or 1-3 ms), poll
  * and select (no wait or 1 ms), poll on several entries (the subject twice,
- * its peer, -1, an fd not open), epoll_wait on an epoll set of the
- * program's holding the subject (level or edge triggered, one-shot,
- * re-armed with EPOLL_CTL_MOD), dup (the copy's flags, timeout and a
- * MSG_DONTWAIT read, then close), shutdown; and on the peer, writes and a
- * shutdown that the subject reads.  A call that would block libc's thread
- * for good (a blocking read with nothing to read and no SO_RCVTIMEO) is not
- * made on either side; with SO_RCVTIMEO both sides wait it out and say
- * EAGAIN, the task in its loop.
+ * its peer, -1, an fd not open), select on several (the subject and its
+ * peer in random sets, sometimes an fd not open), epoll_wait on an epoll
+ * set of the program's holding the subject (level or edge triggered,
+ * one-shot, re-armed with EPOLL_CTL_MOD), dup (the copy's flags, timeout
+ * and a MSG_DONTWAIT read, then close), shutdown; and on the peer, writes
+ * and a shutdown that the subject reads.  A call that would block libc's
+ * thread for good (a blocking read with nothing to read and no SO_RCVTIMEO)
+ * is not made on either side; with SO_RCVTIMEO both sides wait it out and
+ * say EAGAIN, the task in its loop.
  *
  * Prints its seed; COIL_HOOK_DIFF_SEED=<n> makes the same calls again,
  * and COIL_HOOK_DIFF_TRACE=1 prints each call as it is made.
@@ -79,7 +80,7 @@ static size_t below(size_t n) { return (size_t)(next() % n); }
 enum { OP_PEER_WRITE, OP_PEER_SHUT, OP_READ, OP_RECV, OP_READV, OP_WRITE,
        OP_SEND, OP_WRITEV, OP_NONBLOCK, OP_FIONBIO, OP_GETFL, OP_FIONREAD,
        OP_RCVTIMEO, OP_POLL, OP_SELECT, OP_DUP, OP_POLL_MANY, OP_EPOLL_WAIT,
-       OP_EPOLL_MOD, OP_SHUTDOWN, NOPKINDS };
+       OP_EPOLL_MOD, OP_SELECT_MANY, OP_SHUTDOWN, NOPKINDS };
 
 static void fill(unsigned char *p, size_t n, uint64_t v)
 {
@@ -200,6 +201,29 @@ static void perform(side *s, call *c)
         for (int i = 0; i < k; i++)
             memcpy(c->data + 2 * i, &p[i].revents, 2);
         c->got = 2 * (size_t)k;
+        break;
+    }
+    case OP_SELECT_MANY: {
+        /* The subject and its peer in random sets, and now and then an
+         * fd that is not open (EBADF). */
+        const int pick[3] = {fd, s->fd[1], 1000};
+        int k = c->n % 4 == 0 ? 3 : 2, top = 0;
+        fd_set set[3];
+        for (int w = 0; w < 3; w++)
+            FD_ZERO(&set[w]);
+        for (int i = 0; i < k; i++)
+            for (int w = 0; w < 3; w++)
+                if ((unsigned)(c->flag + i * 3 + w * 7) % 3 == 0) {
+                    FD_SET(pick[i], &set[w]);
+                    top = pick[i] > top ? pick[i] : top;
+                }
+        struct timeval tv = {0, c->n & 1 ? 1000 : 0};
+        c->r = select(top + 1, &set[0], &set[1], &set[2], &tv);
+        for (int i = 0; i < k; i++)
+            for (int w = 0; w < 3; w++)
+                c->data[i * 3 + w] = (unsigned char)(c->r > 0 &&
+                                                     FD_ISSET(pick[i], &set[w]));
+        c->got = 9;
         break;
     }
     case OP_EPOLL_WAIT: {
