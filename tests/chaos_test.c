@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "seeded.h"
 
 enum { NLOCK = 4, NSEM = 4, SEM_START = 3, NEVENT = 4, NQUEUE = 2,
        QUEUE_MAX = 8, NPAIR = 8, BARRIER_PARTIES = 3, MAX_DEPTH = 2,
@@ -69,18 +70,10 @@ typedef struct chaos {
 /* The run of this thread's loop (one per loop; each loop has a thread). */
 static __thread chaos *cur;
 
-static uint64_t next(uint64_t *s)
+static unsigned pick(uint64_t *s, unsigned n)
 {
-    /* xorshift64*: small, fast, and good enough to pick operations. */
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    return (unsigned)(seeded_next(s) % n);
 }
-
-static unsigned pick(uint64_t *s, unsigned n) { return (unsigned)(next(s) % n); }
 
 /* A short random delay and a deadline that close: the waits mostly time
  * out or get what they wait for within a couple of milliseconds. */
@@ -110,7 +103,7 @@ static void *child(void *arg)
 static coil_task *spawn_child(chaos *c, uint64_t *s)
 {
     c->children++;
-    coil_task *t = coil_spawn(child, (void *)(uintptr_t)next(s));
+    coil_task *t = coil_spawn(child, (void *)(uintptr_t)seeded_next(s));
     CHECK(t);
     return t;
 }
@@ -265,7 +258,7 @@ static void op_group(chaos *c, uint64_t *s)
     unsigned n = 1 + pick(s, 3);
     for (unsigned i = 0; i < n; i++) {
         c->children++;
-        if (!coil_group_go(g, child, (void *)(uintptr_t)next(s)))
+        if (!coil_group_go(g, child, (void *)(uintptr_t)seeded_next(s)))
             CHECK(errno == ECANCELED);   /* a failed child cancels the group */
     }
     coil_group_wait(g);
@@ -572,14 +565,6 @@ static void *chaos_main(void *arg)
     return NULL;
 }
 
-static uint64_t chaos_seed(void)
-{
-    const char *env = getenv("COIL_CHAOS_SEED");
-    if (env && *env)
-        return strtoull(env, NULL, 0);
-    return (uint64_t)coil_clock() ^ ((uint64_t)getpid() << 32);
-}
-
 static int count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -612,7 +597,8 @@ static void print_counts(const char *what, const chaos *c, coil_time took)
 TEST(chaos_tasks_keep_every_invariant)
 {
     int fds_before = count_fds();
-    chaos c = {.seed = chaos_seed(), .ntasks = scaled(10000)};
+    chaos c = {.seed = seeded_seed("COIL_CHAOS_SEED"),
+               .ntasks = scaled(10000)};
     printf("  seed %" PRIu64 "\n", c.seed);
     fflush(stdout);
     coil_time t0 = coil_clock();
@@ -680,7 +666,7 @@ static void *submit(void *arg)
 TEST(chaos_on_a_runtime_with_threads_submitting)
 {
     int fds_before = count_fds();
-    uint64_t seed = chaos_seed();
+    uint64_t seed = seeded_seed("COIL_CHAOS_SEED");
     printf("  seed %" PRIu64 "\n", seed);
     fflush(stdout);
     coil_time t0 = coil_clock();

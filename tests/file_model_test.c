@@ -32,6 +32,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "seeded.h"
 #include "task_helpers.h"
 
 enum { NTASKS = 8, NOPS = 400, MAX_FILE = 256 * 1024, MAX_IO = 20000 };
@@ -53,17 +54,9 @@ static const char *const op_names[9] = {
     "pread", "read", "pwrite", "write", "fsync", "fdatasync", "drop",
     "drop part", "pread in a scope"};
 
-static uint64_t next(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 0x2545F4914F6CDD1DULL;
-}
-
 static size_t below(uint64_t *s, size_t n)
 {
-    return n ? (size_t)(next(s) % n) : 0;
+    return n ? (size_t)(seeded_next(s) % n) : 0;
 }
 
 /* A size: mostly small, sometimes pages, sometimes odd lengths across
@@ -134,7 +127,7 @@ static void do_read(worker *w, unsigned char *buf)
 
 static void fill(worker *w, unsigned char *buf, size_t n)
 {
-    uint64_t v = next(&w->rng);
+    uint64_t v = seeded_next(&w->rng);
     for (size_t i = 0; i < n; i++)
         buf[i] = (unsigned char)(v >> (i % 8 * 8)) ^ (unsigned char)i;
 }
@@ -273,9 +266,7 @@ static const char *base_dir(void)
 
 static void run_model(int ntasks)
 {
-    const char *env = getenv("COIL_FILE_MODEL_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10)
-                        : (uint64_t)coil_clock() ^ (uint64_t)getpid() << 32;
+    uint64_t seed = seeded_seed("COIL_FILE_MODEL_SEED");
     printf("  seed %" PRIu64 " (replay: COIL_FILE_MODEL_SEED=%" PRIu64
            "), backend %s\n", seed, seed, coil_file_backend());
     char dir[200];
@@ -284,7 +275,7 @@ static void run_model(int ntasks)
     static worker w[NTASKS];
     for (int i = 0; i < ntasks; i++) {
         memset(&w[i], 0, sizeof w[i]);
-        w[i].rng = (seed + (uint64_t)i * 0x9E3779B97F4A7C15ULL) | 1;
+        w[i].rng = seeded_state(seed, (uint64_t)i);
         snprintf(w[i].path, sizeof w[i].path, "%s/f%d", dir, i);
     }
     run r = {w, ntasks};

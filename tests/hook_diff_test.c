@@ -45,6 +45,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "seeded.h"
 #include "task_helpers.h"
 
 enum { NOPS = 600, MAX_IO = 3000 };
@@ -67,15 +68,21 @@ typedef struct side {
 
 static uint64_t rng;
 
-static uint64_t next(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545F4914F6CDD1DULL;
-}
+static size_t below(size_t n) { return (size_t)(seeded_next(&rng) % n); }
 
-static size_t below(size_t n) { return (size_t)(next() % n); }
+/* What both tests do first: take the seed (printed, for a replay), let a
+ * write after a shutdown be EPIPE on both sides rather than the signal,
+ * and fail a call that hangs on one side. */
+static uint64_t start(void)
+{
+    uint64_t seed = seeded_seed("COIL_HOOK_DIFF_SEED");
+    printf("  seed %" PRIu64 " (replay: COIL_HOOK_DIFF_SEED=%" PRIu64 ")\n",
+           seed, seed);
+    fflush(stdout);
+    signal(SIGPIPE, SIG_IGN);
+    alarm(30);
+    return seed;
+}
 
 enum { OP_PEER_WRITE, OP_PEER_SHUT, OP_READ, OP_RECV, OP_READV, OP_WRITE,
        OP_SEND, OP_WRITEV, OP_NONBLOCK, OP_FIONBIO, OP_GETFL, OP_FIONREAD,
@@ -415,18 +422,10 @@ static void *diff_main(void *arg)
 
 TEST(random_calls_in_a_task_give_what_libc_gives)
 {
-    const char *env = getenv("COIL_HOOK_DIFF_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10)
-                        : (uint64_t)coil_clock() ^ (uint64_t)getpid() << 32;
-    printf("  seed %" PRIu64 " (replay: COIL_HOOK_DIFF_SEED=%" PRIu64 ")\n",
-           seed, seed);
-    fflush(stdout);
-    /* A write after a shutdown: EPIPE on both sides, not the signal. */
-    signal(SIGPIPE, SIG_IGN);
-    alarm(30);                /* a call that hangs on one side: fail */
+    uint64_t seed = start();
     diff_run dr = {0, 0};
     for (int run = 0; run < 20; run++) {
-        rng = (seed + (uint64_t)run * 0x9E3779B97F4A7C15ULL) | 1;
+        rng = seeded_state(seed, (uint64_t)run);
         dr.pipes = run % 4 == 3;
         run_main(diff_main, &dr);
     }
@@ -588,17 +587,10 @@ static void *tcp_main(void *arg)
  * the new fds report (O_NONBLOCK, FD_CLOEXEC). */
 TEST(connect_and_accept_in_a_task_give_what_libc_gives)
 {
-    const char *env = getenv("COIL_HOOK_DIFF_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10)
-                        : (uint64_t)coil_clock() ^ (uint64_t)getpid() << 32;
-    printf("  seed %" PRIu64 " (replay: COIL_HOOK_DIFF_SEED=%" PRIu64 ")\n",
-           seed, seed);
-    fflush(stdout);
-    signal(SIGPIPE, SIG_IGN);
-    alarm(30);
+    uint64_t seed = start();
     long count = 0;
     for (int run = 0; run < 10; run++) {
-        rng = (seed + (uint64_t)run * 0x9E3779B97F4A7C15ULL) | 1;
+        rng = seeded_state(seed, (uint64_t)run);
         run_main(tcp_main, &count);
     }
     printf("  %ld calls, each the same as libc's\n", count);

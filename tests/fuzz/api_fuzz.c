@@ -19,15 +19,7 @@
 #include <string.h>
 
 #include "coil.h"
-
-#define REQUIRE(cond)                                                       \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: %s (errno %d: %s)\n", __FILE__,        \
-                    __LINE__, #cond, errno, strerror(errno));               \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
+#include "require.h"
 
 /* r is 0, or -1 with errno one of the listed values. */
 #define REQUIRE_OK_OR(r, ...) REQUIRE((r) == 0 || errno_in(__VA_ARGS__, 0))

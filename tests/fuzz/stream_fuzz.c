@@ -41,15 +41,8 @@
 #include <unistd.h>
 
 #include "coil.h"
-
-#define REQUIRE(cond)                                                       \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: %s (errno %d: %s)\n", __FILE__,        \
-                    __LINE__, #cond, errno, strerror(errno));               \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
+#include "require.h"
+#include "../seeded.h"
 
 enum { MAX_DATA = 4096, MAX_OPS = 64, BIG = 512 };
 
@@ -434,16 +427,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef STREAM_FUZZ_MAIN
-/* Random inputs from a seed: xorshift64*, so that a seed printed by a
+/* Random inputs from a seed (tests/seeded.h), so that a seed printed by a
  * failed run replays it exactly. */
 static uint64_t rng_state;
 
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1DULL;
+    return seeded_next(&rng_state);
 }
 
 /* Each file named, as one input (a fuzzer's finding, a corpus seed). */
@@ -483,9 +473,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9'))
         return run_files(argc, argv);
-    const char *env = getenv("COIL_STREAM_FUZZ_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10)
-                        : (uint64_t)coil_clock() ^ (uint64_t)getpid() << 32;
+    uint64_t seed = seeded_seed("COIL_STREAM_FUZZ_SEED");
     long runs = argc > 1 ? atol(argv[1]) : 5000;
     if (getenv("COIL_TEST_EMULATED") || running_under_tsan())
         runs /= 10;                   /* ten times slower there */
