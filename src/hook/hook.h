@@ -162,6 +162,14 @@ static inline coil_time coil__hook_span(long long sec, long long ns)
     return sec * 1000000000 + ns;
 }
 
+/* Whether ts is a time the kernel takes (nanosleep, clock_nanosleep,
+ * ppoll): not NULL, tv_sec >= 0, 0 <= tv_nsec < 1e9; otherwise EINVAL. */
+static inline int coil__hook_ts_valid(const struct timespec *ts)
+{
+    return ts && ts->tv_sec >= 0 && ts->tv_nsec >= 0 &&
+           ts->tv_nsec < 1000000000;
+}
+
 /* The deadline span ns from now: at most LLONG_MAX, which never comes. */
 static inline coil_time coil__hook_after(coil_time span)
 {

@@ -13,16 +13,10 @@
 
 #include "hook.h"
 
-/* A valid timespec (0 <= tv_nsec < 1e9, tv_sec >= 0) in ns, saturating. */
+/* A valid timespec (coil__hook_ts_valid) in ns, saturating. */
 static coil_time ts_ns(const struct timespec *ts)
 {
     return coil__hook_span(ts->tv_sec, ts->tv_nsec);
-}
-
-static int ts_valid(const struct timespec *ts)
-{
-    return ts && ts->tv_sec >= 0 && ts->tv_nsec >= 0 &&
-           ts->tv_nsec < 1000000000;
 }
 
 static void set_left(struct timespec *rem, coil_time until)
@@ -49,7 +43,7 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!coil__hook_in_task())
         return LIBC(nanosleep)(req, rem);
-    if (!ts_valid(req)) {
+    if (!coil__hook_ts_valid(req)) {
         errno = EINVAL;
         return -1;
     }
@@ -68,7 +62,7 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
         (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME &&
          clock != CLOCK_BOOTTIME && clock != CLOCK_TAI))
         return LIBC(clock_nanosleep)(clock, flags, req, rem);
-    if (!ts_valid(req))
+    if (!coil__hook_ts_valid(req))
         return EINVAL;                    /* a negative tv_sec too */
     coil_time delay = ts_ns(req);
     if (flags & TIMER_ABSTIME) {          /* relative to the clock asked */

@@ -38,15 +38,8 @@ static coil_time ts_deadline(const struct timespec *ts)
               : -1;
 }
 
-/* What the kernel refuses with EINVAL: a negative time, or (ppoll) a
- * tv_nsec out of range.  select takes a tv_usec of a second or more and
- * carries it over. */
-static int ts_bad(const struct timespec *ts)
-{
-    return ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 ||
-                  ts->tv_nsec >= 1000000000);
-}
-
+/* What select refuses with EINVAL: a negative time (a tv_usec of a
+ * second or more it carries over; ppoll's rule is coil__hook_ts_valid). */
 static int tv_bad(const struct timeval *tv)
 {
     return tv && (tv->tv_sec < 0 || tv->tv_usec < 0);
@@ -146,7 +139,7 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
           const sigset_t *mask)
 {
     if ((ts && ts->tv_sec == 0 && ts->tv_nsec == 0) || !coil__hook_in_task() ||
-        ts_bad(ts))
+        (ts && !coil__hook_ts_valid(ts)))
         return LIBC(ppoll)(fds, n, ts, mask);     /* EINVAL for a bad ts */
     return coil__hook_poll(fds, n, ts_deadline(ts));
 }
