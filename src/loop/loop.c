@@ -316,16 +316,47 @@ static void move_due_timers(coil_loop *loop)
     }
 }
 
-/* Move all of src to dst (which is overwritten) and leave src empty. */
+/* Move all of src to dst (which is overwritten) and leave src empty.
+ * Two 8-byte loads of src's ends, never one 16-byte load (which GCC makes
+ * of `*dst = *src`, or of two adjacent loads it may merge: hence the
+ * empty asm): those ends were just written by 8-byte stores, the pushes
+ * that queued the items, and a wider load cannot take its bytes from two
+ * stores in the store buffer; it waits until they have reached the cache.
+ * On AMD Zen that wait was a fifth of a yield between two tasks (16 ns,
+ * 12.5 ns without it). */
 static void take_all(coil__list *dst, coil__list *src)
 {
-    coil__list_init(dst);
-    if (coil__list_empty(src))
+    coil__list *first = src->next, *last = src->prev;
+    __asm__("" : "+r"(first));        /* two loads, not one wide one */
+    if (first == src) {
+        coil__list_init(dst);
         return;
-    *dst = *src;
-    dst->next->prev = dst;
-    dst->prev->next = dst;
+    }
+    first->prev = dst;
+    last->next = dst;
+    dst->next = first;
+    dst->prev = last;
     coil__list_init(src);
+}
+
+/* Take src's first item off it and move the rest to dst (overwritten):
+ * what coil__loop_next_turn does.  Not coil__list_remove then take_all,
+ * which would read back src's ends just after writing them. */
+static void take_rest(coil__list *dst, coil__list *src)
+{
+    coil__list *first = src->next, *last = src->prev;
+    __asm__("" : "+r"(first), "+r"(last));    /* as in take_all */
+    coil__list *rest = first->next;
+    coil__list_init(first);
+    coil__list_init(src);
+    if (rest == src) {
+        coil__list_init(dst);
+        return;
+    }
+    rest->prev = dst;
+    last->next = dst;
+    dst->next = rest;
+    dst->prev = last;
 }
 
 /* The batch is a list of its own, so a callback cancelling a later one of
@@ -446,8 +477,7 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
         return NULL;
     /* A new iteration: w runs now, and run_ready, when the CPU comes back
      * to it, goes on with the rest as the batch it would have taken. */
-    coil__list_remove(&w->node);
-    take_all(&q->batch, &q->ready);
+    take_rest(&q->batch, &q->ready);
     begin_turn(loop);
     return w;
 }
