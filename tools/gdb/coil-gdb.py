@@ -57,9 +57,46 @@ FRAMES = {
         "pc": 16, "sp": 528, "pc_reg": "pc", "sp_reg": "r1",
     },
 }
-# The register that holds a thread's pointer (its TLS lies near it).
-THREAD_POINTER = {"x86_64": "fs_base", "aarch64": "tpidr",
-                  "riscv64": "tp", "ppc64le": "r13"}
+# The same over the fcontext backend (COIL_CTX_BACKEND=fcontext; the
+# library then exports coil__gdb_fcontext): the frame Boost.Context 1.74's
+# jump_fcontext leaves, as Debian's libboost_context disassembles.  No
+# riscv64 row: Boost 1.74 has no riscv64 switch.
+FCONTEXT_FRAMES = {
+    # MXCSR and x87 control word at 0, then r12..r15, rbx, rbp.
+    "x86_64": {
+        "regs": {"r12": 8, "r13": 16, "r14": 24, "r15": 32, "rbx": 40,
+                 "rbp": 48},
+        "pc": 56, "sp": 64, "pc_reg": "rip", "sp_reg": "rsp",
+    },
+    # d8..d15 at 0, x19..x28 from 64, x29 and x30 at 144, the resume
+    # address at 160; 176 bytes.
+    "aarch64": {
+        "regs": dict([("x%d" % (19 + i), 64 + 8 * i) for i in range(10)] +
+                     [("x29", 144), ("x30", 152)]),
+        "pc": 160, "sp": 176, "pc_reg": "pc", "sp_reg": "sp",
+    },
+    # r14..r31 from 8, CR at 160, LR at 168, the resume address at 176;
+    # 184 bytes (no TOC: the caller reloads its own).
+    "ppc64le": {
+        "regs": dict([("lr", 168)] +
+                     [("r%d" % (14 + i), 8 + 8 * i) for i in range(18)]),
+        "pc": 176, "sp": 184, "pc_reg": "pc", "sp_reg": "r1",
+    },
+    # r6..r14 from 24 (stmg), f8..f15 from 96, FPC at 160, the resume
+    # address at 168; 176 bytes.  gdb's pc on s390x is a pseudo register
+    # made from the PSW's address half, pswa: both are given.
+    "s390x": {
+        "regs": dict([("pswa", 168)] +
+                     [("r%d" % (6 + i), 24 + 8 * i) for i in range(9)]),
+        "pc": 168, "sp": 176, "pc_reg": "pc", "sp_reg": "r15",
+    },
+}
+# An expression for a thread's pointer (its TLS lies near it); s390x
+# keeps it in two 32-bit access registers.
+THREAD_POINTER = {"x86_64": "$fs_base", "aarch64": "$tpidr",
+                  "riscv64": "$tp", "ppc64le": "$r13",
+                  "s390x": "(((unsigned long)$acr0 << 32) | "
+                           "(unsigned int)$acr1)"}
 # ctx.h's inline switch (x86_64) resumes at "leaq 128(%rsp), %rsp": there
 # the function's own rsp is 128 bytes further up.
 RED_ZONE_BACK = bytes([0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00])
@@ -93,15 +130,44 @@ def arch():
     if name.startswith("powerpc") and "little endian" in \
             gdb.execute("show endian", to_string=True):
         return "ppc64le"
+    if name == "s390:64-bit":
+        return "s390x"
     raise gdb.GdbError("coil: no frame layout for architecture " + name)
+
+
+def frame_layout():
+    """The saved frame of this process's switch: coil's own, or Boost's
+    if the library was built over fcontext."""
+    try:
+        fcontext = symbol_address("coil__gdb_fcontext") is not None
+    except gdb.GdbError:
+        fcontext = False
+    frames = FCONTEXT_FRAMES if fcontext else FRAMES
+    if arch() not in frames:
+        raise gdb.GdbError("coil: no %s frame layout for %s" %
+                           ("fcontext" if fcontext else "native", arch()))
+    return frames[arch()], fcontext
 
 
 def inferior():
     return gdb.selected_inferior()
 
 
+ENDIAN = {}
+
+
+def byte_order():
+    """"little" or "big" (s390x), asked of gdb once per architecture."""
+    name = inferior().architecture().name()
+    if name not in ENDIAN:
+        shown = gdb.execute("show endian", to_string=True)
+        ENDIAN[name] = "big" if "big endian" in shown else "little"
+    return ENDIAN[name]
+
+
 def word(addr):
-    return int.from_bytes(inferior().read_memory(addr, 8).tobytes(), "little")
+    return int.from_bytes(inferior().read_memory(addr, 8).tobytes(),
+                          byte_order())
 
 
 def u8(addr):
@@ -110,7 +176,7 @@ def u8(addr):
 
 def i32(addr):
     return int.from_bytes(inferior().read_memory(addr, 4).tobytes(),
-                          "little", signed=True)
+                          byte_order(), signed=True)
 
 
 def cstring(addr, limit=64):
@@ -194,11 +260,11 @@ class Task:
 
     def registers(self):
         """The registers of the task's caller frame: {name: value}."""
-        f = FRAMES[arch()]
+        f, fcontext = frame_layout()
         regs = {r: word(self.sp + off) for r, off in f["regs"].items()}
         pc = word(self.sp + f["pc"])
         sp = self.sp + f["sp"]
-        if arch() == "x86_64" and \
+        if arch() == "x86_64" and not fcontext and \
                 inferior().read_memory(pc, 8).tobytes() == RED_ZONE_BACK:
             sp += 128
         regs[f["pc_reg"]] = pc
@@ -233,12 +299,12 @@ def loop_thread(task):
     for th in inferior().threads():
         try:
             th.switch()
-            tp = int(gdb.parse_and_eval("(unsigned long)$" + reg))
+            tp = int(gdb.parse_and_eval("(unsigned long)" + reg))
         except gdb.error:
             continue
-        # The static TLS block lies below the pointer on x86_64, above it
-        # on aarch64 and riscv64, and on ppc64 up to 0x7000 below it: the
-        # nearest pointer either way is the owner's.
+        # The static TLS block lies below the pointer on x86_64 and s390x,
+        # above it on aarch64 and riscv64, and on ppc64 up to 0x7000 below
+        # it: the nearest pointer either way is the owner's.
         d = abs(tp - token)
         if best_d is None or d < best_d:
             best, best_d = th, d
@@ -263,7 +329,7 @@ class TaskUnwinder(gdb.unwinder.Unwinder):
         if task is None or pending_frame.level() != 0 or \
                 gdb.selected_thread() != selected["thread"]:
             return None
-        f = FRAMES[arch()]
+        f = frame_layout()[0]
         pc = pending_frame.read_register(f["pc_reg"])
         # The frame's id is placed at the task's saved sp, below the task's
         # frames: gdb refuses a caller whose frame is "inner" (lower) than
