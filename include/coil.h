@@ -2167,8 +2167,10 @@ coil_process *coil_process_spawn(const char *path, char *const argv[],
 /* As coil_process_spawn, and: stdio[i] >= 0 (i = 0, 1, 2) gives the child
  * that fd of the caller's as its fd i (stdio NULL, or -1: inherit), to wire
  * children together: the stdout pipe of one as the stdin of the next (then
- * close the first one's pipe with coil_process_close_pipe).  The caller
- * keeps its fd.  An fd coil has used is O_NONBLOCK, and the flag is shared
+ * close the first one's pipe with coil_process_close_pipe).  Any fds may
+ * be given, 0-2 included and in any arrangement (stdio {1, 0, -1} gives
+ * the child the caller's 0 and 1 swapped), and pipes are wired right
+ * when the caller's 0-2 are closed (a daemon's).  The caller keeps its fd.  An fd coil has used is O_NONBLOCK, and the flag is shared
  * with the child: pass fds coil has not touched.  Does not suspend.
  * Returns the process, or NULL with errno as coil_process_spawn; EINVAL
  * also when an fd is given together with the COIL_PIPE_* flag for the

@@ -345,6 +345,73 @@ TEST(one_childs_stdout_becomes_the_next_childs_stdin)
     run_main(wired_main, NULL);
 }
 
+/* A daemon runs with fds 0 and 1 closed: a pipe made for the child's
+ * stderr then takes them (read end 0, write end 1).  The child's 0-2 are
+ * wired with dup2 in order, and dup2(log, 1) before dup2(1, 2) would give
+ * the child the log as its stderr too: the pipe's end must be copied out
+ * of the way first.  Likewise for fds the caller passes: a swap of 0 and
+ * 1 must reach the child swapped. */
+static void *low_fds_main(void *arg)
+{
+    (void)arg;
+    int keep0 = fcntl(0, F_DUPFD_CLOEXEC, 10);    /* -1 if ctest gave none */
+    int keep1 = fcntl(1, F_DUPFD_CLOEXEC, 10);
+    int log[2];
+    CHECK(pipe2(log, O_CLOEXEC) == 0 && log[0] > 2 && log[1] > 2);
+    close(0);
+    close(1);
+    int stdio[3] = {-1, log[1], -1};
+    coil_process *p = coil_process_spawn_stdio(
+        "/bin/sh", (char *[]){"/bin/sh", "-c", "echo out; echo err >&2", NULL},
+        NULL, COIL_PIPE_STDERR, stdio);
+    if (!p && errno == ENOSYS)
+        SKIP("pidfd_open(2) is not available here");
+    CHECK(p && coil_process_stderr(p) == 0);      /* the case at hand */
+    close(log[1]);
+    char buf[32];
+    read_all(coil_process_stderr(p), buf, sizeof buf);
+    CHECK(strcmp(buf, "err\n") == 0);
+    read_all(log[0], buf, sizeof buf);
+    CHECK(strcmp(buf, "out\n") == 0);
+    int status;
+    CHECK(coil_process_wait(p, &status, -1) == 0 && status == 0);
+    coil_process_release(p);                      /* closes fd 0 */
+    close(log[0]);
+
+    /* The caller's own 0 and 1, swapped: the child reads the pipe that is
+     * our fd 1 and writes into the one that is our fd 0.  (Both taken
+     * first, so that the pipes are made above them.) */
+    CHECK(open("/dev/null", O_RDONLY) == 0 && open("/dev/null", O_RDONLY) == 1);
+    int to_child[2], from_child[2];
+    CHECK(pipe2(to_child, O_CLOEXEC) == 0 && pipe2(from_child, O_CLOEXEC) == 0);
+    CHECK(dup3(from_child[1], 0, O_CLOEXEC) == 0);
+    CHECK(dup3(to_child[0], 1, O_CLOEXEC) == 1);
+    close(from_child[1]);
+    close(to_child[0]);
+    p = coil_process_spawn_stdio("/bin/cat", (char *[]){"/bin/cat", NULL},
+                                 NULL, 0, (int[3]){1, 0, -1});
+    CHECK(p);
+    close(0);
+    close(1);
+    CHECK(coil_write_all(to_child[1], "swapped\n", 8, NULL) == 8);
+    close(to_child[1]);
+    read_all(from_child[0], buf, sizeof buf);
+    CHECK(strcmp(buf, "swapped\n") == 0);
+    CHECK(coil_process_wait(p, &status, -1) == 0 && status == 0);
+    coil_process_release(p);
+    close(from_child[0]);
+    if (keep0 >= 0)
+        CHECK(dup2(keep0, 0) == 0 && close(keep0) == 0);
+    if (keep1 >= 0)
+        CHECK(dup2(keep1, 1) == 1 && close(keep1) == 0);
+    return NULL;
+}
+
+TEST(children_get_the_right_fds_when_the_callers_0_and_1_are_closed_or_swapped)
+{
+    run_main(low_fds_main, NULL);
+}
+
 /* ------------------------------------------------------- bad arguments */
 
 TEST(bad_arguments_give_einval)
@@ -556,6 +623,7 @@ RUN_TESTS(T(wait_reports_the_exit_status_of_true_false_and_exit_7),
           T(error_mode_cancel_returns_ecanceled_and_release_kills_a_running_child),
           T(release_outside_any_task_kills_and_reaps),
           T(one_childs_stdout_becomes_the_next_childs_stdin),
+          T(children_get_the_right_fds_when_the_callers_0_and_1_are_closed_or_swapped),
           T(bad_arguments_give_einval),
           T(spawn_of_a_missing_program_gives_enoent),
           T(spawn_failing_with_emfile_leaves_the_callers_fds_open),

@@ -147,6 +147,34 @@ static int make_pipes(coil_process *p, unsigned flags, const int stdio[3],
     return 0;
 }
 
+/* The child's 0-2 are made by dup2 in order, so a source numbered 0-2
+ * other than its own target may be overwritten before its turn: with the
+ * caller's fds 0 and 1 closed (a daemon), a pipe for the child's stderr
+ * is made as fds 0 and 1, and dup2(log, 1) before dup2(1, 2) gave the
+ * child the log as its stderr.  Such a source is first copied above 2
+ * (close-on-exec; the child's dup2 of it is not): src gets the fds to
+ * dup2 from, lifted the copies to close after the spawn.  Returns 0 or an
+ * errno (EMFILE), with no copy left open. */
+static int lift_low_sources(const int child_fd[3], int src[3],
+                            int lifted[3])
+{
+    for (int i = 0; i < 3; i++) {
+        src[i] = child_fd[i];
+        lifted[i] = -1;
+        if (src[i] < 0 || src[i] > 2 || src[i] == i)
+            continue;
+        if ((lifted[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0) {
+            int e = errno;
+            for (int j = 0; j < i; j++)
+                if (lifted[j] >= 0)
+                    close(lifted[j]);
+            return e;
+        }
+        src[i] = lifted[i];
+    }
+    return 0;
+}
+
 /* posix_spawn(p) the child with child_fd as its 0-2, and open its pidfd.
  * Returns 0 or an errno (a child spawned but without a pidfd is killed
  * and reaped). */
@@ -156,7 +184,12 @@ static int spawn_child(coil_process *p, const char *path, char *const argv[],
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t sa;
-    int e = prepare(&fa, &sa, child_fd);
+    int src[3], lifted[3];
+    int e = lift_low_sources(child_fd, src, lifted);
+    if (!e && (e = prepare(&fa, &sa, src)) != 0)
+        for (int i = 0; i < 3; i++)
+            if (lifted[i] >= 0)
+                close(lifted[i]);
     if (e)
         return e;
     e = (flags & COIL_SPAWN_SEARCH_PATH)
@@ -166,6 +199,9 @@ static int spawn_child(coil_process *p, const char *path, char *const argv[],
                           envp ? envp : environ);
     posix_spawnattr_destroy(&sa);
     posix_spawn_file_actions_destroy(&fa);
+    for (int i = 0; i < 3; i++)
+        if (lifted[i] >= 0)
+            close(lifted[i]);
     if (!e && (p->pidfd = pidfd_open(p->pid)) < 0) {
         e = errno;
         kill(p->pid, SIGKILL);
