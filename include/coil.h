@@ -2124,6 +2124,11 @@ ssize_t coil_stream_write_pending(const coil_stream *s);
  * signal blocked (the loop thread blocks the signals it routes through
  * signalfd; a child should not inherit that).
  *
+ * A plain fork() in a task is allowed too: the child is outside any task
+ * and loop (coil_task_current() is NULL there, hooked calls are libc's),
+ * the signals coil blocked are unblocked in it, and it should exec or
+ * _exit (docs/hooks.md, "fork").
+ *
  * Reaping: coil reaps its children itself, with waitpid(pid) once the
  * pidfd says the child has exited.  Code that reaps every child
  * (waitpid(-1), SIGCHLD set to SIG_IGN) takes that status away: the wait

@@ -1018,6 +1018,78 @@ TEST(a_handler_with_sa_restart_interrupts_only_sleeps_and_polls)
     run_main(restart_main, NULL);
 }
 
+/* ------------------------------------------------------------- fork */
+
+/* Writes its process id into a pipe every 5 ms while `ticking`: if a copy
+ * of it ever ran in a forked child, the child's id would show up. */
+static void *pid_reporter(void *arg)
+{
+    int fd = *(int *)arg;
+    pid_t me;
+    while (ticking) {
+        me = getpid();
+        CHECK(write(fd, &me, sizeof me) == (ssize_t)sizeof me);
+        coil_sleep(COIL_MSEC(5));
+    }
+    return NULL;
+}
+
+static void forked_child(int fd)
+{
+    /* Outside any task now, as POSIX has a child of a threaded program:
+     * this read blocks the child (its parent answers later), and no
+     * task of the parent's runs meanwhile... */
+    char c;
+    int ok = read(fd, &c, 1) == 1 && c == 'x' &&
+             coil_task_current() == NULL && coil_loop_current() == NULL;
+    /* ...and the signal coil_run routed through its signalfd (SIGINT,
+     * blocked in the loop's thread) is not blocked for what it execs. */
+    sigset_t mask;
+    ok = ok && pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0 &&
+         !sigismember(&mask, SIGINT);
+    _exit(ok ? 0 : 1);
+}
+
+static void *fork_main(void *arg)
+{
+    (void)arg;
+    int p[2], ids[2];
+    CHECK(pipe(p) == 0 && pipe2(ids, O_NONBLOCK) == 0);
+    sigset_t mask;
+    CHECK(pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0);
+    CHECK(sigismember(&mask, SIGINT));        /* coil_run's signalfd has it */
+    ticking = 1;
+    coil_task *reporter = coil_spawn(pid_reporter, &ids[1]);
+    coil_yield();                             /* it runs, and sleeps */
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0)
+        forked_child(p[0]);
+    coil_sleep(4 * UNIT);                     /* the child blocks in read */
+    CHECK(write(p[1], "x", 1) == 1);
+    int status = -1;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ticking = 0;
+    await_task(reporter);
+    pid_t id;
+    int reports = 0;
+    while (read(ids[0], &id, sizeof id) == (ssize_t)sizeof id) {
+        CHECK(id == getpid());
+        reports++;
+    }
+    CHECK(reports >= 5);
+    CHECK(close(p[0]) == 0 && close(p[1]) == 0);
+    CHECK(close(ids[0]) == 0 && close(ids[1]) == 0);
+    return NULL;
+}
+
+TEST(a_child_forked_in_a_task_is_outside_any_task_and_runs_none_of_the_parents)
+{
+    watchdog();
+    run_main(fork_main, NULL);
+}
+
 RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(fortified_reads_and_polls_yield_too),
           T(an_fd_the_program_set_nonblocking_still_gets_eagain),
@@ -1038,4 +1110,5 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(outside_a_task_the_calls_are_libcs),
           T(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking),
           T(a_signal_handler_without_sa_restart_interrupts_hooked_calls_with_eintr),
-          T(a_handler_with_sa_restart_interrupts_only_sleeps_and_polls))
+          T(a_handler_with_sa_restart_interrupts_only_sleeps_and_polls),
+          T(a_child_forked_in_a_task_is_outside_any_task_and_runs_none_of_the_parents))

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 
 #include "coil.h"
+#include "core/fork.h"
 #include "loop/debug.h"
 #include "core/list.h"
 #include "loop/loop.h"
@@ -77,6 +78,17 @@ struct coil_loop {
 
 __thread char coil__loop_token;          /* its address names the thread */
 __thread coil_loop *coil__loop_running;  /* the loop running on this thread */
+
+/* In a fork()ed child no loop runs: those it holds are the parent's. */
+static void forget_loop_after_fork(void)
+{
+    coil__loop_running = NULL;
+}
+
+COIL__REGISTER static void register_fork_handler(void)
+{
+    coil__on_fork_child(forget_loop_after_fork);
+}
 static __thread coil_loop *default_loop;
 
 /* ------------------------------------------------------------ lifetime */
@@ -316,14 +328,9 @@ static void move_due_timers(coil_loop *loop)
     }
 }
 
-/* Move all of src to dst (which is overwritten) and leave src empty.
- * Two 8-byte loads of src's ends, never one 16-byte load (which GCC makes
- * of `*dst = *src`, or of two adjacent loads it may merge: hence the
- * empty asm): those ends were just written by 8-byte stores, the pushes
- * that queued the items, and a wider load cannot take its bytes from two
- * stores in the store buffer; it waits until they have reached the cache.
- * On AMD Zen that wait was a fifth of a yield between two tasks (16 ns,
- * 12.5 ns without it). */
+/* Move all of src to dst (overwritten), leaving src empty.  Its ends, just
+ * written by 8-byte stores, are read as two words (the asm stops GCC merging
+ * them): a 16-byte load waits for such stores (a fifth of a yield, on Zen). */
 static void take_all(coil__list *dst, coil__list *src)
 {
     coil__list *first = src->next, *last = src->prev;
@@ -339,9 +346,8 @@ static void take_all(coil__list *dst, coil__list *src)
     coil__list_init(src);
 }
 
-/* Take src's first item off it and move the rest to dst (overwritten):
- * what coil__loop_next_turn does.  Not coil__list_remove then take_all,
- * which would read back src's ends just after writing them. */
+/* Take src's first item off it and move the rest to dst (overwritten),
+ * without reading back src's ends after writing them. */
 static void take_rest(coil__list *dst, coil__list *src)
 {
     coil__list *first = src->next, *last = src->prev;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fork.h"
 #include "loop/debug.h"
 #include "task/future.h"
 #include "loop/loop.h"
@@ -468,8 +469,20 @@ static const coil__future_kind kind = {free_future, cancel_future};
  * not name task.c (tools/layers.py checks that they do not). */
 static int task_may_wake(coil_loop *loop);
 
+/* In the child of a fork(): its one thread is outside any task.  The
+ * tasks and loops it holds are copies of the parent's (sharing the
+ * parent's epoll set); running any of them would repeat the parent's
+ * work, which is what a hooked blocking call in a child forked by a task
+ * used to do.  The child's calls are now plain libc's, and it should exec
+ * or _exit, as POSIX asks of the child of a threaded program. */
+static void forget_tasks_after_fork(void)
+{
+    coil__task_running = NULL;
+}
+
 COIL__REGISTER static void register_tasks(void)
 {
+    coil__on_fork_child(forget_tasks_after_fork);
     coil__loop_add_waker(task_may_wake);
     coil__future_set_task_kind(&kind);
     coil__debug_add_describer(describe_step);
