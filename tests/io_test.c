@@ -662,6 +662,74 @@ TEST(recvmsg_and_sendmsg_deadlines_give_etimedout_and_the_fd_stays_usable)
     run_main(msg_deadline_main, NULL);
 }
 
+/* The deadline forms of readv, recv, writev, send and write_all: each
+ * waits until its deadline and gives ETIMEDOUT; write_all says how much it
+ * wrote first; then data flows both ways again. */
+static void check_timed_out_at(coil_time deadline)
+{
+    CHECK(now() >= deadline - COIL_MSEC(1));
+    CHECK(now() < deadline + COIL_MSEC(500));
+}
+
+static void *until_forms_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    pair(sv);
+    char c[2];
+    struct iovec in = {c, sizeof c};
+    coil_time t0 = now();
+    CHECK_ERRNO(coil_readv_until(sv[0], &in, 1, t0 + UNIT), ETIMEDOUT);
+    check_timed_out_at(t0 + UNIT);
+    t0 = now();
+    CHECK_ERRNO(coil_recv_until(sv[0], c, 1, MSG_PEEK, t0 + UNIT), ETIMEDOUT);
+    check_timed_out_at(t0 + UNIT);
+
+    static char block[4096];
+    while (coil_send(sv[1], block, sizeof block, MSG_DONTWAIT) > 0)
+        ;
+    CHECK(errno == EAGAIN || errno == EWOULDBLOCK);
+    struct iovec out = {block, sizeof block};
+    t0 = now();
+    CHECK_ERRNO(coil_writev_until(sv[1], &out, 1, t0 + UNIT), ETIMEDOUT);
+    check_timed_out_at(t0 + UNIT);
+    t0 = now();
+    CHECK_ERRNO(coil_send_until(sv[1], block, sizeof block, 0, t0 + UNIT),
+                ETIMEDOUT);
+    check_timed_out_at(t0 + UNIT);
+    /* Room for one block made by the reader: write_all of four writes
+     * that one and times out on the rest, and says so. */
+    size_t drained = 0, done = 99;
+    while (drained < sizeof block) {
+        ssize_t n = coil_read(sv[0], block, sizeof block - drained);
+        CHECK(n > 0);
+        drained += (size_t)n;
+    }
+    static char many[64 * sizeof block];
+    t0 = now();
+    CHECK_ERRNO(coil_write_all_until(sv[1], many, sizeof many, &done,
+                                     t0 + UNIT), ETIMEDOUT);
+    check_timed_out_at(t0 + UNIT);
+    CHECK(done > 0 && done < sizeof many);
+
+    /* Nothing stale: drain the writer's side, then a byte each way. */
+    while (coil_recv(sv[0], block, sizeof block, MSG_DONTWAIT) > 0)
+        ;
+    CHECK(coil_send_until(sv[1], "x", 1, 0, now() + UNIT) == 1);
+    CHECK(coil_readv_until(sv[0], &in, 1, now() + UNIT) == 1 && c[0] == 'x');
+    struct iovec one = {c, 1};
+    CHECK(coil_writev_until(sv[0], &one, 1, now() + UNIT) == 1);
+    CHECK(coil_recv_until(sv[1], c, 1, 0, now() + UNIT) == 1 && c[0] == 'x');
+    coil_close(sv[0]);
+    coil_close(sv[1]);
+    return NULL;
+}
+
+TEST(the_until_forms_of_readv_recv_writev_send_and_write_all_time_out)
+{
+    run_main(until_forms_main, NULL);
+}
+
 /* ------------------------------------------------------------------ TCP */
 
 static int listen_loopback(struct sockaddr_in *addr)
@@ -958,6 +1026,7 @@ RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(readv_writev_recv_send_behave_as_posix),
           T(sendmsg_passes_an_fd_that_recvmsg_receives_close_on_exec),
           T(recvmsg_and_sendmsg_deadlines_give_etimedout_and_the_fd_stays_usable),
+          T(the_until_forms_of_readv_recv_writev_send_and_write_all_time_out),
           T(tcp_accept_and_connect_exchange_on_loopback),
           T(io_calls_outside_a_task_fail_with_eperm),
           T(a_pipe_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
