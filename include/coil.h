@@ -2126,8 +2126,9 @@ ssize_t coil_stream_write_pending(const coil_stream *s);
  *
  * A plain fork() in a task is allowed too: the child is outside any task
  * and loop (coil_task_current() is NULL there, hooked calls are libc's),
- * the signals coil blocked are unblocked in it, and it should exec or
- * _exit (docs/hooks.md, "fork").
+ * the signals coil blocked in the forking thread are unblocked in it (so
+ * also in a coil_to_thread job's child), and it should exec or _exit
+ * (docs/hooks.md, "fork").
  *
  * Reaping: coil reaps its children itself, with waitpid(pid) once the
  * pidfd says the child has exited.  Code that reaps every child

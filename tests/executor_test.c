@@ -8,6 +8,7 @@
  * the pool the same way before its first use: 2 threads, 2 queued jobs.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <netdb.h>
@@ -24,6 +25,7 @@
 
 #include "check.h"
 #include "fd_hog.h"
+#include "fork_mask.h"
 #include "coil.h"
 #include "task_helpers.h"
 
@@ -624,10 +626,31 @@ TEST(bad_input)
     run_main(einval_main, NULL);
 }
 
+/* A job that forks: coil started the pool's threads with every signal
+ * blocked (signals are the loops'), and under coil_run the loop's thread
+ * itself blocks SIGINT; neither must reach the child, or a program it
+ * execs could not be interrupted or terminated (fork_mask.h). */
+static void *fork_main(void *arg)
+{
+    (void)arg;
+    void *status = (void *)(intptr_t)-1;
+    CHECK(coil_to_thread(fork_and_look, NULL, &status) == 0);
+    CHECK(WIFEXITED((int)(intptr_t)status));
+    CHECK(WEXITSTATUS((int)(intptr_t)status) == 0);
+    return NULL;
+}
+
+TEST(a_child_forked_by_a_job_gets_the_programs_signal_mask_not_coils)
+{
+    block_sigusr2();
+    run_main(fork_main, NULL);
+}
+
 RUN_TESTS(T(result_comes_back), T(other_tasks_run_while_fn_blocks),
           T(many_jobs_small_pool), T(full_queue_makes_caller_wait),
           T(cancel_while_running_unwinds_at_once),
           T(cancel_while_running_error_mode), T(cancel_soon_after_submit),
           T(cancel_while_queued), T(cancel_while_waiting_for_a_slot),
           T(cancel_many_at_every_stage_leaks_nothing),
-          T(dial_localhost), T(dial_host_errors), T(bad_input))
+          T(dial_localhost), T(dial_host_errors), T(bad_input),
+          T(a_child_forked_by_a_job_gets_the_programs_signal_mask_not_coils))

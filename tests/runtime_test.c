@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "fork_mask.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -214,6 +216,21 @@ TEST(results_and_errors_come_back_through_thread_safe_futures)
     CHECK((intptr_t)result_of(a) == 42);
     CHECK((intptr_t)result_of(b) == 100);
     CHECK(error_of(bad) == EIO);
+    stop_and_join(rt);
+}
+
+/* A task of a runtime's loop that forks: the loop threads start with the
+ * asynchronous signals blocked (they are the loops'), which the child
+ * must not keep for what it execs (fork_mask.h). */
+TEST(a_child_forked_in_a_runtimes_task_gets_the_programs_signal_mask)
+{
+    block_sigusr2();
+    coil_runtime *rt = coil_runtime_start(1, NULL);
+    CHECK(rt != NULL);
+    int status = (int)(intptr_t)result_of(coil_runtime_spawn(rt, 0,
+                                                             fork_and_look,
+                                                             NULL));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     stop_and_join(rt);
 }
 
@@ -490,6 +507,7 @@ RUN_TESTS(T(each_loop_runs_on_a_thread_of_its_own_and_tasks_stay_there),
           T(pinning_puts_loop_i_on_the_ith_allowed_cpu_wrapping_round),
           T(results_and_errors_come_back_through_thread_safe_futures),
           T(bad_arguments_are_einval),
+          T(a_child_forked_in_a_runtimes_task_gets_the_programs_signal_mask),
           T(a_task_awaiting_another_loop_suspends_and_its_loop_runs_on),
           T(stop_cancels_the_tasks_still_alive_and_runs_their_cleanup),
           T(after_stop_spawns_and_loop_lookups_fail_with_eshutdown),

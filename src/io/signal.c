@@ -14,7 +14,6 @@
  * next one, not take the default action and kill the process.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,18 +141,6 @@ static coil__signals *signals_for(coil_loop *loop)
     return s;
 }
 
-/* The signals route() blocked in this thread (they were not blocked
- * before): a child forked here unblocks them, or a program it execs
- * would start with them blocked (SIGINT, under coil_run) and could not be
- * interrupted.  Zero-filled is the empty set (glibc's sigset_t). */
-static __thread sigset_t blocked_here;
-
-static void unblock_after_fork(void)
-{
-    pthread_sigmask(SIG_UNBLOCK, &blocked_here, NULL);
-    sigemptyset(&blocked_here);
-}
-
 /* Route signo through s's signalfd: block it in this thread and add it to
  * the mask (no-op if it is routed already).  Returns 0 or -1 with errno. */
 static int route(coil__signals *s, int signo)
@@ -177,7 +164,7 @@ static int route(coil__signals *s, int signo)
         return -1;
     }
     if (!sigismember(&old, signo))
-        sigaddset(&blocked_here, signo);
+        coil__fork_unblock(signo);    /* in a child forked here: fork.h */
     return 0;
 }
 
@@ -198,7 +185,7 @@ static void unroute(coil__signals *s, int signo)
         while (sigtimedwait(&one, NULL, &zero) == signo)
             ;
         pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-        sigdelset(&blocked_here, signo);
+        coil__fork_forget(signo);
     }
     sigdelset(&s->blocked_before, signo);
 }
@@ -292,7 +279,6 @@ static void signals_free(coil_loop *loop, void **slot)
 
 COIL__REGISTER static void register_signals(void)
 {
-    coil__on_fork_child(unblock_after_fork);
     coil__loop_add_waker(signal_may_wake);
     signals_slot = coil__loop_register(signals_free);
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "coil.h"
+#include "core/fork.h"
 #include "task/task.h"
 
 typedef struct worker {
@@ -47,6 +48,7 @@ struct coil_runtime {
     /* Stop versus spawns and closing loops (see the top of the file). */
     pthread_rwlock_t gate;
     atomic_int stopping;          /* written under the gate's write lock */
+    sigset_t starter_mask;        /* of the thread that started the workers */
 };
 
 /* --------------------------------------------------------- the workers */
@@ -82,6 +84,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     coil_runtime *rt = w->rt;
     this_thread_runtime = rt;
+    coil__fork_unblock_since(&rt->starter_mask);    /* core/fork.h */
     char name[16];
     snprintf(name, sizeof name, "coil-loop-%zu", w->index);
     pthread_setname_np(pthread_self(), name);
@@ -202,6 +205,8 @@ static int start_all(coil_runtime *rt, unsigned flags)
     sigset_t blocked, old;
     async_signals(&blocked);
     pthread_sigmask(SIG_BLOCK, &blocked, &old);   /* inherited */
+    rt->starter_mask = old;
+    coil__fork_program_mask(&rt->starter_mask);
     size_t made;
     int err = 0;
     for (made = 0; made < rt->n; made++)

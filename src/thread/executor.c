@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "coil.h"
+#include "core/fork.h"
 #include "core/list.h"
 #include "loop/inbox.h"
 #include "task/task.h"
@@ -116,6 +117,7 @@ static struct {
     size_t reserved;              /* slots promised to woken waiters */
     size_t threads, cap;
     int started;                  /* threads running (0: not yet) */
+    sigset_t starter_mask;        /* of the thread that started them */
 } pool = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .work = PTHREAD_COND_INITIALIZER,
@@ -288,6 +290,7 @@ static void wait_for_job(coil__spin *sp)
 static void *pool_main(void *unused)
 {
     (void)unused;
+    coil__fork_unblock_since(&pool.starter_mask);   /* core/fork.h */
     coil__spin spin = {0};
     for (;;) {
         coil__list wake;
@@ -330,6 +333,8 @@ static int start_locked(void)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    pool.starter_mask = old;
+    coil__fork_program_mask(&pool.starter_mask);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
