@@ -308,15 +308,24 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* A socketpair sv whose sv[0] a task reads (parked in read() once this
+ * returns, into *rr), and a pipe `other` to dup onto it. */
+static coil_task *park_a_reader(int sv[2], int other[2], reader_result *rr)
+{
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(pipe(other) == 0);
+    *rr = (reader_result){sv[0], 0, 0};
+    coil_task *t = coil_spawn(reader, rr);
+    coil_sleep(UNIT);
+    return t;
+}
+
 static void *retire_main(void *arg)
 {
     int use_dup2 = *(int *)arg;
     int sv[2], other[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    CHECK(pipe(other) == 0);
-    reader_result rr = {sv[0], 0, 0};
-    coil_task *t = coil_spawn(reader, &rr);
-    coil_sleep(UNIT);                     /* it is parked in read() now */
+    reader_result rr;
+    coil_task *t = park_a_reader(sv, other, &rr);
     if (use_dup2)
         CHECK(dup2(other[0], sv[0]) == sv[0]);
     else
@@ -345,6 +354,36 @@ TEST(close_of_an_fd_another_task_reads_wakes_it_with_ebadf)
     int use_dup2 = 0;
     watchdog();
     run_main(retire_main, &use_dup2);
+}
+
+/* A dup2 or dup3 that fails closes nothing: a task reading the target
+ * reads on, and the mode the program set on it stays. */
+static void *failed_dup_main(void *arg)
+{
+    (void)arg;
+    int sv[2], other[2];
+    reader_result rr;
+    coil_task *t = park_a_reader(sv, other, &rr);
+    CHECK_ERRNO(dup3(other[0], sv[0], O_NONBLOCK), EINVAL);  /* bad flags */
+    coil_sleep(UNIT);
+    CHECK(!coil_future_done(coil_task_future(t)));  /* still reading */
+    CHECK(write(sv[1], "r", 1) == 1);
+    await_task(t);
+    CHECK(rr.r == 1);
+    /* The program's O_NONBLOCK survives a dup3 that failed. */
+    CHECK(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0);
+    CHECK_ERRNO(dup3(other[0], sv[0], O_NONBLOCK), EINVAL);
+    CHECK(fcntl(sv[0], F_GETFL) & O_NONBLOCK);
+    char c;
+    CHECK_ERRNO(read(sv[0], &c, 1), EAGAIN);
+    close(sv[0]), close(sv[1]), close(other[0]), close(other[1]);
+    return NULL;
+}
+
+TEST(a_failed_dup3_closes_nothing_and_keeps_the_targets_mode)
+{
+    watchdog();
+    run_main(failed_dup_main, NULL);
 }
 
 /* -------------------------------------------------------------- poll */
@@ -1098,6 +1137,7 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(a_connect_to_a_full_backlog_times_out_at_its_so_sndtimeo),
           T(dup2_onto_an_fd_another_task_reads_wakes_it_with_ebadf),
           T(close_of_an_fd_another_task_reads_wakes_it_with_ebadf),
+          T(a_failed_dup3_closes_nothing_and_keeps_the_targets_mode),
           T(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one),
           T(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop),
           T(a_blocking_write_writes_everything_and_so_sndtimeo_cuts_it_short),

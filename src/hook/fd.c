@@ -39,7 +39,8 @@ int dup(int fd)
     return r;
 }
 
-/* dup2 and dup3 close newfd, but only if oldfd is good. */
+/* dup2 and dup3 close newfd, but only if oldfd is good (and dup3's
+ * flags are). */
 static void retire_target(int oldfd, int newfd)
 {
     if (oldfd != newfd && LIBC(fcntl)(oldfd, F_GETFD) >= 0)
@@ -48,6 +49,8 @@ static void retire_target(int oldfd, int newfd)
 
 int dup3(int oldfd, int newfd, int flags)
 {
+    if (flags & ~O_CLOEXEC)               /* EINVAL, and newfd stays open */
+        return LIBC(dup3)(oldfd, newfd, flags);
     retire_target(oldfd, newfd);
     int r = LIBC(dup3)(oldfd, newfd, flags);
     if (r >= 0)
