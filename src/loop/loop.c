@@ -328,14 +328,11 @@ static void move_due_timers(coil_loop *loop)
     }
 }
 
-/* Move all of src to dst (overwritten), leaving src empty.  Its ends, just
- * written by 8-byte stores, are read as two words (the asm stops GCC merging
- * them): a 16-byte load waits for such stores (a fifth of a yield, on Zen). */
-static void take_all(coil__list *dst, coil__list *src)
+/* dst (overwritten) heads first..last instead of end: empty if first is end */
+static void adopt(coil__list *dst, coil__list *first, coil__list *last,
+                  const coil__list *end)
 {
-    coil__list *first = src->next, *last = src->prev;
-    __asm__("" : "+r"(first));        /* two loads, not one wide one */
-    if (first == src) {
+    if (first == end) {
         coil__list_init(dst);
         return;
     }
@@ -343,6 +340,16 @@ static void take_all(coil__list *dst, coil__list *src)
     last->next = dst;
     dst->next = first;
     dst->prev = last;
+}
+
+/* Move all of src to dst (overwritten), leaving src empty.  Its ends, just
+ * written by 8-byte stores, are read as two words (the asm stops GCC merging
+ * them): a 16-byte load waits for such stores (a fifth of a yield, on Zen). */
+static void take_all(coil__list *dst, coil__list *src)
+{
+    coil__list *first = src->next, *last = src->prev;
+    __asm__("" : "+r"(first));        /* two loads, not one wide one */
+    adopt(dst, first, last, src);
     coil__list_init(src);
 }
 
@@ -355,14 +362,7 @@ static void take_rest(coil__list *dst, coil__list *src)
     coil__list *rest = first->next;
     coil__list_init(first);
     coil__list_init(src);
-    if (rest == src) {
-        coil__list_init(dst);
-        return;
-    }
-    rest->prev = dst;
-    last->next = dst;
-    dst->next = rest;
-    dst->prev = last;
+    adopt(dst, rest, last, src);
 }
 
 /* The batch is a list of its own, so a callback cancelling a later one of
