@@ -147,6 +147,14 @@ static int make_pipes(coil_process *p, unsigned flags, const int stdio[3],
     return 0;
 }
 
+/* Close those of fds that are open (>= 0). */
+static void close_open(const int fds[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
 /* The child's 0-2 are made by dup2 in order, so a source numbered 0-2
  * other than its own target may be overwritten before its turn: with the
  * caller's fds 0 and 1 closed (a daemon), a pipe for the child's stderr
@@ -158,16 +166,15 @@ static int make_pipes(coil_process *p, unsigned flags, const int stdio[3],
 static int lift_low_sources(const int child_fd[3], int src[3],
                             int lifted[3])
 {
+    for (int i = 0; i < 3; i++)
+        lifted[i] = -1;
     for (int i = 0; i < 3; i++) {
         src[i] = child_fd[i];
-        lifted[i] = -1;
         if (src[i] < 0 || src[i] > 2 || src[i] == i)
             continue;
         if ((lifted[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0) {
             int e = errno;
-            for (int j = 0; j < i; j++)
-                if (lifted[j] >= 0)
-                    close(lifted[j]);
+            close_open(lifted);
             return e;
         }
         src[i] = lifted[i];
@@ -186,22 +193,18 @@ static int spawn_child(coil_process *p, const char *path, char *const argv[],
     posix_spawnattr_t sa;
     int src[3], lifted[3];
     int e = lift_low_sources(child_fd, src, lifted);
-    if (!e && (e = prepare(&fa, &sa, src)) != 0)
-        for (int i = 0; i < 3; i++)
-            if (lifted[i] >= 0)
-                close(lifted[i]);
     if (e)
         return e;
-    e = (flags & COIL_SPAWN_SEARCH_PATH)
-            ? posix_spawnp(&p->pid, path, &fa, &sa, argv,
-                           envp ? envp : environ)
-            : posix_spawn(&p->pid, path, &fa, &sa, argv,
-                          envp ? envp : environ);
-    posix_spawnattr_destroy(&sa);
-    posix_spawn_file_actions_destroy(&fa);
-    for (int i = 0; i < 3; i++)
-        if (lifted[i] >= 0)
-            close(lifted[i]);
+    if (!(e = prepare(&fa, &sa, src))) {
+        e = (flags & COIL_SPAWN_SEARCH_PATH)
+                ? posix_spawnp(&p->pid, path, &fa, &sa, argv,
+                               envp ? envp : environ)
+                : posix_spawn(&p->pid, path, &fa, &sa, argv,
+                              envp ? envp : environ);
+        posix_spawnattr_destroy(&sa);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    close_open(lifted);
     if (!e && (p->pidfd = pidfd_open(p->pid)) < 0) {
         e = errno;
         kill(p->pid, SIGKILL);
@@ -239,9 +242,7 @@ coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
         if (child_fd[i] >= 0 && (flags & (COIL_PIPE_STDIN << i)))
             close(child_fd[i]);
     if (e) {
-        for (int i = 0; i < 3; i++)
-            if (p->pipes[i] >= 0)
-                close(p->pipes[i]);
+        close_open(p->pipes);
         free(p);
         errno = e;
         return NULL;
