@@ -12,6 +12,8 @@
 
 #include <signal.h>
 
+#include "core/libc.h"
+
 /* Run fn in the child of every later fork(), before fork returns there.
  * Call from a constructor.  Cannot fail in practice (an allocation of
  * glibc's at start-up); a handler not registered is left out silently. */
@@ -25,8 +27,9 @@ void coil__fork_unblock(int signo);
 void coil__fork_forget(int signo);
 
 /* Take out of *mask, this thread's, the signals coil blocked in it: what
- * the program's own mask is.  A thread coil starts notes it first. */
-void coil__fork_program_mask(sigset_t *mask);
+ * the program's own mask is.  A thread coil starts notes it first.  The
+ * hook layer starts system's and popen's shells with it. */
+COIL__HOOK_API void coil__fork_program_mask(sigset_t *mask);
 
 /* This thread was started by coil with signals blocked that its creator,
  * whose program's mask was `before`, had not: every signal blocked now

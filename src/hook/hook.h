@@ -52,7 +52,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(close) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(ioctl) X(socket) \
     X(socketpair) X(pipe) X(pipe2) X(getaddrinfo) X(gethostbyname)         \
     X(gethostbyname_r) X(epoll_wait) X(epoll_pwait) X(setsockopt)          \
-    X(getsockopt)
+    X(getsockopt) X(wait4) X(waitpid) X(wait) X(wait3) X(waitid) X(system)  \
+    X(popen) X(pclose)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)
@@ -177,6 +178,17 @@ static inline coil_time coil__hook_after(coil_time span)
     return span > LLONG_MAX - now ? LLONG_MAX : now + span;
 }
 
+/* ------------------------------------------ children (src/hook/child.c) */
+
+struct rusage;
+
+/* wait4 for a task (options without WNOHANG): parks until the child pid
+ * (or any, or a group, as wait4 takes pid) has changed state.  Returns
+ * as wait4; -1 with errno EINTR (a handler without SA_RESTART ran) or
+ * ECANCELED (error mode), or unwinds. */
+pid_t coil__hook_wait4(pid_t pid, int *status, int options,
+                       struct rusage *usage);
+
 /* ------------------------------------------- signals (src/hook/intr.c) */
 
 /* A hooked call that may wait, for the handlers that interrupt it. */
@@ -209,13 +221,14 @@ void coil__intr_end(void *w);
 ssize_t coil__intr_io_run(const char *call, int fd, int dir,
                           coil_time deadline, coil__io_op *op, int any);
 
-/* coil_wait_fd, ended with -1 and EINTR by any handler (poll, select
- * and epoll_wait are never restarted). */
-int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline);
+/* coil_wait_fd, ended with -1 and EINTR by a handler: any handler if
+ * `any` (poll, select and epoll_wait are never restarted), else one
+ * without SA_RESTART (waitpid). */
+int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline, int any);
 
-/* coil_sleep_until, ended with -1 and EINTR by any handler (sleeps are
- * never restarted). */
-int coil__intr_sleep_until(coil_time until);
+/* coil_sleep_until, ended with -1 and EINTR by a handler: any handler if
+ * `any` (sleeps are never restarted), else one without SA_RESTART. */
+int coil__intr_sleep_until(coil_time until, int any);
 
 #pragma GCC visibility pop
 

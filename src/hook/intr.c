@@ -207,13 +207,13 @@ ssize_t coil__intr_io_run(const char *call, int fd, int dir,
     return r;
 }
 
-int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline)
+int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline, int any)
 {
     if (!coil__intr_armed())
         return coil_wait_fd(fd, events, deadline);
     coil__intr_wait w;
     int r;
-    coil__intr_begin(&w, 1);
+    coil__intr_begin(&w, any);
     coil_cleanup_push(coil__intr_end, &w);
     r = coil__io_wait(fd, events, deadline, &w.hit);
     coil_cleanup_pop(1);
@@ -238,13 +238,13 @@ static void wake_sleeper(coil__intr_wait *w)
     coil_event_set(((sleep_wait *)(void *)w)->ev);
 }
 
-int coil__intr_sleep_until(coil_time until)
+int coil__intr_sleep_until(coil_time until, int any)
 {
     sleep_wait s;
     if (!coil__intr_armed() || !(s.ev = coil_event_new()))
         return coil_sleep_until(until);
     int r;
-    coil__intr_begin(&s.w, 1);
+    coil__intr_begin(&s.w, any);
     s.w.wake = wake_sleeper;
     coil_cleanup_push(sleep_end, &s);
     r = coil_event_wait_until(s.ev, until);

@@ -31,7 +31,7 @@ static void set_left(struct timespec *rem, coil_time until)
 /* Sleep the task until loop time `until`: 0, or an errno value. */
 static int sleep_until(coil_time until, struct timespec *rem)
 {
-    if (coil__intr_sleep_until(until) == 0)
+    if (coil__intr_sleep_until(until, 1) == 0)
         return 0;
     int err = errno;                      /* ECANCELED, EINTR */
     if (rem)

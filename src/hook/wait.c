@@ -87,7 +87,7 @@ static int wait_many(struct pollfd *fds, nfds_t n, coil_time deadline)
     }
     int r;
     coil_cleanup_push(close_epfd, &epfd);
-    r = coil__intr_wait_fd(epfd, COIL_READABLE, deadline);
+    r = coil__intr_wait_fd(epfd, COIL_READABLE, deadline, 1);
     coil_cleanup_pop(1);
     return r;
 }
@@ -98,7 +98,7 @@ static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline)
     if (n == 0) {                          /* poll(NULL, 0, t): a sleep */
         coil_time until = deadline < 0 ? coil_deadline_in(COIL_SEC(3600))
                                        : deadline;
-        if (coil__intr_sleep_until(until) != 0)
+        if (coil__intr_sleep_until(until, 1) != 0)
             return -1;
         if (deadline >= 0)
             errno = ETIMEDOUT;
@@ -108,7 +108,7 @@ static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline)
     if (n == 1 && fds[0].fd >= 0 && (h = coil__hfd_use(fds[0].fd)) &&
         !(atomic_load(&h->flags) & HFD_SYNC)) {   /* a tty keeps its mode */
         int r = coil__intr_wait_fd(fds[0].fd, coil_events(fds[0].events),
-                                   deadline);
+                                   deadline, 1);
         if (r == 0 || errno != EBUSY)
             return r;                     /* EBUSY: another task waits */
     }
@@ -218,7 +218,7 @@ static int epoll_for_task(int epfd, struct epoll_event *ev, int max,
             return 0;
         if (!coil__hfd_use(epfd))
             return LIBC(epoll_wait)(epfd, ev, max, 0);   /* EBADF, EINVAL */
-        if (coil__intr_wait_fd(epfd, COIL_READABLE, deadline) != 0)
+        if (coil__intr_wait_fd(epfd, COIL_READABLE, deadline, 1) != 0)
             return errno == ETIMEDOUT ? 0 : -1;
     }
 }

@@ -208,7 +208,7 @@ static int spawn_child(coil_process *p, const char *path, char *const argv[],
     if (!e && (p->pidfd = pidfd_open(p->pid)) < 0) {
         e = errno;
         kill(p->pid, SIGKILL);
-        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+        while (COIL__LIBC(waitpid(p->pid, NULL, 0)) < 0 && errno == EINTR)
             ;
     }
     return e;
@@ -319,7 +319,10 @@ static int try_reap(coil_process *p, int options)
         return 1;
     int status;
     pid_t r;
-    while ((r = waitpid(p->pid, &status, options)) < 0 && errno == EINTR)
+    /* coil's own call: the hook layer's waitpid would park, and could
+     * give ECANCELED where a release must reap. */
+    while ((r = COIL__LIBC(waitpid(p->pid, &status, options))) < 0 &&
+           errno == EINTR)
         ;
     if (r < 0)
         return -1;
