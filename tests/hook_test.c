@@ -320,6 +320,16 @@ static coil_task *park_a_reader(int sv[2], int other[2], reader_result *rr)
     return t;
 }
 
+/* t, parked on an fd just closed, was woken by the close itself: not 50
+ * to 100 ms later by the IO layer's sweep for stale records (src/io/io.c),
+ * which would give the same EBADF. */
+static void check_woken_at_once(coil_task *t)
+{
+    for (int i = 0; i < 3 && !coil_future_done(coil_task_future(t)); i++)
+        coil_yield();
+    CHECK(coil_future_done(coil_task_future(t)));
+}
+
 static void *retire_main(void *arg)
 {
     int use_dup2 = *(int *)arg;
@@ -330,6 +340,7 @@ static void *retire_main(void *arg)
         CHECK(dup2(other[0], sv[0]) == sv[0]);
     else
         CHECK(close(sv[0]) == 0);
+    check_woken_at_once(t);
     await_task(t);
     CHECK(rr.r == -1 && rr.err == EBADF);
     if (use_dup2) {                       /* the number is the pipe's now */
@@ -384,6 +395,58 @@ TEST(a_failed_dup3_closes_nothing_and_keeps_the_targets_mode)
 {
     watchdog();
     run_main(failed_dup_main, NULL);
+}
+
+/* close_range and closefrom close what they cover, however wide: a task
+ * reading an fd among them wakes with EBADF.  Far above the fds the loop
+ * and the test use, so that closing "all from there" closes only it. */
+enum { HIGH_FD = 1000 };
+
+static void *close_range_main(void *arg)
+{
+    int use_closefrom = *(int *)arg;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(dup2(sv[0], HIGH_FD) == HIGH_FD && close(sv[0]) == 0);
+    reader_result rr = {HIGH_FD, 0, 0};
+    coil_task *t = coil_spawn(reader, &rr);
+    coil_sleep(UNIT);
+    /* Calls that close nothing wake nobody. */
+    if (close_range(HIGH_FD, HIGH_FD, CLOSE_RANGE_CLOEXEC) != 0) {
+        CHECK(errno == ENOSYS);           /* an emulator without it */
+        CHECK(close(HIGH_FD) == 0);
+        await_task(t);
+        SKIP("close_range(2) is not available");
+    }
+    CHECK(fcntl(HIGH_FD, F_GETFD) & FD_CLOEXEC);
+    CHECK_ERRNO(close_range(HIGH_FD, HIGH_FD, 0x80), EINVAL);
+    CHECK_ERRNO(close_range(HIGH_FD, HIGH_FD - 1, 0), EINVAL);
+    coil_sleep(UNIT);
+    CHECK(!coil_future_done(coil_task_future(t)));
+    if (use_closefrom)
+        closefrom(HIGH_FD);
+    else
+        CHECK(close_range(HIGH_FD, ~0u, 0) == 0);
+    check_woken_at_once(t);
+    await_task(t);
+    CHECK(rr.r == -1 && rr.err == EBADF);
+    CHECK_ERRNO(fcntl(HIGH_FD, F_GETFD), EBADF);
+    close(sv[1]);
+    return NULL;
+}
+
+TEST(close_range_of_an_fd_another_task_reads_wakes_it_with_ebadf)
+{
+    int use_closefrom = 0;
+    watchdog();
+    run_main(close_range_main, &use_closefrom);
+}
+
+TEST(closefrom_below_an_fd_another_task_reads_wakes_it_with_ebadf)
+{
+    int use_closefrom = 1;
+    watchdog();
+    run_main(close_range_main, &use_closefrom);
 }
 
 /* -------------------------------------------------------------- poll */
@@ -1138,6 +1201,8 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(dup2_onto_an_fd_another_task_reads_wakes_it_with_ebadf),
           T(close_of_an_fd_another_task_reads_wakes_it_with_ebadf),
           T(a_failed_dup3_closes_nothing_and_keeps_the_targets_mode),
+          T(close_range_of_an_fd_another_task_reads_wakes_it_with_ebadf),
+          T(closefrom_below_an_fd_another_task_reads_wakes_it_with_ebadf),
           T(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one),
           T(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop),
           T(a_blocking_write_writes_everything_and_so_sndtimeo_cuts_it_short),

@@ -31,6 +31,28 @@ int close(int fd)
     return LIBC(close)(fd);
 }
 
+/* close_range(2) closes nothing with CLOSE_RANGE_CLOEXEC, and nothing
+ * when it refuses (flags it does not know, first > last): then no record
+ * goes.  With CLOSE_RANGE_UNSHARE it closes them in a table of the
+ * calling thread's own: they go all the same (coil's records assume one
+ * table per process, and this thread's fds are gone). */
+int close_range(unsigned first, unsigned last, int flags)
+{
+    if (first <= last &&
+        !(flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) &&
+        !(flags & CLOSE_RANGE_CLOEXEC))
+        coil__hfd_retire_range(first, last);
+    return LIBC(close_range)(first, last, flags);
+}
+
+/* glibc's closefrom calls close_range by an internal name. */
+void closefrom(int lowfd)
+{
+    if (lowfd >= 0)
+        coil__hfd_retire_range((unsigned)lowfd, ~0u);
+    LIBC(closefrom)(lowfd);
+}
+
 int dup(int fd)
 {
     int r = LIBC(dup)(fd);

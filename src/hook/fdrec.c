@@ -140,6 +140,19 @@ void coil__hfd_retire(int fd)
         clear(h);
 }
 
+void coil__hfd_retire_range(unsigned first, unsigned last)
+{
+    coil__io_forget_range(first, last);
+    for (unsigned c = first / CHUNK; c < CHUNKS && c <= last / CHUNK; c++) {
+        coil__hfd *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
+        for (unsigned i = 0; chunk && i < CHUNK; i++) {
+            unsigned fd = c * CHUNK + i;
+            if (fd >= first && fd <= last)
+                clear(&chunk[i]);
+        }
+    }
+}
+
 void coil__hfd_copy(int oldfd, int newfd)
 {
     coil__io_fresh(newfd);

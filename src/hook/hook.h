@@ -53,7 +53,7 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(socketpair) X(pipe) X(pipe2) X(getaddrinfo) X(gethostbyname)         \
     X(gethostbyname_r) X(epoll_wait) X(epoll_pwait) X(setsockopt)          \
     X(getsockopt) X(wait4) X(waitpid) X(wait) X(wait3) X(waitid) X(system)  \
-    X(popen) X(pclose)
+    X(popen) X(pclose) X(close_range) X(closefrom)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)
@@ -123,6 +123,10 @@ void coil__hfd_born(int fd, int nonblock);
 /* fd is going away (close, the target of dup2): forget it, and wake this
  * thread's tasks that wait on it with EBADF. */
 void coil__hfd_retire(int fd);
+
+/* Every fd from first to last is going away (close_range, closefrom):
+ * coil__hfd_retire of each, walking only the records that exist. */
+void coil__hfd_retire_range(unsigned first, unsigned last);
 
 /* newfd is a duplicate of oldfd (dup, dup2, F_DUPFD): same file, so the
  * same mode. */

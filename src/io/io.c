@@ -1060,14 +1060,20 @@ int coil_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     return coil_connect_until(fd, addr, addrlen, -1);
 }
 
-/* fd's record in this thread's loop, if there is one. */
-static fd_state *existing_record(int fd, coil_loop **loop_out)
+/* This thread's loop's table of records, if it has one. */
+static coil__io *table_here(coil_loop **loop_out)
 {
     coil_task *t = coil_task_current();
     coil_loop *loop = t ? coil_task_future(t)->loop : coil__loop_existing();
-    coil__io *io = loop ? *table_of(loop) : NULL;
     *loop_out = loop;
-    return io && (size_t)fd < io->cap ? io->fds[fd] : NULL;
+    return loop ? *table_of(loop) : NULL;
+}
+
+/* fd's record in this thread's loop, if there is one. */
+static fd_state *existing_record(int fd, coil_loop **loop_out)
+{
+    coil__io *io = table_here(loop_out);
+    return io && fd >= 0 && (size_t)fd < io->cap ? io->fds[fd] : NULL;
 }
 
 void coil__io_forget(int fd)
@@ -1079,6 +1085,18 @@ void coil__io_forget(int fd)
             coil__poll_del(coil__loop_poll(loop), fd);
         clear_record(st);
     }
+}
+
+void coil__io_forget_range(unsigned first, unsigned last)
+{
+    coil_loop *loop;
+    coil__io *io = table_here(&loop);
+    if (!io || io->cap == 0 || first >= io->cap)
+        return;
+    size_t end = last < io->cap - 1 ? last : io->cap - 1;
+    for (size_t fd = first; fd <= end; fd++)   /* the table's, not 4G */
+        if (io->fds[fd])
+            coil__io_forget((int)fd);
 }
 
 void coil__io_fresh(int fd)

@@ -62,6 +62,11 @@ COIL__HOOK_API int coil__io_wait(int fd, unsigned events, coil_time deadline,
  * Does not suspend.  file.c closes on the executor after this. */
 COIL__HOOK_API void coil__io_forget(int fd);
 
+/* coil__io_forget of every fd from first to last (close_range): a walk
+ * over the records this thread's loop has, however wide the range.  Does
+ * not suspend. */
+COIL__HOOK_API void coil__io_forget_range(unsigned first, unsigned last);
+
 /* fd was just made by coil (socket, pipe, pidfd): a record this thread's
  * loop still has of that number is stale, left by a plain close(2) of an
  * earlier fd, and would have the new one wait on an epoll registration
