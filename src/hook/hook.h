@@ -53,7 +53,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(socketpair) X(pipe) X(pipe2) X(getaddrinfo) X(gethostbyname)         \
     X(gethostbyname_r) X(epoll_wait) X(epoll_pwait) X(setsockopt)          \
     X(getsockopt) X(wait4) X(waitpid) X(wait) X(wait3) X(waitid) X(system)  \
-    X(popen) X(pclose) X(close_range) X(closefrom)
+    X(popen) X(pclose) X(close_range) X(closefrom) X(pthread_mutex_lock)   \
+    X(pthread_mutex_trylock)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)

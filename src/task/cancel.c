@@ -158,6 +158,23 @@ int coil_shield_end(void)
     return 0;
 }
 
+int coil__shield_end_quietly(void)
+{
+    coil_task *t = self();
+    if (!t || t->shield_depth == 0) {
+        errno = t ? EINVAL : EPERM;
+        return -1;
+    }
+    t->shield_depth--;                /* a request stays pending */
+    return 0;
+}
+
+int coil__task_cancels_as_error(void)
+{
+    coil_task *t = self();
+    return t && (t->flags & COIL_TASK_CANCEL_AS_ERROR);
+}
+
 static void scope_fire(void *arg)
 {
     coil_timeout *s = arg;

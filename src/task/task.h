@@ -75,6 +75,18 @@ int coil__task_park(void);
  * interrupted. */
 __attribute__((visibility("default"))) void coil__task_wake(coil_task *t);
 
+/* Leave the calling task's shielded region (coil_shield_begin) without
+ * delivering a request that arrived in it: the request stays pending, for
+ * the task's next suspension point.  For the hook layer's
+ * pthread_mutex_lock (src/hook/lock.c), which has no ECANCELED to return
+ * once it has taken the lock.  0, or -1 with errno EPERM (outside a task)
+ * or EINVAL (no region open).  Does not suspend. */
+__attribute__((visibility("default"))) int coil__shield_end_quietly(void);
+
+/* Whether the calling task takes cancellation as an error
+ * (COIL_TASK_CANCEL_AS_ERROR); 0 outside a task.  For src/hook/lock.c. */
+__attribute__((visibility("default"))) int coil__task_cancels_as_error(void);
+
 /* The cooperative budget (coil.h's coil_budget_set, docs/scheduler.md
  * "Fairness"): coil__budget_left (declared in core/coro.h) is how many
  * more counted operations the running task may complete before it
