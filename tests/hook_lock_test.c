@@ -212,8 +212,187 @@ TEST(a_mutex_another_thread_holds_is_taken_once_it_unlocks)
     run_main(other_thread_main, NULL);
 }
 
+/* ------------------------------------------------ condition variables */
+
+/* ThreadSanitizer's interceptors look glibc's condition functions up by
+ * symbol version (GLIBC_2.3.2), which passes over the hook's unversioned
+ * ones: under it, a task's pthread_cond_wait is glibc's. */
+#if defined(__SANITIZE_THREAD__)
+#define COND_HOOKS_REACHED 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COND_HOOKS_REACHED 0
+#endif
+#endif
+#ifndef COND_HOOKS_REACHED
+#define COND_HOOKS_REACHED 1
+#endif
+
+static void cond_watchdog(void)
+{
+    if (!COND_HOOKS_REACHED)
+        SKIP("ThreadSanitizer's interceptors pass over the condition hooks");
+    watchdog();
+}
+
+typedef struct {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    int ready, woken, result;
+    coil_time signalled_at, woken_at;
+} flag;
+
+static void flag_init(flag *f, int mutex_type)
+{
+    memset(f, 0, sizeof *f);
+    pthread_mutexattr_t a;
+    CHECK(pthread_mutexattr_init(&a) == 0);
+    CHECK(pthread_mutexattr_settype(&a, mutex_type) == 0);
+    CHECK(pthread_mutex_init(&f->mutex, &a) == 0);
+    CHECK(pthread_mutexattr_destroy(&a) == 0);
+    CHECK(pthread_cond_init(&f->cond, NULL) == 0);
+}
+
+static void flag_free(flag *f)
+{
+    CHECK(pthread_cond_destroy(&f->cond) == 0);
+    CHECK(pthread_mutex_destroy(&f->mutex) == 0);
+}
+
+/* The classic wait: the predicate, checked under the mutex, in a loop. */
+static void *wait_for_flag(void *arg)
+{
+    flag *f = arg;
+    CHECK(pthread_mutex_lock(&f->mutex) == 0);
+    while (!f->ready)
+        CHECK(pthread_cond_wait(&f->cond, &f->mutex) == 0);
+    f->woken++;
+    f->woken_at = coil_clock();
+    CHECK(pthread_mutex_unlock(&f->mutex) == 0);
+    return NULL;
+}
+
+static void raise_flag(flag *f, int broadcast)
+{
+    CHECK(pthread_mutex_lock(&f->mutex) == 0);
+    f->ready = 1;
+    f->signalled_at = coil_clock();
+    CHECK((broadcast ? pthread_cond_broadcast(&f->cond)
+                     : pthread_cond_signal(&f->cond)) == 0);
+    CHECK(pthread_mutex_unlock(&f->mutex) == 0);
+}
+
+static void *same_thread_main(void *arg)
+{
+    int waiters = *(int *)arg;
+    flag f;
+    flag_init(&f, PTHREAD_MUTEX_NORMAL);
+    coil_task *t[3];
+    for (int i = 0; i < waiters; i++)
+        CHECK((t[i] = coil_spawn(wait_for_flag, &f)) != NULL);
+    coil_sleep(UNIT);                     /* the loop runs on... */
+    CHECK(f.woken == 0);                  /* ...while they wait */
+    raise_flag(&f, waiters > 1);
+    /* Woken by the signal itself, not by a nap that ran out. */
+    for (int i = 0; i < 4 && f.woken < waiters; i++)
+        coil_yield();
+    CHECK(f.woken == waiters);
+    for (int i = 0; i < waiters; i++)
+        await_task(t[i]);
+    flag_free(&f);
+    return NULL;
+}
+
+TEST(a_task_waits_on_a_condition_another_task_signals)
+{
+    int waiters = 1;
+    cond_watchdog();
+    run_main(same_thread_main, &waiters);
+}
+
+TEST(a_broadcast_wakes_every_task_that_waits)
+{
+    int waiters = 3;
+    cond_watchdog();
+    run_main(same_thread_main, &waiters);
+}
+
+typedef struct {
+    flag *f;
+    int go[2];
+} signaller;
+
+static void *signal_from_a_thread(void *arg)
+{
+    signaller *s = arg;
+    char c;
+    CHECK(read(s->go[0], &c, 1) == 1);    /* outside a task: libc's */
+    raise_flag(s->f, 0);
+    return NULL;
+}
+
+static void *other_thread_signal_main(void *arg)
+{
+    (void)arg;
+    flag f;
+    flag_init(&f, PTHREAD_MUTEX_NORMAL);
+    signaller s = {&f, {-1, -1}};
+    CHECK(pipe(s.go) == 0);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, signal_from_a_thread, &s) == 0);
+    coil_task *t = coil_spawn(wait_for_flag, &f);
+    coil_sleep(COIL_MSEC(100));           /* its naps grow to their most */
+    CHECK(f.woken == 0);
+    CHECK(write(s.go[1], "g", 1) == 1);
+    await_task(t);
+    CHECK(pthread_join(thread, NULL) == 0);
+    /* Seen at its next nap's end (5 ms at most), not at the one-second
+     * spurious wake-up that covers a signal no nap saw. */
+    CHECK(f.woken == 1);
+    CHECK(f.woken_at - f.signalled_at < COIL_MSEC(300) * load_slack());
+    CHECK(close(s.go[0]) == 0 && close(s.go[1]) == 0);
+    flag_free(&f);
+    return NULL;
+}
+
+TEST(a_signal_from_another_thread_wakes_a_waiting_task_within_a_nap)
+{
+    cond_watchdog();
+    run_main(other_thread_signal_main, NULL);
+}
+
+static void *cond_misuse_main(void *arg)
+{
+    (void)arg;
+    flag f;
+    flag_init(&f, PTHREAD_MUTEX_ERRORCHECK);
+    /* Not holding the mutex: EPERM, as libc says for this kind. */
+    CHECK(pthread_cond_wait(&f.cond, &f.mutex) == EPERM);
+    /* Cancelled while it waits: unwinds without the mutex. */
+    coil_task *t = coil_spawn(wait_for_flag, &f);
+    coil_sleep(UNIT);
+    CHECK(coil_task_cancel(t) == 1);
+    CHECK_ERRNO(coil_await(coil_task_future(t), NULL), ECANCELED);
+    coil_task_release(t);
+    CHECK(f.woken == 0);
+    CHECK(pthread_mutex_trylock(&f.mutex) == 0);
+    CHECK(pthread_mutex_unlock(&f.mutex) == 0);
+    flag_free(&f);
+    return NULL;
+}
+
+TEST(a_wait_without_the_mutex_is_eperm_and_a_cancelled_one_leaves_it_free)
+{
+    cond_watchdog();
+    run_main(cond_misuse_main, NULL);
+}
+
 RUN_TESTS(T(a_mutex_another_task_holds_across_a_hooked_call_parks_the_locker),
           T(so_does_an_error_checking_mutex_which_says_no_edeadlk),
           T(a_task_cancelled_while_it_waits_for_a_lock_unwinds_without_it),
           T(in_error_mode_it_takes_the_lock_and_meets_the_cancel_after),
-          T(a_mutex_another_thread_holds_is_taken_once_it_unlocks))
+          T(a_mutex_another_thread_holds_is_taken_once_it_unlocks),
+          T(a_task_waits_on_a_condition_another_task_signals),
+          T(a_broadcast_wakes_every_task_that_waits),
+          T(a_signal_from_another_thread_wakes_a_waiting_task_within_a_nap),
+          T(a_wait_without_the_mutex_is_eperm_and_a_cancelled_one_leaves_it_free))

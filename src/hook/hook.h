@@ -44,7 +44,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 
 /* ------------------------------------------------ libc's own functions */
 
-/* Every interposed function, for the slots of its libc address. */
+/* Every interposed function (and pthread_mutex_unlock, which lock.c calls
+ * past any interposer), for the slots of its libc address. */
 #define COIL__HOOKED(X)                                                     \
     X(read) X(readv) X(write) X(writev) X(recv) X(recvfrom) X(recvmsg)      \
     X(send) X(sendto) X(sendmsg) X(connect) X(accept) X(accept4) X(poll)   \
@@ -54,7 +55,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(gethostbyname_r) X(epoll_wait) X(epoll_pwait) X(setsockopt)          \
     X(getsockopt) X(wait4) X(waitpid) X(wait) X(wait3) X(waitid) X(system)  \
     X(popen) X(pclose) X(close_range) X(closefrom) X(pthread_mutex_lock)   \
-    X(pthread_mutex_trylock)
+    X(pthread_mutex_trylock) X(pthread_mutex_unlock) X(pthread_cond_wait)  \
+    X(pthread_cond_signal) X(pthread_cond_broadcast)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)

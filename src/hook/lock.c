@@ -1,7 +1,8 @@
 /*
- * src/hook/lock.c — pthread_mutex_lock, hooked: a task that finds the
- * mutex held by another task of its own thread parks until it is free,
- * instead of blocking the thread for good.
+ * src/hook/lock.c — pthread_mutex_lock and pthread_cond_wait, hooked: a
+ * task that finds the mutex held by another task of its own thread, or
+ * waits for a signal another task of it would give, parks instead of
+ * blocking the thread for good.
  *
  * Code written for threads holds a mutex across a blocking call often
  * enough: a connection pool's lock around a query.  With the hooks that
@@ -27,9 +28,22 @@
  *
  * A recursive mutex is taken at once by any task of its owner thread:
  * nothing in it says which task holds it (docs/hooks.md).
+ *
+ * pthread_cond_wait in a task unlocks the mutex and naps as above until
+ * a signal or broadcast of the condition may have come: one from this
+ * thread (another task's) sets the waiter's event at once; one from
+ * another thread moves a counter the naps look at (one of 64, by the
+ * condition's address), and one that came unseen is made up for by a
+ * return after a second at most — a spurious wake-up, which POSIX
+ * allows and every caller's loop on its predicate absorbs.  Then the
+ * mutex is taken as pthread_mutex_lock takes it.  A cancelled task
+ * unwinds without the mutex (POSIX would retake it for the thread's
+ * cleanup handlers, which coil does not run).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "hook.h"
@@ -66,14 +80,133 @@ static int park_for(pthread_mutex_t *m)
     return r;
 }
 
-int pthread_mutex_lock(pthread_mutex_t *m)
+/* pthread_mutex_lock for a task. */
+static int lock_in_task(pthread_mutex_t *m)
 {
-    if (!coil__hook_in_task())
-        return LIBC(pthread_mutex_lock)(m);
     int r = LIBC(pthread_mutex_trylock)(m);
     if (r != EBUSY)
         return r;
     if (!held_here(m))
         return LIBC(pthread_mutex_lock)(m);   /* another thread's */
     return park_for(m);
+}
+
+int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_mutex_lock)(m);
+    return lock_in_task(m);
+}
+
+/* ------------------------------------------------ condition variables */
+
+/* A task in pthread_cond_wait, on its thread's list. */
+typedef struct cond_waiter {
+    pthread_cond_t *cond;
+    coil_event *ev;               /* set by a signal from this thread */
+    int woken;
+    struct cond_waiter *prev, *next;
+} cond_waiter;
+
+enum { ROUNDS = 64, WAIT_MOST = 1000000000 };   /* ns */
+
+static __thread cond_waiter *waiting;  /* this thread's tasks in a wait */
+static _Atomic long task_waiters;      /* every thread's */
+static _Atomic unsigned long rounds[ROUNDS];   /* signals, by cond */
+
+static _Atomic unsigned long *round_of(pthread_cond_t *c)
+{
+    return &rounds[((uintptr_t)c >> 4) % ROUNDS];
+}
+
+/* A signal or broadcast of c: tell the tasks that wait for it.  Costs one
+ * load while no task waits for any. */
+static void note_signal(pthread_cond_t *c, int all)
+{
+    if (atomic_load(&task_waiters) == 0)
+        return;
+    atomic_fetch_add(round_of(c), 1);    /* seen by other threads' naps */
+    for (cond_waiter *w = waiting; w; w = w->next)
+        if (w->cond == c && !w->woken) {
+            w->woken = 1;
+            if (w->ev)
+                coil_event_set(w->ev);
+            if (!all)
+                return;
+        }
+}
+
+int pthread_cond_signal(pthread_cond_t *c)
+{
+    note_signal(c, 0);
+    return LIBC(pthread_cond_signal)(c);
+}
+
+int pthread_cond_broadcast(pthread_cond_t *c)
+{
+    note_signal(c, 1);
+    return LIBC(pthread_cond_broadcast)(c);
+}
+
+static void waiter_begin(cond_waiter *w, pthread_cond_t *c)
+{
+    *w = (cond_waiter){.cond = c, .ev = coil_event_new()};
+    atomic_fetch_add(&task_waiters, 1);
+    w->next = waiting;
+    if (waiting)
+        waiting->prev = w;
+    waiting = w;
+}
+
+static void waiter_end(void *arg)
+{
+    cond_waiter *w = arg;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        waiting = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    atomic_fetch_sub(&task_waiters, 1);
+    coil_event_free(w->ev);
+}
+
+/* Nap until a signal of c may have come (this thread's set w->ev, other
+ * threads' move c's round), or, at the latest, WAIT_MOST: a wake-up
+ * POSIX allows to be spurious, so no missed round can hang a task.
+ * Unwinds if cancelled (not in a shield). */
+static void nap_for_signal(cond_waiter *w, unsigned long round)
+{
+    coil_time nap = NAP_FIRST, waited = 0;
+    while (!w->woken && atomic_load(round_of(w->cond)) == round &&
+           waited < WAIT_MOST) {
+        if (w->ev)
+            coil_event_wait_until(w->ev, coil_clock() + nap);
+        else
+            coil_sleep(nap);
+        waited += nap;
+        nap = nap * 2 < NAP_MOST ? nap * 2 : NAP_MOST;
+    }
+}
+
+int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_cond_wait)(c, m);
+    cond_waiter w;
+    waiter_begin(&w, c);
+    unsigned long round = atomic_load(round_of(c));
+    int r = LIBC(pthread_mutex_unlock)(m);
+    if (r != 0) {                         /* EPERM: not the owner */
+        waiter_end(&w);
+        return r;
+    }
+    int shielded = coil__task_cancels_as_error() && coil_shield_begin() == 0;
+    coil_cleanup_push(waiter_end, &w);
+    nap_for_signal(&w, round);
+    coil_cleanup_pop(1);
+    r = lock_in_task(m);
+    if (shielded)
+        coil__shield_end_quietly();
+    return r;
 }
