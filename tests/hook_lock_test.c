@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -35,14 +36,19 @@ typedef struct {
     int lock_result, after_lock, after_err;
 } shared;
 
-static void shared_init(shared *s, int type)
+static void init_mutex(pthread_mutex_t *m, int type)
 {
-    memset(s, 0, sizeof *s);
     pthread_mutexattr_t a;
     CHECK(pthread_mutexattr_init(&a) == 0);
     CHECK(pthread_mutexattr_settype(&a, type) == 0);
-    CHECK(pthread_mutex_init(&s->mutex, &a) == 0);
+    CHECK(pthread_mutex_init(m, &a) == 0);
     CHECK(pthread_mutexattr_destroy(&a) == 0);
+}
+
+static void shared_init(shared *s, int type)
+{
+    memset(s, 0, sizeof *s);
+    init_mutex(&s->mutex, type);
     CHECK(pipe(s->pipe) == 0);
     s->lock_result = -2;
 }
@@ -245,11 +251,7 @@ typedef struct {
 static void flag_init(flag *f, int mutex_type)
 {
     memset(f, 0, sizeof *f);
-    pthread_mutexattr_t a;
-    CHECK(pthread_mutexattr_init(&a) == 0);
-    CHECK(pthread_mutexattr_settype(&a, mutex_type) == 0);
-    CHECK(pthread_mutex_init(&f->mutex, &a) == 0);
-    CHECK(pthread_mutexattr_destroy(&a) == 0);
+    init_mutex(&f->mutex, mutex_type);
     CHECK(pthread_cond_init(&f->cond, NULL) == 0);
 }
 
@@ -387,6 +389,90 @@ TEST(a_wait_without_the_mutex_is_eperm_and_a_cancelled_one_leaves_it_free)
     run_main(cond_misuse_main, NULL);
 }
 
+/* A timed wait on a condition whose clock is `clock`, for `ms`. */
+typedef struct {
+    flag *f;
+    clockid_t clock;
+    int use_clockwait, ms, result;
+    coil_time took;
+} timed;
+
+static void *timed_waiter(void *arg)
+{
+    timed *tw = arg;
+    struct timespec abs;
+    CHECK(clock_gettime(tw->clock, &abs) == 0);
+    abs.tv_sec += tw->ms / 1000;
+    abs.tv_nsec += (long)(tw->ms % 1000) * 1000000;
+    if (abs.tv_nsec >= 1000000000) {
+        abs.tv_nsec -= 1000000000;
+        abs.tv_sec++;
+    }
+    coil_time start = coil_clock();
+    CHECK(pthread_mutex_lock(&tw->f->mutex) == 0);
+    tw->result = 0;
+    while (!tw->f->ready && tw->result == 0)
+        tw->result = tw->use_clockwait
+            ? pthread_cond_clockwait(&tw->f->cond, &tw->f->mutex, tw->clock, &abs)
+            : pthread_cond_timedwait(&tw->f->cond, &tw->f->mutex, &abs);
+    CHECK(pthread_mutex_unlock(&tw->f->mutex) == 0);
+    tw->took = coil_clock() - start;
+    return NULL;
+}
+
+static void *timed_main(void *arg)
+{
+    (void)arg;
+    for (int kind = 0; kind < 3; kind++) {
+        flag f;
+        flag_init(&f, PTHREAD_MUTEX_NORMAL);
+        timed tw = {&f, kind == 1 ? CLOCK_MONOTONIC : CLOCK_REALTIME,
+                    kind == 2, 200, -2, 0};
+        if (kind == 1) {                  /* a condition on the monotonic clock */
+            pthread_condattr_t a;
+            CHECK(pthread_cond_destroy(&f.cond) == 0);
+            CHECK(pthread_condattr_init(&a) == 0);
+            CHECK(pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0);
+            CHECK(pthread_cond_init(&f.cond, &a) == 0);
+            CHECK(pthread_condattr_destroy(&a) == 0);
+        }
+        /* Nobody signals: ETIMEDOUT at its time, the loop running on. */
+        coil_task *t = coil_spawn(timed_waiter, &tw);
+        coil_sleep(UNIT);
+        CHECK(!task_ended(t));
+        await_task(t);
+        CHECK(tw.result == ETIMEDOUT);
+        CHECK(tw.took >= COIL_MSEC(200));
+        CHECK(tw.took < COIL_MSEC(200 + 300) * load_slack());
+        /* Signalled first: 0, long before its time. */
+        tw.ms = 10000;
+        t = coil_spawn(timed_waiter, &tw);
+        coil_sleep(UNIT);
+        raise_flag(&f, 0);
+        await_task(t);
+        CHECK(tw.result == 0 && tw.took < COIL_SEC(5));
+        flag_free(&f);
+    }
+    flag f;
+    flag_init(&f, PTHREAD_MUTEX_NORMAL);
+    struct timespec bad = {0, 1000000000};
+    CHECK(pthread_mutex_lock(&f.mutex) == 0);
+    CHECK(pthread_cond_timedwait(&f.cond, &f.mutex, &bad) == EINVAL);
+    struct timespec past = {0, 0};
+    CHECK(pthread_cond_timedwait(&f.cond, &f.mutex, &past) == ETIMEDOUT);
+    CHECK(pthread_cond_clockwait(&f.cond, &f.mutex, CLOCK_PROCESS_CPUTIME_ID,
+                                 &past) == EINVAL);
+    CHECK(pthread_mutex_unlock(&f.mutex) == 0);
+    flag_free(&f);
+    return NULL;
+}
+
+TEST(timed_waits_park_until_their_time_on_the_conditions_clock)
+{
+    cond_watchdog();
+    run_main(timed_main, NULL);
+}
+
 RUN_TESTS(T(a_mutex_another_task_holds_across_a_hooked_call_parks_the_locker),
           T(so_does_an_error_checking_mutex_which_says_no_edeadlk),
           T(a_task_cancelled_while_it_waits_for_a_lock_unwinds_without_it),
@@ -395,4 +481,5 @@ RUN_TESTS(T(a_mutex_another_task_holds_across_a_hooked_call_parks_the_locker),
           T(a_task_waits_on_a_condition_another_task_signals),
           T(a_broadcast_wakes_every_task_that_waits),
           T(a_signal_from_another_thread_wakes_a_waiting_task_within_a_nap),
-          T(a_wait_without_the_mutex_is_eperm_and_a_cancelled_one_leaves_it_free))
+          T(a_wait_without_the_mutex_is_eperm_and_a_cancelled_one_leaves_it_free),
+          T(timed_waits_park_until_their_time_on_the_conditions_clock))

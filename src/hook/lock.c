@@ -1,8 +1,8 @@
 /*
- * src/hook/lock.c — pthread_mutex_lock and pthread_cond_wait, hooked: a
- * task that finds the mutex held by another task of its own thread, or
- * waits for a signal another task of it would give, parks instead of
- * blocking the thread for good.
+ * src/hook/lock.c — pthread_mutex_lock and pthread_cond_wait (timed or
+ * not), hooked: a task that finds the mutex held by another task of its
+ * own thread, or waits for a signal another task of it would give, parks
+ * instead of blocking the thread for good.
  *
  * Code written for threads holds a mutex across a blocking call often
  * enough: a connection pool's lock around a query.  With the hooks that
@@ -35,8 +35,9 @@
  * another thread moves a counter the naps look at (one of 64, by the
  * condition's address), and one that came unseen is made up for by a
  * return after a second at most — a spurious wake-up, which POSIX
- * allows and every caller's loop on its predicate absorbs.  Then the
- * mutex is taken as pthread_mutex_lock takes it.  A cancelled task
+ * allows and every caller's loop on its predicate absorbs.  A timed
+ * wait also ends at its time (ETIMEDOUT), read on the condition's clock.
+ * Then the mutex is taken as pthread_mutex_lock takes it.  A cancelled task
  * unwinds without the mutex (POSIX would retake it for the thread's
  * cleanup handlers, which coil does not run).
  */
@@ -44,6 +45,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hook.h"
@@ -174,25 +176,34 @@ static void waiter_end(void *arg)
 /* Nap until a signal of c may have come (this thread's set w->ev, other
  * threads' move c's round), or, at the latest, WAIT_MOST: a wake-up
  * POSIX allows to be spurious, so no missed round can hang a task.
- * Unwinds if cancelled (not in a shield). */
-static void nap_for_signal(cond_waiter *w, unsigned long round)
+ * Unwinds if cancelled (not in a shield).  ETIMEDOUT once deadline (loop
+ * time; -1: none) has passed without a signal, else 0. */
+static int nap_for_signal(cond_waiter *w, unsigned long round,
+                          coil_time deadline)
 {
     coil_time nap = NAP_FIRST, waited = 0;
     while (!w->woken && atomic_load(round_of(w->cond)) == round &&
            waited < WAIT_MOST) {
+        coil_time until = coil_clock() + nap;
+        if (deadline >= 0 && until >= deadline) {
+            if (coil_clock() >= deadline)
+                return ETIMEDOUT;
+            until = deadline;
+        }
         if (w->ev)
-            coil_event_wait_until(w->ev, coil_clock() + nap);
+            coil_event_wait_until(w->ev, until);
         else
-            coil_sleep(nap);
+            coil_sleep_until(until);
         waited += nap;
         nap = nap * 2 < NAP_MOST ? nap * 2 : NAP_MOST;
     }
+    return 0;
 }
 
-int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+/* pthread_cond_wait for a task, until deadline (loop time; -1: none). */
+static int wait_in_task(pthread_cond_t *c, pthread_mutex_t *m,
+                        coil_time deadline)
 {
-    if (!coil__hook_in_task())
-        return LIBC(pthread_cond_wait)(c, m);
     cond_waiter w;
     waiter_begin(&w, c);
     unsigned long round = atomic_load(round_of(c));
@@ -202,11 +213,68 @@ int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
         return r;
     }
     int shielded = coil__task_cancels_as_error() && coil_shield_begin() == 0;
+    int timed_out;
     coil_cleanup_push(waiter_end, &w);
-    nap_for_signal(&w, round);
+    timed_out = nap_for_signal(&w, round, deadline);
     coil_cleanup_pop(1);
     r = lock_in_task(m);
     if (shielded)
         coil__shield_end_quietly();
-    return r;
+    return r ? r : timed_out;
+}
+
+int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_cond_wait)(c, m);
+    return wait_in_task(c, m, -1);
+}
+
+/* The loop-time deadline of abs, a time on clock: as soon as it has
+ * passed, at most LLONG_MAX (never). */
+static coil_time deadline_of(clockid_t clock, const struct timespec *abs)
+{
+    struct timespec now;
+    clock_gettime(clock, &now);
+    long long sec = (long long)abs->tv_sec - now.tv_sec;
+    long long ns = (long long)abs->tv_nsec - now.tv_nsec;
+    if (ns < 0) {
+        ns += 1000000000;
+        sec--;
+    }
+    return sec < 0 ? coil_clock() : coil__hook_after(coil__hook_span(sec, ns));
+}
+
+static int timed_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+                      const struct timespec *abs)
+{
+    if (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000)
+        return EINVAL;                    /* as glibc checks */
+    return wait_in_task(c, m, deadline_of(clock, abs));
+}
+
+/* glibc keeps a condition's clock (pthread_condattr_setclock) in bit 1
+ * of __wrefs: set for CLOCK_MONOTONIC.  So since glibc 2.25. */
+static clockid_t clock_of(pthread_cond_t *c)
+{
+    unsigned wrefs = __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED);
+    return wrefs & 2 ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+}
+
+int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                           const struct timespec *abs)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_cond_timedwait)(c, m, abs);
+    return timed_wait(c, m, clock_of(c), abs);
+}
+
+int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
+                           clockid_t clock, const struct timespec *abs)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_cond_clockwait)(c, m, clock, abs);
+    if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME)
+        return EINVAL;
+    return timed_wait(c, m, clock, abs);
 }
