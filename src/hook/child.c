@@ -74,7 +74,9 @@ static int exit_fd(child_park *p)
         return p->given_fd;
     if (p->pid > 0 && p->pidfd < 0) {
         p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-        if (p->pidfd < 0)
+        if (p->pidfd >= 0)
+            coil__io_fresh(p->pidfd); /* a plain close(2) left a record? */
+        else
             p->pid = 0;           /* ENOSYS, EMFILE, ...: the timer */
     }
     return p->pidfd;
