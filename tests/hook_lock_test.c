@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -473,6 +474,103 @@ TEST(timed_waits_park_until_their_time_on_the_conditions_clock)
     run_main(timed_main, NULL);
 }
 
+/* ------------------------------------------------------- semaphores */
+
+typedef struct {
+    sem_t *sem;
+    int timeout_ms;               /* 0: sem_wait */
+    int r, err;
+    coil_time took;
+} sem_call;
+
+static void *sem_task(void *arg)
+{
+    sem_call *c = arg;
+    coil_time start = coil_clock();
+    if (c->timeout_ms == 0) {
+        c->r = sem_wait(c->sem);
+    } else {
+        struct timespec abs;
+        CHECK(clock_gettime(CLOCK_REALTIME, &abs) == 0);
+        abs.tv_sec += c->timeout_ms / 1000;
+        abs.tv_nsec += (long)(c->timeout_ms % 1000) * 1000000;
+        if (abs.tv_nsec >= 1000000000) {
+            abs.tv_nsec -= 1000000000;
+            abs.tv_sec++;
+        }
+        c->r = sem_timedwait(c->sem, &abs);
+    }
+    c->err = errno;
+    c->took = coil_clock() - start;
+    return NULL;
+}
+
+static coil_task *park_sem_task(sem_call *c)
+{
+    c->r = -2;
+    coil_task *t = coil_spawn(sem_task, c);
+    CHECK(t != NULL);
+    coil_sleep(UNIT);                     /* the loop runs on... */
+    CHECK(!task_ended(t) && c->r == -2);  /* ...while it waits */
+    return t;
+}
+
+static sem_t *handler_sem;
+
+static void post_from_handler(int sig)
+{
+    (void)sig;
+    sem_post(handler_sem);                /* async-signal-safe, as it must */
+}
+
+static void *sem_main(void *arg)
+{
+    (void)arg;
+    sem_t sem;
+    CHECK(sem_init(&sem, 0, 0) == 0);
+    /* Another task posts: the waiter takes it. */
+    sem_call c = {&sem, 0, 0, 0, 0};
+    coil_task *t = park_sem_task(&c);
+    CHECK(sem_post(&sem) == 0);
+    await_task(t);
+    CHECK(c.r == 0);
+    /* Nobody posts: ETIMEDOUT at its time, the loop running on. */
+    c.timeout_ms = 200;
+    t = park_sem_task(&c);
+    await_task(t);
+    CHECK(c.r == -1 && c.err == ETIMEDOUT);
+    CHECK(c.took >= COIL_MSEC(200));
+    CHECK(c.took < COIL_MSEC(200 + 300) * load_slack());
+    /* A handler, SA_RESTART or not, ends the wait with EINTR; this one
+     * posts first, so the caller's retry takes the semaphore. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = post_from_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    handler_sem = &sem;
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    c.timeout_ms = 0;
+    t = park_sem_task(&c);
+    CHECK(raise(SIGUSR1) == 0);
+    await_task(t);
+    CHECK(c.r == -1 && c.err == EINTR);
+    CHECK(sem_trywait(&sem) == 0);
+    signal(SIGUSR1, SIG_DFL);
+    /* Refusals are libc's. */
+    struct timespec bad = {0, -1};
+    CHECK_ERRNO(sem_timedwait(&sem, &bad), EINVAL);
+    CHECK_ERRNO(sem_clockwait(&sem, CLOCK_PROCESS_CPUTIME_ID, &bad), EINVAL);
+    CHECK(sem_destroy(&sem) == 0);
+    return NULL;
+}
+
+TEST(sem_wait_in_a_task_parks_until_a_post_its_time_or_a_handler)
+{
+    watchdog();
+    run_main(sem_main, NULL);
+}
+
 RUN_TESTS(T(a_mutex_another_task_holds_across_a_hooked_call_parks_the_locker),
           T(so_does_an_error_checking_mutex_which_says_no_edeadlk),
           T(a_task_cancelled_while_it_waits_for_a_lock_unwinds_without_it),
@@ -482,4 +580,5 @@ RUN_TESTS(T(a_mutex_another_task_holds_across_a_hooked_call_parks_the_locker),
           T(a_broadcast_wakes_every_task_that_waits),
           T(a_signal_from_another_thread_wakes_a_waiting_task_within_a_nap),
           T(a_wait_without_the_mutex_is_eperm_and_a_cancelled_one_leaves_it_free),
-          T(timed_waits_park_until_their_time_on_the_conditions_clock))
+          T(timed_waits_park_until_their_time_on_the_conditions_clock),
+          T(sem_wait_in_a_task_parks_until_a_post_its_time_or_a_handler))

@@ -57,7 +57,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(popen) X(pclose) X(close_range) X(closefrom) X(pthread_mutex_lock)   \
     X(pthread_mutex_trylock) X(pthread_mutex_unlock) X(pthread_cond_wait)  \
     X(pthread_cond_signal) X(pthread_cond_broadcast)                       \
-    X(pthread_cond_timedwait) X(pthread_cond_clockwait)
+    X(pthread_cond_timedwait) X(pthread_cond_clockwait) X(sem_wait)         \
+    X(sem_trywait) X(sem_timedwait) X(sem_clockwait)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)
