@@ -198,6 +198,11 @@ struct rusage;
 pid_t coil__hook_wait4(pid_t pid, int *status, int options,
                        struct rusage *usage);
 
+/* The loop-time deadline of abs, a time on clock with a valid tv_nsec
+ * (pthread_cond_timedwait, sem_timedwait): now if it has passed, at most
+ * LLONG_MAX (never) if it is too far to count (src/hook/sleep.c). */
+coil_time coil__hook_abs_deadline(clockid_t clock, const struct timespec *abs);
+
 /* ------------------------------------------- signals (src/hook/intr.c) */
 
 /* A hooked call that may wait, for the handlers that interrupt it. */

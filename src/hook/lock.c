@@ -230,27 +230,12 @@ int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
     return wait_in_task(c, m, -1);
 }
 
-/* The loop-time deadline of abs, a time on clock: as soon as it has
- * passed, at most LLONG_MAX (never). */
-static coil_time deadline_of(clockid_t clock, const struct timespec *abs)
-{
-    struct timespec now;
-    clock_gettime(clock, &now);
-    long long sec = (long long)abs->tv_sec - now.tv_sec;
-    long long ns = (long long)abs->tv_nsec - now.tv_nsec;
-    if (ns < 0) {
-        ns += 1000000000;
-        sec--;
-    }
-    return sec < 0 ? coil_clock() : coil__hook_after(coil__hook_span(sec, ns));
-}
-
 static int timed_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
                       const struct timespec *abs)
 {
     if (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000)
         return EINVAL;                    /* as glibc checks */
-    return wait_in_task(c, m, deadline_of(clock, abs));
+    return wait_in_task(c, m, coil__hook_abs_deadline(clock, abs));
 }
 
 /* glibc keeps a condition's clock (pthread_condattr_setclock) in bit 1

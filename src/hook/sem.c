@@ -61,30 +61,15 @@ int sem_wait(sem_t *s)
     return wait_in_task(s, -1);
 }
 
-/* The loop-time deadline of abs on clock (one already past still lets
- * the first try take s), or -1 with errno EINVAL for a bad abs, which
- * glibc checks before it tries. */
-static coil_time deadline_on(clockid_t clock, const struct timespec *abs)
+/* A bad abs is EINVAL, which glibc checks before it tries; one already
+ * past still lets the first try take s. */
+static int timed_wait(sem_t *s, clockid_t clock, const struct timespec *abs)
 {
     if (!abs || abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000) {
         errno = EINVAL;
         return -1;
     }
-    struct timespec now;
-    clock_gettime(clock, &now);
-    long long sec = (long long)abs->tv_sec - now.tv_sec;
-    long long ns = (long long)abs->tv_nsec - now.tv_nsec;
-    if (ns < 0) {
-        ns += 1000000000;
-        sec--;
-    }
-    return sec < 0 ? coil_clock() : coil__hook_after(coil__hook_span(sec, ns));
-}
-
-static int timed_wait(sem_t *s, clockid_t clock, const struct timespec *abs)
-{
-    coil_time deadline = deadline_on(clock, abs);
-    return deadline < 0 ? -1 : wait_in_task(s, deadline);
+    return wait_in_task(s, coil__hook_abs_deadline(clock, abs));
 }
 
 int sem_timedwait(sem_t *s, const struct timespec *abs)

@@ -28,6 +28,19 @@ static void set_left(struct timespec *rem, coil_time until)
     rem->tv_nsec = left % 1000000000;
 }
 
+coil_time coil__hook_abs_deadline(clockid_t clock, const struct timespec *abs)
+{
+    struct timespec now;
+    clock_gettime(clock, &now);
+    long long sec = (long long)abs->tv_sec - now.tv_sec;
+    long long ns = (long long)abs->tv_nsec - now.tv_nsec;
+    if (ns < 0) {
+        ns += 1000000000;
+        sec--;
+    }
+    return sec < 0 ? coil_clock() : coil__hook_after(coil__hook_span(sec, ns));
+}
+
 /* Sleep the task until loop time `until`: 0, or an errno value. */
 static int sleep_until(coil_time until, struct timespec *rem)
 {
@@ -64,14 +77,9 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
         return LIBC(clock_nanosleep)(clock, flags, req, rem);
     if (!coil__hook_ts_valid(req))
         return EINVAL;                    /* a negative tv_sec too */
-    coil_time delay = ts_ns(req);
-    if (flags & TIMER_ABSTIME) {          /* relative to the clock asked */
-        struct timespec now;
-        clock_gettime(clock, &now);
-        delay -= ts_ns(&now);
-        rem = NULL;                       /* not reported for absolute */
-    }
-    return sleep_until(coil__hook_after(delay > 0 ? delay : 0), rem);
+    if (flags & TIMER_ABSTIME)            /* on the clock asked; no rem */
+        return sleep_until(coil__hook_abs_deadline(clock, req), NULL);
+    return sleep_until(coil__hook_after(ts_ns(req)), rem);
 }
 
 unsigned sleep(unsigned seconds)
