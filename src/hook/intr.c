@@ -249,7 +249,10 @@ int coil__intr_sleep_until(coil_time until, int any)
     coil_cleanup_push(sleep_end, &s);
     r = coil_event_wait_until(s.ev, until);
     coil_cleanup_pop(1);
-    if (r == 0) {                         /* set: a handler ran */
+    /* Set, or a handler ran in the turn its time ran out in: either way
+     * the handler interrupted the wait, and the caller must hear it
+     * (sem.c's and child.c's naps would otherwise wait on). */
+    if (r == 0 || s.w.hit) {
         errno = EINTR;
         return -1;
     }
