@@ -523,6 +523,14 @@ static void post_from_handler(int sig)
     sem_post(handler_sem);                /* async-signal-safe, as it must */
 }
 
+static volatile sig_atomic_t handler_ran;
+
+static void count_handler(int sig)
+{
+    (void)sig;
+    handler_ran++;
+}
+
 static void *sem_main(void *arg)
 {
     (void)arg;
@@ -561,6 +569,19 @@ static void *sem_main(void *arg)
         CHECK_ERRNO(sem_trywait(&sem), EAGAIN);   /* it took the post */
     else
         CHECK(sem_trywait(&sem) == 0);            /* the post is there */
+    /* A handler that runs while the waiter is between two tries (in its
+     * first yields, on no list of parked calls) ends the wait as well: at
+     * its first nap, which the mark the call took at its start refuses. */
+    sa.sa_handler = count_handler;
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    c.r = -2;
+    t = coil_spawn(sem_task, &c);
+    CHECK(t != NULL);
+    CHECK(coil_yield() == 0);             /* it tried once, and yields */
+    CHECK(!task_ended(t) && c.r == -2);
+    CHECK(raise(SIGUSR1) == 0 && handler_ran == 1);
+    await_task(t);
+    CHECK(c.r == -1 && c.err == EINTR);
     signal(SIGUSR1, SIG_DFL);
     /* Refusals are libc's. */
     struct timespec bad = {0, -1};

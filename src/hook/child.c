@@ -45,6 +45,7 @@ typedef struct child_park {
     int given_fd;                 /* >= 0: waitid's P_PIDFD, the caller's */
     int pidfd;                    /* ours, opened at the first park */
     coil_time gap;                /* on the timer: the next pause */
+    coil__intr_since since;       /* the handlers that ran before the call */
 } child_park;
 
 static void park_init(child_park *p, pid_t pid, int given_fd, int exits_only)
@@ -53,6 +54,7 @@ static void park_init(child_park *p, pid_t pid, int given_fd, int exits_only)
     p->given_fd = exits_only ? given_fd : -1;
     p->pidfd = -1;
     p->gap = GAP_FIRST;
+    p->since = coil__intr_now(0);
 }
 
 static void park_end(void *arg)
@@ -88,10 +90,10 @@ static int park_once(child_park *p)
 {
     int fd = exit_fd(p);
     if (fd >= 0)
-        return coil__intr_wait_fd(fd, COIL_READABLE, -1, 0);
+        return coil__intr_wait_fd(fd, COIL_READABLE, -1, &p->since);
     coil_time gap = p->gap;
     p->gap = gap * 2 < GAP_MOST ? gap * 2 : GAP_MOST;
-    return coil__intr_sleep_until(coil__hook_after(gap), 0);
+    return coil__intr_sleep_until(coil__hook_after(gap), &p->since);
 }
 
 pid_t coil__hook_wait4(pid_t pid, int *status, int options,

@@ -205,12 +205,21 @@ coil_time coil__hook_abs_deadline(clockid_t clock, const struct timespec *abs);
 
 /* ------------------------------------------- signals (src/hook/intr.c) */
 
-/* A hooked call that may wait, for the handlers that interrupt it. */
-typedef struct coil__intr_wait {
-    int hit;                         /* interrupted: the wait ends, EINTR */
+/* The handlers run on this thread when a hooked call began, and which
+ * of them interrupt it.  A call that parks more than once (waitpid's and
+ * sem_wait's naps, poll's rounds) takes one mark at its start and hands
+ * it to every park: a handler that ran between two parks, when the task
+ * was on no list, still ends the call. */
+typedef struct coil__intr_since {
     int any;                         /* any handler interrupts it, not
                                         only those without SA_RESTART */
     unsigned long any_at, norestart_at;    /* handlers run before it */
+} coil__intr_since;
+
+/* A hooked call that may wait, for the handlers that interrupt it. */
+typedef struct coil__intr_wait {
+    int hit;                         /* interrupted: the wait ends, EINTR */
+    coil__intr_since since;
     coil_task *task;
     void (*wake)(struct coil__intr_wait *w);   /* NULL: wake the task */
     struct coil__intr_wait *prev, *next;
@@ -225,24 +234,37 @@ static inline int coil__intr_armed(void)
     return atomic_load_explicit(&coil__intr_armed_flag, memory_order_relaxed);
 }
 
+/* The mark of a call beginning now: interrupted by any handler if `any`
+ * (sleeps, poll, select, epoll_wait, sockets with SO_*TIMEO are never
+ * restarted), else by one without SA_RESTART.  Until a handler is armed
+ * no handler has run, and the counts are zero. */
+void coil__intr_count(coil__intr_since *s);
+static inline coil__intr_since coil__intr_now(int any)
+{
+    coil__intr_since s = {any, 0, 0};
+    if (coil__intr_armed())
+        coil__intr_count(&s);
+    return s;
+}
+
 /* Enter / leave (a cleanup handler's signature) the list of this
- * thread's interruptible waits. */
-void coil__intr_begin(coil__intr_wait *w, int any);
+ * thread's interruptible waits; w->hit is set at once if a handler that
+ * counts ran after `since` was taken. */
+void coil__intr_begin(coil__intr_wait *w, const coil__intr_since *since);
 void coil__intr_end(void *w);
 
-/* coil__io_run, ended with -1 and EINTR by a handler: one without
- * SA_RESTART, or any handler if `any` (a socket with SO_*TIMEO). */
+/* coil__io_run, ended with -1 and EINTR by a handler `since` counts. */
 ssize_t coil__intr_io_run(const char *call, int fd, int dir,
-                          coil_time deadline, coil__io_op *op, int any);
+                          coil_time deadline, coil__io_op *op,
+                          const coil__intr_since *since);
 
-/* coil_wait_fd, ended with -1 and EINTR by a handler: any handler if
- * `any` (poll, select and epoll_wait are never restarted), else one
- * without SA_RESTART (waitpid). */
-int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline, int any);
+/* coil_wait_fd, ended with -1 and EINTR by a handler `since` counts. */
+int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline,
+                       const coil__intr_since *since);
 
-/* coil_sleep_until, ended with -1 and EINTR by a handler: any handler if
- * `any` (sleeps are never restarted), else one without SA_RESTART. */
-int coil__intr_sleep_until(coil_time until, int any);
+/* coil_sleep_until, ended with -1 and EINTR by a handler `since`
+ * counts. */
+int coil__intr_sleep_until(coil_time until, const coil__intr_since *since);
 
 #pragma GCC visibility pop
 

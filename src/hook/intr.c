@@ -15,7 +15,10 @@
  * write, async-signal-safe).  Back from its poll, the loop calls
  * interrupt_parked(), which ends with EINTR every hooked call parked in a
  * task of this thread that began before the handler ran and that the
- * handler's SA_RESTART would not have restarted.  Every call of every
+ * handler's SA_RESTART would not have restarted.  A call that parks
+ * more than once (waitpid's naps, sem_wait's, poll's rounds) counts from
+ * its own start, not each park's: a handler that ran while it was
+ * between two parks, on no list, ends it at its next.  Every call of every
  * task of the thread is interrupted, not one: the tasks are the threads
  * the program was written for, and the classic use — a handler sets a
  * flag, the blocking call returns EINTR, the code checks the flag — must
@@ -74,15 +77,26 @@ static void trampoline(int sig, siginfo_t *info, void *uc)
     errno = saved;
 }
 
+/* Has a handler that interrupts the call of mark s run since? */
+static int intr_ran(const coil__intr_since *s)
+{
+    if (atomic_load(&ran_norestart) != s->norestart_at)
+        return 1;
+    return s->any && atomic_load(&ran_any) != s->any_at;
+}
+
+void coil__intr_count(coil__intr_since *s)
+{
+    s->any_at = atomic_load(&ran_any);
+    s->norestart_at = atomic_load(&ran_norestart);
+}
+
 /* Back from the loop's poll after a handler ran: end the calls it
  * interrupted with EINTR. */
 static void interrupt_parked(void)
 {
-    unsigned long any = atomic_load(&ran_any);
-    unsigned long norestart = atomic_load(&ran_norestart);
     for (coil__intr_wait *w = parked; w; w = w->next) {
-        if (w->hit || (norestart == w->norestart_at &&
-                       (!w->any || any == w->any_at)))
+        if (w->hit || !intr_ran(&w->since))
             continue;
         w->hit = 1;
         if (w->wake)
@@ -166,12 +180,10 @@ sighandler_t signal(int sig, sighandler_t handler)
 
 /* ---------------------------------------------------- the waits */
 
-void coil__intr_begin(coil__intr_wait *w, int any)
+void coil__intr_begin(coil__intr_wait *w, const coil__intr_since *since)
 {
-    w->hit = 0;
-    w->any = any;
-    w->any_at = atomic_load(&ran_any);
-    w->norestart_at = atomic_load(&ran_norestart);
+    w->since = *since;
+    w->hit = intr_ran(since);             /* ran between two parks */
     w->task = coil_task_current();
     w->wake = NULL;
     w->prev = NULL;
@@ -193,13 +205,14 @@ void coil__intr_end(void *arg)
 }
 
 ssize_t coil__intr_io_run(const char *call, int fd, int dir,
-                          coil_time deadline, coil__io_op *op, int any)
+                          coil_time deadline, coil__io_op *op,
+                          const coil__intr_since *since)
 {
     if (!coil__intr_armed())
         return coil__io_run(call, fd, dir, deadline, op);
     coil__intr_wait w;
     ssize_t r;
-    coil__intr_begin(&w, any);
+    coil__intr_begin(&w, since);
     op->intr = &w.hit;
     coil_cleanup_push(coil__intr_end, &w);
     r = coil__io_run(call, fd, dir, deadline, op);
@@ -207,13 +220,14 @@ ssize_t coil__intr_io_run(const char *call, int fd, int dir,
     return r;
 }
 
-int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline, int any)
+int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline,
+                       const coil__intr_since *since)
 {
     if (!coil__intr_armed())
         return coil_wait_fd(fd, events, deadline);
     coil__intr_wait w;
     int r;
-    coil__intr_begin(&w, any);
+    coil__intr_begin(&w, since);
     coil_cleanup_push(coil__intr_end, &w);
     r = coil__io_wait(fd, events, deadline, &w.hit);
     coil_cleanup_pop(1);
@@ -238,16 +252,16 @@ static void wake_sleeper(coil__intr_wait *w)
     coil_event_set(((sleep_wait *)(void *)w)->ev);
 }
 
-int coil__intr_sleep_until(coil_time until, int any)
+int coil__intr_sleep_until(coil_time until, const coil__intr_since *since)
 {
     sleep_wait s;
     if (!coil__intr_armed() || !(s.ev = coil_event_new()))
         return coil_sleep_until(until);
     int r;
-    coil__intr_begin(&s.w, any);
+    coil__intr_begin(&s.w, since);
     s.w.wake = wake_sleeper;
     coil_cleanup_push(sleep_end, &s);
-    r = coil_event_wait_until(s.ev, until);
+    r = s.w.hit ? 0 : coil_event_wait_until(s.ev, until);
     coil_cleanup_pop(1);
     /* Set, or a handler ran in the turn its time ran out in: either way
      * the handler interrupted the wait, and the caller must hear it

@@ -64,7 +64,8 @@ static ssize_t run(const char *call, int fd, int dir, coil__hfd *h,
 {
     coil_time deadline = coil__hfd_deadline(h, dir);
     /* A socket with SO_*TIMEO is never restarted after a handler. */
-    ssize_t r = coil__intr_io_run(call, fd, dir, deadline, op, deadline >= 0);
+    coil__intr_since since = coil__intr_now(deadline >= 0);
+    ssize_t r = coil__intr_io_run(call, fd, dir, deadline, op, &since);
     if (r < 0 && errno == ETIMEDOUT)
         errno = EAGAIN;                   /* the SO_*TIMEO ran out */
     return r;

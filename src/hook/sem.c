@@ -31,6 +31,7 @@ enum {
 static int wait_in_task(sem_t *s, coil_time deadline)
 {
     coil_time nap = NAP_FIRST;
+    coil__intr_since since = coil__intr_now(1);
     for (int tries = 0;; tries++) {
         if (LIBC(sem_trywait)(s) == 0)
             return 0;
@@ -48,7 +49,7 @@ static int wait_in_task(sem_t *s, coil_time deadline)
         }
         coil_time until = deadline >= 0 && deadline < now + nap
                               ? deadline : now + nap;
-        if (coil__intr_sleep_until(until, 1) != 0)
+        if (coil__intr_sleep_until(until, &since) != 0)
             return -1;                    /* EINTR, ECANCELED */
         nap = nap * 2 < NAP_MOST ? nap * 2 : NAP_MOST;
     }

@@ -44,7 +44,8 @@ coil_time coil__hook_abs_deadline(clockid_t clock, const struct timespec *abs)
 /* Sleep the task until loop time `until`: 0, or an errno value. */
 static int sleep_until(coil_time until, struct timespec *rem)
 {
-    if (coil__intr_sleep_until(until, 1) == 0)
+    coil__intr_since since = coil__intr_now(1);
+    if (coil__intr_sleep_until(until, &since) == 0)
         return 0;
     int err = errno;                      /* ECANCELED, EINTR */
     if (rem)

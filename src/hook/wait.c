@@ -75,7 +75,8 @@ static void close_epfd(void *arg)
 }
 
 /* Park until one of fds may be ready (or the deadline: ETIMEDOUT). */
-static int wait_many(struct pollfd *fds, nfds_t n, coil_time deadline)
+static int wait_many(struct pollfd *fds, nfds_t n, coil_time deadline,
+                     const coil__intr_since *since)
 {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
@@ -87,18 +88,19 @@ static int wait_many(struct pollfd *fds, nfds_t n, coil_time deadline)
     }
     int r;
     coil_cleanup_push(close_epfd, &epfd);
-    r = coil__intr_wait_fd(epfd, COIL_READABLE, deadline, 1);
+    r = coil__intr_wait_fd(epfd, COIL_READABLE, deadline, since);
     coil_cleanup_pop(1);
     return r;
 }
 
-/* Park until fds may be ready. */
-static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline)
+/* Park until fds may be ready (or a handler run since `since` ran). */
+static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline,
+                     const coil__intr_since *since)
 {
     if (n == 0) {                          /* poll(NULL, 0, t): a sleep */
         coil_time until = deadline < 0 ? coil_deadline_in(COIL_SEC(3600))
                                        : deadline;
-        if (coil__intr_sleep_until(until, 1) != 0)
+        if (coil__intr_sleep_until(until, since) != 0)
             return -1;
         if (deadline >= 0)
             errno = ETIMEDOUT;
@@ -108,22 +110,23 @@ static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline)
     if (n == 1 && fds[0].fd >= 0 && (h = coil__hfd_use(fds[0].fd)) &&
         !(atomic_load(&h->flags) & HFD_SYNC)) {   /* a tty keeps its mode */
         int r = coil__intr_wait_fd(fds[0].fd, coil_events(fds[0].events),
-                                   deadline, 1);
+                                   deadline, since);
         if (r == 0 || errno != EBUSY)
             return r;                     /* EBUSY: another task waits */
     }
-    return wait_many(fds, n, deadline);
+    return wait_many(fds, n, deadline, since);
 }
 
 int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline)
 {
+    coil__intr_since since = coil__intr_now(1);
     for (;;) {
         int r = LIBC(poll)(fds, n, 0);
         if (r != 0)
             return r;
         if (deadline >= 0 && coil_clock() >= deadline)
             return 0;
-        if (wait_some(fds, n, deadline) != 0 && errno != EBADF)
+        if (wait_some(fds, n, deadline, &since) != 0 && errno != EBADF)
             return errno == ETIMEDOUT ? 0 : -1;  /* EBADF: POLLNVAL next */
     }
 }
@@ -210,6 +213,7 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 static int epoll_for_task(int epfd, struct epoll_event *ev, int max,
                           coil_time deadline)
 {
+    coil__intr_since since = coil__intr_now(1);
     for (;;) {
         int r = LIBC(epoll_wait)(epfd, ev, max, 0);
         if (r != 0)
@@ -218,7 +222,7 @@ static int epoll_for_task(int epfd, struct epoll_event *ev, int max,
             return 0;
         if (!coil__hfd_use(epfd))
             return LIBC(epoll_wait)(epfd, ev, max, 0);   /* EBADF, EINVAL */
-        if (coil__intr_wait_fd(epfd, COIL_READABLE, deadline, 1) != 0)
+        if (coil__intr_wait_fd(epfd, COIL_READABLE, deadline, &since) != 0)
             return errno == ETIMEDOUT ? 0 : -1;
     }
 }
