@@ -17,6 +17,7 @@
 #define COIL_HOOK_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/poll.h>             /* <poll.h> would be src/loop/poll.h */
 #include <sys/socket.h>
@@ -58,7 +59,12 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(pthread_mutex_trylock) X(pthread_mutex_unlock) X(pthread_cond_wait)  \
     X(pthread_cond_signal) X(pthread_cond_broadcast)                       \
     X(pthread_cond_timedwait) X(pthread_cond_clockwait) X(sem_wait)         \
-    X(sem_trywait) X(sem_timedwait) X(sem_clockwait)
+    X(sem_trywait) X(sem_timedwait) X(sem_clockwait)                       \
+    X(pthread_mutex_timedlock) X(pthread_mutex_clocklock)                  \
+    X(pthread_rwlock_rdlock) X(pthread_rwlock_wrlock)                      \
+    X(pthread_rwlock_tryrdlock) X(pthread_rwlock_trywrlock)                \
+    X(pthread_rwlock_timedrdlock) X(pthread_rwlock_timedwrlock)            \
+    X(pthread_rwlock_clockrdlock) X(pthread_rwlock_clockwrlock)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)
@@ -198,6 +204,10 @@ struct rusage;
 pid_t coil__hook_wait4(pid_t pid, int *status, int options,
                        struct rusage *usage);
 
+/* pthread_mutex_lock in a task (src/hook/lock.c), for cond.c: the
+ * mutex, or libc's error.  May suspend. */
+int coil__hook_mutex_lock(pthread_mutex_t *m);
+
 /* The loop-time deadline of abs, a time on clock with a valid tv_nsec
  * (pthread_cond_timedwait, sem_timedwait): now if it has passed, at most
  * LLONG_MAX (never) if it is too far to count (src/hook/sleep.c). */
@@ -265,6 +275,32 @@ int coil__intr_wait_fd(int fd, unsigned events, coil_time deadline,
 /* coil_sleep_until, ended with -1 and EINTR by a handler `since`
  * counts. */
 int coil__intr_sleep_until(coil_time until, const coil__intr_since *since);
+
+/* ------------------------------------- tries again (src/hook/sleep.c) */
+
+/* A task that waits for a lock or a semaphore nothing will wake it for
+ * tries, and between tries yields COIL__HOOK_YIELDS times, then naps
+ * from COIL__HOOK_NAP_FIRST ns doubling to COIL__HOOK_NAP_MOST. */
+enum {
+    COIL__HOOK_YIELDS = 3,
+    COIL__HOOK_NAP_FIRST = 50000,
+    COIL__HOOK_NAP_MOST = 5000000,
+};
+
+typedef struct coil__hook_backoff {
+    int tries;
+    coil_time nap;
+    coil_time deadline;               /* loop time; -1: none */
+    const coil__intr_since *since;    /* NULL: handlers do not interrupt */
+} coil__hook_backoff;
+
+void coil__hook_backoff_init(coil__hook_backoff *b, coil_time deadline,
+                             const coil__intr_since *since);
+
+/* Wait before the next try: 0, or -1 with errno ETIMEDOUT (the deadline
+ * has passed: no wait), EINTR (a handler `since` counts ran) or ECANCELED
+ * (error mode); unwinds if cancelled.  May suspend. */
+int coil__hook_backoff_wait(coil__hook_backoff *b);
 
 #pragma GCC visibility pop
 

@@ -1,61 +1,93 @@
 /*
- * src/hook/lock.c — pthread_mutex_lock and pthread_cond_wait (timed or
- * not), hooked: a task that finds the mutex held by another task of its
- * own thread, or waits for a signal another task of it would give, parks
+ * src/hook/lock.c — pthread_mutex_lock, pthread_mutex_timedlock,
+ * pthread_mutex_clocklock and the pthread_rwlock_* locks, hooked: a task
+ * that finds the lock held by another task of its own thread parks
  * instead of blocking the thread for good.
  *
- * Code written for threads holds a mutex across a blocking call often
- * enough: a connection pool's lock around a query.  With the hooks that
- * call parks its task while the thread still holds the mutex, and the
- * next task of the loop to lock it would sleep in the kernel, with the
- * thread, until an unlock that only the parked task — never to run again
- * on that thread — could make: a deadlock of the whole loop.
+ * Code written for threads holds a lock across a blocking call often
+ * enough: a connection pool's mutex around a query, a cache's read lock
+ * around a fetch.  With the hooks that call parks its task while the
+ * thread still holds the lock, and the next task of the loop to lock it
+ * would sleep in the kernel, with the thread, until an unlock that only
+ * the parked task — never to run again on that thread — could make: a
+ * deadlock of the whole loop.  (glibc's rwlocks say EDEADLK instead when
+ * the thread is the writer: a wrong answer that callers rarely check.)
  *
  * Only contention costs anything: a task tries the lock first.  Held by
- * another thread, the mutex is taken with libc's lock, which blocks as
- * any lock does (that holder runs on and unlocks).  Held by this thread
- * (glibc notes the owner's tid in the mutex) — so by another task of this
- * loop, or by the task itself, a bug that would have hung the thread —
- * the task parks and tries again: it yields 3 times, then sleeps 50 us,
- * twice as long each time up to 5 ms, since nothing tells of an unlock
- * short of hooking every unlock in the process.
+ * another thread, the lock is taken with libc's call, which blocks as any
+ * lock does (that holder runs on and unlocks).  Held by this thread —
+ * glibc notes the owner's tid in a mutex, and the writer's in an rwlock —
+ * so by another task of this loop, or by the task itself, a bug that
+ * would have hung the thread, the task parks and tries again: it yields
+ * 3 times, then naps 50 us, twice as long each time up to 5 ms
+ * (src/hook/sleep.c), since nothing tells of an unlock short of hooking
+ * every unlock in the process.  Readers leave no name in an rwlock: a
+ * writer kept out by readers parks and tries again the same way, wherever
+ * they run.
  *
- * A cancelled task unwinds out of the wait without the lock (default
- * mode).  In COIL_TASK_CANCEL_AS_ERROR mode the wait is shielded: the
- * call has no ECANCELED to give, and a caller that took an error for a
- * lock would run its critical section unlocked; the request stays
- * pending for the task's next suspension point, with the lock held.
+ * A timed lock also ends at its time with ETIMEDOUT.  A cancelled task
+ * unwinds out of the wait without the lock (default mode).  In
+ * COIL_TASK_CANCEL_AS_ERROR mode the wait is shielded: the call has no
+ * ECANCELED to give, and a caller that took an error for a lock would run
+ * its critical section unlocked; the request stays pending for the
+ * task's next suspension point, with the lock held.
  *
  * A recursive mutex is taken at once by any task of its owner thread:
  * nothing in it says which task holds it (docs/hooks.md).
- *
- * pthread_cond_wait in a task unlocks the mutex and naps as above until
- * a signal or broadcast of the condition may have come: one from this
- * thread (another task's) sets the waiter's event at once; one from
- * another thread moves a counter the naps look at (one of 64, by the
- * condition's address), and one that came unseen is made up for by a
- * return after a second at most — a spurious wake-up, which POSIX
- * allows and every caller's loop on its predicate absorbs.  A timed
- * wait also ends at its time (ETIMEDOUT), read on the condition's clock.
- * Then the mutex is taken as pthread_mutex_lock takes it.  A cancelled task
- * unwinds without the mutex (POSIX would retake it for the thread's
- * cleanup handlers, which coil does not run).
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hook.h"
 #include "../task/task.h"
 
-enum {
-    YIELDS = 3,                   /* tries between yields, then naps: */
-    NAP_FIRST = 50000,            /* ns */
-    NAP_MOST = 5000000,
-};
+/* In error mode, hold a cancel back while the task waits for a lock:
+ * 1 if shielded (end it with coil__shield_end_quietly). */
+static int shield_in_error_mode(void)
+{
+    return coil__task_cancels_as_error() && coil_shield_begin() == 0;
+}
+
+/* A valid absolute time for a timed lock.  glibc checks a mutex's only
+ * once it cannot be taken at once, an rwlock's before it tries. */
+static int abs_valid(const struct timespec *abs)
+{
+    return abs && abs->tv_nsec >= 0 && abs->tv_nsec < 1000000000;
+}
+
+static int clock_valid(clockid_t clock)
+{
+    return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME;
+}
+
+/* The loop-time deadline of a timed call (abs on clock), -1 if none. */
+static coil_time deadline_of(clockid_t clock, const struct timespec *abs)
+{
+    return abs ? coil__hook_abs_deadline(clock, abs) : -1;
+}
+
+/* Park until try(lock, mode) takes the lock (0) or deadline (-1: none)
+ * passes (ETIMEDOUT), trying again after each yield or nap. */
+static int park_until_taken(int (*try)(void *lock, int mode), void *lock,
+                            int mode, coil_time deadline)
+{
+    int shielded = shield_in_error_mode();
+    coil__hook_backoff b;
+    coil__hook_backoff_init(&b, deadline, NULL);
+    int r;
+    while ((r = try(lock, mode)) == EBUSY)
+        if (coil__hook_backoff_wait(&b) != 0) {   /* unwinds if cancelled */
+            r = errno;                           /* ETIMEDOUT */
+            break;
+        }
+    if (shielded)
+        coil__shield_end_quietly();
+    return r;
+}
+
+/* ------------------------------------------------------------ mutexes */
 
 /* Does this thread hold m (so a task of its loop does)? */
 static int held_here(pthread_mutex_t *m)
@@ -63,203 +95,138 @@ static int held_here(pthread_mutex_t *m)
     return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == gettid();
 }
 
-static int park_for(pthread_mutex_t *m)
+static int try_mutex(void *m, int mode)
 {
-    int shielded = coil__task_cancels_as_error() && coil_shield_begin() == 0;
-    coil_time nap = NAP_FIRST;
-    int r;
-    for (int tries = 0; (r = LIBC(pthread_mutex_trylock)(m)) == EBUSY;
-         tries++) {
-        if (tries < YIELDS) {
-            coil_yield();         /* unwinds if cancelled: no lock held */
-        } else {
-            coil_sleep(nap);
-            nap = nap * 2 < NAP_MOST ? nap * 2 : NAP_MOST;
-        }
-    }
-    if (shielded)
-        coil__shield_end_quietly();
-    return r;
+    (void)mode;
+    return LIBC(pthread_mutex_trylock)(m);
 }
 
-/* pthread_mutex_lock for a task. */
-static int lock_in_task(pthread_mutex_t *m)
+/* pthread_mutex_lock for a task, timed if abs (on clock). */
+static int mutex_in_task(pthread_mutex_t *m, clockid_t clock,
+                         const struct timespec *abs)
 {
-    int r = LIBC(pthread_mutex_trylock)(m);
+    int r = try_mutex(m, 0);
     if (r != EBUSY)
         return r;
-    if (!held_here(m))
-        return LIBC(pthread_mutex_lock)(m);   /* another thread's */
-    return park_for(m);
+    if (abs && !abs_valid(abs))
+        return EINVAL;
+    if (!held_here(m))                    /* another thread's */
+        return abs ? LIBC(pthread_mutex_clocklock)(m, clock, abs)
+                   : LIBC(pthread_mutex_lock)(m);
+    return park_until_taken(try_mutex, m, 0, deadline_of(clock, abs));
+}
+
+int coil__hook_mutex_lock(pthread_mutex_t *m)
+{
+    return mutex_in_task(m, CLOCK_REALTIME, NULL);
 }
 
 int pthread_mutex_lock(pthread_mutex_t *m)
 {
     if (!coil__hook_in_task())
         return LIBC(pthread_mutex_lock)(m);
-    return lock_in_task(m);
+    return mutex_in_task(m, CLOCK_REALTIME, NULL);
 }
 
-/* ------------------------------------------------ condition variables */
-
-/* A task in pthread_cond_wait, on its thread's list. */
-typedef struct cond_waiter {
-    pthread_cond_t *cond;
-    coil_event *ev;               /* set by a signal from this thread */
-    int woken;
-    struct cond_waiter *prev, *next;
-} cond_waiter;
-
-enum { ROUNDS = 64, WAIT_MOST = 1000000000 };   /* ns */
-
-static __thread cond_waiter *waiting;  /* this thread's tasks in a wait */
-static _Atomic long task_waiters;      /* every thread's */
-static _Atomic unsigned long rounds[ROUNDS];   /* signals, by cond */
-
-static _Atomic unsigned long *round_of(pthread_cond_t *c)
-{
-    return &rounds[((uintptr_t)c >> 4) % ROUNDS];
-}
-
-/* A signal or broadcast of c: tell the tasks that wait for it.  Costs one
- * load while no task waits for any. */
-static void note_signal(pthread_cond_t *c, int all)
-{
-    if (atomic_load(&task_waiters) == 0)
-        return;
-    atomic_fetch_add(round_of(c), 1);    /* seen by other threads' naps */
-    for (cond_waiter *w = waiting; w; w = w->next)
-        if (w->cond == c && !w->woken) {
-            w->woken = 1;
-            if (w->ev)
-                coil_event_set(w->ev);
-            if (!all)
-                return;
-        }
-}
-
-int pthread_cond_signal(pthread_cond_t *c)
-{
-    note_signal(c, 0);
-    return LIBC(pthread_cond_signal)(c);
-}
-
-int pthread_cond_broadcast(pthread_cond_t *c)
-{
-    note_signal(c, 1);
-    return LIBC(pthread_cond_broadcast)(c);
-}
-
-static void waiter_begin(cond_waiter *w, pthread_cond_t *c)
-{
-    *w = (cond_waiter){.cond = c, .ev = coil_event_new()};
-    atomic_fetch_add(&task_waiters, 1);
-    w->next = waiting;
-    if (waiting)
-        waiting->prev = w;
-    waiting = w;
-}
-
-static void waiter_end(void *arg)
-{
-    cond_waiter *w = arg;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        waiting = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    atomic_fetch_sub(&task_waiters, 1);
-    coil_event_free(w->ev);
-}
-
-/* Nap until a signal of c may have come (this thread's set w->ev, other
- * threads' move c's round), or, at the latest, WAIT_MOST: a wake-up
- * POSIX allows to be spurious, so no missed round can hang a task.
- * Unwinds if cancelled (not in a shield).  ETIMEDOUT once deadline (loop
- * time; -1: none) has passed without a signal, else 0. */
-static int nap_for_signal(cond_waiter *w, unsigned long round,
-                          coil_time deadline)
-{
-    coil_time nap = NAP_FIRST, waited = 0;
-    while (!w->woken && atomic_load(round_of(w->cond)) == round &&
-           waited < WAIT_MOST) {
-        coil_time until = coil_clock() + nap;
-        if (deadline >= 0 && until >= deadline) {
-            if (coil_clock() >= deadline)
-                return ETIMEDOUT;
-            until = deadline;
-        }
-        if (w->ev)
-            coil_event_wait_until(w->ev, until);
-        else
-            coil_sleep_until(until);
-        waited += nap;
-        nap = nap * 2 < NAP_MOST ? nap * 2 : NAP_MOST;
-    }
-    return 0;
-}
-
-/* pthread_cond_wait for a task, until deadline (loop time; -1: none). */
-static int wait_in_task(pthread_cond_t *c, pthread_mutex_t *m,
-                        coil_time deadline)
-{
-    cond_waiter w;
-    waiter_begin(&w, c);
-    unsigned long round = atomic_load(round_of(c));
-    int r = LIBC(pthread_mutex_unlock)(m);
-    if (r != 0) {                         /* EPERM: not the owner */
-        waiter_end(&w);
-        return r;
-    }
-    int shielded = coil__task_cancels_as_error() && coil_shield_begin() == 0;
-    int timed_out;
-    coil_cleanup_push(waiter_end, &w);
-    timed_out = nap_for_signal(&w, round, deadline);
-    coil_cleanup_pop(1);
-    r = lock_in_task(m);
-    if (shielded)
-        coil__shield_end_quietly();
-    return r ? r : timed_out;
-}
-
-int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abs)
 {
     if (!coil__hook_in_task())
-        return LIBC(pthread_cond_wait)(c, m);
-    return wait_in_task(c, m, -1);
+        return LIBC(pthread_mutex_timedlock)(m, abs);
+    return mutex_in_task(m, CLOCK_REALTIME, abs);
 }
 
-static int timed_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
+                            const struct timespec *abs)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_mutex_clocklock)(m, clock, abs);
+    if (!clock_valid(clock))
+        return EINVAL;
+    return mutex_in_task(m, clock, abs);
+}
+
+/* ------------------------------------------------------------ rwlocks */
+
+enum { READ, WRITE };
+
+static int try_rw(void *l, int mode)
+{
+    return mode == WRITE ? LIBC(pthread_rwlock_trywrlock)(l)
+                         : LIBC(pthread_rwlock_tryrdlock)(l);
+}
+
+/* libc's blocking lock, timed if abs (on clock). */
+static int libc_rw(pthread_rwlock_t *l, int mode, clockid_t clock,
+                   const struct timespec *abs)
+{
+    if (mode == WRITE)
+        return abs ? LIBC(pthread_rwlock_clockwrlock)(l, clock, abs)
+                   : LIBC(pthread_rwlock_wrlock)(l);
+    return abs ? LIBC(pthread_rwlock_clockrdlock)(l, clock, abs)
+               : LIBC(pthread_rwlock_rdlock)(l);
+}
+
+/* An rwlock lock for a task, timed if abs (on clock).  A writer of
+ * another thread will unlock: libc's wait.  This thread's writer, or
+ * readers anywhere: park and try again. */
+static int rw_in_task(pthread_rwlock_t *l, int mode, clockid_t clock,
                       const struct timespec *abs)
 {
-    if (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000)
-        return EINVAL;                    /* as glibc checks */
-    return wait_in_task(c, m, coil__hook_abs_deadline(clock, abs));
-}
-
-/* glibc keeps a condition's clock (pthread_condattr_setclock) in bit 1
- * of __wrefs: set for CLOCK_MONOTONIC.  So since glibc 2.25. */
-static clockid_t clock_of(pthread_cond_t *c)
-{
-    unsigned wrefs = __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED);
-    return wrefs & 2 ? CLOCK_MONOTONIC : CLOCK_REALTIME;
-}
-
-int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
-                           const struct timespec *abs)
-{
-    if (!coil__hook_in_task())
-        return LIBC(pthread_cond_timedwait)(c, m, abs);
-    return timed_wait(c, m, clock_of(c), abs);
-}
-
-int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
-                           clockid_t clock, const struct timespec *abs)
-{
-    if (!coil__hook_in_task())
-        return LIBC(pthread_cond_clockwait)(c, m, clock, abs);
-    if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME)
+    if (abs && !abs_valid(abs))
         return EINVAL;
-    return timed_wait(c, m, clock, abs);
+    int r = try_rw(l, mode);
+    if (r != EBUSY)
+        return r;                         /* 0, EAGAIN: too many readers */
+    int writer = __atomic_load_n(&l->__data.__cur_writer, __ATOMIC_RELAXED);
+    if (writer != 0 && writer != gettid())
+        return libc_rw(l, mode, clock, abs);
+    return park_until_taken(try_rw, l, mode, deadline_of(clock, abs));
+}
+
+int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_rwlock_rdlock)(l);
+    return rw_in_task(l, READ, CLOCK_REALTIME, NULL);
+}
+
+int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_rwlock_wrlock)(l);
+    return rw_in_task(l, WRITE, CLOCK_REALTIME, NULL);
+}
+
+int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *abs)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_rwlock_timedrdlock)(l, abs);
+    return rw_in_task(l, READ, CLOCK_REALTIME, abs);
+}
+
+int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *abs)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_rwlock_timedwrlock)(l, abs);
+    return rw_in_task(l, WRITE, CLOCK_REALTIME, abs);
+}
+
+int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
+                               const struct timespec *abs)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_rwlock_clockrdlock)(l, clock, abs);
+    if (!clock_valid(clock))
+        return EINVAL;
+    return rw_in_task(l, READ, clock, abs);
+}
+
+int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
+                               const struct timespec *abs)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_rwlock_clockwrlock)(l, clock, abs);
+    if (!clock_valid(clock))
+        return EINVAL;
+    return rw_in_task(l, WRITE, clock, abs);
 }

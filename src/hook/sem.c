@@ -20,39 +20,20 @@
 
 #include "hook.h"
 
-enum {
-    YIELDS = 3,                   /* tries between yields, then naps: */
-    NAP_FIRST = 50000,            /* ns */
-    NAP_MOST = 5000000,
-};
-
 /* Wait in a task until s can be taken or deadline (loop time; -1: none)
  * passes: 0, or -1 with errno ETIMEDOUT, EINTR, ECANCELED, EINVAL. */
 static int wait_in_task(sem_t *s, coil_time deadline)
 {
-    coil_time nap = NAP_FIRST;
     coil__intr_since since = coil__intr_now(1);
-    for (int tries = 0;; tries++) {
+    coil__hook_backoff b;
+    coil__hook_backoff_init(&b, deadline, &since);
+    do {
         if (LIBC(sem_trywait)(s) == 0)
             return 0;
         if (errno != EAGAIN)
             return -1;                    /* EINVAL */
-        coil_time now = coil_clock();
-        if (deadline >= 0 && now >= deadline) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (tries < YIELDS) {
-            if (coil_yield() != 0)
-                return -1;                /* ECANCELED, in error mode */
-            continue;
-        }
-        coil_time until = deadline >= 0 && deadline < now + nap
-                              ? deadline : now + nap;
-        if (coil__intr_sleep_until(until, &since) != 0)
-            return -1;                    /* EINTR, ECANCELED */
-        nap = nap * 2 < NAP_MOST ? nap * 2 : NAP_MOST;
-    }
+    } while (coil__hook_backoff_wait(&b) == 0);
+    return -1;                            /* ETIMEDOUT, EINTR, ECANCELED */
 }
 
 int sem_wait(sem_t *s)

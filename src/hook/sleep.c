@@ -41,6 +41,33 @@ coil_time coil__hook_abs_deadline(clockid_t clock, const struct timespec *abs)
     return sec < 0 ? coil_clock() : coil__hook_after(coil__hook_span(sec, ns));
 }
 
+void coil__hook_backoff_init(coil__hook_backoff *b, coil_time deadline,
+                             const coil__intr_since *since)
+{
+    b->tries = 0;
+    b->nap = COIL__HOOK_NAP_FIRST;
+    b->deadline = deadline;
+    b->since = since;
+}
+
+int coil__hook_backoff_wait(coil__hook_backoff *b)
+{
+    coil_time now = coil_clock();
+    if (b->deadline >= 0 && now >= b->deadline) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (b->tries++ < COIL__HOOK_YIELDS)
+        return coil_yield();
+    coil_time until = now + b->nap;
+    if (b->deadline >= 0 && b->deadline < until)
+        until = b->deadline;
+    b->nap = b->nap * 2 < COIL__HOOK_NAP_MOST ? b->nap * 2
+                                              : COIL__HOOK_NAP_MOST;
+    return b->since ? coil__intr_sleep_until(until, b->since)
+                    : coil_sleep_until(until);
+}
+
 /* Sleep the task until loop time `until`: 0, or an errno value. */
 static int sleep_until(coil_time until, struct timespec *rem)
 {
