@@ -22,6 +22,7 @@
 #include "check.h"
 #include "coil.h"
 #include "task_helpers.h"
+#include "hook_helpers.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -33,12 +34,6 @@
 #define UNIT COIL_MSEC(30)
 
 extern char **environ;
-
-static void watchdog(void)
-{
-    signal(SIGALRM, SIG_DFL);
-    alarm(60);                /* a wait that blocked the loop: fail, not hang */
-}
 
 /* A child running `sh -c script` with the pipe whose write end goes to
  * *feed as its stdin. */
@@ -79,11 +74,6 @@ static void named_pipe_open(named_pipe *np)
     for (int i = 0; i < 2; i++)
         snprintf(np->path[i], sizeof np->path[i], "/proc/%d/fd/%d",
                  (int)getpid(), np->fd[i]);
-}
-
-static int task_ended(coil_task *t)
-{
-    return coil_future_done(coil_task_future(t));
 }
 
 /* ------------------------------------------------------------ waits */
@@ -230,24 +220,6 @@ TEST(waits_that_libc_refuses_fail_at_once_with_its_errno)
 
 /* ---------------------------------------------------------- signals */
 
-static volatile sig_atomic_t handled;
-
-static void on_usr1(int sig)
-{
-    (void)sig;
-    handled++;
-}
-
-static void handle_usr1(int flags)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
-}
-
 static void *eintr_main(void *arg)
 {
     (void)arg;
@@ -256,13 +228,13 @@ static void *eintr_main(void *arg)
     waiter on_fd, on_timer;
     /* With SA_RESTART, waitpid goes on waiting (on its pidfd or its
      * timer); without, it fails with EINTR. */
-    handle_usr1(SA_RESTART);
+    handle_counting(SIGUSR1, SA_RESTART);
     coil_task *a = park_waiter(&on_fd, BY_WAITPID, pid);
     coil_task *b = park_waiter(&on_timer, BY_WAIT, -1);
     CHECK(raise(SIGUSR1) == 0 && handled == 1);
     coil_sleep(UNIT);
     CHECK(!task_ended(a) && !task_ended(b));
-    handle_usr1(0);
+    handle_counting(SIGUSR1, 0);
     CHECK(raise(SIGUSR1) == 0 && handled == 2);
     await_task(a);
     await_task(b);

@@ -20,14 +20,9 @@
 #include "check.h"
 #include "coil.h"
 #include "task_helpers.h"
+#include "hook_helpers.h"
 
 #define UNIT COIL_MSEC(30)
-
-static void watchdog(void)
-{
-    signal(SIGALRM, SIG_DFL);
-    alarm(60);                /* a lock that blocked the loop: fail, not hang */
-}
 
 typedef struct {
     pthread_mutex_t mutex;
@@ -85,11 +80,6 @@ static void *locker(void *arg)
     return NULL;
 }
 
-static int task_ended(coil_task *t)
-{
-    return coil_future_done(coil_task_future(t));
-}
-
 /* holder takes the mutex and parks in read; locker then waits for it. */
 static void start_both(shared *s, coil_task **h, coil_task **l,
                        unsigned locker_flags)
@@ -132,6 +122,79 @@ TEST(so_does_an_error_checking_mutex_which_says_no_edeadlk)
     int type = PTHREAD_MUTEX_ERRORCHECK;
     watchdog();
     run_main(contended_main, &type);
+}
+
+/* A recursive mutex: taken three times, let go of twice, then once more
+ * after a few yields, in which the locker must still not get it. */
+static void *recursive_holder(void *arg)
+{
+    shared *s = arg;
+    CHECK(pthread_mutex_lock(&s->mutex) == 0);
+    CHECK(pthread_mutex_lock(&s->mutex) == 0);    /* its own, again */
+    CHECK(pthread_mutex_trylock(&s->mutex) == 0);
+    CHECK(pthread_mutex_unlock(&s->mutex) == 0);
+    char c;
+    CHECK(read(s->pipe[0], &c, 1) == 1);
+    CHECK(pthread_mutex_unlock(&s->mutex) == 0);  /* held once more */
+    for (int i = 0; i < 10; i++)
+        CHECK(coil_yield() == 0);
+    s->holder_unlocked_at = ++s->step;
+    CHECK(pthread_mutex_unlock(&s->mutex) == 0);
+    return NULL;
+}
+
+static void *recursive_main(void *arg)
+{
+    (void)arg;
+    shared s;
+    shared_init(&s, PTHREAD_MUTEX_RECURSIVE);
+    coil_task *h = coil_spawn(recursive_holder, &s);
+    CHECK(h != NULL);
+    coil_yield();                         /* it holds the lock, parked */
+    coil_task *l = coil_spawn(locker, &s);
+    CHECK(l != NULL);
+    coil_sleep(UNIT);
+    CHECK(!task_ended(l) && s.lock_result == -2);      /* it waits */
+    CHECK(pthread_mutex_trylock(&s.mutex) == EBUSY);   /* so would this */
+    CHECK(write(s.pipe[1], "x", 1) == 1);
+    await_task(h);
+    await_task(l);
+    CHECK(s.lock_result == 0 && s.after_lock == 0);
+    CHECK(s.holder_unlocked_at == 1 && s.locker_locked_at == 2);
+    CHECK(pthread_mutex_trylock(&s.mutex) == 0);       /* nobody holds it */
+    CHECK(pthread_mutex_unlock(&s.mutex) == 0);
+    shared_free(&s);
+    return NULL;
+}
+
+/* Held by the thread below its loop: every task of it gets it, as in a
+ * thread (the code that holds it is the caller of them all). */
+static void *below_the_loop_main(void *arg)
+{
+    pthread_mutex_t *m = arg;
+    CHECK(pthread_mutex_lock(m) == 0);
+    CHECK(pthread_mutex_trylock(m) == 0);
+    CHECK(pthread_mutex_unlock(m) == 0);
+    CHECK(pthread_mutex_unlock(m) == 0);
+    CHECK(pthread_mutex_lock(m) == 0);            /* again, from the top */
+    CHECK(pthread_mutex_unlock(m) == 0);
+    return NULL;
+}
+
+TEST(a_recursive_mutex_is_held_by_a_task_not_by_every_task_of_its_thread)
+{
+    watchdog();
+    run_main(recursive_main, NULL);
+    if (UNDER_TSAN)
+        return;               /* its tasks are fibers: "double lock" */
+    pthread_mutex_t m;
+    init_mutex(&m, PTHREAD_MUTEX_RECURSIVE);
+    CHECK(pthread_mutex_lock(&m) == 0);
+    run_main(below_the_loop_main, &m);
+    CHECK(pthread_mutex_unlock(&m) == 0);
+    CHECK(pthread_mutex_trylock(&m) == 0);        /* nobody holds it */
+    CHECK(pthread_mutex_unlock(&m) == 0);
+    CHECK(pthread_mutex_destroy(&m) == 0);
 }
 
 static void *cancelled_main(void *arg)
@@ -224,16 +287,7 @@ TEST(a_mutex_another_thread_holds_is_taken_once_it_unlocks)
 /* ThreadSanitizer's interceptors look glibc's condition functions up by
  * symbol version (GLIBC_2.3.2), which passes over the hook's unversioned
  * ones: under it, a task's pthread_cond_wait is glibc's. */
-#if defined(__SANITIZE_THREAD__)
-#define COND_HOOKS_REACHED 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define COND_HOOKS_REACHED 0
-#endif
-#endif
-#ifndef COND_HOOKS_REACHED
-#define COND_HOOKS_REACHED 1
-#endif
+#define COND_HOOKS_REACHED (!UNDER_TSAN)
 
 static void cond_watchdog(void)
 {
@@ -285,11 +339,14 @@ static void raise_flag(flag *f, int broadcast)
     CHECK(pthread_mutex_unlock(&f->mutex) == 0);
 }
 
+enum { RECURSIVE_FLAG = 0x100 };   /* in same_thread_main's arg */
+
 static void *same_thread_main(void *arg)
 {
-    int waiters = *(int *)arg;
+    int waiters = *(int *)arg & 0xff;
     flag f;
-    flag_init(&f, PTHREAD_MUTEX_NORMAL);
+    flag_init(&f, *(int *)arg & RECURSIVE_FLAG ? PTHREAD_MUTEX_RECURSIVE
+                                                : PTHREAD_MUTEX_NORMAL);
     coil_task *t[3];
     for (int i = 0; i < waiters; i++)
         CHECK((t[i] = coil_spawn(wait_for_flag, &f)) != NULL);
@@ -316,6 +373,14 @@ TEST(a_task_waits_on_a_condition_another_task_signals)
 TEST(a_broadcast_wakes_every_task_that_waits)
 {
     int waiters = 3;
+    cond_watchdog();
+    run_main(same_thread_main, &waiters);
+}
+
+/* The wait lets go of a recursive mutex too: the signaller takes it. */
+TEST(so_does_one_whose_mutex_is_recursive)
+{
+    int waiters = 3 | RECURSIVE_FLAG;
     cond_watchdog();
     run_main(same_thread_main, &waiters);
 }
@@ -523,14 +588,6 @@ static void post_from_handler(int sig)
     sem_post(handler_sem);                /* async-signal-safe, as it must */
 }
 
-static volatile sig_atomic_t handler_ran;
-
-static void count_handler(int sig)
-{
-    (void)sig;
-    handler_ran++;
-}
-
 static void *sem_main(void *arg)
 {
     (void)arg;
@@ -579,7 +636,7 @@ static void *sem_main(void *arg)
     CHECK(t != NULL);
     CHECK(coil_yield() == 0);             /* it tried once, and yields */
     CHECK(!task_ended(t) && c.r == -2);
-    CHECK(raise(SIGUSR1) == 0 && handler_ran == 1);
+    CHECK(raise(SIGUSR1) == 0 && handled == 1);
     await_task(t);
     CHECK(c.r == -1 && c.err == EINTR);
     signal(SIGUSR1, SIG_DFL);
@@ -599,11 +656,13 @@ TEST(sem_wait_in_a_task_parks_until_a_post_its_time_or_a_handler)
 
 RUN_TESTS(T(a_mutex_another_task_holds_across_a_hooked_call_parks_the_locker),
           T(so_does_an_error_checking_mutex_which_says_no_edeadlk),
+          T(a_recursive_mutex_is_held_by_a_task_not_by_every_task_of_its_thread),
           T(a_task_cancelled_while_it_waits_for_a_lock_unwinds_without_it),
           T(in_error_mode_it_takes_the_lock_and_meets_the_cancel_after),
           T(a_mutex_another_thread_holds_is_taken_once_it_unlocks),
           T(a_task_waits_on_a_condition_another_task_signals),
           T(a_broadcast_wakes_every_task_that_waits),
+          T(so_does_one_whose_mutex_is_recursive),
           T(a_signal_from_another_thread_wakes_a_waiting_task_within_a_nap),
           T(a_wait_without_the_mutex_is_eperm_and_a_cancelled_one_leaves_it_free),
           T(timed_waits_park_until_their_time_on_the_conditions_clock),

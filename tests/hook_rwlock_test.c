@@ -21,14 +21,9 @@
 #include "check.h"
 #include "coil.h"
 #include "task_helpers.h"
+#include "hook_helpers.h"
 
 #define UNIT COIL_MSEC(30)
-
-static void watchdog(void)
-{
-    signal(SIGALRM, SIG_DFL);
-    alarm(60);                /* a lock that blocked the loop: fail, not hang */
-}
 
 /* The ways to take a lock that the tests go through. */
 enum {
@@ -47,24 +42,6 @@ typedef struct {
     int result;               /* the locker's lock call's: -2 until it returns */
     coil_time took;
 } shared;
-
-static int task_ended(coil_task *t)
-{
-    return coil_future_done(coil_task_future(t));
-}
-
-static struct timespec abs_in(clockid_t clock, int ms)
-{
-    struct timespec t;
-    CHECK(clock_gettime(clock, &t) == 0);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_nsec -= 1000000000;
-        t.tv_sec++;
-    }
-    return t;
-}
 
 static int is_mutex(int way)
 {

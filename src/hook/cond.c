@@ -131,6 +131,8 @@ static int wait_in_task(pthread_cond_t *c, pthread_mutex_t *m,
     cond_waiter w;
     waiter_begin(&w, c);
     unsigned long round = atomic_load(round_of(c));
+    if (coil__rmutex_notes)
+        coil__rmutex_unlocking(m);        /* a recursive one: let go */
     int r = LIBC(pthread_mutex_unlock)(m);
     if (r != 0) {                         /* EPERM: not the owner */
         waiter_end(&w);

@@ -114,6 +114,13 @@ static int hooked_fcntl(int (*libc)(int, int, ...), int fd, int cmd, void *arg)
         }
         return r;
     }
+    case F_SETLKW:                        /* a task waits, not the thread */
+        return coil__hook_in_task() ? coil__hook_setlkw(libc, fd, F_SETLK, arg)
+                                    : libc(fd, cmd, arg);
+    case F_OFD_SETLKW:
+        return coil__hook_in_task()
+                   ? coil__hook_setlkw(libc, fd, F_OFD_SETLK, arg)
+                   : libc(fd, cmd, arg);
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
         int r = libc(fd, cmd, (int)(long)arg);

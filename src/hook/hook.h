@@ -64,7 +64,10 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(pthread_rwlock_rdlock) X(pthread_rwlock_wrlock)                      \
     X(pthread_rwlock_tryrdlock) X(pthread_rwlock_trywrlock)                \
     X(pthread_rwlock_timedrdlock) X(pthread_rwlock_timedwrlock)            \
-    X(pthread_rwlock_clockrdlock) X(pthread_rwlock_clockwrlock)
+    X(pthread_rwlock_clockrdlock) X(pthread_rwlock_clockwrlock)           \
+    X(flock) X(lockf) X(pthread_join) X(pthread_tryjoin_np)                \
+    X(pthread_timedjoin_np) X(pthread_clockjoin_np) X(sigtimedwait)         \
+    X(sigwaitinfo) X(sigwait) X(pause) X(sigsuspend)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)
@@ -208,10 +211,34 @@ pid_t coil__hook_wait4(pid_t pid, int *status, int options,
  * mutex, or libc's error.  May suspend. */
 int coil__hook_mutex_lock(pthread_mutex_t *m);
 
+/* Recursive mutexes and the tasks that hold them (src/hook/rmutex.c). */
+int coil__rmutex_is_recursive(pthread_mutex_t *m);
+
+/* pthread_mutex_trylock of a recursive m in a task: EBUSY while another
+ * task of this thread holds it, else libc's, noting the task as holder. */
+int coil__rmutex_trylock(pthread_mutex_t *m);
+
+/* The task took recursive m with libc's lock, m's count before being
+ * base (0: m was not this thread's): note it as m's holder. */
+void coil__rmutex_taken(pthread_mutex_t *m, unsigned base);
+
+/* How many notes this thread keeps: while none, an unlock need not ask. */
+extern __thread int coil__rmutex_notes;
+
+/* m is about to be unlocked: drop its note if this unlock frees it of
+ * its task. */
+void coil__rmutex_unlocking(pthread_mutex_t *m);
+
 /* The loop-time deadline of abs, a time on clock with a valid tv_nsec
  * (pthread_cond_timedwait, sem_timedwait): now if it has passed, at most
  * LLONG_MAX (never) if it is too far to count (src/hook/sleep.c). */
 coil_time coil__hook_abs_deadline(clockid_t clock, const struct timespec *abs);
+
+/* fcntl's F_SETLKW or F_OFD_SETLKW in a task (src/hook/flock.c): libc's
+ * fcntl with `try` (F_SETLK, F_OFD_SETLK) and lk until the lock is taken,
+ * parking between tries.  As fcntl; EINTR after a handler without
+ * SA_RESTART, ECANCELED (error mode); unwinds if cancelled. */
+int coil__hook_setlkw(int (*libc)(int, int, ...), int fd, int try, void *lk);
 
 /* ------------------------------------------- signals (src/hook/intr.c) */
 

@@ -32,8 +32,12 @@
  * its critical section unlocked; the request stays pending for the
  * task's next suspension point, with the lock held.
  *
- * A recursive mutex is taken at once by any task of its owner thread:
- * nothing in it says which task holds it (docs/hooks.md).
+ * A recursive mutex names only its owner thread, and glibc would grant
+ * it to any task of that thread: src/hook/rmutex.c keeps which task
+ * holds it, and another task parks as above.  pthread_mutex_trylock and
+ * pthread_mutex_unlock are hooked for that alone: a task's trylock says
+ * EBUSY while another task holds it, and an unlock drops the note once
+ * the task lets go (one thread-local load, while no task holds one).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -98,7 +102,20 @@ static int held_here(pthread_mutex_t *m)
 static int try_mutex(void *m, int mode)
 {
     (void)mode;
-    return LIBC(pthread_mutex_trylock)(m);
+    return coil__rmutex_is_recursive(m) ? coil__rmutex_trylock(m)
+                                        : LIBC(pthread_mutex_trylock)(m);
+}
+
+/* libc's blocking lock, timed if abs (on clock), for a mutex another
+ * thread holds. */
+static int libc_mutex(pthread_mutex_t *m, clockid_t clock,
+                      const struct timespec *abs)
+{
+    int r = abs ? LIBC(pthread_mutex_clocklock)(m, clock, abs)
+                : LIBC(pthread_mutex_lock)(m);
+    if (r == 0 && coil__rmutex_is_recursive(m))
+        coil__rmutex_taken(m, 0);
+    return r;
 }
 
 /* pthread_mutex_lock for a task, timed if abs (on clock). */
@@ -111,8 +128,7 @@ static int mutex_in_task(pthread_mutex_t *m, clockid_t clock,
     if (abs && !abs_valid(abs))
         return EINVAL;
     if (!held_here(m))                    /* another thread's */
-        return abs ? LIBC(pthread_mutex_clocklock)(m, clock, abs)
-                   : LIBC(pthread_mutex_lock)(m);
+        return libc_mutex(m, clock, abs);
     return park_until_taken(try_mutex, m, 0, deadline_of(clock, abs));
 }
 
@@ -126,6 +142,20 @@ int pthread_mutex_lock(pthread_mutex_t *m)
     if (!coil__hook_in_task())
         return LIBC(pthread_mutex_lock)(m);
     return mutex_in_task(m, CLOCK_REALTIME, NULL);
+}
+
+int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+    if (!coil__hook_in_task() || !coil__rmutex_is_recursive(m))
+        return LIBC(pthread_mutex_trylock)(m);
+    return coil__rmutex_trylock(m);
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    if (coil__rmutex_notes)
+        coil__rmutex_unlocking(m);
+    return LIBC(pthread_mutex_unlock)(m);
 }
 
 int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abs)

@@ -392,7 +392,7 @@ int coil_runtime_join(coil_runtime *rt)
     }
     for (size_t i = 0; i < rt->n; i++)
         if (rt->workers[i].thread_made)
-            pthread_join(rt->workers[i].thread, NULL);
+            COIL__LIBC(pthread_join(rt->workers[i].thread, NULL));
     free_runtime(rt);
     return 0;
 }
