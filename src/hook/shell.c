@@ -13,7 +13,8 @@
  * (child.c).  What differs from glibc's, for the sake of the loop's other
  * tasks, is listed in docs/hooks.md: system leaves SIGINT and SIGQUIT
  * alone in the program; a popen stream is a fopencookie stream, whose
- * fileno is -1; pclose waits shielded from cancellation.
+ * fileno is -1; pclose, and a plain fclose of such a stream, wait
+ * shielded from cancellation.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 
 #include "hook.h"
 #include "../core/fork.h"
+#include "../task/task.h"
 
 extern char **environ;
 
@@ -60,8 +62,8 @@ static int spawn_shell(const char *cmd, int fd, int onto, pid_t *pid)
 }
 
 /* Reap the child pid, parking if in a task, through EINTR and (in error
- * mode) ECANCELED: a caller gone has still a child to reap.  Its status,
- * or -1 with errno (ECHILD). */
+ * mode, or a shield's end) ECANCELED: a caller gone has still a child to
+ * reap.  Its status, or -1 with errno (ECHILD). */
 static int reap(pid_t pid)
 {
     int status, saved = errno;
@@ -162,8 +164,9 @@ static ssize_t piped_write(void *cookie, const char *buf, size_t n)
 }
 
 /* fclose's last step.  Under pclose, only the pipe is closed.  A plain
- * fclose of the stream waits for the command too, as glibc's does, but
- * without parking: a cancellation must not unwind out of fclose. */
+ * fclose of the stream waits for the command too, as glibc's does,
+ * parking a task shielded: fclose has no ECANCELED to give, and must not
+ * be unwound out of; a cancel waits for the task's next suspension. */
 static int piped_close(void *cookie)
 {
     piped *s = cookie;
@@ -171,12 +174,12 @@ static int piped_close(void *cookie)
     if (s->by_pclose)
         return r;
     take(s->fp);
-    int status;
-    pid_t w;
-    while ((w = LIBC(wait4)(s->pid, &status, 0, NULL)) < 0 && errno == EINTR)
-        ;
+    int shielded = coil__hook_in_task() && coil_shield_begin() == 0;
+    int status = reap(s->pid);
+    if (shielded)
+        coil__shield_end_quietly();
     free(s);
-    return w < 0 ? -1 : status;
+    return status;
 }
 
 static const cookie_io_functions_t piped_io = {
