@@ -1,10 +1,11 @@
 /*
- * tests/hook_rwlock_test.c — the hook layer's rwlocks and timed mutex
- * locks (src/hook/lock.c): a task that locks what another task of its
- * thread holds across a hooked call parks, instead of blocking the thread
- * (which would keep the holder from ever unlocking) or, as glibc's
- * rwlocks do when the thread is the writer, failing with EDEADLK; a timed
- * lock ends at its time with the loop running meanwhile.
+ * tests/hook_rwlock_test.c — the hook layer's rwlocks, timed mutex
+ * locks and spinlocks (src/hook/lock.c): a task that locks what another
+ * task of its thread holds across a hooked call parks, instead of
+ * blocking or spinning the thread (which would keep the holder from ever
+ * unlocking) or, as glibc's rwlocks do when the thread is the writer,
+ * failing with EDEADLK; a timed lock ends at its time with the loop
+ * running meanwhile.
  *
  * The holder waits in a hooked read for a byte that the test writes only
  * after its own task ran on while the other task waited: a lock that
@@ -29,11 +30,13 @@
 enum {
     MUTEX, MUTEX_TIMED, MUTEX_CLOCK,
     READ, WRITE, READ_TIMED, WRITE_TIMED, READ_CLOCK, WRITE_CLOCK,
+    SPIN,
 };
 
 typedef struct {
     pthread_mutex_t mutex;
     pthread_rwlock_t rw;
+    pthread_spinlock_t spin;
     int pipe[2];              /* the holder reads a byte from [0] */
     int step;                 /* who did what, in order */
     int holder_unlocked_at, locker_locked_at;
@@ -63,6 +66,7 @@ static int take(shared *s, int way, int timeout_ms)
     case WRITE_TIMED: return pthread_rwlock_timedwrlock(&s->rw, &rt);
     case READ_CLOCK:
         return pthread_rwlock_clockrdlock(&s->rw, CLOCK_MONOTONIC, &mono);
+    case SPIN: return pthread_spin_lock(&s->spin);
     default:
         return pthread_rwlock_clockwrlock(&s->rw, CLOCK_MONOTONIC, &mono);
     }
@@ -70,7 +74,9 @@ static int take(shared *s, int way, int timeout_ms)
 
 static void release(shared *s, int way)
 {
-    if (is_mutex(way))
+    if (way == SPIN)
+        CHECK(pthread_spin_unlock(&s->spin) == 0);
+    else if (is_mutex(way))
         CHECK(pthread_mutex_unlock(&s->mutex) == 0);
     else
         CHECK(pthread_rwlock_unlock(&s->rw) == 0);
@@ -81,6 +87,7 @@ static void shared_init(shared *s, int hold, int take_way, int timeout_ms)
     memset(s, 0, sizeof *s);
     CHECK(pthread_mutex_init(&s->mutex, NULL) == 0);
     CHECK(pthread_rwlock_init(&s->rw, NULL) == 0);
+    CHECK(pthread_spin_init(&s->spin, PTHREAD_PROCESS_PRIVATE) == 0);
     CHECK(pipe(s->pipe) == 0);
     s->hold = hold;
     s->take = take_way;
@@ -92,6 +99,7 @@ static void shared_free(shared *s)
 {
     CHECK(pthread_mutex_destroy(&s->mutex) == 0);
     CHECK(pthread_rwlock_destroy(&s->rw) == 0);
+    CHECK(pthread_spin_destroy(&s->spin) == 0);
     CHECK(close(s->pipe[0]) == 0 && close(s->pipe[1]) == 0);
 }
 
@@ -333,9 +341,24 @@ TEST(a_write_lock_another_thread_holds_is_waited_for_and_then_taken)
     run_main(other_thread_main, NULL);
 }
 
+/* A spinlock: spun on for ever in a thread whose task holds it parked. */
+static void *spin_main(void *arg)
+{
+    (void)arg;
+    contend(SPIN, SPIN);
+    return NULL;
+}
+
+TEST(a_spinlock_another_task_holds_parks_the_locker_instead_of_spinning)
+{
+    watchdog();
+    run_main(spin_main, NULL);
+}
+
 RUN_TESTS(T(a_writer_parks_while_another_task_reads_across_a_hooked_call),
           T(a_task_parks_while_another_task_of_its_thread_writes_not_edeadlk),
           T(timed_locks_end_at_their_time_while_the_loop_runs_on),
           T(bad_times_and_clocks_are_einval_and_a_free_lock_is_taken_at_once),
           T(a_task_cancelled_while_it_waits_for_a_write_lock_unwinds_without_it),
-          T(a_write_lock_another_thread_holds_is_waited_for_and_then_taken))
+          T(a_write_lock_another_thread_holds_is_waited_for_and_then_taken),
+          T(a_spinlock_another_task_holds_parks_the_locker_instead_of_spinning))

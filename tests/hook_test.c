@@ -781,6 +781,13 @@ static void *resolve(void *arg)
     int herr;
     CHECK(gethostbyname_r("localhost", &he, buf, sizeof buf, &hp, &herr) == 0);
     CHECK(hp == &he && he.h_addr_list[0] != NULL);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(80),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char host[NI_MAXHOST] = "", serv[NI_MAXSERV] = "";
+    CHECK(getnameinfo((struct sockaddr *)&sin, sizeof sin, host, sizeof host,
+                      serv, sizeof serv, NI_NAMEREQD) == 0);
+    CHECK(host[0] != '\0');                /* a name: NI_NAMEREQD */
+    CHECK(serv[0] != '\0');
     return NULL;
 }
 

@@ -1,7 +1,8 @@
 /*
- * src/hook/dns.c — getaddrinfo, gethostbyname and gethostbyname_r,
- * hooked: in a task they run on coil's executor (coil_to_thread), since
- * glibc's resolver blocks inside libc where no hook can reach.
+ * src/hook/dns.c — getaddrinfo, gethostbyname, gethostbyname_r and
+ * getnameinfo, hooked: in a task they run on coil's executor
+ * (coil_to_thread), since glibc's resolver blocks inside libc where no
+ * hook can reach.
  *
  * A task may be cancelled while the lookup runs on a pool thread, and
  * unwind: the job then must own everything the pool thread touches.  So
@@ -197,4 +198,68 @@ struct hostent *gethostbyname(const char *name)
         return NULL;
     }
     return result;
+}
+
+/* --------------------------------------------------------- getnameinfo */
+
+typedef struct name_job {
+    struct sockaddr_storage sa;
+    socklen_t salen, hostlen, servlen;
+    int flags, rc, err;
+    char *host, *serv;                    /* in names, or NULL */
+    char names[];                         /* hostlen + servlen bytes */
+} name_job;
+
+static void *name_run(void *arg)
+{
+    name_job *j = arg;
+    j->rc = LIBC(getnameinfo)((struct sockaddr *)&j->sa, j->salen, j->host,
+                              j->hostlen, j->serv, j->servlen, j->flags);
+    j->err = errno;
+    return NULL;
+}
+
+static void name_abandon(void *arg, void *result)
+{
+    (void)result;
+    free(arg);
+}
+
+/* A lookup that never asks a name server runs at once: numeric hosts, or
+ * no host asked for (a service name is /etc/services, a file). */
+static int name_is_local(const char *host, socklen_t hostlen, int flags)
+{
+    return !host || hostlen == 0 || (flags & NI_NUMERICHOST);
+}
+
+int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
+                socklen_t hostlen, char *serv, socklen_t servlen, int flags)
+{
+    if (!coil__hook_in_task() || name_is_local(host, hostlen, flags) ||
+        !sa || salen > sizeof(struct sockaddr_storage))
+        return LIBC(getnameinfo)(sa, salen, host, hostlen, serv, servlen,
+                                 flags);
+    servlen = serv ? servlen : 0;
+    name_job *j = calloc(1, sizeof *j + (size_t)hostlen + servlen);
+    if (!j)
+        return EAI_MEMORY;
+    memcpy(&j->sa, sa, salen);
+    j->salen = salen;
+    j->host = j->names;
+    j->hostlen = hostlen;
+    j->serv = servlen ? j->names + hostlen : NULL;
+    j->servlen = servlen;
+    j->flags = flags;
+    if (coil_to_thread_ex(name_run, j, NULL, name_abandon) != 0)
+        return EAI_SYSTEM;                /* errno: ECANCELED, ENOMEM, ... */
+    int rc = j->rc;
+    if (rc == 0) {
+        memcpy(host, j->host, hostlen);
+        if (servlen)
+            memcpy(serv, j->serv, servlen);
+    } else if (rc == EAI_SYSTEM) {
+        errno = j->err;
+    }
+    free(j);
+    return rc;
 }

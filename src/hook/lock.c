@@ -1,8 +1,8 @@
 /*
  * src/hook/lock.c — pthread_mutex_lock, pthread_mutex_timedlock,
- * pthread_mutex_clocklock and the pthread_rwlock_* locks, hooked: a task
- * that finds the lock held by another task of its own thread parks
- * instead of blocking the thread for good.
+ * pthread_mutex_clocklock, pthread_spin_lock and the pthread_rwlock_*
+ * locks, hooked: a task that finds the lock held by another task of its
+ * own thread parks instead of blocking (or spinning) the thread for good.
  *
  * Code written for threads holds a lock across a blocking call often
  * enough: a connection pool's mutex around a query, a cache's read lock
@@ -173,6 +173,29 @@ int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
     if (!clock_valid(clock))
         return EINVAL;
     return mutex_in_task(m, clock, abs);
+}
+
+/* ---------------------------------------------------------- spinlocks */
+
+static int try_spin(void *l, int mode)
+{
+    (void)mode;
+    return LIBC(pthread_spin_trylock)(l);
+}
+
+/* A spinlock names no owner: a task that finds it taken tries again
+ * between yields and naps, wherever the holder runs.  A holder on
+ * another thread lets go within a few yields, as a spinlock is meant to
+ * be held; one on this thread, parked inside its critical section, is
+ * waited for instead of spun on for ever. */
+int pthread_spin_lock(pthread_spinlock_t *l)
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_spin_lock)(l);
+    int r = try_spin((void *)l, 0);
+    if (r != EBUSY)
+        return r;
+    return park_until_taken(try_spin, (void *)l, 0, -1);
 }
 
 /* ------------------------------------------------------------ rwlocks */
