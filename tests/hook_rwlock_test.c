@@ -355,10 +355,57 @@ TEST(a_spinlock_another_task_holds_parks_the_locker_instead_of_spinning)
     run_main(spin_main, NULL);
 }
 
+/* pthread_once: an initializer that parks, and a second task meanwhile. */
+static int once_pipe[2], once_runs, once_seen_done;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void once_init(void)
+{
+    char c;
+    CHECK(read(once_pipe[0], &c, 1) == 1);   /* parks its task */
+    once_runs++;
+}
+
+static void *once_task(void *arg)
+{
+    (void)arg;
+    CHECK(pthread_once(&once, once_init) == 0);
+    CHECK(once_runs == 1);                /* done when it returns */
+    once_seen_done++;
+    return NULL;
+}
+
+static void *once_main(void *arg)
+{
+    (void)arg;
+    CHECK(pipe(once_pipe) == 0);
+    coil_task *a = coil_spawn(once_task, NULL);
+    coil_task *b = coil_spawn(once_task, NULL);
+    CHECK(a && b);
+    coil_sleep(UNIT);                     /* the loop runs on... */
+    CHECK(!task_ended(a) && !task_ended(b) && once_seen_done == 0);
+    CHECK(write(once_pipe[1], "x", 1) == 1);
+    await_task(a);
+    await_task(b);
+    CHECK(once_runs == 1 && once_seen_done == 2);
+    CHECK(pthread_once(&once, once_init) == 0 && once_runs == 1);
+    CHECK(close(once_pipe[0]) == 0 && close(once_pipe[1]) == 0);
+    return NULL;
+}
+
+TEST(pthread_once_whose_initializer_parks_makes_a_second_task_wait)
+{
+    if (UNDER_TSAN)
+        SKIP("ThreadSanitizer's pthread_once is its own, not the hook's");
+    watchdog();
+    run_main(once_main, NULL);
+}
+
 RUN_TESTS(T(a_writer_parks_while_another_task_reads_across_a_hooked_call),
           T(a_task_parks_while_another_task_of_its_thread_writes_not_edeadlk),
           T(timed_locks_end_at_their_time_while_the_loop_runs_on),
           T(bad_times_and_clocks_are_einval_and_a_free_lock_is_taken_at_once),
           T(a_task_cancelled_while_it_waits_for_a_write_lock_unwinds_without_it),
           T(a_write_lock_another_thread_holds_is_waited_for_and_then_taken),
-          T(a_spinlock_another_task_holds_parks_the_locker_instead_of_spinning))
+          T(a_spinlock_another_task_holds_parks_the_locker_instead_of_spinning),
+          T(pthread_once_whose_initializer_parks_makes_a_second_task_wait))

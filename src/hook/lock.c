@@ -1,8 +1,9 @@
 /*
  * src/hook/lock.c — pthread_mutex_lock, pthread_mutex_timedlock,
- * pthread_mutex_clocklock, pthread_spin_lock and the pthread_rwlock_*
- * locks, hooked: a task that finds the lock held by another task of its
- * own thread parks instead of blocking (or spinning) the thread for good.
+ * pthread_mutex_clocklock, pthread_spin_lock, the pthread_rwlock_* locks
+ * and pthread_once, hooked: a task that finds the lock held by another
+ * task of its own thread parks instead of blocking (or spinning) the
+ * thread for good.
  *
  * Code written for threads holds a lock across a blocking call often
  * enough: a connection pool's mutex around a query, a cache's read lock
@@ -196,6 +197,38 @@ int pthread_spin_lock(pthread_spinlock_t *l)
     if (r != EBUSY)
         return r;
     return park_until_taken(try_spin, (void *)l, 0, -1);
+}
+
+/* ----------------------------------------------------------- pthread_once */
+
+/* glibc's once control: bit 0, an initializer runs; bit 1, done. */
+enum { ONCE_RUNNING = 1, ONCE_DONE = 2 };
+
+/* A task whose initializer parks (a lazy init that reads a config over a
+ * socket) leaves the control running; another task of its thread in
+ * pthread_once would sleep in the kernel until that initializer, never
+ * to run again there, finished.  So while an initializer runs, a task
+ * waits in yields and naps (wherever it runs: nothing names its thread),
+ * shielded in error mode, as pthread_once has no error to give. */
+int pthread_once(pthread_once_t *once, void (*init)(void))
+{
+    if (!coil__hook_in_task())
+        return LIBC(pthread_once)(once, init);
+    int shielded = -1;
+    coil__hook_backoff b;
+    coil__hook_backoff_init(&b, -1, NULL);
+    int v;
+    while ((v = __atomic_load_n(once, __ATOMIC_ACQUIRE)) & ONCE_RUNNING &&
+           !(v & ONCE_DONE)) {
+        if (shielded < 0)
+            shielded = shield_in_error_mode();
+        coil__hook_backoff_wait(&b);      /* unwinds if cancelled */
+    }
+    if (shielded > 0)
+        coil__shield_end_quietly();
+    if (v & ONCE_DONE)
+        return 0;
+    return LIBC(pthread_once)(once, init);   /* nobody runs it: this task */
 }
 
 /* ------------------------------------------------------------ rwlocks */
