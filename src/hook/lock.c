@@ -21,10 +21,10 @@
  * so by another task of this loop, or by the task itself, a bug that
  * would have hung the thread, the task parks and tries again: it yields
  * 3 times, then naps 50 us, twice as long each time up to 5 ms
- * (src/hook/sleep.c), since nothing tells of an unlock short of hooking
- * every unlock in the process.  Readers leave no name in an rwlock: a
- * writer kept out by readers parks and tries again the same way, wherever
- * they run.
+ * (src/hook/sleep.c): the hooked pthread_mutex_unlock (recursive
+ * mutexes, below) is kept to one thread-local load and wakes nobody.
+ * Readers leave no name in an rwlock: a writer kept out by readers parks
+ * and tries again the same way, wherever they run.
  *
  * A timed lock also ends at its time with ETIMEDOUT.  A cancelled task
  * unwinds out of the wait without the lock (default mode).  In
