@@ -37,6 +37,19 @@ __attribute__((unused)) static int task_ended(coil_task *t)
     return coil_future_done(coil_task_future(t));
 }
 
+/* Sleep in steps of unit until t ends: the steps slept.  A task that
+ * waited in the kernel for its whole time lets this tick once at most. */
+__attribute__((unused)) static int ticks_until_ended(coil_task *t,
+                                                     coil_time unit)
+{
+    int ticks = 0;
+    while (!task_ended(t)) {
+        coil_sleep(unit);
+        ticks++;
+    }
+    return ticks;
+}
+
 /* ms from now on clock, as the timed calls take it. */
 __attribute__((unused)) static struct timespec abs_in(clockid_t clock, int ms)
 {

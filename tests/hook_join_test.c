@@ -133,11 +133,7 @@ static void *timeout_main(void *arg)
         start_worker(&w);
         joiner j;
         coil_task *t = start_joiner(&j, &w, how, 200);
-        int ticks = 0;
-        while (!task_ended(t)) {
-            coil_sleep(UNIT);
-            ticks++;
-        }
+        int ticks = ticks_until_ended(t, UNIT);
         await_task(t);
         CHECK(j.r == ETIMEDOUT);
         CHECK(j.took >= COIL_MSEC(200));

@@ -198,11 +198,7 @@ static void time_out(int hold, int take_way)
     shared_init(&s, hold, take_way, 200);
     coil_task *h, *l;
     start_both(&s, &h, &l);
-    int ticks = 1;
-    while (!task_ended(l)) {
-        coil_sleep(UNIT);
-        ticks++;
-    }
+    int ticks = 1 + ticks_until_ended(l, UNIT);   /* 1: the park's sleep */
     await_task(l);
     CHECK(s.result == ETIMEDOUT);
     CHECK(s.took >= COIL_MSEC(200));

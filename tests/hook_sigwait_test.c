@@ -123,11 +123,7 @@ static void *timeout_main(void *arg)
     block(SIGUSR2);
     waiter w;
     coil_task *t = park_waiter(&w, SIGTIMEDWAIT, 200);
-    int ticks = 1;
-    while (!task_ended(t)) {
-        coil_sleep(UNIT);
-        ticks++;
-    }
+    int ticks = 1 + ticks_until_ended(t, UNIT);   /* 1: the park's sleep */
     await_task(t);
     CHECK(w.r == -1 && w.err == EAGAIN);
     CHECK(w.took >= COIL_MSEC(200));
