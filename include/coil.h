@@ -1610,15 +1610,24 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
  * Common to all of them:
  *   - They may suspend, and must run inside a task: outside one they fail
  *     with EPERM (coil_close excepted: it never suspends).
- *   - First use switches the fd to O_NONBLOCK, for good.  The flag belongs
- *     to the open file description, so it is shared with dup()s of the fd
- *     and with other processes holding it (stdin inherited from a shell!).
+ *   - Sockets and pipes are left as they are: every read and write of a
+ *     socket passes MSG_DONTWAIT, and a pipe is read and written with
+ *     preadv2/pwritev2 and RWF_NOWAIT where the kernel takes that flag on
+ *     pipes (Linux 5.x and later; not in a ThreadSanitizer build, whose
+ *     runtime does not see those calls), so the program's own stdio on
+ *     the fd still blocks as it expects.  A listening socket is made O_NONBLOCK
+ *     at its first coil_accept; coil_connect sets the flag around its
+ *     connect(2) only.  Any other fd (a named FIFO, a terminal, an
+ *     eventfd; a pipe where the kernel refuses RWF_NOWAIT) is switched to
+ *     O_NONBLOCK at first use, for good.  That flag belongs to the open
+ *     file description, so it is shared with dup()s of the fd and with
+ *     other processes holding it (a terminal inherited from a shell!).
  *   - Close an fd used with coil with coil_close() (or through the hook
  *     layer, docs/hooks.md): coil keeps a record per fd number (per loop)
  *     that a plain close() leaves stale.  A stale record is found out
  *     before it can do harm: sockets are read and written with
- *     MSG_DONTWAIT, other fds are checked for O_NONBLOCK before each
- *     syscall, and a wait that lasts 50 to 100 ms checks the file's
+ *     MSG_DONTWAIT, pipes with RWF_NOWAIT, other fds are checked for
+ *     O_NONBLOCK before each syscall, and a wait that lasts 50 to 100 ms checks the file's
  *     identity (st_dev, st_ino) once; the record is then made afresh for
  *     the new fd and the wait goes on.  So an fd that inherits a stale
  *     record's number costs at most a few extra syscalls and that delay,
@@ -1925,7 +1934,8 @@ ssize_t coil_sendto_until(int fd, const void *buf, size_t n, int flags,
  *     second reader gets EBUSY, coil_stream_close EBUSY) and before it
  *     has consumed or sent anything.  So "may suspend" holds even with
  *     data buffered, and drain may yield below high water.
- *   - The fd: the stream switches it to O_NONBLOCK (as the IO calls do).
+ *   - The fd: as the IO calls leave it (a socket or pipe stays as it is,
+ *     anything else is switched to O_NONBLOCK).
  *     It closes it in coil_stream_close only if it owns it
  *     (COIL_STREAM_OWN_FD; streams from coil_stream_dial/accept do).
  *   - A stream belongs to the thread that made it: other threads get
@@ -2176,9 +2186,10 @@ coil_process *coil_process_spawn(const char *path, char *const argv[],
  * close the first one's pipe with coil_process_close_pipe).  Any fds may
  * be given, 0-2 included and in any arrangement (stdio {1, 0, -1} gives
  * the child the caller's 0 and 1 swapped), and pipes are wired right
- * when the caller's 0-2 are closed (a daemon's).  The caller keeps its fd.  An fd coil has used is O_NONBLOCK, and the flag is shared
- * with the child: pass fds coil has not touched.  Does not suspend.
- * Returns the process, or NULL with errno as coil_process_spawn; EINVAL
+ * when the caller's 0-2 are closed (a daemon's).  The caller keeps its
+ * fd.  An fd coil has switched to O_NONBLOCK (a named FIFO, a terminal:
+ * not a socket or pipe, see "IO") shares the flag with the child: pass
+ * such fds before coil has touched them.  Does not suspend.  Returns the process, or NULL with errno as coil_process_spawn; EINVAL
  * also when an fd is given together with the COIL_PIPE_* flag for the
  * same i. */
 coil_process *coil_process_spawn_stdio(const char *path, char *const argv[],
@@ -2287,9 +2298,9 @@ void coil_process_cleanup(void *p);
  *     the same), a late write still happens.  The price is one memcpy of
  *     the data on the loop thread per call (about 0.1 ms per MiB); split
  *     transfers of hundreds of MiB into several calls.
- *   - An fd that is O_NONBLOCK (coil_read's fds are) gives EAGAIN as
- *     read(2) does; pipes and sockets belong with coil_read/coil_write,
- *     which wait in epoll without a pool thread.
+ *   - An fd that is O_NONBLOCK gives EAGAIN as read(2) does; pipes and
+ *     sockets belong with coil_read/coil_write, which wait in epoll
+ *     without a pool thread.
  *   - Bad arguments: fd < 0 is EBADF, a NULL buffer or path is EINVAL,
  *     as is a negative offset.
  *   - io_uring.  Where the kernel allows it (Linux 5.6 or later, io_uring

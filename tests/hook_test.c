@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -27,6 +28,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "pipe_kinds.h"
 #include "task_helpers.h"
 
 #define UNIT COIL_MSEC(50)
@@ -93,11 +95,10 @@ static void *write_late(void *arg)
     return NULL;
 }
 
-static void *blocking_read_main(void *arg)
+/* A read of p[0] that waits for a late write: the loop runs meanwhile,
+ * and the program still sees the blocking fd it made. */
+static void read_late(int p[2])
 {
-    (void)arg;
-    int p[2];
-    CHECK(pipe(p) == 0);
     coil_task *tk = start_ticker();
     late_write lw = {p[1], 4 * UNIT, "hi"};
     coil_task *w = coil_spawn(write_late, &lw);
@@ -105,9 +106,23 @@ static void *blocking_read_main(void *arg)
     CHECK(read(p[0], buf, sizeof buf) == 2 && memcmp(buf, "hi", 2) == 0);
     await_task(w);
     CHECK(stop_ticker(tk) >= 5);          /* the loop ran while we waited */
-    /* The program still sees the blocking pipe it made... */
     CHECK(!(fcntl(p[0], F_GETFL) & O_NONBLOCK));
-    /* ...which coil made non-blocking underneath. */
+}
+
+static void *blocking_read_main(void *arg)
+{
+    (void)arg;
+    int p[2];
+    CHECK(pipe(p) == 0);
+    read_late(p);
+    /* Underneath, a pipe is left blocking where the kernel lets coil read
+     * it with RWF_NOWAIT, */
+    int want = pipes_take_nowait() ? 0 : O_NONBLOCK;
+    CHECK((kernel_flags(p[0]) & O_NONBLOCK) == want);
+    CHECK(close(p[0]) == 0 && close(p[1]) == 0);
+    /* and a named FIFO, which refuses that flag, is made non-blocking. */
+    fifo_pair(p);
+    read_late(p);
     CHECK(kernel_flags(p[0]) & O_NONBLOCK);
     CHECK(close(p[0]) == 0 && close(p[1]) == 0);
     return NULL;
@@ -906,8 +921,8 @@ TEST(outside_a_task_the_calls_are_libcs)
     close(p[0]), close(p[1]), close(nb[0]), close(nb[1]);
 }
 
-/* An fd a task used (so coil made it non-blocking) still blocks for a
- * plain thread, as the program expects of it. */
+/* An fd a task used (a named FIFO: so coil made it non-blocking) still
+ * blocks for a plain thread, as the program expects of it. */
 static void *shared_fd_main(void *arg)
 {
     int *p = arg;
@@ -924,7 +939,7 @@ TEST(a_plain_thread_still_blocks_on_an_fd_coil_made_nonblocking)
 {
     watchdog();
     int p[2];
-    CHECK(pipe(p) == 0);
+    fifo_pair(p);
     run_main(shared_fd_main, p);
     thread_read tr = {p[0], 0, 0};
     pthread_t th;

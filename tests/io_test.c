@@ -11,10 +11,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "check.h"
 #include "coil.h"
+#include "pipe_kinds.h"
 #include "task_helpers.h"
 
 #define UNIT COIL_MSEC(20)
@@ -178,10 +180,15 @@ static void *big_pipe_main(void *arg)
     (void)arg;
     int p[2];
     CHECK(pipe2(p, O_CLOEXEC) == 0);
+    int kept = dup(p[0]);           /* the read end's open file, after */
     coil_task *r = coil_spawn(big_reader, &p[0]);
     coil_task *w = coil_spawn(big_writer, &p[1]);
     await_task(r);
     await_task(w);
+    /* The pipe was read without becoming O_NONBLOCK. */
+    int want = pipes_take_nowait() ? 0 : O_NONBLOCK;
+    CHECK((fcntl(kept, F_GETFL) & O_NONBLOCK) == want);
+    CHECK(close(kept) == 0);
     return NULL;
 }
 
@@ -530,7 +537,7 @@ static void *vector_main(void *arg)
     CHECK(coil_send(sv[1], "s", 1, 0) == 1);
     CHECK(coil_recv(sv[0], a, 1, 0) == 1 && a[0] == 's');
     CHECK_ERRNO(coil_recv(sv[0], a, 1, MSG_DONTWAIT), EAGAIN);
-    CHECK(fcntl(sv[0], F_GETFL) & O_NONBLOCK);         /* switched, documented */
+    CHECK(!(fcntl(sv[0], F_GETFL) & O_NONBLOCK));  /* sockets left as they are */
     coil_close(sv[0]);
     coil_close(sv[1]);
     return NULL;
@@ -927,20 +934,25 @@ static void new_owner_works(int fds[2])
     CHECK(coil_close(fds[0]) == 0 && coil_close(fds[1]) == 0);
 }
 
+/* Two fds of a kind: 'p'ipe, 's'ocketpair or named 'f'ifo. */
+static void make_kind(char kind, int fds[2])
+{
+    if (kind == 'p')
+        CHECK(pipe(fds) == 0);
+    else if (kind == 'f')
+        fifo_pair(fds);
+    else
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+}
+
 static void *reuse_main(void *arg)
 {
-    const char *kinds = arg;          /* old, new: 'p'ipe or 's'ocketpair */
+    const char *kinds = arg;          /* old, new: see make_kind */
     int old[2], fresh[2];
     watchdog();
-    if (kinds[0] == 'p')
-        CHECK(pipe(old) == 0);
-    else
-        pair(old);
+    make_kind(kinds[0], old);
     use_then_close_behind_coils_back(old);
-    if (kinds[1] == 'p')
-        CHECK(pipe(fresh) == 0);
-    else
-        CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fresh) == 0);
+    make_kind(kinds[1], fresh);
     CHECK(fresh[0] == old[0] && fresh[1] == old[1]);   /* the same numbers */
     new_owner_works(fresh);
     alarm(0);
@@ -965,6 +977,18 @@ TEST(a_socket_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop)
 TEST(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop)
 {
     run_main(reuse_main, "ss");
+}
+
+/* A pipe's record read with RWF_NOWAIT meets a FIFO, which refuses it,
+ * and the other way round: a FIFO's O_NONBLOCK record meets a pipe. */
+TEST(a_fifo_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop)
+{
+    run_main(reuse_main, "pf");
+}
+
+TEST(a_pipe_that_reuses_a_plainly_closed_fifos_number_never_blocks_the_loop)
+{
+    run_main(reuse_main, "fp");
 }
 
 /* The file replaced while a task already waits on its number: another
@@ -1033,4 +1057,6 @@ RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(a_pipe_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop),
           T(a_socket_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
           T(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop),
+          T(a_fifo_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
+          T(a_pipe_that_reuses_a_plainly_closed_fifos_number_never_blocks_the_loop),
           T(a_wait_goes_on_when_its_fds_file_is_replaced_under_it))

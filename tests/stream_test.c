@@ -800,6 +800,10 @@ static void *x_reader(void *arg)
     while (x->rpos < x->total) {
         ssize_t n = random_read(x, buf, sizeof buf);
         if (n < 0) {
+            if (errno != ECANCELED || !x->error_mode)
+                fprintf(stderr, "x_reader: read failed at %zu of %zu: %s"
+                        " (error mode %d)\n", x->rpos, x->total,
+                        strerror(errno), x->error_mode);
             CHECK(errno == ECANCELED && x->error_mode);
             continue;
         }

@@ -45,7 +45,7 @@ FILE_LAYER = {
 FOLDER_ORDER = {
     "src/core": ["libc.c", "clock.c", "stack_guard.c", "stack.c", "coro.c"],
     "src/task": ["future.c"],
-    "src/io": ["io.c"],
+    "src/io": ["nowait.c", "io.c"],
 }
 DEFINED = set("TDBRVWCG")   # kinds of global definitions nm prints
 

@@ -178,7 +178,7 @@ int socket(int domain, int type, int protocol)
 {
     int r = LIBC(socket)(domain, type, protocol);
     if (r >= 0)
-        coil__hfd_born(r, type & SOCK_NONBLOCK);
+        coil__hfd_born(r, type & SOCK_NONBLOCK, HFD_SOCKET);
     return r;
 }
 
@@ -186,8 +186,8 @@ int socketpair(int domain, int type, int protocol, int sv[2])
 {
     int r = LIBC(socketpair)(domain, type, protocol, sv);
     if (r == 0) {
-        coil__hfd_born(sv[0], type & SOCK_NONBLOCK);
-        coil__hfd_born(sv[1], type & SOCK_NONBLOCK);
+        coil__hfd_born(sv[0], type & SOCK_NONBLOCK, HFD_SOCKET);
+        coil__hfd_born(sv[1], type & SOCK_NONBLOCK, HFD_SOCKET);
     }
     return r;
 }
@@ -196,8 +196,10 @@ int pipe2(int fds[2], int flags)
 {
     int r = LIBC(pipe2)(fds, flags);
     if (r == 0) {
-        coil__hfd_born(fds[0], flags & O_NONBLOCK);
-        coil__hfd_born(fds[1], flags & O_NONBLOCK);
+        coil__hfd_born(fds[0], flags & O_NONBLOCK,
+                       coil__hfd_pipe_kind());
+        coil__hfd_born(fds[1], flags & O_NONBLOCK,
+                       coil__hfd_pipe_kind());
     }
     return r;
 }
@@ -206,8 +208,8 @@ int pipe(int fds[2])
 {
     int r = LIBC(pipe)(fds);
     if (r == 0) {
-        coil__hfd_born(fds[0], 0);
-        coil__hfd_born(fds[1], 0);
+        coil__hfd_born(fds[0], 0, coil__hfd_pipe_kind());
+        coil__hfd_born(fds[1], 0, coil__hfd_pipe_kind());
     }
     return r;
 }

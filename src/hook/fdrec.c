@@ -6,7 +6,12 @@
  * (so a task's call can wait in the loop instead of the kernel) and
  * remembers that it did, so that the program still sees what it set:
  * fcntl(F_GETFL) reports it, a call outside any task still blocks, and an
- * fd the program set O_NONBLOCK keeps returning EAGAIN.
+ * fd the program set O_NONBLOCK keeps returning EAGAIN.  Sockets and pipes
+ * are the exception: each call passes MSG_DONTWAIT or RWF_NOWAIT instead
+ * (where the kernel takes it on pipes: src/io/nowait.c), so they are left
+ * blocking, and the program's stdio on one (which no hook sees) still
+ * blocks rather than fail with EAGAIN.  Only a listening socket is
+ * switched, at its first accept.
  *
  * The table is process-wide, as fds are: chunks of 1,024 records, made on
  * first use and never freed or moved, found through a fixed array of
@@ -65,7 +70,9 @@ static int learn(int fd, unsigned *flags)
     int sync = S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) ||
                S_ISBLK(sb.st_mode) || S_ISCHR(sb.st_mode);
     *flags = HFD_KNOWN | (fl & O_NONBLOCK ? HFD_NONBLOCK : 0) |
-             (sync ? HFD_SYNC : 0) | (S_ISREG(sb.st_mode) ? HFD_FILE : 0);
+             (sync ? HFD_SYNC : 0) | (S_ISREG(sb.st_mode) ? HFD_FILE : 0) |
+             (S_ISSOCK(sb.st_mode) ? HFD_SOCKET : 0) |
+             (coil__io_is_nowait_pipe(&sb) ? HFD_PIPE : 0);
     return 0;
 }
 
@@ -95,21 +102,33 @@ coil__hfd *coil__hfd_known(int fd)
     return h;
 }
 
+/* Switch fd, which the program keeps blocking, to O_NONBLOCK underneath. */
+static int manage(coil__hfd *h, int fd)
+{
+    int fl = LIBC(fcntl)(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    if (!(fl & O_NONBLOCK) && LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    atomic_fetch_or_explicit(&h->flags, HFD_MANAGED, memory_order_relaxed);
+    return 0;
+}
+
 coil__hfd *coil__hfd_use(int fd)
 {
     coil__hfd *h = coil__hfd_known(fd);
     if (!h)
         return NULL;
     unsigned f = atomic_load_explicit(&h->flags, memory_order_relaxed);
-    if (f & (HFD_SYNC | HFD_NONBLOCK | HFD_MANAGED))
+    if (f & (HFD_SYNC | HFD_NONBLOCK | HFD_MANAGED | HFD_SOCKET | HFD_PIPE))
         return h;                         /* the common case */
-    int fl = LIBC(fcntl)(fd, F_GETFL);
-    if (fl < 0)
-        return NULL;
-    if (!(fl & O_NONBLOCK) && LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return NULL;
-    atomic_fetch_or_explicit(&h->flags, HFD_MANAGED, memory_order_relaxed);
-    return h;
+    return manage(h, fd) == 0 ? h : NULL;
+}
+
+int coil__hfd_listening(coil__hfd *h, int fd)
+{
+    unsigned f = atomic_load_explicit(&h->flags, memory_order_relaxed);
+    return f & (HFD_NONBLOCK | HFD_MANAGED) ? 0 : manage(h, fd);
 }
 
 static void clear(coil__hfd *h)
@@ -119,14 +138,16 @@ static void clear(coil__hfd *h)
     atomic_store_explicit(&h->sndtimeo, 0, memory_order_relaxed);
 }
 
-void coil__hfd_born(int fd, int nonblock)
+void coil__hfd_born(int fd, int nonblock, unsigned kind)
 {
     coil__io_fresh(fd);
     coil__hfd *h = slot(fd, 1);
     if (!h)
         return;
     clear(h);
-    atomic_store_explicit(&h->flags, HFD_KNOWN | (nonblock ? HFD_NONBLOCK : 0),
+    atomic_store_explicit(&h->flags, HFD_KNOWN |
+                                         (nonblock ? HFD_NONBLOCK : 0) |
+                                         kind,
                           memory_order_relaxed);
 }
 

@@ -102,6 +102,10 @@ enum {
     HFD_SYNC = 4,         /* regular file and kin: libc's calls, always */
     HFD_MANAGED = 8,      /* coil set O_NONBLOCK underneath */
     HFD_FILE = 16,        /* a regular file (HFD_SYNC too) */
+    HFD_SOCKET = 32,      /* a socket: waited for with MSG_DONTWAIT, never
+                             made O_NONBLOCK (a listener's accept aside) */
+    HFD_PIPE = 64,        /* a pipe read and written with RWF_NOWAIT, never
+                             made O_NONBLOCK (src/io/nowait.c) */
 };
 
 typedef struct coil__hfd {
@@ -119,9 +123,17 @@ coil__hfd *coil__hfd_known(int fd);
 
 /* fd's record for a call a task makes: made on first use from what the
  * kernel says (F_GETFL, fstat), and an fd the program keeps blocking is
- * switched to O_NONBLOCK underneath (HFD_MANAGED).  NULL if fd is bad or
- * beyond the table: the caller then leaves the call to libc. */
+ * switched to O_NONBLOCK underneath (HFD_MANAGED) unless it is a socket
+ * or a pipe, which every call reads and writes with MSG_DONTWAIT or
+ * RWF_NOWAIT instead: the program's own stdio on one then still blocks as
+ * it expects.  NULL if fd is bad or beyond the table: the caller then
+ * leaves the call to libc. */
 coil__hfd *coil__hfd_use(int fd);
+
+/* h, fd's record, is a listening socket a task is about to accept on:
+ * accept4 takes no MSG_DONTWAIT, so switch it to O_NONBLOCK underneath
+ * (HFD_MANAGED) unless the program did.  0, or -1 with errno. */
+int coil__hfd_listening(coil__hfd *h, int fd);
 
 /* Should a task's call on h wait in coil (the program wants it blocking
  * and it is not a regular file)? */
@@ -132,8 +144,15 @@ static inline int coil__hfd_waits(const coil__hfd *h)
 }
 
 /* fd was just made (socket, pipe, accept) with the program asking for
- * O_NONBLOCK or not: drop whatever coil remembered of its number. */
-void coil__hfd_born(int fd, int nonblock);
+ * O_NONBLOCK or not: drop whatever coil remembered of its number.  kind:
+ * HFD_SOCKET for a socket, coil__hfd_pipe_kind() for a pipe. */
+void coil__hfd_born(int fd, int nonblock, unsigned kind);
+
+/* The kind of a new pipe: HFD_PIPE where pipes take RWF_NOWAIT, else 0. */
+static inline unsigned coil__hfd_pipe_kind(void)
+{
+    return coil__io_pipes_nowait() ? HFD_PIPE : 0;
+}
 
 /* fd is going away (close, the target of dup2): forget it, and wake this
  * thread's tasks that wait on it with EBADF. */

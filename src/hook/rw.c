@@ -73,69 +73,81 @@ static ssize_t run(const char *call, int fd, int dir, coil__hfd *h,
 
 /* ---------------------------------------------------------------- ops */
 
-static ssize_t op_read(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_read(coil__io_op *op, int fd, int kind)
 {
-    if (is_socket)
+    if (kind == COIL__IO_SOCKET)
         return LIBC(recv)(fd, op->buf, op->len, MSG_DONTWAIT);
+    if (kind == COIL__IO_NOWAIT) {
+        struct iovec v = {op->buf, op->len};
+        return preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+    }
     return LIBC(read)(fd, op->buf, op->len);
 }
 
-static ssize_t op_write(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_write(coil__io_op *op, int fd, int kind)
 {
-    if (is_socket)
+    if (kind == COIL__IO_SOCKET)
         return LIBC(send)(fd, op->cbuf, op->len, MSG_DONTWAIT);
+    if (kind == COIL__IO_NOWAIT) {
+        struct iovec v = {(void *)op->cbuf, op->len};
+        return pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+    }
     return LIBC(write)(fd, op->cbuf, op->len);
 }
 
-static ssize_t op_readv(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_readv(coil__io_op *op, int fd, int kind)
 {
-    if (is_socket) {
+    if (kind == COIL__IO_SOCKET) {
         struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
                            .msg_iovlen = (size_t)op->iovcnt};
         return LIBC(recvmsg)(fd, &m, MSG_DONTWAIT);
     }
+    if (kind == COIL__IO_NOWAIT)
+        return preadv2(fd, op->iov, op->iovcnt, -1, RWF_NOWAIT);
     return LIBC(readv)(fd, op->iov, op->iovcnt);
 }
 
-static ssize_t op_writev(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_writev(coil__io_op *op, int fd, int kind)
 {
-    if (is_socket) {
+    if (kind == COIL__IO_SOCKET) {
         struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
                            .msg_iovlen = (size_t)op->iovcnt};
         return LIBC(sendmsg)(fd, &m, MSG_DONTWAIT);
     }
+    if (kind == COIL__IO_NOWAIT)
+        return pwritev2(fd, op->iov, op->iovcnt, -1, RWF_NOWAIT);
     return LIBC(writev)(fd, op->iov, op->iovcnt);
 }
 
-static ssize_t op_recvfrom(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_recvfrom(coil__io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return LIBC(recvfrom)(fd, op->buf, op->len, op->flags | MSG_DONTWAIT,
                           op->addr, op->addrlen);
 }
 
-static ssize_t op_sendto(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_sendto(coil__io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return LIBC(sendto)(fd, op->cbuf, op->len, op->flags | MSG_DONTWAIT,
                         op->caddr, op->caddrlen);
 }
 
-static ssize_t op_recvmsg(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_recvmsg(coil__io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return LIBC(recvmsg)(fd, op->buf, op->flags | MSG_DONTWAIT);
 }
 
-static ssize_t op_sendmsg(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_sendmsg(coil__io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return LIBC(sendmsg)(fd, op->cbuf, op->flags | MSG_DONTWAIT);
 }
 
-static ssize_t op_accept4(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_accept4(coil__io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return LIBC(accept4)(fd, op->addr, op->addrlen, op->flags);
 }
 
@@ -351,7 +363,8 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     coil__hfd *h;
     int s;
-    if (!coil__hook_in_task() || !(h = waiting_fd(fd))) {
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)) ||
+        coil__hfd_listening(h, fd) != 0) {
         s = OUTSIDE(fd, POLLIN, LIBC(accept4)(fd, addr, addrlen, flags));
     } else {
         coil__io_op op = {.fn = op_accept4, .addr = addr, .addrlen = addrlen,
@@ -359,7 +372,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
         s = (int)run("accept", fd, COIL__IO_RD, h, &op);
     }
     if (s >= 0)
-        coil__hfd_born(s, flags & SOCK_NONBLOCK);
+        coil__hfd_born(s, flags & SOCK_NONBLOCK, HFD_SOCKET);
     return s;
 }
 

@@ -78,8 +78,10 @@ typedef struct fd_state {
     coil__io *io;
     int fd;
     unsigned ready;                       /* latched COIL_READABLE/WRITABLE */
-    uint8_t known;                        /* checked and made O_NONBLOCK */
+    uint8_t known;                        /* checked (and, unless a socket
+                                             or pipe, made O_NONBLOCK) */
     uint8_t socket;                       /* write through send(NOSIGNAL) */
+    uint8_t nowait;                       /* a pipe: RWF_NOWAIT per call */
     uint8_t stream;                       /* TCP, or a pipe: see above */
     uint8_t drained;                      /* a short read emptied it */
     uint8_t ended;                        /* the poller saw its input end */
@@ -220,20 +222,39 @@ static inline fd_state *known_fd(int fd)
     return st && st->known ? st : NULL;
 }
 
+/*
+ * Which fds coil makes O_NONBLOCK.  The flag belongs to the open file, so
+ * it reaches whatever else holds it: the program's own stdio on the fd
+ * (fgets gets EAGAIN and returns NULL; printf to a full pipe fails), a
+ * dup, a shell that shares a pipeline's pipe.  So it is set only where no
+ * per-call way not to wait exists:
+ *   - a socket is left as it is: every call on it passes MSG_DONTWAIT.
+ *     accept and connect take no such flag: accept sets O_NONBLOCK on the
+ *     listening socket (where no stdio reads), connect sets it around its
+ *     call only (connect_nonblocking below);
+ *   - an anonymous pipe is left as it is where the kernel takes RWF_NOWAIT
+ *     on pipes: it is read and written with preadv2/pwritev2 and that
+ *     flag (src/io/nowait.c);
+ *   - every other fd (a named FIFO, a terminal, an eventfd, ...) is
+ *     switched at first use.
+ */
+
 /* Make st the record of the file fd now is: check it (EBADF), switch it
- * to O_NONBLOCK, and note what it is.  Returns 0, or -1 with errno. */
+ * to O_NONBLOCK unless it is a socket or a pipe, and note what it is.
+ * Returns 0, or -1 with errno. */
 static int adopt(fd_state *st, int fd)
 {
     int flags = COIL__LIBC(fcntl(fd, F_GETFL));
     if (flags < 0)
         return -1;                        /* EBADF */
-    if (!(flags & O_NONBLOCK) &&
-        COIL__LIBC(fcntl(fd, F_SETFL, flags | O_NONBLOCK)) < 0)
-        return -1;
     struct stat sb;
     if (fstat(fd, &sb) != 0)
         return -1;
     st->socket = S_ISSOCK(sb.st_mode);
+    st->nowait = !st->socket && coil__io_is_nowait_pipe(&sb);
+    if (!st->socket && !st->nowait && !(flags & O_NONBLOCK) &&
+        COIL__LIBC(fcntl(fd, F_SETFL, flags | O_NONBLOCK)) < 0)
+        return -1;
     st->stream = st->socket ? is_tcp(fd)
                             : S_ISFIFO(sb.st_mode) && !(flags & O_DIRECT);
     st->dev = sb.st_dev;
@@ -244,7 +265,8 @@ static int adopt(fd_state *st, int fd)
 }
 
 /* The record of an fd the calling task is about to use: on first use the
- * fd is checked (EBADF) and switched to O_NONBLOCK.  The check comes
+ * fd is checked (EBADF) and, unless a socket or pipe, switched to
+ * O_NONBLOCK.  The check comes
  * before the table grows, so a wild fd number cannot make it huge. */
 static fd_state *use_fd(int fd)
 {
@@ -275,9 +297,11 @@ static fd_state *use_fd(int fd)
  * word of a record alone:
  *   - sockets are read and written with MSG_DONTWAIT (free: it rides in
  *     the call), and ENOTSOCK from one says the number is no longer a
- *     socket;
+ *     socket; pipes with RWF_NOWAIT, and EOPNOTSUPP says it is no longer
+ *     a pipe;
  *   - any other fd costs one fcntl(F_GETFL) before each try: without
- *     O_NONBLOCK it is not the file coil switched;
+ *     O_NONBLOCK it is not the file coil switched (a socket's accept
+ *     makes the same check, and sets the flag if it is missing);
  *   - a wait that goes on for a whole sweep period checks, once, that fstat's
  *     (st_dev, st_ino) match the ones noted at first use: an epoll
  *     registration goes away with its file, so a wait on a new file under
@@ -304,6 +328,24 @@ static int renew(fd_state *st)
     return adopt(st, fd);
 }
 
+/* A try said st's number is no longer the file st was made for: ENOTSOCK
+ * from a socket, EOPNOTSUPP from a pipe given RWF_NOWAIT.  Make st afresh;
+ * should it still be such a pipe, that pipe refuses the flag after all,
+ * and is made O_NONBLOCK instead.  0, or -1 with errno. */
+static int renew_refused(fd_state *st)
+{
+    int was_nowait = st->nowait;
+    if (renew(st) != 0)
+        return -1;
+    if (!(was_nowait && st->nowait))
+        return 0;
+    st->nowait = 0;
+    int flags = COIL__LIBC(fcntl(st->fd, F_GETFL));
+    return flags < 0 ? -1
+           : COIL__LIBC(fcntl(st->fd, F_SETFL, flags | O_NONBLOCK)) < 0 ? -1
+                                                                       : 0;
+}
+
 /* Before a try on a non-socket: 0 if fd is still non-blocking (renewed if
  * it was not), -1 with errno (EBADF). */
 static int check_nonblocking(fd_state *st)
@@ -312,6 +354,18 @@ static int check_nonblocking(fd_state *st)
     if (flags < 0)
         return -1;
     return flags & O_NONBLOCK ? 0 : renew(st);
+}
+
+/* Before an accept: the listening socket must not block, and accept4
+ * takes no MSG_DONTWAIT.  0, or -1 with errno (EBADF). */
+static int listener_nonblocking(int fd)
+{
+    int flags = COIL__LIBC(fcntl(fd, F_GETFL));
+    if (flags < 0)
+        return -1;
+    if (flags & O_NONBLOCK)
+        return 0;
+    return COIL__LIBC(fcntl(fd, F_SETFL, flags | O_NONBLOCK)) < 0 ? -1 : 0;
 }
 
 /* Before parking: 0 if st still names the file it was made for, 1 if it
@@ -676,6 +730,13 @@ static inline int after_failure(fd_state *st, int dir, const io_op *op,
     return wait_ready(st, dir_bit[dir], deadline, op->intr);
 }
 
+/* How a syscall on st's fd keeps from waiting (io.h). */
+static inline int kind_of(const fd_state *st)
+{
+    return st->socket ? COIL__IO_SOCKET
+           : st->nowait ? COIL__IO_NOWAIT : COIL__IO_FLAGGED;
+}
+
 /* Try op on st's fd, and while it says EAGAIN wait for `dir` and try
  * again. */
 static ssize_t io_loop(fd_state *st, int fd, int dir, coil_time deadline,
@@ -684,16 +745,18 @@ static ssize_t io_loop(fd_state *st, int fd, int dir, coil_time deadline,
     for (;;) {
         if (wait_if_drained(st, dir, op, deadline) != 0)
             return -1;
-        if ((!st->socket || op->no_dontwait) && check_nonblocking(st) != 0)
+        if (st->socket ? op->no_dontwait && listener_nonblocking(fd) != 0
+            : !st->nowait && check_nonblocking(st) != 0)
             return -1;
-        ssize_t n = COIL__LIBC(op->fn(op, fd, st->socket));
+        ssize_t n = COIL__LIBC(op->fn(op, fd, kind_of(st)));
         if (n >= 0) {
             if (dir == RD)
                 note_read(st, op, n);
             return n;
         }
-        if (errno == ENOTSOCK && st->socket) {
-            if (renew(st) != 0)       /* a stale record: see above */
+        if ((errno == ENOTSOCK && st->socket) ||
+            (errno == EOPNOTSUPP && st->nowait)) {
+            if (renew_refused(st) != 0)   /* a stale record: see above */
                 return -1;
             continue;
         }
@@ -733,13 +796,14 @@ ssize_t coil__io_run(const char *call, int fd, int dir, coil_time deadline,
  * sees EPIPE and the process lives.  The signal is thread-directed, so
  * blocking it in this thread is enough.  If the thread already blocks
  * SIGPIPE, it is left pending as the thread arranged. */
-static ssize_t without_sigpipe(ssize_t (*fn)(io_op *, int), io_op *op, int fd)
+static ssize_t without_sigpipe(ssize_t (*fn)(io_op *, int, int), io_op *op,
+                               int fd, int kind)
 {
     sigset_t pipe_set, old;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t n = fn(op, fd);
+    ssize_t n = fn(op, fd, kind);
     if (!sigismember(&old, SIGPIPE)) {
         int e = errno;
         if (n < 0 && e == EPIPE) {
@@ -753,78 +817,93 @@ static ssize_t without_sigpipe(ssize_t (*fn)(io_op *, int), io_op *op, int fd)
     return n;
 }
 
-static ssize_t op_read(io_op *op, int fd, int is_socket)
+/* read(2) on a pipe, without waiting whatever its O_NONBLOCK says. */
+static inline ssize_t read_nowait(int fd, void *buf, size_t n)
 {
-    if (is_socket)
+    struct iovec v = {buf, n};
+    return preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+}
+
+static ssize_t op_read(io_op *op, int fd, int kind)
+{
+    if (kind == COIL__IO_SOCKET)
         return recv(fd, op->buf, op->len, MSG_DONTWAIT);
+    if (kind == COIL__IO_NOWAIT)
+        return read_nowait(fd, op->buf, op->len);
     return read(fd, op->buf, op->len);
 }
 
-static ssize_t raw_write(io_op *op, int fd)
+static ssize_t raw_write(io_op *op, int fd, int kind)
 {
-    return write(fd, op->cbuf, op->len);
+    struct iovec v = {(void *)op->cbuf, op->len};
+    return kind == COIL__IO_NOWAIT ? pwritev2(fd, &v, 1, -1, RWF_NOWAIT)
+                                   : write(fd, op->cbuf, op->len);
 }
 
-static ssize_t op_write(io_op *op, int fd, int is_socket)
+static ssize_t op_write(io_op *op, int fd, int kind)
 {
-    if (is_socket)
+    if (kind == COIL__IO_SOCKET)
         return send(fd, op->cbuf, op->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    return without_sigpipe(raw_write, op, fd);
+    return without_sigpipe(raw_write, op, fd, kind);
 }
 
-static ssize_t op_readv(io_op *op, int fd, int is_socket)
+static ssize_t op_readv(io_op *op, int fd, int kind)
 {
-    if (is_socket) {
+    if (kind == COIL__IO_SOCKET) {
         struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
                            .msg_iovlen = (size_t)op->iovcnt};
         return recvmsg(fd, &m, MSG_DONTWAIT);
     }
+    if (kind == COIL__IO_NOWAIT)
+        return preadv2(fd, op->iov, op->iovcnt, -1, RWF_NOWAIT);
     return readv(fd, op->iov, op->iovcnt);
 }
 
-static ssize_t raw_writev(io_op *op, int fd)
+static ssize_t raw_writev(io_op *op, int fd, int kind)
 {
-    return writev(fd, op->iov, op->iovcnt);
+    return kind == COIL__IO_NOWAIT
+               ? pwritev2(fd, op->iov, op->iovcnt, -1, RWF_NOWAIT)
+               : writev(fd, op->iov, op->iovcnt);
 }
 
-static ssize_t op_writev(io_op *op, int fd, int is_socket)
+static ssize_t op_writev(io_op *op, int fd, int kind)
 {
-    if (is_socket) {
+    if (kind == COIL__IO_SOCKET) {
         struct msghdr m = {.msg_iov = (struct iovec *)op->iov,
                            .msg_iovlen = (size_t)op->iovcnt};
         return sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
-    return without_sigpipe(raw_writev, op, fd);
+    return without_sigpipe(raw_writev, op, fd, kind);
 }
 
-static ssize_t op_recv(io_op *op, int fd, int is_socket)
+static ssize_t op_recv(io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return recv(fd, op->buf, op->len, op->flags | MSG_DONTWAIT);
 }
 
-static ssize_t op_send(io_op *op, int fd, int is_socket)
+static ssize_t op_send(io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return send(fd, op->cbuf, op->len, op->flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* recvmsg and sendmsg carry their struct msghdr in buf and cbuf. */
-static ssize_t op_recvmsg(io_op *op, int fd, int is_socket)
+static ssize_t op_recvmsg(io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return recvmsg(fd, op->buf, op->flags | MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 }
 
-static ssize_t op_sendmsg(io_op *op, int fd, int is_socket)
+static ssize_t op_sendmsg(io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return sendmsg(fd, op->cbuf, op->flags | MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static ssize_t op_accept(io_op *op, int fd, int is_socket)
+static ssize_t op_accept(io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return accept4(fd, op->addr, op->addrlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
 }
 
@@ -845,15 +924,16 @@ read_here(fd_state *st, int fd, void *buf, size_t n, coil_time deadline)
     io_op op = {.fn = op_read, .buf = buf, .len = n, .drains = 1};
     if (wait_if_drained(st, RD, &op, deadline) != 0)
         return -1;
-    if (!st->socket && check_nonblocking(st) != 0)
+    if (!st->socket && !st->nowait && check_nonblocking(st) != 0)
         return -1;
     ssize_t r = st->socket ? COIL__LIBC(recv(fd, buf, n, MSG_DONTWAIT))
-                           : COIL__LIBC(read(fd, buf, n));
+                : st->nowait ? read_nowait(fd, buf, n)
+                             : COIL__LIBC(read(fd, buf, n));
     if (r >= 0) {
         note_read(st, &op, r);
         return r;
     }
-    if (errno == ENOTSOCK)                /* stale: io_loop renews it */
+    if (errno == ENOTSOCK || errno == EOPNOTSUPP)  /* stale: io_loop renews */
         return io_loop(st, fd, RD, deadline, &op);
     return after_failure(st, RD, &op, deadline) != 0
                ? -1 : io_loop(st, fd, RD, deadline, &op);
@@ -1026,6 +1106,27 @@ int coil_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     return coil_accept_until(fd, addr, addrlen, -1);
 }
 
+/* connect(2) that does not wait, on a socket left as the program has it:
+ * O_NONBLOCK only around the call (see "Which fds coil makes O_NONBLOCK"
+ * above).  A connection under way goes on once the flag is off again. */
+static int connect_nonblocking(int fd, const struct sockaddr *addr,
+                               socklen_t addrlen)
+{
+    int flags = COIL__LIBC(fcntl(fd, F_GETFL));
+    if (flags < 0)
+        return -1;
+    if (!(flags & O_NONBLOCK) &&
+        COIL__LIBC(fcntl(fd, F_SETFL, flags | O_NONBLOCK)) < 0)
+        return -1;
+    int r = COIL__LIBC(connect(fd, addr, addrlen));
+    if (!(flags & O_NONBLOCK)) {
+        int e = errno;
+        COIL__LIBC(fcntl(fd, F_SETFL, flags));
+        errno = e;
+    }
+    return r;
+}
+
 int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
                        coil_time deadline)
 {
@@ -1034,9 +1135,10 @@ int coil_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
     if (coil__budget_spend() != 0)
         return -1;
     fd_state *st = use_fd(fd);
-    if (!st || check_nonblocking(st) != 0)
+    if (!st)
         return -1;
-    if (COIL__LIBC(connect(fd, addr, addrlen)) == 0)
+    int r = connect_nonblocking(fd, addr, addrlen);
+    if (r == 0)
         return 0;
     /* EINTR: the connection goes on in the background, as EINPROGRESS. */
     if (errno != EINPROGRESS && errno != EINTR)

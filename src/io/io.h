@@ -10,6 +10,7 @@
 #define COIL_IO_H
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include "coil.h"
@@ -20,13 +21,21 @@
 /* Directions an op waits for when its syscall says EAGAIN. */
 enum { COIL__IO_RD = 0, COIL__IO_WR = 1 };
 
+/* How an op's syscall keeps from waiting on its fd (io.c, "Which fds
+ * coil makes O_NONBLOCK"): the kind io.c passes to coil__io_op.fn. */
+enum {
+    COIL__IO_FLAGGED = 0,     /* the fd is O_NONBLOCK: io.c checked just now */
+    COIL__IO_SOCKET = 1,      /* pass MSG_DONTWAIT */
+    COIL__IO_NOWAIT = 2       /* a pipe: preadv2/pwritev2 with RWF_NOWAIT */
+};
+
 /* One syscall of an IO call: fn returns as the syscall does.  Fields are
- * whatever fn needs; unused ones stay zero.  fn must not block: on a
- * socket (is_socket) it passes MSG_DONTWAIT, or sets `no_dontwait` when
- * its syscall takes no flags (accept); on anything else io.c has checked
- * O_NONBLOCK just before (see "Stale records" in io.c). */
+ * whatever fn needs; unused ones stay zero.  fn must not block: it makes
+ * its syscall as `kind` says, or on a socket sets `no_dontwait` when its
+ * syscall takes no flags (accept: io.c then makes the socket O_NONBLOCK
+ * first). */
 typedef struct coil__io_op {
-    ssize_t (*fn)(struct coil__io_op *op, int fd, int is_socket);
+    ssize_t (*fn)(struct coil__io_op *op, int fd, int kind);
     void *buf;
     const void *cbuf;
     size_t len;
@@ -73,6 +82,12 @@ COIL__HOOK_API void coil__io_forget_range(unsigned first, unsigned last);
  * that went away with the old file.  Drop it, waking its waiters (EBADF).
  * No syscall.  Does not suspend. */
 COIL__HOOK_API void coil__io_fresh(int fd);
+
+/* Are anonymous pipes read and written with RWF_NOWAIT rather than made
+ * O_NONBLOCK (the kernel takes the flag on pipes: probed once per
+ * process)?  Then sb, an fd's fstat, is such a pipe if this says so. */
+COIL__HOOK_API int coil__io_pipes_nowait(void);
+COIL__HOOK_API int coil__io_is_nowait_pipe(const struct stat *sb);
 
 /* Let loop's handler for signo (coil_run's SIGINT, COIL_DUMP_SIGNAL) not
  * count as a way to wake the loop in the deadlock rule (loop.h): a program

@@ -394,16 +394,16 @@ int coil_socket_port(int fd)
 
 /* ------------------------------------------------------ recvfrom, sendto */
 
-static ssize_t op_recvfrom(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_recvfrom(coil__io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return recvfrom(fd, op->buf, op->len, op->flags | MSG_DONTWAIT, op->addr,
                     op->addrlen);
 }
 
-static ssize_t op_sendto(coil__io_op *op, int fd, int is_socket)
+static ssize_t op_sendto(coil__io_op *op, int fd, int kind)
 {
-    (void)is_socket;
+    (void)kind;
     return sendto(fd, op->cbuf, op->len,
                   op->flags | MSG_NOSIGNAL | MSG_DONTWAIT, op->caddr,
                   op->caddrlen);
