@@ -1,16 +1,18 @@
 /*
  * tests/hook_helpers.h — what the hook layer's suites share: a watchdog
  * that fails a test whose hooked call held the loop's thread instead of
- * letting it hang, a look at whether a task has ended, absolute times
- * for the timed calls, a counting signal handler, and whether
- * ThreadSanitizer (whose interceptors wrap some hooks) is in.  Include
- * after check.h and coil.h.
+ * letting it hang, a look at whether a task has ended, an fd's flags in
+ * the kernel, absolute times for the timed calls, a counting signal
+ * handler, and whether ThreadSanitizer (whose interceptors wrap some
+ * hooks) is in.  Include after check.h and coil.h.
  */
 #ifndef COIL_TEST_HOOK_HELPERS_H
 #define COIL_TEST_HOOK_HELPERS_H
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +50,13 @@ __attribute__((unused)) static int ticks_until_ended(coil_task *t,
         ticks++;
     }
     return ticks;
+}
+
+/* An fd's flags as the kernel has them, past the hooked F_GETFL (which
+ * reports the program's own O_NONBLOCK, not coil's). */
+__attribute__((unused)) static int kernel_flags(int fd)
+{
+    return (int)syscall(SYS_fcntl, fd, F_GETFL);
 }
 
 /* ms from now on clock, as the timed calls take it. */

@@ -28,12 +28,6 @@
 #include "pipe_kinds.h"
 #include "task_helpers.h"
 
-/* The kernel's flags, past the hook's F_GETFL. */
-static int kernel_flags(int fd)
-{
-    return (int)syscall(SYS_fcntl, fd, F_GETFL);
-}
-
 static pid_t thread_id(void)
 {
     return (pid_t)syscall(SYS_gettid);

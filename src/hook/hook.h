@@ -68,7 +68,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(flock) X(lockf) X(pthread_join) X(pthread_tryjoin_np)                \
     X(pthread_timedjoin_np) X(pthread_clockjoin_np) X(sigtimedwait)         \
     X(sigwaitinfo) X(sigwait) X(pause) X(sigsuspend) X(pthread_spin_lock) \
-    X(pthread_spin_trylock) X(getnameinfo) X(pthread_once)
+    X(pthread_spin_trylock) X(getnameinfo) X(pthread_once) X(recvmmsg)      \
+    X(sendmmsg) X(sendfile)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)

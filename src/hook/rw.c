@@ -1,5 +1,6 @@
 /*
- * src/hook/rw.c — the read and write calls, accept and connect, hooked.
+ * src/hook/rw.c — the read and write calls (the batched ones, recvmmsg,
+ * sendmmsg and sendfile, too), accept and connect, hooked.
  *
  * In a task, on an fd the program keeps blocking, each runs on
  * coil__io_run (src/io/io.c): try the syscall, and on EAGAIN park the task
@@ -22,6 +23,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -355,6 +358,180 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
         iov_advance(&at, &left, (size_t)r);
     } while (put < total);
     return (ssize_t)put;
+}
+
+/* -------------------------------------- batches: mmsg and sendfile */
+
+static ssize_t op_recvmmsg(coil__io_op *op, int fd, int kind)
+{
+    (void)kind;
+    return LIBC(recvmmsg)(fd, op->buf, (unsigned)op->len,
+                          op->flags | MSG_DONTWAIT, NULL);
+}
+
+static ssize_t op_sendmmsg(coil__io_op *op, int fd, int kind)
+{
+    (void)kind;
+    return LIBC(sendmmsg)(fd, (struct mmsghdr *)op->cbuf, (unsigned)op->len,
+                          op->flags | MSG_DONTWAIT);
+}
+
+/* The time left until end, into *ts (0 once past): what the kernel
+ * writes back into recvmmsg's timeout after each datagram.  Whether any
+ * is left. */
+static int time_left(coil_time end, struct timespec *ts)
+{
+    coil_time left = end - coil_clock();
+    if (left <= 0) {
+        ts->tv_sec = ts->tv_nsec = 0;
+        return 0;
+    }
+    ts->tv_sec = (time_t)(left / 1000000000);
+    ts->tv_nsec = (long)(left % 1000000000);
+    return 1;
+}
+
+/* recvmmsg as the kernel runs it on a blocking socket: datagrams are
+ * waited for until vlen have come (with MSG_WAITFORONE only the first),
+ * and the timeout is looked at only after a datagram has come, never
+ * cutting a wait short (recvmmsg(2), BUGS); what is left of it is written
+ * back.  An error after some datagrams returns their count. */
+int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
+             struct timespec *timeout)
+{
+    coil__hfd *h;
+    if ((flags & MSG_DONTWAIT) || vlen == 0)
+        return LIBC(recvmmsg)(fd, vec, vlen, flags, timeout);
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLIN,
+                       LIBC(recvmmsg)(fd, vec, vlen, flags, timeout));
+    if (timeout && !coil__hook_ts_valid(timeout)) {
+        errno = EINVAL;                   /* the kernel's first check */
+        return -1;
+    }
+    coil_time end = timeout ? coil__hook_after(coil__hook_span(
+                                  timeout->tv_sec, timeout->tv_nsec))
+                            : -1;
+    unsigned got = 0;
+    do {
+        coil__io_op op = {.fn = op_recvmmsg, .buf = vec + got,
+                          .len = vlen - got,
+                          .flags = flags & ~MSG_WAITFORONE};
+        ssize_t r = run("recvmmsg", fd, COIL__IO_RD, h, &op);
+        if (r < 0)
+            return got ? (int)got : -1;
+        got += (unsigned)r;               /* all there were, at once */
+        if (timeout && !time_left(end, timeout))
+            break;
+    } while (got < vlen && !(flags & MSG_WAITFORONE));
+    return (int)got;
+}
+
+/* The rest of a message a stream socket took only part of (m->msg_len
+ * bytes), as a blocking send would have sent it, before the next one.
+ * m->msg_len counts what went.  0, or -1 with errno. */
+static int finish_message(int fd, coil__hfd *h, struct mmsghdr *m, int flags)
+{
+    const struct msghdr *hd = &m->msg_hdr;
+    size_t total = 0;
+    for (size_t i = 0; i < hd->msg_iovlen; i++)
+        total += hd->msg_iov[i].iov_len;
+    if (m->msg_len >= total)
+        return 0;
+    struct iovec *copy = malloc(hd->msg_iovlen * sizeof *copy), *at = copy;
+    if (!copy)
+        return -1;
+    memcpy(copy, hd->msg_iov, hd->msg_iovlen * sizeof *copy);
+    int left = (int)hd->msg_iovlen, rc = 0;
+    iov_advance(&at, &left, m->msg_len);
+    while (m->msg_len < total) {
+        struct msghdr rest = {.msg_iov = at, .msg_iovlen = (size_t)left};
+        coil__io_op op = {.fn = op_sendmsg, .cbuf = &rest, .flags = flags};
+        ssize_t r = run("sendmmsg", fd, COIL__IO_WR, h, &op);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        m->msg_len += (unsigned)r;
+        iov_advance(&at, &left, (size_t)r);
+    }
+    free(copy);
+    return rc;
+}
+
+/* sendmmsg as on a blocking socket: every message is sent, each waited
+ * for in the loop.  An error after some messages returns their count (the
+ * one cut short included: its msg_len says how much of it went). */
+int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
+{
+    coil__hfd *h;
+    if ((flags & MSG_DONTWAIT) || vlen == 0)
+        return LIBC(sendmmsg)(fd, vec, vlen, flags);
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLOUT, LIBC(sendmmsg)(fd, vec, vlen, flags));
+    unsigned sent = 0;
+    while (sent < vlen) {
+        coil__io_op op = {.fn = op_sendmmsg, .cbuf = vec + sent,
+                          .len = vlen - sent, .flags = flags};
+        ssize_t r = run("sendmmsg", fd, COIL__IO_WR, h, &op);
+        if (r < 0)
+            return sent ? (int)sent : -1;
+        sent += (unsigned)r;
+        if (finish_message(fd, h, &vec[sent - 1], flags) != 0)
+            return (int)sent;
+    }
+    return (int)sent;
+}
+
+/* sendfile takes no MSG_DONTWAIT: the output fd is O_NONBLOCK for the
+ * call only (the program's own stdio on it must never see the flag).  The
+ * input fd is in op->flags, the offset pointer in op->buf. */
+static ssize_t op_sendfile(coil__io_op *op, int fd, int kind)
+{
+    (void)kind;
+    int fl = LIBC(fcntl)(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    if (!(fl & O_NONBLOCK) && LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    ssize_t r = LIBC(sendfile)(fd, op->flags, op->buf, op->len);
+    if (!(fl & O_NONBLOCK)) {
+        int e = errno;
+        LIBC(fcntl)(fd, F_SETFL, fl);
+        errno = e;
+    }
+    return r;
+}
+
+/* sendfile into a socket or pipe the program keeps blocking: all count
+ * bytes, waiting in the loop for room, unless the input ends first (then
+ * what it had) or an error comes after some (then their count).  The
+ * input should be a regular file: one that must wait for data (a pipe,
+ * since Linux 5.12) still waits in the kernel. */
+ssize_t sendfile(int out, int in, off_t *offset, size_t count)
+{
+    coil__hfd *h;
+    if (count == 0 || !coil__hook_in_task() || !(h = waiting_fd(out)))
+        return OUTSIDE(out, POLLOUT, LIBC(sendfile)(out, in, offset, count));
+    size_t done = 0;
+    do {
+        coil__io_op op = {.fn = op_sendfile, .buf = offset,
+                          .len = count - done, .flags = in};
+        ssize_t r = run("sendfile", out, COIL__IO_WR, h, &op);
+        if (r < 0)
+            return done ? (ssize_t)done : -1;
+        if (r == 0)
+            break;                        /* the input has ended */
+        done += (size_t)r;
+    } while (done < count);
+    return (ssize_t)done;
+}
+
+/* What a program built with _FILE_OFFSET_BITS=64 calls: the same on the
+ * 64-bit CPUs coil runs on. */
+ssize_t sendfile64(int out, int in, off64_t *offset, size_t count)
+{
+    return sendfile(out, in, (off_t *)offset, count);
 }
 
 /* ---------------------------------------------------- accept, connect */
