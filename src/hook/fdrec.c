@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hook.h"
 
@@ -60,7 +61,8 @@ coil__hfd *coil__hfd_get(int fd)
  * A regular file, directory or block device is always "ready", and its
  * calls stay libc's (docs/hooks.md).  So do character devices: a
  * terminal's open file is usually shared with the shell, and the
- * O_NONBLOCK coil would set on it would outlive the program there. */
+ * O_NONBLOCK coil would set on it would outlive the program there; a
+ * terminal's reads wait in poll first instead (rw.c). */
 static int learn(int fd, unsigned *flags)
 {
     int fl = LIBC(fcntl)(fd, F_GETFL);
@@ -69,8 +71,10 @@ static int learn(int fd, unsigned *flags)
         return -1;
     int sync = S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) ||
                S_ISBLK(sb.st_mode) || S_ISCHR(sb.st_mode);
+    int tty = S_ISCHR(sb.st_mode) && isatty(fd);
     *flags = HFD_KNOWN | (fl & O_NONBLOCK ? HFD_NONBLOCK : 0) |
              (sync ? HFD_SYNC : 0) | (S_ISREG(sb.st_mode) ? HFD_FILE : 0) |
+             (tty ? HFD_TTY : 0) |
              (S_ISSOCK(sb.st_mode) ? HFD_SOCKET : 0) |
              (coil__io_is_nowait_pipe(&sb) ? HFD_PIPE : 0);
     return 0;

@@ -107,6 +107,8 @@ enum {
                              made O_NONBLOCK (a listener's accept aside) */
     HFD_PIPE = 64,        /* a pipe read and written with RWF_NOWAIT, never
                              made O_NONBLOCK (src/io/nowait.c) */
+    HFD_TTY = 128,        /* a terminal (HFD_SYNC too): a task's read waits
+                             in poll first, its mode never touched */
 };
 
 typedef struct coil__hfd {
@@ -304,6 +306,12 @@ static inline coil__intr_since coil__intr_now(int any)
         coil__intr_count(&s);
     return s;
 }
+
+/* coil__hook_poll with the call's own mark: a call that waits like poll
+ * but is restarted after an SA_RESTART handler (a terminal's read) takes
+ * coil__intr_now(0). */
+int coil__hook_poll_since(struct pollfd *fds, nfds_t n, coil_time deadline,
+                          const coil__intr_since *since);
 
 /* Enter / leave (a cleanup handler's signature) the list of this
  * thread's interruptible waits; w->hit is set at once if a handler that

@@ -170,6 +170,30 @@ static int iov_empty(const struct iovec *iov, int iovcnt)
     return 1;
 }
 
+/* Is fd a terminal the program keeps blocking?  Its open file is
+ * usually the shell's too, so coil never makes it O_NONBLOCK. */
+static int is_blocking_tty(int fd)
+{
+    coil__hfd *h = coil__hfd_known(fd);
+    return h && (atomic_load_explicit(&h->flags, memory_order_relaxed) &
+                 (HFD_TTY | HFD_NONBLOCK)) == HFD_TTY;
+}
+
+/* A task's read of a terminal: wait in the loop until it has input (poll:
+ * a private epoll, the terminal's mode untouched), then libc's read.  In
+ * canonical mode the input is a whole line, so that read does not wait;
+ * in a raw mode whose VMIN asks for more than came, it still may.  A
+ * handler with SA_RESTART does not end the wait, as it would not end
+ * read(2). */
+static ssize_t read_tty(int fd, void *buf, size_t n)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    coil__intr_since since = coil__intr_now(0);
+    if (coil__hook_poll_since(&p, 1, -1, &since) < 0)
+        return -1;                        /* EINTR, ECANCELED, ENOMEM */
+    return LIBC(read)(fd, buf, n);
+}
+
 ssize_t read(int fd, void *buf, size_t n)
 {
     coil__hfd *h;
@@ -177,9 +201,12 @@ ssize_t read(int fd, void *buf, size_t n)
         return LIBC(read)(fd, buf, n);
     if (!coil__hook_in_task())
         return OUTSIDE(fd, POLLIN, LIBC(read)(fd, buf, n));
-    if (!(h = waiting_fd(fd)))
-        return file_on_executor(fd) ? coil_file_read(fd, buf, n)
-                                    : LIBC(read)(fd, buf, n);
+    if (!(h = waiting_fd(fd))) {
+        if (file_on_executor(fd))
+            return coil_file_read(fd, buf, n);
+        return is_blocking_tty(fd) ? read_tty(fd, buf, n)
+                                   : LIBC(read)(fd, buf, n);
+    }
     coil__io_op op = {.fn = op_read, .buf = buf, .len = n, .drains = 1};
     return run("read", fd, COIL__IO_RD, h, &op);
 }

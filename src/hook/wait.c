@@ -117,18 +117,24 @@ static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline,
     return wait_many(fds, n, deadline, since);
 }
 
-int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline)
+int coil__hook_poll_since(struct pollfd *fds, nfds_t n, coil_time deadline,
+                          const coil__intr_since *since)
 {
-    coil__intr_since since = coil__intr_now(1);
     for (;;) {
         int r = LIBC(poll)(fds, n, 0);
         if (r != 0)
             return r;
         if (deadline >= 0 && coil_clock() >= deadline)
             return 0;
-        if (wait_some(fds, n, deadline, &since) != 0 && errno != EBADF)
+        if (wait_some(fds, n, deadline, since) != 0 && errno != EBADF)
             return errno == ETIMEDOUT ? 0 : -1;  /* EBADF: POLLNVAL next */
     }
+}
+
+int coil__hook_poll(struct pollfd *fds, nfds_t n, coil_time deadline)
+{
+    coil__intr_since since = coil__intr_now(1);
+    return coil__hook_poll_since(fds, n, deadline, &since);
 }
 
 int poll(struct pollfd *fds, nfds_t n, int timeout)
