@@ -844,6 +844,39 @@ static int threads_now(void)
     return n;
 }
 
+/* gethostbyaddr(_r) and gethostbyname2(_r) run on the executor too: its
+ * pool thread appears with the first lookup (this test's process has
+ * none before), and the answers are libc's. */
+static void *byaddr_main(void *arg)
+{
+    (void)arg;
+    int before = threads_now();
+    struct in_addr lo = {htonl(INADDR_LOOPBACK)};
+    struct hostent *h = gethostbyaddr(&lo, sizeof lo, AF_INET);
+    CHECK(h && h->h_name && h->h_name[0]);
+    CHECK(threads_now() > before);
+    char name[256];
+    snprintf(name, sizeof name, "%s", h->h_name);
+    struct hostent he, *hp = NULL;
+    char buf[1024];
+    int herr;
+    CHECK(gethostbyaddr_r(&lo, sizeof lo, AF_INET, &he, buf, sizeof buf, &hp,
+                          &herr) == 0);
+    CHECK(hp == &he && strcmp(he.h_name, name) == 0);
+    h = gethostbyname2("localhost", AF_INET);
+    CHECK(h && h->h_addrtype == AF_INET && h->h_length == 4);
+    CHECK(gethostbyname2_r("localhost", AF_INET, &he, buf, sizeof buf, &hp,
+                           &herr) == 0);
+    CHECK(hp == &he && memcmp(he.h_addr_list[0], &lo, 4) == 0);
+    return NULL;
+}
+
+TEST(gethostbyaddr_and_gethostbyname2_run_on_the_executor)
+{
+    watchdog();
+    run_main(byaddr_main, NULL);
+}
+
 static void *file_main(void *arg)
 {
     int expect_pool = *(int *)arg;
@@ -1232,6 +1265,7 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(huge_timeouts_wait_and_negative_ones_are_einval),
           T(sleeps_in_forty_tasks_overlap),
           T(getaddrinfo_from_a_hundred_tasks_runs_on_the_executor),
+          T(gethostbyaddr_and_gethostbyname2_run_on_the_executor),
           T(regular_files_stay_synchronous_by_default),
           T(regular_files_go_to_the_executor_with_coil_hook_files),
           T(outside_a_task_the_calls_are_libcs),

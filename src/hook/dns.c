@@ -1,6 +1,7 @@
 /*
- * src/hook/dns.c — getaddrinfo, gethostbyname, gethostbyname_r and
- * getnameinfo, hooked: in a task they run on coil's executor
+ * src/hook/dns.c — getaddrinfo, getnameinfo and the gethostby* family
+ * (gethostbyname, gethostbyname2, gethostbyaddr, and their _r forms),
+ * hooked: in a task they run on coil's executor
  * (coil_to_thread), since glibc's resolver blocks inside libc where no
  * hook can reach.
  *
@@ -94,10 +95,15 @@ int getaddrinfo(const char *node, const char *service,
     return rc;
 }
 
-/* ------------------------------------------------------- gethostbyname */
+/* ---------------------------------------------------- gethostby* family */
 
+/* One lookup of the family: by name (af 0: gethostbyname's, else
+ * gethostbyname2's) or, with name NULL, by address. */
 typedef struct host_job {
     char *name;
+    int af;
+    socklen_t alen;
+    unsigned char addr[16];               /* in6_addr at most */
     struct hostent he;
     struct hostent *result;
     int herr, rc;
@@ -108,8 +114,15 @@ typedef struct host_job {
 static void *host_run(void *arg)
 {
     host_job *j = arg;
-    j->rc = LIBC(gethostbyname_r)(j->name, &j->he, j->buf, j->len, &j->result,
-                                  &j->herr);
+    if (!j->name)
+        j->rc = LIBC(gethostbyaddr_r)(j->addr, j->alen, j->af, &j->he, j->buf,
+                                      j->len, &j->result, &j->herr);
+    else if (j->af)
+        j->rc = LIBC(gethostbyname2_r)(j->name, j->af, &j->he, j->buf, j->len,
+                                       &j->result, &j->herr);
+    else
+        j->rc = LIBC(gethostbyname_r)(j->name, &j->he, j->buf, j->len,
+                                      &j->result, &j->herr);
     return NULL;
 }
 
@@ -142,15 +155,19 @@ static void host_copy_out(const host_job *j, struct hostent *he, char *buf)
         *a = moved(j, *a, buf);
 }
 
-/* Run the lookup on the executor with a buffer of len bytes: 0 and the
- * job (the caller frees it), or an errno value. */
-static int host_lookup(const char *name, size_t len, host_job **out)
+/* Run the lookup `want` (its name, af and address; buffer not yet made)
+ * on the executor with a buffer of len bytes: 0 and the job (the caller
+ * frees it), or an errno value. */
+static int host_lookup(const host_job *want, size_t len, host_job **out)
 {
     host_job *j = calloc(1, sizeof *j + len);
-    if (!j || !(j->name = strdup(name))) {
+    if (!j || (want->name && !(j->name = strdup(want->name)))) {
         free(j);
         return ENOMEM;
     }
+    j->af = want->af;
+    j->alen = want->alen;
+    memcpy(j->addr, want->addr, sizeof j->addr);
     j->len = len;
     if (coil_to_thread_ex(host_run, j, NULL, host_abandon) != 0)
         return errno;
@@ -158,13 +175,12 @@ static int host_lookup(const char *name, size_t len, host_job **out)
     return 0;
 }
 
-int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
-                    size_t buflen, struct hostent **result, int *h_errnop)
+/* The _r forms' common part: run `want`, copy its answer out. */
+static int host_r(const host_job *want, struct hostent *ret, char *buf,
+                  size_t buflen, struct hostent **result, int *h_errnop)
 {
-    if (!coil__hook_in_task() || !name)
-        return LIBC(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
     host_job *j = NULL;
-    int err = host_lookup(name, buflen, &j);
+    int err = host_lookup(want, buflen, &j);
     *result = NULL;
     if (err) {
         *h_errnop = NETDB_INTERNAL;
@@ -180,24 +196,86 @@ int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
     return rc;
 }
 
-struct hostent *gethostbyname(const char *name)
+/* The non-_r forms' common part: the answer in this thread's static
+ * hostent (libc's is static too), h_errno set on failure. */
+static struct hostent *host_static(const host_job *want)
 {
     enum { LEN = 8192 };
-    static __thread struct hostent he;    /* libc's is static too */
+    static __thread struct hostent he;
     static __thread char *buf;
-    if (!coil__hook_in_task() || !name)
-        return LIBC(gethostbyname)(name);
     if (!buf && !(buf = malloc(LEN))) {
         h_errno = NETDB_INTERNAL;
         return NULL;
     }
     struct hostent *result;
     int herr;
-    if (gethostbyname_r(name, &he, buf, LEN, &result, &herr) != 0 || !result) {
+    if (host_r(want, &he, buf, LEN, &result, &herr) != 0 || !result) {
         h_errno = herr;
         return NULL;
     }
     return result;
+}
+
+int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+                    size_t buflen, struct hostent **result, int *h_errnop)
+{
+    if (!coil__hook_in_task() || !name)
+        return LIBC(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
+    host_job want = {.name = (char *)name};
+    return host_r(&want, ret, buf, buflen, result, h_errnop);
+}
+
+struct hostent *gethostbyname(const char *name)
+{
+    if (!coil__hook_in_task() || !name)
+        return LIBC(gethostbyname)(name);
+    host_job want = {.name = (char *)name};
+    return host_static(&want);
+}
+
+int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+                     size_t buflen, struct hostent **result, int *h_errnop)
+{
+    if (!coil__hook_in_task() || !name || !af)
+        return LIBC(gethostbyname2_r)(name, af, ret, buf, buflen, result,
+                                      h_errnop);
+    host_job want = {.name = (char *)name, .af = af};
+    return host_r(&want, ret, buf, buflen, result, h_errnop);
+}
+
+struct hostent *gethostbyname2(const char *name, int af)
+{
+    if (!coil__hook_in_task() || !name || !af)
+        return LIBC(gethostbyname2)(name, af);
+    host_job want = {.name = (char *)name, .af = af};
+    return host_static(&want);
+}
+
+/* An address the job can hold (up to an in6_addr), else libc's call. */
+static int addr_fits(const void *addr, socklen_t len)
+{
+    return addr && len <= sizeof(((host_job *)0)->addr);
+}
+
+int gethostbyaddr_r(const void *addr, socklen_t len, int type,
+                    struct hostent *ret, char *buf, size_t buflen,
+                    struct hostent **result, int *h_errnop)
+{
+    if (!coil__hook_in_task() || !addr_fits(addr, len))
+        return LIBC(gethostbyaddr_r)(addr, len, type, ret, buf, buflen,
+                                     result, h_errnop);
+    host_job want = {.af = type, .alen = len};
+    memcpy(want.addr, addr, len);
+    return host_r(&want, ret, buf, buflen, result, h_errnop);
+}
+
+struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
+{
+    if (!coil__hook_in_task() || !addr_fits(addr, len))
+        return LIBC(gethostbyaddr)(addr, len, type);
+    host_job want = {.af = type, .alen = len};
+    memcpy(want.addr, addr, len);
+    return host_static(&want);
 }
 
 /* --------------------------------------------------------- getnameinfo */

@@ -69,7 +69,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(pthread_timedjoin_np) X(pthread_clockjoin_np) X(sigtimedwait)         \
     X(sigwaitinfo) X(sigwait) X(pause) X(sigsuspend) X(pthread_spin_lock) \
     X(pthread_spin_trylock) X(getnameinfo) X(pthread_once) X(recvmmsg)      \
-    X(sendmmsg) X(sendfile)
+    X(sendmmsg) X(sendfile) X(gethostbyname2) X(gethostbyname2_r)          \
+    X(gethostbyaddr) X(gethostbyaddr_r)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)
