@@ -1619,7 +1619,8 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
  *     at its first coil_accept; coil_connect sets the flag around its
  *     connect(2) only.  Any other fd (a named FIFO, a terminal, an
  *     eventfd; a pipe where the kernel refuses RWF_NOWAIT) is switched to
- *     O_NONBLOCK at first use, for good.  That flag belongs to the open
+ *     O_NONBLOCK before its first read or write, for good (waiting for
+ *     it with coil_wait_fd does not switch it).  That flag belongs to the open
  *     file description, so it is shared with dup()s of the fd and with
  *     other processes holding it (a terminal inherited from a shell!).
  *   - Close an fd used with coil with coil_close() (or through the hook
@@ -1669,10 +1670,11 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
  * while nobody waited counts, and a readiness coil remembers is checked
  * with poll(2) first, so draining the fd with plain syscalls in between is
  * fine.  The deadline is absolute loop time, negative for none.  May
- * suspend.  Returns 0 when ready (with both events, try both operations),
- * or -1 with errno ETIMEDOUT, EBADF, EBUSY (another task already waits for
- * that direction on fd), EINVAL (events 0 or unknown bits), ECANCELED,
- * ENOMEM or EPERM, as above. */
+ * suspend.  Never switches fd to O_NONBLOCK: the fd's mode is as the
+ * caller left it.  Returns 0 when ready (with both events, try both
+ * operations), or -1 with errno ETIMEDOUT, EBADF, EBUSY (another task
+ * already waits for that direction on fd), EINVAL (events 0 or unknown
+ * bits), ECANCELED, ENOMEM or EPERM, as above. */
 int coil_wait_fd(int fd, unsigned events, coil_time deadline);
 
 /* read(2), readv(2), recv(2).  Return the bytes read, 0 at EOF (or for

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -493,6 +494,39 @@ static void *poll_main(void *arg)
     for (int i = 0; i < 3; i++)
         close(p[i][0]), close(p[i][1]);
     return NULL;
+}
+
+/* poll only waits: a FIFO or an eventfd it waited for keeps its mode
+ * (the open file may be another process's too); a read switches it. */
+static void *poll_mode_main(void *arg)
+{
+    (void)arg;
+    int p[2];
+    fifo_pair(p);
+    late_write lw = {p[1], UNIT, "f"};
+    coil_task *w = coil_spawn(write_late, &lw);
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    CHECK(poll(&pf, 1, -1) == 1 && (pf.revents & POLLIN));
+    await_task(w);
+    CHECK(!(kernel_flags(p[0]) & O_NONBLOCK));
+    char c;
+    CHECK(read(p[0], &c, 1) == 1 && c == 'f');
+    CHECK(kernel_flags(p[0]) & O_NONBLOCK);
+    CHECK(!(fcntl(p[0], F_GETFL) & O_NONBLOCK));  /* the program's view */
+    CHECK(close(p[0]) == 0 && close(p[1]) == 0);
+    int e = eventfd(0, EFD_CLOEXEC);
+    CHECK(e >= 0);
+    pf = (struct pollfd){.fd = e, .events = POLLOUT};
+    CHECK(poll(&pf, 1, -1) == 1 && (pf.revents & POLLOUT));
+    CHECK(!(kernel_flags(e) & O_NONBLOCK));
+    CHECK(close(e) == 0);
+    return NULL;
+}
+
+TEST(poll_leaves_a_fifos_and_an_eventfds_mode_alone)
+{
+    watchdog();
+    run_main(poll_mode_main, NULL);
 }
 
 TEST(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one)
@@ -1258,6 +1292,7 @@ RUN_TESTS(T(a_blocking_read_in_a_task_suspends_it_and_the_loop_runs_on),
           T(a_failed_dup3_closes_nothing_and_keeps_the_targets_mode),
           T(close_range_of_an_fd_another_task_reads_wakes_it_with_ebadf),
           T(closefrom_below_an_fd_another_task_reads_wakes_it_with_ebadf),
+          T(poll_leaves_a_fifos_and_an_eventfds_mode_alone),
           T(poll_on_several_fds_waits_in_the_loop_and_reports_the_ready_one),
           T(epoll_wait_on_a_librarys_epoll_fd_and_select_wait_in_the_loop),
           T(a_blocking_write_writes_everything_and_so_sndtimeo_cuts_it_short),

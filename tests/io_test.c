@@ -979,6 +979,29 @@ TEST(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop)
     run_main(reuse_main, "ss");
 }
 
+/* Waiting for an fd leaves its mode alone; the first read of a FIFO
+ * (which refuses RWF_NOWAIT) switches it to O_NONBLOCK. */
+static void *wait_only_main(void *arg)
+{
+    (void)arg;
+    int p[2];
+    fifo_pair(p);
+    coil_task *w = coil_spawn(late_z_writer, &p[1]);
+    CHECK(coil_wait_fd(p[0], COIL_READABLE, now() + 50 * UNIT) == 0);
+    await_task(w);
+    CHECK(blocking(p[0]));
+    char c;
+    CHECK(coil_read(p[0], &c, 1) == 1 && c == 'z');
+    CHECK(!blocking(p[0]));
+    CHECK(coil_close(p[0]) == 0 && coil_close(p[1]) == 0);
+    return NULL;
+}
+
+TEST(waiting_for_a_fifo_leaves_its_mode_and_its_first_read_switches_it)
+{
+    run_main(wait_only_main, NULL);
+}
+
 /* A pipe's record read with RWF_NOWAIT meets a FIFO, which refuses it,
  * and the other way round: a FIFO's O_NONBLOCK record meets a pipe. */
 TEST(a_fifo_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop)
@@ -1059,4 +1082,5 @@ RUN_TESTS(T(two_tasks_ping_pong_over_a_socketpair),
           T(a_socket_that_reuses_a_plainly_closed_sockets_number_never_blocks_the_loop),
           T(a_fifo_that_reuses_a_plainly_closed_pipes_number_never_blocks_the_loop),
           T(a_pipe_that_reuses_a_plainly_closed_fifos_number_never_blocks_the_loop),
+          T(waiting_for_a_fifo_leaves_its_mode_and_its_first_read_switches_it),
           T(a_wait_goes_on_when_its_fds_file_is_replaced_under_it))

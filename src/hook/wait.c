@@ -107,7 +107,7 @@ static int wait_some(struct pollfd *fds, nfds_t n, coil_time deadline,
         return deadline >= 0 ? -1 : 0;
     }
     coil__hfd *h;
-    if (n == 1 && fds[0].fd >= 0 && (h = coil__hfd_use(fds[0].fd)) &&
+    if (n == 1 && fds[0].fd >= 0 && (h = coil__hfd_known(fds[0].fd)) &&
         !(atomic_load(&h->flags) & HFD_SYNC)) {   /* a tty keeps its mode */
         int r = coil__intr_wait_fd(fds[0].fd, coil_events(fds[0].events),
                                    deadline, since);
@@ -226,7 +226,7 @@ static int epoll_for_task(int epfd, struct epoll_event *ev, int max,
             return r;
         if (deadline >= 0 && coil_clock() >= deadline)
             return 0;
-        if (!coil__hfd_use(epfd))
+        if (!coil__hfd_known(epfd))
             return LIBC(epoll_wait)(epfd, ev, max, 0);   /* EBADF, EINVAL */
         if (coil__intr_wait_fd(epfd, COIL_READABLE, deadline, &since) != 0)
             return errno == ETIMEDOUT ? 0 : -1;

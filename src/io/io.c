@@ -78,10 +78,10 @@ typedef struct fd_state {
     coil__io *io;
     int fd;
     unsigned ready;                       /* latched COIL_READABLE/WRITABLE */
-    uint8_t known;                        /* checked (and, unless a socket
-                                             or pipe, made O_NONBLOCK) */
+    uint8_t known;                        /* checked: the fields below hold */
     uint8_t socket;                       /* write through send(NOSIGNAL) */
     uint8_t nowait;                       /* a pipe: RWF_NOWAIT per call */
+    uint8_t switched;                     /* neither: O_NONBLOCK seen or set */
     uint8_t stream;                       /* TCP, or a pipe: see above */
     uint8_t drained;                      /* a short read emptied it */
     uint8_t ended;                        /* the poller saw its input end */
@@ -236,12 +236,12 @@ static inline fd_state *known_fd(int fd)
  *     on pipes: it is read and written with preadv2/pwritev2 and that
  *     flag (src/io/nowait.c);
  *   - every other fd (a named FIFO, a terminal, an eventfd, ...) is
- *     switched at first use.
+ *     switched before its first read or write: a call that only waits
+ *     for it (coil_wait_fd, the hooks' poll) leaves it as it is.
  */
 
-/* Make st the record of the file fd now is: check it (EBADF), switch it
- * to O_NONBLOCK unless it is a socket or a pipe, and note what it is.
- * Returns 0, or -1 with errno. */
+/* Make st the record of the file fd now is: check it (EBADF) and note
+ * what it is.  Returns 0, or -1 with errno. */
 static int adopt(fd_state *st, int fd)
 {
     int flags = COIL__LIBC(fcntl(fd, F_GETFL));
@@ -252,9 +252,7 @@ static int adopt(fd_state *st, int fd)
         return -1;
     st->socket = S_ISSOCK(sb.st_mode);
     st->nowait = !st->socket && coil__io_is_nowait_pipe(&sb);
-    if (!st->socket && !st->nowait && !(flags & O_NONBLOCK) &&
-        COIL__LIBC(fcntl(fd, F_SETFL, flags | O_NONBLOCK)) < 0)
-        return -1;
+    st->switched = !st->socket && !st->nowait && (flags & O_NONBLOCK);
     st->stream = st->socket ? is_tcp(fd)
                             : S_ISFIFO(sb.st_mode) && !(flags & O_DIRECT);
     st->dev = sb.st_dev;
@@ -265,8 +263,7 @@ static int adopt(fd_state *st, int fd)
 }
 
 /* The record of an fd the calling task is about to use: on first use the
- * fd is checked (EBADF) and, unless a socket or pipe, switched to
- * O_NONBLOCK.  The check comes
+ * fd is checked (EBADF).  The check comes
  * before the table grows, so a wild fd number cannot make it huge. */
 static fd_state *use_fd(int fd)
 {
@@ -300,8 +297,9 @@ static fd_state *use_fd(int fd)
  *     socket; pipes with RWF_NOWAIT, and EOPNOTSUPP says it is no longer
  *     a pipe;
  *   - any other fd costs one fcntl(F_GETFL) before each try: without
- *     O_NONBLOCK it is not the file coil switched (a socket's accept
- *     makes the same check, and sets the flag if it is missing);
+ *     O_NONBLOCK it is not the file coil switched, unless coil has not
+ *     switched it yet (its first try does; a socket's accept makes the
+ *     same check, and sets the flag if it is missing);
  *   - a wait that goes on for a whole sweep period checks, once, that fstat's
  *     (st_dev, st_ino) match the ones noted at first use: an epoll
  *     registration goes away with its file, so a wait on a new file under
@@ -328,6 +326,28 @@ static int renew(fd_state *st)
     return adopt(st, fd);
 }
 
+/* Before a try on a fd that is neither socket nor pipe: 0 once it is
+ * O_NONBLOCK — switched now if coil has not switched it yet, or made
+ * afresh first if it has and the flag is gone (a new file under the
+ * number) — or -1 with errno (EBADF). */
+static int check_nonblocking(fd_state *st)
+{
+    int flags = COIL__LIBC(fcntl(st->fd, F_GETFL));
+    if (flags < 0)
+        return -1;
+    if (!(flags & O_NONBLOCK) && st->switched) {
+        if (renew(st) != 0)
+            return -1;
+        if (st->socket || st->nowait || st->switched)
+            return 0;                     /* the new file needs no more */
+    }
+    if (!(flags & O_NONBLOCK) &&
+        COIL__LIBC(fcntl(st->fd, F_SETFL, flags | O_NONBLOCK)) < 0)
+        return -1;
+    st->switched = 1;
+    return 0;
+}
+
 /* A try said st's number is no longer the file st was made for: ENOTSOCK
  * from a socket, EOPNOTSUPP from a pipe given RWF_NOWAIT.  Make st afresh;
  * should it still be such a pipe, that pipe refuses the flag after all,
@@ -340,20 +360,7 @@ static int renew_refused(fd_state *st)
     if (!(was_nowait && st->nowait))
         return 0;
     st->nowait = 0;
-    int flags = COIL__LIBC(fcntl(st->fd, F_GETFL));
-    return flags < 0 ? -1
-           : COIL__LIBC(fcntl(st->fd, F_SETFL, flags | O_NONBLOCK)) < 0 ? -1
-                                                                       : 0;
-}
-
-/* Before a try on a non-socket: 0 if fd is still non-blocking (renewed if
- * it was not), -1 with errno (EBADF). */
-static int check_nonblocking(fd_state *st)
-{
-    int flags = COIL__LIBC(fcntl(st->fd, F_GETFL));
-    if (flags < 0)
-        return -1;
-    return flags & O_NONBLOCK ? 0 : renew(st);
+    return check_nonblocking(st);
 }
 
 /* Before an accept: the listening socket must not block, and accept4
