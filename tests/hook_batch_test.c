@@ -1,7 +1,7 @@
 /*
- * tests/hook_batch_test.c — recvmmsg, sendmmsg and sendfile in tasks,
- * through the hook layer: each waits in the loop, not the kernel, and
- * keeps what the same blocking call does without coil.
+ * tests/hook_batch_test.c — recvmmsg, sendmmsg, sendfile (and a long
+ * sendmsg) in tasks, through the hook layer: each waits in the loop, not
+ * the kernel, and keeps what the same blocking call does without coil.
  *
  * In every test the other side is a task of the same loop: had a call
  * slept in the kernel, that task could never run, and the test would
@@ -214,6 +214,16 @@ static void *read_pattern(void *arg)
 
 enum { MESSAGE = 1 << 20 };
 
+/* n bytes of pattern(), malloc'd. */
+static unsigned char *pattern_bytes(size_t n)
+{
+    unsigned char *data = malloc(n);
+    CHECK(data != NULL);
+    for (size_t i = 0; i < n; i++)
+        data[i] = pattern(i);
+    return data;
+}
+
 /* Three 1 MiB messages on a stream socket: without waiting the kernel
  * takes part of one and moves on; the hook finishes each first, as a
  * blocking send would have, so the bytes arrive whole and in order. */
@@ -222,10 +232,7 @@ static void *sendmmsg_stream_main(void *arg)
     (void)arg;
     int sv[2];
     pair_of(SOCK_STREAM, sv);
-    unsigned char *data = malloc(3 * MESSAGE);
-    CHECK(data != NULL);
-    for (size_t i = 0; i < 3 * MESSAGE; i++)
-        data[i] = pattern(i);
+    unsigned char *data = pattern_bytes(3 * MESSAGE);
     struct iovec iov[3];
     struct mmsghdr vec[3];
     for (int i = 0; i < 3; i++) {
@@ -250,6 +257,32 @@ TEST(sendmmsg_on_a_stream_socket_sends_every_message_whole)
     run_main(sendmmsg_stream_main, NULL);
 }
 
+/* A blocking sendmsg of 3 MiB on a stream socket returns once all of it
+ * went (in two iovecs), not after what the socket took at first. */
+static void *sendmsg_stream_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    pair_of(SOCK_STREAM, sv);
+    unsigned char *data = pattern_bytes(3 * MESSAGE);
+    struct iovec iov[2] = {{data, MESSAGE}, {data + MESSAGE, 2 * MESSAGE}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+    byte_sink sink = {sv[1], 3 * MESSAGE};
+    coil_task *r = coil_spawn(read_pattern, &sink);
+    CHECK(sendmsg(sv[0], &m, 0) == 3 * MESSAGE);
+    CHECK(iov[0].iov_base == data && iov[1].iov_len == 2 * MESSAGE);
+    await_task(r);
+    free(data);
+    CHECK(close(sv[0]) == 0 && close(sv[1]) == 0);
+    return NULL;
+}
+
+TEST(sendmsg_on_a_stream_socket_returns_once_all_of_it_went)
+{
+    watchdog();
+    run_main(sendmsg_stream_main, NULL);
+}
+
 /* --------------------------------------------------------- sendfile */
 
 enum { FILE_SIZE = 4 << 20 };
@@ -262,10 +295,7 @@ static int pattern_file(void)
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     CHECK(unlink(path) == 0);
-    unsigned char *data = malloc(FILE_SIZE);
-    CHECK(data != NULL);
-    for (size_t i = 0; i < FILE_SIZE; i++)
-        data[i] = pattern(i);
+    unsigned char *data = pattern_bytes(FILE_SIZE);
     CHECK(pwrite(fd, data, FILE_SIZE, 0) == FILE_SIZE);
     free(data);
     return fd;
@@ -306,4 +336,5 @@ RUN_TESTS(T(recvmmsg_waits_in_the_loop_for_every_datagram_or_the_first),
           T(recvmmsg_timeout_is_looked_at_only_after_a_datagram),
           T(sendmmsg_of_more_datagrams_than_fit_waits_for_room_in_the_loop),
           T(sendmmsg_on_a_stream_socket_sends_every_message_whole),
+          T(sendmsg_on_a_stream_socket_returns_once_all_of_it_went),
           T(sendfile_into_a_full_socket_waits_in_the_loop_and_sends_it_all))

@@ -339,17 +339,6 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
     return sendto(fd, buf, n, flags, NULL, 0);
 }
 
-ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
-{
-    coil__hfd *h;
-    if (flags & MSG_DONTWAIT)
-        return LIBC(sendmsg)(fd, msg, flags);
-    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
-        return OUTSIDE(fd, POLLOUT, LIBC(sendmsg)(fd, msg, flags));
-    coil__io_op op = {.fn = op_sendmsg, .cbuf = msg, .flags = flags};
-    return run("sendmsg", fd, COIL__IO_WR, h, &op);
-}
-
 /* Drop the first `done` bytes from iov[*cnt] (in place). */
 static void iov_advance(struct iovec **iov, int *cnt, size_t done)
 {
@@ -362,6 +351,58 @@ static void iov_advance(struct iovec **iov, int *cnt, size_t done)
         (*iov)->iov_base = (char *)(*iov)->iov_base + done;
         (*iov)->iov_len -= done;
     }
+}
+
+/* The rest of a message a stream socket took only part of (*sent bytes
+ * of hd's), as a blocking send would have sent it: *sent counts what
+ * went.  0, or -1 with errno (then *sent is what went before). */
+static int finish_message(int fd, coil__hfd *h, const struct msghdr *hd,
+                          size_t *sent, int flags)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < hd->msg_iovlen; i++)
+        total += hd->msg_iov[i].iov_len;
+    if (*sent >= total)
+        return 0;
+    struct iovec *copy = malloc(hd->msg_iovlen * sizeof *copy), *at = copy;
+    if (!copy)
+        return -1;
+    memcpy(copy, hd->msg_iov, hd->msg_iovlen * sizeof *copy);
+    int left = (int)hd->msg_iovlen, rc = 0;
+    iov_advance(&at, &left, *sent);
+    while (*sent < total) {
+        struct msghdr rest = {.msg_iov = at, .msg_iovlen = (size_t)left};
+        coil__io_op op = {.fn = op_sendmsg, .cbuf = &rest, .flags = flags};
+        ssize_t r = run("sendmsg", fd, COIL__IO_WR, h, &op);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        *sent += (size_t)r;
+        iov_advance(&at, &left, (size_t)r);
+    }
+    free(copy);
+    return rc;
+}
+
+/* A blocking sendmsg on a stream socket returns once all of it went: the
+ * first try carries the address and ancillary data, the rest of the
+ * bytes follow without them.  Short only if an error, the timeout or an
+ * ECANCELED came after some of it. */
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    coil__hfd *h;
+    if (flags & MSG_DONTWAIT)
+        return LIBC(sendmsg)(fd, msg, flags);
+    if (!coil__hook_in_task() || !(h = waiting_fd(fd)))
+        return OUTSIDE(fd, POLLOUT, LIBC(sendmsg)(fd, msg, flags));
+    coil__io_op op = {.fn = op_sendmsg, .cbuf = msg, .flags = flags};
+    ssize_t r = run("sendmsg", fd, COIL__IO_WR, h, &op);
+    if (r <= 0)
+        return r;
+    size_t sent = (size_t)r;
+    finish_message(fd, h, msg, &sent, flags);
+    return (ssize_t)sent;
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -454,38 +495,6 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags,
     return (int)got;
 }
 
-/* The rest of a message a stream socket took only part of (m->msg_len
- * bytes), as a blocking send would have sent it, before the next one.
- * m->msg_len counts what went.  0, or -1 with errno. */
-static int finish_message(int fd, coil__hfd *h, struct mmsghdr *m, int flags)
-{
-    const struct msghdr *hd = &m->msg_hdr;
-    size_t total = 0;
-    for (size_t i = 0; i < hd->msg_iovlen; i++)
-        total += hd->msg_iov[i].iov_len;
-    if (m->msg_len >= total)
-        return 0;
-    struct iovec *copy = malloc(hd->msg_iovlen * sizeof *copy), *at = copy;
-    if (!copy)
-        return -1;
-    memcpy(copy, hd->msg_iov, hd->msg_iovlen * sizeof *copy);
-    int left = (int)hd->msg_iovlen, rc = 0;
-    iov_advance(&at, &left, m->msg_len);
-    while (m->msg_len < total) {
-        struct msghdr rest = {.msg_iov = at, .msg_iovlen = (size_t)left};
-        coil__io_op op = {.fn = op_sendmsg, .cbuf = &rest, .flags = flags};
-        ssize_t r = run("sendmmsg", fd, COIL__IO_WR, h, &op);
-        if (r < 0) {
-            rc = -1;
-            break;
-        }
-        m->msg_len += (unsigned)r;
-        iov_advance(&at, &left, (size_t)r);
-    }
-    free(copy);
-    return rc;
-}
-
 /* sendmmsg as on a blocking socket: every message is sent, each waited
  * for in the loop.  An error after some messages returns their count (the
  * one cut short included: its msg_len says how much of it went). */
@@ -504,7 +513,10 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
         if (r < 0)
             return sent ? (int)sent : -1;
         sent += (unsigned)r;
-        if (finish_message(fd, h, &vec[sent - 1], flags) != 0)
+        size_t went = vec[sent - 1].msg_len;
+        int rc = finish_message(fd, h, &vec[sent - 1].msg_hdr, &went, flags);
+        vec[sent - 1].msg_len = (unsigned)went;
+        if (rc != 0)
             return (int)sent;
     }
     return (int)sent;
