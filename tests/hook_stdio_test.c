@@ -27,25 +27,7 @@
 #include "hook_helpers.h"
 #include "pipe_kinds.h"
 #include "task_helpers.h"
-
-static pid_t thread_id(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
-/* Is thread tid of this process asleep in the kernel ('S' in its stat)? */
-static int asleep(pid_t tid)
-{
-    char path[64], line[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL);
-    CHECK(fgets(line, sizeof line, f) != NULL);
-    fclose(f);
-    char *end = strrchr(line, ')');       /* the name may hold spaces */
-    CHECK(end && end[1] == ' ');
-    return end[2] == 'S';
-}
+#include "thread_state.h"
 
 /* What the stdio side and the helper thread share. */
 typedef struct stdio_case {
@@ -65,7 +47,7 @@ static void wait_for_stdio_to_block(stdio_case *c)
     while (!atomic_load(&c->in_call))
         sched_yield();
     while (!atomic_load(&c->call_done)) {
-        if (asleep(c->loop_tid)) {
+        if (thread_asleep(c->loop_tid)) {
             c->saw_sleep = 1;
             return;
         }

@@ -2,7 +2,8 @@
  * tests/spin_test.c — spinning before sleeping (src/loop/spin.c, the
  * poller's and the executor's use of it): no hand-off is lost at the
  * boundary between a spin, a kick and a sleep, and an idle thread stops
- * spinning.  Speed is the benchmark's business (bench/, threadsafe_*,
+ * spinning; the spin lock (the inbox's) excludes, and a waiter that has
+ * run out of pauses and yields still gets it.  Speed is the benchmark's business (bench/, threadsafe_*,
  * to_thread), not this file's.
  */
 #include "check.h"
@@ -11,11 +12,13 @@
 
 #include "loop_thread.h"
 #include "loop/spin.h"
+#include "thread_state.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -319,6 +322,96 @@ TEST(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_resul
     alarm(0);
 }
 
+/* ------------------------------------------------------ the spin lock */
+
+enum { LOCKERS = 8, LOCKS_EACH = 200000 };
+
+typedef struct lock_case {
+    coil__spin_lock lock;
+    long counter;             /* plain: only the lock guards it */
+    long in_lock;             /* holders inside at once, ever above 1? */
+    int overlapped;
+    pid_t waiter_tid;
+    atomic_int waiting;       /* the waiter is about to take the lock */
+    atomic_int took;
+} lock_case;
+
+static void *lock_hammer(void *arg)
+{
+    lock_case *c = arg;
+    for (int i = 0; i < LOCKS_EACH; i++) {
+        coil__spin_lock_take(&c->lock);
+        if (++c->in_lock != 1)
+            c->overlapped = 1;
+        c->counter++;
+        if ((i & 1023) == 0)
+            sched_yield();    /* now and then a holder loses its CPU */
+        c->in_lock--;
+        coil__spin_lock_drop(&c->lock);
+    }
+    return NULL;
+}
+
+/* Eight threads on (in CI) two CPUs: waiters pause, yield and nap, and
+ * every increment made under the lock is there at the end (ThreadSanitizer
+ * also sees the lock's acquire and release order them). */
+TEST(the_spin_lock_lets_one_thread_in_at_a_time)
+{
+    lock_case c;
+    memset(&c, 0, sizeof c);
+    pthread_t th[LOCKERS];
+    for (int i = 0; i < LOCKERS; i++)
+        CHECK(pthread_create(&th[i], NULL, lock_hammer, &c) == 0);
+    for (int i = 0; i < LOCKERS; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    CHECK(c.counter == (long)LOCKERS * LOCKS_EACH);
+    CHECK(!c.overlapped);
+    CHECK(coil__spin_lock_try(&c.lock));
+    CHECK(!coil__spin_lock_try(&c.lock));      /* held: refused */
+    coil__spin_lock_drop(&c.lock);
+}
+
+static void *patient_locker(void *arg)
+{
+    lock_case *c = arg;
+    c->waiter_tid = thread_id();
+    atomic_store(&c->waiting, 1);
+    coil__spin_lock_take(&c->lock);
+    atomic_store(&c->took, 1);
+    c->counter++;
+    coil__spin_lock_drop(&c->lock);
+    return NULL;
+}
+
+/* A holder that keeps the lock for long (preempted, or waking a loop)
+ * sends its waiter past its pauses and yields into naps, asleep in the
+ * kernel, not burning a CPU; the waiter still takes the lock once it is
+ * free.  The test waits until /proc shows the waiter asleep. */
+TEST(a_waiter_past_its_pauses_and_yields_naps_and_still_gets_the_lock)
+{
+    lock_case c;
+    memset(&c, 0, sizeof c);
+    coil__spin_lock_take(&c.lock);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, patient_locker, &c) == 0);
+    while (!atomic_load(&c.waiting))
+        sched_yield();
+    coil_time deadline = coil_clock() + COIL_SEC(10);
+    /* Asleep twice in a row: a yield can be caught between run queues. */
+    for (int asleep_in_a_row = 0; asleep_in_a_row < 2;) {
+        CHECK(coil_clock() < deadline);       /* it never napped */
+        CHECK(!atomic_load(&c.took));
+        asleep_in_a_row = thread_asleep(c.waiter_tid) ? asleep_in_a_row + 1
+                                                      : 0;
+        sched_yield();
+    }
+    c.counter = 41;
+    coil__spin_lock_drop(&c.lock);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(atomic_load(&c.took));
+    CHECK(c.counter == 42);
+}
+
 /* ----------------------------------------------- idle costs nothing */
 
 static coil_time thread_cpu(pthread_t t)
@@ -394,5 +487,7 @@ RUN_TESTS(T(the_window_is_50_us_by_default_and_settable),
           T(tfuture_waits_that_spin_then_sleep_get_every_reply),
           T(a_tfuture_wait_limit_shorter_than_the_spin_window_is_kept),
           T(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_result),
+          T(the_spin_lock_lets_one_thread_in_at_a_time),
+          T(a_waiter_past_its_pauses_and_yields_naps_and_still_gets_the_lock),
           T(an_idle_loop_uses_no_cpu_after_its_spin_window),
           T(idle_executor_threads_use_no_cpu_after_their_spin_window))

@@ -16,7 +16,10 @@
  * the two contended locks were most of a submission's cost).
  * coil_loop_close takes the bucket's lock to unregister, so once it has
  * it no submitter is inside, and none can get in: the inbox and the loop
- * can then be freed.
+ * can then be freed.  The bucket locks are spin locks (spin.h), released
+ * by a plain store: a submission holds one for a few stores, and the
+ * eventfd write that wakes a sleeping loop (once per look, not per
+ * callback) is the longest hold there is.
  *
  * The inbox is a FIFO of slots (fn, drop, arg) in chunks of CHUNK_SLOTS.
  * Submitters append under that lock, one short hold each; the loop reads
@@ -48,7 +51,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -60,6 +62,7 @@
 #include "loop/inbox.h"
 #include "loop/loop.h"
 #include "loop/poll.h"
+#include "loop/spin.h"
 
 /* Three cache lines, each written from one side as far as it can be:
  * every line both a submitter and the loop write moves between their CPUs
@@ -69,7 +72,7 @@ struct coil__inbox {
     /* Submitters', and the loop's when it clears pending or gives back
      * chunks. */
     _Alignas(64) coil_loop *loop; /* registry key (read-only) */
-    pthread_mutex_t *mu;          /* its registry bucket's lock (read-only) */
+    coil__spin_lock *mu;          /* its registry bucket's lock (read-only) */
     coil__inbox_chunk *tail;      /* the last chunk linked, or NULL: mu */
     coil__inbox_chunk *_Atomic first; /* linked when tail was NULL: mu */
     coil__inbox_chunk *spare;     /* chunks to reuse: mu */
@@ -119,8 +122,8 @@ static coil__inbox *registry[BUCKETS];
 
 /* Each bucket's lock, on a cache line of its own. */
 static struct {
-    _Alignas(64) pthread_mutex_t mu;
-} bucket_locks[BUCKETS] = {[0 ... BUCKETS - 1] = {PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+    _Alignas(64) coil__spin_lock mu;
+} bucket_locks[BUCKETS];
 
 /* Where a debugger finds every live loop without debug info for coil:
  * tools/gdb/coil-gdb.py reads these words from memory (a live process or
@@ -139,7 +142,7 @@ static unsigned bucket_of(const coil_loop *loop)
     return (unsigned)((p >> 4) ^ (p >> 10)) % BUCKETS;
 }
 
-static pthread_mutex_t *bucket_lock(const coil_loop *loop)
+static coil__spin_lock *bucket_lock(const coil_loop *loop)
 {
     return &bucket_locks[bucket_of(loop)].mu;
 }
@@ -169,13 +172,13 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
     atomic_init(&in->ran, 0);
     atomic_init(&in->limit, INBOX_LIMIT_DEFAULT);
     coil__work_init(&in->run, coil__inbox_run, in);
-    pthread_mutex_lock(in->mu);
+    coil__spin_lock_take(in->mu);
     coil__inbox **pp = find(loop);
     /* A stale entry for the same address cannot exist: close removes it
      * before the memory can be reused. */
     in->bucket_next = *pp;
     *pp = in;
-    pthread_mutex_unlock(in->mu);
+    coil__spin_lock_drop(in->mu);
     return in;
 }
 
@@ -211,14 +214,14 @@ static coil__inbox_chunk *reading(coil__inbox *in)
  * submitters may still link to it if it is the tail. */
 static void leave_embedded(coil__inbox *in, coil__inbox_chunk *c)
 {
-    pthread_mutex_lock(in->mu);
+    coil__spin_lock_take(in->mu);
     coil__inbox_chunk *next = atomic_load_explicit(&c->next,
                                                    memory_order_relaxed);
     if (!next) {                      /* the tail: the inbox is empty */
         in->tail = NULL;
         atomic_store_explicit(&in->first, NULL, memory_order_relaxed);
     }
-    pthread_mutex_unlock(in->mu);
+    coil__spin_lock_drop(in->mu);
     in->rd = next;
     in->rd_i = 0;
 }
@@ -279,7 +282,7 @@ static void give_back(coil__inbox *in)
 {
     coil__inbox_chunk *keep = in->used;
     in->used = NULL;
-    pthread_mutex_lock(in->mu);
+    coil__spin_lock_take(in->mu);
     while (keep && in->nspare < SPARE_CHUNKS) {
         coil__inbox_chunk *u = keep;
         keep = atomic_load_explicit(&u->next, memory_order_relaxed);
@@ -287,7 +290,7 @@ static void give_back(coil__inbox *in)
         in->spare = u;
         in->nspare++;
     }
-    pthread_mutex_unlock(in->mu);
+    coil__spin_lock_drop(in->mu);
     free_chain(keep);
 }
 
@@ -315,11 +318,11 @@ void coil__inbox_close(coil__inbox *in)
 {
     if (!in)
         return;
-    pthread_mutex_lock(in->mu);
+    coil__spin_lock_take(in->mu);
     coil__inbox **pp = find(in->loop);
     if (*pp == in)
         *pp = in->bucket_next;
-    pthread_mutex_unlock(in->mu);
+    coil__spin_lock_drop(in->mu);
     /* Nobody else can reach in now, and every slot handed out is filled.
      * drop(arg) instead of fn(arg) for each not run.  Drops may post to
      * other loops. */
@@ -432,18 +435,18 @@ static void publish(coil__inbox *in, coil__inbox_slot *slot,
         if (!coil__loop_owned(in->loop))
             coil__poll_wake(in->poll);
     }
-    pthread_mutex_unlock(in->mu);
+    coil__spin_lock_drop(in->mu);
 }
 
 /* The live inbox of loop, with its lock taken; NULL with errno
  * ESHUTDOWN, or EAGAIN if bounded and over the limit. */
 static coil__inbox *lock_inbox(const coil_loop *loop, int bounded)
 {
-    pthread_mutex_t *mu = bucket_lock(loop);
-    pthread_mutex_lock(mu);
+    coil__spin_lock *mu = bucket_lock(loop);
+    coil__spin_lock_take(mu);
     coil__inbox *in = *find(loop);
     if (!in || (bounded && over_limit(in))) {
-        pthread_mutex_unlock(mu);
+        coil__spin_lock_drop(mu);
         errno = in ? EAGAIN : ESHUTDOWN;
         return NULL;
     }
@@ -459,7 +462,7 @@ int coil__inbox_submit(coil_loop *loop, coil_callback fn, coil_callback drop,
     coil__inbox_slot *slot = room(in);
     if (!slot) {
         /* malloc outside the lock; the loop may close meanwhile */
-        pthread_mutex_unlock(in->mu);
+        coil__spin_lock_drop(in->mu);
         chunk *k = malloc(sizeof *k);
         if (!k) {
             errno = ENOMEM;
@@ -505,7 +508,7 @@ int coil__inbox_stop(coil_loop *loop)
     coil__loop_mark_stop(loop);
     if (!coil__loop_owned(loop))
         coil__poll_wake(in->poll);
-    pthread_mutex_unlock(in->mu);
+    coil__spin_lock_drop(in->mu);
     return 0;
 }
 
@@ -515,10 +518,10 @@ int coil__inbox_loop_is_mine(const coil_loop *loop)
      * lock, which every submitter to that bucket takes. */
     if (!coil__thread_made_a_loop())
         return 0;
-    pthread_mutex_t *mu = bucket_lock(loop);
-    pthread_mutex_lock(mu);
+    coil__spin_lock *mu = bucket_lock(loop);
+    coil__spin_lock_take(mu);
     int mine = *find(loop) != NULL && coil__loop_owned(loop);
-    pthread_mutex_unlock(mu);
+    coil__spin_lock_drop(mu);
     return mine;
 }
 
@@ -547,7 +550,7 @@ int coil_loop_set_inbox_limit(coil_loop *loop, size_t limit)
     if (!in)
         return -1;
     atomic_store(&in->limit, (long)limit);
-    pthread_mutex_unlock(in->mu);
+    coil__spin_lock_drop(in->mu);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "coil.h"
 #include "loop/spin.h"
@@ -132,5 +133,30 @@ int coil__spin_wait(int (*ready)(void *arg), void *arg, coil_time window)
             return ready(arg);
         if (now >= half)
             sched_yield();       /* a shared CPU: let the sender run */
+    }
+}
+
+/* How a waiter for a coil__spin_lock backs off: CPU pauses first (the
+ * holder is running elsewhere and is out within a few hundred cycles),
+ * then yields (it was preempted, maybe on this CPU), then naps that double
+ * up to a millisecond (the machine is overloaded: stop competing for it). */
+#define LOCK_PAUSES 128
+#define LOCK_YIELDS 1000
+#define LOCK_NAP_MAX_NS 1000000L
+
+void coil__spin_lock_wait(coil__spin_lock *l)
+{
+    long nap = 1000;
+    for (int n = 0; !coil__spin_lock_try(l); n++) {
+        if (n < LOCK_PAUSES) {
+            relax();
+        } else if (n < LOCK_PAUSES + LOCK_YIELDS) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, nap};
+            nanosleep(&ts, NULL);
+            if (nap < LOCK_NAP_MAX_NS)
+                nap *= 2;
+        }
     }
 }
