@@ -5,7 +5,8 @@
  * coil_tcp_dial with a host name resolved on the executor.
  *
  * Every test runs in a process of its own (check.h forks), and each sizes
- * the pool the same way before its first use: 2 threads, 2 queued jobs.
+ * the pool before its first use: 2 threads, 2 queued jobs (one test: 1
+ * and 1).
  */
 #include <errno.h>
 #include <signal.h>
@@ -239,6 +240,54 @@ TEST(full_queue_makes_caller_wait)
 {
     setup();
     run_main(full_main, NULL);
+}
+
+/* ------------------------- a full queue and threads that spin for jobs */
+
+/* A job handed straight to a spinning pool thread takes no queue slot:
+ * when its submitter held a slot reserved for it (it had waited for
+ * one), that slot must go on to the next waiter.  It once did not, and
+ * the waiters behind it waited for good with the queue empty (seen in an
+ * ASan run).  One thread and one queue slot make it likely: the thread
+ * runs each trivial job before the woken waiter's task gets to submit,
+ * so it is spinning for a job when the waiter hands it one.  A thread
+ * spins only once its window has grown, so back-to-back jobs warm it
+ * first, and the round of callers is repeated. */
+static void *call_double_it(void *arg)
+{
+    void *r = NULL;
+    CHECK(coil_to_thread(double_it, arg, &r) == 0);
+    CHECK((intptr_t)r == (intptr_t)arg * 2);
+    return NULL;
+}
+
+static void *slot_round_main(void *arg)
+{
+    (void)arg;
+    enum { ROUNDS = 50, CALLERS = 8 };
+    CHECK(coil_spin_set_window(COIL_MSEC(10)) == 0);
+    for (int i = 0; i < 200; i++)
+        call_double_it((void *)(intptr_t)i);
+    for (int round = 0; round < ROUNDS; round++) {
+        coil_task *t[CALLERS];
+        for (int i = 0; i < CALLERS; i++)
+            CHECK((t[i] = coil_spawn(call_double_it,
+                                     (void *)(intptr_t)(i + 1))));
+        for (int i = 0; i < CALLERS; i++) {
+            /* Stuck callers would wait forever: 10 s says so. */
+            CHECK(coil_wait_for(coil_task_future(t[i]), COIL_SEC(10),
+                                NULL) == 0);
+            coil_task_release(t[i]);
+        }
+    }
+    return NULL;
+}
+
+TEST(slot_waiters_all_get_in_while_jobs_go_straight_to_a_spinning_thread)
+{
+    CHECK(coil_executor_set_threads(1) == 0);
+    CHECK(coil_executor_set_queue_size(1) == 0);
+    run_main(slot_round_main, NULL);
 }
 
 /* ---------------------------------------------------- cancellation */
@@ -648,6 +697,7 @@ TEST(a_child_forked_by_a_job_gets_the_programs_signal_mask_not_coils)
 
 RUN_TESTS(T(result_comes_back), T(other_tasks_run_while_fn_blocks),
           T(many_jobs_small_pool), T(full_queue_makes_caller_wait),
+          T(slot_waiters_all_get_in_while_jobs_go_straight_to_a_spinning_thread),
           T(cancel_while_running_unwinds_at_once),
           T(cancel_while_running_error_mode), T(cancel_soon_after_submit),
           T(cancel_while_queued), T(cancel_while_waiting_for_a_slot),

@@ -24,11 +24,13 @@
  *
  * A pool thread with nothing to do spins for a while (loop/spin.h) before
  * it sleeps on the condition variable, listed in pool.spinners.  A
- * submitter that finds a spinner hands it the job by a flag instead of a
- * futex wake-up, and takes it off the list so that the next job goes to
- * another thread.  The list and the flag are changed under mu, and a
- * spinner that gives up takes mu and looks at the queue before it sleeps,
- * so a job is never left queued with every thread asleep.
+ * submitter that finds a spinner hands it the job itself (never queued:
+ * it takes no slot) and a flag instead of a futex wake-up, and takes it
+ * off the list so that the next job goes to another thread; the spinner
+ * runs it without taking mu.  The list and the flag are changed under
+ * mu, and a spinner that gives up takes mu and looks at its flag and the
+ * queue before it sleeps, so a job is never left with every thread
+ * asleep.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -96,7 +98,8 @@ static const coil__wait_kind slot_wait_kind = {describe_slot, 1};
 /* A pool thread spinning for a job: on its stack, in pool.spinners. */
 typedef struct spinner {
     coil__list link;              /* in pool.spinners until handed (mu) */
-    atomic_int handed;            /* a job was queued for it (set under mu) */
+    struct job *job;              /* the job handed to it (set under mu) */
+    atomic_int handed;            /* job is set (under mu, after job) */
 } spinner;
 
 typedef struct slot_waiter {
@@ -257,34 +260,72 @@ static int was_handed(void *arg)
     return atomic_load_explicit(&me->handed, memory_order_acquire);
 }
 
-/* mu held, the queue empty: spin for a job if the window allows, else (or
- * if none came) sleep until signalled.  Returns with mu held; the queue
- * may still be empty (another thread took the job, or a spurious wake). */
-static void wait_for_job(coil__spin *sp)
+/* mu held: take the first queued job, if any, and reserve the slot it
+ * frees for the longest slot waiter (moved to *wake). */
+static job *take_queued(coil__list *wake)
+{
+    if (coil__list_empty(&pool.queue))
+        return NULL;
+    coil__list *n = pool.queue.next;
+    coil__list_remove(n);
+    pool.queued--;
+    job *j = coil__container_of(n, job, link);
+    j->state = J_RUNNING;
+    reserve_locked(wake);
+    return j;
+}
+
+/* mu held, the queue empty.  If the window allows and no other thread
+ * spins, spin until a submitter hands this thread a job: returns it
+ * with mu released (the submitter marked it running; it never touched
+ * the queue).  Otherwise, or if none came, returns NULL with mu held,
+ * having slept on the condition variable unless the queue filled
+ * meanwhile; the queue may still be empty then (another thread took the
+ * job, or a spurious wake-up). */
+static job *wait_for_job(coil__spin *sp)
 {
     coil_time window = coil__spin_window(sp);
     coil_time start = coil_clock();      /* for the window's adapting */
     /* One spinner catches the next job as well as four would: the others
      * would only take the CPU from the threads that make the jobs. */
     if (window > 0 && coil__list_empty(&pool.spinners)) {
-        spinner me;
+        spinner me = {.job = NULL};
         atomic_init(&me.handed, 0);
         coil__list_push_back(&pool.spinners, &me.link);
         pthread_mutex_unlock(&pool.mu);
-        coil__spin_wait(was_handed, &me, window);
+        if (coil__spin_wait(was_handed, &me, window))
+            return me.job;               /* no lock taken: the fast path */
         pthread_mutex_lock(&pool.mu);
         /* Read under mu, where it is set: a job handed after the spin gave
          * up is still this thread's to take. */
-        if (!atomic_load_explicit(&me.handed, memory_order_relaxed)) {
-            coil__list_remove(&me.link);
-            coil__spin_missed(sp);
+        if (atomic_load_explicit(&me.handed, memory_order_relaxed)) {
+            pthread_mutex_unlock(&pool.mu);
+            return me.job;
         }
+        coil__list_remove(&me.link);
+        coil__spin_missed(sp);
         if (!coil__list_empty(&pool.queue))
-            return;
+            return NULL;
     }
     pthread_cond_wait(&pool.work, &pool.mu);
     if (!coil__list_empty(&pool.queue))
         coil__spin_slept(sp, coil_clock() - start);
+    return NULL;
+}
+
+/* The next job to run, handed or taken off the queue; mu not held. */
+static job *next_job(coil__spin *sp)
+{
+    coil__list wake;
+    coil__list_init(&wake);
+    pthread_mutex_lock(&pool.mu);
+    job *j;
+    while ((j = take_queued(&wake)) == NULL)
+        if ((j = wait_for_job(sp)) != NULL)
+            return j;                    /* handed: mu released, no slot */
+    pthread_mutex_unlock(&pool.mu);
+    wake_all(&wake);
+    return j;
 }
 
 static void *pool_main(void *unused)
@@ -293,20 +334,7 @@ static void *pool_main(void *unused)
     coil__fork_unblock_since(&pool.starter_mask);   /* core/fork.h */
     coil__spin spin = {0};
     for (;;) {
-        coil__list wake;
-        coil__list_init(&wake);
-        pthread_mutex_lock(&pool.mu);
-        while (coil__list_empty(&pool.queue))
-            wait_for_job(&spin);
-        coil__list *n = pool.queue.next;
-        coil__list_remove(n);
-        pool.queued--;
-        job *j = coil__container_of(n, job, link);
-        j->state = J_RUNNING;
-        reserve_locked(&wake);
-        pthread_mutex_unlock(&pool.mu);
-        wake_all(&wake);
-
+        job *j = next_job(&spin);
         void *r = j->fn(j->arg);
 
         pthread_mutex_lock(&pool.mu);
@@ -425,18 +453,24 @@ static void job_wait_end(void *arg)
     job_unref(j);
 }
 
-/* mu held, a job just queued: hand it to a spinning pool thread if there
- * is one (no syscall), else wake a sleeping one. */
-static void hand_or_signal(void)
+/* mu held, j ready to go: hand it straight to a spinning pool thread if
+ * there is one (no syscall, and the queue is not touched: it runs at
+ * once), else queue it and wake a sleeping one.  Returns 1 if handed. */
+static int hand_or_queue(job *j)
 {
     if (coil__list_empty(&pool.spinners)) {
+        coil__list_push_back(&pool.queue, &j->link);
+        pool.queued++;
         pthread_cond_signal(&pool.work);
-        return;
+        return 0;
     }
     coil__list *n = pool.spinners.next;
     coil__list_remove(n);
     spinner *s = coil__container_of(n, spinner, link);
+    j->state = J_RUNNING;
+    s->job = j;
     atomic_store_explicit(&s->handed, 1, memory_order_release);
+    return 1;
 }
 
 /* Wait for a queue slot and enqueue j.  Returns 0, or -1 with errno
@@ -457,10 +491,14 @@ static int enqueue(job *j)
              pool.queued + pool.reserved < pool.cap)) {
             if (reserved)
                 pool.reserved--;
-            coil__list_push_back(&pool.queue, &j->link);
-            pool.queued++;
-            hand_or_signal();
+            /* Handed, j took no queue slot: a slot reserved for us is
+             * free again, for the next waiter. */
+            coil__list wake;
+            coil__list_init(&wake);
+            if (hand_or_queue(j) && reserved)
+                reserve_locked(&wake);
             pthread_mutex_unlock(&pool.mu);
+            wake_all(&wake);
             return 0;
         }
         /* Full (or others wait first): wait, suspended, for a slot. */
