@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "coil.h"
+#include "task_helpers.h"
 #include "core/name.h"
 #include "loop/loop.h"
 #include "core/stack.h"
@@ -834,6 +835,52 @@ static void *spawn_and_await_many(void *arg)
     return NULL;
 }
 
+/* While the loop is busy it reads the clock once per so many items (for
+ * due timers and its looks at the kernel): 32, more while items are so
+ * short that the reads cost a share of them (two tasks yielding), and 32
+ * again as soon as a span between reads shows long ones. */
+static void *yield_n(void *arg)
+{
+    for (long i = *(const long *)arg; i > 0; i--)
+        CHECK(coil_yield() == 0);
+    return NULL;
+}
+
+static void *yield_after_busy_steps(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 600; i++) {
+        coil_time until = coil_clock() + COIL_USEC(10);
+        while (coil_clock() < until)
+            ;
+        CHECK(coil_yield() == 0);
+    }
+    return NULL;
+}
+
+TEST(the_items_between_clock_reads_follow_how_long_items_take)
+{
+    coil_loop *loop = coil_loop_default();
+    CHECK(coil__loop_clock_every(loop) == 32);
+    long n = scaled(200000);
+    coil_time t0 = coil_clock();
+    coil_task *a = coil_spawn(yield_n, &n), *b = coil_spawn(yield_n, &n);
+    CHECK(a && b);
+    await_task(a);
+    await_task(b);
+    coil_time per_yield = (coil_clock() - t0) / (2 * n);
+    printf("  %lld ns a yield: %u items between clock reads\n",
+           (long long)per_yield, coil__loop_clock_every(loop));
+    if (per_yield < 30)                /* 32 of them take under 1 us */
+        CHECK(coil__loop_clock_every(loop) > 32);
+    coil_task *busy = coil_spawn(yield_after_busy_steps, NULL);
+    coil_task *other = coil_spawn(yield_n, &(long){600});
+    CHECK(busy && other);
+    await_task(busy);
+    await_task(other);
+    CHECK(coil__loop_clock_every(loop) == 32);
+}
+
 /* A timer pending far ahead is no reason to go back to the loop between
  * steps: hand-offs go on past the batch as they do with no timer at all,
  * and the loop itself runs about once per look at the kernel, not once or
@@ -1103,6 +1150,7 @@ RUN_TESTS(T(default_names_are_the_prefix_and_the_number),
           T(task_error_of_a_non_errno_fails_the_task_with_einval),
           T(a_raw_coroutine_inside_a_task_is_refused_the_tasks_calls),
           T(yielding_tasks_do_not_starve_a_timer),
+          T(the_items_between_clock_reads_follow_how_long_items_take),
           T(yielding_tasks_do_not_starve_io),
           T(yielding_tasks_do_not_starve_another_threads_callback),
           T(an_await_returns_while_other_tasks_keep_yielding),

@@ -17,7 +17,8 @@
  * coil_loop_time, the poll's pacing), and cached for the rest of it: a
  * clock read costs as much as a task switch, and an iteration of a few
  * quick steps need not pay it.  While the loop is busy the pacing reads it
- * at least once per CLOCK_EVERY work items.
+ * at least once per clock_every work items (32, up to 128 while items
+ * are very short: CLOCK_*).
  *
  * What the user schedules with coil_call_soon/_at/_later (a coil_handle)
  * is src/loop/handle.c: here it is one more work item, and the timer heap
@@ -43,8 +44,16 @@
 
 /* While callbacks are ready, look for IO no more often than this. */
 #define BUSY_POLL_INTERVAL COIL_USEC(50)
-/* ...and read the clock to find out at least once per this many items. */
-#define CLOCK_EVERY 32
+/* ...and read the clock to find out once per `clock_every` items: 32,
+ * and up to 4 times as many while items are so short that the span
+ * between reads stays under half of CLOCK_SPAN (a clock read costs ~28 ns
+ * on the VM coil is measured on, two yields' worth: once per 32 yields it
+ * was 6% of a yield).  A span over CLOCK_SPAN drops back to 32 at once.
+ * The price: when items turn long right after a run of tiny ones, the
+ * first read comes after up to 128 of them instead of 32. */
+#define CLOCK_EVERY_MIN 32
+#define CLOCK_EVERY_MAX 128
+#define CLOCK_SPAN COIL_USEC(4)
 /* A poll that wakes at least this many fds' waiters turns on task.c's
  * prefetching for the hand-offs that follow: between so many tasks' turns
  * the kernel's IO work pushes each one's stack and struct out of the
@@ -71,6 +80,7 @@ struct coil_loop {
     const uint8_t *gate;     /* ...which is false while *gate < gate_open */
     uint8_t gate_open;
     coil_time slow;          /* debug: report callbacks longer than this */
+    unsigned clock_every;    /* items between clock reads (CLOCK_*) */
     unsigned long iterations; /* run_once calls, for tests */
     uint8_t stall_check;     /* coil__loop_stop_when_stalled */
     uint8_t stalled;         /* and it did */
@@ -108,6 +118,7 @@ coil_loop *coil_loop_new(void)
         return NULL;
     }
     loop->q.thread = &coil__loop_token;
+    loop->clock_every = CLOCK_EVERY_MIN;
     coil__loop_token = 1;                 /* loop.h: a thread that made one */
     loop->inbox = coil__inbox_open(loop, loop->poll);
     if (!loop->inbox) {
@@ -281,6 +292,11 @@ unsigned long coil__loop_iterations(const coil_loop *loop)
     return loop->iterations;
 }
 
+unsigned coil__loop_clock_every(const coil_loop *loop)
+{
+    return loop->clock_every;
+}
+
 coil__timer_heap *coil__loop_timers(coil_loop *loop)
 {
     return &loop->timers;
@@ -314,6 +330,26 @@ static coil_time loop_now(coil_loop *loop)
         loop->now_valid = 1;
         loop->q.items_unclocked = 0;
     }
+    return loop->now;
+}
+
+/* Whether the items run since the last clock read call for a new one. */
+static int clock_due(const coil_loop *loop)
+{
+    return loop->q.items_unclocked >= loop->clock_every;
+}
+
+/* The clock read that clock_due asked for; the allowance of items
+ * between reads follows what these items took (CLOCK_*). */
+static coil_time loop_now_counted(coil_loop *loop)
+{
+    coil_time before = loop->q.clock_seen;
+    loop->now_valid = 0;
+    coil_time took = loop_now(loop) - before;
+    if (took > CLOCK_SPAN)
+        loop->clock_every = CLOCK_EVERY_MIN;
+    else if (took < CLOCK_SPAN / 2 && loop->clock_every < CLOCK_EVERY_MAX)
+        loop->clock_every *= 2;
     return loop->now;
 }
 
@@ -433,11 +469,11 @@ static int until_met(const coil_loop *loop)
  * two is take the ready queue as its batch — no timer due, nothing posted
  * from other threads, no stop, the run's condition not met yet, and no
  * look at the kernel due.  The clock for the last two is read here once
- * per CLOCK_EVERY items, as the loop would: a clock read costs a third of
+ * per clock_every items, as the loop would: a clock read costs a third of
  * a round trip through the loop (two switches and an iteration), which is
  * what a spawn + await paid every 16 tasks.  Between reads, a timer counts
  * as due if it was by the last one (loop->now keeps it): a due timer waits
- * at most CLOCK_EVERY steps (or its batch, if longer), where returning to
+ * at most clock_every steps (or its batch, if longer), where returning to
  * the loop whenever any timer was pending cost a spawn + await 2.5 times
  * its time — and a program with a deadline or a sleep somewhere always has
  * one. */
@@ -447,10 +483,9 @@ static int quiet_turn(coil_loop *loop)
         atomic_load_explicit(loop->inbox_flag, memory_order_acquire) ||
         until_met(loop))
         return 0;
-    if (loop->q.items_unclocked >= CLOCK_EVERY) {
+    if (clock_due(loop)) {
         /* Leaves the clock read (now_valid) for run_once if a poll is due. */
-        loop->now_valid = 0;
-        if (loop_now(loop) - loop->last_poll >= BUSY_POLL_INTERVAL)
+        if (loop_now_counted(loop) - loop->last_poll >= BUSY_POLL_INTERVAL)
             return 0;
     }
     coil__timer *t = coil__timers_first(&loop->timers);
@@ -555,61 +590,6 @@ static int stalled(coil_loop *loop)
     return 1;
 }
 
-/* The thread's stack pool hands back stacks that stayed idle beyond its
- * quota for a whole period (stack.c), and has no clock of its own: before
- * each poll, do a trim that is due, and sleep no longer than until the
- * next one, so that memory a burst of tasks left idle goes back even if
- * nothing else happens.
- *
- * A trim goes in batches of a madvise a stack: a few hundred µs a batch
- * on the VM coil is measured on, a millisecond and more once the process
- * has other threads (each madvise is then a TLB shootdown).  A batch run
- * just before a wait makes the wait's timer that late (it did: the 1 ms
- * sleep's p99 was 3-5x the bare nanosleep's, every late sleep a batch),
- * and one run at a busy look holds up the ready work as long (a task a
- * timer had just woken, the same p99).  So a batch runs (coil__trim_fits)
- * before a wait with room for it, and the wait's timeout counts the time
- * it took; otherwise a batch waits up to COIL__TRIM_PUT_OFF_MAX.  Per
- * thread, as the pool is. */
-static __thread coil__trim_pace trim_pace;
-
-int coil__trim_fits(const coil__trim_pace *p, coil_time timeout,
-                    coil_time now)
-{
-    return timeout < 0 || (timeout > 0 && timeout >= COIL__TRIM_ROOM * p->cost) ||
-           now - p->put_off >= COIL__TRIM_PUT_OFF_MAX;
-}
-
-/* Returns the poll's timeout, bounded by the next trim and less the time
- * a batch run now took. */
-static coil_time trim_stacks(coil_time timeout)
-{
-    int64_t at = coil__stack_trim_at();
-    if (at == 0)
-        return timeout;
-    coil_time now = coil_clock();
-    if (now >= at) {
-        coil__trim_pace *p = &trim_pace;
-        if (p->put_off == 0)
-            p->put_off = now;
-        if (!coil__trim_fits(p, timeout, now))
-            return timeout;           /* later, with more room */
-        coil__stack_pool_trim(now);
-        coil_time after = coil_clock(), took = after - now;
-        /* Up at once, down slowly: a call with little left to do must not
-         * make the next full batch look free. */
-        p->cost = took > p->cost ? took : (p->cost + took) / 2;
-        p->put_off = 0;
-        if (timeout > 0)
-            timeout = timeout > took ? timeout - took : 0;
-        now = after;
-        if ((at = coil__stack_trim_at()) == 0)
-            return timeout;
-    }
-    coil_time left = at > now ? at - now : 0;
-    return timeout < 0 || left < timeout ? left : timeout;
-}
-
 /* ------------------------------------------------- signal handlers */
 
 /* Set by coil__loop_note_signal in a signal handler, taken by run_once. */
@@ -661,15 +641,16 @@ static int run_once(coil_loop *loop, int (*done)(void *), void *arg)
      * BUSY_POLL_INTERVAL of loop time.  IO is still noticed within that
      * under any load, and an idle loop always waits in the kernel. */
     if (timeout == 0) {
-        if (!loop->now_valid && loop->q.items_unclocked < CLOCK_EVERY)
+        if (!loop->now_valid && !clock_due(loop))
             return 0;
-        if (loop_now(loop) - loop->last_poll < BUSY_POLL_INTERVAL)
+        coil_time now = loop->now_valid ? loop->now : loop_now_counted(loop);
+        if (now - loop->last_poll < BUSY_POLL_INTERVAL)
             return 0;
         loop->last_poll = loop->now;
     }
     /* A wait that may sleep needs no clock read: it is not a busy look,
      * and a busy look right after it is at worst one syscall early. */
-    int woken = coil__poll_wait(loop->poll, trim_stacks(timeout));
+    int woken = coil__poll_wait(loop->poll, coil__loop_trim_stacks(timeout));
     if (timeout != 0)                 /* it may have slept: worth a read */
         loop->q.clock_seen = coil_clock();
     loop->q.prefetch = woken >= PREFETCH_CROWD;

@@ -75,7 +75,8 @@ static inline void coil__loop_post(coil_loop *loop, coil__work *w)
 /* The running work item has taken long, however few items ran (a task
  * that spent its whole cooperative budget without suspending): the next
  * look at the timers reads the clock, so that a due timer is not put off
- * for CLOCK_EVERY more such items.  The looks at IO keep their pace. */
+ * for up to loop.c's clock_every more such items.  The looks at IO keep
+ * their pace. */
 void coil__loop_note_long_item(coil_loop *loop);
 
 /* Whether other work waits to run in this iteration or the next (a task
@@ -218,6 +219,11 @@ void coil__loop_mark_stop(coil_loop *loop);
  * For tests. */
 unsigned long coil__loop_iterations(const coil_loop *loop);
 
+/* How many work items the loop runs now between two clock reads while it
+ * is busy (32, more while items are very short: loop.c's CLOCK_*).  For
+ * tests. */
+unsigned coil__loop_clock_every(const coil_loop *loop);
+
 /* The loop's poller, for the fds of the layers above (signals, IO). */
 struct coil__poll *coil__loop_poll(coil_loop *loop);
 
@@ -282,6 +288,11 @@ enum { COIL__TRIM_ROOM = 4 };
 #define COIL__TRIM_PUT_OFF_MAX COIL_MSEC(250)
 int coil__trim_fits(const coil__trim_pace *p, coil_time timeout,
                     coil_time now);
+
+/* Before a poll that would wait `timeout` ns (as above): run a due trim
+ * batch if it fits, and return the poll's timeout bounded by the next
+ * trim and less the time a batch run now took (src/loop/trim.c). */
+coil_time coil__loop_trim_stacks(coil_time timeout);
 
 /* Deadlock detection (coil_run's; docs/debugging.md states the rule).
  * A loop told to stop when stalled stops, instead of polling with no
