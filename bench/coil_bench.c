@@ -127,9 +127,8 @@ typedef struct options {
     long file_reads;   /* 4 KiB reads per file row repetition */
     long file_mib;     /* the size of the file they read */
     int pin;
-    const char *only;  /* NULL, "switch", "create", "scale", "sched",
-                          "echo", "threads", "toolbox", "files" or
-                          "dump" */
+    const char *only;  /* NULL (all), or a comma-separated list of
+                          section names (see sections[]) */
     const char *json;
     const char *echo_alt;  /* another coil_bench whose coil server joins the
                               echo rows as coil_alt (A/B of two builds) */
@@ -184,8 +183,10 @@ static void usage(FILE *f)
 "  --file-reads N 4 KiB reads per file repetition (default 200000; one\n"
 "                 task on the executor runs N/%d)\n"
 "  --quick        tiny counts: a smoke test that takes a few seconds\n"
-"  --only WHAT    run only switch, create, scale, sched, echo, threads,\n"
-"                 toolbox, files or dump\n"
+"  --only LIST    run only these sections, in the usual order: a comma-\n"
+"                 separated list of switch, create, scale, dump, sched,\n"
+"                 threads, toolbox, files, echo (sched,threads shows\n"
+"                 what the scheduler rows leave behind for the next)\n"
 "  --no-pin       do not pin the single-thread benches to one CPU\n"
 "  --json FILE    also write the results as a JSON array to FILE\n"
 "  --echo-alt EXE  add the coil echo server of another coil_bench build\n"
@@ -207,6 +208,29 @@ static int parse_count(const char *opt, const char *s, long *out)
     }
     *out = v;
     return 0;
+}
+
+/* The sections --only may name, in the order they run. */
+static const char *const sections[] = {
+    "switch", "create", "scale", "dump", "sched", "threads", "toolbox",
+    "files", "echo",
+};
+
+/* Whether LIST is one or more section names separated by commas. */
+static int sections_ok(const char *list)
+{
+    for (const char *p = list; ; p++) {
+        size_t len = strcspn(p, ","), i = 0;
+        while (i < sizeof sections / sizeof sections[0] &&
+               !(strlen(sections[i]) == len &&
+                 strncmp(p, sections[i], len) == 0))
+            i++;
+        if (i == sizeof sections / sizeof sections[0])
+            return 0;
+        p += len;
+        if (*p == '\0')
+            return 1;
+    }
 }
 
 static int parse_options(int argc, char **argv, options *o)
@@ -269,12 +293,7 @@ static int parse_options(int argc, char **argv, options *o)
             o->json = v;
         else if (strcmp(a, "--echo-alt") == 0 && v != NULL)
             o->echo_alt = v;
-        else if (strcmp(a, "--only") == 0 && v != NULL &&
-                 (strcmp(v, "switch") == 0 || strcmp(v, "create") == 0 ||
-                  strcmp(v, "scale") == 0 || strcmp(v, "sched") == 0 ||
-                  strcmp(v, "echo") == 0 || strcmp(v, "threads") == 0 ||
-                  strcmp(v, "toolbox") == 0 || strcmp(v, "files") == 0 ||
-                  strcmp(v, "dump") == 0))
+        else if (strcmp(a, "--only") == 0 && v != NULL && sections_ok(v))
             o->only = v;
         else {
             fprintf(stderr, "coil_bench: bad option '%s%s%s'\n", a,
@@ -327,9 +346,22 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
+/* Whether the comma-separated LIST names WHAT. */
+static int list_has(const char *list, const char *what)
+{
+    size_t n = strlen(what);
+    for (const char *p = list; *p; ) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, what, n) == 0)
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 static int wanted(const options *o, const char *what)
 {
-    return o->only == NULL || strcmp(o->only, what) == 0;
+    return o->only == NULL || list_has(o->only, what);
 }
 
 /* ---------------------------------------------------------------- pinning */
