@@ -559,6 +559,70 @@ TEST(cancel_many_at_every_stage_leaks_nothing)
     NO_LEAKS();
 }
 
+/* A cancel that races the end of a job: the pool thread's "done" and the
+ * caller's "abandoned" meet without a lock (executor.c), and whichever
+ * comes second must see the other.  Every result made is either kept by
+ * its caller or handed to abandon: never both, never neither (ASan adds:
+ * never freed twice, never leaked). */
+static atomic_int calls_made, results_made, results_kept;
+
+static void *quick_alloc(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&results_made, 1);
+    return malloc(8);
+}
+
+static void *call_quick_alloc(void *arg)
+{
+    (void)arg;
+    void *r = NULL, *owned = malloc(16);
+    atomic_fetch_add(&calls_made, 1);
+    if (coil_to_thread_ex(quick_alloc, owned, &r, abandon_free) == 0) {
+        CHECK(r != NULL);
+        atomic_fetch_add(&results_kept, 1);
+        free(r);
+        free(owned);
+    }
+    return NULL;
+}
+
+static void *cancel_at_the_end_main(void *arg)
+{
+    (void)arg;
+    enum { ROUNDS = 3000 };
+    for (int i = 0; i < ROUNDS; i++) {
+        coil_task *t = coil_spawn(call_quick_alloc, NULL);
+        CHECK(t);
+        for (int k = 0; k < i % 5; k++)   /* cancel at varying moments */
+            coil_yield();
+        if (i % 5 != 4)                   /* and one in five not at all */
+            coil_task_cancel(t);
+        CHECK(coil_await(coil_task_future(t), NULL) == 0 || errno == ECANCELED);
+        coil_task_release(t);
+    }
+    /* Each call not kept went to abandon (some were cancelled before
+     * they began: no call at all). */
+    wait_abandoned(atomic_load(&calls_made) - atomic_load(&results_kept));
+    coil_time limit = coil_clock() + COIL_SEC(5);
+    while (atomic_load(&results_made) != atomic_load(&results_kept) +
+                                            atomic_load(&abandoned_nonnull) &&
+           coil_clock() < limit)
+        coil_sleep(COIL_MSEC(2));
+    CHECK(atomic_load(&results_made) ==
+          atomic_load(&results_kept) + atomic_load(&abandoned_nonnull));
+    CHECK(atomic_load(&results_kept) >= ROUNDS / 5);
+    CHECK(atomic_load(&abandoned_calls) > 0);
+    return NULL;
+}
+
+TEST(a_cancel_racing_the_end_of_a_job_hands_its_result_over_once)
+{
+    setup();
+    run_main(cancel_at_the_end_main, NULL);
+    NO_LEAKS();
+}
+
 /* ----------------------------------------------------- name resolution */
 
 static void *accept_one(void *arg)
@@ -702,5 +766,6 @@ RUN_TESTS(T(result_comes_back), T(other_tasks_run_while_fn_blocks),
           T(cancel_while_running_error_mode), T(cancel_soon_after_submit),
           T(cancel_while_queued), T(cancel_while_waiting_for_a_slot),
           T(cancel_many_at_every_stage_leaks_nothing),
+          T(a_cancel_racing_the_end_of_a_job_hands_its_result_over_once),
           T(dial_localhost), T(dial_host_errors), T(bad_input),
           T(a_child_forked_by_a_job_gets_the_programs_signal_mask_not_coils))

@@ -23,14 +23,16 @@
  * loop thread: the caller owns them, and hands them back to nobody.
  *
  * A pool thread with nothing to do spins for a while (loop/spin.h) before
- * it sleeps on the condition variable, listed in pool.spinners.  A
- * submitter that finds a spinner hands it the job itself (never queued:
- * it takes no slot) and a flag instead of a futex wake-up, and takes it
- * off the list so that the next job goes to another thread; the spinner
- * runs it without taking mu.  The list and the flag are changed under
- * mu, and a spinner that gives up takes mu and looks at its flag and the
- * queue before it sleeps, so a job is never left with every thread
- * asleep.
+ * it sleeps on the condition variable, as pool.idle (one at a time: one
+ * spinner catches the next job as well as four would).  A submitter that
+ * finds it there takes it (an atomic exchange, no lock) and hands it the
+ * job itself (never queued: it takes no slot) and a flag instead of a
+ * futex wake-up; the spinner runs it without taking mu.  A thread becomes
+ * the spinner under mu, having seen the queue empty, and one that gives up
+ * takes itself back with a compare-and-swap (or, beaten to it, waits for
+ * the job on its way) and then looks at the queue under mu before it
+ * sleeps, so a job is never left with every thread asleep.  A job's end
+ * takes no lock either (its state, below).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,13 +55,16 @@
 #define MAX_THREADS 1024
 #define MAX_QUEUE (1u << 20)
 
-enum { J_QUEUED, J_RUNNING, J_DONE };
+/* A job's state.  QUEUED -> RUNNING under mu (taken off the queue, or
+ * handed); then, without mu, the pool thread's DONE and the caller's
+ * ABANDONED race, and whichever comes second sees the other: a finished
+ * job's completion costs neither side the pool mutex. */
+enum { J_QUEUED, J_RUNNING, J_DONE, J_ABANDONED };
 
 typedef struct job {
     coil__list link;              /* in pool.queue while J_QUEUED (mu) */
     atomic_int refs;              /* caller + pool side */
-    int state;                    /* J_* (mu) */
-    int abandoned;                /* the caller stopped waiting (mu) */
+    atomic_int state;             /* J_* */
     void *(*fn)(void *);
     void *arg;
     void *result;                 /* written by the pool thread, read after
@@ -95,11 +100,10 @@ static void describe_slot(const void *obj, coil_time now, char *buf,
 
 static const coil__wait_kind job_wait_kind = {describe_job, 1};
 static const coil__wait_kind slot_wait_kind = {describe_slot, 1};
-/* A pool thread spinning for a job: on its stack, in pool.spinners. */
+/* A pool thread spinning for a job: on its stack, in pool.idle. */
 typedef struct spinner {
-    coil__list link;              /* in pool.spinners until handed (mu) */
-    struct job *job;              /* the job handed to it (set under mu) */
-    atomic_int handed;            /* job is set (under mu, after job) */
+    struct job *job;              /* the job handed to it */
+    atomic_int handed;            /* job is set (stored after job) */
 } spinner;
 
 typedef struct slot_waiter {
@@ -115,7 +119,9 @@ static struct {
     pthread_cond_t work;
     coil__list queue;             /* of job */
     coil__list waiters;           /* of slot_waiter, FIFO */
-    coil__list spinners;          /* of spinner, not handed a job yet */
+    /* The one spinning thread, not handed a job yet, or NULL: set under
+     * mu (with the queue seen empty), taken by an exchange without it. */
+    spinner *_Atomic idle;
     size_t queued;                /* jobs in queue */
     size_t reserved;              /* slots promised to woken waiters */
     size_t threads, cap;
@@ -126,7 +132,6 @@ static struct {
     .work = PTHREAD_COND_INITIALIZER,
     .queue = {&pool.queue, &pool.queue},
     .waiters = {&pool.waiters, &pool.waiters},
-    .spinners = {&pool.spinners, &pool.spinners},
     .threads = DEFAULT_THREADS,
     .cap = DEFAULT_QUEUE,
 };
@@ -270,7 +275,7 @@ static job *take_queued(coil__list *wake)
     coil__list_remove(n);
     pool.queued--;
     job *j = coil__container_of(n, job, link);
-    j->state = J_RUNNING;
+    atomic_store_explicit(&j->state, J_RUNNING, memory_order_relaxed);
     reserve_locked(wake);
     return j;
 }
@@ -288,21 +293,22 @@ static job *wait_for_job(coil__spin *sp)
     coil_time start = coil_clock();      /* for the window's adapting */
     /* One spinner catches the next job as well as four would: the others
      * would only take the CPU from the threads that make the jobs. */
-    if (window > 0 && coil__list_empty(&pool.spinners)) {
+    if (window > 0 &&
+        atomic_load_explicit(&pool.idle, memory_order_relaxed) == NULL) {
         spinner me = {.job = NULL};
         atomic_init(&me.handed, 0);
-        coil__list_push_back(&pool.spinners, &me.link);
+        atomic_store_explicit(&pool.idle, &me, memory_order_release);
         pthread_mutex_unlock(&pool.mu);
         if (coil__spin_wait(was_handed, &me, window))
             return me.job;               /* no lock taken: the fast path */
-        pthread_mutex_lock(&pool.mu);
-        /* Read under mu, where it is set: a job handed after the spin gave
-         * up is still this thread's to take. */
-        if (atomic_load_explicit(&me.handed, memory_order_relaxed)) {
-            pthread_mutex_unlock(&pool.mu);
+        spinner *expect = &me;
+        if (!atomic_compare_exchange_strong(&pool.idle, &expect, NULL)) {
+            /* A submitter took it: the job is on its way. */
+            while (!coil__spin_wait(was_handed, &me, window))
+                ;
             return me.job;
         }
-        coil__list_remove(&me.link);
+        pthread_mutex_lock(&pool.mu);
         coil__spin_missed(sp);
         if (!coil__list_empty(&pool.queue))
             return NULL;
@@ -336,13 +342,9 @@ static void *pool_main(void *unused)
     for (;;) {
         job *j = next_job(&spin);
         void *r = j->fn(j->arg);
-
-        pthread_mutex_lock(&pool.mu);
         j->result = r;
-        j->state = J_DONE;
-        int abandoned = j->abandoned;
-        pthread_mutex_unlock(&pool.mu);
-        if (abandoned) {
+        if (atomic_exchange_explicit(&j->state, J_DONE,
+                                     memory_order_acq_rel) == J_ABANDONED) {
             if (j->abandon)
                 j->abandon(j->arg, r);
             job_unref(j);
@@ -421,24 +423,40 @@ typedef struct job_wait {
     int kept;                     /* the caller took the result */
 } job_wait;
 
-static void job_wait_end(void *arg)
+/* A job still queued when its caller stops waiting: take it off the queue
+ * unless a pool thread took it meanwhile.  Returns the state it found. */
+static int unqueue(job *j)
 {
-    job_wait *jw = arg;
-    job *j = jw->j;
     coil__list wake;
     coil__list_init(&wake);
-    coil_future_release(j->fut);
-    j->fut = NULL;
     pthread_mutex_lock(&pool.mu);
-    int state = j->state;
+    int state = atomic_load_explicit(&j->state, memory_order_relaxed);
     if (state == J_QUEUED) {
         coil__list_remove(&j->link);
         pool.queued--;
         reserve_locked(&wake);
     }
-    j->abandoned = 1;
     pthread_mutex_unlock(&pool.mu);
     wake_all(&wake);
+    return state;
+}
+
+static void job_wait_end(void *arg)
+{
+    job_wait *jw = arg;
+    job *j = jw->j;
+    coil_future_release(j->fut);
+    j->fut = NULL;
+    int state = atomic_load_explicit(&j->state, memory_order_acquire);
+    if (state == J_QUEUED)
+        state = unqueue(j);
+    /* Running: tell the pool thread, unless it finished meanwhile. */
+    if (state == J_RUNNING &&
+        !atomic_compare_exchange_strong_explicit(&j->state, &state,
+                                                 J_ABANDONED,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire))
+        state = J_DONE;
     if (state == J_QUEUED) {
         if (j->abandon)
             j->abandon(j->arg, NULL);
@@ -453,30 +471,41 @@ static void job_wait_end(void *arg)
     job_unref(j);
 }
 
-/* mu held, j ready to go: hand it straight to a spinning pool thread if
- * there is one (no syscall, and the queue is not touched: it runs at
- * once), else queue it and wake a sleeping one.  Returns 1 if handed. */
-static int hand_or_queue(job *j)
+/* Hand j straight to the spinning pool thread, if there is one: no
+ * syscall, no lock, and the queue is not touched (it runs at once).
+ * Returns 1 if handed. */
+static int hand(job *j)
 {
-    if (coil__list_empty(&pool.spinners)) {
-        coil__list_push_back(&pool.queue, &j->link);
-        pool.queued++;
-        pthread_cond_signal(&pool.work);
+    if (atomic_load_explicit(&pool.idle, memory_order_relaxed) == NULL)
         return 0;
-    }
-    coil__list *n = pool.spinners.next;
-    coil__list_remove(n);
-    spinner *s = coil__container_of(n, spinner, link);
-    j->state = J_RUNNING;
+    spinner *s = atomic_exchange_explicit(&pool.idle, NULL,
+                                          memory_order_acquire);
+    if (s == NULL)
+        return 0;
+    atomic_store_explicit(&j->state, J_RUNNING, memory_order_relaxed);
     s->job = j;
     atomic_store_explicit(&s->handed, 1, memory_order_release);
     return 1;
+}
+
+/* mu held, j ready to go: hand it over, else queue it and wake a sleeping
+ * thread.  Returns 1 if handed. */
+static int hand_or_queue(job *j)
+{
+    if (hand(j))
+        return 1;
+    coil__list_push_back(&pool.queue, &j->link);
+    pool.queued++;
+    pthread_cond_signal(&pool.work);
+    return 0;
 }
 
 /* Wait for a queue slot and enqueue j.  Returns 0, or -1 with errno
  * (ECANCELED in error mode, ENOMEM); unwinds if cancelled otherwise. */
 static int enqueue(job *j)
 {
+    if (hand(j))
+        return 0;                 /* a thread was spinning: no lock at all */
     pthread_mutex_lock(&pool.mu);
     if (!pool.started && start_locked() != 0) {
         int err = errno;
@@ -564,7 +593,7 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
     }
     atomic_init(&j->refs, 2);
     coil__list_init(&j->link);
-    j->state = J_QUEUED;
+    atomic_init(&j->state, J_QUEUED);
     j->fn = fn;
     j->arg = arg;
     j->abandon = abandon;
