@@ -28,14 +28,15 @@
 #endif
 
 struct coil_coro {
+    /* What a switch reads and writes, together at the head. */
     coil_ctx ctx;                /* this coroutine, while suspended */
     coil_ctx resumer_ctx;        /* whoever resumed it, while it runs */
+    uint8_t state;               /* coil_coro_state */
+    uint8_t nofp;
     coil__stack stack;
     coil_coro_fn fn;
     void *arg;
     const char *thread;          /* owning thread's token */
-    uint8_t state;               /* coil_coro_state */
-    uint8_t nofp;
 #ifdef COIL_ASAN
     void *fake_stack;            /* ASan's fake frames while suspended */
     const void *resumer_bottom;  /* the stack to name when switching back */

@@ -183,9 +183,9 @@ static inline void prefetch_following(coil_loop *loop)
     coil_task *t1 = coil__container_of(n1, coil_task, waiter.wake.node);
     const char *t2 = (const char *)coil__container_of(n1->next, coil_task,
                                                       waiter.wake.node);
-    /* What a hand-off and a resume read of a task: fut, the cancellation
-     * and cleanup fields, waiter.wake, and the coroutine's head. */
-    for (size_t at = 0; at < offsetof(coil_task, coro_storage.label); at += 64)
+    /* What a hand-off and a resume read of a task (task_impl.h's first
+     * group), and what a wait writes beside it (awaiting, cleanup). */
+    for (size_t at = 0; at < offsetof(coil_task, name); at += 64)
         prefetch(t2 + at);
     /* A queued step is a live task's: its coroutine is coro_storage. */
     if (t1->waiter.wake.fn == step) {

@@ -19,38 +19,50 @@
 
 #pragma GCC visibility push(hidden)
 
+/* The fields are in two groups.  What a hand-off to a task and its
+ * resume touch comes first, in four cache lines from the start of the
+ * task's memory, which is aligned to a line (task_mem.c): the future's
+ * state, the coroutine pointer, the wake-up work item, the cancellation
+ * counts and the coroutine's own head.  Spread over seven lines, as they
+ * were, a ring of 1,000 yielding tasks missed the cache on each. */
 struct coil_task {
     coil_future fut;              /* first: a task is a future */
     coil_coro *coro;              /* NULL once the task has ended */
+    coil__waiter waiter;          /* .link in awaiting->waiters while it
+                                     waits; .wake queued while a step is
+                                     due */
+    int cancel_requests;
+    int delivered;                /* requests delivered as ECANCELED */
+    int shield_depth;
+    uint8_t started;
+    uint8_t debug;                /* its loop was in debug mode at spawn */
+    uint8_t unwinding;
+    coil_coro coro_storage;       /* what coro points to while it lives */
+    /* The rest. */
     coil_task_fn fn;
     void *arg;
     const char *fn_name;
     coil__list link;              /* in its loop's live tasks */
-    coil__waiter waiter;          /* .link in awaiting->waiters while it
-                                     waits; .wake queued while a step is
-                                     due */
     coil_cleanup *cleanup;        /* newest cleanup handler */
     coil_future *awaiting;        /* what it is suspended on */
-    int cancel_requests;
-    int delivered;                /* requests delivered as ECANCELED */
-    int shield_depth;
     unsigned flags;
     int exit_error;               /* from coil_task_error() */
     struct coil__locals *locals;  /* task-local values (local.c), or NULL */
-    uint8_t started;
-    uint8_t debug;                /* its loop was in debug mode at spawn */
-    uint8_t unwinding;
     size_t stack_request;         /* the stack size it was spawned with */
     unsigned long id;             /* N of a default name "Task-N" */
     char name[COIL_NAME_MAX];     /* "" until a default name is asked for */
-    coil_coro coro_storage;       /* what coro points to while it lives */
-    /* For coil_dump_tasks only, so last: the fields above keep the cache
-     * lines the switch paths were tuned to. */
+    void *mem;                    /* what malloc gave (task_mem.c) */
+    /* For coil_dump_tasks only. */
     const struct coil__wait_kind *wait_kind;  /* what it is suspended on, in
                                      words (task.h), while it waits */
     const void *wait_obj;
     coil_time since;              /* the loop time it last began to wait */
 };
+
+/* The first group, up to the coroutine's stack record, in four lines. */
+_Static_assert(offsetof(struct coil_task, coro_storage) +
+                   offsetof(coil_coro, stack) + sizeof(coil__stack) <= 4 * 64,
+               "what a hand-off touches must stay in a task's first 4 lines");
 
 /* The task whose step is running on this thread (or a raw coroutine it
  * resumed: see self()), or NULL. */
