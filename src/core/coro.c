@@ -104,8 +104,15 @@ static void release_stack(coil_coro *co)
 
 /* ThreadSanitizer keeps a happens-before clock per fiber: it must be told
  * which one runs, right before each switch, or it sees one thread's
- * accesses from many stacks as races. */
-static inline void tsan_enter(coil_coro *co)
+ * accesses from many stacks as races.
+ *
+ * It also keeps a shadow call stack per fiber, pushed and popped at each
+ * function's entry and exit.  So the helpers of a switch, from here to
+ * switch_between, are always inline: one left out of line (sanitizer
+ * builds inline less) would return after the fiber switch, popping the
+ * other fiber's shadow stack, and only a matching imbalance on the other
+ * side kept that from growing without end. */
+static inline __attribute__((always_inline)) void tsan_enter(coil_coro *co)
 {
 #ifdef COIL_TSAN
     co->tsan_resumer = __tsan_get_current_fiber();
@@ -115,7 +122,7 @@ static inline void tsan_enter(coil_coro *co)
 #endif
 }
 
-static inline void tsan_leave(coil_coro *co)
+static inline __attribute__((always_inline)) void tsan_leave(coil_coro *co)
 {
 #ifdef COIL_TSAN
     __tsan_switch_to_fiber(co->tsan_resumer, 0);
@@ -127,9 +134,9 @@ static inline void tsan_leave(coil_coro *co)
 /* Switch from `from` to `to`, `to` being the stack [bottom, bottom+size).
  * fake_save receives ASan's fake stack of the side that leaves; NULL means
  * the leaving side is finished and its fake stack can go. */
-static inline void *switch_to(coil_coro *co, coil_ctx *from, coil_ctx *to,
-                              void *arg, void **fake_save,
-                              const void *bottom, size_t size)
+static inline __attribute__((always_inline)) void *
+switch_to(coil_coro *co, coil_ctx *from, coil_ctx *to, void *arg,
+          void **fake_save, const void *bottom, size_t size)
 {
 #ifdef COIL_ASAN
     __sanitizer_start_switch_fiber(fake_save, bottom, size);
@@ -143,7 +150,8 @@ static inline void *switch_to(coil_coro *co, coil_ctx *from, coil_ctx *to,
 /* Right after a switch, on the side that was suspended: tell ASan where we
  * are, and learn the stack we came from, which is whoever resumed us —
  * unless a transfer brought us, which set our resumer already. */
-static inline void landed(coil_coro *co, void *fake)
+static inline __attribute__((always_inline)) void
+landed(coil_coro *co, void *fake)
 {
 #ifdef COIL_ASAN
     const void *bottom;
@@ -159,19 +167,10 @@ static inline void landed(coil_coro *co, void *fake)
 #endif
 }
 
-/* ------------------------------------------------------------- the entry */
-
-static void *coro_main(void *data, void *arg)
-{
-    coil_coro *co = data;
-    (void)arg;                           /* the first resume passes NULL */
-    landed(co, NULL);
-    coil__coro_exit(NULL, co->fn(co->arg));
-}
-
 /* Hand over from the running coroutine to `to`: what a transfer does
  * before its switch.  fake_save as for switch_to. */
-static inline void hand_over(coil_coro *from, coil_coro *to, void **fake_save)
+static inline __attribute__((always_inline)) void
+hand_over(coil_coro *from, coil_coro *to, void **fake_save)
 {
     to->state = COIL_CORO_RUNNING;
     to->resumer_ctx = from->resumer_ctx; /* the resumer stays suspended */
@@ -203,8 +202,12 @@ static inline void hand_over(coil_coro *from, coil_coro *to, void **fake_save)
  * the return-stack buffer (measured: spawn + await 92 -> 83 ns).  Elsewhere
  * the hand-off variants resume by ret, which the return-stack buffer
  * predicts for coroutines suspended at this same call site (the asm file
- * says why). */
-static inline void switch_between(coil_coro *from, coil_coro *to)
+ * says why).  Always inline: GCC made an out-of-line copy for the ending
+ * switches, and a call that never returns leaves its return address on
+ * the return-stack buffer, so that every later ret of the side resumed
+ * was mispredicted. */
+static inline __attribute__((always_inline)) void
+switch_between(coil_coro *from, coil_coro *to)
 {
 #ifdef COIL__CTX_INLINE
     if (from->nofp && to->nofp)
@@ -223,7 +226,8 @@ static inline void switch_between(coil_coro *from, coil_coro *to)
  * coil__coro_transfer, so a suspended coroutine's resume address is the
  * same for all (the jump to it is predicted, and with coil__ctx_handoff
  * the return-stack buffer's top is it).  Ends make their own copies (in
- * coil__coro_exit, coro_main_tail): nothing resumes there. */
+ * coil__coro_exit, coro_main_tail; on x86_64 leave_for below): nothing
+ * resumes there. */
 static inline __attribute__((always_inline)) void transfer(coil_coro *to,
                                                           int ending)
 {
@@ -246,10 +250,78 @@ void coil__coro_transfer(coil_coro *to, int ending)
     transfer(to, ending);
 }
 
+/* x86_64's native switch, inline (coil/ctx.h): its frame is known here. */
+#if defined(COIL__CTX_INLINE) && defined(__x86_64__) && !COIL_CTX_FCONTEXT
+#define LEAVE_INLINE 1
+#endif
+
+#ifdef LEAVE_INLINE
+/* The switch out of a coroutine that has ended, into `to`, handing it arg:
+ * coil/ctx.h's switch without its first half, as nothing will resume what
+ * is left behind.  Saving that frame was a third of the switch: seven
+ * pushes, and stmxcsr, which on AMD Zen costs more than the rest of the
+ * switch together (spawn + await, one such switch each: ~73 -> ~70 ns).
+ * The FP control state is the full switch's: to's own, unless both sides
+ * opted out (nofp) or to was suspended by the nofp switch (its slot all
+ * ones).  RELOAD writes MXCSR and the x87 control word unread; COMPARE
+ * reads MXCSR first, as the full switch does, and writes only a changed
+ * control part (the x87 word: written always, one write being what the
+ * full switch's compare would cost here). */
+static inline __attribute__((always_inline, noreturn)) void
+leave_for(const coil_ctx *to, void *arg, int nofp)
+{
+    if (nofp) {
+        __asm__ volatile(
+            "movq   (%0), %%rsp\n\t"
+            COIL__CTX_RESUME
+            : : "S"(to), "d"(arg) : "memory");
+    } else {
+        register unsigned policy __asm__("r10") = coil__ctx_fp_policy;
+        __asm__ volatile(
+            "testl  %%r10d, %%r10d\n\t"
+            "jnz    1f\n\t"
+            "stmxcsr -8(%%rsp)\n\t"       /* COMPARE: ours, in the red zone */
+            "movl   -8(%%rsp), %%r10d\n\t"
+            "movq   (%0), %%rsp\n\t"
+            "cmpl   $-1, (%%rsp)\n\t"      /* suspended by a nofp switch */
+            "je     3f\n\t"
+            "xorl   (%%rsp), %%r10d\n\t"
+            "testl  $0xffc0, %%r10d\n\t"   /* control bits, not status flags */
+            "jz     2f\n\t"
+            "ldmxcsr (%%rsp)\n\t"
+            "jmp    2f\n"
+            "1:\n\t"                       /* RELOAD */
+            "movq   (%0), %%rsp\n\t"
+            "cmpl   $-1, (%%rsp)\n\t"
+            "je     3f\n\t"
+            "ldmxcsr (%%rsp)\n"
+            "2:\n\t"
+            "fldcw  4(%%rsp)\n"
+            "3:\n\t"
+            COIL__CTX_RESUME
+            : : "S"(to), "d"(arg), "r"(policy) : "memory");
+    }
+    __builtin_unreachable();
+}
+#endif
+
 static inline __attribute__((always_inline, noreturn)) void
 exit_to(coil_coro *to, void *result)
 {
     coil_coro *co = current;
+#ifdef LEAVE_INLINE
+    coil__guard_check(&co->stack);
+    co->state = COIL_CORO_DEAD;
+    if (to) {
+        hand_over(co, to, NULL);
+        leave_for(&to->ctx, NULL, co->nofp && to->nofp);
+    }
+    tsan_leave(co);
+#ifdef COIL_ASAN
+    __sanitizer_start_switch_fiber(NULL, co->resumer_bottom, co->resumer_size);
+#endif
+    leave_for(&co->resumer_ctx, result, co->nofp);
+#else
     if (to) {
         transfer(to, 1);
     } else {
@@ -264,11 +336,26 @@ exit_to(coil_coro *to, void *result)
 #endif
     }
     abort();                             /* a dead coroutine is never resumed */
+#endif
 }
 
 void coil__coro_exit(coil_coro *to, void *result)
 {
     exit_to(to, result);
+}
+
+/* ------------------------------------------------------------- the entry */
+
+/* The entry of a coroutine: its function's result goes to its resumer.
+ * The end switch is made here, inline, not by a call to coil__coro_exit:
+ * a call that never returns would leave its return address on the
+ * return-stack buffer (see switch_between). */
+static void *coro_main(void *data, void *arg)
+{
+    coil_coro *co = data;
+    (void)arg;                           /* the first resume passes NULL */
+    landed(co, NULL);
+    exit_to(NULL, co->fn(co->arg));
 }
 
 /* The entry of a COIL__CORO_TAIL coroutine: its function says whom to end
