@@ -222,34 +222,6 @@ switch_between(coil_coro *from, coil_coro *to)
 #endif
 }
 
-/* Every suspension by hand-off switches from the one copy of this in
- * coil__coro_transfer, so a suspended coroutine's resume address is the
- * same for all (the jump to it is predicted, and with coil__ctx_handoff
- * the return-stack buffer's top is it).  Ends make their own copies (in
- * coil__coro_exit, coro_main_tail; on x86_64 leave_for below): nothing
- * resumes there. */
-static inline __attribute__((always_inline)) void transfer(coil_coro *to,
-                                                          int ending)
-{
-    coil_coro *from = current;
-    coil__guard_check(&from->stack);
-    from->state = ending ? COIL_CORO_DEAD : COIL_CORO_SUSPENDED;
-#ifdef COIL_ASAN
-    hand_over(from, to, ending ? NULL : &from->fake_stack);
-#else
-    hand_over(from, to, NULL);
-#endif
-    switch_between(from, to);
-#ifdef COIL_ASAN
-    landed(from, from->fake_stack);
-#endif
-}
-
-void coil__coro_transfer(coil_coro *to, int ending)
-{
-    transfer(to, ending);
-}
-
 /* x86_64's native switch, inline (coil/ctx.h): its frame is known here. */
 #if defined(COIL__CTX_INLINE) && defined(__x86_64__) && !COIL_CTX_FCONTEXT
 #define LEAVE_INLINE 1
@@ -260,7 +232,7 @@ void coil__coro_transfer(coil_coro *to, int ending)
  * coil/ctx.h's switch without its first half, as nothing will resume what
  * is left behind.  Saving that frame was a third of the switch: seven
  * pushes, and stmxcsr, which on AMD Zen costs more than the rest of the
- * switch together (spawn + await, one such switch each: ~73 -> ~70 ns).
+ * switch together (a spawn + await makes one such switch: ~41 -> ~38 ns).
  * The FP control state is the full switch's: to's own, unless both sides
  * opted out (nofp) or to was suspended by the nofp switch (its slot all
  * ones).  RELOAD writes MXCSR and the x87 control word unread; COMPARE
@@ -305,30 +277,55 @@ leave_for(const coil_ctx *to, void *arg, int nofp)
 }
 #endif
 
+/* Every suspension by hand-off switches from the one copy of this in
+ * coil__coro_transfer, so a suspended coroutine's resume address is the
+ * same for all (the jump to it is predicted, and with coil__ctx_handoff
+ * the return-stack buffer's top is it).  Ends make their own copies (in
+ * coil__coro_exit, coro_main, coro_main_tail), and on x86_64 switch by
+ * leave_for, saving nothing: nothing resumes there. */
+static inline __attribute__((always_inline)) void transfer(coil_coro *to)
+{
+    coil_coro *from = current;
+    coil__guard_check(&from->stack);
+    from->state = COIL_CORO_SUSPENDED;
+#ifdef COIL_ASAN
+    hand_over(from, to, &from->fake_stack);
+#else
+    hand_over(from, to, NULL);
+#endif
+    switch_between(from, to);
+#ifdef COIL_ASAN
+    landed(from, from->fake_stack);
+#endif
+}
+
+void coil__coro_transfer(coil_coro *to)
+{
+    transfer(to);
+}
+
 static inline __attribute__((always_inline, noreturn)) void
 exit_to(coil_coro *to, void *result)
 {
     coil_coro *co = current;
-#ifdef LEAVE_INLINE
     coil__guard_check(&co->stack);
     co->state = COIL_CORO_DEAD;
     if (to) {
-        hand_over(co, to, NULL);
+        hand_over(co, to, NULL);         /* NULL: its fake stack can go */
+#ifdef LEAVE_INLINE
         leave_for(&to->ctx, NULL, co->nofp && to->nofp);
-    }
-    tsan_leave(co);
-#ifdef COIL_ASAN
-    __sanitizer_start_switch_fiber(NULL, co->resumer_bottom, co->resumer_size);
-#endif
-    leave_for(&co->resumer_ctx, result, co->nofp);
 #else
-    if (to) {
-        transfer(to, 1);
+        switch_between(co, to);
+#endif
     } else {
-        co->state = COIL_CORO_DEAD;
-        coil__guard_check(&co->stack);
         tsan_leave(co);
+#ifdef LEAVE_INLINE
 #ifdef COIL_ASAN
+        __sanitizer_start_switch_fiber(NULL, co->resumer_bottom,
+                                       co->resumer_size);
+#endif
+        leave_for(&co->resumer_ctx, result, co->nofp);
+#elif defined(COIL_ASAN)
         switch_to(co, &co->ctx, &co->resumer_ctx, result, NULL,
                   co->resumer_bottom, co->resumer_size);
 #else
@@ -336,7 +333,6 @@ exit_to(coil_coro *to, void *result)
 #endif
     }
     abort();                             /* a dead coroutine is never resumed */
-#endif
 }
 
 void coil__coro_exit(coil_coro *to, void *result)

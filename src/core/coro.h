@@ -119,10 +119,9 @@ coil_coro *coil__coro_resume_any(coil_coro *co, void *in, void **out);
 /* Suspend the running coroutine and run `to` (suspended or never started,
  * on this thread, not the running one) in its place: `to` inherits the
  * resumer, so its next yield goes where the running one's would have.
- * Returns when something resumes or transfers back to the caller.  With
- * `ending`, the running coroutine ends instead (DEAD, never to return);
- * coil__coro_exit is the way to say that. */
-void coil__coro_transfer(coil_coro *to, int ending);
+ * Returns when something resumes or transfers back to the caller.  To end
+ * the running coroutine instead, coil__coro_exit. */
+void coil__coro_transfer(coil_coro *to);
 
 /* End the running coroutine (it becomes DEAD) and run `to` in its place as
  * coil__coro_transfer does, or, if `to` is NULL, switch back to its

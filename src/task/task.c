@@ -246,7 +246,7 @@ static void suspend(coil_task *t)
     }
     prefetch_following(t->fut.loop);
     enter(next);
-    coil__coro_transfer(next->coro, 0);
+    coil__coro_transfer(next->coro);
     /* Resumed, by a step or a transfer: coil__task_running is t again. */
     reap();
 }
