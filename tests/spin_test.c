@@ -322,6 +322,91 @@ TEST(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_resul
     alarm(0);
 }
 
+/* A reply due and a flood at once: while a task waits for the executor,
+ * the loop keeps its promise to look again and its spin watches the
+ * slots (inbox.c, "Waking"); a plain thread's calls that come meanwhile
+ * find the promise kept and wake nobody.  Jobs take a random time around
+ * the window, so the loop is caught watching, giving up, and asleep. */
+static long mixed_total, mixed_ran;
+static unsigned char *mixed_counts;
+static coil_event *mixed_all_ran;
+
+static void mixed_call(void *arg)
+{
+    mixed_counts[(uintptr_t)arg]++;              /* the loop's thread only */
+    if (++mixed_ran == mixed_total)
+        CHECK(coil_event_set(mixed_all_ran) == 0);
+}
+
+static void *busy_around_the_window(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    coil_time until = coil_clock() + COIL_USEC(rand_r(&seed) % 80);
+    while (coil_clock() < until)
+        ;
+    return (void *)((uintptr_t)arg + 1);
+}
+
+static void *replies_offloader(void *arg)
+{
+    uintptr_t base = (uintptr_t)arg * 100000u;
+    for (long i = 0; i < scaled(2000); i++) {
+        void *in = (void *)(base + (uintptr_t)i), *out = NULL;
+        CHECK(coil_to_thread(busy_around_the_window, in, &out) == 0);
+        CHECK(out == (void *)((uintptr_t)in + 1));
+    }
+    return NULL;
+}
+
+static void *flood_sender(void *arg)
+{
+    coil_loop *loop = arg;
+    unsigned seed = 12345u;
+    for (long i = 0; i < mixed_total;) {
+        for (long burst = 1 + rand_r(&seed) % 8; burst > 0 && i < mixed_total;
+             burst--, i++)
+            CHECK(coil_call_soon_threadsafe(loop, mixed_call,
+                                            (void *)(uintptr_t)i) == 0);
+        pause_around_the_window(&seed);
+    }
+    return NULL;
+}
+
+static void *replies_and_flood_main(void *arg)
+{
+    (void)arg;
+    enum { TASKS = 4 };
+    CHECK((mixed_all_ran = coil_event_new()) != NULL);
+    pthread_t sender;
+    CHECK(pthread_create(&sender, NULL, flood_sender, coil_loop_current()) ==
+          0);
+    coil_task *t[TASKS];
+    for (int i = 0; i < TASKS; i++)
+        CHECK((t[i] = coil_spawn(replies_offloader, (void *)(uintptr_t)i)));
+    for (int i = 0; i < TASKS; i++) {
+        CHECK(coil_await(coil_task_future(t[i]), NULL) == 0);
+        coil_task_release(t[i]);
+    }
+    CHECK(coil_event_wait(mixed_all_ran) == 0);
+    CHECK(pthread_join(sender, NULL) == 0);  /* done posting: all ran */
+    coil_event_free(mixed_all_ran);
+    return NULL;
+}
+
+TEST(replies_due_while_another_thread_floods_the_loop_all_arrive_once)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    mixed_total = scaled(20000);
+    mixed_ran = 0;
+    CHECK((mixed_counts = calloc((size_t)mixed_total, 1)) != NULL);
+    alarm(120);                       /* a lost wake-up hangs here */
+    CHECK(coil_run(replies_and_flood_main, NULL, NULL) == 0);
+    alarm(0);
+    for (long id = 0; id < mixed_total; id++)
+        CHECK(mixed_counts[id] == 1);
+    free(mixed_counts);
+}
+
 /* ------------------------------------------------------ the spin lock */
 
 enum { LOCKERS = 8, LOCKS_EACH = 200000 };
@@ -487,6 +572,7 @@ RUN_TESTS(T(the_window_is_50_us_by_default_and_settable),
           T(tfuture_waits_that_spin_then_sleep_get_every_reply),
           T(a_tfuture_wait_limit_shorter_than_the_spin_window_is_kept),
           T(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_result),
+          T(replies_due_while_another_thread_floods_the_loop_all_arrive_once),
           T(the_spin_lock_lets_one_thread_in_at_a_time),
           T(a_waiter_past_its_pauses_and_yields_naps_and_still_gets_the_lock),
           T(an_idle_loop_uses_no_cpu_after_its_spin_window),

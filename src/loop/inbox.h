@@ -62,15 +62,32 @@ void coil__inbox_close(coil__inbox *in);
  * in arrival order.  Loop thread only; cheap when nothing arrived. */
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop);
 
-/* Whether a submitter has asked the loop to look since drain last did. */
-int coil__inbox_pending(coil__inbox *in);
+/* Whether something arrived that the loop has not run or queued (while
+ * replies are due, a peek at the slots).  Loop thread only. */
+int coil__inbox_has_work(coil__inbox *in);
+
+/* The poller's idle hooks (poll.h's coil__poll_idle), arg the inbox, all
+ * for the loop's thread: whether its spin before sleeping should keep the
+ * loop's promise to look again and watch the slots (while replies are
+ * due: inbox.c, "Waking"); whether a slot is published that the loop has
+ * not taken; and, before it sleeps, take the promise back — 0 if
+ * something arrived, and the loop must not sleep. */
+int coil__inbox_watch(void *in);
+int coil__inbox_arrived(void *in);
+int coil__inbox_may_sleep(void *in);
+
+/* Count the replies the loop's tasks wait for from other threads: +1 when
+ * one is asked for, -1 when it came or nobody waits for it any more (the
+ * executor's jobs).  Loop thread only. */
+void coil__inbox_expect_replies(coil__inbox *in, int delta);
 
 /* Whether another thread has ever posted to the loop (seen once): one
  * that did may again, which the deadlock rule counts as a way to wake. */
 int coil__inbox_ever_used(const coil__inbox *in);
 
-/* The flag coil__inbox_pending reads, for the loop to read without a call
- * on its hot path. */
+/* The flag that is the loop's promise to look again (inbox.c, "Waking"):
+ * clear, nothing arrived since the loop took it back.  For the loop to
+ * read without a call on its hot path. */
 const atomic_int *coil__inbox_flag(coil__inbox *in);
 
 /* coil_loop_stop: if loop is alive, mark it stopping (coil__loop_mark_stop)

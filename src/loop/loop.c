@@ -73,7 +73,7 @@ struct coil_loop {
     atomic_int running;      /* atomic: coil_loop_is_running from anywhere */
     atomic_int stopping;     /* atomic: coil_loop_stop from anywhere */
     coil__inbox *inbox;      /* inbox.c's: what other threads post */
-    const atomic_int *inbox_flag; /* set while the inbox holds something */
+    const atomic_int *inbox_flag; /* clear: nothing came from afar (inbox.c) */
     coil_time last_poll;     /* loop time of the last look at the kernel */
     int (*until)(void *);    /* coil__loop_run_until's condition, or NULL */
     void *until_arg;
@@ -128,6 +128,11 @@ coil_loop *coil_loop_new(void)
         return NULL;
     }
     loop->inbox_flag = coil__inbox_flag(loop->inbox);
+    coil__poll_set_idle(loop->poll,
+                        &(coil__poll_idle){coil__inbox_watch,
+                                           coil__inbox_arrived,
+                                           coil__inbox_may_sleep,
+                                           loop->inbox});
     coil__list_init(&loop->q.ready);
     coil__list_init(&loop->q.batch);
     coil__list_init(&loop->q.tasks);
@@ -480,7 +485,8 @@ static int until_met(const coil_loop *loop)
 static int quiet_turn(coil_loop *loop)
 {
     if (is_stopping(loop) ||
-        atomic_load_explicit(loop->inbox_flag, memory_order_acquire) ||
+        (atomic_load_explicit(loop->inbox_flag, memory_order_relaxed) &&
+         coil__inbox_has_work(loop->inbox)) ||
         until_met(loop))
         return 0;
     if (clock_due(loop)) {
@@ -523,6 +529,11 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
     return w;
 }
 
+void coil__loop_expect_replies(coil_loop *loop, int delta)
+{
+    coil__inbox_expect_replies(loop->inbox, delta);
+}
+
 void coil__loop_note_long_item(coil_loop *loop)
 {
     loop->now_valid = 0;
@@ -543,7 +554,7 @@ int coil__loop_direct_turn(coil_loop *loop)
 static coil_time poll_timeout(coil_loop *loop)
 {
     if (!coil__list_empty(&loop->q.ready) || is_stopping(loop) ||
-        coil__inbox_pending(loop->inbox))
+        coil__inbox_has_work(loop->inbox))
         return 0;
     coil__timer *t = coil__timers_first(&loop->timers);
     if (!t)

@@ -210,6 +210,12 @@ static inline int coil__loop_owned(const coil_loop *loop)
                        &coil__loop_token;
 }
 
+/* A task of loop's asks another thread for a reply (+1), or has it or
+ * stopped waiting (-1): while any is due, the loop spins before it sleeps
+ * watching its inbox's slots (inbox.h's coil__inbox_watch).  Loop thread
+ * only. */
+void coil__loop_expect_replies(coil_loop *loop, int delta);
+
 /* Set loop's stop flag (coil_loop_stop's work, once inbox.c has made
  * sure the loop is alive). */
 void coil__loop_mark_stop(coil_loop *loop);

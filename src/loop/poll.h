@@ -58,6 +58,25 @@ int coil__poll_wait(coil__poll *p, coil_time timeout);
  * thread and from signal handlers; wakes are coalesced. */
 void coil__poll_wake(coil__poll *p);
 
+/* Work that reaches the loop without a wake-up: the inbox's submitters
+ * skip coil__poll_wake while the loop has promised to look again before
+ * it sleeps (inbox.c, "Waking").  A wait that may sleep honours that.
+ * Before it spins it calls watch(arg): 1, the promise stands and the spin
+ * watches arrived(arg) beside its kicks, returning 0 as soon as it is
+ * true; 0, the promise was taken back and kicks will come; -1, work has
+ * arrived and the wait returns 0 at once.  Just before the kernel may put
+ * the thread to sleep it calls may_sleep(arg), which takes the promise
+ * back and returns 0 if work arrived meanwhile (the wait then returns 0).
+ * All run on the loop's thread. */
+typedef struct coil__poll_idle {
+    int (*watch)(void *arg);
+    int (*arrived)(void *arg);
+    int (*may_sleep)(void *arg);
+    void *arg;
+} coil__poll_idle;
+
+void coil__poll_set_idle(coil__poll *p, const coil__poll_idle *idle);
+
 /* Whether waits time out with epoll_pwait2 (1) or a timerfd (0), decided
  * once per process: by a probe, or forced to the timerfd by the
  * environment variable COIL_POLL_NO_PWAIT2=1 (for tests). */

@@ -29,7 +29,9 @@
  * writes it as before.  One location, so no fence pairing is needed.
  * While it spins the poller does not see fds, so every SLICE it takes a
  * look with no wait, and an fd that becomes ready is noticed at most that
- * late.
+ * late.  It may watch the inbox too, through the idle hooks (poll.h):
+ * while a reply from another thread is due, the inbox's submitters do not
+ * kick a loop that has promised to look again (inbox.c, "Waking").
  */
 #include <errno.h>
 #include <limits.h>
@@ -60,6 +62,8 @@ struct coil__poll {
     atomic_int spin_state;   /* SPIN_*: see the top of the file */
     coil__spin spin;         /* the adaptive window: loop thread only */
     int woke;                /* the last wait drained a wake-up */
+    int watching;            /* this spin watches idle.arrived */
+    coil__poll_idle idle;    /* poll.h; all NULL: none */
 };
 
 /* 1: epoll_pwait2 works, -1: use the timerfd, 0: not probed yet. */
@@ -321,13 +325,27 @@ static int wait_kernel(coil__poll *p, coil_time timeout)
     return dispatch(p, evs, n);
 }
 
-/* What a spin waits for: a kick, or a wake-up written before it began. */
+void coil__poll_set_idle(coil__poll *p, const coil__poll_idle *idle)
+{
+    p->idle = *idle;
+}
+
+/* Whether work came that needs no wake-up, if this spin watches for it
+ * (poll.h's idle hooks). */
+static int idle_busy(coil__poll *p)
+{
+    return p->watching && p->idle.arrived(p->idle.arg);
+}
+
+/* What a spin waits for: a kick, a wake-up written before it began, or
+ * work that comes without either. */
 static int spin_over(void *arg)
 {
     coil__poll *p = arg;
     return atomic_load_explicit(&p->spin_state, memory_order_relaxed) ==
                SPIN_KICKED ||
-           atomic_load_explicit(&p->wake_pending, memory_order_relaxed);
+           atomic_load_explicit(&p->wake_pending, memory_order_relaxed) ||
+           idle_busy(p);
 }
 
 /* Spin for up to window ns, in slices with a look at the fds between
@@ -335,6 +353,9 @@ static int spin_over(void *arg)
  * ready: how many ran), or -2 if the poller must still wait. */
 static int spin_then_look(coil__poll *p, coil_time window)
 {
+    p->watching = p->idle.watch ? p->idle.watch(p->idle.arg) : 0;
+    if (p->watching < 0)
+        return 0;                        /* work came: no wait at all */
     atomic_store(&p->spin_state, SPIN_SPINNING);
     int ran = -2;
     for (coil_time left = window; left > 0 && ran == -2; left -= SLICE) {
@@ -346,6 +367,10 @@ static int spin_then_look(coil__poll *p, coil_time window)
             ran = n;                     /* fds ready, or a wake-up drained */
     }
     int kicked = atomic_exchange(&p->spin_state, SPIN_IDLE) == SPIN_KICKED;
+    int caught = ran == -2 && !kicked && idle_busy(p);
+    p->watching = 0;
+    if (caught)
+        return 0;                        /* work came without a kick */
     if (ran == -2 && !kicked &&
         !atomic_load_explicit(&p->wake_pending, memory_order_relaxed))
         coil__spin_missed(&p->spin);
@@ -368,6 +393,8 @@ int coil__poll_wait(coil__poll *p, coil_time timeout)
                 timeout = 1;             /* still a wait: it may sleep */
         }
     }
+    if (p->idle.may_sleep && !p->idle.may_sleep(p->idle.arg))
+        return 0;
     p->woke = 0;
     int r = wait_kernel(p, timeout);
     if (p->woke)

@@ -445,6 +445,7 @@ static void job_wait_end(void *arg)
 {
     job_wait *jw = arg;
     job *j = jw->j;
+    coil__loop_expect_replies(j->loop, -1);
     coil_future_release(j->fut);
     j->fut = NULL;
     int state = atomic_load_explicit(&j->state, memory_order_acquire);
@@ -611,6 +612,7 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
         return -1;
     }
     job_wait jw = {j, 0};
+    coil__loop_expect_replies(j->loop, 1);
     coil_cleanup_push(job_wait_end, &jw);
     coil__task_note_wait(&job_wait_kind, j);
     r = coil_await(fut, NULL);
