@@ -110,6 +110,7 @@ struct coil__inbox {
     coil__work run;               /* coil__inbox_run, queued or not */
     int ever;                     /* a submitter asked for a look once */
     unsigned replies_due;         /* coil__inbox_expect_replies */
+    int reply_here;               /* coil__inbox_note_reply */
 };
 
 /* The default bound on callbacks submitted to a loop and not yet run: one
@@ -369,7 +370,14 @@ int coil__inbox_arrived(void *in)
 int coil__inbox_watch(void *arg)
 {
     coil__inbox *in = arg;
+    if (in->replies_due && in->reply_here)   /* no spin: sleep, or not */
+        return coil__inbox_may_sleep(in) ? COIL__POLL_NO_SPIN : -1;
     return in->replies_due != 0;  /* else drain took the promise back */
+}
+
+void coil__inbox_note_reply(coil__inbox *in, int here)
+{
+    in->reply_here = here;
 }
 
 void coil__inbox_expect_replies(coil__inbox *in, int delta)

@@ -69,7 +69,8 @@ int coil__inbox_has_work(coil__inbox *in);
 /* The poller's idle hooks (poll.h's coil__poll_idle), arg the inbox, all
  * for the loop's thread: whether its spin before sleeping should keep the
  * loop's promise to look again and watch the slots (while replies are
- * due: inbox.c, "Waking"); whether a slot is published that the loop has
+ * due: inbox.c, "Waking"), or not spin at all (the last reply was
+ * computed on the loop's CPU); whether a slot is published that the loop has
  * not taken; and, before it sleeps, take the promise back — 0 if
  * something arrived, and the loop must not sleep. */
 int coil__inbox_watch(void *in);
@@ -80,6 +81,10 @@ int coil__inbox_may_sleep(void *in);
  * one is asked for, -1 when it came or nobody waits for it any more (the
  * executor's jobs).  Loop thread only. */
 void coil__inbox_expect_replies(coil__inbox *in, int delta);
+
+/* The last reply was computed on the loop's own CPU (here) or not
+ * (loop.h's coil__loop_note_reply).  Loop thread only. */
+void coil__inbox_note_reply(coil__inbox *in, int here);
 
 /* Whether another thread has ever posted to the loop (seen once): one
  * that did may again, which the deadlock rule counts as a way to wake. */

@@ -534,6 +534,11 @@ void coil__loop_expect_replies(coil_loop *loop, int delta)
     coil__inbox_expect_replies(loop->inbox, delta);
 }
 
+void coil__loop_note_reply(coil_loop *loop, int here)
+{
+    coil__inbox_note_reply(loop->inbox, here);
+}
+
 void coil__loop_note_long_item(coil_loop *loop)
 {
     loop->now_valid = 0;

@@ -216,6 +216,12 @@ static inline int coil__loop_owned(const coil_loop *loop)
  * only. */
 void coil__loop_expect_replies(coil_loop *loop, int delta);
 
+/* A reply from another thread came, computed on this thread's CPU (here)
+ * or not: after one that was, the loop sleeps for the next at once
+ * instead of spinning, which would keep the CPU from the thread that
+ * computes it (inbox.h's coil__inbox_watch).  Loop thread only. */
+void coil__loop_note_reply(coil_loop *loop, int here);
+
 /* Set loop's stop flag (coil_loop_stop's work, once inbox.c has made
  * sure the loop is alive). */
 void coil__loop_mark_stop(coil_loop *loop);

@@ -354,6 +354,10 @@ static int spin_over(void *arg)
 static int spin_then_look(coil__poll *p, coil_time window)
 {
     p->watching = p->idle.watch ? p->idle.watch(p->idle.arg) : 0;
+    if (p->watching == COIL__POLL_NO_SPIN) {
+        p->watching = 0;
+        return -2;                       /* straight to the kernel */
+    }
     if (p->watching < 0)
         return 0;                        /* work came: no wait at all */
     atomic_store(&p->spin_state, SPIN_SPINNING);

@@ -36,6 +36,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <dlfcn.h>
@@ -71,6 +72,8 @@ typedef struct job {
                                      the completion was posted */
     void (*abandon)(void *arg, void *result);
     coil_loop *loop;              /* the caller's */
+    int caller_cpu;               /* sched_getcpu() where it was asked */
+    int ran_cpu;                  /* and where fn ran (-1: unknown) */
     coil_future *fut;             /* loop thread only; NULL once abandoned */
     int delivered;                /* fut was completed (loop thread) */
 } job;
@@ -251,6 +254,8 @@ static void wake_all(coil__list *wake)
 static void job_complete(void *arg)
 {
     job *j = arg;
+    int here = sched_getcpu();
+    coil__loop_note_reply(j->loop, here >= 0 && here == j->ran_cpu);
     if (j->fut) {
         j->delivered = 1;
         (void)coil_future_set_result(j->fut, NULL);
@@ -287,9 +292,9 @@ static job *take_queued(coil__list *wake)
  * having slept on the condition variable unless the queue filled
  * meanwhile; the queue may still be empty then (another thread took the
  * job, or a spurious wake-up). */
-static job *wait_for_job(coil__spin *sp)
+static job *wait_for_job(coil__spin *sp, int no_spin)
 {
-    coil_time window = coil__spin_window(sp);
+    coil_time window = no_spin ? 0 : coil__spin_window(sp);
     coil_time start = coil_clock();      /* for the window's adapting */
     /* One spinner catches the next job as well as four would: the others
      * would only take the CPU from the threads that make the jobs. */
@@ -319,15 +324,16 @@ static job *wait_for_job(coil__spin *sp)
     return NULL;
 }
 
-/* The next job to run, handed or taken off the queue; mu not held. */
-static job *next_job(coil__spin *sp)
+/* The next job to run, handed or taken off the queue; mu not held.
+ * no_spin: sleep at once if there is none. */
+static job *next_job(coil__spin *sp, int no_spin)
 {
     coil__list wake;
     coil__list_init(&wake);
     pthread_mutex_lock(&pool.mu);
     job *j;
     while ((j = take_queued(&wake)) == NULL)
-        if ((j = wait_for_job(sp)) != NULL)
+        if ((j = wait_for_job(sp, no_spin)) != NULL)
             return j;                    /* handed: mu released, no slot */
     pthread_mutex_unlock(&pool.mu);
     wake_all(&wake);
@@ -339,8 +345,17 @@ static void *pool_main(void *unused)
     (void)unused;
     coil__fork_unblock_since(&pool.starter_mask);   /* core/fork.h */
     coil__spin spin = {0};
+    int no_spin = 0;
     for (;;) {
-        job *j = next_job(&spin);
+        job *j = next_job(&spin, no_spin);
+        /* On its caller's CPU, this thread's spin for the next job would
+         * only keep that CPU from the caller, who makes the job: it
+         * sleeps instead, and the caller's loop does not spin for this
+         * reply either (job_complete).  The kernel puts a thread it
+         * wakes near its waker, and without this a pool thread could
+         * stay on the loop's CPU for hundreds of calls, each ~15 us. */
+        j->ran_cpu = sched_getcpu();
+        no_spin = j->ran_cpu >= 0 && j->ran_cpu == j->caller_cpu;
         void *r = j->fn(j->arg);
         j->result = r;
         if (atomic_exchange_explicit(&j->state, J_DONE,
@@ -599,6 +614,7 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
     j->arg = arg;
     j->abandon = abandon;
     j->loop = coil_loop_current();
+    j->caller_cpu = sched_getcpu();
     j->fut = fut;
     /* Unwinding out of the slot wait must not leak j either. */
     int r;
