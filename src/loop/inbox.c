@@ -370,8 +370,8 @@ int coil__inbox_arrived(void *in)
 int coil__inbox_watch(void *arg)
 {
     coil__inbox *in = arg;
-    if (in->replies_due && in->reply_here)   /* no spin: sleep, or not */
-        return coil__inbox_may_sleep(in) ? COIL__POLL_NO_SPIN : -1;
+    if (in->replies_due && in->reply_here)
+        return COIL__POLL_NO_SPIN;    /* may_sleep takes the promise back */
     return in->replies_due != 0;  /* else drain took the promise back */
 }
 

@@ -70,8 +70,8 @@ int coil__inbox_has_work(coil__inbox *in);
  * for the loop's thread: whether its spin before sleeping should keep the
  * loop's promise to look again and watch the slots (while replies are
  * due: inbox.c, "Waking"), or not spin at all (the last reply was
- * computed on the loop's CPU); whether a slot is published that the loop has
- * not taken; and, before it sleeps, take the promise back — 0 if
+ * computed on the loop's CPU); whether a slot is published that the loop
+ * has not taken; and, before it sleeps, take the promise back — 0 if
  * something arrived, and the loop must not sleep. */
 int coil__inbox_watch(void *in);
 int coil__inbox_arrived(void *in);

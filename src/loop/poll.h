@@ -64,11 +64,11 @@ void coil__poll_wake(coil__poll *p);
  * Before it spins it calls watch(arg): 1, the promise stands and the spin
  * watches arrived(arg) beside its kicks, returning 0 as soon as it is
  * true; 0, the promise was taken back and kicks will come; -1, work has
- * arrived and the wait returns 0 at once; COIL__POLL_NO_SPIN, the promise
- * was taken back and the wait goes to the kernel without spinning.  Just before the kernel may put
- * the thread to sleep it calls may_sleep(arg), which takes the promise
- * back and returns 0 if work arrived meanwhile (the wait then returns 0).
- * All run on the loop's thread. */
+ * arrived and the wait returns 0 at once; COIL__POLL_NO_SPIN, no spin at
+ * all.  Just before the kernel may put the thread to sleep, spin or no
+ * spin, it calls may_sleep(arg), which takes the promise back and returns
+ * 0 if work arrived meanwhile (the wait then returns 0).  All run on the
+ * loop's thread. */
 enum { COIL__POLL_NO_SPIN = -2 };
 
 typedef struct coil__poll_idle {
