@@ -846,6 +846,21 @@ static void *yield_n(void *arg)
     return NULL;
 }
 
+/* Yields, noting the most items the loop let go between clock reads. */
+static unsigned most_between_clock_reads;
+
+static void *yield_n_watching_clock_every(void *arg)
+{
+    coil_loop *loop = coil_loop_current();
+    for (long i = *(const long *)arg; i > 0; i--) {
+        unsigned every = coil__loop_clock_every(loop);
+        if (every > most_between_clock_reads)
+            most_between_clock_reads = every;
+        CHECK(coil_yield() == 0);
+    }
+    return NULL;
+}
+
 static void *yield_after_busy_steps(void *arg)
 {
     (void)arg;
@@ -864,15 +879,20 @@ TEST(the_items_between_clock_reads_follow_how_long_items_take)
     CHECK(coil__loop_clock_every(loop) == 32);
     long n = scaled(200000);
     coil_time t0 = coil_clock();
-    coil_task *a = coil_spawn(yield_n, &n), *b = coil_spawn(yield_n, &n);
+    most_between_clock_reads = 0;
+    coil_task *a = coil_spawn(yield_n_watching_clock_every, &n);
+    coil_task *b = coil_spawn(yield_n_watching_clock_every, &n);
     CHECK(a && b);
     await_task(a);
     await_task(b);
     coil_time per_yield = (coil_clock() - t0) / (2 * n);
-    printf("  %lld ns a yield: %u items between clock reads\n",
-           (long long)per_yield, coil__loop_clock_every(loop));
-    if (per_yield < 30)                /* 32 of them take under 1 us */
-        CHECK(coil__loop_clock_every(loop) > 32);
+    printf("  %lld ns a yield: up to %u items between clock reads\n",
+           (long long)per_yield, most_between_clock_reads);
+    /* 32 quick yields take under 1 us, so the count grew at some point;
+     * the largest seen, not the last: one span preempted near the end
+     * (a shared VM) sets it back to 32, as it should. */
+    if (per_yield < 30)
+        CHECK(most_between_clock_reads > 32);
     coil_task *busy = coil_spawn(yield_after_busy_steps, NULL);
     coil_task *other = coil_spawn(yield_n, &(long){600});
     CHECK(busy && other);
