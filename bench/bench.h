@@ -282,13 +282,16 @@ int bench_select4(int reference, long count, uint64_t *elapsed_ns,
 int bench_file_make(long mib, char *path, size_t size, char *err);
 
 /* count 4 KiB pread(2)s at random blocks of path, shared by nthreads
- * threads (1: the calling thread), each checked. */
+ * threads (1: the calling thread), each checked; *cpu_ns gets the CPU
+ * time (user + system) the readers used, all threads together. */
 int bench_file_plain(const char *path, int nthreads, long count,
-                     uint64_t *elapsed_ns, char *err);
+                     uint64_t *elapsed_ns, uint64_t *cpu_ns, char *err);
 
 /* The child that times coil's side: `--file-worker BACKEND TASKS COUNT
  * PATH`, BACKEND uring or executor.  Prints {"elapsed_ns": N, "count":
- * COUNT, ...}; returns the exit status. */
+ * COUNT, "cpu_ns": C, ...}, C the process's CPU time (all its threads:
+ * the loop's, the executor's, io_uring's workers) over the timed reads;
+ * returns the exit status. */
 int bench_file_worker(const char *backend, const char *tasks,
                       const char *count, const char *path);
 

@@ -45,7 +45,9 @@
  *                          pread(2) (bench_file.c);
  *   file_pread_64          the same read by 64 tasks at once, ns per read
  *                          of the whole (the inverse of throughput),
- *                          against four plain threads (--only files).
+ *                          against four plain threads (--only files);
+ *                          both rows also give the CPU time per read
+ *                          (every thread of the reader's process).
  * The scheduler, echo and threads benches are also measured in Go (and
  * the first two in Python's asyncio), when a go and a python3 are on PATH
  * (see bench_peer.c), for comparison.
@@ -409,6 +411,8 @@ typedef struct row {
     double server_ns;      /* echo only: median server CPU ns per round
                               trip; < 0: none */
     double gen_share;      /* echo only: median load generator busy share */
+    double cpu_ns;         /* files only: median CPU ns per operation, all
+                              threads; < 0: none */
     int per_second;        /* show 1e9 / median as a rate (spawn) */
     char error[BENCH_ERR_MAX];
 } row;
@@ -437,6 +441,7 @@ static row *new_row(const char *bench, const char *impl, long count,
     r->rps = -1;
     r->server_ns = -1;
     r->gen_share = -1;
+    r->cpu_ns = -1;
     return r;
 }
 
@@ -1612,21 +1617,63 @@ typedef struct file_job {
     const bench_peer *child;   /* coil: this program as --file-worker */
     const char *backend;       /* "uring" or "executor" */
     long tasks;
+    long count;                /* reads in a timed repetition */
+    double *cpu;               /* CPU ns per read, one per timed rep */
+    long ncpu;
 } file_job;
+
+/* The rep's CPU time, kept if it is a timed one (not the warm-up). */
+static void file_note_cpu(file_job *f, long count, double cpu_ns)
+{
+    if (count == f->count && f->cpu && cpu_ns > 0)
+        f->cpu[f->ncpu++] = cpu_ns / (double)count;
+}
 
 static int file_rep(const void *ctx, long count, uint64_t *ns, char *err)
 {
-    const file_job *f = ctx;
-    if (f->child == NULL)
-        return bench_file_plain(f->path, f->threads, count, ns, err);
+    file_job *f = (file_job *)ctx;
+    if (f->child == NULL) {
+        uint64_t cpu;
+        if (bench_file_plain(f->path, f->threads, count, ns, &cpu, err) != 0)
+            return -1;
+        file_note_cpu(f, count, (double)cpu);
+        return 0;
+    }
     char tasks[24], n[24], line[512];
     snprintf(tasks, sizeof tasks, "%ld", f->tasks);
     snprintf(n, sizeof n, "%ld", count);
     const char *args[] = {"--file-worker", f->backend, tasks, n, f->path,
                           NULL};
-    if (bench_peer_run(f->child, args, line, sizeof line, err) != 0)
+    double cpu;
+    if (bench_peer_run(f->child, args, line, sizeof line, err) != 0 ||
+        peer_elapsed(line, count, ns, err) != 0)
         return -1;
-    return peer_elapsed(line, count, ns, err);
+    if (bench_json_number(line, "cpu_ns", &cpu) == 0)
+        file_note_cpu(f, count, cpu);
+    return 0;
+}
+
+/* A file row: as print_toolbox_row, then the CPU per read and its ratio
+ * to the plain row's. */
+static void print_file_row(const row *r, const char *vs)
+{
+    printf("%-22s %-13s %10ld ", r->bench, r->impl, r->count);
+    const row *o = find_row(r->bench, vs);
+    if (r->ok) {
+        printf("%10.1f %10.1f", r->median_ns, r->min_ns);
+        if (o != NULL && o != r)
+            printf(" %9.2fx", r->median_ns / o->median_ns);
+        else
+            printf(" %10s", "");
+        if (r->cpu_ns > 0)
+            printf(" %10.0f", r->cpu_ns);
+        if (r->cpu_ns > 0 && o != NULL && o != r && o->cpu_ns > 0)
+            printf(" %9.2fx", r->cpu_ns / o->cpu_ns);
+    }
+    if (r->error[0])
+        printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
+    printf("\n");
+    fflush(stdout);
 }
 
 /* One group: plain threads, then coil on the ring and on the executor. */
@@ -1634,9 +1681,9 @@ static void files_group(const options *o, const char *bench, int threads,
                         long tasks, const char *path, const bench_peer *child)
 {
     file_job fj[3] = {
-        {path, threads, NULL, NULL, 0},
-        {path, 0, child, "uring", tasks},
-        {path, 0, child, "executor", tasks},
+        {path, threads, NULL, NULL, 0, 0, NULL, 0},
+        {path, 0, child, "uring", tasks, 0, NULL, 0},
+        {path, 0, child, "executor", tasks, 0, NULL, 0},
     };
     const char *impl[3] = {threads > 1 ? "threads_4" : "pread", "coil_uring",
                            "coil_executor"};
@@ -1646,6 +1693,8 @@ static void files_group(const options *o, const char *bench, int threads,
     job jobs[3];
     for (int i = 0; i < 3; i++) {
         long c = i == 2 ? executor_count : count;
+        fj[i].count = c < 64 ? 64 : c;
+        fj[i].cpu = calloc((size_t)o->threads_reps, sizeof *fj[i].cpu);
         /* One reader runs on the pinned CPU; many use both. */
         jobs[i] = (job){new_row(bench, impl[i], c < 64 ? 64 : c,
                                 o->threads_reps),
@@ -1653,8 +1702,12 @@ static void files_group(const options *o, const char *bench, int threads,
                         i > 0, NULL};
     }
     measure(jobs, 3);
-    for (int i = 0; i < 3; i++)
-        print_toolbox_row(jobs[i].r, impl[0]);
+    for (int i = 0; i < 3; i++) {
+        if (fj[i].ncpu > 0)
+            jobs[i].r->cpu_ns = median_of(fj[i].cpu, fj[i].ncpu);
+        free(fj[i].cpu);
+        print_file_row(jobs[i].r, impl[0]);
+    }
 }
 
 /* Issue 18's file targets: one task's latency against a plain pread,
@@ -1693,13 +1746,25 @@ static void run_files(const options *o)
         printf("  skipped: %s\n", err);
         return;
     }
-    printf("\n%-22s %-13s %10s %10s %10s %10s\n", "bench", "impl",
-           "count/rep", "median ns", "min ns", "vs plain");
+    printf("  cpu ns: the CPU time (user + system, every thread of the "
+           "reader's process) per read,\n  and its ratio to the plain row's: "
+           "how much work a read costs, however many CPUs it used\n");
+    printf("\n%-22s %-13s %10s %10s %10s %10s %10s %10s\n", "bench",
+           "impl", "count/rep", "median ns", "min ns", "vs plain", "cpu ns",
+           "vs plain");
     files_group(o, "file_pread", 1, 1, path, &self);
     files_group(o, "file_pread_64", 4, 64, path, &self);
     unlink(path);
     print_ratio_targets("issue 18", file_targets,
                         sizeof file_targets / sizeof *file_targets);
+    /* No target of the issue's; but where the plain threads use both
+     * CPUs and one loop uses one, this is the row that compares the
+     * work itself. */
+    const row *a = find_row("file_pread_64", "coil_uring");
+    const row *b = find_row("file_pread_64", "threads_4");
+    if (a && b && a->cpu_ns > 0 && b->cpu_ns > 0)
+        printf("    file_pread_64 coil_uring vs threads_4, CPU per read: "
+               "%.2fx (no target)\n", a->cpu_ns / b->cpu_ns);
 }
 
 /* ---------------------------------------------------------------- targets */
@@ -1871,6 +1936,12 @@ static int write_json(const char *path)
                 fprintf(f, ", \"generator_share\": %.3f, "
                         "\"generator_bound\": %s", r->gen_share,
                         r->gen_share >= 0.95 ? "true" : "false");
+        }
+        if (strncmp(r->bench, "file_", 5) == 0) {
+            if (r->cpu_ns >= 0)
+                fprintf(f, ", \"cpu_ns_per_read\": %.1f", r->cpu_ns);
+            else
+                fprintf(f, ", \"cpu_ns_per_read\": null");
         }
         if (strcmp(r->bench, "sleep_1ms") == 0) {
             if (r->ok)

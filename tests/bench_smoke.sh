@@ -50,6 +50,9 @@ if [ $# -eq 1 ]; then
     grep -q "\"bench\": \"$row\", \"median_ns\": [0-9]" "$json" ||
       { echo "bench_smoke: no measured $row row in:"; cat "$json"; exit 1; }
   done
+  # ...with the CPU time a read took, which the plain rows always have.
+  grep -q '"bench": "file_pread_64", "impl": "threads_4", "median_ns": [0-9.]*, "min_ns": [0-9.]*, "cpu_ns_per_read": [0-9]' "$json" ||
+    { echo "bench_smoke: no CPU per read in the threads_4 file_pread_64 row:"; cat "$json"; exit 1; }
   # io_uring's rows where this process can have a ring (the backend row
   # says so when it cannot: the failure is then the kernel's, not coil's).
   if grep -q '"bench": "file_pread", "impl": "coil_uring", "median_ns": null' "$json"; then
