@@ -2321,13 +2321,20 @@ void coil_process_cleanup(void *p);
  *     made once per process at first use, by a probe;
  *     COIL_FILE_BACKEND=executor in the environment forces the executor
  *     for every call, the page cache's reads below included (=uring asks
- *     for the ring, and still falls back where the probe fails).
+ *     for the ring, and still falls back where the probe fails).  The
+ *     probe also times a syscall and a request in a batch: reads join
+ *     batches only where the syscall costs more than the batch's share
+ *     and the ring's path for a task (a VM whose syscalls cost a
+ *     microsecond); elsewhere they ask the page cache first even beside
+ *     other work (below).  COIL_FILE_READ_BATCH=always|never overrides
+ *     that choice; writes and syncs always join batches.
  *   - Reads from the page cache.  On either backend, a read or pread in a
  *     task first asks the kernel for what the page cache holds, right
  *     there (preadv2 with RWF_NOWAIT, into buf): a cached read costs one
  *     syscall and does not suspend; only the part that would wait for the
  *     disk (or an empty pipe) goes to the ring or the pool.  Not while a
- *     ring batch is forming: the read joins the batch.  A read served in
+ *     ring batch is forming, where the probe found batches cheaper (see
+ *     above): the read joins the batch.  A read served in
  *     part goes on for the rest, so a regular file's short counts stay
  *     those of its end; if the rest fails with ECANCELED, buf may hold
  *     the first part.

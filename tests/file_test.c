@@ -32,6 +32,7 @@
 #include "check.h"
 #include "coil.h"
 #include "task_helpers.h"
+#include "io/file_uring.h"
 
 /* ------------------------------------------------------- temp files */
 
@@ -852,6 +853,38 @@ TEST(a_closed_fd_number_reused_by_a_pipe_is_espipe)
     remove_dir();
 }
 
+/* Whether a read beside other ready work joins a ring batch or asks the
+ * page cache inline: COIL_FILE_READ_BATCH's word where it gives one (the
+ * suite runs with each), the probe's timing otherwise; never without a
+ * ring.  Alone, a read never joins a batch. */
+static void *read_batch_main(void *arg)
+{
+    (void)arg;
+    const char *want = getenv("COIL_FILE_READ_BATCH");
+    int ring = strcmp(coil_file_backend(), "io_uring") == 0;
+    CHECK(coil__uring_batching() == 0);          /* nothing else ready */
+    atomic_int stop = 0;
+    coil_task *peer = coil_spawn(busy_peer, &stop);
+    CHECK(peer);
+    CHECK(coil_yield() == 0);                    /* the peer is ready now */
+    int batch = coil__uring_batching();
+    printf("  COIL_FILE_READ_BATCH=%s: reads beside other work %s\n",
+           want ? want : "(unset)",
+           batch ? "join a ring batch" : "ask the page cache inline");
+    if (!ring || (want && strcmp(want, "never") == 0))
+        CHECK(batch == 0);
+    else if (want && strcmp(want, "always") == 0)
+        CHECK(batch == 1);
+    stop = 1;
+    await_task(peer);
+    return NULL;
+}
+
+TEST(reads_beside_other_work_batch_as_the_probe_or_environment_says)
+{
+    run_main(read_batch_main, NULL);
+}
+
 /* ------------------------------------------- outside a task */
 
 static atomic_int callback_errno;
@@ -961,4 +994,5 @@ RUN_TESTS(T(the_backend_is_the_one_asked_for_where_the_build_and_kernel_allow),
           T(a_task_reading_a_cached_file_lets_a_sleeper_wake),
           T(many_tasks_read_their_own_blocks_some_cancelled_waiting),
           T(a_closed_fd_number_reused_by_a_pipe_is_espipe),
+          T(reads_beside_other_work_batch_as_the_probe_or_environment_says),
           T(outside_a_task_inline_without_loop_eperm_in_callback))

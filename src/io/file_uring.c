@@ -33,6 +33,18 @@
  * takes the completions.  A request made when nothing else is ready is
  * submitted at once: a lone reader gets its answer without suspending.
  *
+ * Reads in batches, or not.  A read has a cheaper way than the ring: the
+ * page cache, asked inline (file_cache.c).  A batch beats it only where a
+ * syscall costs more than a request on the ring does, plus what the
+ * ring's path costs the task (suspending, its future and record, the copy
+ * out of the landing buffer): on the VM above, with syscalls at ~1.2 us,
+ * by 2.5x; on a 2026-12 VM with syscalls at 0.2 us, 64 tasks' reads took
+ * 10-15% more CPU in batches than inline.  So the probe also times a
+ * syscall and a request on the ring (the cheapest of a few rounds each),
+ * and reads join batches only where syscall > request + RING_PATH_NS.
+ * COIL_FILE_READ_BATCH=always|never overrides (tests use it to run both).
+ * Writes and syncs have no inline way: they always join a batch.
+ *
  * Cancellation.  A request is a `pending` record, the CQE's user_data.  A
  * caller cancelled while the kernel still has the request leaves at once:
  * its pending loses its future, an IORING_OP_ASYNC_CANCEL is submitted,
@@ -96,6 +108,7 @@ int coil__uring_run(const coil__uring_req *req, int *res)
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "loop/debug.h"
@@ -138,6 +151,15 @@ static char cancel_tag;
 
 /* 1: io_uring, -1: executor, 0: not decided yet. */
 static atomic_int backend;
+/* Reads join batches (see the top): 1 yes, 0 no; set with backend. */
+static atomic_int read_batch;
+
+/* What a read costs on the ring's path beyond the ring's own request:
+ * 64 tasks' reads of a cached file, inline against in batches, less the
+ * syscall saved and the request's cost (2026-12-07: 170 - 92 + 205 ns). */
+#define RING_PATH_NS 280
+/* Rounds and calls per round of the timings. */
+enum { TIME_ROUNDS = 8, TIME_CALLS = 16 };
 
 static int ring_has_what_we_use(struct io_uring *u, unsigned features)
 {
@@ -154,6 +176,61 @@ static int ring_has_what_we_use(struct io_uring *u, unsigned features)
     return ok;
 }
 
+/* ns a syscall costs: the cheapest round's mean. */
+static coil_time time_syscall(void)
+{
+    coil_time best = -1;
+    for (int round = 0; round < TIME_ROUNDS; round++) {
+        coil_time t0 = coil_clock();
+        for (int i = 0; i < TIME_CALLS; i++)
+            (void)syscall(SYS_getppid);     /* no libc cache in the way */
+        coil_time t = (coil_clock() - t0) / TIME_CALLS;
+        if (best < 0 || t < best)
+            best = t;
+    }
+    return best;
+}
+
+/* ns a request costs in a batch on u (TIME_CALLS entries): no-ops, one
+ * enter a round; -1 if the ring would not take them. */
+static coil_time time_ring_request(struct io_uring *u)
+{
+    coil_time best = -1;
+    for (int round = 0; round < TIME_ROUNDS; round++) {
+        for (int i = 0; i < TIME_CALLS; i++) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(u);
+            if (!sqe)
+                return -1;
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data(sqe, NULL);
+        }
+        coil_time t0 = coil_clock();
+        int n = io_uring_submit(u);
+        coil_time t = (coil_clock() - t0) / TIME_CALLS;
+        struct io_uring_cqe *cqe;
+        while (io_uring_peek_cqe(u, &cqe) == 0)
+            io_uring_cqe_seen(u, cqe);
+        if (n != TIME_CALLS)
+            return -1;
+        if (best < 0 || t < best)
+            best = t;
+    }
+    return best;
+}
+
+/* Whether reads should join batches: COIL_FILE_READ_BATCH, else whether
+ * a syscall costs more than a request in a batch and the ring's path. */
+static int reads_batch(struct io_uring *u)
+{
+    const char *want = getenv("COIL_FILE_READ_BATCH");
+    if (want && strcasecmp(want, "always") == 0)
+        return 1;
+    if (want && strcasecmp(want, "never") == 0)
+        return 0;
+    coil_time request = time_ring_request(u);
+    return request >= 0 && time_syscall() > request + RING_PATH_NS;
+}
+
 static int probe(void)
 {
     const char *want = getenv("COIL_FILE_BACKEND");
@@ -162,9 +239,12 @@ static int probe(void)
     struct io_uring u;
     struct io_uring_params params;
     memset(&params, 0, sizeof params);
-    if (io_uring_queue_init_params(4, &u, &params) < 0)
+    if (io_uring_queue_init_params(TIME_CALLS, &u, &params) < 0)
         return -1;               /* ENOSYS, EPERM, ENOMEM: the executor */
     int ok = ring_has_what_we_use(&u, params.features);
+    if (ok)
+        atomic_store_explicit(&read_batch, reads_batch(&u),
+                              memory_order_relaxed);
     io_uring_queue_exit(&u);
     return ok ? 1 : -1;
 }
@@ -402,7 +482,9 @@ int coil__uring_batching(void)
 {
     coil_loop *loop = coil__loop_running;
     /* The ring is made here if need be: the read will go to it. */
-    return loop && coil__loop_has_ready(loop) && ring_of(loop) != NULL;
+    return loop && coil__uring_enabled() &&
+           atomic_load_explicit(&read_batch, memory_order_relaxed) &&
+           coil__loop_has_ready(loop) && ring_of(loop) != NULL;
 }
 
 static void prep(struct io_uring_sqe *sqe, const coil__uring_req *req)

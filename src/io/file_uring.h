@@ -42,10 +42,11 @@ typedef struct coil__uring_req {
  * COIL_FILE_BACKEND (uring|executor) and a probe of the kernel. */
 int coil__uring_enabled(void);
 
-/* Whether a request made now on the running loop's ring would join a
- * batch (file_uring.c: the loop has other work ready, or a batch is
- * forming): then a read does better in the batch than in a syscall of
- * its own.  0 where there is no ring. */
+/* Whether a read made now should join a batch on the running loop's
+ * ring rather than ask the page cache inline (file_uring.c: the loop has
+ * other work ready, or a batch is forming, and on this machine a batch
+ * costs a read less than a syscall of its own).  0 where there is no
+ * ring. */
 int coil__uring_batching(void);
 
 /* A landing buffer of n bytes for a ring read, from the running loop's
