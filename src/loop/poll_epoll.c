@@ -59,6 +59,7 @@ struct coil__poll {
     int timerfd;            /* -1 when epoll_pwait2 does the timeouts */
     int timer_armed;
     atomic_int wake_pending; /* a wake was written and not yet drained */
+    _Atomic coil_time woken_at; /* when the last wake was written */
     atomic_int spin_state;   /* SPIN_*: see the top of the file */
     coil__spin spin;         /* the adaptive window: loop thread only */
     int woke;                /* the last wait drained a wake-up */
@@ -164,6 +165,7 @@ coil__poll *coil__poll_new(void)
     }
     *p = (coil__poll){.epfd = -1, .wakefd = -1, .timerfd = -1};
     atomic_init(&p->wake_pending, 0);
+    atomic_init(&p->woken_at, 0);
     atomic_init(&p->spin_state, SPIN_IDLE);
     if ((p->epfd = new_epoll()) < 0 || (p->wakefd = new_eventfd()) < 0 ||
         ctl_add(p, p->wakefd, EPOLLIN, &p->wakefd) != 0)
@@ -220,6 +222,7 @@ void coil__poll_wake(coil__poll *p)
     if (atomic_exchange(&p->wake_pending, 1))
         return;                          /* the pending write wakes it */
     int saved = errno;
+    atomic_store_explicit(&p->woken_at, coil_clock(), memory_order_relaxed);
     uint64_t one = 1;
     while (write(p->wakefd, &one, sizeof one) < 0 && errno == EINTR)
         ;
@@ -381,6 +384,17 @@ static int spin_then_look(coil__poll *p, coil_time window)
     return kicked && ran < 0 ? 0 : ran;
 }
 
+/* How long after `start` the wake-up this wait drained was written: the
+ * time the other thread had work for us, not the time the kernel got us
+ * running again.  A wake-up slower than any window (tens of microseconds
+ * on a busy VM) would otherwise count as a hand-off no spin could catch,
+ * and shrink the window to nothing for good. */
+static coil_time wake_came_after(coil__poll *p, coil_time start)
+{
+    coil_time at = atomic_load_explicit(&p->woken_at, memory_order_relaxed);
+    return at > start ? at - start : 0;
+}
+
 int coil__poll_wait(coil__poll *p, coil_time timeout)
 {
     if (timeout == 0)
@@ -402,6 +416,6 @@ int coil__poll_wait(coil__poll *p, coil_time timeout)
     p->woke = 0;
     int r = wait_kernel(p, timeout);
     if (p->woke)
-        coil__spin_slept(&p->spin, coil_clock() - start);
+        coil__spin_slept(&p->spin, wake_came_after(p, start));
     return r;
 }

@@ -58,6 +58,8 @@ struct coil_tfuture {
     void *result;
     waiter *waiters;              /* under mu */
     int cancel_requested;         /* under mu */
+    int sleepers;                 /* plain threads in cond_wait: mu */
+    coil_time settled_at;         /* when settled, if sleepers: mu */
     coil_loop *loop;              /* the task's loop */
     /* The task's loop thread only: */
     coil_task *task;
@@ -146,6 +148,8 @@ static void tf_settle(coil_tfuture *tf, int state, void *result, int error)
         tf->result = result;
         tf->error = error;
         tf->state = state;
+        if (tf->sleepers)                /* for their spin's window */
+            tf->settled_at = coil_clock();
         ws = tf->waiters;
         tf->waiters = NULL;
         pthread_cond_broadcast(&tf->cv);
@@ -367,12 +371,18 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
     pthread_mutex_lock(&tf->mu);
     int err = 0, slept = 0;
     while (tf->state == TF_PENDING && err == 0) {
+        tf->sleepers++;
         err = timeout < 0 ? pthread_cond_wait(&tf->cv, &tf->mu)
                           : pthread_cond_timedwait(&tf->cv, &tf->mu, &until);
+        tf->sleepers--;
         slept = 1;
     }
+    /* The window learns when the reply came, not when this thread got a
+     * CPU again: a wake-up slower than any window would otherwise shrink
+     * it to nothing for good (executor.c's job_came_after). */
     if (slept && tf->state != TF_PENDING)
-        coil__spin_slept(&reply_spin, coil_clock() - start);
+        coil__spin_slept(&reply_spin, tf->settled_at > start
+                                          ? tf->settled_at - start : 0);
     int r;
     if (tf->state != TF_PENDING) {
         r = outcome(tf, out);
