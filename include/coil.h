@@ -1559,8 +1559,14 @@ int coil_tfuture_release(coil_tfuture *f);
  * (asyncio's to_thread / run_in_executor): name resolution, file IO, a
  * library that blocks.  One pool per process, shared by the tasks of every
  * loop on every thread; its threads start at the first coil_to_thread,
- * have every signal blocked, and live as long as the process.  Its queue
- * of jobs not yet started is bounded: a task that finds it full suspends
+ * have every signal blocked, and live as long as the process.  Like any
+ * thread they inherit the CPU affinity of the thread that makes them,
+ * the one whose call first uses the pool (coil_to_thread, coil_file_open,
+ * ...): if it is pinned to one CPU, so is the whole pool, and blocking
+ * work shares that CPU with the loop.  A program that pins its loops'
+ * threads can start the pool before it pins (a coil_run whose task makes
+ * one coil_to_thread call) or pin after the first call.  Its queue of
+ * jobs not yet started is bounded: a task that finds it full suspends
  * (its loop runs on) until a slot frees, served in FIFO order — back-
  * pressure, never unbounded growth.
  * ====================================================================== */
