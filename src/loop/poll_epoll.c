@@ -384,17 +384,6 @@ static int spin_then_look(coil__poll *p, coil_time window)
     return kicked && ran < 0 ? 0 : ran;
 }
 
-/* How long after `start` the wake-up this wait drained was written: the
- * time the other thread had work for us, not the time the kernel got us
- * running again.  A wake-up slower than any window (tens of microseconds
- * on a busy VM) would otherwise count as a hand-off no spin could catch,
- * and shrink the window to nothing for good. */
-static coil_time wake_came_after(coil__poll *p, coil_time start)
-{
-    coil_time at = atomic_load_explicit(&p->woken_at, memory_order_relaxed);
-    return at > start ? at - start : 0;
-}
-
 int coil__poll_wait(coil__poll *p, coil_time timeout)
 {
     if (timeout == 0)
@@ -416,6 +405,8 @@ int coil__poll_wait(coil__poll *p, coil_time timeout)
     p->woke = 0;
     int r = wait_kernel(p, timeout);
     if (p->woke)
-        coil__spin_slept(&p->spin, wake_came_after(p, start));
+        coil__spin_slept_since(&p->spin, start,
+                               atomic_load_explicit(&p->woken_at,
+                                                    memory_order_relaxed));
     return r;
 }

@@ -87,6 +87,12 @@ void coil__spin_slept(coil__spin *s, coil_time waited)
     s->window = w < c ? w : c;
 }
 
+void coil__spin_slept_since(coil__spin *s, coil_time began,
+                            coil_time handed)
+{
+    coil__spin_slept(s, handed > began ? handed - began : 0);
+}
+
 void coil__spin_missed(coil__spin *s)
 {
     s->window /= 2;

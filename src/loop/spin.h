@@ -35,6 +35,16 @@ coil_time coil__spin_window(const coil__spin *s);
  * if not, it shrinks as after a miss. */
 void coil__spin_slept(coil__spin *s, coil_time waited);
 
+/* The same, told when the sleeper began to wait and when the other side
+ * handed the work over (a job queued, a wake-up written, a reply
+ * settled), not when the kernel got the sleeper running again: a wake-up
+ * slower than any window (tens of microseconds on a busy VM) would
+ * otherwise count as a hand-off no spin could catch, and shrink the
+ * window to nothing for good.  Work handed over before the wait began
+ * counts as no wait at all. */
+void coil__spin_slept_since(coil__spin *s, coil_time began,
+                            coil_time handed);
+
 /* A spin ran its whole window for nothing: the window halves. */
 void coil__spin_missed(coil__spin *s);
 

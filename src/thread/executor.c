@@ -286,18 +286,6 @@ static job *take_queued(coil__list *wake)
     return j;
 }
 
-/* mu held, the queue not empty: how long after `start` its first job
- * came.  The time the job was queued, not the time this thread woke: a
- * wake-up slower than any window (tens of microseconds, on a busy VM)
- * would otherwise count as a hand-off no spin could catch, shrink the
- * window, and once it was nothing keep it there — every job after then
- * waiting for a wake-up (0.2-1% of a coil_to_thread loop's calls). */
-static coil_time job_came_after(coil_time start)
-{
-    job *first = coil__container_of(pool.queue.next, job, link);
-    return first->queued_at > start ? first->queued_at - start : 0;
-}
-
 /* mu held, the queue empty.  If the window allows and no other thread
  * spins, spin until a submitter hands this thread a job: returns it
  * with mu released (the submitter marked it running; it never touched
@@ -332,8 +320,10 @@ static job *wait_for_job(coil__spin *sp, int no_spin)
             return NULL;
     }
     pthread_cond_wait(&pool.work, &pool.mu);
-    if (!coil__list_empty(&pool.queue))
-        coil__spin_slept(sp, job_came_after(start));
+    if (!coil__list_empty(&pool.queue)) {    /* spin.h: when it came */
+        job *first = coil__container_of(pool.queue.next, job, link);
+        coil__spin_slept_since(sp, start, first->queued_at);
+    }
     return NULL;
 }
 

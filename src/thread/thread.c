@@ -377,12 +377,8 @@ static int wait_blocking(coil_tfuture *tf, coil_time timeout, void **out)
         tf->sleepers--;
         slept = 1;
     }
-    /* The window learns when the reply came, not when this thread got a
-     * CPU again: a wake-up slower than any window would otherwise shrink
-     * it to nothing for good (executor.c's job_came_after). */
-    if (slept && tf->state != TF_PENDING)
-        coil__spin_slept(&reply_spin, tf->settled_at > start
-                                          ? tf->settled_at - start : 0);
+    if (slept && tf->state != TF_PENDING)   /* spin.h: when it came */
+        coil__spin_slept_since(&reply_spin, start, tf->settled_at);
     int r;
     if (tf->state != TF_PENDING) {
         r = outcome(tf, out);
