@@ -605,10 +605,9 @@ static ssize_t read_in_task(file_op *t, ssize_t *got)
     *got = 0;
     if (coil__budget_spend() != 0)
         return -1;
-    /* Where a ring batch is forming, the read joins it: a syscall of its
-     * own would cost more than its share of the batch's. */
-    if (!coil__file_cache_first() ||
-        (coil__uring_enabled() && coil__uring_batching()))
+    /* Where a ring batch is forming and the probe found batches cheaper
+     * than syscalls (file_uring.c), the read joins it. */
+    if (!coil__file_cache_first() || coil__uring_batching())
         return COIL__NOT_CACHED;
     off_t at = t->kind == OP_PREAD ? t->off : -1;
     ssize_t r = coil__file_read_cached(t->fd, t->buf, t->n, at);
