@@ -385,13 +385,21 @@ void coil__inbox_expect_replies(coil__inbox *in, int delta)
     in->replies_due += (unsigned)delta;
 }
 
+/* Clear pending, with the full fence that pairs with a submitter's
+ * between publishing its slot and reading pending ("Waking" above). */
+static void take_promise_back(coil__inbox *in)
+{
+    atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
 int coil__inbox_may_sleep(void *arg)
 {
     coil__inbox *in = arg;
     if (!in->replies_due ||       /* drain took the promise back */
         !atomic_load_explicit(&in->pending, memory_order_relaxed))
         return 1;                 /* a submitter that comes wakes the loop */
-    atomic_exchange(&in->pending, 0);   /* a full fence: "Waking" above */
+    take_promise_back(in);
     if (!readable(in))
         return 1;
     atomic_store_explicit(&in->pending, 1, memory_order_relaxed);
@@ -414,10 +422,8 @@ void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
      * or a submitter is about to wake it. */
     if (!atomic_load_explicit(&in->pending, memory_order_acquire))
         return;
-    if (!in->replies_due) {          /* the promise taken back: "Waking" */
-        atomic_store_explicit(&in->pending, 0, memory_order_relaxed);
-        atomic_thread_fence(memory_order_seq_cst);
-    }
+    if (!in->replies_due)
+        take_promise_back(in);
     in->ever = 1;
     if (!coil__work_queued(&in->run) && readable(in))
         coil__loop_post(loop, &in->run);
