@@ -1542,19 +1542,35 @@ static void print_ratio_targets(const char *issue, const ratio_target *t,
     }
 }
 
-static void print_toolbox_row(const row *r, const char *vs)
+/* A measured row's times and its ratio to o's (none for o itself or
+ * NULL, the column then padded if pad), impl in a column impl_width wide;
+ * then the caller's columns, then print_row_end. */
+static void print_row_times(const row *r, int impl_width, const row *o,
+                            int pad)
 {
-    printf("%-22s %-10s %10ld ", r->bench, r->impl, r->count);
-    if (r->ok) {
-        printf("%10.1f %10.1f", r->median_ns, r->min_ns);
-        const row *o = vs ? find_row(r->bench, vs) : NULL;
-        if (o != NULL && o != r)
-            printf(" %9.2fx", r->median_ns / o->median_ns);
-    }
+    printf("%-22s %-*s %10ld ", r->bench, impl_width, r->impl, r->count);
+    if (!r->ok)
+        return;
+    printf("%10.1f %10.1f", r->median_ns, r->min_ns);
+    if (o != NULL && o != r)
+        printf(" %9.2fx", r->median_ns / o->median_ns);
+    else if (pad)
+        printf(" %10s", "");
+}
+
+/* A row's failure, if any, and the end of its line. */
+static void print_row_end(const row *r)
+{
     if (r->error[0])
         printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
     printf("\n");
     fflush(stdout);
+}
+
+static void print_toolbox_row(const row *r, const char *vs)
+{
+    print_row_times(r, 10, vs ? find_row(r->bench, vs) : NULL, 0);
+    print_row_end(r);
 }
 
 /* coil's row and its reference row (and Go's, for select) measured
@@ -1660,23 +1676,14 @@ static int file_rep(const void *ctx, long count, uint64_t *ns, char *err)
  * to the plain row's. */
 static void print_file_row(const row *r, const char *vs)
 {
-    printf("%-22s %-13s %10ld ", r->bench, r->impl, r->count);
     const row *o = find_row(r->bench, vs);
-    if (r->ok) {
-        printf("%10.1f %10.1f", r->median_ns, r->min_ns);
-        if (o != NULL && o != r)
-            printf(" %9.2fx", r->median_ns / o->median_ns);
-        else
-            printf(" %10s", "");
-        if (r->cpu_ns > 0)
-            printf(" %10.0f", r->cpu_ns);
-        if (r->cpu_ns > 0 && o != NULL && o != r && o->cpu_ns > 0)
+    print_row_times(r, 13, o, 1);
+    if (r->ok && r->cpu_ns > 0) {
+        printf(" %10.0f", r->cpu_ns);
+        if (o != NULL && o != r && o->cpu_ns > 0)
             printf(" %9.2fx", r->cpu_ns / o->cpu_ns);
     }
-    if (r->error[0])
-        printf("%sFAILED: %s", r->ok ? "\n    " : "", r->error);
-    printf("\n");
-    fflush(stdout);
+    print_row_end(r);
 }
 
 /* One group: plain threads, then coil on the ring and on the executor. */
