@@ -27,6 +27,17 @@
 #endif
 #endif
 
+/* For code that runs in a signal handler ThreadSanitizer did not install:
+ * the hook layer's trampoline (src/hook/intr.c), which the kernel may call
+ * at any instruction, even inside TSan's runtime, which is not reentrant.
+ * Such code must not be instrumented (no access, no atomic, no function
+ * entry reaches TSan) and must call nothing TSan intercepts. */
+#ifdef COIL_TSAN
+#define COIL_UNSEEN_BY_TSAN __attribute__((no_sanitize("thread"), noinline))
+#else
+#define COIL_UNSEEN_BY_TSAN
+#endif
+
 struct coil_coro {
     /* What a switch reads and writes, together at the head. */
     coil_ctx ctx;                /* this coroutine, while suspended */

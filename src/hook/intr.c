@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "hook.h"
+#include "../core/coro.h"             /* COIL_UNSEEN_BY_TSAN */
 #include "../loop/loop.h"
 #include "../task/task.h"
 
@@ -62,7 +63,11 @@ static __thread coil__intr_wait *parked;
 
 /* ------------------------------------------------------- the handlers */
 
-static void trampoline(int sig, siginfo_t *info, void *uc)
+/* Unseen by ThreadSanitizer: in a TSan build the program's handler is
+ * TSan's, which defers the program's own to a point safe for TSan, but
+ * this runs where the kernel calls it (COIL_UNSEEN_BY_TSAN). */
+static COIL_UNSEEN_BY_TSAN void trampoline(int sig, siginfo_t *info,
+                                           void *uc)
 {
     const struct sigaction *a = &program_act[sig];
     if (a->sa_flags & SA_SIGINFO)

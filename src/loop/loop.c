@@ -612,13 +612,13 @@ static int stalled(coil_loop *loop)
 static __thread volatile sig_atomic_t signal_noted;
 static void (*_Atomic on_signal)(void);
 
-void coil__loop_note_signal(void)
+COIL_UNSEEN_BY_TSAN void coil__loop_note_signal(void)
 {
     coil_loop *loop = coil__loop_running;
     if (!loop)
         return;
     signal_noted = 1;
-    coil__poll_wake(loop->poll);
+    coil__poll_wake_from_signal(loop->poll);
 }
 
 void coil__loop_on_signal(void (*fn)(void))

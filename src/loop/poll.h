@@ -12,6 +12,7 @@
 #define COIL_POLL_H
 
 #include "coil.h"
+#include "core/coro.h"                /* COIL_TSAN */
 
 #pragma GCC visibility push(hidden)
 
@@ -57,6 +58,14 @@ int coil__poll_wait(coil__poll *p, coil_time timeout);
 /* Make a wait in progress, or the next one, return at once.  Safe from any
  * thread and from signal handlers; wakes are coalesced. */
 void coil__poll_wake(coil__poll *p);
+
+/* The same, from a signal handler ThreadSanitizer did not install (in a
+ * TSan build only: see COIL_UNSEEN_BY_TSAN in core/coro.h). */
+#ifdef COIL_TSAN
+void coil__poll_wake_from_signal(coil__poll *p);
+#else
+#define coil__poll_wake_from_signal coil__poll_wake
+#endif
 
 /* Work that reaches the loop without a wake-up: the inbox's submitters
  * skip coil__poll_wake while the loop has promised to look again before

@@ -42,6 +42,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -228,6 +229,28 @@ void coil__poll_wake(coil__poll *p)
         ;
     errno = saved;
 }
+
+#ifdef COIL_TSAN
+/* coil__poll_wake as ThreadSanitizer must not see it (core/coro.h): the
+ * same atomics, uninstrumented, and the write as a bare syscall, since
+ * TSan's write() is an entry into its runtime.  No clock read (that is
+ * intercepted too): the spin window learns nothing from a signal. */
+COIL_UNSEEN_BY_TSAN void coil__poll_wake_from_signal(coil__poll *p)
+{
+    int seen = SPIN_SPINNING;
+    if (atomic_compare_exchange_strong(&p->spin_state, &seen, SPIN_KICKED) ||
+        seen == SPIN_KICKED)
+        return;
+    if (atomic_exchange(&p->wake_pending, 1))
+        return;
+    int saved = errno;
+    uint64_t one = 1;
+    while (syscall(SYS_write, p->wakefd, &one, sizeof one) < 0 &&
+           errno == EINTR)
+        ;
+    errno = saved;
+}
+#endif
 
 static void drain(int fd)
 {
