@@ -77,6 +77,32 @@ TEST(the_window_grows_to_twice_the_hand_offs_it_missed_and_shrinks_when_idle)
     CHECK(coil__spin_window(&s) == 0);
 }
 
+TEST(a_sleeper_with_no_window_probes_every_sixteenth_wait_and_a_catch_reopens_it)
+{
+    CHECK(coil_spin_set_window(COIL_USEC(50)) == 0);
+    coil__spin s = {0};
+    for (int round = 0; round < 3; round++) {     /* probes keep coming */
+        for (int i = 0; i < 15; i++)
+            CHECK(coil__spin_window_probing(&s) == 0);
+        CHECK(coil__spin_window_probing(&s) == COIL_USEC(50));
+        coil__spin_missed(&s);                    /* the probe ran out */
+        CHECK(coil__spin_window(&s) == 0);
+    }
+    /* A probe that catches the work reopens the window, as a wake-up a
+     * spin would have caught does (to at least twice the time it took). */
+    for (int i = 0; i < 15; i++)
+        CHECK(coil__spin_window_probing(&s) == 0);
+    CHECK(coil__spin_window_probing(&s) == COIL_USEC(50));
+    coil__spin_caught(&s, coil_clock() - COIL_USEC(3));  /* 3 us in */
+    coil_time w = coil__spin_window(&s);
+    CHECK(w >= COIL_USEC(6) && w <= COIL_USEC(50));
+    /* With a window open there is no probing: the window is used, and a
+     * catch leaves it as it is. */
+    CHECK(coil__spin_window_probing(&s) == w);
+    coil__spin_caught(&s, coil_clock() - COIL_USEC(40));
+    CHECK(coil__spin_window(&s) == w);
+}
+
 /* ---------------------------------------- no hand-off is ever lost */
 
 enum { SENDERS = 8 };
@@ -567,6 +593,7 @@ RUN_TESTS(T(the_window_is_50_us_by_default_and_settable),
           T(the_environment_sets_the_window_at_first_use),
           T(an_unparsable_environment_value_gives_the_default),
           T(the_window_grows_to_twice_the_hand_offs_it_missed_and_shrinks_when_idle),
+          T(a_sleeper_with_no_window_probes_every_sixteenth_wait_and_a_catch_reopens_it),
           T(bursts_from_eight_threads_around_the_spin_window_all_run_exactly_once),
           T(round_trips_through_a_spinning_loop_lose_no_wake_up),
           T(tfuture_waits_that_spin_then_sleep_get_every_reply),

@@ -8,7 +8,8 @@
  * coil_spin_set_window(), or COIL_SPIN_USEC=<us> in the environment,
  * default 50 us — a round trip on the VM coil is measured on is two ~10 us
  * kernel wake-ups plus the other side's work, and a window shorter than
- * the other side's turnaround never catches anything.
+ * the other side's turnaround never catches anything.  An executor thread
+ * also probes now and then once its window is gone (spin.h).
  */
 #include <errno.h>
 #include <sched.h>
@@ -25,6 +26,8 @@
  * shorter than a microsecond is less than one clock read's worth of
  * chances. */
 #define MIN_WINDOW COIL_USEC(1)
+/* How often a sleeper with no window probes (coil__spin_window_probing). */
+#define PROBE_EVERY 16
 /* Pause hints between clock reads: a clock read (vDSO) costs as much as
  * a few dozen cycles of pause, and the window is microseconds long. */
 #define RELAX_PER_CLOCK 16
@@ -68,6 +71,22 @@ coil_time coil__spin_window(const coil__spin *s)
 {
     coil_time c = coil_spin_window();
     return s->window < c ? s->window : c;
+}
+
+coil_time coil__spin_window_probing(coil__spin *s)
+{
+    if (s->window > 0)
+        return coil__spin_window(s);
+    if (++s->dry < PROBE_EVERY)
+        return 0;
+    s->dry = 0;
+    return coil_spin_window();
+}
+
+void coil__spin_caught(coil__spin *s, coil_time began)
+{
+    if (s->window == 0)
+        coil__spin_slept(s, coil_clock() - began);
 }
 
 void coil__spin_slept(coil__spin *s, coil_time waited)

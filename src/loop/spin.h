@@ -24,10 +24,25 @@
  * a wake-up from another thread shows that it could have paid off. */
 typedef struct coil__spin {
     coil_time window;
+    unsigned dry;                /* waits without a window since a probe */
 } coil__spin;
 
 /* The window to spin for now: 0 for none. */
 coil_time coil__spin_window(const coil__spin *s);
+
+/* The same for a sleeper that waits once per piece of work it is handed
+ * (an executor thread), which may afford a probe: every PROBE_EVERY-th
+ * wait with no window spins for the whole ceiling.  Why: two threads that
+ * hand work back and forth can each learn that the other is slow when it
+ * is only asleep (each wait includes the other's kernel wake-up, over the
+ * ceiling on a busy VM), and neither would spin again.  A probe that
+ * catches the work (coil__spin_caught) opens the window again.  At most
+ * one ceiling's spin per PROBE_EVERY pieces of work; none when idle. */
+coil_time coil__spin_window_probing(coil__spin *s);
+
+/* A spin that began at `began` caught the work: if it was a probe (no
+ * window), the window opens as after a wake-up a spin would have caught. */
+void coil__spin_caught(coil__spin *s, coil_time began);
 
 /* The sleeper was woken from the kernel by another thread's hand-off,
  * `waited` ns after it began to wait (its spin included): if a window

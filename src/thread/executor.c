@@ -295,7 +295,7 @@ static job *take_queued(coil__list *wake)
  * job, or a spurious wake-up). */
 static job *wait_for_job(coil__spin *sp, int no_spin)
 {
-    coil_time window = no_spin ? 0 : coil__spin_window(sp);
+    coil_time window = no_spin ? 0 : coil__spin_window_probing(sp);
     coil_time start = coil_clock();      /* for the window's adapting */
     /* One spinner catches the next job as well as four would: the others
      * would only take the CPU from the threads that make the jobs. */
@@ -305,8 +305,10 @@ static job *wait_for_job(coil__spin *sp, int no_spin)
         atomic_init(&me.handed, 0);
         atomic_store_explicit(&pool.idle, &me, memory_order_release);
         pthread_mutex_unlock(&pool.mu);
-        if (coil__spin_wait(was_handed, &me, window))
+        if (coil__spin_wait(was_handed, &me, window)) {
+            coil__spin_caught(sp, start);
             return me.job;               /* no lock taken: the fast path */
+        }
         spinner *expect = &me;
         if (!atomic_compare_exchange_strong(&pool.idle, &expect, NULL)) {
             /* A submitter took it: the job is on its way. */
