@@ -11,6 +11,7 @@
 #include <coil.h>
 
 #include "loop_thread.h"
+#include "loop/inbox.h"
 #include "loop/spin.h"
 #include "thread_state.h"
 
@@ -104,6 +105,75 @@ TEST(a_sleeper_with_no_window_probes_every_sixteenth_wait_and_a_catch_reopens_it
 }
 
 /* ---------------------------------------- no hand-off is ever lost */
+
+/* A watched reply (loop/inbox.c, "Watched replies") is delivered exactly
+ * once: by the loop, which saw it sent while it watched, or by the
+ * sender's post, never both and never neither, however the send falls
+ * among the loop's watching and unwatching. */
+enum { REPLY_ROUNDS = 20000 };
+
+static atomic_int reply_round, reply_sent_round;
+static int reply_by_loop[REPLY_ROUNDS + 1];   /* the sender's verdict */
+static int reply_ran;
+
+static void reply_run(void *arg)
+{
+    (void)arg;
+    reply_ran++;
+}
+
+static void *reply_sender(void *arg)
+{
+    coil__reply *r = arg;
+    for (int k = 1; k <= REPLY_ROUNDS; k++) {
+        while (atomic_load(&reply_round) != k)
+            sched_yield();
+        reply_by_loop[k] = coil__reply_send(r);
+        atomic_store(&reply_sent_round, k);
+    }
+    return NULL;
+}
+
+TEST(a_watched_reply_comes_once_by_the_loop_or_by_a_post)
+{
+    coil_loop *loop = coil_loop_new();
+    CHECK(loop != NULL);
+    coil__inbox *in = coil__loop_inbox(loop);
+    coil__inbox_expect_replies(in, 1);            /* the spin may watch */
+    static coil__reply r;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, reply_sender, &r) == 0);
+    int by_loop = 0, by_post = 0;
+    for (int k = 1; k <= REPLY_ROUNDS; k++) {
+        coil__inbox_add_reply(in, &r, reply_run, NULL);
+        int mode = k % 3;          /* watch all along, never, or flicker */
+        if (mode == 0)
+            CHECK(coil__inbox_watch(in) == 1);
+        atomic_store(&reply_round, k);
+        int came = 0;
+        while (atomic_load(&reply_sent_round) != k)
+            if (mode == 2) {
+                CHECK(coil__inbox_watch(in) == 1);
+                came += coil__inbox_unwatch(in);
+            }
+        came += coil__inbox_unwatch(in);
+        reply_ran = 0;
+        coil__inbox_drain(in, loop);              /* runs what came */
+        CHECK(came == reply_by_loop[k] && reply_ran == came);
+        if (mode == 0)
+            CHECK(came == 1);
+        if (mode == 1)
+            CHECK(came == 0);
+        by_loop += came;
+        by_post += !came;
+        coil__inbox_drop_reply(in, &r);
+    }
+    CHECK(pthread_join(t, NULL) == 0);
+    printf("  %d replies: %d caught by the loop, %d posted\n", REPLY_ROUNDS,
+           by_loop, by_post);
+    coil__inbox_expect_replies(in, -1);
+    CHECK(coil_loop_close(loop) == 0);
+}
 
 enum { SENDERS = 8 };
 
@@ -596,6 +666,7 @@ RUN_TESTS(T(the_window_is_50_us_by_default_and_settable),
           T(a_sleeper_with_no_window_probes_every_sixteenth_wait_and_a_catch_reopens_it),
           T(bursts_from_eight_threads_around_the_spin_window_all_run_exactly_once),
           T(round_trips_through_a_spinning_loop_lose_no_wake_up),
+          T(a_watched_reply_comes_once_by_the_loop_or_by_a_post),
           T(tfuture_waits_that_spin_then_sleep_get_every_reply),
           T(a_tfuture_wait_limit_shorter_than_the_spin_window_is_kept),
           T(to_thread_from_sixteen_tasks_with_spinning_pool_threads_returns_every_result),

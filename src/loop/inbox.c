@@ -58,6 +58,21 @@
  *     of coil_call_soon_threadsafe by a sixth: the loop read each slot's
  *     line as it was being filled.)
  *
+ * Watched replies.  A reply the loop knows is coming (an executor job's
+ * result: coil__inbox_add_reply) need not come through a slot at all: the
+ * loop's spin watches the reply's own state word, and the sender that
+ * finds it watched only changes that word.  It is one line moved, the one
+ * the sender wrote the result in, where a post also takes the bucket lock
+ * and writes a slot whose line the loop holds, with a full fence between.
+ * A reply is watched only while the loop spins (from watch to unwatch),
+ * and one atomic word decides who delivers it:
+ *   IDLE     not watched: a send makes it POSTED and the sender posts it;
+ *   WATCHED  the loop spins on it: a send makes it SEEN, and the loop,
+ *            having seen SEEN, runs it at its next drain;
+ * the loop's unwatch turns WATCHED back into IDLE, and one that turned
+ * SEEN first is its to run.  Only MAX_WATCHED replies at a time are
+ * watched (a spin reads each one's line); the rest are posted as before.
+ *
  * Running.  A look that finds a slot queues the inbox's one work item
  * (coil__inbox_run), which runs what it finds in order, at most RUN_MAX
  * callbacks before it queues itself again behind the loop's other work.
@@ -111,7 +126,14 @@ struct coil__inbox {
     int ever;                     /* a submitter asked for a look once */
     unsigned replies_due;         /* coil__inbox_expect_replies */
     int reply_here;               /* coil__inbox_note_reply */
+    coil__list replies;           /* coil__inbox_add_reply's, up to */
+    unsigned nreplies;            /* MAX_WATCHED */
+    coil__list came;              /* SEEN, taken off replies: to run */
 };
+
+/* A watched reply's state ("Watched replies" above). */
+enum { REPLY_IDLE, REPLY_WATCHED, REPLY_SEEN, REPLY_POSTED };
+#define MAX_WATCHED 8
 
 /* The default bound on callbacks submitted to a loop and not yet run: one
  * takes ~27 bytes (its slot and its share of a chunk), so a loop that
@@ -189,6 +211,8 @@ coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll)
     atomic_init(&in->pending, 0);
     atomic_init(&in->ran, 0);
     atomic_init(&in->limit, INBOX_LIMIT_DEFAULT);
+    coil__list_init(&in->replies);
+    coil__list_init(&in->came);
     coil__work_init(&in->run, coil__inbox_run, in);
     coil__spin_lock_take(in->mu);
     coil__inbox **pp = find(loop);
@@ -358,13 +382,119 @@ void coil__inbox_close(coil__inbox *in)
 
 int coil__inbox_has_work(coil__inbox *in)
 {
-    return in && atomic_load_explicit(&in->pending, memory_order_acquire) &&
+    if (!in)
+        return 0;
+    if (!coil__list_empty(&in->came))
+        return 1;
+    return atomic_load_explicit(&in->pending, memory_order_acquire) &&
            (!in->replies_due || readable(in));
 }
 
-int coil__inbox_arrived(void *in)
+/* ------------------------------------------------- watched replies */
+
+static coil__reply *reply_of(coil__list *n)
 {
-    return readable(in);
+    return coil__container_of(n, coil__reply, link);
+}
+
+static int reply_state(coil__reply *r)
+{
+    return atomic_load_explicit(&r->state, memory_order_acquire);
+}
+
+void coil__inbox_add_reply(coil__inbox *in, coil__reply *r,
+                           coil_callback fn, void *arg)
+{
+    r->fn = fn;
+    r->arg = arg;
+    atomic_store_explicit(&r->state, REPLY_IDLE, memory_order_relaxed);
+    coil__list_init(&r->link);
+    if (in->nreplies < MAX_WATCHED) {
+        coil__list_push_back(&in->replies, &r->link);
+        in->nreplies++;
+    }
+}
+
+void coil__inbox_drop_reply(coil__inbox *in, coil__reply *r)
+{
+    /* Not listed (never added, or run), or SEEN: then it is on came,
+     * where it stays, to run as a posted reply would. */
+    if (coil__list_empty(&r->link) || reply_state(r) == REPLY_SEEN)
+        return;
+    coil__list_remove(&r->link);
+    in->nreplies--;
+}
+
+int coil__reply_send(coil__reply *r)
+{
+    /* The loop may start or stop watching meanwhile: the compare-and-
+     * exchange settles which came first. */
+    int now = atomic_load_explicit(&r->state, memory_order_relaxed);
+    for (;;) {
+        int to = now == REPLY_WATCHED ? REPLY_SEEN : REPLY_POSTED;
+        if (atomic_compare_exchange_weak_explicit(&r->state, &now, to,
+                                                  memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return to == REPLY_SEEN;
+    }
+}
+
+/* Start watching the listed replies not sent yet. */
+static void watch_replies(coil__inbox *in)
+{
+    coil__list_each(n, &in->replies) {
+        int idle = REPLY_IDLE;
+        atomic_compare_exchange_strong_explicit(
+            &reply_of(n)->state, &idle, REPLY_WATCHED,
+            memory_order_relaxed, memory_order_relaxed);
+    }
+}
+
+static int replies_came(coil__inbox *in)
+{
+    coil__list_each(n, &in->replies)
+        if (reply_state(reply_of(n)) == REPLY_SEEN)
+            return 1;
+    return 0;
+}
+
+int coil__inbox_unwatch(void *arg)
+{
+    coil__inbox *in = arg;
+    int came = 0;
+    for (coil__list *n = in->replies.next, *next; n != &in->replies;
+         n = next) {
+        next = n->next;
+        coil__reply *r = reply_of(n);
+        int watched = REPLY_WATCHED;
+        if (atomic_compare_exchange_strong_explicit(
+                &r->state, &watched, REPLY_IDLE, memory_order_acquire,
+                memory_order_acquire) ||
+            watched != REPLY_SEEN)
+            continue;                 /* IDLE again, or POSTED: a post */
+        coil__list_remove(n);         /* SEEN: the loop's to run */
+        in->nreplies--;
+        coil__list_push_back(&in->came, n);
+        came++;
+    }
+    return came;
+}
+
+/* Run the replies the spin caught, in the order it took them. */
+static void run_came(coil__inbox *in, coil_loop *loop)
+{
+    while (!coil__list_empty(&in->came)) {
+        coil__list *n = in->came.next;
+        coil__list_remove(n);
+        coil__reply *r = reply_of(n);
+        coil__loop_call(loop, r->fn, r->arg);
+    }
+}
+
+int coil__inbox_arrived(void *arg)
+{
+    coil__inbox *in = arg;
+    return readable(in) || (in->nreplies && replies_came(in));
 }
 
 int coil__inbox_watch(void *arg)
@@ -372,7 +502,11 @@ int coil__inbox_watch(void *arg)
     coil__inbox *in = arg;
     if (in->replies_due && in->reply_here)
         return COIL__POLL_NO_SPIN;    /* may_sleep takes the promise back */
-    return in->replies_due != 0;  /* else drain took the promise back */
+    if (!in->replies_due)
+        return 0;                     /* drain took the promise back */
+    if (in->nreplies)
+        watch_replies(in);
+    return 1;
 }
 
 void coil__inbox_note_reply(coil__inbox *in, int here)
@@ -418,6 +552,8 @@ const atomic_int *coil__inbox_flag(coil__inbox *in)
 
 void coil__inbox_drain(coil__inbox *in, coil_loop *loop)
 {
+    if (!coil__list_empty(&in->came))
+        run_came(in, loop);
     /* Clear: nothing arrived since the loop last took its promise back,
      * or a submitter is about to wake it. */
     if (!atomic_load_explicit(&in->pending, memory_order_acquire))

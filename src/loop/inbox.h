@@ -47,6 +47,23 @@ typedef struct coil__inbox_item {
     coil__inbox_chunk chunk;      /* the inbox's */
 } coil__inbox_item;
 
+/* A reply that another thread will send to a loop's task (an executor
+ * job's result), which the loop may catch by itself while it spins,
+ * instead of having it posted through the inbox (inbox.c, "Watched
+ * replies").  The waiter's memory; zero-initialise. */
+typedef struct coil__reply {
+    coil__list link;              /* among the inbox's: loop thread */
+    atomic_int state;             /* inbox.c's REPLY_* */
+    coil_callback fn;             /* run on the loop's thread once it came */
+    void *arg;
+} coil__reply;
+
+/* The sender's side: everything the reply carries is written.  Returns 1
+ * if the loop is watching r and will run r->fn itself, 0 if the sender
+ * must post it (coil_call_soon_threadsafe's way) as for any reply.  Any
+ * thread; once per reply. */
+int coil__reply_send(coil__reply *r);
+
 /* Make loop's inbox and make loop reachable from other threads.  NULL with
  * errno ENOMEM. */
 coil__inbox *coil__inbox_open(coil_loop *loop, coil__poll *poll);
@@ -77,13 +94,26 @@ int coil__inbox_watch(void *in);
 int coil__inbox_arrived(void *in);
 int coil__inbox_may_sleep(void *in);
 
+/* The poller's last idle hook: the spin is over; stop watching the
+ * replies (each either comes through the inbox from now on, or came and
+ * will run at the next drain).  Returns how many came.  Loop thread. */
+int coil__inbox_unwatch(void *in);
+
+/* Let the loop watch for r while it spins (fn(arg) to run when it came),
+ * before the sender can send it; a few at a time (the rest are posted).
+ * And drop it, once its waiter is done with it: removing one not added,
+ * or already taken off, is harmless.  Loop thread only. */
+void coil__inbox_add_reply(coil__inbox *in, coil__reply *r,
+                           coil_callback fn, void *arg);
+void coil__inbox_drop_reply(coil__inbox *in, coil__reply *r);
+
 /* Count the replies the loop's tasks wait for from other threads: +1 when
  * one is asked for, -1 when it came or nobody waits for it any more (the
  * executor's jobs).  Loop thread only. */
 void coil__inbox_expect_replies(coil__inbox *in, int delta);
 
 /* The last reply was computed on the loop's own CPU (here) or not
- * (loop.h's coil__loop_note_reply).  Loop thread only. */
+ * (the executor's job_complete).  Loop thread only. */
 void coil__inbox_note_reply(coil__inbox *in, int here);
 
 /* Whether another thread has ever posted to the loop (seen once): one

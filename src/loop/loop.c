@@ -132,6 +132,7 @@ coil_loop *coil_loop_new(void)
                         &(coil__poll_idle){coil__inbox_watch,
                                            coil__inbox_arrived,
                                            coil__inbox_may_sleep,
+                                           coil__inbox_unwatch,
                                            loop->inbox});
     coil__list_init(&loop->q.ready);
     coil__list_init(&loop->q.batch);
@@ -529,14 +530,9 @@ coil__work *coil__loop_next_turn(coil_loop *loop, coil_callback fn)
     return w;
 }
 
-void coil__loop_expect_replies(coil_loop *loop, int delta)
+struct coil__inbox *coil__loop_inbox(coil_loop *loop)
 {
-    coil__inbox_expect_replies(loop->inbox, delta);
-}
-
-void coil__loop_note_reply(coil_loop *loop, int here)
-{
-    coil__inbox_note_reply(loop->inbox, here);
+    return loop->inbox;
 }
 
 void coil__loop_note_long_item(coil_loop *loop)

@@ -210,17 +210,9 @@ static inline int coil__loop_owned(const coil_loop *loop)
                        &coil__loop_token;
 }
 
-/* A task of loop's asks another thread for a reply (+1), or has it or
- * stopped waiting (-1): while any is due, the loop spins before it sleeps
- * watching its inbox's slots (inbox.h's coil__inbox_watch).  Loop thread
- * only. */
-void coil__loop_expect_replies(coil_loop *loop, int delta);
-
-/* A reply from another thread came, computed on this thread's CPU (here)
- * or not: after one that was, the loop sleeps for the next at once
- * instead of spinning, which would keep the CPU from the thread that
- * computes it (inbox.h's coil__inbox_watch).  Loop thread only. */
-void coil__loop_note_reply(coil_loop *loop, int here);
+/* loop's inbox (inbox.h), for the executor's replies: their count, their
+ * watching, where the last was computed.  Loop thread only. */
+struct coil__inbox *coil__loop_inbox(coil_loop *loop);
 
 /* Set loop's stop flag (coil_loop_stop's work, once inbox.c has made
  * sure the loop is alive). */

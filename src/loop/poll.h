@@ -76,14 +76,17 @@ void coil__poll_wake_from_signal(coil__poll *p);
  * arrived and the wait returns 0 at once; COIL__POLL_NO_SPIN, no spin at
  * all.  Just before the kernel may put the thread to sleep, spin or no
  * spin, it calls may_sleep(arg), which takes the promise back and returns
- * 0 if work arrived meanwhile (the wait then returns 0).  All run on the
- * loop's thread. */
+ * 0 if work arrived meanwhile (the wait then returns 0).  A spin that
+ * watched ends with unwatch(arg), which returns how many pieces of work
+ * came that arrived(arg) saw and only the owner of arg can take (the
+ * wait then returns 0).  All run on the loop's thread. */
 enum { COIL__POLL_NO_SPIN = -2 };
 
 typedef struct coil__poll_idle {
     int (*watch)(void *arg);
     int (*arrived)(void *arg);
     int (*may_sleep)(void *arg);
+    int (*unwatch)(void *arg);
     void *arg;
 } coil__poll_idle;
 

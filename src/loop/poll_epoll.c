@@ -398,6 +398,8 @@ static int spin_then_look(coil__poll *p, coil_time window)
     }
     int kicked = atomic_exchange(&p->spin_state, SPIN_IDLE) == SPIN_KICKED;
     int caught = ran == -2 && !kicked && idle_busy(p);
+    if (p->watching > 0 && p->idle.unwatch && p->idle.unwatch(p->idle.arg))
+        caught = ran == -2 && !kicked;   /* it must run, and soon */
     p->watching = 0;
     if (caught)
         return 0;                        /* work came without a kick */

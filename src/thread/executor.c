@@ -77,6 +77,7 @@ typedef struct job {
     coil_time queued_at;          /* when it joined the queue (mu) */
     coil_future *fut;             /* loop thread only; NULL once abandoned */
     int delivered;                /* fut was completed (loop thread) */
+    coil__reply reply;            /* job_complete, watched or posted */
 } job;
 
 /* For a task dump: "executor job blocking_fn(0x..)"; the pool thread may
@@ -256,7 +257,8 @@ static void job_complete(void *arg)
 {
     job *j = arg;
     int here = sched_getcpu();
-    coil__loop_note_reply(j->loop, here >= 0 && here == j->ran_cpu);
+    coil__inbox_note_reply(coil__loop_inbox(j->loop),
+                           here >= 0 && here == j->ran_cpu);
     if (j->fut) {
         j->delivered = 1;
         (void)coil_future_set_result(j->fut, NULL);
@@ -368,7 +370,8 @@ static void *pool_main(void *unused)
             if (j->abandon)
                 j->abandon(j->arg, r);
             job_unref(j);
-        } else if (post(j->loop, job_complete, j) != 0) {
+        } else if (!coil__reply_send(&j->reply) &&
+                   post(j->loop, job_complete, j) != 0) {
             job_unref(j);   /* the caller's loop is closed */
         }
     }
@@ -465,7 +468,9 @@ static void job_wait_end(void *arg)
 {
     job_wait *jw = arg;
     job *j = jw->j;
-    coil__loop_expect_replies(j->loop, -1);
+    coil__inbox *in = coil__loop_inbox(j->loop);
+    coil__inbox_expect_replies(in, -1);
+    coil__inbox_drop_reply(in, &j->reply);
     coil_future_release(j->fut);
     j->fut = NULL;
     int state = atomic_load_explicit(&j->state, memory_order_acquire);
@@ -588,6 +593,7 @@ static int enqueue(job *j)
 static void enqueue_unwound(void *arg)
 {
     job *j = arg;
+    coil__inbox_drop_reply(coil__loop_inbox(j->loop), &j->reply);
     coil_future_release(j->fut);
     if (j->abandon)
         j->abandon(j->arg, NULL);
@@ -622,6 +628,9 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
     j->loop = coil_loop_current();
     j->caller_cpu = sched_getcpu();
     j->fut = fut;
+    /* Before the job can reach a pool thread: its reply may be watched. */
+    coil__inbox_add_reply(coil__loop_inbox(j->loop), &j->reply,
+                          job_complete, j);
     /* Unwinding out of the slot wait must not leak j either. */
     int r;
     coil_cleanup_push(enqueue_unwound, j);
@@ -634,7 +643,7 @@ int coil_to_thread_ex(void *(*fn)(void *), void *arg, void **result,
         return -1;
     }
     job_wait jw = {j, 0};
-    coil__loop_expect_replies(j->loop, 1);
+    coil__inbox_expect_replies(coil__loop_inbox(j->loop), 1);
     coil_cleanup_push(job_wait_end, &jw);
     coil__task_note_wait(&job_wait_kind, j);
     r = coil_await(fut, NULL);
