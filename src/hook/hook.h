@@ -71,7 +71,7 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
     X(pthread_spin_trylock) X(getnameinfo) X(pthread_once) X(recvmmsg)      \
     X(sendmmsg) X(sendfile) X(gethostbyname2) X(gethostbyname2_r)          \
     X(gethostbyaddr) X(gethostbyaddr_r) X(mq_receive) X(mq_timedreceive)   \
-    X(mq_send) X(mq_timedsend)
+    X(mq_send) X(mq_timedsend) X(splice) X(tee)
 
 #define COIL__SLOT(name) extern void *_Atomic coil__libc_##name;
 COIL__HOOKED(COIL__SLOT)
