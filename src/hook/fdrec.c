@@ -129,6 +129,29 @@ coil__hfd *coil__hfd_use(int fd)
     return manage(h, fd) == 0 ? h : NULL;
 }
 
+int coil__hfd_nonblock_begin(int fd, int *saved)
+{
+    *saved = -1;
+    int fl = LIBC(fcntl)(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    if (fl & O_NONBLOCK)
+        return 0;
+    if (LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    *saved = fl;
+    return 0;
+}
+
+void coil__hfd_nonblock_end(int fd, int saved)
+{
+    if (saved < 0)
+        return;
+    int e = errno;
+    LIBC(fcntl)(fd, F_SETFL, saved);
+    errno = e;
+}
+
 int coil__hfd_listening(coil__hfd *h, int fd)
 {
     unsigned f = atomic_load_explicit(&h->flags, memory_order_relaxed);

@@ -148,6 +148,13 @@ static inline int coil__hfd_waits(const coil__hfd *h)
              (HFD_NONBLOCK | HFD_SYNC));
 }
 
+/* O_NONBLOCK on fd for one call, for a syscall that takes no per-call
+ * flag for it (sendfile, a splice's socket side): *saved gets the flags
+ * to put back with coil__hfd_nonblock_end (-1: the flag was set already,
+ * nothing to put back).  0, or -1 with errno (fcntl's). */
+int coil__hfd_nonblock_begin(int fd, int *saved);
+void coil__hfd_nonblock_end(int fd, int saved);
+
 /* fd was just made (socket, pipe, accept) with the program asking for
  * O_NONBLOCK or not: drop whatever coil remembered of its number.  kind:
  * HFD_SOCKET for a socket, coil__hfd_pipe_kind() for a pipe. */

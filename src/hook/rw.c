@@ -528,17 +528,11 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags)
 static ssize_t op_sendfile(coil__io_op *op, int fd, int kind)
 {
     (void)kind;
-    int fl = LIBC(fcntl)(fd, F_GETFL);
-    if (fl < 0)
-        return -1;
-    if (!(fl & O_NONBLOCK) && LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    int saved;
+    if (coil__hfd_nonblock_begin(fd, &saved) != 0)
         return -1;
     ssize_t r = LIBC(sendfile)(fd, op->flags, op->buf, op->len);
-    if (!(fl & O_NONBLOCK)) {
-        int e = errno;
-        LIBC(fcntl)(fd, F_SETFL, fl);
-        errno = e;
-    }
+    coil__hfd_nonblock_end(fd, saved);
     return r;
 }
 

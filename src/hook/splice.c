@@ -21,64 +21,55 @@
 
 #include "hook.h"
 
-/* The fd's record if it is a pipe or socket the program keeps blocking
- * (a call on it may wait in coil); *sync is set for a regular file and
- * kin, which never wait.  NULL otherwise (bad fd, the program's
- * O_NONBLOCK): then the call is libc's as asked. */
-static coil__hfd *waitable(int fd, int *sync)
-{
-    coil__hfd *h = coil__hfd_use(fd);
-    if (!h)
-        return NULL;
-    unsigned f = atomic_load_explicit(&h->flags, memory_order_relaxed);
-    *sync = (f & HFD_SYNC) != 0;
-    return (f & HFD_NONBLOCK) ? NULL : h;
-}
-
-/* O_NONBLOCK on a socket fd for one call (a pipe needs none: the call's
- * SPLICE_F_NONBLOCK covers it).  Returns the flags to restore, or -1
- * if nothing was changed. */
-static int socket_nonblock(const coil__hfd *h, int fd)
-{
-    if (!(atomic_load_explicit(&h->flags, memory_order_relaxed) &
-          HFD_SOCKET))
-        return -1;
-    int fl = LIBC(fcntl)(fd, F_GETFL);
-    if (fl < 0 || (fl & O_NONBLOCK) ||
-        LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    return fl;
-}
-
-static void restore(int fd, int fl)
-{
-    if (fl < 0)
-        return;
-    int e = errno;
-    LIBC(fcntl)(fd, F_SETFL, fl);
-    errno = e;
-}
-
-/* One try of splice (off_in != NULL or not: tee when tee is set). */
+/* One call of splice, or of tee (then no offsets). */
 typedef struct transfer {
     int in, out;
     loff_t *off_in, *off_out;
     size_t len;
     unsigned flags;
     int tee;
-    coil__hfd *hin, *hout;        /* NULL: a regular file's side */
+    coil__hfd *hin, *hout;        /* NULL: a side that never waits */
 } transfer;
+
+/* A side of t: its record if a task's call may wait for it (a pipe or
+ * socket the program keeps blocking), NULL if it never waits (a regular
+ * file and kin).  *libc is set if the call must be libc's as asked: a
+ * bad fd, or one the program set O_NONBLOCK. */
+static coil__hfd *side(int fd, int *libc)
+{
+    coil__hfd *h = coil__hfd_use(fd);
+    if (h && coil__hfd_waits(h))
+        return h;
+    if (!h || !(atomic_load_explicit(&h->flags, memory_order_relaxed) &
+                HFD_SYNC))
+        *libc = 1;
+    return NULL;
+}
+
+/* O_NONBLOCK for the call on a socket side (a pipe needs none: the call's
+ * SPLICE_F_NONBLOCK covers it).  0, or -1 with errno. */
+static int socket_nonblock(const coil__hfd *h, int fd, int *saved)
+{
+    *saved = -1;
+    if (!h || !(atomic_load_explicit(&h->flags, memory_order_relaxed) &
+                HFD_SOCKET))
+        return 0;
+    return coil__hfd_nonblock_begin(fd, saved);
+}
 
 static ssize_t try_once(const transfer *t)
 {
-    int fin = t->hin ? socket_nonblock(t->hin, t->in) : -1;
-    int fout = t->hout ? socket_nonblock(t->hout, t->out) : -1;
-    unsigned flags = t->flags | SPLICE_F_NONBLOCK;
-    ssize_t r = t->tee ? LIBC(tee)(t->in, t->out, t->len, flags)
-                       : LIBC(splice)(t->in, t->off_in, t->out, t->off_out,
-                                      t->len, flags);
-    restore(t->in, fin);
-    restore(t->out, fout);
+    int fin = -1, fout = -1;
+    ssize_t r = -1;
+    if (socket_nonblock(t->hin, t->in, &fin) == 0 &&
+        socket_nonblock(t->hout, t->out, &fout) == 0) {
+        unsigned flags = t->flags | SPLICE_F_NONBLOCK;
+        r = t->tee ? LIBC(tee)(t->in, t->out, t->len, flags)
+                   : LIBC(splice)(t->in, t->off_in, t->out, t->off_out,
+                                  t->len, flags);
+    }
+    coil__hfd_nonblock_end(t->out, fout);
+    coil__hfd_nonblock_end(t->in, fin);
     return r;
 }
 
@@ -101,16 +92,10 @@ static int libcs(transfer *t)
 {
     if ((t->flags & SPLICE_F_NONBLOCK) || !coil__hook_in_task())
         return 1;
-    int sync_in = 0, sync_out = 0;
-    t->hin = waitable(t->in, &sync_in);
-    t->hout = waitable(t->out, &sync_out);
-    if ((!t->hin && !sync_in) || (!t->hout && !sync_out))
-        return 1;                         /* the program's O_NONBLOCK, EBADF */
-    if (sync_in)
-        t->hin = NULL;
-    if (sync_out)
-        t->hout = NULL;
-    return !t->hin && !t->hout;           /* files both: nothing waits */
+    int libc = 0;
+    t->hin = side(t->in, &libc);
+    t->hout = side(t->out, &libc);
+    return libc || (!t->hin && !t->hout);   /* files both: nothing waits */
 }
 
 ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
