@@ -11,9 +11,9 @@
  * the round number and is the round's PTHREAD_BARRIER_SERIAL_THREAD.
  * Plain threads wait on a futex of the round number.  A task waits as
  * cond.c's do: a task of its own thread that ends the round sets its
- * event at once; another thread's end is seen by naps that look at the
- * round (COIL__HOOK_NAP_FIRST doubling to COIL__HOOK_NAP_MOST: up to
- * 5 ms late).  A task's wait is shielded: an arrival cannot be taken
+ * event at once; another thread's end is seen by the hook layer's
+ * back-off (a few yields, then naps of COIL__HOOK_NAP_FIRST doubling to
+ * COIL__HOOK_NAP_MOST: up to 5 ms late).  A task's wait is shielded: an arrival cannot be taken
  * back once counted (the other parties would wait for one that left),
  * so a cancelled task waits for the round to end and unwinds as its wait
  * returns.  (POSIX's barrier wait is no cancellation point at all.)
@@ -45,7 +45,6 @@ enum { MAGIC = 0xba770000u, MAGIC_MASK = 0xffff0000u, SHARED = 1 };
 /* A task of this thread waiting at a barrier. */
 typedef struct waiter {
     barrier *b;
-    unsigned round;               /* the round it waits to see end */
     coil_event *ev;               /* set by a task of this thread */
     struct waiter *next;
 } waiter;
@@ -121,18 +120,14 @@ static void wait_in_thread(barrier *b, unsigned round)
 
 static void wait_in_task(barrier *b, unsigned round)
 {
-    waiter w = {b, round, coil_event_new(), waiting};
+    waiter w = {b, coil_event_new(), waiting};
     waiting = &w;
     coil_shield_begin();
-    coil_time nap = COIL__HOOK_NAP_FIRST;
-    while (!round_over(b, round)) {
-        coil_time until = coil_clock() + nap;
-        if (w.ev)
-            coil_event_wait_until(w.ev, until);
-        else
-            coil_sleep_until(until);      /* no memory: naps alone */
-        nap = nap * 2 < COIL__HOOK_NAP_MOST ? nap * 2 : COIL__HOOK_NAP_MOST;
-    }
+    coil__hook_backoff nap;
+    coil__hook_backoff_init(&nap, -1, NULL);
+    nap.ev = w.ev;                        /* NULL (no memory): naps alone */
+    while (!round_over(b, round))
+        (void)coil__hook_backoff_wait(&nap);   /* shielded: no unwinding */
     waiter **pp = &waiting;
     while (*pp != &w)
         pp = &(*pp)->next;

@@ -345,7 +345,8 @@ int coil__intr_sleep_until(coil_time until, const coil__intr_since *since);
 
 /* A task that waits for a lock or a semaphore nothing will wake it for
  * tries, and between tries yields COIL__HOOK_YIELDS times, then naps
- * from COIL__HOOK_NAP_FIRST ns doubling to COIL__HOOK_NAP_MOST. */
+ * from COIL__HOOK_NAP_FIRST ns doubling to COIL__HOOK_NAP_MOST.  With an
+ * event (ev), a nap also ends when another task sets it. */
 enum {
     COIL__HOOK_YIELDS = 3,
     COIL__HOOK_NAP_FIRST = 50000,
@@ -357,6 +358,8 @@ typedef struct coil__hook_backoff {
     coil_time nap;
     coil_time deadline;               /* loop time; -1: none */
     const coil__intr_since *since;    /* NULL: handlers do not interrupt */
+    coil_event *ev;                   /* NULL, or ends naps when set
+                                         (with since NULL only) */
 } coil__hook_backoff;
 
 void coil__hook_backoff_init(coil__hook_backoff *b, coil_time deadline,

@@ -48,6 +48,7 @@ void coil__hook_backoff_init(coil__hook_backoff *b, coil_time deadline,
     b->nap = COIL__HOOK_NAP_FIRST;
     b->deadline = deadline;
     b->since = since;
+    b->ev = NULL;
 }
 
 int coil__hook_backoff_wait(coil__hook_backoff *b)
@@ -64,8 +65,12 @@ int coil__hook_backoff_wait(coil__hook_backoff *b)
         until = b->deadline;
     b->nap = b->nap * 2 < COIL__HOOK_NAP_MOST ? b->nap * 2
                                               : COIL__HOOK_NAP_MOST;
-    return b->since ? coil__intr_sleep_until(until, b->since)
-                    : coil_sleep_until(until);
+    if (b->since)
+        return coil__intr_sleep_until(until, b->since);
+    if (!b->ev)
+        return coil_sleep_until(until);
+    int r = coil_event_wait_until(b->ev, until);
+    return r != 0 && errno == ETIMEDOUT ? 0 : r;   /* the nap's end */
 }
 
 /* Sleep the task until loop time `until`: 0, or an errno value. */
